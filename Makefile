@@ -1,0 +1,111 @@
+# lhyve - bhyve for Linux.  See README.md.
+#
+#   make            build everything (installs missing Debian packages first)
+#   make check      build, then run every test (also under ASan+UBSan)
+#   make demo       build, then boot the demo guest on the console
+#   make install    PREFIX=/usr/local DESTDIR=
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+CC	?= cc
+O	?= build
+SAN	?=
+
+CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wformat=2 -Wvla \
+	-g -D_GNU_SOURCE -Iinclude -Ivmm -Ivmm/backend/emu -Ilib/libvmmapi -Ibhyve -Itests/unit
+ifeq ($(SAN),1)
+CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS_SAN := -fsanitize=address,undefined
+else
+CFLAGS_OPT := -O2
+endif
+CFLAGS	+= $(CFLAGS_BASE) $(CFLAGS_OPT)
+LDLIBS	:= -lpthread -lz
+LDFLAGS	+= $(LDFLAGS_SAN)
+
+VMM_SRCS	:= $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c)
+VMMAPI_SRCS	:= $(wildcard lib/libvmmapi/*.c)
+BHYVE_SRCS	:= $(filter-out bhyve/bhyverun.c,$(wildcard bhyve/*.c))
+LOAD_SRCS	:= $(filter-out bhyveload/bhyveload.c,$(wildcard bhyveload/*.c))
+UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
+
+VMM_OBJS	:= $(VMM_SRCS:%.c=$(O)/%.o)
+VMMAPI_OBJS	:= $(VMMAPI_SRCS:%.c=$(O)/%.o)
+BHYVE_OBJS	:= $(BHYVE_SRCS:%.c=$(O)/%.o)
+LOAD_OBJS	:= $(LOAD_SRCS:%.c=$(O)/%.o)
+UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+
+PROGS	:= $(O)/bhyve $(O)/bhyveload $(O)/bhyvectl $(O)/simple-loader
+LIBS	:= $(O)/libvmmapi.a $(O)/libvmm.a
+
+.PHONY: all setup check check-fast demo install clean guests bench
+all: setup $(PROGS) $(UNIT_BINS) guests
+
+# Installs what the build and tests need, once, from Debian's registry.
+setup:
+	@scripts/setup.sh
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(O)/libvmm.a: $(VMM_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(O)/libvmmapi.a: $(VMMAPI_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(O)/libbhyve.a: $(BHYVE_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(O)/libload.a: $(LOAD_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+$(O)/bhyve: $(O)/bhyve/bhyverun.o $(O)/libbhyve.a $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/bhyveload: $(O)/bhyveload/bhyveload.o $(O)/libload.a $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/bhyvectl: $(O)/bhyvectl/bhyvectl.o $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/simple-loader: $(O)/examples/loader/simple-loader.o $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	@ln -sf ../../$(O)/simple-loader examples/loader/simple-loader
+
+$(O)/tests/%: $(O)/tests/unit/%.o $(O)/tests/lib/test_main.o $(O)/libbhyve.a $(O)/libload.a $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Tiny self-checking guests (tests/guest/*.S), assembled to flat binaries.
+GUEST_SRCS := $(wildcard tests/guest/*.S)
+GUEST_BINS := $(GUEST_SRCS:tests/guest/%.S=$(O)/guests/%.bin)
+guests: $(GUEST_BINS)
+$(O)/guests/%.bin: tests/guest/%.S tests/guest/guest.h tests/guest/guest.ld
+	@mkdir -p $(dir $@)
+	$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,tests/guest/guest.ld \
+		-Itests/guest -o $(O)/guests/$*.elf $<
+	objcopy -O binary $(O)/guests/$*.elf $@
+
+check: all
+	@$(MAKE) --no-print-directory O=$(O)/asan SAN=1 $(O)/asan/bhyve $(O)/asan/bhyveload \
+		$(O)/asan/bhyvectl $(O)/asan/simple-loader \
+		$(UNIT_SRCS:tests/unit/%.c=$(O)/asan/tests/%)
+	@tests/run.sh $(O) $(O)/asan
+
+demo: all
+	@scripts/demo.sh $(O)
+
+bench: all
+	@bench/exit-latency $(O)
+
+install: $(PROGS) $(LIBS)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/man/man3
+	install -m 755 $(O)/bhyve $(O)/bhyveload $(O)/bhyvectl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 scripts/vmrun.sh $(DESTDIR)$(PREFIX)/sbin/vmrun.sh
+	install -m 644 $(O)/libvmmapi.a $(O)/libvmm.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 lib/libvmmapi/vmmapi.h include/vmm.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 man/bhyve.8 man/bhyveload.8 man/bhyvectl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+clean:
+	rm -rf build examples/loader/simple-loader
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

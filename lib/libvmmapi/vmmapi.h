@@ -1,0 +1,107 @@
+/*
+ * vmmapi.h - lhyve's libvmmapi: FreeBSD 14's API, with its -1 + errno ABI.
+ *
+ * An instance lives in the store ($VMM_DIR/NAME, see docs/store.md).  A
+ * process that opens it while no bhyve runs it owns it: changes are written
+ * back to NAME/state.  While a bhyve runs it, other processes reach it through
+ * that bhyve's control socket (NAME/ctl); the calls are the same.
+ */
+#ifndef LHYVE_VMMAPI_H
+#define LHYVE_VMMAPI_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/time.h>
+
+#include "vmm.h"
+
+struct vmctx;
+struct vcpu;
+
+typedef uint64_t vm_paddr_t;
+
+enum vm_mmap_style {
+	VM_MMAP_NONE,		/* no mapping */
+	VM_MMAP_ALL,		/* fully and statically mapped */
+	VM_MMAP_SPARSE,		/* mappings created on-demand */
+};
+
+#define	VM_MEM_F_INCORE	0x01	/* include guest memory in core file */
+#define	VM_MEM_F_WIRED	0x02	/* guest memory is wired (-S: preallocated and locked) */
+
+/* vm_openf() flags */
+#define	VMMAPI_OPEN_CREATE	0x01	/* create if the VM does not exist */
+#define	VMMAPI_OPEN_REINIT	0x02	/* reinitialize the VM if it exists */
+#define	VMMAPI_OPEN_RUN		0x100	/* lhyve: own the VM to run it; EBUSY if running */
+
+/* vm_run() argument, FreeBSD 14's struct vm_run */
+struct vm_run {
+	int		cpuid;
+	void		*cpuset;	/* unused, kept for source compatibility */
+	size_t		cpusetsize;
+	struct vm_exit	*vm_exit;
+};
+
+int	vm_create(const char *name);
+struct vmctx *vm_open(const char *name);
+struct vmctx *vm_openf(const char *name, int flags);
+void	vm_close(struct vmctx *ctx);
+void	vm_destroy(struct vmctx *ctx);
+int	vm_limit_rights(struct vmctx *ctx);
+const char *vm_get_name(struct vmctx *ctx);
+int	vm_parse_memsize(const char *optarg, size_t *memsize);
+int	vm_setup_memory(struct vmctx *ctx, size_t len, enum vm_mmap_style s);
+void	*vm_map_gpa(struct vmctx *ctx, vm_paddr_t gaddr, size_t len);
+int	vm_get_memflags(struct vmctx *ctx);
+void	vm_set_memflags(struct vmctx *ctx, int flags);
+uint32_t vm_get_lowmem_limit(struct vmctx *ctx);
+size_t	vm_get_lowmem_size(struct vmctx *ctx);
+vm_paddr_t vm_get_highmem_base(struct vmctx *ctx);
+size_t	vm_get_highmem_size(struct vmctx *ctx);
+int	vm_get_ncpus(struct vmctx *ctx);	/* lhyve: vCPUs the instance was created with */
+int	vm_set_ncpus(struct vmctx *ctx, int ncpus);	/* lhyve: before the first run */
+
+struct vcpu *vm_vcpu_open(struct vmctx *ctx, int vcpuid);
+void	vm_vcpu_close(struct vcpu *vcpu);
+int	vcpu_id(struct vcpu *vcpu);
+
+int	vm_set_desc(struct vcpu *vcpu, int reg, uint64_t base, uint32_t limit, uint32_t access);
+int	vm_get_desc(struct vcpu *vcpu, int reg, uint64_t *base, uint32_t *limit, uint32_t *access);
+int	vm_get_seg_desc(struct vcpu *vcpu, int reg, struct seg_desc *seg_desc);
+int	vm_set_register(struct vcpu *vcpu, int reg, uint64_t val);
+int	vm_get_register(struct vcpu *vcpu, int reg, uint64_t *retval);
+int	vm_set_register_set(struct vcpu *vcpu, unsigned int count, const int *regnums,
+	    uint64_t *regvals);
+int	vm_get_register_set(struct vcpu *vcpu, unsigned int count, const int *regnums,
+	    uint64_t *regvals);
+int	vm_run(struct vcpu *vcpu, struct vm_run *vmrun);
+int	vm_suspend(struct vmctx *ctx, enum vm_suspend_how how);
+int	vm_reinit(struct vmctx *ctx);
+int	vm_restart_instruction(struct vcpu *vcpu);
+int	vm_inject_exception(struct vcpu *vcpu, int vector, int errcode_valid,
+	    uint32_t errcode, int restart_instruction);
+int	vm_inject_nmi(struct vcpu *vcpu);
+int	vm_get_capability(struct vcpu *vcpu, enum vm_cap_type cap, int *retval);
+int	vm_set_capability(struct vcpu *vcpu, enum vm_cap_type cap, int val);
+int	vm_capability_name2type(const char *capname);
+const char *vm_capability_type2name(int type);
+uint64_t *vm_get_stats(struct vcpu *vcpu, struct timeval *ret_tv, int *ret_entries);
+const char *vm_get_stat_desc(struct vmctx *ctx, int index);
+int	vcpu_reset(struct vcpu *vcpu);
+int	vm_setup_freebsd_registers(struct vcpu *vcpu, uint64_t rip, uint64_t cr3,
+	    uint64_t gdtbase, uint64_t rsp);
+int	vm_activate_cpu(struct vcpu *vcpu);
+
+/* lhyve additions */
+const char *vm_store_dir(void);		/* $VMM_DIR, /run/vmm or $XDG_RUNTIME_DIR/vmm */
+int	vm_is_running(struct vmctx *ctx);	/* 1 if a bhyve runs it (this ctx is remote) */
+long	vm_runner_pid(struct vmctx *ctx);	/* pid of that bhyve, or -1 */
+const char *vm_backend_name(struct vmctx *ctx);
+int	vm_save_state(struct vmctx *ctx);	/* write NAME/state now (owner only) */
+/* Attach a CPU backend ("emu", "kvm", "auto") and serve NAME/ctl: bhyve does this. */
+int	vm_attach_backend(struct vmctx *ctx, const char *backend);
+/* One line saying why the last call of this thread failed. */
+const char *vm_last_error(void);
+
+#endif /* LHYVE_VMMAPI_H */

@@ -1,0 +1,63 @@
+# The issue's CLI session: the article's loader, bhyve, bhyvectl, destroy.
+. "$(dirname "$0")/lib.sh"
+
+expect "simple-loader creates vm0" 0 $LOADER vm0
+[ "$(ls "$VMM_DIR")" = vm0 ] && ok "store lists vm0" || notok "store lists vm0" "$(ls "$VMM_DIR")"
+
+RUN="$BHYVE -c 1 -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio vm0"
+$RUN >"$T/console" 2>"$T/err" </dev/null &
+pid=$!
+if wait_for "$T/console" '\*{200}' 20; then ok "guest prints stars"; else
+	notok "guest prints stars" "$(head -c 300 "$T/console") $(cat "$T/err")"; fi
+
+# While it runs: bhyvectl talks to this bhyve.
+expect_err "second bhyve refused" 4 "already running" $RUN
+out=$($BHYVECTL --vm=vm0 --get-rip 2>&1)
+echo "$out" | grep -qE '^rip\[0\]\s+0x00000000000100(0[0-9a]|0[0-9])$' && ok "get-rip while running" ||
+	notok "get-rip while running" "$out"
+expect_err "destroy refused while running" 1 "is running" $BHYVECTL --vm=vm0 --destroy
+expect_err "reinit refused while running" 1 "running" $BHYVELOAD -m 128M -k /dev/null vm0
+
+kill -TERM $pid
+wait $pid; rc=$?
+[ $rc = 1 ] && ok "SIGTERM stops bhyve (exit 1)" || notok "SIGTERM stops bhyve (exit 1)" "rc=$rc $(cat "$T/err")"
+grep -q 'state saved' "$T/err" && ok "bhyve says state saved" || notok "bhyve says state saved" "$(cat "$T/err")"
+
+$BHYVECTL --vm=vm0 --get-all >"$T/all" 2>&1
+for pat in '^rip\[0\]' '^rsp\[0\]' '^rflags\[0\]' '^cr0\[0\]\s+0x0000000080000021' \
+	'^cr3\[0\]\s+0x0000000000002000' '^cr4\[0\]\s+0x0000000000000020' '^efer\[0\]\s+0x0000000000000500' \
+	'^cs\[0\]\s+0x0008' '^cs desc\[0\]\s+0x0000000000000000/0x00000000/0x0000209b' \
+	'^ds\[0\]\s+0x0010' '^gdtr\[0\]\s+0x0000000000005000/0x00000017' '^idtr\[0\]'; do
+	grep -qE "$pat" "$T/all" && ok "get-all shows /$pat/" || notok "get-all shows /$pat/" "$(cat "$T/all")"
+done
+
+expect "set-rip" 0 $BHYVECTL --vm=vm0 --set-rip=0x10000
+out=$($BHYVECTL --vm=vm0 --get-rip)
+[ "$out" = "$(printf 'rip[0]\t\t0x0000000000010000')" ] && ok "get-rip after set" || notok "get-rip after set" "$out"
+
+$BHYVECTL --vm=vm0 --get-stats >"$T/stats" 2>&1
+inout=$(awk -F'\t' '/^exits: inout/ {print $2}' "$T/stats")
+insns=$(awk -F'\t' '/^instructions retired/ {print $2}' "$T/stats")
+[ "${inout:-0}" -gt 200 ] && ok "stats count inout exits ($inout)" || notok "stats count inout exits" "$(cat "$T/stats")"
+[ "${insns:-0}" -gt 600 ] && ok "stats count instructions ($insns)" || notok "stats count instructions" "$(cat "$T/stats")"
+
+# A second bhyve continues from the saved state; --force-poweroff ends it with 1.
+$RUN >"$T/console2" 2>"$T/err2" </dev/null &
+pid=$!
+if wait_for "$T/console2" '\*{50}' 20; then ok "second run continues"; else
+	notok "second run continues" "$(cat "$T/err2")"; fi
+expect "force-poweroff" 0 $BHYVECTL --vm=vm0 --force-poweroff
+wait $pid; rc=$?
+[ $rc = 1 ] && ok "force-poweroff exit 1" || notok "force-poweroff exit 1" "rc=$rc $(cat "$T/err2")"
+
+# --force-reset: exit 0
+$RUN >"$T/console3" 2>"$T/err3" </dev/null &
+pid=$!
+wait_for "$T/console3" '\*' 20
+expect "force-reset" 0 $BHYVECTL --vm=vm0 --force-reset
+wait $pid; rc=$?
+[ $rc = 0 ] && ok "force-reset exit 0" || notok "force-reset exit 0" "rc=$rc $(cat "$T/err3")"
+
+expect "destroy" 0 $BHYVECTL --vm=vm0 --destroy
+[ -z "$(ls "$VMM_DIR")" ] && ok "store empty after destroy" || notok "store empty after destroy" "$(ls "$VMM_DIR")"
+ls /dev/shm | grep -q "lhyve-vm0-" && notok "guest memory file removed" "$(ls /dev/shm)" || ok "guest memory file removed"

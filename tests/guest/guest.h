@@ -1,0 +1,61 @@
+/*
+ * guest.h - macros for tiny self-checking guests (tests/guest/*.S).
+ *
+ * bhyveload starts them in 64-bit mode at _start (0x10000) with the first
+ * 4 GiB identity-mapped and RSP = 0x9000.  They report on COM1 with lines
+ * "PASS name" / "FAIL name: what", then power off through the PM1a control
+ * port (bhyve exit status 1).  tests/guest/run.sh checks both.
+ */
+#define COM1		0x3f8
+#define PM1A_CNT	0x404
+#define SLP_S5		0x3400		/* SLP_EN | SLP_TYP(5), as bhyve's pm.c */
+
+	.code64
+	.text
+
+/* Print the NUL-terminated string at \label. */
+.macro PUTS label
+	lea	\label(%rip), %rsi
+	call	guest_puts
+.endm
+
+/* Fail with message \msg unless \reg == \val (64-bit compare). */
+.macro EXPECT reg, val, msg
+	mov	$\val, %r15
+	cmp	%r15, \reg
+	je	1f
+	lea	\msg(%rip), %rsi
+	jmp	guest_fail
+1:
+.endm
+
+.macro POWEROFF
+	mov	$PM1A_CNT, %dx
+	mov	$SLP_S5, %ax
+	out	%ax, %dx
+	hlt
+.endm
+
+/* The library: emitted once per guest, after its code. */
+.macro GUEST_LIB
+guest_puts:
+	mov	$COM1, %dx
+2:	lodsb
+	test	%al, %al
+	jz	3f
+	out	%al, %dx
+	jmp	2b
+3:	ret
+guest_fail:
+	push	%rsi
+	lea	guest_fail_prefix(%rip), %rsi
+	call	guest_puts
+	pop	%rsi
+	call	guest_puts
+	mov	$'\n', %al
+	mov	$COM1, %dx
+	out	%al, %dx
+	POWEROFF
+guest_fail_prefix:
+	.asciz	"FAIL "
+.endm

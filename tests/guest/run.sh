@@ -1,0 +1,36 @@
+# run.sh - boot every tiny guest on every backend this machine has and check
+# what it printed and how bhyve exited.  Expected exit status per guest:
+#   halt 2, triple 3, unimpl 4, the rest 1 (power-off).
+. "$(dirname "$0")/../cli/lib.sh"
+GUESTS=${GUESTS:-build/guests}
+
+backends="emu"
+[ -c /dev/kvm ] && [ -w /dev/kvm ] && echo "skip - kvm backend: not part of this build yet"
+
+for elf in "$GUESTS"/*.elf; do
+	g=$(basename "$elf" .elf)
+	case $g in halt) want=2 ;; triple) want=3 ;; unimpl) want=4 ;; *) want=1 ;; esac
+	for be in $backends; do
+		for form in elf flat; do
+			vm="g-$g-$form"
+			if [ $form = elf ]; then k=$elf; else k="$GUESTS/$g.bin@0x10000"; fi
+			if ! $BHYVELOAD -m 64M -k "$k" "$vm" >"$T/load" 2>&1; then
+				notok "$be:$form:$g loads" "$(cat "$T/load")"; continue
+			fi
+			timeout 20 $BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio \
+				-o vmm.backend=$be "$vm" >"$T/con" 2>"$T/err" </dev/null
+			rc=$?
+			if [ $rc = $want ] && grep -qx "PASS $g" "$T/con" && ! grep -q FAIL "$T/con"; then
+				ok "$be:$form:$g (exit $rc)"
+			else
+				notok "$be:$form:$g" "exit $rc (want $want); console: $(head -c 300 "$T/con"); stderr: $(head -c 300 "$T/err")"
+			fi
+			if [ $g = unimpl ]; then
+				grep -qE 'unimplemented instruction at rip 0x[0-9a-f]+: 0f 28 c1' "$T/err" &&
+					ok "$be:$form:unimpl prints bytes and rip" ||
+					notok "$be:$form:unimpl prints bytes and rip" "$(cat "$T/err")"
+			fi
+			$BHYVECTL --vm="$vm" --destroy >/dev/null 2>&1
+		done
+	done
+done

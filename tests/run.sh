@@ -1,0 +1,64 @@
+#!/bin/bash
+# run.sh BUILD [ASAN_BUILD] - run every test and count the results.
+#
+# Unit binaries, CLI scripts and guest tests all print one line per case:
+#   ok - NAME | not ok - NAME | skip - NAME: why
+# A binary or script that dies without saying "not ok" counts as a failure.
+# The last line is "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+builds=("$@")
+[ ${#builds[@]} -gt 0 ] || builds=(build)
+
+pass=0 fail=0 skip=0
+failed_names=()
+work=$(mktemp -d /tmp/lhyve-test.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# Every test gets a private store; nothing touches /run/vmm.
+export VMM_DIR="$work/vmm"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# run_one LABEL CMD... : run, echo its lines, count them.
+run_one() {
+	local label=$1; shift
+	local out="$work/out.$$" rc np nf ns
+	timeout 300 "$@" >"$out" 2>"$out.err"
+	rc=$?
+	np=$(grep -c '^ok - ' "$out")
+	nf=$(grep -c '^not ok - ' "$out")
+	ns=$(grep -c '^skip - ' "$out")
+	sed "s|^|[$label] |" "$out" | grep -E '^\[[^]]*\] (ok|not ok|skip) - ' | grep -v '^\[[^]]*\] ok - ' || true
+	if [ $nf -gt 0 ] || [ $rc -ne 0 ]; then
+		sed "s|^|[$label] |" "$out.err" | tail -n 30 >&2
+	fi
+	if [ $rc -ne 0 ] && [ $nf -eq 0 ]; then
+		echo "not ok - [$label] exited with status $rc"
+		nf=1
+	fi
+	pass=$((pass + np)); fail=$((fail + nf)); skip=$((skip + ns))
+	[ $nf -eq 0 ] || failed_names+=("$label")
+	printf '%-40s %4d passed %3d failed %3d skipped\n' "$label" "$np" "$nf" "$ns"
+}
+
+for b in "${builds[@]}"; do
+	kind=release; case $b in *asan*) kind=asan ;; esac
+	for t in "$b"/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_one "$kind:unit:$(basename "$t")" "$t"
+	done
+	for t in tests/cli/test_*.sh; do
+		[ -f "$t" ] || continue
+		run_one "$kind:cli:$(basename "$t" .sh)" env BUILD="$b" GUESTS=build/guests bash "$t"
+	done
+	for t in tests/guest/run.sh; do
+		[ -f "$t" ] || continue
+		run_one "$kind:guest" env BUILD="$b" GUESTS=build/guests bash "$t"
+	done
+done
+
+if [ ${#failed_names[@]} -gt 0 ]; then
+	echo "failing: ${failed_names[*]}"
+fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]

@@ -1,0 +1,420 @@
+/*
+ * cpu.h - the software x86-64 CPU: its state, the decoded instruction, and
+ * the contract between the decoder/dispatcher and the instruction families.
+ *
+ * Life of an instruction (see docs/cpu.md):
+ *   fetch + decode (decode.c) -> struct emu_insn, with insn->fn chosen from the
+ *   opcode tables -> dispatch: cpu->next_rip = rip + len; rc = insn->fn(cpu, insn)
+ *   -> EMU_OK: commit rip = next_rip, count it retired
+ *      EMU_FAULT: an exception was raised (emu_raise), it is delivered through
+ *                 the IDT before the next instruction; rip stays at the faulting one
+ *      EMU_EXIT: cpu->exit was filled (port I/O, MMIO, HLT, unimplemented...);
+ *                the run loop returns to libvmm.
+ *
+ * Port I/O and MMIO exits use replay: the exit carries inst_length 0, so the
+ * instruction runs again when the vCPU resumes, and the access that caused the
+ * exit is then satisfied from cpu->io_log (for reads, with the data userland
+ * supplied).  An instruction that needs several accesses makes one exit per
+ * access and retires only when it runs to the end.  Side effects on registers
+ * must therefore come after the last access that can exit.
+ */
+#ifndef LHYVE_EMU_CPU_H
+#define LHYVE_EMU_CPU_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vmm_backend.h"
+
+/* Handler results */
+enum { EMU_OK = 0, EMU_FAULT = 1, EMU_EXIT = 2 };
+
+/* Processor mode, recomputed from CR0/EFER/CS whenever one changes. */
+enum emu_mode {
+	EMU_MODE_REAL,		/* CR0.PE = 0 */
+	EMU_MODE_PROT16,	/* protected, CS.D = 0 */
+	EMU_MODE_PROT32,	/* protected, CS.D = 1 */
+	EMU_MODE_LONG64,	/* IA-32e, CS.L = 1 */
+	EMU_MODE_COMPAT16,	/* IA-32e compatibility, CS.D = 0 */
+	EMU_MODE_COMPAT32,	/* IA-32e compatibility, CS.D = 1 */
+};
+
+/* RFLAGS bits (SDM Vol. 1 3.4.3) */
+#define RFL_CF	0x0001ULL
+#define RFL_PF	0x0004ULL
+#define RFL_AF	0x0010ULL
+#define RFL_ZF	0x0040ULL
+#define RFL_SF	0x0080ULL
+#define RFL_TF	0x0100ULL
+#define RFL_IF	0x0200ULL
+#define RFL_DF	0x0400ULL
+#define RFL_OF	0x0800ULL
+#define RFL_IOPL 0x3000ULL
+#define RFL_NT	0x4000ULL
+#define RFL_RF	0x10000ULL
+#define RFL_VM	0x20000ULL
+#define RFL_AC	0x40000ULL
+#define RFL_VIF	0x80000ULL
+#define RFL_VIP	0x100000ULL
+#define RFL_ID	0x200000ULL
+#define RFL_ARITH (RFL_CF | RFL_PF | RFL_AF | RFL_ZF | RFL_SF | RFL_OF)
+
+/* Control register bits (SDM Vol. 3A 2.5) */
+#define CR0_PE	(1ULL << 0)
+#define CR0_MP	(1ULL << 1)
+#define CR0_EM	(1ULL << 2)
+#define CR0_TS	(1ULL << 3)
+#define CR0_ET	(1ULL << 4)
+#define CR0_NE	(1ULL << 5)
+#define CR0_WP	(1ULL << 16)
+#define CR0_AM	(1ULL << 18)
+#define CR0_NW	(1ULL << 29)
+#define CR0_CD	(1ULL << 30)
+#define CR0_PG	(1ULL << 31)
+#define CR4_VME	(1ULL << 0)
+#define CR4_PVI	(1ULL << 1)
+#define CR4_TSD	(1ULL << 2)
+#define CR4_DE	(1ULL << 3)
+#define CR4_PSE	(1ULL << 4)
+#define CR4_PAE	(1ULL << 5)
+#define CR4_MCE	(1ULL << 6)
+#define CR4_PGE	(1ULL << 7)
+#define CR4_PCE	(1ULL << 8)
+#define CR4_OSFXSR (1ULL << 9)
+#define CR4_OSXMMEXCPT (1ULL << 10)
+#define CR4_FSGSBASE (1ULL << 16)
+#define CR4_OSXSAVE (1ULL << 18)
+#define EFER_SCE (1ULL << 0)
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
+#define EFER_NXE (1ULL << 11)
+
+/*
+ * Lazy arithmetic flags (the Bochs/Blink technique): an instruction that sets
+ * flags records its operands and result; CF/PF/AF/ZF/SF/OF are computed only
+ * when something reads them.  flags.c owns the encoding of lf_op.
+ */
+struct emu_lazyflags {
+	uint64_t	res;
+	uint64_t	src1;
+	uint64_t	src2;
+	uint8_t		op;		/* enum emu_flagop; EMU_LF_NONE = flags materialized in rflags */
+	uint8_t		size;		/* operand size in bytes */
+	uint8_t		cf_in;		/* carry in, for ADC/SBB/RCL/RCR */
+};
+
+enum emu_flagop {
+	EMU_LF_NONE,	/* RFLAGS arithmetic bits are up to date in st.rflags */
+	EMU_LF_ADD,	/* res = src1 + src2 (+ cf_in for ADC) */
+	EMU_LF_SUB,	/* res = src1 - src2 (- cf_in for SBB); CMP too */
+	EMU_LF_LOGIC,	/* AND/OR/XOR/TEST: CF=OF=0, AF=0 */
+	EMU_LF_INC,	/* CF preserved: src2 holds the previous CF */
+	EMU_LF_DEC,	/* CF preserved: src2 holds the previous CF */
+	EMU_LF_NEG,
+	EMU_LF_COUNT
+};
+
+/* The decoded instruction: everything execution needs, nothing more. */
+struct emu_insn;
+struct emu_cpu;
+typedef int emu_op_fn(struct emu_cpu *cpu, const struct emu_insn *in);
+
+/* Operand forms, set by the decoder from the opcode table (insn->form). */
+enum emu_form {
+	EMU_FORM_NONE,
+	EMU_FORM_RM_REG,	/* op r/m, reg   (e.g. 01 /r add r/m, r) */
+	EMU_FORM_REG_RM,	/* op reg, r/m   (e.g. 03 /r add r, r/m) */
+	EMU_FORM_ACC_IMM,	/* op AL/eAX/rAX, imm (e.g. 05 add eAX, imm) */
+	EMU_FORM_RM_IMM,	/* op r/m, imm  (e.g. 81 /0) */
+	EMU_FORM_RM,		/* op r/m        (e.g. F7 /3 neg) */
+	EMU_FORM_RM_1,		/* shift by 1    (D1 /4) */
+	EMU_FORM_RM_CL,		/* shift by CL   (D3 /4) */
+	EMU_FORM_REG_OP,	/* register in the opcode's low 3 bits (+REX.B): in->rm */
+};
+
+#define EMU_REG_NONE	0xff	/* no base / no index */
+#define EMU_REG_RIP	0x10	/* RIP-relative base */
+
+struct emu_insn {
+	emu_op_fn	*fn;		/* handler chosen by the decoder */
+	uint64_t	imm;		/* immediate, sign- or zero-extended as the opcode defines */
+	uint64_t	imm2;		/* second immediate: ENTER level, far pointer selector */
+	int64_t		disp;		/* displacement, sign-extended */
+	uint8_t		len;		/* total length in bytes, 1..15 */
+	uint8_t		map;		/* 0 one-byte, 1 0F, 2 0F38, 3 0F3A */
+	uint8_t		opcode;		/* last opcode byte */
+	uint8_t		form;		/* enum emu_form */
+	uint8_t		opsize;		/* operand size in bytes: 1, 2, 4, 8 */
+	uint8_t		addrsize;	/* address size in bytes: 2, 4, 8 */
+	uint8_t		seg;		/* segment of the memory operand (override or default) */
+	uint8_t		rep;		/* 0, 0xf2 (REPNE) or 0xf3 (REP/REPE) */
+	uint8_t		lock;		/* LOCK prefix present */
+	uint8_t		rex;		/* REX byte or 0 */
+	uint8_t		opsize_prefix;	/* 66 seen (SSE uses it as a mandatory prefix) */
+	uint8_t		sub;		/* ModRM.reg for group opcodes; condition code for Jcc/SETcc/CMOVcc */
+	uint8_t		reg;		/* ModRM.reg + REX.R: register operand */
+	uint8_t		rm;		/* ModRM.rm + REX.B when has_mem == 0, or opcode register */
+	uint8_t		has_modrm;
+	uint8_t		has_mem;	/* the r/m operand is memory */
+	uint8_t		base;		/* memory: base register, EMU_REG_RIP or EMU_REG_NONE */
+	uint8_t		index;		/* memory: index register or EMU_REG_NONE */
+	uint8_t		scale;		/* memory: index shift 0..3 */
+	uint8_t		bytes[15];	/* raw bytes, for diagnostics */
+};
+
+/* Software TLB: direct-mapped, one entry per 4 KiB linear page. */
+#define EMU_TLB_SIZE	256
+struct emu_tlb_entry {
+	uint64_t	vpn;		/* linear address >> 12, or ~0 when empty */
+	uint8_t		*hpage;		/* host pointer to the page, NULL for non-RAM */
+	uint64_t	gpa_page;	/* guest-physical address of the page */
+	uint8_t		user;		/* U/S allowed */
+	uint8_t		write;		/* writes allowed (with CR0.WP/U rules applied at fill) */
+	uint8_t		exec;		/* fetch allowed (NX) */
+	uint8_t		global;		/* G bit, survives CR3 writes */
+	uint8_t		dirty;		/* D already set in the PTE: a write needs no walk */
+};
+
+/* One completed port/MMIO access of the instruction being replayed. */
+#define EMU_IO_LOG_MAX	4
+struct emu_io_log {
+	int		n;		/* entries completed by userland */
+	int		pos;		/* next entry the replaying instruction consumes */
+	uint64_t	data[EMU_IO_LOG_MAX];
+	uint64_t	rip;		/* instruction the log belongs to */
+	uint8_t		pending_read;	/* last exit was a read awaiting data */
+};
+
+struct emu_cpu {
+	struct vm_cpu_state	st;	/* architectural state; arithmetic flags lazy in lf */
+	struct emu_lazyflags	lf;
+	enum emu_mode		mode;
+	uint8_t			cpl;
+	uint64_t		next_rip;	/* set by dispatch; control flow changes it */
+	int			vcpuid;
+	const struct vmm_memmap	*mem;		/* guest RAM, owned by libvmm */
+	struct vm_exit		*exit;		/* where an EMU_EXIT handler writes */
+	struct emu_io_log	io_log;
+	struct emu_tlb_entry	tlb[EMU_TLB_SIZE];
+	atomic_int		kick;		/* set by another thread: leave run() */
+	struct vm_backend_stats	stats;
+	int			caps[VM_CAP_MAX];
+	/* Exception being raised by the current instruction (emu_raise). */
+	int			exc_vector;	/* -1 none */
+	int			exc_has_err;
+	uint32_t		exc_err;
+	int			exc_nesting;	/* for #DF / triple fault (SDM Vol. 3A 6.15 table 6-5) */
+	uint64_t		tsc_offset;	/* guest TSC = host-derived ticks + offset */
+};
+
+/* ---- register access (inline: used by every handler) ---- */
+
+static inline uint64_t
+emu_size_mask(int size)
+{
+	return size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+
+/*
+ * Read general register @reg at @size bytes.  For size 1 without REX,
+ * registers 4-7 are AH, CH, DH, BH (SDM Vol. 2A 3.1.1.1).
+ */
+static inline uint64_t
+emu_reg_read(const struct emu_cpu *cpu, int reg, int size, int rex)
+{
+	if (size == 1 && !rex && reg >= 4 && reg < 8)
+		return (cpu->st.gpr[reg - 4] >> 8) & 0xff;
+	return cpu->st.gpr[reg] & emu_size_mask(size);
+}
+
+/* Write: 32-bit writes zero the upper half, 8/16-bit writes merge (SDM Vol. 1 3.4.1.1). */
+static inline void
+emu_reg_write(struct emu_cpu *cpu, int reg, int size, int rex, uint64_t val)
+{
+	uint64_t *r;
+
+	if (size == 1 && !rex && reg >= 4 && reg < 8) {
+		r = &cpu->st.gpr[reg - 4];
+		*r = (*r & ~0xff00ULL) | ((val & 0xff) << 8);
+		return;
+	}
+	r = &cpu->st.gpr[reg];
+	switch (size) {
+	case 1: *r = (*r & ~0xffULL) | (val & 0xff); break;
+	case 2: *r = (*r & ~0xffffULL) | (val & 0xffff); break;
+	case 4: *r = (uint32_t)val; break;
+	default: *r = val; break;
+	}
+}
+
+/* ---- flags (flags.c) ---- */
+
+/* Record the flags of an arithmetic result (lazy). */
+static inline void
+emu_flags_set(struct emu_cpu *cpu, enum emu_flagop op, int size,
+    uint64_t src1, uint64_t src2, uint64_t res)
+{
+	cpu->lf.op = (uint8_t)op;
+	cpu->lf.size = (uint8_t)size;
+	cpu->lf.src1 = src1;
+	cpu->lf.src2 = src2;
+	cpu->lf.res = res;
+	cpu->lf.cf_in = 0;
+}
+uint64_t emu_rflags(struct emu_cpu *cpu);		/* materialize and return RFLAGS */
+void	emu_set_rflags(struct emu_cpu *cpu, uint64_t val); /* replaces all; lazy state dropped */
+/* Set arithmetic flags explicitly (mask of RFL_ARITH bits to replace). */
+void	emu_set_arith_flags(struct emu_cpu *cpu, uint64_t mask, uint64_t val);
+bool	emu_get_cf(struct emu_cpu *cpu);
+bool	emu_cond(struct emu_cpu *cpu, int cc);		/* condition code 0..15, SDM Vol. 1 B.1 */
+uint8_t	emu_parity(uint8_t v);				/* PF: 1 when even parity */
+
+/* ---- memory and operands (mmu.c) ---- */
+
+/* Effective address (offset within in->seg) of the ModRM memory operand. */
+uint64_t emu_ea(struct emu_cpu *cpu, const struct emu_insn *in);
+/* Segmented access: segment checks, paging, RAM or MMIO.  EMU_OK/FAULT/EXIT. */
+int	emu_read(struct emu_cpu *cpu, int seg, uint64_t off, void *buf, int size);
+int	emu_write(struct emu_cpu *cpu, int seg, uint64_t off, const void *buf, int size);
+/* Linear-address access (descriptor tables, IDT, page-crossing handled). */
+int	emu_read_linear(struct emu_cpu *cpu, uint64_t la, void *buf, int size, int user);
+int	emu_write_linear(struct emu_cpu *cpu, uint64_t la, const void *buf, int size, int user);
+/*
+ * Host pointer to @size bytes at seg:off for an atomic read-modify-write
+ * (LOCK prefix, XCHG with memory).  EMU_OK with *hp set when the operand is
+ * in RAM and does not cross a page; EMU_OK with *hp NULL when it is not
+ * (MMIO, page-crossing): the caller then uses emu_read/emu_write.
+ */
+int	emu_mem_ptr(struct emu_cpu *cpu, int seg, uint64_t off, int size, uint8_t **hp);
+/* The r/m operand at in->opsize (or @size): register or memory. */
+int	emu_rm_read(struct emu_cpu *cpu, const struct emu_insn *in, int size, uint64_t *val);
+int	emu_rm_write(struct emu_cpu *cpu, const struct emu_insn *in, int size, uint64_t val);
+/* Stack: push/pop @size bytes on SS:RSP with the stack-address size of the mode. */
+int	emu_push(struct emu_cpu *cpu, uint64_t val, int size);
+int	emu_pop(struct emu_cpu *cpu, uint64_t *val, int size);
+/* Flush the TLB: all entries, or all but global ones. */
+void	emu_tlb_flush(struct emu_cpu *cpu, bool keep_global);
+void	emu_tlb_flush_page(struct emu_cpu *cpu, uint64_t la);
+/* Recompute cpu->mode and cpu->cpl after a CR0/EFER/CS change. */
+void	emu_update_mode(struct emu_cpu *cpu);
+
+/* ---- port I/O (io.c) ---- */
+/* EMU_OK with the value when the replay log has it, else EMU_EXIT (INOUT exit built). */
+int	emu_port_in(struct emu_cpu *cpu, uint16_t port, int size, uint32_t *val);
+int	emu_port_out(struct emu_cpu *cpu, uint16_t port, int size, uint32_t val);
+/* I/O permission check for IN/OUT/INS/OUTS (SDM Vol. 1 19.5.1): EMU_OK or EMU_FAULT. */
+int	emu_io_allowed(struct emu_cpu *cpu, uint16_t port, int size);
+
+/* ---- exceptions (exception.c) ---- */
+/* Raise an exception from the current instruction; returns EMU_FAULT. */
+int	emu_raise(struct emu_cpu *cpu, int vector);
+int	emu_raise_err(struct emu_cpu *cpu, int vector, uint32_t errcode);
+/* Build a VM_EXITCODE_INST_UNIMPL exit for @in; returns EMU_EXIT. */
+int	emu_unimplemented(struct emu_cpu *cpu, const struct emu_insn *in);
+
+/* ---- decode (decode.c) ---- */
+/*
+ * Decode up to @avail bytes at @code.  Returns 0 and fills *in, or
+ * -EAGAIN when more bytes are needed (instruction crosses the buffer),
+ * -EILSEQ when the bytes do not form a valid instruction (#UD), or
+ * -E2BIG when the instruction would exceed 15 bytes (#GP(0)).
+ */
+int	emu_decode(const uint8_t *code, int avail, enum emu_mode mode, struct emu_insn *in);
+
+/*
+ * ---- instruction handlers, by family file ----
+ * Register/memory forms are told apart by in->has_mem, operation variants by
+ * in->sub (ModRM.reg of group opcodes, or the ALU row: 0 add 1 or 2 adc 3 sbb
+ * 4 and 5 sub 6 xor 7 cmp), operand layout by in->form.
+ */
+/* alu.c */
+emu_op_fn op_alu;		/* 00-3D rows and 80/81/83 groups: in->sub selects */
+emu_op_fn op_test;		/* 84/85, A8/A9, F6/F7 /0 /1 */
+emu_op_fn op_incdec;		/* FE/FF /0 /1 (sub 0 inc, 1 dec) */
+emu_op_fn op_not;		/* F6/F7 /2 */
+emu_op_fn op_neg;		/* F6/F7 /3 */
+emu_op_fn op_xadd;		/* 0F C0/C1 */
+emu_op_fn op_cmpxchg;		/* 0F B0/B1 */
+emu_op_fn op_cmpxchg8b;		/* 0F C7 /1 (CMPXCHG8B/16B by REX.W) */
+/* shift.c */
+emu_op_fn op_shift;		/* C0/C1/D0-D3 group 2: in->sub = rol ror rcl rcr shl shr sal sar */
+emu_op_fn op_shld;		/* 0F A4/A5 */
+emu_op_fn op_shrd;		/* 0F AC/AD */
+/* muldiv.c */
+emu_op_fn op_muldiv;		/* F6/F7 /4-/7: mul imul div idiv */
+emu_op_fn op_imul2;		/* 0F AF imul r, r/m */
+emu_op_fn op_imul3;		/* 69/6B imul r, r/m, imm */
+/* bit.c */
+emu_op_fn op_bt;		/* 0F A3/AB/B3/BB (sub from opcode) and 0F BA /4-/7 */
+emu_op_fn op_bsf;		/* 0F BC (TZCNT with F3 when advertised) */
+emu_op_fn op_bsr;		/* 0F BD */
+emu_op_fn op_bswap;		/* 0F C8+r */
+/* string.c: REP handled per iteration (one iteration per dispatch) */
+emu_op_fn op_movs;
+emu_op_fn op_cmps;
+emu_op_fn op_stos;
+emu_op_fn op_lods;
+emu_op_fn op_scas;
+emu_op_fn op_ins;
+emu_op_fn op_outs;
+/* move.c */
+emu_op_fn op_mov;		/* 88-8B, C6/C7, B0-BF, A0-A3 (moffs) */
+emu_op_fn op_movzx;		/* 0F B6/B7 */
+emu_op_fn op_movsx;		/* 0F BE/BF */
+emu_op_fn op_movsxd;		/* 63 in 64-bit mode */
+emu_op_fn op_lea;		/* 8D */
+emu_op_fn op_xchg;		/* 86/87, 90+r */
+emu_op_fn op_cbw;		/* 98: CBW/CWDE/CDQE */
+emu_op_fn op_cwd;		/* 99: CWD/CDQ/CQO */
+emu_op_fn op_cmov;		/* 0F 40-4F */
+emu_op_fn op_setcc;		/* 0F 90-9F */
+emu_op_fn op_flagop;		/* F5 cmc, F8 clc, F9 stc, FC cld, FD std (by in->opcode) */
+emu_op_fn op_lahf;		/* 9F */
+emu_op_fn op_sahf;		/* 9E */
+emu_op_fn op_nop;		/* 90, 0F 1F /0, F3 90 (pause), prefetch hints */
+emu_op_fn op_movseg;		/* 8C/8E mov r/m <-> Sreg */
+/* stack.c */
+emu_op_fn op_push;		/* 50+r, FF /6, 68, 6A */
+emu_op_fn op_pop;		/* 58+r, 8F /0 */
+emu_op_fn op_pushseg;		/* 0F A0/A8 (FS/GS) */
+emu_op_fn op_popseg;		/* 0F A1/A9 */
+emu_op_fn op_pushf;		/* 9C */
+emu_op_fn op_popf;		/* 9D */
+emu_op_fn op_enter;		/* C8 */
+emu_op_fn op_leave;		/* C9 */
+/* control.c */
+emu_op_fn op_jmp;		/* E9, EB, FF /4 */
+emu_op_fn op_jcc;		/* 70-7F, 0F 80-8F */
+emu_op_fn op_call;		/* E8, FF /2 */
+emu_op_fn op_ret;		/* C3, C2 */
+emu_op_fn op_loop;		/* E0 loopne, E1 loope, E2 loop, E3 jrcxz */
+emu_op_fn op_jmpfar;		/* FF /5, EA (not 64-bit) */
+emu_op_fn op_callfar;		/* FF /3, 9A (not 64-bit) */
+emu_op_fn op_retfar;		/* CB, CA */
+emu_op_fn op_int;		/* CC int3, CD int n, F1 int1 */
+emu_op_fn op_iret;		/* CF */
+/* io.c */
+emu_op_fn op_in;		/* E4/E5, EC/ED */
+emu_op_fn op_out;		/* E6/E7, EE/EF */
+/* system.c */
+emu_op_fn op_hlt;
+emu_op_fn op_cli;
+emu_op_fn op_sti;
+emu_op_fn op_cpuid;
+emu_op_fn op_rdtsc;
+emu_op_fn op_rdtscp;
+emu_op_fn op_rdmsr;
+emu_op_fn op_wrmsr;
+emu_op_fn op_movcr;		/* 0F 20/22 */
+emu_op_fn op_movdr;		/* 0F 21/23 */
+emu_op_fn op_grp6;		/* 0F 00: sldt str lldt ltr verr verw */
+emu_op_fn op_grp7;		/* 0F 01: sgdt sidt lgdt lidt smsw lmsw invlpg swapgs rdtscp ... */
+emu_op_fn op_clts;
+emu_op_fn op_invd;		/* 0F 08 invd, 0F 09 wbinvd */
+emu_op_fn op_syscall;
+emu_op_fn op_sysret;
+emu_op_fn op_ud;		/* 0F 0B ud2, and invalid encodings */
+
+#endif /* LHYVE_EMU_CPU_H */

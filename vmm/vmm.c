@@ -1,0 +1,808 @@
+/*
+ * vmm.c - instances, vCPUs and the run loop (bhyve's sys/amd64/vmm/vmm.c).
+ *
+ * Locking:
+ *   vm->mtx      the image, memory layout, halted/active sets, suspend.
+ *   vcpu->mtx    held by the vCPU thread for the whole of vmm_run() except
+ *                while it sleeps (HLT, reqidle).  An accessor raises
+ *                vcpu->reqidle and kicks the backend; the vCPU thread then
+ *                waits on vcpu->cv with the mutex released, and the accessor
+ *                gets the mutex.  Lock order: vcpu->mtx before vm->mtx.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm_core.h"
+
+struct vm_vcpu {
+	struct vm		*vm;
+	int			id;
+	pthread_mutex_t		mtx;
+	pthread_cond_t		cv;
+	atomic_int		reqidle;
+	void			*cookie;	/* backend vCPU, NULL until first use */
+	uint64_t		nextrip;
+	bool			halted;		/* sleeping in HLT until an interrupt */
+	bool			need_complete;	/* last exit awaits userland data */
+	struct vm_exit		lastexit;
+	uint64_t		stats[VMST_COUNT];
+};
+
+struct vm {
+	char			name[VM_MAX_NAMELEN + 1];
+	int			lockfd;
+	pthread_mutex_t		mtx;
+	struct vmm_image	*img;
+	bool			dirty;
+	/* guest RAM */
+	int			memfd;
+	uint8_t			*base;		/* hva of gpa 0 */
+	size_t			reserved;	/* bytes of address space reserved at base */
+	struct vmm_memmap	memmap;
+	/* backend */
+	const struct vmm_backend_ops *ops;
+	void			*cookie;
+	struct vm_vcpu		vcpu[VM_MAXCPU];
+	atomic_int		suspend;	/* enum vm_suspend_how */
+	int			suspend_source;
+	uint32_t		active_cpus;	/* bitmask, vm->mtx */
+	uint32_t		halted_cpus;	/* halted with interrupts disabled */
+	bool			ctl_running;
+	pthread_t		ctl_thread;
+	int			ctl_fd;
+	int			ctl_wake[2];
+};
+
+/* vmm_ctl.c reaches the fields it needs through these. */
+int	vmm_ctl_fds(struct vm *vm, int **fdp, int **wakep, pthread_t **thrp, bool **runningp);
+
+int
+vmm_ctl_fds(struct vm *vm, int **fdp, int **wakep, pthread_t **thrp, bool **runningp)
+{
+	*fdp = &vm->ctl_fd;
+	*wakep = vm->ctl_wake;
+	*thrp = &vm->ctl_thread;
+	*runningp = &vm->ctl_running;
+	return 0;
+}
+
+const char *
+vmm_name(struct vm *vm)
+{
+	return vm->name;
+}
+
+int
+vmm_backend_lookup(const char *name, const struct vmm_backend_ops **opsp)
+{
+	if (name == NULL || strcmp(name, "auto") == 0 || strcmp(name, "emu") == 0) {
+		/* auto: KVM when /dev/kvm works; this build has only the software CPU. */
+		*opsp = &vmm_backend_emu;
+		return 0;
+	}
+	if (strcmp(name, "kvm") == 0)
+		return vmm_store_fail(ENOTSUP, "the KVM backend is not part of this build");
+	return vmm_store_fail(EINVAL, "unknown backend '%s' (emu, kvm or auto)", name);
+}
+
+static int
+vm_map_memory(struct vm *vm, int fd, uint64_t size)
+{
+	uint64_t lowmem, highmem;
+	size_t reserve;
+	uint8_t *base;
+
+	lowmem = size > VM_LOWMEM_LIMIT ? VM_LOWMEM_LIMIT : size;
+	highmem = size - lowmem;
+	reserve = highmem ? VM_HIGHMEM_BASE + highmem : lowmem;
+	/* Reserve the whole guest-physical span so vm_map_gpa is base + gpa. */
+	base = mmap(NULL, reserve, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		return vmm_store_fail(errno, "cannot reserve %zu MiB of address space",
+		    reserve >> 20);
+	if (mmap(base, lowmem, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED ||
+	    (highmem && mmap(base + VM_HIGHMEM_BASE, highmem, PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_FIXED, fd, (off_t)lowmem) == MAP_FAILED)) {
+		int error = errno;
+		munmap(base, reserve);
+		return vmm_store_fail(error, "cannot map guest memory: %s", strerror(error));
+	}
+	vm->memfd = fd;
+	vm->base = base;
+	vm->reserved = reserve;
+	vm->memmap.nsegs = highmem ? 2 : 1;
+	vm->memmap.seg[0] = (struct vmm_memseg){ 0, lowmem, base };
+	vm->memmap.seg[1] = (struct vmm_memseg){ VM_HIGHMEM_BASE, highmem,
+	    highmem ? base + VM_HIGHMEM_BASE : NULL };
+	return 0;
+}
+
+int
+vmm_open(const char *name, struct vm **vmp)
+{
+	struct vm *vm;
+	uint64_t size;
+	int error, fd, i;
+
+	if ((error = vmm_store_check_name(name)) != 0)
+		return error;
+	if (!vmm_store_exists(name))
+		return vmm_store_fail(ENOENT, "VM '%s' does not exist (in %s)", name,
+		    vmm_store_dir());
+	vm = calloc(1, sizeof(*vm));
+	if (vm == NULL || (vm->img = calloc(1, sizeof(*vm->img))) == NULL) {
+		free(vm);
+		return vmm_store_fail(ENOMEM, "out of memory");
+	}
+	snprintf(vm->name, sizeof(vm->name), "%s", name);
+	vm->memfd = -1;
+	vm->ctl_fd = -1;
+	vm->ctl_wake[0] = vm->ctl_wake[1] = -1;
+	pthread_mutex_init(&vm->mtx, NULL);
+	for (i = 0; i < VM_MAXCPU; i++) {
+		vm->vcpu[i].vm = vm;
+		vm->vcpu[i].id = i;
+		pthread_mutex_init(&vm->vcpu[i].mtx, NULL);
+		pthread_cond_init(&vm->vcpu[i].cv, NULL);
+	}
+	vm->lockfd = vmm_store_lock(name);
+	if (vm->lockfd < 0) {
+		error = vm->lockfd;
+		goto fail;
+	}
+	/* Load only after taking the lock: the previous owner has saved by then. */
+	if ((error = vmm_store_load(name, vm->img)) != 0)
+		goto fail;
+	if (vm->img->memsize != 0) {
+		fd = vmm_store_mem_open(name, &size);
+		if (fd < 0) {
+			error = fd;
+			goto fail;
+		}
+		if (size != vm->img->memsize) {
+			close(fd);
+			error = vmm_store_fail(EBADMSG,
+			    "VM '%s': guest memory file is %llu bytes, state says %llu",
+			    name, (unsigned long long)size,
+			    (unsigned long long)vm->img->memsize);
+			goto fail;
+		}
+		if ((error = vm_map_memory(vm, fd, size)) != 0) {
+			close(fd);
+			goto fail;
+		}
+	}
+	for (i = 0; i < VM_MAXCPU; i++)
+		memcpy(vm->vcpu[i].stats, vm->img->stats[i], sizeof(vm->vcpu[i].stats));
+	*vmp = vm;
+	return 0;
+fail:
+	if (vm->lockfd >= 0)
+		close(vm->lockfd);
+	free(vm->img);
+	free(vm);
+	return error;
+}
+
+/* Get vCPU @id out of the backend and hold it (see the locking note). */
+static struct vm_vcpu *
+vcpu_acquire(struct vm *vm, int id)
+{
+	struct vm_vcpu *vcpu = &vm->vcpu[id];
+
+	atomic_fetch_add(&vcpu->reqidle, 1);
+	if (vcpu->cookie != NULL)
+		vm->ops->kick(vcpu->cookie);
+	pthread_mutex_lock(&vcpu->mtx);
+	atomic_fetch_sub(&vcpu->reqidle, 1);
+	return vcpu;
+}
+
+static void
+vcpu_release(struct vm_vcpu *vcpu)
+{
+	pthread_cond_broadcast(&vcpu->cv);
+	pthread_mutex_unlock(&vcpu->mtx);
+}
+
+/* The backend vCPU, created on first use from the image.  vcpu->mtx held. */
+static int
+vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
+{
+	int error;
+
+	if (vcpu->cookie != NULL)
+		return 0;
+	error = vm->ops->vcpu_init(vm->cookie, vcpu, vcpu->id, &vcpu->cookie);
+	if (error != 0)
+		return vmm_store_fail(-error, "cannot create vCPU %d: %s", vcpu->id,
+		    strerror(-error));
+	error = vm->ops->set_state(vcpu->cookie, &vm->img->cpu[vcpu->id]);
+	if (error != 0)
+		return vmm_store_fail(-error, "cannot load vCPU %d state", vcpu->id);
+	vcpu->nextrip = vm->img->cpu[vcpu->id].rip;
+	vcpu->halted = vm->img->cpu[vcpu->id].halted != 0;
+	return 0;
+}
+
+int
+vmm_attach_backend(struct vm *vm, const char *backend)
+{
+	const struct vmm_backend_ops *ops;
+	int error;
+
+	if (vm->ops != NULL)
+		return 0;
+	if ((error = vmm_backend_lookup(backend, &ops)) != 0)
+		return error;
+	if (ops->probe != NULL && (error = ops->probe()) != 0)
+		return vmm_store_fail(-error, "backend '%s' cannot run on this host", ops->name);
+	if ((error = ops->vm_init(vm, &vm->cookie)) != 0)
+		return vmm_store_fail(-error, "backend '%s' failed to start: %s", ops->name,
+		    strerror(-error));
+	if (vm->memmap.nsegs > 0 && (error = ops->vm_memmap(vm->cookie, &vm->memmap)) != 0) {
+		ops->vm_cleanup(vm->cookie);
+		return vmm_store_fail(-error, "backend '%s' cannot map guest memory", ops->name);
+	}
+	vm->ops = ops;
+	snprintf(vm->img->backend, sizeof(vm->img->backend), "%s", ops->name);
+	atomic_store(&vm->suspend, VM_SUSPEND_NONE);
+	return 0;
+}
+
+const char *
+vmm_backend_name(struct vm *vm)
+{
+	return vm->ops != NULL ? vm->ops->name : vm->img->backend;
+}
+
+static void
+vmm_autosave(struct vm *vm)
+{
+	vm->dirty = true;
+	/* Without a backend nothing runs: every edit is written through at once. */
+	if (vm->ops == NULL)
+		vmm_save(vm);
+}
+
+int
+vmm_save(struct vm *vm)
+{
+	struct vm_vcpu *vcpu;
+	int i, error;
+
+	for (i = 0; i < VM_MAXCPU; i++) {
+		vcpu = &vm->vcpu[i];
+		if (vcpu->cookie == NULL)
+			continue;
+		vcpu = vcpu_acquire(vm, i);
+		error = vm->ops->get_state(vcpu->cookie, &vm->img->cpu[i]);
+		vcpu_release(vcpu);
+		if (error != 0)
+			return vmm_store_fail(-error, "cannot read vCPU %d state", i);
+	}
+	for (i = 0; i < VM_MAXCPU; i++)
+		vmm_get_stats(vm, i, vm->img->stats[i]);
+	pthread_mutex_lock(&vm->mtx);
+	error = vmm_store_save(vm->name, vm->img);
+	if (error == 0)
+		vm->dirty = false;
+	pthread_mutex_unlock(&vm->mtx);
+	return error;
+}
+
+int
+vmm_close(struct vm *vm)
+{
+	int error = 0, i;
+
+	vmm_ctl_stop(vm);
+	if (vm->dirty || vm->ops != NULL)
+		error = vmm_save(vm);
+	if (vm->ops != NULL) {
+		for (i = 0; i < VM_MAXCPU; i++)
+			if (vm->vcpu[i].cookie != NULL)
+				vm->ops->vcpu_cleanup(vm->vcpu[i].cookie);
+		vm->ops->vm_cleanup(vm->cookie);
+	}
+	if (vm->base != NULL)
+		munmap(vm->base, vm->reserved);
+	if (vm->memfd >= 0)
+		close(vm->memfd);
+	close(vm->lockfd);
+	for (i = 0; i < VM_MAXCPU; i++) {
+		pthread_mutex_destroy(&vm->vcpu[i].mtx);
+		pthread_cond_destroy(&vm->vcpu[i].cv);
+	}
+	pthread_mutex_destroy(&vm->mtx);
+	free(vm->img);
+	free(vm);
+	return error;
+}
+
+int
+vmm_setup_memory(struct vm *vm, uint64_t len, int memflags)
+{
+	int fd, error;
+
+	if (len == 0 || (len & 0xfff) != 0)
+		return vmm_store_fail(EINVAL, "memory size must be a non-zero multiple of 4 KiB");
+	if (len > (1ULL << 40))
+		return vmm_store_fail(EINVAL, "memory size %llu GiB is larger than 1 TiB",
+		    (unsigned long long)(len >> 30));
+	pthread_mutex_lock(&vm->mtx);
+	if (vm->img->memsize != 0) {
+		error = 0;
+		if (vm->img->memsize != len)
+			error = vmm_store_fail(EEXIST,
+			    "VM '%s' already has %llu MiB of memory (asked for %llu MiB)",
+			    vm->name, (unsigned long long)(vm->img->memsize >> 20),
+			    (unsigned long long)(len >> 20));
+		else if (memflags & 0x02 /* VM_MEM_F_WIRED */) {
+			/* -S on an existing instance: back every page now and lock it. */
+			if ((error = posix_fallocate(vm->memfd, 0, (off_t)len)) != 0)
+				error = vmm_store_fail(error,
+				    "cannot preallocate %llu MiB of guest memory: %s",
+				    (unsigned long long)(len >> 20), strerror(error));
+			else if (mlock(vm->base, vm->memmap.seg[0].len) != 0 ||
+			    (vm->memmap.nsegs > 1 &&
+			    mlock(vm->memmap.seg[1].hva, vm->memmap.seg[1].len) != 0))
+				error = vmm_store_fail(errno, "cannot wire guest memory: %s",
+				    strerror(errno));
+		}
+		pthread_mutex_unlock(&vm->mtx);
+		return error;
+	}
+	fd = vmm_store_mem_create(vm->name, len, memflags & 0x02);
+	if (fd < 0) {
+		pthread_mutex_unlock(&vm->mtx);
+		return fd;
+	}
+	if ((error = vm_map_memory(vm, fd, len)) != 0) {
+		close(fd);
+		pthread_mutex_unlock(&vm->mtx);
+		return error;
+	}
+	vm->img->memsize = len;
+	vm->img->lowmem = vm->memmap.seg[0].len;
+	vm->img->highmem = vm->memmap.seg[1].len;
+	vm->img->memflags = (uint32_t)memflags;
+	pthread_mutex_unlock(&vm->mtx);
+	if (vm->ops != NULL && (error = vm->ops->vm_memmap(vm->cookie, &vm->memmap)) != 0)
+		return vmm_store_fail(-error, "backend cannot map guest memory");
+	vmm_autosave(vm);
+	return 0;
+}
+
+uint8_t *
+vmm_gpa_map(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	int i;
+
+	for (i = 0; i < vm->memmap.nsegs; i++) {
+		const struct vmm_memseg *s = &vm->memmap.seg[i];
+		if (gpa >= s->gpa && len <= s->len && gpa - s->gpa <= s->len - len)
+			return s->hva + (gpa - s->gpa);
+	}
+	return NULL;
+}
+
+void
+vmm_mem_layout(struct vm *vm, uint64_t *lowmem, uint64_t *highmem)
+{
+	*lowmem = vm->img->lowmem;
+	*highmem = vm->img->highmem;
+}
+
+int
+vmm_get_memflags(struct vm *vm)
+{
+	return (int)vm->img->memflags;
+}
+
+int
+vmm_get_ncpus(struct vm *vm)
+{
+	return (int)vm->img->ncpus;
+}
+
+int
+vmm_set_ncpus(struct vm *vm, int ncpus)
+{
+	if (ncpus < 1 || ncpus > VM_MAXCPU)
+		return vmm_store_fail(EINVAL, "%d vCPUs: lhyve supports 1 to %d", ncpus,
+		    VM_MAXCPU);
+	vm->img->ncpus = (uint32_t)ncpus;
+	vmm_autosave(vm);
+	return 0;
+}
+
+static int
+check_vcpu(struct vm *vm, int vcpuid)
+{
+	if (vcpuid < 0 || vcpuid >= VM_MAXCPU)
+		return vmm_store_fail(EINVAL, "vCPU %d does not exist", vcpuid);
+	return 0;
+}
+
+/*
+ * Accessors: with a backend they go through it (the vCPU pulled out of
+ * run()); without one they edit the image and write it through.
+ */
+#define VCPU_ACCESS(vm, vcpuid, backend_call, image_call, writes) ({	\
+	int error_ = check_vcpu(vm, vcpuid);				\
+	if (error_ == 0 && (vm)->ops != NULL) {				\
+		struct vm_vcpu *vcpu_ = vcpu_acquire(vm, vcpuid);	\
+		error_ = vcpu_backend(vm, vcpu_);			\
+		if (error_ == 0) {					\
+			void *cookie_ = vcpu_->cookie;			\
+			error_ = (backend_call);			\
+		}							\
+		vcpu_release(vcpu_);					\
+		if (error_ == 0 && (writes))				\
+			(vm)->dirty = true;				\
+	} else if (error_ == 0) {					\
+		pthread_mutex_lock(&(vm)->mtx);				\
+		struct vm_cpu_state *st_ = &(vm)->img->cpu[vcpuid];	\
+		error_ = (image_call);					\
+		pthread_mutex_unlock(&(vm)->mtx);			\
+		if (error_ == 0 && (writes))				\
+			vmm_autosave(vm);				\
+	}								\
+	error_;								\
+})
+
+int
+vmm_get_reg(struct vm *vm, int vcpuid, int reg, uint64_t *val)
+{
+	return VCPU_ACCESS(vm, vcpuid, vm->ops->get_reg(cookie_, reg, val),
+	    vm_cpu_state_get_reg(st_, reg, val), false);
+}
+
+int
+vmm_set_reg(struct vm *vm, int vcpuid, int reg, uint64_t val)
+{
+	int error;
+
+	error = VCPU_ACCESS(vm, vcpuid, vm->ops->set_reg(cookie_, reg, val),
+	    vm_cpu_state_set_reg(st_, reg, val), true);
+	/* Setting RIP moves where the vCPU resumes (bhyve: nextrip). */
+	if (error == 0 && reg == VM_REG_GUEST_RIP) {
+		struct vm_vcpu *vcpu = vcpu_acquire(vm, vcpuid);
+		vcpu->nextrip = val;
+		vcpu->need_complete = false;
+		vcpu_release(vcpu);
+	}
+	return error;
+}
+
+int
+vmm_get_desc(struct vm *vm, int vcpuid, int reg, struct seg_desc *desc)
+{
+	return VCPU_ACCESS(vm, vcpuid, vm->ops->get_desc(cookie_, reg, desc),
+	    vm_cpu_state_get_desc(st_, reg, desc), false);
+}
+
+int
+vmm_set_desc(struct vm *vm, int vcpuid, int reg, const struct seg_desc *desc)
+{
+	return VCPU_ACCESS(vm, vcpuid, vm->ops->set_desc(cookie_, reg, desc),
+	    vm_cpu_state_set_desc(st_, reg, desc), true);
+}
+
+static int
+image_get_cap(struct vm_cpu_state *st, int cap, int *val)
+{
+	(void)st;
+	if (cap < 0 || cap >= VM_CAP_MAX)
+		return -EINVAL;
+	/* Offline, every capability reads as its default: off. */
+	*val = 0;
+	return 0;
+}
+
+int
+vmm_get_cap(struct vm *vm, int vcpuid, int cap, int *val)
+{
+	return VCPU_ACCESS(vm, vcpuid, vm->ops->get_cap(cookie_, cap, val),
+	    image_get_cap(st_, cap, val), false);
+}
+
+int
+vmm_set_cap(struct vm *vm, int vcpuid, int cap, int val)
+{
+	int error = check_vcpu(vm, vcpuid);
+
+	if (error != 0)
+		return error;
+	if (vm->ops == NULL)
+		return vmm_store_fail(EBUSY, "capabilities can only be set while the VM runs");
+	struct vm_vcpu *vcpu = vcpu_acquire(vm, vcpuid);
+	error = vcpu_backend(vm, vcpu);
+	if (error == 0)
+		error = vm->ops->set_cap(vcpu->cookie, cap, val);
+	vcpu_release(vcpu);
+	return error;
+}
+
+static int
+image_inject(struct vm_cpu_state *st, int vector, int errcode_valid, uint32_t errcode)
+{
+	if (vector < 0 || vector >= 32 || vector == IDT_NMI)
+		return -EINVAL;
+	st->pending_valid = 1;
+	st->pending_vector = (uint32_t)vector;
+	st->pending_errcode_valid = errcode_valid ? 1 : 0;
+	st->pending_errcode = errcode;
+	return 0;
+}
+
+int
+vmm_inject_exception(struct vm *vm, int vcpuid, int vector, int errcode_valid,
+    uint32_t errcode, int restart)
+{
+	if (vector < 0 || vector >= 32 || vector == IDT_NMI)
+		return vmm_store_fail(EINVAL, "vector %d is not an exception", vector);
+	return VCPU_ACCESS(vm, vcpuid,
+	    vm->ops->inject_exception(cookie_, vector, errcode_valid, errcode, restart),
+	    image_inject(st_, vector, errcode_valid, errcode), true);
+}
+
+static int
+image_nmi(struct vm_cpu_state *st)
+{
+	st->nmi_pending = 1;
+	return 0;
+}
+
+int
+vmm_inject_nmi(struct vm *vm, int vcpuid)
+{
+	return VCPU_ACCESS(vm, vcpuid, vm->ops->inject_nmi(cookie_),
+	    image_nmi(st_), true);
+}
+
+int
+vmm_vcpu_reset(struct vm *vm, int vcpuid)
+{
+	struct vm_cpu_state *st;
+	int error;
+
+	if ((error = check_vcpu(vm, vcpuid)) != 0)
+		return error;
+	st = malloc(sizeof(*st));
+	if (st == NULL)
+		return -ENOMEM;
+	vm_cpu_state_reset(st, vcpuid);
+	error = VCPU_ACCESS(vm, vcpuid, vm->ops->set_state(cookie_, st),
+	    (memcpy(st_, st, sizeof(*st)), 0), true);
+	if (error == 0) {
+		struct vm_vcpu *vcpu = vcpu_acquire(vm, vcpuid);
+		vcpu->nextrip = st->rip;
+		vcpu->halted = false;
+		vcpu->need_complete = false;
+		vcpu_release(vcpu);
+	}
+	free(st);
+	return error;
+}
+
+int
+vmm_restart_instruction(struct vm *vm, int vcpuid)
+{
+	struct vm_vcpu *vcpu;
+
+	if (check_vcpu(vm, vcpuid) != 0)
+		return -EINVAL;
+	vcpu = vcpu_acquire(vm, vcpuid);
+	vcpu->nextrip = vcpu->lastexit.rip;
+	vcpu->need_complete = false;
+	vcpu_release(vcpu);
+	return 0;
+}
+
+int
+vmm_get_stats(struct vm *vm, int vcpuid, uint64_t stats[VMST_COUNT])
+{
+	struct vm_vcpu *vcpu;
+	struct vm_backend_stats bs;
+
+	if (check_vcpu(vm, vcpuid) != 0)
+		return -EINVAL;
+	vcpu = vcpu_acquire(vm, vcpuid);
+	memcpy(stats, vcpu->stats, sizeof(vcpu->stats));
+	if (vcpu->cookie != NULL) {
+		/* Backend counters are per run; the image holds earlier runs. */
+		vm->ops->get_stats(vcpu->cookie, &bs);
+		stats[VMST_INSNS] += bs.insns_retired;
+		stats[VMST_TLB_FLUSHES] += bs.tlb_flushes;
+		stats[VMST_BACKEND_ENTRIES] += bs.backend_entries;
+	}
+	vcpu_release(vcpu);
+	return 0;
+}
+
+int
+vmm_activate_cpu(struct vm *vm, int vcpuid)
+{
+	if (check_vcpu(vm, vcpuid) != 0)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->mtx);
+	if (vm->active_cpus & (1u << vcpuid)) {
+		pthread_mutex_unlock(&vm->mtx);
+		return -EBUSY;
+	}
+	vm->active_cpus |= 1u << vcpuid;
+	pthread_mutex_unlock(&vm->mtx);
+	return 0;
+}
+
+enum vm_suspend_how
+vmm_suspended(struct vm *vm)
+{
+	return (enum vm_suspend_how)atomic_load(&vm->suspend);
+}
+
+int
+vmm_suspend(struct vm *vm, enum vm_suspend_how how)
+{
+	int expected = VM_SUSPEND_NONE, i;
+
+	if (how <= VM_SUSPEND_NONE || how >= VM_SUSPEND_LAST)
+		return vmm_store_fail(EINVAL, "invalid suspend type %d", how);
+	/* The first reason wins, as in bhyve's vm_suspend(). */
+	if (!atomic_compare_exchange_strong(&vm->suspend, &expected, (int)how))
+		return -EALREADY;
+	/* Wake every vCPU: running ones through the backend, sleeping ones by cv. */
+	for (i = 0; i < VM_MAXCPU; i++) {
+		struct vm_vcpu *vcpu = &vm->vcpu[i];
+		if (vcpu->cookie == NULL)
+			continue;
+		vcpu = vcpu_acquire(vm, i);
+		vcpu_release(vcpu);
+	}
+	return 0;
+}
+
+int
+vmm_reinit(struct vm *vm)
+{
+	int i, error;
+
+	for (i = 0; i < VM_MAXCPU; i++) {
+		if ((error = vmm_vcpu_reset(vm, i)) != 0)
+			return error;
+		memset(vm->vcpu[i].stats, 0, sizeof(vm->vcpu[i].stats));
+	}
+	pthread_mutex_lock(&vm->mtx);
+	vm->halted_cpus = 0;
+	vm->active_cpus = 0;
+	pthread_mutex_unlock(&vm->mtx);
+	atomic_store(&vm->suspend, VM_SUSPEND_NONE);
+	vmm_autosave(vm);
+	return 0;
+}
+
+/*
+ * HLT (bhyve: vm_handle_hlt).  With interrupts disabled a vCPU can only be
+ * woken by NMI/INIT; when every active vCPU sits like that the VM is halted.
+ * With interrupts enabled the vCPU sleeps until something wakes it.
+ */
+static void
+vcpu_handle_hlt(struct vm *vm, struct vm_vcpu *vcpu, const struct vm_exit *vme)
+{
+	bool intr_disabled = (vme->u.hlt.rflags & 0x200) == 0;
+
+	vcpu->halted = true;
+	vcpu->stats[VMST_HLT_SLEEPS]++;
+	if (intr_disabled) {
+		pthread_mutex_lock(&vm->mtx);
+		vm->halted_cpus |= 1u << vcpu->id;
+		uint32_t active = vm->active_cpus ? vm->active_cpus : 1u << vcpu->id;
+		bool all = (vm->halted_cpus & active) == active;
+		pthread_mutex_unlock(&vm->mtx);
+		if (all) {
+			int expected = VM_SUSPEND_NONE;
+			atomic_compare_exchange_strong(&vm->suspend, &expected, VM_SUSPEND_HALT);
+		}
+	}
+}
+
+static void
+vcpu_fill_suspended(struct vm *vm, struct vm_vcpu *vcpu, struct vm_exit *vme)
+{
+	memset(vme, 0, sizeof(*vme));
+	vme->exitcode = VM_EXITCODE_SUSPENDED;
+	vme->rip = vcpu->nextrip;
+	vme->u.suspended.how = vmm_suspended(vm);
+	vme->u.suspended.source = vm->suspend_source;
+}
+
+int
+vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
+{
+	struct vm_vcpu *vcpu;
+	int error;
+
+	if (check_vcpu(vm, vcpuid) != 0)
+		return -EINVAL;
+	if (vm->ops == NULL)
+		return vmm_store_fail(ENXIO, "no CPU backend attached");
+	if (vm->memmap.nsegs == 0)
+		return vmm_store_fail(ENXIO, "VM '%s' has no memory (run bhyveload first)",
+		    vm->name);
+	vcpu = &vm->vcpu[vcpuid];
+	pthread_mutex_lock(&vcpu->mtx);
+	if ((error = vcpu_backend(vm, vcpu)) != 0) {
+		pthread_mutex_unlock(&vcpu->mtx);
+		return error;
+	}
+	vcpu->stats[VMST_RUNS]++;
+	if (vcpu->need_complete) {
+		/* Hand userland's answer (IN data, MMIO read) to the backend. */
+		vcpu->lastexit = *vme;
+		vm->ops->complete(vcpu->cookie, &vcpu->lastexit);
+		vcpu->need_complete = false;
+	}
+	for (;;) {
+		while (atomic_load(&vcpu->reqidle) > 0)
+			pthread_cond_wait(&vcpu->cv, &vcpu->mtx);
+		if (vmm_suspended(vm) != VM_SUSPEND_NONE) {
+			vcpu_fill_suspended(vm, vcpu, vme);
+			break;
+		}
+		if (vcpu->halted) {
+			/*
+			 * Nothing can raise an interrupt yet (the interrupt
+			 * controllers come with vmm/io): a halted vCPU sleeps
+			 * until the VM is suspended or an accessor pokes it.
+			 */
+			pthread_cond_wait(&vcpu->cv, &vcpu->mtx);
+			continue;
+		}
+		error = vm->ops->run(vcpu->cookie, vcpu->nextrip, vme);
+		if (error != 0) {
+			memset(vme, 0, sizeof(*vme));
+			vme->exitcode = VM_EXITCODE_BACKEND_ERROR;
+			vme->rip = vcpu->nextrip;
+			vme->u.backend_error.error = -error;
+			snprintf(vme->u.backend_error.msg, sizeof(vme->u.backend_error.msg),
+			    "%s backend: %s", vm->ops->name, strerror(-error));
+			break;
+		}
+		vcpu->nextrip = vme->rip + (uint64_t)vme->inst_length;
+		if ((unsigned)vme->exitcode < VM_EXITCODE_MAX)
+			vcpu->stats[VMST_EXIT_BASE + vme->exitcode]++;
+		if (vme->exitcode == VM_EXITCODE_BOGUS) {
+			vcpu->stats[VMST_KICKS]++;
+			continue;
+		}
+		if (vme->exitcode == VM_EXITCODE_HLT) {
+			vcpu_handle_hlt(vm, vcpu, vme);
+			continue;
+		}
+		if (vme->exitcode == VM_EXITCODE_SUSPENDED) {
+			/* The backend saw a triple fault: record it as the VM's fate. */
+			int expected = VM_SUSPEND_NONE;
+			if (atomic_compare_exchange_strong(&vm->suspend, &expected,
+			    (int)vme->u.suspended.how))
+				vm->suspend_source = vcpuid;
+			vme->u.suspended.how = vmm_suspended(vm);
+			break;
+		}
+		break;
+	}
+	vcpu->lastexit = *vme;
+	vcpu->need_complete = vme->exitcode == VM_EXITCODE_INOUT ||
+	    vme->exitcode == VM_EXITCODE_INST_EMUL ||
+	    vme->exitcode == VM_EXITCODE_RDMSR || vme->exitcode == VM_EXITCODE_WRMSR;
+	vcpu->stats[VMST_EXITS]++;
+	vm->dirty = true;
+	pthread_mutex_unlock(&vcpu->mtx);
+	return 0;
+}

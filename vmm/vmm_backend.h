@@ -1,0 +1,150 @@
+/*
+ * vmm_backend.h - the seam between libvmm and a CPU backend (KVM or the
+ * software CPU), in the spirit of bhyve's struct vmm_ops (Intel or AMD).
+ *
+ * The rest of libvmm never names a backend; a backend never names a device.
+ * Both backends fill the same struct vm_exit, so userland cannot tell which
+ * one ran.
+ *
+ * Concurrency: run() is called only by the vCPU's own thread with the vCPU's
+ * lock held.  get/set_state, get/set_reg and get/set_desc are called with the
+ * same lock held, so never concurrently with run() on the same vCPU.  kick()
+ * may be called from any thread at any time, including while run() executes.
+ */
+#ifndef LHYVE_VMM_BACKEND_H
+#define LHYVE_VMM_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+
+#include "vmm.h"
+
+/* One segment register as the architecture keeps it (selector + hidden part). */
+struct vm_seg {
+	uint64_t	base;
+	uint32_t	limit;		/* byte granular, as in struct seg_desc */
+	uint32_t	access;		/* VMCS access-rights layout, see vmm.h */
+	uint16_t	sel;
+	uint16_t	pad[3];
+};
+
+/* Segment register indexes: hardware encoding order (SDM Vol. 2A 3.1.1.3 Sreg). */
+enum vm_segidx { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS, SEG_LDTR, SEG_TR, SEG_COUNT };
+
+/* General registers: hardware encoding order (RAX=0 ... R15=15). */
+enum vm_gpridx {
+	GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
+	GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15,
+	GPR_COUNT
+};
+
+/*
+ * The whole architectural state of one vCPU, as saved in the instance store.
+ * Fixed layout, little-endian: changing it means bumping VMM_STATE_VERSION.
+ */
+struct vm_cpu_state {
+	uint64_t	gpr[GPR_COUNT];
+	uint64_t	rip;
+	uint64_t	rflags;
+	uint64_t	cr0, cr2, cr3, cr4, cr8;
+	uint64_t	efer;
+	uint64_t	dr[8];			/* DR0-DR3, (4,5 unused), DR6, DR7 */
+	struct vm_seg	seg[SEG_COUNT];
+	struct vm_seg	gdtr, idtr;		/* base and limit only */
+	/* MSRs (SDM Vol. 4) */
+	uint64_t	star, lstar, cstar, sfmask, kgs_base;
+	uint64_t	sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t	pat, apic_base, tsc, tsc_aux, misc_enable;
+	uint64_t	pdpte[4];
+	uint32_t	intr_shadow;		/* blocking by STI / MOV SS */
+	uint32_t	halted;			/* activity state: HLT executed */
+	/* An exception or interrupt accepted but not yet delivered. */
+	uint32_t	pending_valid;
+	uint32_t	pending_vector;
+	uint32_t	pending_errcode_valid;
+	uint32_t	pending_errcode;
+	uint32_t	nmi_pending;
+	uint32_t	pad0;
+	uint8_t		fxsave[512];		/* x87/SSE state, FXSAVE layout (SDM Vol. 1 10.5.1) */
+	uint64_t	xcr0;
+	uint64_t	reserved[15];
+};
+
+/* Counters every backend keeps per vCPU; libvmm adds its own after these. */
+struct vm_backend_stats {
+	uint64_t	insns_retired;		/* emu: instructions executed; kvm: 0 */
+	uint64_t	tlb_flushes;
+	uint64_t	backend_entries;	/* calls to run() */
+};
+
+struct vm;
+struct vm_vcpu;
+
+struct vmm_memseg {
+	uint64_t	gpa;
+	uint64_t	len;
+	uint8_t		*hva;			/* host mapping of [gpa, gpa+len) */
+};
+
+/* RAM as the backends see it; fixed while any vCPU runs. */
+struct vmm_memmap {
+	int			nsegs;
+	struct vmm_memseg	seg[2];		/* lowmem, highmem */
+};
+
+struct vmm_backend_ops {
+	const char *name;
+	/* 0 when this backend can run on this host, else a negative errno. */
+	int	(*probe)(void);
+	int	(*vm_init)(struct vm *vm, void **vmcookie);
+	void	(*vm_cleanup)(void *vmcookie);
+	/* Guest RAM changed (vm_setup_memory); called with no vCPU running. */
+	int	(*vm_memmap)(void *vmcookie, const struct vmm_memmap *map);
+	int	(*vcpu_init)(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucookie);
+	void	(*vcpu_cleanup)(void *vcpucookie);
+	/*
+	 * Run from @rip until something needs libvmm or userland.  Returns 0 with
+	 * *vme filled, or a negative errno for a backend failure.  vme->rip is the
+	 * address of the exiting instruction and vme->inst_length its length, so
+	 * that libvmm resumes at rip + inst_length (bhyve's nextrip).
+	 */
+	int	(*run)(void *vcpucookie, uint64_t rip, struct vm_exit *vme);
+	/*
+	 * Userland finished the exit @vme (the last one run() returned): for
+	 * INOUT in, u.inout.eax holds the data; for INST_EMUL reads, u.mmio.data;
+	 * for RDMSR, u.msr.wval.  Called before the next run().
+	 */
+	int	(*complete)(void *vcpucookie, const struct vm_exit *vme);
+	/* Make a running run() return (with VM_EXITCODE_BOGUS) soon.  Thread safe. */
+	void	(*kick)(void *vcpucookie);
+	int	(*get_state)(void *vcpucookie, struct vm_cpu_state *st);
+	int	(*set_state)(void *vcpucookie, const struct vm_cpu_state *st);
+	int	(*get_reg)(void *vcpucookie, int reg, uint64_t *val);
+	int	(*set_reg)(void *vcpucookie, int reg, uint64_t val);
+	int	(*get_desc)(void *vcpucookie, int reg, struct seg_desc *desc);
+	int	(*set_desc)(void *vcpucookie, int reg, const struct seg_desc *desc);
+	/* Queue an exception (vector < 32) or NMI (vector 2) for delivery on next run. */
+	int	(*inject_exception)(void *vcpucookie, int vector, int errcode_valid,
+		    uint32_t errcode, int restart_instruction);
+	int	(*inject_nmi)(void *vcpucookie);
+	int	(*get_cap)(void *vcpucookie, int type, int *val);
+	int	(*set_cap)(void *vcpucookie, int type, int val);
+	void	(*get_stats)(void *vcpucookie, struct vm_backend_stats *stats);
+};
+
+extern const struct vmm_backend_ops vmm_backend_emu;
+
+/*
+ * Helpers libvmm gives the backends (vmm/vmm_cpustate.c): register access on
+ * a struct vm_cpu_state by enum vm_reg_name, so each backend needs only
+ * get_state/set_state-shaped storage.  Return 0 or -EINVAL.
+ */
+int	vm_cpu_state_get_reg(const struct vm_cpu_state *st, int reg, uint64_t *val);
+int	vm_cpu_state_set_reg(struct vm_cpu_state *st, int reg, uint64_t val);
+int	vm_cpu_state_get_desc(const struct vm_cpu_state *st, int reg, struct seg_desc *d);
+int	vm_cpu_state_set_desc(struct vm_cpu_state *st, int reg, const struct seg_desc *d);
+/* The state of a vCPU after RESET (SDM Vol. 3A 9.1.1, table 9-1). */
+void	vm_cpu_state_reset(struct vm_cpu_state *st, int vcpuid);
+
+#endif /* LHYVE_VMM_BACKEND_H */

@@ -1,0 +1,76 @@
+/*
+ * vmm_core.h - libvmm: an opened instance, its vCPUs and the run loop.
+ *
+ * This is the "kernel" half of lhyve (bhyve's vmm.ko).  libvmmapi is its only
+ * user.  An instance is opened by one owning process (it holds NAME/lock).
+ * Until a backend is attached (vmm_attach_backend, done by the process that
+ * runs the guest), register state lives in the loaded image and edits go
+ * straight back to NAME/state; once attached, it lives in the backend and is
+ * written back by vmm_save().
+ *
+ * Threads: one thread per running vCPU calls vmm_run(); any thread may call
+ * the accessors, which pull the vCPU out of the backend first (reqidle).
+ */
+#ifndef LHYVE_VMM_CORE_H
+#define LHYVE_VMM_CORE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "vmm.h"
+#include "vmm_backend.h"
+#include "vmm_store.h"
+
+struct vm;
+
+/* Open @name as its owner.  -EBUSY if another process owns it. */
+int	vmm_open(const char *name, struct vm **vmp);
+/* Save (if changed) and release.  Returns the save error, if any. */
+int	vmm_close(struct vm *vm);
+int	vmm_save(struct vm *vm);
+const char *vmm_name(struct vm *vm);
+
+/* Pick the CPU backend: "emu", "kvm" or "auto".  -ENOTSUP with a reason. */
+int	vmm_backend_lookup(const char *name, const struct vmm_backend_ops **opsp);
+int	vmm_attach_backend(struct vm *vm, const char *backend);
+const char *vmm_backend_name(struct vm *vm);
+
+/* Memory */
+int	vmm_setup_memory(struct vm *vm, uint64_t len, int memflags);
+uint8_t	*vmm_gpa_map(struct vm *vm, uint64_t gpa, uint64_t len);
+void	vmm_mem_layout(struct vm *vm, uint64_t *lowmem, uint64_t *highmem);
+int	vmm_get_memflags(struct vm *vm);
+int	vmm_get_ncpus(struct vm *vm);
+int	vmm_set_ncpus(struct vm *vm, int ncpus);
+
+/* vCPU state (vcpuid checked; -EINVAL for a bad id or register) */
+int	vmm_get_reg(struct vm *vm, int vcpuid, int reg, uint64_t *val);
+int	vmm_set_reg(struct vm *vm, int vcpuid, int reg, uint64_t val);
+int	vmm_get_desc(struct vm *vm, int vcpuid, int reg, struct seg_desc *desc);
+int	vmm_set_desc(struct vm *vm, int vcpuid, int reg, const struct seg_desc *desc);
+int	vmm_get_cap(struct vm *vm, int vcpuid, int cap, int *val);
+int	vmm_set_cap(struct vm *vm, int vcpuid, int cap, int val);
+int	vmm_inject_exception(struct vm *vm, int vcpuid, int vector, int errcode_valid,
+	    uint32_t errcode, int restart);
+int	vmm_inject_nmi(struct vm *vm, int vcpuid);
+int	vmm_vcpu_reset(struct vm *vm, int vcpuid);
+int	vmm_restart_instruction(struct vm *vm, int vcpuid);
+int	vmm_get_stats(struct vm *vm, int vcpuid, uint64_t stats[VMST_COUNT]);
+int	vmm_activate_cpu(struct vm *vm, int vcpuid);
+
+/*
+ * Run @vcpuid until an exit userland must handle.  @vme carries the
+ * previous exit completed by userland (IN data, MMIO read data) and
+ * receives the next one.
+ */
+int	vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme);
+int	vmm_suspend(struct vm *vm, enum vm_suspend_how how);
+enum vm_suspend_how vmm_suspended(struct vm *vm);
+int	vmm_reinit(struct vm *vm);
+
+/* Control socket (vmm_ctl.c): served while a backend is attached. */
+int	vmm_ctl_start(struct vm *vm);
+void	vmm_ctl_stop(struct vm *vm);
+
+#endif /* LHYVE_VMM_CORE_H */

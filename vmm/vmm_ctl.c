@@ -1,0 +1,268 @@
+/*
+ * vmm_ctl.c - serving NAME/ctl from the process that runs the instance.
+ *
+ * One server thread accepts connections and answers requests one at a time;
+ * each request becomes the same vmm_*() call a local owner would make, so it
+ * pulls the vCPU out of the backend like any other accessor.  Only the user
+ * who owns the store (or root) may connect (SO_PEERCRED).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vmm_core.h"
+#include "vmm_ctl.h"
+
+int	vmm_ctl_fds(struct vm *vm, int **fdp, int **wakep, pthread_t **thrp, bool **runningp);
+
+static int
+ctl_sockaddr(const char *name, struct sockaddr_un *sun)
+{
+	char path[PATH_MAX];
+	int error;
+
+	if ((error = vmm_store_path(path, sizeof(path), name, "ctl")) != 0)
+		return error;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return vmm_store_fail(ENAMETOOLONG, "control socket path too long: %s", path);
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
+	return 0;
+}
+
+static void
+ctl_handle(struct vm *vm, const struct vmm_ctl_req *req, struct vmm_ctl_reply *rep)
+{
+	uint64_t lowmem, highmem;
+	int error = 0, ival = 0;
+
+	memset(rep, 0, sizeof(*rep));
+	if (req->version != VMM_CTL_VERSION) {
+		rep->error = EPROTO;
+		snprintf(rep->msg, sizeof(rep->msg), "control protocol version mismatch");
+		return;
+	}
+	switch (req->op) {
+	case VMM_CTL_INFO:
+		vmm_mem_layout(vm, &lowmem, &highmem);
+		rep->pid = (int64_t)getpid();
+		rep->lowmem = lowmem;
+		rep->highmem = highmem;
+		rep->ncpus = vmm_get_ncpus(vm);
+		rep->memflags = vmm_get_memflags(vm);
+		snprintf(rep->backend, sizeof(rep->backend), "%s", vmm_backend_name(vm));
+		break;
+	case VMM_CTL_GET_REG:
+		error = vmm_get_reg(vm, req->vcpu, req->reg, &rep->val);
+		break;
+	case VMM_CTL_SET_REG:
+		error = vmm_set_reg(vm, req->vcpu, req->reg, req->val);
+		break;
+	case VMM_CTL_GET_DESC:
+		error = vmm_get_desc(vm, req->vcpu, req->reg, &rep->desc);
+		break;
+	case VMM_CTL_SET_DESC:
+		error = vmm_set_desc(vm, req->vcpu, req->reg, &req->desc);
+		break;
+	case VMM_CTL_GET_STATS:
+		error = vmm_get_stats(vm, req->vcpu, rep->stats);
+		break;
+	case VMM_CTL_SUSPEND:
+		error = vmm_suspend(vm, (enum vm_suspend_how)req->reg);
+		break;
+	case VMM_CTL_INJECT_EXC:
+		error = vmm_inject_exception(vm, req->vcpu, req->reg, req->arg, req->arg2, 0);
+		break;
+	case VMM_CTL_INJECT_NMI:
+		error = vmm_inject_nmi(vm, req->vcpu);
+		break;
+	case VMM_CTL_GET_CAP:
+		error = vmm_get_cap(vm, req->vcpu, req->reg, &ival);
+		rep->val = (uint64_t)ival;
+		break;
+	case VMM_CTL_SET_CAP:
+		error = vmm_set_cap(vm, req->vcpu, req->reg, req->arg);
+		break;
+	case VMM_CTL_VCPU_RESET:
+		error = vmm_vcpu_reset(vm, req->vcpu);
+		break;
+	default:
+		error = -EOPNOTSUPP;
+		break;
+	}
+	if (error != 0) {
+		rep->error = -error;
+		snprintf(rep->msg, sizeof(rep->msg), "%s", vmm_store_strerror());
+	}
+}
+
+static bool
+ctl_peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static void *
+ctl_thread_main(void *arg)
+{
+	struct vm *vm = arg;
+	struct vmm_ctl_req req;
+	struct vmm_ctl_reply rep;
+	struct pollfd pfd[2];
+	int *fdp, *wake, cfd;
+	pthread_t *thr;
+	bool *running;
+	ssize_t n;
+
+	vmm_ctl_fds(vm, &fdp, &wake, &thr, &running);
+	for (;;) {
+		pfd[0] = (struct pollfd){ .fd = *fdp, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = wake[0], .events = POLLIN };
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		cfd = accept4(*fdp, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd < 0)
+			continue;
+		if (!ctl_peer_allowed(cfd)) {
+			close(cfd);
+			continue;
+		}
+		/* Serve this client until it hangs up or the VM stops. */
+		for (;;) {
+			pfd[0] = (struct pollfd){ .fd = cfd, .events = POLLIN };
+			if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+				break;
+			if (pfd[1].revents)
+				break;
+			n = recv(cfd, &req, sizeof(req), 0);
+			if (n != (ssize_t)sizeof(req))
+				break;
+			ctl_handle(vm, &req, &rep);
+			if (send(cfd, &rep, sizeof(rep), MSG_NOSIGNAL) != (ssize_t)sizeof(rep))
+				break;
+		}
+		close(cfd);
+		if (pfd[1].revents)
+			break;
+	}
+	return NULL;
+}
+
+int
+vmm_ctl_start(struct vm *vm)
+{
+	struct sockaddr_un sun;
+	int *fdp, *wake, fd, error;
+	pthread_t *thr;
+	bool *running;
+
+	vmm_ctl_fds(vm, &fdp, &wake, &thr, &running);
+	if (*running)
+		return 0;
+	if ((error = ctl_sockaddr(vmm_name(vm), &sun)) != 0)
+		return error;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vmm_store_fail(errno, "cannot create control socket: %s", strerror(errno));
+	/* We hold NAME/lock, so a leftover socket is from a process that died. */
+	unlink(sun.sun_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || listen(fd, 4) != 0) {
+		error = errno;
+		close(fd);
+		return vmm_store_fail(error, "cannot serve %s: %s", sun.sun_path, strerror(error));
+	}
+	if (pipe2(wake, O_CLOEXEC) != 0) {
+		error = errno;
+		close(fd);
+		unlink(sun.sun_path);
+		return vmm_store_fail(error, "pipe: %s", strerror(error));
+	}
+	*fdp = fd;
+	if ((error = pthread_create(thr, NULL, ctl_thread_main, vm)) != 0) {
+		close(fd);
+		close(wake[0]);
+		close(wake[1]);
+		unlink(sun.sun_path);
+		return vmm_store_fail(error, "cannot start control thread");
+	}
+	*running = true;
+	return 0;
+}
+
+void
+vmm_ctl_stop(struct vm *vm)
+{
+	struct sockaddr_un sun;
+	int *fdp, *wake;
+	pthread_t *thr;
+	bool *running;
+	char c = 0;
+
+	vmm_ctl_fds(vm, &fdp, &wake, &thr, &running);
+	if (!*running)
+		return;
+	if (ctl_sockaddr(vmm_name(vm), &sun) == 0)
+		unlink(sun.sun_path);
+	if (write(wake[1], &c, 1) != 1) {
+		/* The pipe cannot be full: it is written once. */
+	}
+	pthread_join(*thr, NULL);
+	close(*fdp);
+	close(wake[0]);
+	close(wake[1]);
+	*fdp = -1;
+	*running = false;
+}
+
+int
+vmm_ctl_connect(const char *name)
+{
+	struct sockaddr_un sun;
+	int fd, error;
+
+	if ((error = ctl_sockaddr(name, &sun)) != 0)
+		return error;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		error = errno;
+		close(fd);
+		return -error;
+	}
+	return fd;
+}
+
+int
+vmm_ctl_call(int fd, const struct vmm_ctl_req *req, struct vmm_ctl_reply *rep)
+{
+	ssize_t n;
+
+	if (send(fd, req, sizeof(*req), MSG_NOSIGNAL) != (ssize_t)sizeof(*req))
+		return vmm_store_fail(EPIPE, "the VM's bhyve went away");
+	n = recv(fd, rep, sizeof(*rep), 0);
+	if (n != (ssize_t)sizeof(*rep))
+		return vmm_store_fail(EPIPE, "the VM's bhyve went away");
+	if (rep->error != 0)
+		return vmm_store_fail(rep->error, "%s", rep->msg[0] ? rep->msg : strerror(rep->error));
+	return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * vmm_ctl.h - the control socket: how other processes reach a running VM.
+ *
+ * While bhyve runs an instance it owns NAME/lock, so bhyvectl cannot load
+ * the instance itself; it sends requests over NAME/ctl (SOCK_SEQPACKET,
+ * one request and one reply per message) to the libvmm inside that bhyve,
+ * which performs them exactly as local calls would.
+ */
+#ifndef LHYVE_VMM_CTL_H
+#define LHYVE_VMM_CTL_H
+
+#include <stdint.h>
+
+#include "vmm.h"
+#include "vmm_store.h"
+
+#define VMM_CTL_VERSION	0x4c430001u	/* "LC" v1 */
+
+enum vmm_ctl_op {
+	VMM_CTL_INFO,
+	VMM_CTL_GET_REG,
+	VMM_CTL_SET_REG,
+	VMM_CTL_GET_DESC,
+	VMM_CTL_SET_DESC,
+	VMM_CTL_GET_STATS,
+	VMM_CTL_SUSPEND,
+	VMM_CTL_INJECT_EXC,
+	VMM_CTL_INJECT_NMI,
+	VMM_CTL_GET_CAP,
+	VMM_CTL_SET_CAP,
+	VMM_CTL_VCPU_RESET,
+	VMM_CTL_OP_COUNT
+};
+
+struct vmm_ctl_req {
+	uint32_t	version;
+	uint32_t	op;
+	int32_t		vcpu;
+	int32_t		reg;		/* register, capability, vector or suspend type */
+	int32_t		arg;		/* errcode_valid, cap value */
+	uint32_t	arg2;		/* errcode */
+	uint64_t	val;
+	struct seg_desc	desc;
+};
+
+struct vmm_ctl_reply {
+	int32_t		error;		/* 0 or a positive errno */
+	int32_t		ncpus;
+	uint64_t	val;
+	struct seg_desc	desc;
+	int64_t		pid;
+	uint64_t	lowmem, highmem;
+	int32_t		memflags;
+	char		backend[16];
+	char		msg[160];	/* reason when error != 0 */
+	uint64_t	stats[VMST_COUNT];
+};
+
+/* Client side: connect to NAME/ctl (fd or -errno), and make one call. */
+int	vmm_ctl_connect(const char *name);
+int	vmm_ctl_call(int fd, const struct vmm_ctl_req *req, struct vmm_ctl_reply *rep);
+
+#endif /* LHYVE_VMM_CTL_H */
