@@ -13,7 +13,7 @@ SAN	?=
 
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wformat=2 -Wvla \
-	-g -D_GNU_SOURCE -Iinclude -Ivmm -Ivmm/backend/emu -Ilib/libvmmapi -Ibhyve -Itests/unit
+	-g -D_GNU_SOURCE -Iinclude -Ivmm -Ivmm/backend/emu -Ilib/libvmmapi -Ibhyve -Ibhyveload -Itests/unit
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS_SAN := -fsanitize=address,undefined
@@ -30,23 +30,23 @@ BHYVE_SRCS	:= $(filter-out bhyve/bhyverun.c,$(wildcard bhyve/*.c))
 LOAD_SRCS	:= $(filter-out bhyveload/bhyveload.c,$(wildcard bhyveload/*.c))
 UNIT_SRCS	:= $(wildcard tests/unit/test_*.c)
 
-VMM_OBJS	:= $(VMM_SRCS:%.c=$(O)/%.o)
-VMMAPI_OBJS	:= $(VMMAPI_SRCS:%.c=$(O)/%.o)
-BHYVE_OBJS	:= $(BHYVE_SRCS:%.c=$(O)/%.o)
-LOAD_OBJS	:= $(LOAD_SRCS:%.c=$(O)/%.o)
+VMM_OBJS	:= $(VMM_SRCS:%.c=$(O)/obj/%.o)
+VMMAPI_OBJS	:= $(VMMAPI_SRCS:%.c=$(O)/obj/%.o)
+BHYVE_OBJS	:= $(BHYVE_SRCS:%.c=$(O)/obj/%.o)
+LOAD_OBJS	:= $(LOAD_SRCS:%.c=$(O)/obj/%.o)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 
 PROGS	:= $(O)/bhyve $(O)/bhyveload $(O)/bhyvectl $(O)/simple-loader
 LIBS	:= $(O)/libvmmapi.a $(O)/libvmm.a
 
-.PHONY: all setup check check-fast demo install clean guests bench
+.PHONY: all setup check demo install clean guests bench fuzz
 all: setup $(PROGS) $(UNIT_BINS) guests
 
 # Installs what the build and tests need, once, from Debian's registry.
 setup:
 	@scripts/setup.sh
 
-$(O)/%.o: %.c
+$(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -59,19 +59,24 @@ $(O)/libbhyve.a: $(BHYVE_OBJS)
 $(O)/libload.a: $(LOAD_OBJS)
 	@rm -f $@; ar rcs $@ $^
 
-$(O)/bhyve: $(O)/bhyve/bhyverun.o $(O)/libbhyve.a $(LIBS)
+# Devices register themselves in a linker section: link every device object
+# (a plain archive would drop the ones nothing references by name).
+WHOLE_BHYVE = -Wl,--whole-archive $(O)/libbhyve.a -Wl,--no-whole-archive
+$(O)/bhyve: $(O)/obj/bhyve/bhyverun.o $(O)/libbhyve.a $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(WHOLE_BHYVE) $(LIBS) $(LDLIBS)
+$(O)/bhyveload: $(O)/obj/bhyveload/bhyveload.o $(O)/libload.a $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(O)/bhyveload: $(O)/bhyveload/bhyveload.o $(O)/libload.a $(LIBS)
+$(O)/bhyvectl: $(O)/obj/bhyvectl/bhyvectl.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(O)/bhyvectl: $(O)/bhyvectl/bhyvectl.o $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(O)/simple-loader: $(O)/examples/loader/simple-loader.o $(LIBS)
+$(O)/simple-loader: $(O)/obj/examples/loader/simple-loader.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 	@ln -sf ../../$(O)/simple-loader examples/loader/simple-loader
 
-$(O)/tests/%: $(O)/tests/unit/%.o $(O)/tests/lib/test_main.o $(O)/libbhyve.a $(O)/libload.a $(LIBS)
+# The decoder test checks instruction lengths against Capstone.
+$(O)/tests/test_decode: LDLIBS += -lcapstone
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(O)/obj/tests/lib/test_main.o $(O)/libbhyve.a $(O)/libload.a $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(wordlist 1,2,$^) $(WHOLE_BHYVE) $(O)/libload.a $(LIBS) $(LDLIBS)
 
 # Tiny self-checking guests (tests/guest/*.S), assembled to flat binaries.
 GUEST_SRCS := $(wildcard tests/guest/*.S)
@@ -82,6 +87,19 @@ $(O)/guests/%.bin: tests/guest/%.S tests/guest/guest.h tests/guest/guest.ld
 	$(CC) -nostdlib -static -no-pie -Wl,--build-id=none -Wl,-T,tests/guest/guest.ld \
 		-Itests/guest -o $(O)/guests/$*.elf $<
 	objcopy -O binary $(O)/guests/$*.elf $@
+
+# libFuzzer targets for the parsers of guest and user data (clang only).
+FUZZ_CC	?= clang
+FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Ivmm -Ivmm/backend/emu -Ilib/libvmmapi \
+	-Ibhyveload -fsanitize=fuzzer,address,undefined
+FUZZ_SRCS_fuzz_state := vmm/vmm_store.c vmm/vmm_cpustate.c
+FUZZ_SRCS_fuzz_elf := bhyveload/elf_load.c
+FUZZ_SRCS_fuzz_decode := vmm/backend/emu/decode.c
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+$(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/backend/emu/*.c bhyveload/*.c)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) -lz
+fuzz: $(FUZZ_BINS)
 
 check: all
 	@$(MAKE) --no-print-directory O=$(O)/asan SAN=1 $(O)/asan/bhyve $(O)/asan/bhyveload \
@@ -97,9 +115,9 @@ bench: all
 
 install: $(PROGS) $(LIBS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \
-		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)$(PREFIX)/share/man/man3
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(O)/bhyve $(O)/bhyveload $(O)/bhyvectl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(O)/simple-loader $(DESTDIR)$(PREFIX)/sbin/lhyve-simple-loader
 	install -m 755 scripts/vmrun.sh $(DESTDIR)$(PREFIX)/sbin/vmrun.sh
 	install -m 644 $(O)/libvmmapi.a $(O)/libvmm.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 lib/libvmmapi/vmmapi.h include/vmm.h $(DESTDIR)$(PREFIX)/include/

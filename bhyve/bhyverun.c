@@ -53,7 +53,7 @@ static void __attribute__((noreturn))
 usage(int code)
 {
 	fprintf(code ? stderr : stdout,
-	    "usage: %s [-aCDeHhPSuWwxY]\n"
+	    "usage: %s [-aACDeHhIPSuWwxY]\n"
 	    "       [-c [[cpus=]numcpus][,sockets=n][,cores=n][,threads=n]]\n"
 	    "       [-k config_file] [-l lpc] [-m mem] [-o var=value]\n"
 	    "       [-s pci] [-U uuid] vmname\n"
@@ -189,10 +189,11 @@ vmexit_unimpl(struct bhyve_vm *bvm, struct vcpu_thread *vt, struct vm_exit *vme)
 {
 	char bytes[15 * 3 + 1] = "";
 	int i, n = vme->u.inst_unimpl.num_valid;
+	size_t off = 0;
 
 	for (i = 0; i < n && i < 15; i++)
-		snprintf(bytes + 3 * i, sizeof(bytes) - 3 * (size_t)i, "%s%02x", i ? " " : "",
-		    vme->u.inst_unimpl.inst_bytes[i]);
+		off += (size_t)snprintf(bytes + off, sizeof(bytes) - off, "%s%02x",
+		    i ? " " : "", vme->u.inst_unimpl.inst_bytes[i]);
 	fprintf(stderr, "%s: vCPU %d: unimplemented instruction at rip 0x%" PRIx64 ": %s\n",
 	    progname, vt->id, vme->rip, bytes);
 	return VMEXIT_ABORT;

@@ -79,6 +79,29 @@ enum {
 	OPT_REG_BASE = 2000	/* + 4*i: get, set, get-desc, set-desc */
 };
 
+static const struct option fixed[] = {
+	{ "vm", required_argument, NULL, OPT_VM },
+	{ "cpu", required_argument, NULL, OPT_CPU },
+	{ "create", no_argument, NULL, OPT_CREATE },
+	{ "destroy", no_argument, NULL, OPT_DESTROY },
+	{ "get-all", no_argument, NULL, OPT_GET_ALL },
+	{ "get-stats", no_argument, NULL, OPT_GET_STATS },
+	{ "force-reset", no_argument, NULL, OPT_FORCE_RESET },
+	{ "force-poweroff", no_argument, NULL, OPT_FORCE_POWEROFF },
+	{ "get-lowmem", no_argument, NULL, OPT_GET_LOWMEM },
+	{ "get-highmem", no_argument, NULL, OPT_GET_HIGHMEM },
+	{ "inject-nmi", no_argument, NULL, OPT_INJECT_NMI },
+	{ "capname", required_argument, NULL, OPT_CAPNAME },
+	{ "getcap", no_argument, NULL, OPT_GETCAP },
+	{ "setcap", required_argument, NULL, OPT_SETCAP },
+	{ "desc-base", required_argument, NULL, OPT_DESC_BASE },
+	{ "desc-limit", required_argument, NULL, OPT_DESC_LIMIT },
+	{ "desc-access", required_argument, NULL, OPT_DESC_ACCESS },
+	{ "list", no_argument, NULL, OPT_LIST },
+	{ "help", no_argument, NULL, OPT_HELP },
+};
+#define NFIXED	(sizeof(fixed) / sizeof(fixed[0]))
+
 struct request {
 	int	get;
 	int	set;
@@ -180,12 +203,12 @@ print_stats(struct vmctx *ctx, struct vcpu *vcpu, int id)
 int
 main(int argc, char **argv)
 {
-	struct option *longopts;
-	struct request *req;
+	static struct option longopts[NFIXED + 4 * NREGS + 1];
+	static struct request req[NREGS];
+	static char names[4 * NREGS][32];
 	struct vmctx *ctx;
 	struct vcpu *vcpu;
 	const char *vmname = NULL, *capname = NULL;
-	char (*names)[32];
 	int create = 0, destroy = 0, get_all = 0, get_stats = 0, force_reset = 0;
 	int force_poweroff = 0, get_lowmem = 0, get_highmem = 0, inject_nmi = 0;
 	int getcap = 0, setcap = -1, list = 0, cpu = 0, ch, nopts = 0, acted = 0;
@@ -194,34 +217,8 @@ main(int argc, char **argv)
 	int have_desc_base = 0, have_desc_limit = 0, have_desc_access = 0;
 	size_t i;
 
-	static const struct option fixed[] = {
-		{ "vm", required_argument, NULL, OPT_VM },
-		{ "cpu", required_argument, NULL, OPT_CPU },
-		{ "create", no_argument, NULL, OPT_CREATE },
-		{ "destroy", no_argument, NULL, OPT_DESTROY },
-		{ "get-all", no_argument, NULL, OPT_GET_ALL },
-		{ "get-stats", no_argument, NULL, OPT_GET_STATS },
-		{ "force-reset", no_argument, NULL, OPT_FORCE_RESET },
-		{ "force-poweroff", no_argument, NULL, OPT_FORCE_POWEROFF },
-		{ "get-lowmem", no_argument, NULL, OPT_GET_LOWMEM },
-		{ "get-highmem", no_argument, NULL, OPT_GET_HIGHMEM },
-		{ "inject-nmi", no_argument, NULL, OPT_INJECT_NMI },
-		{ "capname", required_argument, NULL, OPT_CAPNAME },
-		{ "getcap", no_argument, NULL, OPT_GETCAP },
-		{ "setcap", required_argument, NULL, OPT_SETCAP },
-		{ "desc-base", required_argument, NULL, OPT_DESC_BASE },
-		{ "desc-limit", required_argument, NULL, OPT_DESC_LIMIT },
-		{ "desc-access", required_argument, NULL, OPT_DESC_ACCESS },
-		{ "list", no_argument, NULL, OPT_LIST },
-		{ "help", no_argument, NULL, OPT_HELP },
-	};
-	const size_t nfixed = sizeof(fixed) / sizeof(fixed[0]);
+	const size_t nfixed = NFIXED;
 
-	longopts = calloc(nfixed + 4 * NREGS + 1, sizeof(*longopts));
-	names = calloc(4 * NREGS, sizeof(*names));
-	req = calloc(NREGS, sizeof(*req));
-	if (longopts == NULL || names == NULL || req == NULL)
-		return 1;
 	memcpy(longopts, fixed, sizeof(fixed));
 	nopts = (int)nfixed;
 	for (i = 0; i < NREGS; i++) {
@@ -294,7 +291,7 @@ main(int argc, char **argv)
 	}
 	if (cpu < 0 || cpu >= VM_MAXCPU) {
 		fprintf(stderr, "%s: --cpu=%d: vCPUs are 0 to %d\n", progname, cpu, VM_MAXCPU - 1);
-		return 1;
+		exit(1);
 	}
 
 	if (create) {
@@ -308,7 +305,7 @@ main(int argc, char **argv)
 	if (cpu >= vm_get_ncpus(ctx) && cpu != 0) {
 		fprintf(stderr, "%s: vCPU %d does not exist (the VM has %d)\n", progname, cpu,
 		    vm_get_ncpus(ctx));
-		return 1;
+		exit(1);
 	}
 	vcpu = vm_vcpu_open(ctx, cpu);
 	if (vcpu == NULL)
@@ -331,7 +328,7 @@ main(int argc, char **argv)
 			if (!have_desc_base || !have_desc_limit || !have_desc_access) {
 				fprintf(stderr, "%s: --%s needs --desc-base, --desc-limit and --desc-access\n",
 				    progname, names[4 * i + 3]);
-				return 1;
+				exit(1);
 			}
 			if (vm_set_desc(vcpu, regs[i].reg, desc_base, desc_limit, desc_access) != 0)
 				fail(names[4 * i + 3]);
@@ -340,6 +337,10 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < NREGS; i++) {
 		if (req[i].get || get_all) {
+			print_reg(vcpu, cpu, &regs[i]);
+			acted = 1;
+		}
+		if (req[i].get_desc && regs[i].is_dtr) {
 			print_reg(vcpu, cpu, &regs[i]);
 			acted = 1;
 		}
@@ -364,7 +365,7 @@ main(int argc, char **argv)
 		int cap = vm_capability_name2type(capname), val;
 		if (cap < 0) {
 			fprintf(stderr, "%s: unknown capability '%s'\n", progname, capname);
-			return 1;
+			exit(1);
 		}
 		if (setcap >= 0 && vm_set_capability(vcpu, cap, setcap) != 0)
 			fail("setcap");
@@ -384,7 +385,7 @@ main(int argc, char **argv)
 	if (force_reset || force_poweroff) {
 		if (!vm_is_running(ctx)) {
 			fprintf(stderr, "%s: VM '%s' is not running\n", progname, vmname);
-			return 1;
+			exit(1);
 		}
 		if (vm_suspend(ctx, force_reset ? VM_SUSPEND_RESET : VM_SUSPEND_POWEROFF) != 0)
 			fail(force_reset ? "force-reset" : "force-poweroff");
@@ -397,7 +398,7 @@ main(int argc, char **argv)
 			    "%s: VM '%s' is running (bhyve pid %ld); stop it first (--force-poweroff)\n",
 			    progname, vmname, vm_runner_pid(ctx));
 			vm_close(ctx);
-			return 1;
+			exit(1);
 		}
 		vm_destroy(ctx);
 		acted = 1;
@@ -408,8 +409,5 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s: nothing to do for VM '%s'\n", progname, vmname);
 		usage(1);
 	}
-	free(longopts);
-	free(names);
-	free(req);
 	return 0;
 }

@@ -37,6 +37,8 @@
 #define PG_PS	0x080
 
 static const char *progname = "bhyveload";
+/* An instance this run created: removed again if loading fails. */
+static struct vmctx *created_ctx;
 
 static void __attribute__((noreturn))
 usage(int code)
@@ -58,6 +60,8 @@ die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (created_ctx != NULL)
+		vm_destroy(created_ctx);
 	exit(1);
 }
 
@@ -165,7 +169,7 @@ main(int argc, char **argv)
 	struct vcpu *vcpu;
 	const char *kernel = NULL, *initrd = NULL, *disk = NULL, *append = NULL, *vmname;
 	size_t memsize = 256UL << 20;
-	int ch, wired = 0, need_reinit = 0;
+	int ch, wired = 0, incore = 0, need_reinit = 0;
 	uint64_t entry;
 
 	while ((ch = getopt(argc, argv, "a:c:Cd:e:h:i:k:l:m:S")) != -1) {
@@ -173,11 +177,13 @@ main(int argc, char **argv)
 		case 'a':
 			append = optarg;
 			break;
+		case 'C':
+			incore = 1;
+			break;
 		case 'c':
 		case 'e':
 		case 'h':
 		case 'l':
-		case 'C':
 			/* FreeBSD loader options: no FreeBSD loader runs here (see bhyveload.8). */
 			fprintf(stderr, "%s: -%c ignored: it configures FreeBSD's loader\n",
 			    progname, ch);
@@ -207,11 +213,11 @@ main(int argc, char **argv)
 	if (argc != 1)
 		usage(1);
 	vmname = argv[0];
-	if (kernel == NULL) {
-		if (disk != NULL)
-			die("booting from a disk image (-d) needs a kernel on it; give -k kernel");
+	if (disk != NULL)
+		die("-d %s: loading a kernel from a disk image is not supported yet; give -k kernel",
+		    disk);
+	if (kernel == NULL)
 		die("no kernel given (-k kernel or -k file@address)");
-	}
 	if (append != NULL)
 		die("-a: a command line goes with a Linux bzImage kernel, which this bhyveload does not load yet");
 	if (initrd != NULL)
@@ -229,10 +235,15 @@ main(int argc, char **argv)
 		die("cannot open VM '%s': %s", vmname, why());
 	if (vm_is_running(ctx))
 		die("VM '%s' is running (bhyve pid %ld)", vmname, vm_runner_pid(ctx));
+	if (!need_reinit)
+		created_ctx = ctx;
+	else if (vm_get_lowmem_size(ctx) + vm_get_highmem_size(ctx) != 0 &&
+	    vm_get_lowmem_size(ctx) + vm_get_highmem_size(ctx) != memsize)
+		die("VM '%s' has %zu MiB of memory, not %zu MiB (destroy it first)", vmname,
+		    (vm_get_lowmem_size(ctx) + vm_get_highmem_size(ctx)) >> 20, memsize >> 20);
 	if (need_reinit && vm_reinit(ctx) != 0)
 		die("cannot reinitialise VM '%s': %s", vmname, why());
-	if (wired)
-		vm_set_memflags(ctx, VM_MEM_F_WIRED);
+	vm_set_memflags(ctx, (wired ? VM_MEM_F_WIRED : 0) | (incore ? VM_MEM_F_INCORE : 0));
 	if (vm_setup_memory(ctx, memsize, VM_MMAP_ALL) != 0)
 		die("cannot set up %zu MiB of guest memory: %s", memsize >> 20, why());
 
@@ -248,6 +259,7 @@ main(int argc, char **argv)
 	vm_vcpu_close(vcpu);
 	if (vm_save_state(ctx) != 0)
 		die("cannot save VM '%s': %s", vmname, why());
+	created_ctx = NULL;
 	vm_close(ctx);
 	return 0;
 }

@@ -430,6 +430,14 @@ check_vcpu(struct vm *vm, int vcpuid)
 	return 0;
 }
 
+/* A register/descriptor/capability the backend refused: say so. */
+static void
+vmm_access_fail(int vcpuid, int error)
+{
+	vmm_store_fail(-error, "vCPU %d: %s", vcpuid,
+	    error == -EINVAL ? "invalid register or value" : strerror(-error));
+}
+
 /*
  * Accessors: with a backend they go through it (the vCPU pulled out of
  * run()); without one they edit the image and write it through.
@@ -442,6 +450,8 @@ check_vcpu(struct vm *vm, int vcpuid)
 		if (error_ == 0) {					\
 			void *cookie_ = vcpu_->cookie;			\
 			error_ = (backend_call);			\
+			if (error_ != 0)				\
+				vmm_access_fail(vcpuid, error_);	\
 		}							\
 		vcpu_release(vcpu_);					\
 		if (error_ == 0 && (writes))				\
@@ -451,6 +461,8 @@ check_vcpu(struct vm *vm, int vcpuid)
 		struct vm_cpu_state *st_ = &(vm)->img->cpu[vcpuid];	\
 		error_ = (image_call);					\
 		pthread_mutex_unlock(&(vm)->mtx);			\
+		if (error_ != 0)					\
+			vmm_access_fail(vcpuid, error_);		\
 		if (error_ == 0 && (writes))				\
 			vmm_autosave(vm);				\
 	}								\
@@ -476,6 +488,7 @@ vmm_set_reg(struct vm *vm, int vcpuid, int reg, uint64_t val)
 		struct vm_vcpu *vcpu = vcpu_acquire(vm, vcpuid);
 		vcpu->nextrip = val;
 		vcpu->need_complete = false;
+		vcpu->halted = false;	/* resume at the new RIP, not in HLT */
 		vcpu_release(vcpu);
 	}
 	return error;

@@ -33,7 +33,7 @@ ctl_sockaddr(const char *name, struct sockaddr_un *sun)
 		return vmm_store_fail(ENAMETOOLONG, "control socket path too long: %s", path);
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
-	snprintf(sun->sun_path, sizeof(sun->sun_path), "%s", path);
+	memcpy(sun->sun_path, path, strlen(path) + 1);
 	return 0;
 }
 
@@ -44,6 +44,7 @@ ctl_handle(struct vm *vm, const struct vmm_ctl_req *req, struct vmm_ctl_reply *r
 	int error = 0, ival = 0;
 
 	memset(rep, 0, sizeof(*rep));
+	vmm_store_clear_error();
 	if (req->version != VMM_CTL_VERSION) {
 		rep->error = EPROTO;
 		snprintf(rep->msg, sizeof(rep->msg), "control protocol version mismatch");
@@ -99,7 +100,8 @@ ctl_handle(struct vm *vm, const struct vmm_ctl_req *req, struct vmm_ctl_reply *r
 	}
 	if (error != 0) {
 		rep->error = -error;
-		snprintf(rep->msg, sizeof(rep->msg), "%s", vmm_store_strerror());
+		snprintf(rep->msg, sizeof(rep->msg), "%s", vmm_store_strerror()[0] ?
+		    vmm_store_strerror() : strerror(-error));
 	}
 }
 

@@ -64,6 +64,12 @@ vmm_store_strerror(void)
 	return store_errbuf;
 }
 
+void
+vmm_store_clear_error(void)
+{
+	store_errbuf[0] = '\0';
+}
+
 int
 vmm_store_fail(int err, const char *fmt, ...)
 {

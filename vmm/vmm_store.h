@@ -47,6 +47,7 @@ struct vmm_image {
 };
 
 const char *vmm_store_strerror(void);
+void	vmm_store_clear_error(void);
 /* Set the reason for the last failure (printf style); returns -err. */
 int	vmm_store_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

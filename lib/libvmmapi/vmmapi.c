@@ -158,8 +158,20 @@ vm_openf(const char *name, int flags)
 	if (ctx == NULL)
 		return NULL;
 	error = vmm_open(name, &ctx->vm);
-	if (error == -EBUSY && !(flags & VMMAPI_OPEN_RUN)) {
+	for (int tries = 0; error == -EBUSY && !(flags & VMMAPI_OPEN_RUN); tries++) {
 		error = open_remote(ctx);
+		if (error != -EBUSY || tries == 40)
+			break;
+		/*
+		 * Locked but not serving: a bhyve is starting or saving on
+		 * its way out (at most a moment).  Try to own it again.
+		 */
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+		error = vmm_open(name, &ctx->vm);
+	}
+	if (error == -EBUSY && !(flags & VMMAPI_OPEN_RUN)) {
+		/* still busy after waiting: error set by open_remote */
 	} else if (error == -EBUSY) {
 		error = vmm_store_fail(EBUSY, "VM '%s' is already running (process %ld)", name,
 		    vmm_store_lock_owner(name));
@@ -796,7 +808,8 @@ vm_setup_freebsd_registers(struct vcpu *vcpu, uint64_t rip, uint64_t cr3,
 	}
 	memset(gdt, 0, 0x1000);
 	gdt[GUEST_CODE_SEL] = 0x0020980000000000ULL;	/* P, DPL0, code, L */
-	gdt[GUEST_DATA_SEL] = 0x0000900000000000ULL;	/* P, DPL0, data */
+	/* Writable: SS must be (IRET and SS loads check it, SDM Vol. 3A 5.7). */
+	gdt[GUEST_DATA_SEL] = 0x0000920000000000ULL;	/* P, DPL0, data, RW */
 	if (vm_set_register(vcpu, VM_REG_GUEST_CR0, 0x80000021ULL) ||	/* PG NE PE */
 	    vm_set_register(vcpu, VM_REG_GUEST_CR4, 0x20) ||		/* PAE */
 	    vm_set_register(vcpu, VM_REG_GUEST_EFER, 0x500) ||		/* LMA LME */

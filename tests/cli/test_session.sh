@@ -58,6 +58,7 @@ expect "force-reset" 0 $BHYVECTL --vm=vm0 --force-reset
 wait $pid; rc=$?
 [ $rc = 0 ] && ok "force-reset exit 0" || notok "force-reset exit 0" "rc=$rc $(cat "$T/err3")"
 
+memfile=$(readlink "$VMM_DIR/vm0/mem")
 expect "destroy" 0 $BHYVECTL --vm=vm0 --destroy
 [ -z "$(ls "$VMM_DIR")" ] && ok "store empty after destroy" || notok "store empty after destroy" "$(ls "$VMM_DIR")"
-ls /dev/shm | grep -q "lhyve-vm0-" && notok "guest memory file removed" "$(ls /dev/shm)" || ok "guest memory file removed"
+[ -n "$memfile" ] && [ ! -e "$memfile" ] && ok "guest memory file removed" || notok "guest memory file removed" "$memfile"

@@ -17,16 +17,16 @@ _start:
 	mov	$0x1234, %eax
 	mov	$0x56, %ecx
 	mul	%ecx			/* edx:eax = 0x1234 * 0x56 */
-	EXPECT	%rax, 0x61b78, m_mul
+	EXPECT	%rax, 0x61d78, m_mul
 	mov	$1000003, %eax
 	xor	%edx, %edx
 	mov	$7, %ecx
 	div	%ecx
 	EXPECT	%rax, 142857, m_div
 	EXPECT	%rdx, 4, m_div
-	mov	$0x80, %al
-	sar	$3, %al
-	EXPECT	%rax, 0xf0, m_sar	/* upper bits of rax were zeroed by div */
+	mov	$0x80, %eax
+	sar	$3, %al			/* only AL changes */
+	EXPECT	%rax, 0xf0, m_sar
 	mov	$-5, %rax
 	cqo
 	EXPECT	%rdx, 0xffffffffffffffff, m_cqo

@@ -1,0 +1,93 @@
+/*
+ * bhyve.h - the per-VM context of bhyve's device layer and the entry points
+ * bhyverun.c calls.
+ *
+ * Every registry (port table, MMIO ranges, PCI bus, LPC, power management)
+ * hangs off one struct bhyve_vm, so tests can create and destroy VMs in any
+ * order.  The only process-wide state is the host terminal (see
+ * uart_backend.c).
+ *
+ * Life cycle: the caller fills ctx, ncpus and cfg (and optionally suspend and
+ * clock_ns), calls bhyve_devices_init() before any vCPU runs, dispatches
+ * exits with emulate_inout()/emulate_mem() from any number of vCPU threads,
+ * and calls bhyve_devices_fini() after every vCPU thread has stopped.
+ */
+#ifndef LHYVE_BHYVE_H
+#define LHYVE_BHYVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "vmm.h"
+#include "machine.h"
+
+/* Host invariant, always on; never used on guest-controlled values. */
+#ifndef VERIFY
+#define	VERIFY(cond) do {						\
+	if (!(cond)) {							\
+		fprintf(stderr, "bhyve: %s:%d: VERIFY(%s) failed\n",	\
+		    __FILE__, __LINE__, #cond);				\
+		abort();						\
+	}								\
+} while (0)
+#endif
+
+struct vmctx;
+struct config;
+struct inout_table;
+struct mem_ranges;
+struct pci_bus;
+struct lpc_state;
+struct pm_state;
+
+struct bhyve_vm {
+	struct vmctx		*ctx;		/* NULL in unit tests */
+	int			ncpus;
+	struct config		*cfg;
+	struct inout_table	*inout;
+	struct mem_ranges	*mem;
+	struct pci_bus		*pci;
+	struct lpc_state	*lpc;		/* NULL without an lpc device */
+	struct pm_state		*pm;
+
+	/*
+	 * Guest power requests (reset, S5).  bhyve_devices_init() points it
+	 * at a vm_suspend() wrapper unless the caller set it; tests fake it.
+	 */
+	int			(*suspend)(struct bhyve_vm *bvm,
+				    enum vm_suspend_how how);
+	/* Monotonic nanoseconds for the PM timer; CLOCK_MONOTONIC if NULL. */
+	uint64_t		(*clock_ns)(struct bhyve_vm *bvm);
+	void			*test_arg;	/* free for fakes */
+
+	/*
+	 * ISA IRQ line levels: per line, a bitmask of the sources asserting
+	 * it (LPC_IRQSRC_*).  Written with atomics by device threads; the
+	 * interrupt controllers read it through lpc_irq_asserted().
+	 */
+	uint32_t		lpc_irq_level[MACHINE_ISA_NIRQ];
+};
+
+int	bhyve_devices_init(struct bhyve_vm *bvm);
+void	bhyve_devices_fini(struct bhyve_vm *bvm);
+int	emulate_inout(struct bhyve_vm *bvm, struct vm_exit *vme);
+int	emulate_mem(struct bhyve_vm *bvm, struct vm_exit *vme);
+
+/* Command-line parsing into the config tree (before bhyve_devices_init). */
+int	pci_parse_slot(struct config *cfg, const char *opt);
+int	lpc_device_parse(struct config *cfg, const char *opt);
+void	pci_print_supported_devices(void);
+void	lpc_print_supported_devices(void);
+
+/* Observable ISA IRQ line state (pci_lpc.c). */
+int	lpc_irq_asserted(struct bhyve_vm *bvm, int irq);
+
+/* Async-signal-safe: puts every terminal we made raw back (uart_backend.c). */
+void	uart_backend_restore_all(void);
+
+/* ACPI power button press, as bhyve does on SIGTERM (pm.c); not from a signal handler. */
+void	pm_power_button(struct bhyve_vm *bvm);
+
+#endif /* LHYVE_BHYVE_H */

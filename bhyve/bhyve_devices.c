@@ -1,0 +1,83 @@
+/*
+ * bhyve_devices.c - builds and tears down a VM's device layer from its
+ * config tree (bhyverun.c's init_inout/init_mem/init_pci in FreeBSD).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bhyve.h"
+#include "config.h"
+#include "inout.h"
+#include "mem.h"
+#include "pci_emul.h"
+#include "pci_lpc.h"
+#include "pm.h"
+#include "vmmapi.h"
+
+static int
+bhyve_vm_suspend(struct bhyve_vm *bvm, enum vm_suspend_how how)
+{
+
+	if (bvm->ctx == NULL)
+		return (-ENODEV);
+	/* EALREADY: another vCPU asked first; the first request wins. */
+	if (vm_suspend(bvm->ctx, how) != 0 && errno != EALREADY)
+		return (-errno);
+	return (0);
+}
+
+int
+bhyve_devices_init(struct bhyve_vm *bvm)
+{
+	bool strict = false;
+	int error;
+
+	if (bvm->cfg == NULL) {
+		fprintf(stderr, "bhyve: no configuration\n");
+		return (-1);
+	}
+	bvm->inout = NULL;
+	bvm->mem = NULL;
+	bvm->pci = NULL;
+	bvm->lpc = NULL;
+	bvm->pm = NULL;
+	memset(bvm->lpc_irq_level, 0, sizeof(bvm->lpc_irq_level));
+	if (bvm->suspend == NULL)
+		bvm->suspend = bhyve_vm_suspend;
+
+	error = config_get_bool(bvm->cfg, "x86.strictio", &strict);
+	if (error == -EINVAL) {
+		fprintf(stderr, "bhyve: x86.strictio: '%s' is not a boolean\n",
+		    get_config_value(bvm->cfg, "x86.strictio"));
+		return (-1);
+	}
+	bvm->inout = inout_table_create();
+	bvm->mem = mem_ranges_create();
+	if (bvm->inout == NULL || bvm->mem == NULL) {
+		fprintf(stderr, "bhyve: out of memory\n");
+		goto fail;
+	}
+	inout_set_strict(bvm->inout, strict);
+	if (pm_init(bvm) != 0 || pci_emul_init(bvm) != 0 ||
+	    lpc_check_config(bvm) != 0)
+		goto fail;
+	return (0);
+fail:
+	bhyve_devices_fini(bvm);
+	return (-1);
+}
+
+void
+bhyve_devices_fini(struct bhyve_vm *bvm)
+{
+
+	/* Devices first: they stop their threads and leave the tables. */
+	pci_emul_fini(bvm);
+	pm_fini(bvm);
+	mem_ranges_destroy(bvm->mem);
+	bvm->mem = NULL;
+	inout_table_destroy(bvm->inout);
+	bvm->inout = NULL;
+	memset(bvm->lpc_irq_level, 0, sizeof(bvm->lpc_irq_level));
+}

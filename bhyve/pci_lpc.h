@@ -1,0 +1,25 @@
+/*
+ * pci_lpc.h - the LPC (PCI-ISA) bridge: legacy serial ports and the ISA
+ * IRQ line levels.
+ */
+#ifndef LHYVE_PCI_LPC_H
+#define LHYVE_PCI_LPC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct bhyve_vm;
+
+#define	LPC_UART_NUM		4
+
+/* Sources that drive ISA IRQ lines, one bit each in lpc_irq_level[]. */
+#define	LPC_IRQSRC_COM(unit)	(1u << (unit))
+#define	LPC_IRQSRC_SCI		(1u << LPC_UART_NUM)
+
+/* Drives one ISA line from one source; lines wire-OR their sources. */
+void	lpc_irq_set(struct bhyve_vm *bvm, int irq, uint32_t source, bool level);
+
+/* After PCI init: -l options need an lpc device to attach to. */
+int	lpc_check_config(struct bhyve_vm *bvm);
+
+#endif /* LHYVE_PCI_LPC_H */

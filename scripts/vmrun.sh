@@ -1,0 +1,23 @@
+#!/bin/sh
+# vmrun.sh [-m mem] [-c cpus] -k kernel vmname - load and run a guest, and
+# load it again each time it reboots (bhyve exit 0), as FreeBSD's vmrun.sh.
+mem=256M cpus=1 kernel=
+while getopts m:c:k: opt; do
+	case $opt in
+	m) mem=$OPTARG ;;
+	c) cpus=$OPTARG ;;
+	k) kernel=$OPTARG ;;
+	*) echo "usage: vmrun.sh [-m mem] [-c cpus] -k kernel vmname" >&2; exit 1 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# = 1 ] && [ -n "$kernel" ] || { echo "usage: vmrun.sh [-m mem] [-c cpus] -k kernel vmname" >&2; exit 1; }
+vm=$1
+while :; do
+	bhyveload -m "$mem" -k "$kernel" "$vm" || exit 1
+	bhyve -c "$cpus" -m "$mem" -s 0,hostbridge -s 31,lpc -l com1,stdio "$vm"
+	rc=$?
+	[ $rc = 0 ] || break
+done
+bhyvectl --vm="$vm" --destroy
+exit $rc

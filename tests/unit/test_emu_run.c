@@ -1,0 +1,508 @@
+/*
+ * test_emu_run.c - the software CPU through vmm_backend_emu, as libvmm
+ * drives it: a fake memory map, long-mode (or real-mode) state set with
+ * set_state, small byte programs, and the exits they produce: port I/O and
+ * its completion, MMIO replay, RDMSR completion, HLT, exceptions delivered
+ * through the IDT, triple fault, unimplemented instructions, kick.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "vmm_backend.h"
+#include "test.h"
+
+#define RAM_SIZE	(4ULL << 20)
+#define PML4		0x1000ULL
+#define PDPT		0x2000ULL
+#define PD		0x3000ULL
+#define GDT		0x4000ULL
+#define IDT		0x5000ULL
+#define TSS		0x6000ULL
+#define CODE		0x10000ULL
+#define HANDLER		0x11000ULL
+#define STACK		0x80000ULL
+
+struct vmf {
+	void			*vm, *vcpu;
+	uint8_t			*ram;
+	struct vmm_memmap	map;
+	struct vm_cpu_state	st;
+	struct vm_exit		vme;
+};
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* 64-bit interrupt gate for @vector to @target, CS 0x8. */
+static void
+set_gate(struct vmf *f, int vector, uint64_t target, int type)
+{
+	uint8_t *g = f->ram + IDT + vector * 16;
+	uint64_t lo;
+
+	lo = (target & 0xffff) | (0x8ULL << 16) | ((uint64_t)(0x80 | type) << 40) |
+	    ((target & 0xffff0000ULL) << 32);
+	put64(g, lo);
+	put64(g + 8, target >> 32);
+}
+
+static int
+vmf_init(struct vmf *f)
+{
+	const struct vmm_backend_ops *ops = &vmm_backend_emu;
+	int i;
+
+	memset(f, 0, sizeof(*f));
+	f->ram = aligned_alloc(4096, RAM_SIZE);
+	if (f->ram == NULL)
+		return -1;
+	memset(f->ram, 0, RAM_SIZE);
+	f->map.nsegs = 1;
+	f->map.seg[0].len = RAM_SIZE;
+	f->map.seg[0].hva = f->ram;
+	if (ops->vm_init(NULL, &f->vm) != 0 || ops->vm_memmap(f->vm, &f->map) != 0 ||
+	    ops->vcpu_init(f->vm, NULL, 0, &f->vcpu) != 0)
+		return -1;
+
+	/* Identity map the first 1 GiB with 2 MiB pages; 0xfee00000 at la 0x200000. */
+	put64(f->ram + PML4, PDPT | 0x7);
+	put64(f->ram + PDPT, PD | 0x7);
+	for (i = 0; i < 512; i++)
+		put64(f->ram + PD + i * 8, ((uint64_t)i << 21) | 0x87);
+	put64(f->ram + PD + 8, 0xfee00000ULL | 0x83);
+	/* GDT: null, 64-bit code 0x8, data 0x10, TSS 0x18 (16 bytes) */
+	put64(f->ram + GDT + 0x8, 0x00af9b000000ffffULL);
+	put64(f->ram + GDT + 0x10, 0x00cf93000000ffffULL);
+	put64(f->ram + GDT + 0x18, 0x0000890000000067ULL | (TSS << 16));
+
+	ops->get_state(f->vcpu, &f->st);
+	f->st.cr0 = CR0_PE | CR0_PG | CR0_ET | CR0_NE | CR0_WP;
+	f->st.cr4 = CR4_PAE;
+	f->st.cr3 = PML4;
+	f->st.efer = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
+	f->st.rflags = 0x2;
+	f->st.seg[SEG_CS] = (struct vm_seg){ .sel = 0x8, .limit = 0xffffffff, .access = 0xa09b };
+	for (i = 0; i < SEG_COUNT; i++) {
+		if (i == SEG_CS || i == SEG_LDTR || i == SEG_TR)
+			continue;
+		f->st.seg[i] = (struct vm_seg){ .sel = 0x10, .limit = 0xffffffff, .access = 0xc093 };
+	}
+	f->st.seg[SEG_TR] = (struct vm_seg){ .sel = 0x18, .base = TSS, .limit = 0x67, .access = 0x8b };
+	f->st.seg[SEG_LDTR].access = DESC_UNUSABLE;
+	f->st.gdtr.base = GDT;
+	f->st.gdtr.limit = 0x27;
+	f->st.idtr.base = IDT;
+	f->st.idtr.limit = 256 * 16 - 1;
+	f->st.gpr[GPR_RSP] = STACK;
+	return ops->set_state(f->vcpu, &f->st);
+}
+
+static void
+vmf_fini(struct vmf *f)
+{
+	vmm_backend_emu.vcpu_cleanup(f->vcpu);
+	vmm_backend_emu.vm_cleanup(f->vm);
+	free(f->ram);
+}
+
+static void
+load(struct vmf *f, uint64_t gpa, const uint8_t *code, size_t len)
+{
+	memcpy(f->ram + gpa, code, len);
+}
+
+static int
+run(struct vmf *f, uint64_t rip)
+{
+	return vmm_backend_emu.run(f->vcpu, rip, &f->vme);
+}
+
+/* Resume as libvmm does: at rip + inst_length. */
+static int
+resume(struct vmf *f)
+{
+	return run(f, f->vme.rip + (uint64_t)f->vme.inst_length);
+}
+
+static uint64_t
+reg(struct vmf *f, int r)
+{
+	uint64_t v = 0;
+
+	vmm_backend_emu.get_reg(f->vcpu, r, &v);
+	return v;
+}
+
+TEST(emu_out_then_hlt)
+{
+	static const uint8_t prog[] = { 0xb0, 0x41, 0xe6, 0xe9, 0xf4 };
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_INOUT);
+	CHECK_EQ(f.vme.rip, CODE + 2);
+	CHECK_EQ(f.vme.inst_length, 0);
+	CHECK_EQ(f.vme.u.inout.port, 0xe9);
+	CHECK_EQ(f.vme.u.inout.bytes, 1);
+	CHECK_EQ(f.vme.u.inout.in, 0);
+	CHECK_EQ(f.vme.u.inout.eax, 0x41);
+	CHECK_EQ(vmm_backend_emu.complete(f.vcpu, &f.vme), 0);
+	CHECK_EQ(resume(&f), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(f.vme.rip, CODE + 4);
+	CHECK_EQ(f.vme.inst_length, 1);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RIP), CODE + 5);
+	vmf_fini(&f);
+}
+
+TEST(emu_in_completion)
+{
+	/* mov $-1,%rax; mov $0x60,%dx; in (%dx),%eax; in $0x61,%al; hlt */
+	static const uint8_t prog[] = {
+		0x48, 0xc7, 0xc0, 0xff, 0xff, 0xff, 0xff, 0x66, 0xba, 0x60, 0x00,
+		0xed, 0xe4, 0x61, 0xf4
+	};
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_INOUT);
+	CHECK_EQ(f.vme.u.inout.in, 1);
+	CHECK_EQ(f.vme.u.inout.port, 0x60);
+	CHECK_EQ(f.vme.u.inout.bytes, 4);
+	f.vme.u.inout.eax = 0x12345678;
+	CHECK_EQ(vmm_backend_emu.complete(f.vcpu, &f.vme), 0);
+	CHECK_EQ(resume(&f), 0);
+	/* 32-bit IN zero-extends into RAX */
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 0x12345678);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_INOUT);
+	CHECK_EQ(f.vme.u.inout.port, 0x61);
+	CHECK_EQ(f.vme.u.inout.bytes, 1);
+	f.vme.u.inout.eax = 0xab;
+	CHECK_EQ(vmm_backend_emu.complete(f.vcpu, &f.vme), 0);
+	CHECK_EQ(resume(&f), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	/* 8-bit IN merges into AL */
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 0x123456ab);
+	vmf_fini(&f);
+}
+
+TEST(emu_mmio_replay)
+{
+	/* mov 0x200010,%eax; movl $0x1234,0x200020; hlt */
+	static const uint8_t prog[] = {
+		0x8b, 0x04, 0x25, 0x10, 0x00, 0x20, 0x00, 0xc7, 0x04, 0x25, 0x20, 0x00,
+		0x20, 0x00, 0x34, 0x12, 0x00, 0x00, 0xf4
+	};
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_INST_EMUL);
+	CHECK_EQ(f.vme.rip, CODE);
+	CHECK_EQ(f.vme.inst_length, 0);
+	CHECK_EQ(f.vme.u.mmio.gpa, 0xfee00010ULL);
+	CHECK_EQ(f.vme.u.mmio.size, 4);
+	CHECK_EQ(f.vme.u.mmio.write, 0);
+	f.vme.u.mmio.data = 0xdeadbeef;
+	CHECK_EQ(vmm_backend_emu.complete(f.vcpu, &f.vme), 0);
+	CHECK_EQ(resume(&f), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 0xdeadbeef);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_INST_EMUL);
+	CHECK_EQ(f.vme.rip, CODE + 7);
+	CHECK_EQ(f.vme.u.mmio.gpa, 0xfee00020ULL);
+	CHECK_EQ(f.vme.u.mmio.write, 1);
+	CHECK_EQ(f.vme.u.mmio.data, 0x1234);
+	CHECK_EQ(vmm_backend_emu.complete(f.vcpu, &f.vme), 0);
+	CHECK_EQ(resume(&f), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	vmf_fini(&f);
+}
+
+TEST(emu_rdmsr_completion)
+{
+	/* mov $0x1234,%ecx; rdmsr; hlt */
+	static const uint8_t prog[] = { 0xb9, 0x34, 0x12, 0x00, 0x00, 0x0f, 0x32, 0xf4 };
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_RDMSR);
+	CHECK_EQ(f.vme.u.msr.code, 0x1234);
+	CHECK_EQ(f.vme.inst_length, 0);
+	f.vme.u.msr.wval = 0x1122334455667788ULL;
+	CHECK_EQ(vmm_backend_emu.complete(f.vcpu, &f.vme), 0);
+	CHECK_EQ(resume(&f), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 0x55667788);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RDX), 0x11223344);
+	vmf_fini(&f);
+}
+
+TEST(emu_gp_through_idt)
+{
+	/* movabs $0x8000000000000000,%rax; mov (%rax),%rbx; hlt */
+	static const uint8_t prog[] = {
+		0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x48, 0x8b,
+		0x18, 0xf4
+	};
+	static const uint8_t handler[] = { 0xf4 };
+	struct vmf f;
+	uint64_t rsp;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	load(&f, HANDLER, handler, sizeof(handler));
+	set_gate(&f, IDT_GP, HANDLER, 0xe);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(f.vme.rip, HANDLER);
+	rsp = reg(&f, VM_REG_GUEST_RSP);
+	CHECK_EQ(rsp, STACK - 48);
+	CHECK_EQ(get64(f.ram + rsp), 0);		/* error code */
+	CHECK_EQ(get64(f.ram + rsp + 8), CODE + 10);	/* faulting RIP */
+	CHECK_EQ(get64(f.ram + rsp + 16), 0x8);		/* CS */
+	CHECK_EQ(get64(f.ram + rsp + 24) & RFL_RF, RFL_RF);	/* fault: RF in the image */
+	CHECK_EQ(get64(f.ram + rsp + 32), STACK);	/* RSP */
+	CHECK_EQ(get64(f.ram + rsp + 40), 0x10);	/* SS */
+	vmf_fini(&f);
+}
+
+TEST(emu_page_fault_through_idt)
+{
+	/* mov $0x300000,%rax... here: movq $7,(%rax) with rax = 0x40000000 (unmapped) */
+	static const uint8_t prog[] = {
+		0x48, 0xc7, 0xc0, 0x00, 0x00, 0x00, 0x40, 0x48, 0xc7, 0x00, 0x07, 0x00,
+		0x00, 0x00, 0xf4
+	};
+	static const uint8_t handler[] = { 0xf4 };
+	struct vmf f;
+	uint64_t rsp;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	load(&f, HANDLER, handler, sizeof(handler));
+	set_gate(&f, IDT_PF, HANDLER, 0xe);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(f.vme.rip, HANDLER);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_CR2), 0x40000000);
+	rsp = reg(&f, VM_REG_GUEST_RSP);
+	CHECK_EQ(get64(f.ram + rsp), 0x2);		/* not present, write, supervisor */
+	CHECK_EQ(get64(f.ram + rsp + 8), CODE + 7);
+	vmf_fini(&f);
+}
+
+TEST(emu_int_and_iretq)
+{
+	/* int $0x80; hlt  -- handler: iretq */
+	static const uint8_t prog[] = { 0xcd, 0x80, 0xf4 };
+	static const uint8_t handler[] = { 0x48, 0xcf };
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	load(&f, HANDLER, handler, sizeof(handler));
+	set_gate(&f, 0x80, HANDLER, 0xf);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(f.vme.rip, CODE + 2);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RSP), STACK);
+	vmf_fini(&f);
+}
+
+TEST(emu_triple_fault_without_idt)
+{
+	static const uint8_t prog[] = { 0x0f, 0x0b };	/* ud2 */
+	struct vmf f;
+	struct seg_desc d = { .base = 0, .limit = 0, .access = 0 };
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	CHECK_EQ(vmm_backend_emu.set_desc(f.vcpu, VM_REG_GUEST_IDTR, &d), 0);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_SUSPENDED);
+	CHECK_EQ(f.vme.u.suspended.how, VM_SUSPEND_TRIPLEFAULT);
+	vmf_fini(&f);
+}
+
+TEST(emu_double_fault)
+{
+	/* #GP whose gate is not present (#NP) escalates to #DF */
+	static const uint8_t prog[] = {
+		0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x48, 0x8b,
+		0x18, 0xf4
+	};
+	static const uint8_t handler[] = { 0xf4 };
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	load(&f, HANDLER, handler, sizeof(handler));
+	set_gate(&f, IDT_DF, HANDLER, 0xe);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(f.vme.rip, HANDLER);
+	CHECK_EQ(get64(f.ram + reg(&f, VM_REG_GUEST_RSP)), 0);
+	vmf_fini(&f);
+}
+
+TEST(emu_unimplemented_exit)
+{
+	static const uint8_t prog[] = { 0xd9, 0xe8 };	/* fld1 */
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_INST_UNIMPL);
+	CHECK_EQ(f.vme.rip, CODE);
+	CHECK_EQ(f.vme.u.inst_unimpl.num_valid, 2);
+	CHECK_EQ(f.vme.u.inst_unimpl.inst_bytes[0], 0xd9);
+	CHECK_EQ(f.vme.u.inst_unimpl.inst_bytes[1], 0xe8);
+	vmf_fini(&f);
+}
+
+TEST(emu_syscall_sysret)
+{
+	/* syscall -> handler: sysretq; back at CPL 3: hlt -> #GP -> gate hlt */
+	static const uint8_t prog[] = { 0x0f, 0x05, 0xf4 };
+	static const uint8_t sysh[] = { 0x48, 0x0f, 0x07 };
+	static const uint8_t gph[] = { 0xf4 };
+	struct vmf f;
+	struct seg_desc d;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	load(&f, 0x12000, sysh, sizeof(sysh));
+	load(&f, HANDLER, gph, sizeof(gph));
+	set_gate(&f, IDT_GP, HANDLER, 0xe);
+	/* ring-3 selectors: STAR[63:48] = 0x18 -> SS 0x23, CS 0x2b */
+	put64(f.ram + GDT + 0x18, 0);
+	put64(f.ram + GDT + 0x20, 0);
+	put64(f.ram + TSS + 4, 0x90000);		/* RSP0 */
+	f.st.star = (0x18ULL << 48) | (0x8ULL << 32);
+	f.st.lstar = 0x12000;
+	f.st.sfmask = RFL_IF;
+	REQUIRE(vmm_backend_emu.set_state(f.vcpu, &f.st) == 0);
+	REQUIRE(vmm_backend_emu.set_reg(f.vcpu, VM_REG_GUEST_RFLAGS, 0x202) == 0);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(f.vme.rip, HANDLER);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RCX), CODE + 2);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_R11), 0x202);
+	/* the #GP came from CPL 3: frame has CS 0x2b and the ring-0 stack was used */
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RSP), 0x90000 - 48);
+	CHECK_EQ(get64(f.ram + 0x90000 - 48 + 8), CODE + 2);
+	CHECK_EQ(get64(f.ram + 0x90000 - 48 + 16), 0x2b);
+	CHECK_EQ(get64(f.ram + 0x90000 - 48 + 40), 0x23);
+	vmm_backend_emu.get_desc(f.vcpu, VM_REG_GUEST_CS, &d);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_CS), 0x8);
+	vmf_fini(&f);
+}
+
+TEST(emu_real_mode_ivt)
+{
+	/* mov $0x42,%al; out %al,$0x80; int $0x10; hlt -- handler: iret */
+	static const uint8_t prog[] = { 0xb0, 0x42, 0xe6, 0x80, 0xcd, 0x10, 0xf4 };
+	static const uint8_t handler[] = { 0xcf };
+	const struct vmm_backend_ops *ops = &vmm_backend_emu;
+	struct vmf f;
+	struct seg_desc d = { .base = 0, .limit = 0xffff, .access = 0x9b };
+
+	REQUIRE(vmf_init(&f) == 0);
+	vm_cpu_state_reset(&f.st, 0);
+	REQUIRE(ops->set_state(f.vcpu, &f.st) == 0);
+	REQUIRE(ops->set_desc(f.vcpu, VM_REG_GUEST_CS, &d) == 0);
+	REQUIRE(ops->set_reg(f.vcpu, VM_REG_GUEST_CS, 0) == 0);
+	REQUIRE(ops->set_reg(f.vcpu, VM_REG_GUEST_RSP, 0x7000) == 0);
+	load(&f, 0x7c00, prog, sizeof(prog));
+	load(&f, 0x8000, handler, sizeof(handler));
+	/* IVT[0x10] = 0800:0000 */
+	f.ram[0x40] = 0x00;
+	f.ram[0x41] = 0x00;
+	f.ram[0x42] = 0x00;
+	f.ram[0x43] = 0x08;
+	CHECK_EQ(run(&f, 0x7c00), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_INOUT);
+	CHECK_EQ(f.vme.u.inout.port, 0x80);
+	CHECK_EQ(f.vme.u.inout.eax, 0x42);
+	CHECK_EQ(ops->complete(f.vcpu, &f.vme), 0);
+	CHECK_EQ(resume(&f), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(f.vme.rip, 0x7c06);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RSP), 0x7000);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_CS), 0);
+	vmf_fini(&f);
+}
+
+TEST(emu_kick_and_reset_state)
+{
+	static const uint8_t prog[] = { 0xeb, 0xfe };	/* jmp . */
+	struct vmf f;
+	struct vm_backend_stats stats;
+	struct vm_cpu_state st;
+	struct seg_desc d;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	vmm_backend_emu.kick(f.vcpu);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_BOGUS);
+	CHECK_EQ(f.vme.rip, CODE);
+	vmm_backend_emu.get_stats(f.vcpu, &stats);
+	CHECK_EQ(stats.backend_entries, 1);
+	/* the RESET state of SDM Vol. 3A table 9-1 */
+	vm_cpu_state_reset(&st, 1);
+	CHECK_EQ(st.rip, 0xfff0);
+	CHECK_EQ(st.cr0, 0x60000010);
+	CHECK_EQ(st.rflags, 0x2);
+	CHECK_EQ(st.seg[SEG_CS].sel, 0xf000);
+	CHECK_EQ(st.seg[SEG_CS].base, 0xffff0000ULL);
+	CHECK_EQ(st.apic_base & 0x100, 0);
+	CHECK(vm_cpu_state_get_desc(&st, VM_REG_GUEST_TR, &d) == 0 && d.access == 0x8b);
+	CHECK(vm_cpu_state_get_desc(&st, VM_REG_GUEST_LDTR, &d) == 0 && d.access == 0x82);
+	vmf_fini(&f);
+}
+
+TEST(emu_cpuid_and_cr_checks)
+{
+	/*
+	 * xor %eax,%eax; cpuid; mov $0x100000,%eax (CR4 bit 20: SMEP, not
+	 * advertised); mov %rax,%cr4 -> #GP
+	 */
+	static const uint8_t prog[] = {
+		0x31, 0xc0, 0x0f, 0xa2, 0xb8, 0x00, 0x00, 0x10, 0x00, 0x0f, 0x22, 0xe0, 0xf4
+	};
+	static const uint8_t handler[] = { 0xf4 };
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	load(&f, HANDLER, handler, sizeof(handler));
+	set_gate(&f, IDT_GP, HANDLER, 0xe);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RBX), 0x756e6547);	/* "Genu" */
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(f.vme.rip, HANDLER);
+	CHECK_EQ(get64(f.ram + reg(&f, VM_REG_GUEST_RSP) + 8), CODE + 9);
+	vmf_fini(&f);
+}

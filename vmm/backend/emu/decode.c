@@ -1,0 +1,746 @@
+/*
+ * decode.c - the x86 instruction decoder of the software CPU.
+ *
+ * Table driven (SDM Vol. 2A chapter 2 and appendix A): legacy prefixes, REX,
+ * the one-byte map and the 0F map are described by static tables of
+ * struct opdesc; group opcodes (ModRM.reg selects the operation) go through
+ * a second level of 8-entry tables.  The result is a struct emu_insn with
+ * the handler already chosen (insn->fn), so dispatch is one indirect call.
+ *
+ * Conventions of the decoded form (see docs/cpu.md):
+ *   - imm: immediates are sign-extended to the operand size and masked to it
+ *     (imm8 of 83 /x, 6A, 6B; imm32 of REX.W 81, C7, 68, 69), except port
+ *     numbers, vectors, shift counts and ENTER/RET sizes (zero-extended) and
+ *     branch displacements (rel8/rel16/rel32, sign-extended to 64 bits).
+ *   - moffs (A0-A3): has_mem = 1, no base or index, disp = the offset; form
+ *     REG_RM (A0/A1) or RM_REG (A2/A3) with reg = 0 (the accumulator).
+ *   - far pointer (9A, EA): imm = offset, imm2 = selector.  ENTER: imm =
+ *     frame size, imm2 = nesting level.
+ *   - 8C/8E: reg = the segment register (REX.R ignored), 6 and 7 rejected.
+ *   - 0F 20-23: the ModRM r/m is a register whatever mod says; reg carries
+ *     REX.R (CR8); opsize is 8 in 64-bit mode, else 4.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "machine.h"
+
+#define F_MODRM		0x00000001u
+#define F_BYTE		0x00000002u	/* 8-bit operand size */
+#define F_IMM8		0x00000004u	/* imm8 sign-extended to the operand size */
+#define F_IMM8U		0x00000008u	/* imm8 zero-extended */
+#define F_IMMZ		0x00000010u	/* imm16/32 by operand size, sign-extended */
+#define F_IMMV		0x00000020u	/* imm16/32/64 by operand size (B8+r) */
+#define F_IMM16		0x00000040u	/* imm16 zero-extended */
+#define F_REL8		0x00000080u
+#define F_RELZ		0x00000100u	/* rel16/32 by operand size */
+#define F_MOFFS		0x00000200u	/* A0-A3: offset of address size */
+#define F_DEF64		0x00000400u	/* 64-bit operand by default in 64-bit mode, 66 gives 16 */
+#define F_FORCE64	0x00000800u	/* 64-bit operand in 64-bit mode, 66 ignored (Intel) */
+#define F_GROUP		0x00001000u	/* sub indexes group tables by ModRM.reg */
+#define F_INV64		0x00002000u	/* #UD in 64-bit mode */
+#define F_LOCK		0x00004000u	/* LOCK allowed (with a memory operand) */
+#define F_MEMONLY	0x00008000u	/* ModRM.mod = 3 is #UD */
+#define F_REGONLY	0x00010000u
+#define F_SUBREG	0x00020000u	/* sub = ModRM.reg */
+#define F_FAR		0x00040000u	/* ptr16:16/32 */
+#define F_ENTER		0x00080000u	/* imm16, imm8 */
+#define F_CR		0x00100000u	/* MOV CR/DR: r/m always a register */
+#define F_INVALID	0x00200000u
+#define F_GROUPMOD	0x00400000u	/* group table sub for memory, sub + 1 for mod = 3 */
+#define F_SREG		0x00800000u	/* 8C/8E */
+#define F_CC		0x01000000u	/* sub = opcode & 15 */
+#define F_REGOP		0x02000000u	/* register in the opcode's low bits */
+
+struct opdesc {
+	emu_op_fn	*fn;
+	uint32_t	flags;
+	uint8_t		form;
+	uint8_t		sub;
+};
+
+#define INV		{ NULL, F_INVALID, 0, 0 }
+#define UNIMPL		{ op_unimpl, 0, EMU_FORM_NONE, 0 }
+#define UNIMPL_M	{ op_unimpl, F_MODRM, EMU_FORM_NONE, 0 }
+#define UNIMPL_MI	{ op_unimpl, F_MODRM | F_IMM8U, EMU_FORM_NONE, 0 }
+
+/* The eight ALU rows 00-3F (SDM Vol. 2D A.3 table A-2): sub = row. */
+#define ALU_ROW(r, lk)							\
+	[(r) * 8 + 0] = { op_alu, F_MODRM | F_BYTE | (lk), EMU_FORM_RM_REG, r },	\
+	[(r) * 8 + 1] = { op_alu, F_MODRM | (lk), EMU_FORM_RM_REG, r },		\
+	[(r) * 8 + 2] = { op_alu, F_MODRM | F_BYTE, EMU_FORM_REG_RM, r },		\
+	[(r) * 8 + 3] = { op_alu, F_MODRM, EMU_FORM_REG_RM, r },			\
+	[(r) * 8 + 4] = { op_alu, F_BYTE | F_IMM8, EMU_FORM_ACC_IMM, r },		\
+	[(r) * 8 + 5] = { op_alu, F_IMMZ, EMU_FORM_ACC_IMM, r }
+
+enum {
+	G1, G2, G3, G4, G5, G6, G8, G9, G11, G1A, G15M, G15R, G_COUNT
+};
+
+static const struct opdesc grp_table[G_COUNT][8] = {
+	/* 80-83: immediate ALU, sub = ModRM.reg */
+	[G1] = {
+		[0 ... 6] = { op_alu, F_LOCK, EMU_FORM_RM_IMM, 0 },
+		[7] = { op_alu, 0, EMU_FORM_RM_IMM, 0 },
+	},
+	/* C0/C1/D0-D3: shifts and rotates (reg 6 is the SAL alias) */
+	[G2] = {
+		[0 ... 7] = { op_shift, 0, 0, 0 },
+	},
+	/* F6/F7 */
+	[G3] = {
+		[0] = { op_test, F_IMMZ, EMU_FORM_RM_IMM, 0 },
+		[1] = { op_test, F_IMMZ, EMU_FORM_RM_IMM, 0 },
+		[2] = { op_not, F_LOCK, EMU_FORM_RM, 0 },
+		[3] = { op_neg, F_LOCK, EMU_FORM_RM, 0 },
+		[4 ... 7] = { op_muldiv, 0, EMU_FORM_RM, 0 },
+	},
+	/* FE */
+	[G4] = {
+		[0 ... 1] = { op_incdec, F_LOCK, EMU_FORM_RM, 0 },
+		[2 ... 7] = INV,
+	},
+	/* FF */
+	[G5] = {
+		[0 ... 1] = { op_incdec, F_LOCK, EMU_FORM_RM, 0 },
+		[2] = { op_call, F_FORCE64, EMU_FORM_RM, 0 },
+		[3] = { op_callfar, F_MEMONLY, EMU_FORM_RM, 0 },
+		[4] = { op_jmp, F_FORCE64, EMU_FORM_RM, 0 },
+		[5] = { op_jmpfar, F_MEMONLY, EMU_FORM_RM, 0 },
+		[6] = { op_push, F_DEF64, EMU_FORM_RM, 0 },
+		[7] = INV,
+	},
+	/* 0F 00: SLDT STR LLDT LTR VERR VERW */
+	[G6] = {
+		[0 ... 5] = { op_grp6, 0, EMU_FORM_RM, 0 },
+		[6 ... 7] = INV,
+	},
+	/* 0F BA: BT BTS BTR BTC r/m, imm8 */
+	[G8] = {
+		[0 ... 3] = INV,
+		[4] = { op_bt, F_IMM8U, EMU_FORM_RM_IMM, 0 },
+		[5 ... 7] = { op_bt, F_IMM8U | F_LOCK, EMU_FORM_RM_IMM, 0 },
+	},
+	/*
+	 * 0F C7: only CMPXCHG8B/16B; RDRAND, RDSEED, RDPID and the VMX forms
+	 * are #UD because CPUID does not advertise them.
+	 */
+	[G9] = {
+		[0] = INV,
+		[1] = { op_cmpxchg8b, F_MEMONLY | F_LOCK, EMU_FORM_RM, 0 },
+		[2 ... 7] = INV,
+	},
+	/* C6/C7: MOV r/m, imm (C6 F8 / C7 F8 are XABORT/XBEGIN: no RTM) */
+	[G11] = {
+		[0] = { op_mov, F_IMMZ, EMU_FORM_RM_IMM, 0 },
+		[1 ... 7] = INV,
+	},
+	/* 8F: POP r/m (other regs are AMD XOP) */
+	[G1A] = {
+		[0] = { op_pop, F_DEF64, EMU_FORM_RM, 0 },
+		[1 ... 7] = INV,
+	},
+	/*
+	 * 0F AE, memory: FXSAVE FXRSTOR LDMXCSR STMXCSR XSAVE XRSTOR XSAVEOPT
+	 * belong to the x87/SSE files; CLFLUSH is a no-op on a cache-less CPU.
+	 */
+	[G15M] = {
+		[0 ... 6] = { op_unimpl, 0, EMU_FORM_RM, 0 },
+		[7] = { op_nop, 0, EMU_FORM_RM, 0 },
+	},
+	/* 0F AE, register: LFENCE MFENCE SFENCE (RDFSBASE & co need FSGSBASE) */
+	[G15R] = {
+		[0 ... 4] = INV,
+		[5 ... 7] = { op_nop, 0, EMU_FORM_NONE, 0 },
+	},
+};
+
+static const struct opdesc one_byte[256] = {
+	ALU_ROW(0, F_LOCK), ALU_ROW(1, F_LOCK), ALU_ROW(2, F_LOCK), ALU_ROW(3, F_LOCK),
+	ALU_ROW(4, F_LOCK), ALU_ROW(5, F_LOCK), ALU_ROW(6, F_LOCK), ALU_ROW(7, 0),
+	/* PUSH/POP ES CS SS DS, not in 64-bit mode */
+	[0x06] = { op_pushseg, F_INV64, EMU_FORM_NONE, 0 },
+	[0x07] = { op_popseg, F_INV64, EMU_FORM_NONE, 0 },
+	[0x0e] = { op_pushseg, F_INV64, EMU_FORM_NONE, 0 },
+	[0x0f] = INV,		/* escape, handled before the table */
+	[0x16] = { op_pushseg, F_INV64, EMU_FORM_NONE, 0 },
+	[0x17] = { op_popseg, F_INV64, EMU_FORM_NONE, 0 },
+	[0x1e] = { op_pushseg, F_INV64, EMU_FORM_NONE, 0 },
+	[0x1f] = { op_popseg, F_INV64, EMU_FORM_NONE, 0 },
+	/* segment prefixes 26 2E 36 3E are consumed before the table */
+	[0x26] = INV, [0x2e] = INV, [0x36] = INV, [0x3e] = INV,
+	/* DAA DAS AAA AAS */
+	[0x27] = { op_unimpl, F_INV64, 0, 0 },
+	[0x2f] = { op_unimpl, F_INV64, 0, 0 },
+	[0x37] = { op_unimpl, F_INV64, 0, 0 },
+	[0x3f] = { op_unimpl, F_INV64, 0, 0 },
+	/* INC/DEC r16/32 outside 64-bit mode (REX there) */
+	[0x40 ... 0x47] = { op_incdec, F_REGOP, EMU_FORM_REG_OP, 0 },
+	[0x48 ... 0x4f] = { op_incdec, F_REGOP, EMU_FORM_REG_OP, 1 },
+	[0x50 ... 0x57] = { op_push, F_REGOP | F_DEF64, EMU_FORM_REG_OP, 0 },
+	[0x58 ... 0x5f] = { op_pop, F_REGOP | F_DEF64, EMU_FORM_REG_OP, 0 },
+	/* PUSHA POPA */
+	[0x60] = { op_unimpl, F_INV64, 0, 0 },
+	[0x61] = { op_unimpl, F_INV64, 0, 0 },
+	/* BOUND (mod = 3 is EVEX, #UD) */
+	[0x62] = { op_unimpl, F_INV64 | F_MODRM | F_MEMONLY, 0, 0 },
+	/* ARPL outside 64-bit mode; MOVSXD in it (see movsxd_desc) */
+	[0x63] = { op_unimpl, F_MODRM, 0, 0 },
+	[0x64 ... 0x67] = INV,	/* prefixes */
+	[0x68] = { op_push, F_IMMZ | F_DEF64, EMU_FORM_NONE, 0 },
+	[0x69] = { op_imul3, F_MODRM | F_IMMZ, EMU_FORM_REG_RM, 0 },
+	[0x6a] = { op_push, F_IMM8 | F_DEF64, EMU_FORM_NONE, 0 },
+	[0x6b] = { op_imul3, F_MODRM | F_IMM8, EMU_FORM_REG_RM, 0 },
+	[0x6c] = { op_ins, F_BYTE, EMU_FORM_NONE, 0 },
+	[0x6d] = { op_ins, 0, EMU_FORM_NONE, 0 },
+	[0x6e] = { op_outs, F_BYTE, EMU_FORM_NONE, 0 },
+	[0x6f] = { op_outs, 0, EMU_FORM_NONE, 0 },
+	[0x70 ... 0x7f] = { op_jcc, F_REL8 | F_FORCE64 | F_CC, EMU_FORM_NONE, 0 },
+	[0x80] = { NULL, F_MODRM | F_GROUP | F_BYTE | F_IMM8 | F_SUBREG, 0, G1 },
+	[0x81] = { NULL, F_MODRM | F_GROUP | F_IMMZ | F_SUBREG, 0, G1 },
+	[0x82] = { NULL, F_MODRM | F_GROUP | F_BYTE | F_IMM8 | F_SUBREG | F_INV64, 0, G1 },
+	[0x83] = { NULL, F_MODRM | F_GROUP | F_IMM8 | F_SUBREG, 0, G1 },
+	[0x84] = { op_test, F_MODRM | F_BYTE, EMU_FORM_RM_REG, 0 },
+	[0x85] = { op_test, F_MODRM, EMU_FORM_RM_REG, 0 },
+	[0x86] = { op_xchg, F_MODRM | F_BYTE | F_LOCK, EMU_FORM_RM_REG, 0 },
+	[0x87] = { op_xchg, F_MODRM | F_LOCK, EMU_FORM_RM_REG, 0 },
+	[0x88] = { op_mov, F_MODRM | F_BYTE, EMU_FORM_RM_REG, 0 },
+	[0x89] = { op_mov, F_MODRM, EMU_FORM_RM_REG, 0 },
+	[0x8a] = { op_mov, F_MODRM | F_BYTE, EMU_FORM_REG_RM, 0 },
+	[0x8b] = { op_mov, F_MODRM, EMU_FORM_REG_RM, 0 },
+	[0x8c] = { op_movseg, F_MODRM | F_SREG | F_SUBREG, EMU_FORM_RM_REG, 0 },
+	[0x8d] = { op_lea, F_MODRM | F_MEMONLY, EMU_FORM_REG_RM, 0 },
+	[0x8e] = { op_movseg, F_MODRM | F_SREG | F_SUBREG, EMU_FORM_REG_RM, 0 },
+	[0x8f] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G1A },
+	[0x90 ... 0x97] = { op_xchg, F_REGOP, EMU_FORM_REG_OP, 0 },
+	[0x98] = { op_cbw, 0, EMU_FORM_NONE, 0 },
+	[0x99] = { op_cwd, 0, EMU_FORM_NONE, 0 },
+	[0x9a] = { op_callfar, F_FAR | F_INV64, EMU_FORM_NONE, 0 },
+	[0x9b] = UNIMPL,	/* FWAIT: x87 */
+	[0x9c] = { op_pushf, F_DEF64, EMU_FORM_NONE, 0 },
+	[0x9d] = { op_popf, F_DEF64, EMU_FORM_NONE, 0 },
+	[0x9e] = { op_sahf, 0, EMU_FORM_NONE, 0 },
+	[0x9f] = { op_lahf, 0, EMU_FORM_NONE, 0 },
+	[0xa0] = { op_mov, F_MOFFS | F_BYTE, EMU_FORM_REG_RM, 0 },
+	[0xa1] = { op_mov, F_MOFFS, EMU_FORM_REG_RM, 0 },
+	[0xa2] = { op_mov, F_MOFFS | F_BYTE, EMU_FORM_RM_REG, 0 },
+	[0xa3] = { op_mov, F_MOFFS, EMU_FORM_RM_REG, 0 },
+	[0xa4] = { op_movs, F_BYTE, EMU_FORM_NONE, 0 },
+	[0xa5] = { op_movs, 0, EMU_FORM_NONE, 0 },
+	[0xa6] = { op_cmps, F_BYTE, EMU_FORM_NONE, 0 },
+	[0xa7] = { op_cmps, 0, EMU_FORM_NONE, 0 },
+	[0xa8] = { op_test, F_BYTE | F_IMM8, EMU_FORM_ACC_IMM, 0 },
+	[0xa9] = { op_test, F_IMMZ, EMU_FORM_ACC_IMM, 0 },
+	[0xaa] = { op_stos, F_BYTE, EMU_FORM_NONE, 0 },
+	[0xab] = { op_stos, 0, EMU_FORM_NONE, 0 },
+	[0xac] = { op_lods, F_BYTE, EMU_FORM_NONE, 0 },
+	[0xad] = { op_lods, 0, EMU_FORM_NONE, 0 },
+	[0xae] = { op_scas, F_BYTE, EMU_FORM_NONE, 0 },
+	[0xaf] = { op_scas, 0, EMU_FORM_NONE, 0 },
+	[0xb0 ... 0xb7] = { op_mov, F_REGOP | F_BYTE | F_IMM8, EMU_FORM_REG_OP, 0 },
+	[0xb8 ... 0xbf] = { op_mov, F_REGOP | F_IMMV, EMU_FORM_REG_OP, 0 },
+	[0xc0] = { op_shift, F_MODRM | F_BYTE | F_IMM8U | F_SUBREG, EMU_FORM_RM_IMM, 0 },
+	[0xc1] = { op_shift, F_MODRM | F_IMM8U | F_SUBREG, EMU_FORM_RM_IMM, 0 },
+	[0xc2] = { op_ret, F_IMM16 | F_FORCE64, EMU_FORM_NONE, 0 },
+	[0xc3] = { op_ret, F_FORCE64, EMU_FORM_NONE, 0 },
+	/* LES/LDS outside 64-bit mode; mod = 3 there and anything in 64-bit mode is VEX (#UD: no AVX) */
+	[0xc4] = { op_unimpl, F_MODRM | F_MEMONLY | F_INV64, 0, 0 },
+	[0xc5] = { op_unimpl, F_MODRM | F_MEMONLY | F_INV64, 0, 0 },
+	[0xc6] = { NULL, F_MODRM | F_GROUP | F_BYTE | F_SUBREG, 0, G11 },
+	[0xc7] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G11 },
+	[0xc8] = { op_enter, F_ENTER | F_DEF64, EMU_FORM_NONE, 0 },
+	[0xc9] = { op_leave, F_DEF64, EMU_FORM_NONE, 0 },
+	[0xca] = { op_retfar, F_IMM16, EMU_FORM_NONE, 0 },
+	[0xcb] = { op_retfar, 0, EMU_FORM_NONE, 0 },
+	[0xcc] = { op_int, 0, EMU_FORM_NONE, 0 },
+	[0xcd] = { op_int, F_IMM8U, EMU_FORM_NONE, 0 },
+	[0xce] = { op_int, F_INV64, EMU_FORM_NONE, 0 },
+	[0xcf] = { op_iret, 0, EMU_FORM_NONE, 0 },
+	[0xd0] = { op_shift, F_MODRM | F_BYTE | F_SUBREG, EMU_FORM_RM_1, 0 },
+	[0xd1] = { op_shift, F_MODRM | F_SUBREG, EMU_FORM_RM_1, 0 },
+	[0xd2] = { op_shift, F_MODRM | F_BYTE | F_SUBREG, EMU_FORM_RM_CL, 0 },
+	[0xd3] = { op_shift, F_MODRM | F_SUBREG, EMU_FORM_RM_CL, 0 },
+	/* AAM AAD */
+	[0xd4] = { op_unimpl, F_IMM8U | F_INV64, 0, 0 },
+	[0xd5] = { op_unimpl, F_IMM8U | F_INV64, 0, 0 },
+	[0xd6] = INV,		/* SALC is undocumented */
+	[0xd7] = UNIMPL,	/* XLAT */
+	[0xd8 ... 0xdf] = UNIMPL_M,	/* x87 */
+	[0xe0 ... 0xe3] = { op_loop, F_REL8 | F_FORCE64, EMU_FORM_NONE, 0 },
+	[0xe4] = { op_in, F_BYTE | F_IMM8U, EMU_FORM_NONE, 0 },
+	[0xe5] = { op_in, F_IMM8U, EMU_FORM_NONE, 0 },
+	[0xe6] = { op_out, F_BYTE | F_IMM8U, EMU_FORM_NONE, 0 },
+	[0xe7] = { op_out, F_IMM8U, EMU_FORM_NONE, 0 },
+	[0xe8] = { op_call, F_RELZ | F_FORCE64, EMU_FORM_NONE, 0 },
+	[0xe9] = { op_jmp, F_RELZ | F_FORCE64, EMU_FORM_NONE, 0 },
+	[0xea] = { op_jmpfar, F_FAR | F_INV64, EMU_FORM_NONE, 0 },
+	[0xeb] = { op_jmp, F_REL8 | F_FORCE64, EMU_FORM_NONE, 0 },
+	[0xec] = { op_in, F_BYTE, EMU_FORM_NONE, 0 },
+	[0xed] = { op_in, 0, EMU_FORM_NONE, 0 },
+	[0xee] = { op_out, F_BYTE, EMU_FORM_NONE, 0 },
+	[0xef] = { op_out, 0, EMU_FORM_NONE, 0 },
+	[0xf0] = INV, [0xf2] = INV, [0xf3] = INV,	/* prefixes */
+	[0xf1] = { op_int, 0, EMU_FORM_NONE, 0 },
+	[0xf4] = { op_hlt, 0, EMU_FORM_NONE, 0 },
+	[0xf5] = { op_flagop, 0, EMU_FORM_NONE, 0 },
+	[0xf6] = { NULL, F_MODRM | F_GROUP | F_BYTE | F_SUBREG, 0, G3 },
+	[0xf7] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G3 },
+	[0xf8] = { op_flagop, 0, EMU_FORM_NONE, 0 },
+	[0xf9] = { op_flagop, 0, EMU_FORM_NONE, 0 },
+	[0xfa] = { op_cli, 0, EMU_FORM_NONE, 0 },
+	[0xfb] = { op_sti, 0, EMU_FORM_NONE, 0 },
+	[0xfc] = { op_flagop, 0, EMU_FORM_NONE, 0 },
+	[0xfd] = { op_flagop, 0, EMU_FORM_NONE, 0 },
+	[0xfe] = { NULL, F_MODRM | F_GROUP | F_BYTE | F_SUBREG, 0, G4 },
+	[0xff] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G5 },
+};
+
+static const struct opdesc movsxd_desc = { op_movsxd, F_MODRM, EMU_FORM_REG_RM, 0 };
+
+static const struct opdesc two_byte[256] = {
+	[0x00] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G6 },
+	[0x01] = { op_grp7, F_MODRM | F_SUBREG, EMU_FORM_RM, 0 },
+	[0x02] = UNIMPL_M,	/* LAR */
+	[0x03] = UNIMPL_M,	/* LSL */
+	[0x04] = INV,
+	[0x05] = { op_syscall, 0, EMU_FORM_NONE, 0 },
+	[0x06] = { op_clts, 0, EMU_FORM_NONE, 0 },
+	[0x07] = { op_sysret, 0, EMU_FORM_NONE, 0 },
+	[0x08] = { op_invd, 0, EMU_FORM_NONE, 0 },
+	[0x09] = { op_invd, 0, EMU_FORM_NONE, 0 },
+	[0x0a] = INV,
+	[0x0b] = { op_ud, 0, EMU_FORM_NONE, 0 },
+	[0x0c] = INV,
+	[0x0d] = { op_nop, F_MODRM | F_MEMONLY, EMU_FORM_RM, 0 },	/* PREFETCHW */
+	[0x0e] = INV,
+	[0x0f] = INV,		/* 3DNow! */
+	[0x10 ... 0x17] = UNIMPL_M,	/* SSE moves */
+	/* prefetch hints and reserved-NOP space (SDM Vol. 2B NOP, PREFETCHh) */
+	[0x18 ... 0x1f] = { op_nop, F_MODRM, EMU_FORM_RM, 0 },
+	[0x20] = { op_movcr, F_MODRM | F_CR, EMU_FORM_RM_REG, 0 },
+	[0x21] = { op_movdr, F_MODRM | F_CR, EMU_FORM_RM_REG, 0 },
+	[0x22] = { op_movcr, F_MODRM | F_CR, EMU_FORM_REG_RM, 0 },
+	[0x23] = { op_movdr, F_MODRM | F_CR, EMU_FORM_REG_RM, 0 },
+	[0x24 ... 0x27] = INV,
+	[0x28 ... 0x2f] = UNIMPL_M,	/* SSE */
+	[0x30] = { op_wrmsr, 0, EMU_FORM_NONE, 0 },
+	[0x31] = { op_rdtsc, 0, EMU_FORM_NONE, 0 },
+	[0x32] = { op_rdmsr, 0, EMU_FORM_NONE, 0 },
+	[0x33] = UNIMPL,	/* RDPMC */
+	[0x34] = UNIMPL,	/* SYSENTER */
+	[0x35] = UNIMPL,	/* SYSEXIT */
+	[0x36] = INV,
+	[0x37] = INV,		/* GETSEC: no SMX */
+	[0x38] = INV,		/* three-byte escapes, handled before the table */
+	[0x39] = INV,
+	[0x3a] = INV,
+	[0x3b ... 0x3f] = INV,
+	[0x40 ... 0x4f] = { op_cmov, F_MODRM | F_CC, EMU_FORM_REG_RM, 0 },
+	[0x50 ... 0x6f] = UNIMPL_M,	/* SSE/MMX */
+	[0x70 ... 0x73] = UNIMPL_MI,	/* PSHUF*, shift-by-immediate groups */
+	[0x74 ... 0x76] = UNIMPL_M,
+	[0x77] = UNIMPL,	/* EMMS */
+	[0x78 ... 0x79] = INV,	/* VMREAD/VMWRITE: no VMX */
+	[0x7a ... 0x7b] = INV,
+	[0x7c ... 0x7f] = UNIMPL_M,
+	[0x80 ... 0x8f] = { op_jcc, F_RELZ | F_FORCE64 | F_CC, EMU_FORM_NONE, 0 },
+	[0x90 ... 0x9f] = { op_setcc, F_MODRM | F_BYTE | F_CC, EMU_FORM_RM, 0 },
+	[0xa0] = { op_pushseg, F_DEF64, EMU_FORM_NONE, 0 },
+	[0xa1] = { op_popseg, F_DEF64, EMU_FORM_NONE, 0 },
+	[0xa2] = { op_cpuid, 0, EMU_FORM_NONE, 0 },
+	[0xa3] = { op_bt, F_MODRM, EMU_FORM_RM_REG, 0 },
+	[0xa4] = { op_shld, F_MODRM | F_IMM8U, EMU_FORM_RM_IMM, 0 },
+	[0xa5] = { op_shld, F_MODRM, EMU_FORM_RM_CL, 0 },
+	[0xa6 ... 0xa7] = INV,
+	[0xa8] = { op_pushseg, F_DEF64, EMU_FORM_NONE, 0 },
+	[0xa9] = { op_popseg, F_DEF64, EMU_FORM_NONE, 0 },
+	[0xaa] = INV,		/* RSM: #UD outside SMM */
+	[0xab] = { op_bt, F_MODRM | F_LOCK, EMU_FORM_RM_REG, 0 },
+	[0xac] = { op_shrd, F_MODRM | F_IMM8U, EMU_FORM_RM_IMM, 0 },
+	[0xad] = { op_shrd, F_MODRM, EMU_FORM_RM_CL, 0 },
+	[0xae] = { NULL, F_MODRM | F_GROUP | F_GROUPMOD | F_SUBREG, 0, G15M },
+	[0xaf] = { op_imul2, F_MODRM, EMU_FORM_REG_RM, 0 },
+	[0xb0] = { op_cmpxchg, F_MODRM | F_BYTE | F_LOCK, EMU_FORM_RM_REG, 0 },
+	[0xb1] = { op_cmpxchg, F_MODRM | F_LOCK, EMU_FORM_RM_REG, 0 },
+	[0xb2] = { op_unimpl, F_MODRM | F_MEMONLY, 0, 0 },	/* LSS */
+	[0xb3] = { op_bt, F_MODRM | F_LOCK, EMU_FORM_RM_REG, 0 },
+	[0xb4] = { op_unimpl, F_MODRM | F_MEMONLY, 0, 0 },	/* LFS */
+	[0xb5] = { op_unimpl, F_MODRM | F_MEMONLY, 0, 0 },	/* LGS */
+	[0xb6] = { op_movzx, F_MODRM, EMU_FORM_REG_RM, 0 },
+	[0xb7] = { op_movzx, F_MODRM, EMU_FORM_REG_RM, 0 },
+	[0xb8] = INV,		/* POPCNT with F3: see decode_0f_special */
+	[0xb9] = { op_ud, F_MODRM, EMU_FORM_NONE, 0 },		/* UD1 */
+	[0xba] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G8 },
+	[0xbb] = { op_bt, F_MODRM | F_LOCK, EMU_FORM_RM_REG, 0 },
+	[0xbc] = { op_bsf, F_MODRM, EMU_FORM_REG_RM, 0 },
+	[0xbd] = { op_bsr, F_MODRM, EMU_FORM_REG_RM, 0 },
+	[0xbe] = { op_movsx, F_MODRM, EMU_FORM_REG_RM, 0 },
+	[0xbf] = { op_movsx, F_MODRM, EMU_FORM_REG_RM, 0 },
+	[0xc0] = { op_xadd, F_MODRM | F_BYTE | F_LOCK, EMU_FORM_RM_REG, 0 },
+	[0xc1] = { op_xadd, F_MODRM | F_LOCK, EMU_FORM_RM_REG, 0 },
+	[0xc2] = UNIMPL_MI,	/* CMPPS */
+	[0xc3] = { op_unimpl, F_MODRM | F_MEMONLY, 0, 0 },	/* MOVNTI */
+	[0xc4 ... 0xc6] = UNIMPL_MI,	/* PINSRW PEXTRW SHUFPS */
+	[0xc7] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G9 },
+	[0xc8 ... 0xcf] = { op_bswap, F_REGOP, EMU_FORM_REG_OP, 0 },
+	[0xd0 ... 0xfe] = UNIMPL_M,	/* SSE/MMX */
+	[0xff] = { op_ud, F_MODRM, EMU_FORM_NONE, 0 },		/* UD0 */
+};
+
+static const struct opdesc popcnt_desc = { op_unimpl, F_MODRM, EMU_FORM_REG_RM, 0 };
+static const struct opdesc map38_desc = UNIMPL_M;
+static const struct opdesc map3a_desc = UNIMPL_MI;
+
+/* Byte cursor with the 15-byte architectural limit (SDM Vol. 2A 2.3.11). */
+struct cursor {
+	const uint8_t	*code;
+	int		avail;
+	int		pos;
+};
+
+static inline int
+need(const struct cursor *c, int n)
+{
+	if (c->pos + n > 15)
+		return -E2BIG;
+	if (c->pos + n > c->avail)
+		return -EAGAIN;
+	return 0;
+}
+
+/* Little-endian immediate of @n bytes, zero-extended. */
+static inline uint64_t
+take(struct cursor *c, int n)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)c->code[c->pos + i] << (8 * i);
+	c->pos += n;
+	return v;
+}
+
+static inline uint64_t
+sext(uint64_t v, int bytes)
+{
+	int sh = 64 - 8 * bytes;
+
+	return (uint64_t)((int64_t)(v << sh) >> sh);
+}
+
+/* 16-bit ModRM addressing (SDM Vol. 2A 2.1.5 table 2-1). */
+static int
+decode_mem16(struct cursor *c, struct emu_insn *in, int mod, int rm, int *ss_default)
+{
+	static const uint8_t base16[8] = {
+		GPR_RBX, GPR_RBX, GPR_RBP, GPR_RBP, GPR_RSI, GPR_RDI, GPR_RBP, GPR_RBX
+	};
+	static const uint8_t index16[8] = {
+		GPR_RSI, GPR_RDI, GPR_RSI, GPR_RDI,
+		EMU_REG_NONE, EMU_REG_NONE, EMU_REG_NONE, EMU_REG_NONE
+	};
+	int rc;
+
+	in->base = base16[rm];
+	in->index = index16[rm];
+	in->scale = 0;
+	if (mod == 0 && rm == 6) {
+		in->base = EMU_REG_NONE;
+		if ((rc = need(c, 2)) != 0)
+			return rc;
+		in->disp = (int64_t)sext(take(c, 2), 2);
+		return 0;
+	}
+	*ss_default = in->base == GPR_RBP;
+	if (mod == 1) {
+		if ((rc = need(c, 1)) != 0)
+			return rc;
+		in->disp = (int64_t)sext(take(c, 1), 1);
+	} else if (mod == 2) {
+		if ((rc = need(c, 2)) != 0)
+			return rc;
+		in->disp = (int64_t)sext(take(c, 2), 2);
+	}
+	return 0;
+}
+
+/* 32/64-bit ModRM and SIB addressing (SDM Vol. 2A 2.1.5 tables 2-2, 2-3; 2.2.1). */
+static int
+decode_mem32(struct cursor *c, struct emu_insn *in, int mod, int rm, bool mode64,
+    int *ss_default)
+{
+	int rc, sib, base, index, disp_size = 0;
+	uint8_t rex = in->rex;
+
+	in->index = EMU_REG_NONE;
+	in->scale = 0;
+	if (rm == 4) {
+		if ((rc = need(c, 1)) != 0)
+			return rc;
+		sib = c->code[c->pos++];
+		in->scale = (uint8_t)(sib >> 6);
+		index = ((sib >> 3) & 7) | ((rex & 0x2) << 2);
+		if (index != GPR_RSP)
+			in->index = (uint8_t)index;
+		base = sib & 7;
+		if (base == 5 && mod == 0) {
+			in->base = EMU_REG_NONE;
+			disp_size = 4;
+		} else {
+			in->base = (uint8_t)(base | ((rex & 0x1) << 3));
+			/* SS for rSP/rBP bases only, not R12/R13 (SDM Vol. 1 3.7.4.1) */
+			*ss_default = in->base == GPR_RSP || in->base == GPR_RBP;
+		}
+	} else if (rm == 5 && mod == 0) {
+		/* disp32; RIP-relative in 64-bit mode (SDM Vol. 2A 2.2.1.6) */
+		in->base = mode64 ? EMU_REG_RIP : EMU_REG_NONE;
+		disp_size = 4;
+	} else {
+		in->base = (uint8_t)(rm | ((rex & 0x1) << 3));
+		*ss_default = in->base == GPR_RBP;
+	}
+	if (mod == 1)
+		disp_size = 1;
+	else if (mod == 2)
+		disp_size = 4;
+	if (disp_size != 0) {
+		if ((rc = need(c, disp_size)) != 0)
+			return rc;
+		in->disp = (int64_t)sext(take(c, disp_size), disp_size);
+	}
+	return 0;
+}
+
+int
+emu_decode(const uint8_t *code, int avail, enum emu_mode mode, struct emu_insn *in)
+{
+	struct cursor c = { code, avail, 0 };
+	const struct opdesc *d;
+	bool mode64 = mode == EMU_MODE_LONG64;
+	bool def16 = mode == EMU_MODE_REAL || mode == EMU_MODE_PROT16 ||
+	    mode == EMU_MODE_COMPAT16;
+	int seg_override = -1, ss_default = 0, rc, mod = 0, regf = 0, rmf = 0;
+	int immsize;
+	uint32_t fl;
+	uint8_t b, opsz_pfx = 0, adsz_pfx = 0;
+
+	memset(in, 0, offsetof(struct emu_insn, bytes));
+	in->base = EMU_REG_NONE;
+	in->index = EMU_REG_NONE;
+
+	/* Legacy prefixes, any order; REX only right before the opcode (2.2.1). */
+	for (;;) {
+		if ((rc = need(&c, 1)) != 0)
+			return rc;
+		b = code[c.pos];
+		switch (b) {
+		case 0xf0:
+			in->lock = 1;
+			break;
+		case 0xf2:
+		case 0xf3:
+			in->rep = b;
+			break;
+		case 0x26: case 0x2e: case 0x36: case 0x3e:
+			/* In 64-bit mode ES CS SS DS overrides are ignored (3.3.7.1). */
+			if (!mode64)
+				seg_override = (b >> 3) & 3;
+			break;
+		case 0x64:
+			seg_override = SEG_FS;
+			break;
+		case 0x65:
+			seg_override = SEG_GS;
+			break;
+		case 0x66:
+			opsz_pfx = 1;
+			break;
+		case 0x67:
+			adsz_pfx = 1;
+			break;
+		default:
+			if (mode64 && (b & 0xf0) == 0x40) {
+				in->rex = b;
+				c.pos++;
+				continue;
+			}
+			goto opcode;
+		}
+		/* A REX followed by a legacy prefix is ignored. */
+		in->rex = 0;
+		c.pos++;
+	}
+opcode:
+	b = code[c.pos++];
+	if (b != 0x0f) {
+		in->map = 0;
+		d = (mode64 && b == 0x63) ? &movsxd_desc : &one_byte[b];
+		if (b == 0x90 && !(in->rex & 0x1))
+			d = NULL;	/* NOP / PAUSE, not XCHG eAX, eAX */
+	} else {
+		if ((rc = need(&c, 1)) != 0)
+			return rc;
+		b = code[c.pos++];
+		in->map = 1;
+		if (b == 0x38 || b == 0x3a) {
+			in->map = b == 0x38 ? 2 : 3;
+			if ((rc = need(&c, 1)) != 0)
+				return rc;
+			b = code[c.pos++];
+			d = in->map == 2 ? &map38_desc : &map3a_desc;
+		} else if (b == 0xb8) {
+			d = in->rep == 0xf3 ? &popcnt_desc : &two_byte[b];
+		} else {
+			d = &two_byte[b];
+		}
+	}
+	in->opcode = b;
+	if (d == NULL) {
+		static const struct opdesc nop_desc = { op_nop, 0, EMU_FORM_NONE, 0 };
+
+		d = &nop_desc;
+	}
+	fl = d->flags;
+	if ((fl & F_INVALID) || (mode64 && (fl & F_INV64)))
+		return -EILSEQ;
+
+	if (fl & F_MODRM) {
+		if ((rc = need(&c, 1)) != 0)
+			return rc;
+		b = code[c.pos++];
+		mod = b >> 6;
+		regf = (b >> 3) & 7;
+		rmf = b & 7;
+		in->has_modrm = 1;
+		if (fl & F_GROUP) {
+			const struct opdesc *g;
+
+			g = &grp_table[d->sub + ((fl & F_GROUPMOD) && mod == 3)][regf];
+			if (g->flags & F_INVALID)
+				return -EILSEQ;
+			fl = (fl & ~(F_GROUP | F_GROUPMOD)) | g->flags;
+			d = g;
+		}
+		if ((fl & F_MEMONLY) && mod == 3)
+			return -EILSEQ;
+		if ((fl & F_REGONLY) && mod != 3)
+			return -EILSEQ;
+		if (fl & F_CR)
+			mod = 3;
+	}
+	in->fn = d->fn;
+	in->form = d->form;
+	in->sub = d->sub;
+	if (fl & F_SUBREG)
+		in->sub = (uint8_t)regf;
+	if (fl & F_CC)
+		in->sub = in->opcode & 0xf;
+
+	/* Operand size (SDM Vol. 1 3.6, Vol. 2A 2.2.1.2 table 2-4). */
+	in->opsize_prefix = opsz_pfx;
+	if (fl & F_BYTE)
+		in->opsize = 1;
+	else if (fl & F_CR)
+		in->opsize = mode64 ? 8 : 4;
+	else if (mode64 && (fl & F_FORCE64))
+		in->opsize = 8;
+	else if (mode64 && (in->rex & 0x8))
+		in->opsize = 8;
+	else if (mode64 && (fl & F_DEF64))
+		in->opsize = opsz_pfx ? 2 : 8;
+	else
+		in->opsize = (def16 ^ opsz_pfx) ? 2 : 4;
+	if (mode64)
+		in->addrsize = adsz_pfx ? 4 : 8;
+	else
+		in->addrsize = (def16 ^ adsz_pfx) ? 2 : 4;
+
+	/* ModRM operands */
+	if (fl & F_MODRM) {
+		if (fl & F_SREG) {
+			/* MOV Sreg: REX.R ignored; no Sreg 6/7; MOV CS is #UD. */
+			if (regf > 5 || (in->opcode == 0x8e && regf == SEG_CS))
+				return -EILSEQ;
+			in->reg = (uint8_t)regf;
+		} else {
+			in->reg = (uint8_t)(regf | ((in->rex & 0x4) << 1));
+		}
+		if (mod == 3) {
+			in->rm = (uint8_t)(rmf | ((in->rex & 0x1) << 3));
+		} else {
+			in->has_mem = 1;
+			if (in->addrsize == 2)
+				rc = decode_mem16(&c, in, mod, rmf, &ss_default);
+			else
+				rc = decode_mem32(&c, in, mod, rmf, mode64, &ss_default);
+			if (rc != 0)
+				return rc;
+		}
+	} else if (fl & F_REGOP) {
+		in->rm = (uint8_t)((in->opcode & 7) | ((in->rex & 0x1) << 3));
+	}
+
+	if (in->lock && (!(fl & F_LOCK) || !in->has_mem))
+		return -EILSEQ;
+
+	/* Immediates */
+	if (fl & (F_IMM8 | F_IMM8U)) {
+		if ((rc = need(&c, 1)) != 0)
+			return rc;
+		in->imm = take(&c, 1);
+		if (fl & F_IMM8)
+			in->imm = sext(in->imm, 1) & emu_size_mask(in->opsize);
+	} else if (fl & F_IMMZ) {
+		immsize = in->opsize == 1 ? 1 : in->opsize == 2 ? 2 : 4;
+		if ((rc = need(&c, immsize)) != 0)
+			return rc;
+		in->imm = sext(take(&c, immsize), immsize) & emu_size_mask(in->opsize);
+	} else if (fl & F_IMMV) {
+		if ((rc = need(&c, in->opsize)) != 0)
+			return rc;
+		in->imm = take(&c, in->opsize);
+	} else if (fl & F_IMM16) {
+		if ((rc = need(&c, 2)) != 0)
+			return rc;
+		in->imm = take(&c, 2);
+	} else if (fl & F_ENTER) {
+		if ((rc = need(&c, 3)) != 0)
+			return rc;
+		in->imm = take(&c, 2);
+		in->imm2 = take(&c, 1);
+	} else if (fl & F_REL8) {
+		if ((rc = need(&c, 1)) != 0)
+			return rc;
+		in->imm = sext(take(&c, 1), 1);
+	} else if (fl & F_RELZ) {
+		immsize = in->opsize == 2 ? 2 : 4;
+		if ((rc = need(&c, immsize)) != 0)
+			return rc;
+		in->imm = sext(take(&c, immsize), immsize);
+	} else if (fl & F_MOFFS) {
+		if ((rc = need(&c, in->addrsize)) != 0)
+			return rc;
+		in->disp = (int64_t)take(&c, in->addrsize);
+		in->has_mem = 1;
+		in->base = EMU_REG_NONE;
+		in->index = EMU_REG_NONE;
+	} else if (fl & F_FAR) {
+		immsize = in->opsize == 2 ? 2 : 4;
+		if ((rc = need(&c, immsize + 2)) != 0)
+			return rc;
+		in->imm = take(&c, immsize);
+		in->imm2 = take(&c, 2);
+	}
+
+	if (seg_override >= 0)
+		in->seg = (uint8_t)seg_override;
+	else
+		in->seg = ss_default ? SEG_SS : SEG_DS;
+	in->len = (uint8_t)c.pos;
+	memcpy(in->bytes, code, c.pos);
+	return 0;
+}

@@ -1,0 +1,581 @@
+/*
+ * emu.c - the software x86-64 CPU behind struct vmm_backend_ops.
+ *
+ * run() is the fetch-decode-dispatch loop described in cpu.h and
+ * docs/cpu.md.  Its hot path makes no allocation and no system call: a TLB
+ * hit gives the host pointer of the code page, the decoder reads straight
+ * from it, the handler runs, and the instruction retires.  The loop leaves
+ * only when a handler builds an exit (port I/O, MMIO, HLT, unknown MSR,
+ * unimplemented instruction), on a triple fault, or when another thread
+ * kicks the vCPU.
+ *
+ * Concurrency (vmm_backend.h): run(), the state accessors and complete() are
+ * called by the vCPU's owner with its lock held; only kick() comes from
+ * other threads, through an atomic flag polled once per instruction.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "machine.h"
+#include "vmm_backend.h"
+
+struct emu_vm {
+	struct vmm_memmap	map;
+	/* Bumped when the map changes, so vCPUs drop host pointers cached in TLBs. */
+	atomic_uint_fast64_t	gen;
+};
+
+struct emu_vcpu {
+	struct emu_cpu		cpu;	/* first: the cookie is also the emu_cpu */
+	struct emu_vm		*vm;
+	uint64_t		gen;
+};
+
+static int
+emu_probe(void)
+{
+	return 0;
+}
+
+static int
+emu_vm_init(struct vm *vm, void **vmcookie)
+{
+	struct emu_vm *evm;
+
+	evm = calloc(1, sizeof(*evm));
+	if (evm == NULL)
+		return -ENOMEM;
+	*vmcookie = evm;
+	return 0;
+}
+
+static void
+emu_vm_cleanup(void *vmcookie)
+{
+	free(vmcookie);
+}
+
+static int
+emu_vm_memmap(void *vmcookie, const struct vmm_memmap *map)
+{
+	struct emu_vm *evm = vmcookie;
+
+	if (map->nsegs < 0 || map->nsegs > (int)(sizeof(map->seg) / sizeof(map->seg[0])))
+		return -EINVAL;
+	evm->map = *map;
+	atomic_fetch_add(&evm->gen, 1);
+	return 0;
+}
+
+static void
+io_log_reset(struct emu_cpu *cpu)
+{
+	cpu->io_log.n = 0;
+	cpu->io_log.pos = 0;
+	cpu->io_log.pending_read = 0;
+}
+
+static int
+emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucookie)
+{
+	struct emu_vcpu *vc;
+
+	vc = calloc(1, sizeof(*vc));
+	if (vc == NULL)
+		return -ENOMEM;
+	vc->vm = vmcookie;
+	vc->cpu.vcpuid = vcpuid;
+	vc->cpu.mem = &vc->vm->map;
+	vc->cpu.exc_vector = -1;
+	vc->gen = atomic_load(&vc->vm->gen);
+	vm_cpu_state_reset(&vc->cpu.st, vcpuid);
+	emu_set_rflags(&vc->cpu, vc->cpu.st.rflags);
+	emu_tsc_write(&vc->cpu, 0);
+	emu_update_mode(&vc->cpu);
+	emu_tlb_flush(&vc->cpu, false);
+	vc->cpu.caps[VM_CAP_HALT_EXIT] = 1;
+	vc->cpu.caps[VM_CAP_UNRESTRICTED_GUEST] = 1;
+	vc->cpu.caps[VM_CAP_RDTSCP] = 1;
+	*vcpucookie = vc;
+	return 0;
+}
+
+static void
+emu_vcpu_cleanup(void *vcpucookie)
+{
+	free(vcpucookie);
+}
+
+/*
+ * Fetch and decode the instruction at CS:RIP (SDM Vol. 3A 3.4, 5.3: CS limit
+ * outside 64-bit mode; instruction fetches are data reads of the code page
+ * with execute rights).  The decoder reads straight from the code page when
+ * 15 bytes are available in it; otherwise the bytes are gathered across the
+ * page boundary, and the second page is translated only when the
+ * instruction really extends into it.
+ */
+static int
+fetch_decode(struct emu_cpu *cpu, struct emu_insn *in)
+{
+	const struct vm_seg *cs = &cpu->st.seg[SEG_CS];
+	uint64_t rip = cpu->st.rip, la, gpa, off;
+	uint8_t *hp, buf[16];
+	int acc, avail, rc, n2;
+	bool limited = false;
+
+	acc = EMU_ACC_FETCH | (cpu->cpl == 3 ? EMU_ACC_USER : 0);
+	if (cpu->mode == EMU_MODE_LONG64) {
+		if (!emu_canonical(rip))
+			return emu_raise_err(cpu, IDT_GP, 0);
+		la = rip;
+	} else {
+		if (rip > cs->limit)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		la = (cs->base + rip) & 0xffffffffULL;
+	}
+	rc = emu_translate(cpu, la, acc, &hp, &gpa);
+	if (rc != EMU_OK)
+		return rc;
+	off = la & 4095;
+	avail = (int)(4096 - off);
+	if (cpu->mode != EMU_MODE_LONG64 && cs->limit - rip + 1 < (uint64_t)avail) {
+		avail = (int)(cs->limit - rip + 1);
+		limited = true;
+	}
+	if (avail > 15)
+		avail = 15;
+	if (hp == NULL) {
+		hp = emu_gpa_to_hva(cpu, gpa + off, (uint64_t)avail);
+		if (hp == NULL)
+			return emu_backend_error(cpu, EFAULT,
+			    "instruction fetch from gpa %#llx, which is not RAM",
+			    (unsigned long long)(gpa + off));
+	} else {
+		hp += off;
+	}
+	rc = emu_decode(hp, avail, cpu->mode, in);
+	if (rc == -EAGAIN) {
+		if (limited)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		memcpy(buf, hp, avail);
+		la = (la + (uint64_t)avail) & (cpu->mode == EMU_MODE_LONG64 ? ~0ULL :
+		    0xffffffffULL);
+		if (cpu->mode == EMU_MODE_LONG64 && !emu_canonical(la))
+			return emu_raise_err(cpu, IDT_GP, 0);
+		n2 = 15 - avail;
+		if (cpu->mode != EMU_MODE_LONG64 &&
+		    cs->limit - (rip + (uint64_t)avail) + 1 < (uint64_t)n2) {
+			if (rip + (uint64_t)avail > cs->limit)
+				return emu_raise_err(cpu, IDT_GP, 0);
+			n2 = (int)(cs->limit - (rip + (uint64_t)avail) + 1);
+			limited = true;
+		}
+		rc = emu_translate(cpu, la, acc, &hp, &gpa);
+		if (rc != EMU_OK)
+			return rc;
+		if (hp == NULL)
+			hp = emu_gpa_to_hva(cpu, gpa, (uint64_t)n2);
+		if (hp == NULL)
+			return emu_backend_error(cpu, EFAULT,
+			    "instruction fetch from gpa %#llx, which is not RAM",
+			    (unsigned long long)gpa);
+		memcpy(buf + avail, hp, n2);
+		rc = emu_decode(buf, avail + n2, cpu->mode, in);
+		if (rc == -EAGAIN)
+			return emu_raise_err(cpu, IDT_GP, 0);	/* ran into the CS limit */
+	}
+	if (rc == -EILSEQ)
+		return emu_raise(cpu, IDT_UD);
+	if (rc == -E2BIG)
+		return emu_raise_err(cpu, IDT_GP, 0);
+	return EMU_OK;
+}
+
+static int
+exit_bogus(struct emu_cpu *cpu, struct vm_exit *vme)
+{
+	vme->exitcode = VM_EXITCODE_BOGUS;
+	vme->rip = cpu->st.rip;
+	vme->inst_length = 0;
+	return 0;
+}
+
+/* Pending exception/interrupt, then NMI (SDM Vol. 3A 6.9 priorities). */
+static int
+deliver_pending(struct emu_cpu *cpu)
+{
+	int rc;
+
+	if (cpu->st.pending_valid) {
+		int vec = (int)cpu->st.pending_vector;
+
+		cpu->st.pending_valid = 0;
+		cpu->exc_vector = vec;
+		cpu->exc_has_err = vec < 32 && cpu->st.pending_errcode_valid;
+		cpu->exc_err = cpu->st.pending_errcode;
+		rc = emu_exception_deliver(cpu, vec < 32 ? EMU_EV_EXCEPTION :
+		    EMU_EV_EXTINT, cpu->st.rip);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	if (cpu->st.nmi_pending &&
+	    !(cpu->st.intr_shadow & (EMU_SHADOW_NMI | EMU_SHADOW_MOVSS))) {
+		cpu->st.nmi_pending = 0;
+		cpu->exc_vector = IDT_NMI;
+		cpu->exc_has_err = 0;
+		cpu->exc_err = 0;
+		rc = emu_exception_deliver(cpu, EMU_EV_NMI, cpu->st.rip);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	return EMU_OK;
+}
+
+static int
+emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
+{
+	struct emu_vcpu *vc = vcpucookie;
+	struct emu_cpu *cpu = &vc->cpu;
+	struct emu_insn in;
+	uint64_t gen;
+	uint32_t shadow;
+	bool tf;
+	int rc;
+
+	memset(vme, 0, sizeof(*vme));
+	cpu->exit = vme;
+	cpu->stats.backend_entries++;
+	gen = atomic_load(&vc->vm->gen);
+	if (gen != vc->gen) {
+		vc->gen = gen;
+		emu_tlb_flush(cpu, false);
+	}
+	/* Resuming elsewhere than the replayed instruction drops its log. */
+	if (rip != cpu->io_log.rip)
+		io_log_reset(cpu);
+	cpu->st.rip = rip;
+	cpu->st.halted = 0;
+	if (cpu->mode != EMU_MODE_REAL && (cpu->st.rflags & RFL_VM)) {
+		emu_backend_error(cpu, ENOTSUP, "virtual-8086 mode is not implemented");
+		return 0;
+	}
+
+	for (;;) {
+		if (atomic_load_explicit(&cpu->kick, memory_order_relaxed)) {
+			atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
+			return exit_bogus(cpu, vme);
+		}
+		if (__builtin_expect(cpu->st.pending_valid | cpu->st.nmi_pending, 0)) {
+			rc = deliver_pending(cpu);
+			if (rc == EMU_EXIT)
+				return 0;
+		}
+
+		shadow = cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS);
+		tf = (cpu->st.rflags & RFL_TF) != 0;
+		cpu->io_log.pos = 0;
+		cpu->exc_vector = -1;
+		rc = fetch_decode(cpu, &in);
+		if (rc == EMU_OK) {
+			cpu->next_rip = (cpu->st.rip + in.len) & emu_ip_mask(cpu);
+			rc = in.fn(cpu, &in);
+		}
+		switch (rc) {
+		case EMU_OK:
+			cpu->st.rip = cpu->next_rip;
+			cpu->stats.insns_retired++;
+			if (cpu->io_log.n != 0)
+				io_log_reset(cpu);
+			/* STI / MOV SS blocking lasts one instruction (SDM Vol. 3A 6.8.3). */
+			if (shadow)
+				cpu->st.intr_shadow &= ~shadow;
+			if (__builtin_expect(tf, 0) && in.fn != op_int) {
+				/* Single-step trap (SDM Vol. 3A 17.3.1.4): DR6.BS. */
+				cpu->st.dr[6] |= 1ULL << 14;
+				cpu->exc_vector = IDT_DB;
+				cpu->exc_has_err = 0;
+				if (emu_exception_deliver(cpu, EMU_EV_EXCEPTION,
+				    cpu->st.rip) == EMU_EXIT)
+					return 0;
+			}
+			if (__builtin_expect(cpu->caps[VM_CAP_MTRAP_EXIT], 0)) {
+				vme->exitcode = VM_EXITCODE_MTRAP;
+				vme->rip = cpu->st.rip;
+				vme->inst_length = 0;
+				return 0;
+			}
+			break;
+		case EMU_FAULT:
+			io_log_reset(cpu);
+			if (emu_exception_deliver(cpu, EMU_EV_EXCEPTION, cpu->st.rip) ==
+			    EMU_EXIT)
+				return 0;
+			break;
+		case EMU_EXIT:
+			if (vme->inst_length != 0) {
+				/* The exiting instruction retired (HLT, WRMSR...). */
+				cpu->st.rip = cpu->next_rip;
+				cpu->stats.insns_retired++;
+				io_log_reset(cpu);
+				if (shadow)
+					cpu->st.intr_shadow &= ~shadow;
+			} else {
+				cpu->io_log.rip = cpu->st.rip;
+			}
+			return 0;
+		default:
+			emu_backend_error(cpu, EINVAL, "handler returned %d", rc);
+			return 0;
+		}
+	}
+}
+
+/*
+ * Userland finished the access of the last exit: record it so that the
+ * replayed instruction consumes it (cpu.h).  Reads carry their data; writes
+ * only mark the access done.
+ */
+static int
+emu_complete(void *vcpucookie, const struct vm_exit *vme)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+	struct emu_io_log *log = &cpu->io_log;
+	uint64_t v;
+
+	switch (vme->exitcode) {
+	case VM_EXITCODE_INOUT:
+		v = vme->u.inout.in ? vme->u.inout.eax : 0;
+		break;
+	case VM_EXITCODE_INST_EMUL:
+		v = vme->u.mmio.write ? 0 : vme->u.mmio.data;
+		break;
+	case VM_EXITCODE_RDMSR:
+		v = vme->u.msr.wval;
+		break;
+	default:
+		return 0;
+	}
+	if (vme->inst_length != 0 || vme->rip != log->rip)
+		return -EINVAL;
+	if (log->n >= EMU_IO_LOG_MAX)
+		return -E2BIG;
+	log->data[log->n++] = v;
+	log->pending_read = 0;
+	return 0;
+}
+
+static void
+emu_kick(void *vcpucookie)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+
+	atomic_store_explicit(&cpu->kick, 1, memory_order_relaxed);
+}
+
+static int
+emu_get_state(void *vcpucookie, struct vm_cpu_state *st)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+
+	cpu->st.rflags = emu_rflags(cpu);
+	cpu->st.tsc = emu_tsc_read(cpu);
+	*st = cpu->st;
+	return 0;
+}
+
+/* After CR0/CR3/CR4/EFER or the PDPTEs change from outside. */
+static void
+state_changed(struct emu_cpu *cpu)
+{
+	emu_update_mode(cpu);
+	emu_tlb_flush(cpu, false);
+}
+
+static int
+emu_set_state(void *vcpucookie, const struct vm_cpu_state *st)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+
+	cpu->st = *st;
+	emu_set_rflags(cpu, st->rflags);
+	emu_tsc_write(cpu, st->tsc);
+	io_log_reset(cpu);
+	cpu->exc_vector = -1;
+	state_changed(cpu);
+	return 0;
+}
+
+static int
+emu_get_reg(void *vcpucookie, int reg, uint64_t *val)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+
+	if (reg == VM_REG_GUEST_RFLAGS)
+		emu_rflags(cpu);
+	return vm_cpu_state_get_reg(&cpu->st, reg, val);
+}
+
+static int
+emu_set_reg(void *vcpucookie, int reg, uint64_t val)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+	int rc;
+
+	if (reg == VM_REG_GUEST_RFLAGS) {
+		emu_set_rflags(cpu, val);
+		return 0;
+	}
+	rc = vm_cpu_state_set_reg(&cpu->st, reg, val);
+	if (rc != 0)
+		return rc;
+	switch (reg) {
+	case VM_REG_GUEST_CR0:
+	case VM_REG_GUEST_CR3:
+	case VM_REG_GUEST_CR4:
+	case VM_REG_GUEST_EFER:
+	case VM_REG_GUEST_PDPTE0:
+	case VM_REG_GUEST_PDPTE1:
+	case VM_REG_GUEST_PDPTE2:
+	case VM_REG_GUEST_PDPTE3:
+		state_changed(cpu);
+		break;
+	case VM_REG_GUEST_CS:
+	case VM_REG_GUEST_SS:
+		emu_update_mode(cpu);
+		break;
+	case VM_REG_GUEST_RIP:
+		io_log_reset(cpu);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int
+emu_get_desc(void *vcpucookie, int reg, struct seg_desc *desc)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+
+	return vm_cpu_state_get_desc(&cpu->st, reg, desc);
+}
+
+static int
+emu_set_desc(void *vcpucookie, int reg, const struct seg_desc *desc)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+	int rc;
+
+	rc = vm_cpu_state_set_desc(&cpu->st, reg, desc);
+	if (rc == 0)
+		emu_update_mode(cpu);
+	return rc;
+}
+
+static int
+emu_inject_exception(void *vcpucookie, int vector, int errcode_valid,
+    uint32_t errcode, int restart_instruction)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+
+	/*
+	 * restart_instruction needs nothing here: libvmm resumes at the rip
+	 * it passes to run(), which is the exiting instruction's when it asks
+	 * for a restart (bhyve's vm_restart_instruction).
+	 */
+	if (vector < 0 || vector >= 32)
+		return -EINVAL;
+	if (cpu->st.pending_valid)
+		return -EBUSY;
+	cpu->st.pending_valid = 1;
+	cpu->st.pending_vector = (uint32_t)vector;
+	cpu->st.pending_errcode_valid = errcode_valid ? 1 : 0;
+	cpu->st.pending_errcode = errcode;
+	return 0;
+}
+
+static int
+emu_inject_nmi(void *vcpucookie)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+
+	cpu->st.nmi_pending = 1;
+	return 0;
+}
+
+/* Capabilities this backend implements; the others are -ENOENT. */
+static bool
+cap_supported(int type)
+{
+	switch (type) {
+	case VM_CAP_HALT_EXIT:
+	case VM_CAP_MTRAP_EXIT:
+	case VM_CAP_UNRESTRICTED_GUEST:
+	case VM_CAP_BPT_EXIT:
+	case VM_CAP_RDTSCP:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int
+emu_get_cap(void *vcpucookie, int type, int *val)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+
+	if (type < 0 || type >= VM_CAP_MAX || !cap_supported(type))
+		return -ENOENT;
+	*val = cpu->caps[type];
+	return 0;
+}
+
+static int
+emu_set_cap(void *vcpucookie, int type, int val)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+
+	if (type < 0 || type >= VM_CAP_MAX || !cap_supported(type))
+		return -ENOENT;
+	/* HLT always exits, real mode always runs, RDTSCP always exists. */
+	if ((type == VM_CAP_HALT_EXIT || type == VM_CAP_UNRESTRICTED_GUEST ||
+	    type == VM_CAP_RDTSCP) && !val)
+		return -EINVAL;
+	cpu->caps[type] = val ? 1 : 0;
+	return 0;
+}
+
+static void
+emu_get_stats(void *vcpucookie, struct vm_backend_stats *stats)
+{
+	*stats = ((struct emu_vcpu *)vcpucookie)->cpu.stats;
+}
+
+const struct vmm_backend_ops vmm_backend_emu = {
+	.name = "emu",
+	.probe = emu_probe,
+	.vm_init = emu_vm_init,
+	.vm_cleanup = emu_vm_cleanup,
+	.vm_memmap = emu_vm_memmap,
+	.vcpu_init = emu_vcpu_init,
+	.vcpu_cleanup = emu_vcpu_cleanup,
+	.run = emu_run,
+	.complete = emu_complete,
+	.kick = emu_kick,
+	.get_state = emu_get_state,
+	.set_state = emu_set_state,
+	.get_reg = emu_get_reg,
+	.set_reg = emu_set_reg,
+	.get_desc = emu_get_desc,
+	.set_desc = emu_set_desc,
+	.inject_exception = emu_inject_exception,
+	.inject_nmi = emu_inject_nmi,
+	.get_cap = emu_get_cap,
+	.set_cap = emu_set_cap,
+	.get_stats = emu_get_stats,
+};

@@ -1,0 +1,985 @@
+/*
+ * system.c - the system instructions of the software CPU: HLT, CLI/STI,
+ * CPUID, RDTSC(P), RDMSR/WRMSR, MOV CR/DR, the 0F 00 and 0F 01 groups
+ * (descriptor tables, LLDT/LTR, SMSW/LMSW, INVLPG, SWAPGS), CLTS, INVD,
+ * SYSCALL/SYSRET; and the descriptor-table helpers control.c shares.
+ *
+ * Privilege: every instruction the SDM marks privileged raises #GP(0) at
+ * CPL > 0 before looking at its operands.  Reserved-bit and mode rules for
+ * control registers follow SDM Vol. 2B "MOV-Move to/from Control
+ * Registers", Vol. 3A 2.5 and 9.8.5; MSR rules SDM Vol. 4 and Vol. 2B WRMSR.
+ *
+ * MSRs the CPU itself owns are handled here.  Any other RDMSR exits to
+ * userland with VM_EXITCODE_RDMSR (u.msr.code = ECX) and inst_length 0:
+ * userland completes it with the value in u.msr.wval (or injects #GP) and
+ * the instruction replays, taking the value from the replay log.  Any other
+ * WRMSR exits with VM_EXITCODE_WRMSR (u.msr.code, u.msr.wval = EDX:EAX)
+ * already retired (inst_length = its length), as bhyve does.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu.h"
+#include "machine.h"
+#include "vmm_cpuid.h"
+
+#define MSR_TSC			0x00000010
+#define MSR_APICBASE		0x0000001b
+#define MSR_MTRRCAP		0x000000fe
+#define MSR_SYSENTER_CS		0x00000174
+#define MSR_SYSENTER_ESP	0x00000175
+#define MSR_SYSENTER_EIP	0x00000176
+#define MSR_MISC_ENABLE		0x000001a0
+#define MSR_PAT			0x00000277
+#define MSR_MTRRDEFTYPE		0x000002ff
+#define MSR_EFER		0xc0000080
+#define MSR_STAR		0xc0000081
+#define MSR_LSTAR		0xc0000082
+#define MSR_CSTAR		0xc0000083
+#define MSR_SFMASK		0xc0000084
+#define MSR_FSBASE		0xc0000100
+#define MSR_GSBASE		0xc0000101
+#define MSR_KGSBASE		0xc0000102
+#define MSR_TSC_AUX		0xc0000103
+
+/* msr_read/msr_write: the MSR belongs to userland (distinct from EMU_*). */
+#define MSR_NOT_OURS		(-1)
+
+/* CR0 bits that exist (SDM Vol. 3A 2.5); writes to the others are ignored. */
+#define CR0_DEFINED	(CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | \
+			 CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG)
+/* CR4 bits for features CPUID advertises; setting any other is #GP(0). */
+#define CR4_ALLOWED	(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | \
+			 CR4_OSFXSR | CR4_OSXMMEXCPT)
+
+static inline bool
+privileged_fault(const struct emu_cpu *cpu)
+{
+	return cpu->mode != EMU_MODE_REAL && cpu->cpl != 0;
+}
+
+/* ---- TSC: CLOCK_MONOTONIC at a nominal 1 GHz, plus a per-vCPU offset ---- */
+
+static uint64_t
+host_ticks(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+emu_tsc_read(const struct emu_cpu *cpu)
+{
+	return host_ticks() + cpu->tsc_offset;
+}
+
+void
+emu_tsc_write(struct emu_cpu *cpu, uint64_t val)
+{
+	cpu->tsc_offset = val - host_ticks();
+}
+
+/* ---- descriptors ---- */
+
+int
+emu_desc_fetch(struct emu_cpu *cpu, uint16_t sel, uint64_t *raw, uint64_t *lap)
+{
+	const struct vm_seg *tab;
+	uint8_t b[8];
+	uint64_t la;
+	int rc, i;
+
+	tab = (sel & 4) ? &cpu->st.seg[SEG_LDTR] : &cpu->st.gdtr;
+	if (((sel & 4) && SEG_DESC_UNUSABLE(tab->access)) ||
+	    (uint64_t)(sel | 7) > tab->limit)
+		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	la = tab->base + (sel & 0xfff8);
+	if (!(cpu->st.efer & EFER_LMA))
+		la &= 0xffffffffULL;
+	rc = emu_read_linear(cpu, la, b, 8, 0);
+	if (rc != EMU_OK)
+		return rc;
+	*raw = 0;
+	for (i = 0; i < 8; i++)
+		*raw |= (uint64_t)b[i] << (8 * i);
+	if (lap != NULL)
+		*lap = la;
+	return EMU_OK;
+}
+
+void
+emu_desc_to_seg(uint64_t raw, uint16_t sel, struct vm_seg *seg)
+{
+	uint32_t limit;
+
+	limit = (uint32_t)(raw & 0xffff) | (uint32_t)((raw >> 32) & 0xf0000);
+	seg->access = (uint32_t)((raw >> 40) & 0xff) | (uint32_t)((raw >> 52) & 0xf) << 12;
+	if (seg->access & 0x8000)
+		limit = (limit << 12) | 0xfff;
+	seg->limit = limit;
+	seg->base = ((raw >> 16) & 0xffffff) | ((raw >> 32) & 0xff000000);
+	seg->sel = sel;
+	memset(seg->pad, 0, sizeof(seg->pad));
+}
+
+void
+emu_load_cs(struct emu_cpu *cpu, uint16_t sel, const struct vm_seg *cs, int cpl)
+{
+	cpu->st.seg[SEG_CS] = *cs;
+	cpu->st.seg[SEG_CS].sel = (uint16_t)((sel & 0xfffc) | cpl);
+	emu_update_mode(cpu);
+}
+
+void
+emu_seg_load_real(struct emu_cpu *cpu, int seg, uint16_t sel)
+{
+	/* Real mode keeps the cached limit and attributes (SDM Vol. 3A 20.1.1). */
+	cpu->st.seg[seg].sel = sel;
+	cpu->st.seg[seg].base = (uint64_t)sel << 4;
+	cpu->st.seg[seg].access &= ~DESC_UNUSABLE;
+}
+
+void
+emu_null_outer_segs(struct emu_cpu *cpu)
+{
+	static const int segs[] = { SEG_ES, SEG_DS, SEG_FS, SEG_GS };
+	struct vm_seg *s;
+	uint32_t type;
+	unsigned i;
+
+	for (i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		s = &cpu->st.seg[segs[i]];
+		if (SEG_DESC_UNUSABLE(s->access))
+			continue;
+		type = SEG_DESC_TYPE(s->access);
+		/* data, or non-conforming code, more privileged than the new CPL */
+		if (((type & 0xc) != 0xc) && SEG_DESC_DPL(s->access) < cpu->cpl) {
+			s->sel = 0;
+			s->access = DESC_UNUSABLE;
+		}
+	}
+}
+
+/* ---- simple ones ---- */
+
+int
+op_ud(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	return emu_raise(cpu, IDT_UD);
+}
+
+int
+op_hlt(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	struct vm_exit *vme = cpu->exit;
+
+	if (privileged_fault(cpu))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	/*
+	 * The instruction retires; libvmm decides whether the vCPU sleeps
+	 * (interrupts masked, nothing pending) and resumes after it.
+	 */
+	memset(&vme->u, 0, sizeof(vme->u));
+	vme->exitcode = VM_EXITCODE_HLT;
+	vme->rip = cpu->st.rip;
+	vme->inst_length = in->len;
+	vme->u.hlt.rflags = emu_rflags(cpu);
+	cpu->st.halted = 1;
+	return EMU_EXIT;
+}
+
+/* CLI/STI: IOPL-sensitive in protected mode (SDM Vol. 2A CLI, Vol. 2B STI; no VME/PVI). */
+int
+op_cli(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	if (cpu->mode != EMU_MODE_REAL &&
+	    cpu->cpl > ((cpu->st.rflags & RFL_IOPL) >> 12))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	cpu->st.rflags &= ~RFL_IF;
+	return EMU_OK;
+}
+
+int
+op_sti(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	if (cpu->mode != EMU_MODE_REAL &&
+	    cpu->cpl > ((cpu->st.rflags & RFL_IOPL) >> 12))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	/* Interrupts stay blocked until after the next instruction (6.8.3). */
+	if (!(cpu->st.rflags & RFL_IF)) {
+		cpu->st.rflags |= RFL_IF;
+		cpu->st.intr_shadow |= EMU_SHADOW_STI;
+	}
+	return EMU_OK;
+}
+
+int
+op_cpuid(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint32_t r[4];
+
+	vmm_cpuid(cpu->vcpuid, (uint32_t)cpu->st.gpr[GPR_RAX],
+	    (uint32_t)cpu->st.gpr[GPR_RCX], r);
+	cpu->st.gpr[GPR_RAX] = r[0];
+	cpu->st.gpr[GPR_RBX] = r[1];
+	cpu->st.gpr[GPR_RCX] = r[2];
+	cpu->st.gpr[GPR_RDX] = r[3];
+	return EMU_OK;
+}
+
+int
+op_rdtsc(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t t;
+
+	if ((cpu->st.cr4 & CR4_TSD) && privileged_fault(cpu))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	t = emu_tsc_read(cpu);
+	cpu->st.gpr[GPR_RAX] = (uint32_t)t;
+	cpu->st.gpr[GPR_RDX] = t >> 32;
+	return EMU_OK;
+}
+
+int
+op_rdtscp(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	int rc;
+
+	rc = op_rdtsc(cpu, in);
+	if (rc == EMU_OK)
+		cpu->st.gpr[GPR_RCX] = (uint32_t)cpu->st.tsc_aux;
+	return rc;
+}
+
+int
+op_invd(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	/* INVD/WBINVD: privileged; there is no cache to act on. */
+	if (privileged_fault(cpu))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	return EMU_OK;
+}
+
+int
+op_clts(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	if (privileged_fault(cpu))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	cpu->st.cr0 &= ~CR0_TS;
+	return EMU_OK;
+}
+
+/* ---- MSRs ---- */
+
+static bool
+pat_valid(uint64_t v)
+{
+	int i;
+	uint8_t t;
+
+	/* Memory types 0 UC, 1 WC, 4 WT, 5 WP, 6 WB, 7 UC- (SDM Vol. 3A 12.12.2). */
+	for (i = 0; i < 8; i++) {
+		t = (uint8_t)(v >> (8 * i));
+		if (t == 2 || t == 3 || t > 7)
+			return false;
+	}
+	return true;
+}
+
+/* EMU_OK with *val, EMU_FAULT, or MSR_NOT_OURS. */
+static int
+msr_read(struct emu_cpu *cpu, uint32_t msr, uint64_t *val)
+{
+	const struct vm_cpu_state *st = &cpu->st;
+
+	switch (msr) {
+	case MSR_TSC: *val = emu_tsc_read(cpu); break;
+	case MSR_APICBASE: *val = st->apic_base; break;
+	case MSR_MTRRCAP: *val = 0; break;	/* no variable or fixed ranges */
+	case MSR_SYSENTER_CS: *val = st->sysenter_cs; break;
+	case MSR_SYSENTER_ESP: *val = st->sysenter_esp; break;
+	case MSR_SYSENTER_EIP: *val = st->sysenter_eip; break;
+	case MSR_MISC_ENABLE: *val = st->misc_enable; break;
+	case MSR_PAT: *val = st->pat; break;
+	case MSR_MTRRDEFTYPE: *val = 0x806; break;	/* MTRRs enabled, default WB */
+	case MSR_EFER: *val = st->efer; break;
+	case MSR_STAR: *val = st->star; break;
+	case MSR_LSTAR: *val = st->lstar; break;
+	case MSR_CSTAR: *val = st->cstar; break;
+	case MSR_SFMASK: *val = st->sfmask; break;
+	case MSR_FSBASE: *val = st->seg[SEG_FS].base; break;
+	case MSR_GSBASE: *val = st->seg[SEG_GS].base; break;
+	case MSR_KGSBASE: *val = st->kgs_base; break;
+	case MSR_TSC_AUX: *val = st->tsc_aux; break;
+	default:
+		return MSR_NOT_OURS;
+	}
+	return EMU_OK;
+}
+
+static int
+efer_write(struct emu_cpu *cpu, uint64_t val)
+{
+	uint64_t old = cpu->st.efer;
+
+	if (val & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	/* LME may not change while paging is on (9.8.5); LMA is read-only. */
+	if ((cpu->st.cr0 & CR0_PG) && ((val ^ old) & EFER_LME))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	cpu->st.efer = (val & ~EFER_LMA) | (old & EFER_LMA);
+	if ((cpu->st.efer ^ old) & EFER_NXE)
+		emu_tlb_flush(cpu, false);
+	emu_update_mode(cpu);
+	return EMU_OK;
+}
+
+static int
+msr_write(struct emu_cpu *cpu, uint32_t msr, uint64_t val)
+{
+	struct vm_cpu_state *st = &cpu->st;
+
+	switch (msr) {
+	case MSR_TSC:
+		emu_tsc_write(cpu, val);
+		break;
+	case MSR_APICBASE:
+		/* bits 7:0, 9, 10 (no x2APIC) and above MAXPHYADDR are reserved; BSP is read-only */
+		if (val & (0x6ffULL | ~EMU_PHYS_MASK))
+			return emu_raise_err(cpu, IDT_GP, 0);
+		st->apic_base = (val & ~0x100ULL) | (st->apic_base & 0x100ULL);
+		break;
+	case MSR_SYSENTER_CS:
+		st->sysenter_cs = val & 0xffffffffULL;
+		break;
+	case MSR_SYSENTER_ESP:
+	case MSR_SYSENTER_EIP:
+		if (!emu_canonical(val))
+			return emu_raise_err(cpu, IDT_GP, 0);
+		if (msr == MSR_SYSENTER_ESP)
+			st->sysenter_esp = val;
+		else
+			st->sysenter_eip = val;
+		break;
+	case MSR_MISC_ENABLE:
+		st->misc_enable = val;
+		break;
+	case MSR_PAT:
+		if (!pat_valid(val))
+			return emu_raise_err(cpu, IDT_GP, 0);
+		st->pat = val;
+		break;
+	case MSR_MTRRCAP:
+		return emu_raise_err(cpu, IDT_GP, 0);	/* read-only */
+	case MSR_EFER:
+		return efer_write(cpu, val);
+	case MSR_STAR:
+		st->star = val;
+		break;
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+		if (!emu_canonical(val))
+			return emu_raise_err(cpu, IDT_GP, 0);
+		if (msr == MSR_LSTAR)
+			st->lstar = val;
+		else
+			st->cstar = val;
+		break;
+	case MSR_SFMASK:
+		if (val >> 32)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		st->sfmask = val;
+		break;
+	case MSR_FSBASE:
+	case MSR_GSBASE:
+	case MSR_KGSBASE:
+		if (!emu_canonical(val))
+			return emu_raise_err(cpu, IDT_GP, 0);
+		if (msr == MSR_FSBASE)
+			st->seg[SEG_FS].base = val;
+		else if (msr == MSR_GSBASE)
+			st->seg[SEG_GS].base = val;
+		else
+			st->kgs_base = val;
+		break;
+	case MSR_TSC_AUX:
+		if (val >> 32)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		st->tsc_aux = val;
+		break;
+	default:
+		return MSR_NOT_OURS;
+	}
+	return EMU_OK;
+}
+
+int
+op_rdmsr(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	struct emu_io_log *log = &cpu->io_log;
+	struct vm_exit *vme = cpu->exit;
+	uint32_t msr = (uint32_t)cpu->st.gpr[GPR_RCX];
+	uint64_t val;
+	int rc;
+
+	if (privileged_fault(cpu))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	rc = msr_read(cpu, msr, &val);
+	if (rc == EMU_FAULT)
+		return rc;
+	if (rc == MSR_NOT_OURS) {
+		if (log->pos < log->n) {
+			val = log->data[log->pos++];
+		} else {
+			memset(&vme->u, 0, sizeof(vme->u));
+			vme->exitcode = VM_EXITCODE_RDMSR;
+			vme->rip = cpu->st.rip;
+			vme->inst_length = 0;
+			vme->u.msr.code = msr;
+			log->rip = cpu->st.rip;
+			log->pending_read = 1;
+			return EMU_EXIT;
+		}
+	}
+	cpu->st.gpr[GPR_RAX] = (uint32_t)val;
+	cpu->st.gpr[GPR_RDX] = val >> 32;
+	return EMU_OK;
+}
+
+int
+op_wrmsr(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	struct vm_exit *vme = cpu->exit;
+	uint32_t msr = (uint32_t)cpu->st.gpr[GPR_RCX];
+	uint64_t val;
+	int rc;
+
+	if (privileged_fault(cpu))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	val = (cpu->st.gpr[GPR_RDX] << 32) | (uint32_t)cpu->st.gpr[GPR_RAX];
+	rc = msr_write(cpu, msr, val);
+	if (rc == EMU_OK || rc == EMU_FAULT)
+		return rc;
+	memset(&vme->u, 0, sizeof(vme->u));
+	vme->exitcode = VM_EXITCODE_WRMSR;
+	vme->rip = cpu->st.rip;
+	vme->inst_length = in->len;
+	vme->u.msr.code = msr;
+	vme->u.msr.wval = val;
+	return EMU_EXIT;
+}
+
+/* ---- control registers ---- */
+
+static int
+cr0_write(struct emu_cpu *cpu, uint64_t val)
+{
+	uint64_t old = cpu->st.cr0, efer = cpu->st.efer;
+	int rc;
+
+	if (val >> 32)
+		return emu_raise_err(cpu, IDT_GP, 0);
+	val = (val & CR0_DEFINED) | CR0_ET;
+	if ((val & CR0_PG) && !(val & CR0_PE))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	if ((val & CR0_NW) && !(val & CR0_CD))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	if ((val & CR0_PG) && !(old & CR0_PG)) {
+		if (efer & EFER_LME) {
+			/* Activating IA-32e mode (SDM Vol. 3A 9.8.5). */
+			if (!(cpu->st.cr4 & CR4_PAE) || SEG_DESC_L(cpu->st.seg[SEG_CS].access))
+				return emu_raise_err(cpu, IDT_GP, 0);
+			efer |= EFER_LMA;
+		} else if (cpu->st.cr4 & CR4_PAE) {
+			rc = emu_load_pdptes(cpu, cpu->st.cr3);
+			if (rc != EMU_OK)
+				return rc;
+		}
+	} else if (!(val & CR0_PG) && (old & CR0_PG) && (efer & EFER_LMA)) {
+		/* Leaving IA-32e mode is only allowed from compatibility mode (9.8.5.4). */
+		if (cpu->mode == EMU_MODE_LONG64)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		efer &= ~EFER_LMA;
+	}
+	cpu->st.cr0 = val;
+	cpu->st.efer = efer;
+	if ((val ^ old) & (CR0_PG | CR0_PE | CR0_WP))
+		emu_tlb_flush(cpu, false);
+	emu_update_mode(cpu);
+	return EMU_OK;
+}
+
+static int
+cr3_write(struct emu_cpu *cpu, uint64_t val)
+{
+	int rc;
+
+	if (cpu->st.efer & EFER_LMA) {
+		/* No PCID: bits 63:MAXPHYADDR are reserved. */
+		if (val & ~EMU_PHYS_MASK)
+			return emu_raise_err(cpu, IDT_GP, 0);
+	} else {
+		val &= 0xffffffffULL;
+		if ((cpu->st.cr4 & CR4_PAE) && (cpu->st.cr0 & CR0_PG)) {
+			rc = emu_load_pdptes(cpu, val);
+			if (rc != EMU_OK)
+				return rc;
+		}
+	}
+	cpu->st.cr3 = val;
+	emu_tlb_flush(cpu, true);
+	return EMU_OK;
+}
+
+static int
+cr4_write(struct emu_cpu *cpu, uint64_t val)
+{
+	uint64_t old = cpu->st.cr4;
+	int rc;
+
+	if (val & ~CR4_ALLOWED)
+		return emu_raise_err(cpu, IDT_GP, 0);
+	if ((cpu->st.efer & EFER_LMA) && !(val & CR4_PAE))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	if ((val & CR4_PAE) && !(old & CR4_PAE) && (cpu->st.cr0 & CR0_PG) &&
+	    !(cpu->st.efer & EFER_LMA)) {
+		rc = emu_load_pdptes(cpu, cpu->st.cr3);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	cpu->st.cr4 = val;
+	/* Changing PGE, PAE or PSE invalidates everything, global too (4.10.4.1). */
+	if ((val ^ old) & (CR4_PGE | CR4_PAE | CR4_PSE))
+		emu_tlb_flush(cpu, false);
+	return EMU_OK;
+}
+
+int
+op_movcr(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	int cr = in->reg, size = in->opsize;
+	uint64_t val;
+
+	if (cr != 0 && cr != 2 && cr != 3 && cr != 4 && cr != 8)
+		return emu_raise(cpu, IDT_UD);
+	if (privileged_fault(cpu))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	if (in->opcode == 0x20) {
+		switch (cr) {
+		case 0: val = cpu->st.cr0; break;
+		case 2: val = cpu->st.cr2; break;
+		case 3: val = cpu->st.cr3; break;
+		case 4: val = cpu->st.cr4; break;
+		default: val = cpu->st.cr8; break;
+		}
+		emu_reg_write(cpu, in->rm, size, 1, val);
+		return EMU_OK;
+	}
+	val = emu_reg_read(cpu, in->rm, size, 1);
+	switch (cr) {
+	case 0:
+		return cr0_write(cpu, val);
+	case 2:
+		cpu->st.cr2 = val;
+		return EMU_OK;
+	case 3:
+		return cr3_write(cpu, val);
+	case 4:
+		return cr4_write(cpu, val);
+	default:
+		if (val >> 4)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		cpu->st.cr8 = val;
+		return EMU_OK;
+	}
+}
+
+/* MOV DR (SDM Vol. 2B; Vol. 3A 17.2): DR4/DR5 alias DR6/DR7 unless CR4.DE. */
+int
+op_movdr(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	int dr = in->reg, size = in->opsize;
+	uint64_t val;
+
+	if (dr > 7)
+		return emu_raise(cpu, IDT_UD);
+	if (privileged_fault(cpu))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	if (dr == 4 || dr == 5) {
+		if (cpu->st.cr4 & CR4_DE)
+			return emu_raise(cpu, IDT_UD);
+		dr += 2;
+	}
+	if (cpu->st.dr[7] & (1ULL << 13)) {
+		/* General detect: #DB fault with DR6.BD, GD cleared (17.2.4). */
+		cpu->st.dr[6] |= 1ULL << 13;
+		cpu->st.dr[7] &= ~(1ULL << 13);
+		return emu_raise(cpu, IDT_DB);
+	}
+	if (in->opcode == 0x21) {
+		emu_reg_write(cpu, in->rm, size, 1, cpu->st.dr[dr]);
+		return EMU_OK;
+	}
+	val = emu_reg_read(cpu, in->rm, size, 1);
+	switch (dr) {
+	case 6:
+		if (val >> 32)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		cpu->st.dr[6] = (val & 0xe00fULL) | 0xffff0ff0ULL;
+		break;
+	case 7:
+		if (val >> 32)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		cpu->st.dr[7] = (val & ~0xd800ULL) | 0x400ULL;
+		break;
+	default:
+		cpu->st.dr[dr] = val;
+		break;
+	}
+	return EMU_OK;
+}
+
+/* ---- 0F 00: SLDT STR LLDT LTR VERR VERW ---- */
+
+/* Read a 16-byte system descriptor's upper half in IA-32e mode (SDM Vol. 3A 7.2.3, 3.5.2). */
+static int
+sysdesc_base_hi(struct emu_cpu *cpu, uint64_t la, uint16_t sel, uint64_t *base_hi)
+{
+	uint8_t b[8];
+	uint64_t hi = 0;
+	int rc, i;
+
+	if ((uint64_t)((sel & 0xfff8) + 15) > cpu->st.gdtr.limit)
+		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	rc = emu_read_linear(cpu, la + 8, b, 8, 0);
+	if (rc != EMU_OK)
+		return rc;
+	for (i = 0; i < 8; i++)
+		hi |= (uint64_t)b[i] << (8 * i);
+	if ((hi >> 40) & 0x1f)
+		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	*base_hi = hi & 0xffffffffULL;
+	return EMU_OK;
+}
+
+static int
+load_ldt_or_tr(struct emu_cpu *cpu, uint16_t sel, bool tr)
+{
+	struct vm_seg s;
+	uint64_t raw, la, base_hi = 0;
+	uint32_t type;
+	int rc;
+
+	if ((sel & 0xfffc) == 0) {
+		if (tr)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		cpu->st.seg[SEG_LDTR].sel = sel;
+		cpu->st.seg[SEG_LDTR].access = DESC_UNUSABLE;
+		return EMU_OK;
+	}
+	if (sel & 4)
+		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	rc = emu_desc_fetch(cpu, sel, &raw, &la);
+	if (rc != EMU_OK)
+		return rc;
+	emu_desc_to_seg(raw, sel, &s);
+	type = SEG_DESC_TYPE(s.access);
+	if (SEG_DESC_S(s.access))
+		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	if (tr) {
+		/* Available TSS: 9 (32/64-bit), or 1 (16-bit) outside IA-32e mode. */
+		if (type != 9 && (type != 1 || (cpu->st.efer & EFER_LMA)))
+			return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	} else if (type != 2) {
+		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	}
+	if (!SEG_DESC_PRESENT(s.access))
+		return emu_raise_err(cpu, IDT_NP, sel & 0xfffc);
+	if (cpu->st.efer & EFER_LMA) {
+		rc = sysdesc_base_hi(cpu, la, sel, &base_hi);
+		if (rc != EMU_OK)
+			return rc;
+		s.base |= base_hi << 32;
+		if (!emu_canonical(s.base))
+			return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	}
+	if (tr) {
+		/* Mark the descriptor busy (SDM Vol. 3A 7.2.2). */
+		uint8_t ab = (uint8_t)(((raw >> 40) & 0xff) | 0x2);
+
+		rc = emu_write_linear(cpu, la + 5, &ab, 1, 0);
+		if (rc != EMU_OK)
+			return rc;
+		s.access |= 0x2;
+		cpu->st.seg[SEG_TR] = s;
+	} else {
+		cpu->st.seg[SEG_LDTR] = s;
+	}
+	return EMU_OK;
+}
+
+/* VERR/VERW (SDM Vol. 2B): ZF = the segment is readable/writable at CPL and RPL. */
+static int
+verify_seg(struct emu_cpu *cpu, uint16_t sel, bool write)
+{
+	const struct vm_seg *tab;
+	struct vm_seg s;
+	uint64_t raw;
+	uint32_t type;
+	bool ok = false;
+	int rc, dpl, eff;
+
+	tab = (sel & 4) ? &cpu->st.seg[SEG_LDTR] : &cpu->st.gdtr;
+	if ((sel & 0xfffc) != 0 && !((sel & 4) && SEG_DESC_UNUSABLE(tab->access)) &&
+	    (uint64_t)(sel | 7) <= tab->limit) {
+		rc = emu_desc_fetch(cpu, sel, &raw, NULL);
+		if (rc != EMU_OK)
+			return rc;
+		emu_desc_to_seg(raw, sel, &s);
+		type = SEG_DESC_TYPE(s.access);
+		dpl = SEG_DESC_DPL(s.access);
+		eff = cpu->cpl > (sel & 3) ? cpu->cpl : (sel & 3);
+		if (SEG_DESC_S(s.access)) {
+			bool conforming_code = (type & 0xc) == 0xc;
+
+			if (write)
+				ok = !(type & 0x8) && (type & 0x2);
+			else
+				ok = !(type & 0x8) || (type & 0x2);
+			if (ok && !conforming_code && dpl < eff)
+				ok = false;
+		}
+	}
+	emu_set_arith_flags(cpu, RFL_ZF, ok ? RFL_ZF : 0);
+	return EMU_OK;
+}
+
+int
+op_grp6(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t v;
+	int rc;
+
+	if (cpu->mode == EMU_MODE_REAL)
+		return emu_raise(cpu, IDT_UD);
+	switch (in->sub) {
+	case 0:		/* SLDT */
+	case 1:		/* STR */
+		v = cpu->st.seg[in->sub == 0 ? SEG_LDTR : SEG_TR].sel;
+		return emu_rm_write(cpu, in, in->has_mem ? 2 : in->opsize, v);
+	case 2:		/* LLDT */
+	case 3:		/* LTR */
+		if (cpu->cpl != 0)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		rc = emu_rm_read(cpu, in, 2, &v);
+		if (rc != EMU_OK)
+			return rc;
+		return load_ldt_or_tr(cpu, (uint16_t)v, in->sub == 3);
+	case 4:		/* VERR */
+	case 5:		/* VERW */
+		rc = emu_rm_read(cpu, in, 2, &v);
+		if (rc != EMU_OK)
+			return rc;
+		return verify_seg(cpu, (uint16_t)v, in->sub == 5);
+	default:
+		return emu_raise(cpu, IDT_UD);
+	}
+}
+
+/* ---- 0F 01 ---- */
+
+static int
+store_dtr(struct emu_cpu *cpu, const struct emu_insn *in, const struct vm_seg *dtr)
+{
+	uint8_t b[10];
+	int n, i;
+
+	/* limit, then a 64-bit base in 64-bit mode, else the full 32-bit base. */
+	b[0] = (uint8_t)dtr->limit;
+	b[1] = (uint8_t)(dtr->limit >> 8);
+	n = cpu->mode == EMU_MODE_LONG64 ? 8 : 4;
+	for (i = 0; i < n; i++)
+		b[2 + i] = (uint8_t)(dtr->base >> (8 * i));
+	return emu_write(cpu, in->seg, emu_ea(cpu, in), b, 2 + n);
+}
+
+static int
+load_dtr(struct emu_cpu *cpu, const struct emu_insn *in, struct vm_seg *dtr)
+{
+	uint8_t b[10];
+	uint64_t base = 0;
+	int n, i, rc;
+
+	if (cpu->mode != EMU_MODE_REAL && cpu->cpl != 0)
+		return emu_raise_err(cpu, IDT_GP, 0);
+	n = cpu->mode == EMU_MODE_LONG64 ? 8 : 4;
+	rc = emu_read(cpu, in->seg, emu_ea(cpu, in), b, 2 + n);
+	if (rc != EMU_OK)
+		return rc;
+	for (i = 0; i < n; i++)
+		base |= (uint64_t)b[2 + i] << (8 * i);
+	/* 16-bit operand size loads a 24-bit base (SDM Vol. 2A LGDT/LIDT). */
+	if (cpu->mode != EMU_MODE_LONG64 && in->opsize == 2)
+		base &= 0xffffffULL;
+	if (cpu->mode == EMU_MODE_LONG64 && !emu_canonical(base))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	dtr->base = base;
+	dtr->limit = (uint32_t)(b[0] | b[1] << 8);
+	return EMU_OK;
+}
+
+static int
+lmsw(struct emu_cpu *cpu, uint64_t src)
+{
+	uint64_t cr0 = cpu->st.cr0;
+
+	if (privileged_fault(cpu))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	/* Loads PE MP EM TS; PE can be set but never cleared (SDM Vol. 2A LMSW). */
+	cr0 = (cr0 & ~0xeULL) | (src & 0xf) | (cr0 & CR0_PE);
+	return cr0_write(cpu, cr0);
+}
+
+static int
+swapgs(struct emu_cpu *cpu)
+{
+	uint64_t t;
+
+	if (cpu->mode != EMU_MODE_LONG64)
+		return emu_raise(cpu, IDT_UD);
+	if (cpu->cpl != 0)
+		return emu_raise_err(cpu, IDT_GP, 0);
+	t = cpu->st.seg[SEG_GS].base;
+	cpu->st.seg[SEG_GS].base = cpu->st.kgs_base;
+	cpu->st.kgs_base = t;
+	return EMU_OK;
+}
+
+int
+op_grp7(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t v, la;
+	int rc;
+
+	if (in->has_mem) {
+		switch (in->sub) {
+		case 0:
+			return store_dtr(cpu, in, &cpu->st.gdtr);
+		case 1:
+			return store_dtr(cpu, in, &cpu->st.idtr);
+		case 2:
+			return load_dtr(cpu, in, &cpu->st.gdtr);
+		case 3:
+			return load_dtr(cpu, in, &cpu->st.idtr);
+		case 4:		/* SMSW m16 */
+			return emu_rm_write(cpu, in, 2, cpu->st.cr0 & 0xffff);
+		case 6:		/* LMSW m16 */
+			if (privileged_fault(cpu))
+				return emu_raise_err(cpu, IDT_GP, 0);
+			rc = emu_rm_read(cpu, in, 2, &v);
+			if (rc != EMU_OK)
+				return rc;
+			return lmsw(cpu, v);
+		case 7:		/* INVLPG */
+			if (privileged_fault(cpu))
+				return emu_raise_err(cpu, IDT_GP, 0);
+			/* A non-canonical or out-of-limit address is a no-op, not a fault. */
+			la = emu_ea(cpu, in);
+			if (cpu->mode == EMU_MODE_LONG64) {
+				if (in->seg == SEG_FS || in->seg == SEG_GS)
+					la += cpu->st.seg[in->seg].base;
+			} else {
+				la = (la + cpu->st.seg[in->seg].base) & 0xffffffffULL;
+			}
+			emu_tlb_flush_page(cpu, la);
+			return EMU_OK;
+		default:
+			return emu_raise(cpu, IDT_UD);
+		}
+	}
+	switch (in->sub) {
+	case 4:		/* SMSW r16/r32/r64 */
+		emu_reg_write(cpu, in->rm, in->opsize, in->rex, cpu->st.cr0);
+		return EMU_OK;
+	case 6:		/* LMSW r16 */
+		if (privileged_fault(cpu))
+			return emu_raise_err(cpu, IDT_GP, 0);
+		return lmsw(cpu, emu_reg_read(cpu, in->rm, 2, in->rex));
+	case 7:
+		if ((in->rm & 7) == 0)
+			return swapgs(cpu);
+		if ((in->rm & 7) == 1)
+			return op_rdtscp(cpu, in);
+		return emu_raise(cpu, IDT_UD);
+	default:
+		/*
+		 * VMX/SVM instructions, MONITOR/MWAIT, CLAC/STAC, XGETBV/XSETBV,
+		 * RDPKRU/WRPKRU: none is advertised, so all are #UD.
+		 */
+		return emu_raise(cpu, IDT_UD);
+	}
+}
+
+/* ---- SYSCALL / SYSRET (SDM Vol. 2B) ---- */
+
+static void
+flat_seg(struct vm_seg *s, uint16_t sel, uint32_t access)
+{
+	s->sel = sel;
+	s->base = 0;
+	s->limit = 0xffffffff;
+	s->access = access;
+}
+
+int
+op_syscall(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t rflags;
+	uint16_t sel = (uint16_t)(cpu->st.star >> 32);
+
+	/* Intel: #UD outside 64-bit mode. */
+	if (cpu->mode != EMU_MODE_LONG64 || !(cpu->st.efer & EFER_SCE))
+		return emu_raise(cpu, IDT_UD);
+	rflags = emu_rflags(cpu);
+	cpu->st.gpr[GPR_RCX] = cpu->next_rip;
+	cpu->st.gpr[GPR_R11] = rflags;
+	/* CS: 64-bit DPL 0 code; SS: DPL 0 writable data (fixed, not read from the GDT). */
+	flat_seg(&cpu->st.seg[SEG_CS], sel & 0xfffc, 0xa09b);
+	flat_seg(&cpu->st.seg[SEG_SS], (uint16_t)(sel + 8), 0xc093);
+	emu_set_rflags(cpu, rflags & ~(cpu->st.sfmask | RFL_RF));
+	cpu->next_rip = cpu->st.lstar;
+	emu_update_mode(cpu);
+	return EMU_OK;
+}
+
+int
+op_sysret(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint16_t sel = (uint16_t)(cpu->st.star >> 48);
+	uint64_t rip;
+
+	if (cpu->mode != EMU_MODE_LONG64 || !(cpu->st.efer & EFER_SCE))
+		return emu_raise(cpu, IDT_UD);
+	if (cpu->cpl != 0)
+		return emu_raise_err(cpu, IDT_GP, 0);
+	if (in->opsize == 8) {
+		/* Intel raises #GP(0) in ring 0 for a non-canonical RCX. */
+		rip = cpu->st.gpr[GPR_RCX];
+		if (!emu_canonical(rip))
+			return emu_raise_err(cpu, IDT_GP, 0);
+		flat_seg(&cpu->st.seg[SEG_CS], (uint16_t)((sel + 16) | 3), 0xa0fb);
+	} else {
+		rip = (uint32_t)cpu->st.gpr[GPR_RCX];
+		flat_seg(&cpu->st.seg[SEG_CS], (uint16_t)(sel | 3), 0xc0fb);
+	}
+	flat_seg(&cpu->st.seg[SEG_SS], (uint16_t)((sel + 8) | 3), 0xc0f3);
+	emu_set_rflags(cpu, (cpu->st.gpr[GPR_R11] & 0x3c7fd7ULL) | 0x2);
+	cpu->next_rip = rip;
+	emu_update_mode(cpu);
+	return EMU_OK;
+}
