@@ -40,6 +40,8 @@ PROGS	:= $(O)/bhyve $(O)/bhyveload $(O)/bhyvectl $(O)/simple-loader
 LIBS	:= $(O)/libvmmapi.a $(O)/libvmm.a
 
 .PHONY: all setup check demo install clean guests bench fuzz
+# Keep objects make considers intermediate (test objects): no rebuilds, no noise.
+.SECONDARY:
 all: setup $(PROGS) $(UNIT_BINS) guests
 
 # Installs what the build and tests need, once, from Debian's registry.
