@@ -23,7 +23,11 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_one() {
 	local label=$1; shift
 	local out="$work/out.$$" rc np nf ns
-	timeout 300 "$@" >"$out" 2>"$out.err"
+	if declare -F "$1" >/dev/null; then
+		"$@" >"$out" 2>"$out.err"
+	else
+		timeout 300 "$@" >"$out" 2>"$out.err"
+	fi
 	rc=$?
 	np=$(grep -c '^ok - ' "$out")
 	nf=$(grep -c '^not ok - ' "$out")
@@ -56,6 +60,29 @@ for b in "${builds[@]}"; do
 		run_one "$kind:guest" env BUILD="$b" GUESTS=build/guests bash "$t"
 	done
 done
+
+# Fuzz the parsers of guest and user data for a few seconds each (libFuzzer).
+fuzz_one() {
+	local f=$1 secs=$2
+	mkdir -p "$work/corpus-$(basename "$f")"
+	if "$f" -max_total_time="$secs" -max_len=512 -rss_limit_mb=4096 \
+		"$work/corpus-$(basename "$f")" >"$work/fuzz.out" 2>&1; then
+		echo "ok - $(basename "$f") ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/fuzz.out" | grep -o '[0-9]*$' || echo ?) runs)"
+	else
+		echo "not ok - $(basename "$f")"
+		tail -n 30 "$work/fuzz.out" >&2
+	fi
+}
+fuzz_all() {
+	local f
+	for f in "${builds[0]}"/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		case $f in *emu) fuzz_one "$f" 20 ;; *) fuzz_one "$f" 5 ;; esac
+	done
+	ls "${builds[0]}"/fuzz/fuzz_* >/dev/null 2>&1 ||
+		echo "skip - fuzz: clang with libFuzzer is not installed"
+}
+run_one "fuzz" fuzz_all
 
 if [ ${#failed_names[@]} -gt 0 ]; then
 	echo "failing: ${failed_names[*]}"

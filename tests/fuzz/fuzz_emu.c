@@ -1,0 +1,135 @@
+/*
+ * fuzz_emu.c - libFuzzer target: the software CPU runs hostile code.
+ *
+ * The input becomes a 64-bit program at 0x10000 (and the data it finds
+ * around it) in 4 MiB of guest RAM with identity paging, a GDT and an IDT
+ * of the fuzzer's choosing.  Whatever it does (rewrite its page tables,
+ * point descriptors anywhere, fault recursively, touch MMIO), the host must
+ * not crash, read or write outside guest RAM, or hang: a kicker thread
+ * ends every run within a millisecond.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu.h"
+#include "vmm_backend.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define RAM_SIZE	(4ULL << 20)
+#define PML4		0x1000ULL
+#define PDPT		0x2000ULL
+#define PD		0x3000ULL
+#define GDT		0x4000ULL
+#define IDT		0x5000ULL
+#define CODE		0x10000ULL
+
+static const struct vmm_backend_ops *ops = &vmm_backend_emu;
+static void *vm, *vcpu;
+static uint8_t *ram;
+static struct vmm_memmap map;
+
+static void
+put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+static void *
+kicker(void *arg)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+
+	for (;;) {
+		nanosleep(&ts, NULL);
+		ops->kick(vcpu);
+	}
+	return NULL;
+}
+
+static void
+setup_once(void)
+{
+	pthread_t t;
+
+	ram = aligned_alloc(4096, RAM_SIZE);
+	map.nsegs = 1;
+	map.seg[0].len = RAM_SIZE;
+	map.seg[0].hva = ram;
+	if (ram == NULL || ops->vm_init(NULL, &vm) != 0 || ops->vm_memmap(vm, &map) != 0 ||
+	    ops->vcpu_init(vm, NULL, 0, &vcpu) != 0)
+		abort();
+	pthread_create(&t, NULL, kicker, NULL);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int ready;
+	struct vm_cpu_state st;
+	struct vm_exit vme;
+	int i, n;
+
+	if (!ready) {
+		setup_once();
+		ready = 1;
+	}
+	memset(ram, 0, 0x20000);
+	put64(ram + PML4, PDPT | 0x7);
+	put64(ram + PDPT, PD | 0x7);
+	for (i = 0; i < 512; i++)
+		put64(ram + PD + i * 8, ((uint64_t)i << 21) | 0x87);
+	put64(ram + GDT + 0x8, 0x00af9b000000ffffULL);
+	put64(ram + GDT + 0x10, 0x00cf93000000ffffULL);
+	/* The input: the first 256 bytes also land in the IDT, the rest is code. */
+	memcpy(ram + IDT, data, size < 256 ? size : 256);
+	memcpy(ram + CODE, data, size < 0x8000 ? size : 0x8000);
+
+	vm_cpu_state_reset(&st, 0);
+	st.cr0 = CR0_PE | CR0_PG | CR0_ET | CR0_NE | CR0_WP;
+	st.cr4 = CR4_PAE;
+	st.cr3 = PML4;
+	st.efer = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
+	st.rflags = 0x2;
+	st.seg[SEG_CS] = (struct vm_seg){ .sel = 0x8, .limit = 0xffffffff, .access = 0xa09b };
+	for (i = 0; i < SEG_COUNT; i++) {
+		if (i == SEG_CS || i == SEG_LDTR || i == SEG_TR)
+			continue;
+		st.seg[i] = (struct vm_seg){ .sel = 0x10, .limit = 0xffffffff, .access = 0xc093 };
+	}
+	st.seg[SEG_TR] = (struct vm_seg){ .sel = 0, .limit = 0x67, .access = 0x8b };
+	st.seg[SEG_LDTR].access = DESC_UNUSABLE;
+	st.gdtr.base = GDT;
+	st.gdtr.limit = 0x17;
+	st.idtr.base = IDT;
+	st.idtr.limit = 0xfff;
+	st.gpr[GPR_RSP] = 0x80000;
+	for (i = 0; i < 8 && (size_t)(i * 8 + 8) <= size; i++)
+		memcpy(&st.gpr[8 + i], data + i * 8, 8);	/* r8-r15 from the input */
+	st.rip = CODE;
+	if (ops->set_state(vcpu, &st) != 0)
+		abort();
+
+	for (n = 0; n < 64; n++) {
+		memset(&vme, 0, sizeof(vme));
+		if (ops->run(vcpu, st.rip, &vme) != 0)
+			break;
+		switch (vme.exitcode) {
+		case VM_EXITCODE_INOUT:
+		case VM_EXITCODE_INST_EMUL:
+		case VM_EXITCODE_RDMSR:
+		case VM_EXITCODE_WRMSR:
+			vme.u.inout.eax = 0xffffffff;
+			vme.u.mmio.data = 0x5555aaaa5555aaaaULL;
+			ops->complete(vcpu, &vme);
+			st.rip = vme.rip + (uint64_t)vme.inst_length;
+			continue;
+		default:
+			break;
+		}
+		break;
+	}
+	return 0;
+}
