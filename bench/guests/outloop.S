@@ -10,7 +10,7 @@
  *    long mode itself (Intel SDM Vol. 3A 9.8.5).
  */
 #define BASE	0x100000
-#define N	2000000
+#define N	20000000
 #define PML4	0x1000
 #define PDPT	0x2000
 #define PD	0x3000
