@@ -187,11 +187,8 @@ emulate_inout(struct bhyve_vm *bvm, struct vm_exit *vme)
 
 	flag = in ? IOPORT_F_IN : IOPORT_F_OUT;
 	if (m == 0 || (r.flags & flag) == 0) {
-		if (strict) {
-			fprintf(stderr, "bhyve: unhandled in/out port 0x%x\n",
-			    port);
-			return (-1);
-		}
+		if (strict)
+			return (-1);	/* the caller reports it, with the RIP */
 		/* Nothing drives the bus: reads float high, writes vanish. */
 		if (in)
 			vme->u.inout.eax = inout_mask(bytes);

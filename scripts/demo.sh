@@ -7,7 +7,7 @@ set -x
 $B/bhyvectl --vm=demo --destroy 2>/dev/null
 $B/simple-loader demo || exit 1
 ls "$VMM_DIR"
-timeout -s TERM 3 $B/bhyve -c 1 -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio demo
+timeout -s TERM 1 $B/bhyve -c 1 -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio demo
 echo
 $B/bhyvectl --vm=demo --get-rip
 $B/bhyvectl --vm=demo --get-stats | grep -E 'inout|instructions'

@@ -282,6 +282,8 @@ vmm_save(struct vm *vm)
 			continue;
 		vcpu = vcpu_acquire(vm, i);
 		error = vm->ops->get_state(vcpu->cookie, &vm->img->cpu[i]);
+		/* libvmm, not the backend, knows the vCPU sleeps in HLT. */
+		vm->img->cpu[i].halted = vcpu->halted;
 		vcpu_release(vcpu);
 		if (error != 0)
 			return vmm_store_fail(-error, "cannot read vCPU %d state", i);

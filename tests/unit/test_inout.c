@@ -254,10 +254,9 @@ TEST(inout_strictio)
 	uint32_t eax = 0;
 
 	REQUIRE(bvm != NULL);
+	/* Unhandled under strictio: -1, and the caller (bhyverun) reports it. */
 	CHECK_EQ(io(bvm, 1, 0x1234, 1, &eax), -1);
-	CHECK(strcmp(errbuf, "bhyve: unhandled in/out port 0x1234\n") == 0);
 	CHECK_EQ(io(bvm, 0, 0x80, 1, &eax), -1);
-	CHECK(strcmp(errbuf, "bhyve: unhandled in/out port 0x80\n") == 0);
 	CHECK_EQ(register_inout(bvm->inout, &p), 0);
 	CHECK_EQ(io(bvm, 0, 0x710, 1, &eax), -1);
 	CHECK_EQ(io(bvm, 1, 0x710, 1, &eax), 0);

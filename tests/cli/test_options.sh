@@ -1,0 +1,41 @@
+# bhyve options that change behaviour: -e, -D, -S, -C, -k, -o, -c.
+. "$(dirname "$0")/lib.sh"
+G=${GUESTS:-build/guests}
+RUN="$BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio"
+
+load() { $BHYVELOAD -m 64M -k "$G/$1.elf" "$2" >/dev/null 2>&1; }
+
+load ioport o1
+expect "unclaimed port tolerated" 1 $RUN o1
+load ioport o1
+expect_err "-e: unclaimed port is fatal" 4 "unhandled out of 1 byte\(s\) at port 0x2f0" $RUN -e o1
+$BHYVECTL --vm=o1 --destroy >/dev/null 2>&1
+
+load hello o2
+expect "-D: guest powers off" 1 $RUN -D o2
+[ ! -e "$VMM_DIR/o2" ] && ok "-D destroyed the instance" || notok "-D destroyed the instance"
+
+load hello o3
+expect "-S: wired memory" 1 $RUN -S o3
+expect "-C: memory in core" 1 $RUN -C o3
+expect "without -m: the instance's size" 1 $BHYVE -s 31,lpc -l com1,stdio o3
+expect_err "-m differs from the instance" 4 "already has 64 MiB" $BHYVE -m 128M o3
+
+printf '# a config file\nlpc.com1.path=stdio\nx86.strictio=true\n' >"$T/cfg"
+expect "-k config file" 1 $BHYVE -m 64M -s 31,lpc -k "$T/cfg" o3
+expect_err "-k missing file" 4 "$T/nope" $BHYVE -k "$T/nope" o3
+$BHYVE -o config.dump=true -s 0,hostbridge -o x86.strictmsr=false o3 >"$T/dump" 2>&1
+grep -qx 'x86.strictmsr=false' "$T/dump" && grep -q '^pci\.0\.0\.0\.device=hostbridge$' "$T/dump" &&
+	ok "-o config.dump" || notok "-o config.dump" "$(cat "$T/dump")"
+expect_err "-o without =" 4 "" $BHYVE -o novalue o3
+expect_err "unknown backend" 4 "unknown backend 'foo'" $BHYVE -o vmm.backend=foo o3
+expect_err "kvm backend not built" 4 "KVM backend" $BHYVE -o vmm.backend=kvm o3
+expect "-c 2 (APs wait for INIT-SIPI)" 1 $RUN -c 2 o3
+expect "vmrun.sh-style reload" 0 $BHYVELOAD -m 64M -k "$G/hello.elf" o3
+expect_err "bhyveload: other size" 1 "has 64 MiB of memory, not 128 MiB" $BHYVELOAD -m 128M -k "$G/hello.elf" o3
+expect "destroy" 0 $BHYVECTL --vm=o3 --destroy
+
+# A failed bhyveload leaves nothing behind.
+expect_err "segment outside memory" 1 "does not fit in guest memory" $BHYVELOAD -m 1M -k "$G/hello.bin@0x200000" o4
+[ ! -e "$VMM_DIR/o4" ] && ok "failed load leaves no instance" || notok "failed load leaves no instance" "$(ls "$VMM_DIR")"
+expect_err "segment over the loader" 1 "overlaps the loader" $BHYVELOAD -m 1M -k "$G/hello.bin@0x1000" o4
