@@ -1,0 +1,61 @@
+# The stdio console on a real terminal: raw while bhyve runs, restored on
+# every way out (guest power-off, SIGTERM, error exit).
+. "$(dirname "$0")/lib.sh"
+G=${GUESTS:-build/guests}
+if ! command -v python3 >/dev/null; then
+	echo "skip - tty: python3 (used to drive a pseudo-terminal) is not installed"
+	exit 0
+fi
+
+# tty_run NAME WANT_STATUS KILL(0|1) ARGS... : bhyve on a fresh pty; checks
+# that the terminal was raw during the run and cooked again after.
+tty_run() {
+	local name=$1 want=$2 kill=$3; shift 3
+	python3 - "$want" "$kill" "$@" >"$T/tty" 2>&1 <<'PY'
+import os, pty, sys, termios, time, signal
+want, kill, argv = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3:]
+master, slave = pty.openpty()
+before = termios.tcgetattr(slave)
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.execv(argv[0], argv)
+raw_seen = False
+deadline = time.time() + 20
+out = b""
+while time.time() < deadline:
+    lflag = termios.tcgetattr(slave)[3]
+    if not (lflag & termios.ICANON) and not (lflag & termios.ECHO):
+        raw_seen = True
+    if raw_seen and kill and len(out) > 100:
+        os.kill(pid, signal.SIGTERM)
+        kill = False
+    r, status = os.waitpid(pid, os.WNOHANG)
+    if r == pid:
+        break
+    try:
+        import select
+        if select.select([master], [], [], 0.01)[0]:
+            out += os.read(master, 4096)
+    except OSError:
+        pass
+else:
+    os.kill(pid, signal.SIGKILL)
+    print("timeout"); sys.exit(1)
+after = termios.tcgetattr(slave)
+code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
+print("raw_seen=%s restored=%s status=%d" % (raw_seen, after == before, code))
+sys.exit(0 if raw_seen and after == before and code == want else 1)
+PY
+	if [ $? = 0 ]; then ok "$name"; else notok "$name" "$(cat "$T/tty")"; fi
+}
+
+$BHYVELOAD -m 64M -k "$G/hello.elf" t1 >/dev/null
+tty_run "tty restored after power-off" 1 0 "$BHYVE" -m 64M -s 31,lpc -l com1,stdio t1
+$LOADER t2 >/dev/null
+tty_run "tty restored after SIGTERM" 1 1 "$BHYVE" -m 128M -s 31,lpc -l com1,stdio t2
+$BHYVELOAD -m 64M -k "$G/unimpl.elf" t3 >/dev/null
+tty_run "tty restored after an error exit" 4 0 "$BHYVE" -m 64M -s 31,lpc -l com1,stdio t3
+for v in t1 t2 t3; do $BHYVECTL --vm=$v --destroy >/dev/null 2>&1; done
