@@ -1,5 +1,5 @@
 # The stdio console on a real terminal: raw while bhyve runs, restored on
-# every way out (guest power-off, SIGTERM, error exit).
+# every way out (power-off, SIGTERM, triple fault).
 . "$(dirname "$0")/lib.sh"
 G=${GUESTS:-build/guests}
 if ! command -v python3 >/dev/null; then
@@ -7,13 +7,15 @@ if ! command -v python3 >/dev/null; then
 	exit 0
 fi
 
-# tty_run NAME WANT_STATUS KILL(0|1) ARGS... : bhyve on a fresh pty; checks
+# tty_run NAME WANT_STATUS ACTION ARGS... : bhyve on a fresh pty (ACTION: 0
+# let it end, term send SIGTERM, else a shell command run once output flows); checks
 # that the terminal was raw during the run and cooked again after.
 tty_run() {
 	local name=$1 want=$2 kill=$3; shift 3
 	python3 - "$want" "$kill" "$@" >"$T/tty" 2>&1 <<'PY'
 import os, pty, sys, termios, time, signal
-want, kill, argv = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3:]
+want, action, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+kill = action != "0"
 master, slave = pty.openpty()
 before = termios.tcgetattr(slave)
 pid = os.fork()
@@ -30,7 +32,10 @@ while time.time() < deadline:
     if not (lflag & termios.ICANON) and not (lflag & termios.ECHO):
         raw_seen = True
     if raw_seen and kill and len(out) > 100:
-        os.kill(pid, signal.SIGTERM)
+        if action == "term":
+            os.kill(pid, signal.SIGTERM)
+        else:   # stop it from outside, as a user would: bhyvectl
+            os.system(action)
         kill = False
     r, status = os.waitpid(pid, os.WNOHANG)
     if r == pid:
@@ -52,10 +57,13 @@ PY
 	if [ $? = 0 ]; then ok "$name"; else notok "$name" "$(cat "$T/tty")"; fi
 }
 
-$BHYVELOAD -m 64M -k "$G/hello.elf" t1 >/dev/null
-tty_run "tty restored after power-off" 1 0 "$BHYVE" -m 64M -s 31,lpc -l com1,stdio t1
+$LOADER t1 >/dev/null
+tty_run "tty restored after power-off" 1 "$BHYVECTL --vm=t1 --force-poweroff" \
+	"$BHYVE" -m 128M -s 31,lpc -l com1,stdio t1
 $LOADER t2 >/dev/null
-tty_run "tty restored after SIGTERM" 1 1 "$BHYVE" -m 128M -s 31,lpc -l com1,stdio t2
-$BHYVELOAD -m 64M -k "$G/unimpl.elf" t3 >/dev/null
-tty_run "tty restored after an error exit" 4 0 "$BHYVE" -m 64M -s 31,lpc -l com1,stdio t3
+tty_run "tty restored after SIGTERM" 1 term "$BHYVE" -m 128M -s 31,lpc -l com1,stdio t2
+# RIP outside the guest's page tables: #PF with no IDT, a triple fault (exit 3).
+$LOADER t3 >/dev/null
+tty_run "tty restored after a triple fault" 3 "$BHYVECTL --vm=t3 --set-rip=0x80000000" \
+	"$BHYVE" -m 128M -s 31,lpc -l com1,stdio t3
 for v in t1 t2 t3; do $BHYVECTL --vm=$v --destroy >/dev/null 2>&1; done
