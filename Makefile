@@ -13,7 +13,7 @@ SAN	?=
 
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wformat=2 -Wvla \
-	-g -D_GNU_SOURCE -Iinclude -Ivmm -Ivmm/backend/emu -Ilib/libvmmapi -Ibhyve -Ibhyveload -Itests/unit
+	-g -D_GNU_SOURCE -Iinclude -Ivmm -Ivmm/backend/emu -Ilib/libvmmapi -Ibhyve -Ibhyveload -Itests/unit -Itests/lib
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS_SAN := -fsanitize=address,undefined
@@ -76,9 +76,10 @@ $(O)/simple-loader: $(O)/obj/examples/loader/simple-loader.o $(LIBS)
 
 # The decoder test checks instruction lengths against Capstone.
 $(O)/tests/test_decode: LDLIBS += -lcapstone
-$(O)/tests/%: $(O)/obj/tests/unit/%.o $(O)/obj/tests/lib/test_main.o $(O)/libbhyve.a $(O)/libload.a $(LIBS)
+TESTLIB_OBJS := $(patsubst %.c,$(O)/obj/%.o,$(wildcard tests/lib/*.c))
+$(O)/tests/%: $(O)/obj/tests/unit/%.o $(TESTLIB_OBJS) $(O)/libbhyve.a $(O)/libload.a $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(wordlist 1,2,$^) $(WHOLE_BHYVE) $(O)/libload.a $(LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(WHOLE_BHYVE) $(O)/libload.a $(LIBS) $(LDLIBS)
 
 # Tiny self-checking guests (tests/guest/*.S), assembled to flat binaries.
 GUEST_SRCS := $(wildcard tests/guest/*.S)

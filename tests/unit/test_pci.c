@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "test_bhyve.h"
 #include "bhyve.h"
 #include "config.h"
 #include "inout.h"
@@ -79,43 +80,13 @@ vm_build(const char *const *slots)
 	struct bhyve_vm *bvm;
 	int i;
 
-	bvm = calloc(1, sizeof(*bvm));
-	bvm->cfg = config_create();
+	bvm = test_bvm_alloc();
 	for (i = 0; slots[i] != NULL; i++)
-		if (pci_parse_slot(bvm->cfg, slots[i]) != 0)
-			goto fail;
-	if (bhyve_devices_init(bvm) != 0)
-		goto fail;
-	return (bvm);
-fail:
-	config_destroy(bvm->cfg);
-	free(bvm);
-	return (NULL);
-}
-
-static void
-vm_free(struct bhyve_vm *bvm)
-{
-
-	bhyve_devices_fini(bvm);
-	config_destroy(bvm->cfg);
-	free(bvm);
-}
-
-static uint32_t
-pio(struct bhyve_vm *bvm, int in, int port, int bytes, uint32_t val)
-{
-	struct vm_exit vme;
-
-	memset(&vme, 0, sizeof(vme));
-	vme.exitcode = VM_EXITCODE_INOUT;
-	vme.u.inout.in = in;
-	vme.u.inout.port = (uint16_t)port;
-	vme.u.inout.bytes = bytes;
-	vme.u.inout.eax = val;
-	if (emulate_inout(bvm, &vme) != 0)
-		return (0xdeadbeef);
-	return (vme.u.inout.eax);
+		if (pci_parse_slot(bvm->cfg, slots[i]) != 0) {
+			test_bvm_free(bvm);
+			return (NULL);
+		}
+	return (test_bvm_init(bvm));
 }
 
 static int
@@ -149,8 +120,8 @@ static uint32_t
 cfgr(struct bhyve_vm *bvm, int b, int s, int f, int reg, int bytes)
 {
 
-	pio(bvm, 0, 0xcf8, 4, cfg_addr(b, s, f, reg));
-	return (pio(bvm, 1, 0xcfc + (reg & 3), bytes, 0));
+	test_pio(bvm, 0, 0xcf8, 4, cfg_addr(b, s, f, reg));
+	return (test_pio(bvm, 1, 0xcfc + (reg & 3), bytes, 0));
 }
 
 static void
@@ -158,8 +129,8 @@ cfgw(struct bhyve_vm *bvm, int b, int s, int f, int reg, int bytes,
     uint32_t val)
 {
 
-	pio(bvm, 0, 0xcf8, 4, cfg_addr(b, s, f, reg));
-	pio(bvm, 0, 0xcfc + (reg & 3), bytes, val);
+	test_pio(bvm, 0, 0xcf8, 4, cfg_addr(b, s, f, reg));
+	test_pio(bvm, 0, 0xcfc + (reg & 3), bytes, val);
 }
 
 static const char *const std_slots[] = { "0,hostbridge", "31,lpc", NULL };
@@ -209,13 +180,13 @@ TEST(pci_conf1_ids)
 	CHECK_EQ(cfgr(bvm, 0, 31, 0, PCIR_SUBCLASS, 1), PCIS_BRIDGE_ISA);
 	CHECK_EQ(cfgr(bvm, 0, 0, 0, PCIR_SUBCLASS, 1), PCIS_BRIDGE_HOST);
 	/* CONFIG_ADDRESS reads back without its reserved bits. */
-	pio(bvm, 0, 0xcf8, 4, 0xff00ff03u | 0x80000000u);
-	CHECK_EQ(pio(bvm, 1, 0xcf8, 4, 0), 0x8000ff00u);
-	CHECK_EQ(pio(bvm, 1, 0xcf8, 1, 0), 0xff);	/* dword only */
-	CHECK_EQ(pio(bvm, 1, 0xcf8, 2, 0), 0xffff);
-	pio(bvm, 0, 0xcf8, 2, 0);
-	CHECK_EQ(pio(bvm, 1, 0xcf8, 4, 0), 0x8000ff00u);
-	vm_free(bvm);
+	test_pio(bvm, 0, 0xcf8, 4, 0xff00ff03u | 0x80000000u);
+	CHECK_EQ(test_pio(bvm, 1, 0xcf8, 4, 0), 0x8000ff00u);
+	CHECK_EQ(test_pio(bvm, 1, 0xcf8, 1, 0), 0xff);	/* dword only */
+	CHECK_EQ(test_pio(bvm, 1, 0xcf8, 2, 0), 0xffff);
+	test_pio(bvm, 0, 0xcf8, 2, 0);
+	CHECK_EQ(test_pio(bvm, 1, 0xcf8, 4, 0), 0x8000ff00u);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_conf1_amd_hostbridge)
@@ -227,7 +198,7 @@ TEST(pci_conf1_amd_hostbridge)
 	REQUIRE(bvm != NULL);
 	CHECK_EQ(cfgr(bvm, 0, 0, 0, PCIR_VENDOR, 4), 0x74321022);
 	CHECK_EQ(cfgr(bvm, 0, 0, 0, PCIR_CLASS, 1), PCIC_BRIDGE);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_conf1_absent_and_disabled)
@@ -245,11 +216,11 @@ TEST(pci_conf1_absent_and_disabled)
 	/* Writes to nobody go nowhere. */
 	cfgw(bvm, 0, 5, 0, 0x10, 4, 0);
 	/* Without the enable bit, 0xcfc is not config space. */
-	pio(bvm, 0, 0xcf8, 4, 0x00000000);
-	CHECK_EQ(pio(bvm, 1, 0xcfc, 4, 0), 0xffffffff);
-	pio(bvm, 0, 0xcfc, 4, 0);
+	test_pio(bvm, 0, 0xcf8, 4, 0x00000000);
+	CHECK_EQ(test_pio(bvm, 1, 0xcfc, 4, 0), 0xffffffff);
+	test_pio(bvm, 0, 0xcfc, 4, 0);
 	CHECK_EQ(cfgr(bvm, 0, 0, 0, 0, 4), 0x12751275);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_conf1_widths_and_offsets)
@@ -260,24 +231,24 @@ TEST(pci_conf1_widths_and_offsets)
 	bvm = vm_build(std_slots);
 	REQUIRE(bvm != NULL);
 	/* Every byte lane of 0xcfc-0xcff. */
-	pio(bvm, 0, 0xcf8, 4, cfg_addr(0, 31, 0, 0));
-	CHECK_EQ(pio(bvm, 1, 0xcfc, 1, 0), 0x86);
-	CHECK_EQ(pio(bvm, 1, 0xcfd, 1, 0), 0x80);
-	CHECK_EQ(pio(bvm, 1, 0xcfe, 1, 0), 0x00);
-	CHECK_EQ(pio(bvm, 1, 0xcff, 1, 0), 0x70);
-	CHECK_EQ(pio(bvm, 1, 0xcfc, 2, 0), 0x8086);
-	CHECK_EQ(pio(bvm, 1, 0xcfe, 2, 0), 0x7000);
+	test_pio(bvm, 0, 0xcf8, 4, cfg_addr(0, 31, 0, 0));
+	CHECK_EQ(test_pio(bvm, 1, 0xcfc, 1, 0), 0x86);
+	CHECK_EQ(test_pio(bvm, 1, 0xcfd, 1, 0), 0x80);
+	CHECK_EQ(test_pio(bvm, 1, 0xcfe, 1, 0), 0x00);
+	CHECK_EQ(test_pio(bvm, 1, 0xcff, 1, 0), 0x70);
+	CHECK_EQ(test_pio(bvm, 1, 0xcfc, 2, 0), 0x8086);
+	CHECK_EQ(test_pio(bvm, 1, 0xcfe, 2, 0), 0x7000);
 	/* Unaligned: 2 bytes at lane 1 or 3, 4 bytes past lane 0. */
-	CHECK_EQ(pio(bvm, 1, 0xcfd, 2, 0), 0xffff);
-	CHECK_EQ(pio(bvm, 1, 0xcff, 2, 0), 0xffff);
+	CHECK_EQ(test_pio(bvm, 1, 0xcfd, 2, 0), 0xffff);
+	CHECK_EQ(test_pio(bvm, 1, 0xcff, 2, 0), 0xffff);
 	for (i = 1; i < 4; i++)
-		CHECK_EQ(pio(bvm, 1, 0xcfc + i, 4, 0), 0xffffffff);
+		CHECK_EQ(test_pio(bvm, 1, 0xcfc + i, 4, 0), 0xffffffff);
 	/* Beyond 0xcff the ports belong to nobody. */
-	CHECK_EQ(pio(bvm, 1, 0xd00, 4, 0), 0xffffffff);
+	CHECK_EQ(test_pio(bvm, 1, 0xd00, 4, 0), 0xffffffff);
 	/* The dword offset comes from 0xcf8 bits 7:2. */
 	CHECK_EQ(cfgr(bvm, 0, 31, 0, 0x0b, 1), PCIC_BRIDGE);
 	CHECK_EQ(cfgr(bvm, 0, 31, 0, 0x0a, 2), 0x0601);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_header_readonly_fields)
@@ -307,7 +278,7 @@ TEST(pci_header_readonly_fields)
 	/* Unimplemented BARs read 0 after sizing. */
 	cfgw(bvm, 0, 0, 0, PCIR_BAR(0), 4, 0xffffffff);
 	CHECK_EQ(cfgr(bvm, 0, 0, 0, PCIR_BAR(0), 4), 0);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_hostbridge_pcie_capability)
@@ -331,7 +302,7 @@ TEST(pci_hostbridge_pcie_capability)
 	/* The LPC bridge has no capabilities. */
 	CHECK_EQ(cfgr(bvm, 0, 31, 0, PCIR_STATUS, 2) & PCIM_STATUS_CAPPRESENT,
 	    0);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_multifunction_bit)
@@ -345,7 +316,7 @@ TEST(pci_multifunction_bit)
 	CHECK_EQ(cfgr(bvm, 0, 0, 0, PCIR_HDRTYPE, 1), PCIM_MFDEV);
 	CHECK_EQ(cfgr(bvm, 0, 0, 1, PCIR_VENDOR, 2), 0x8086);
 	CHECK_EQ(cfgr(bvm, 0, 4, 0, PCIR_HDRTYPE, 1), 0);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_lpc_placement_rules)
@@ -362,7 +333,7 @@ TEST(pci_lpc_placement_rules)
 	bvm = vm_build(hb1);
 	REQUIRE(bvm != NULL);
 	CHECK_EQ(cfgr(bvm, 2, 0, 0, 0, 4), 0x12751275);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_init_config_errors)
@@ -432,7 +403,7 @@ TEST(pci_bar_allocation)
 	cmd = cfgr(bvm, 0, 3, 0, PCIR_COMMAND, 2);
 	CHECK_EQ(cmd & (PCIM_CMD_PORTEN | PCIM_CMD_MEMEN),
 	    PCIM_CMD_PORTEN | PCIM_CMD_MEMEN);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_bar_sizing)
@@ -466,7 +437,7 @@ TEST(pci_bar_sizing)
 	cfgw(bvm, 0, 3, 0, PCIR_BAR(1), 2, 0xffff);
 	cfgw(bvm, 0, 3, 0, PCIR_BAR(1) + 2, 2, 0xffff);
 	CHECK_EQ(cfgr(bvm, 0, 3, 0, PCIR_BAR(1), 4), 0xc0000000);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_bar_decode_and_dispatch)
@@ -477,10 +448,10 @@ TEST(pci_bar_decode_and_dispatch)
 	bvm = vm_build(test_slots);
 	REQUIRE(bvm != NULL);
 	/* I/O BAR at 0x2000. */
-	CHECK_EQ(pio(bvm, 1, 0x2004, 4, 0), 0x4);
-	CHECK_EQ(pio(bvm, 1, 0x201f, 1, 0), 0x1f);
-	CHECK_EQ(pio(bvm, 1, 0x201e, 4, 0), 0xffffffff);	/* straddles */
-	pio(bvm, 0, 0x2008, 2, 0x1234);
+	CHECK_EQ(test_pio(bvm, 1, 0x2004, 4, 0), 0x4);
+	CHECK_EQ(test_pio(bvm, 1, 0x201f, 1, 0), 0x1f);
+	CHECK_EQ(test_pio(bvm, 1, 0x201e, 4, 0), 0xffffffff);	/* straddles */
+	test_pio(bvm, 0, 0x2008, 2, 0x1234);
 	CHECK_EQ(tdev_last.idx, 0);
 	CHECK_EQ(tdev_last.off, 8);
 	CHECK_EQ(tdev_last.size, 2);
@@ -500,23 +471,23 @@ TEST(pci_bar_decode_and_dispatch)
 
 	/* Command register decode bits switch the BARs off and on. */
 	cfgw(bvm, 0, 3, 0, PCIR_COMMAND, 2, 0);
-	CHECK_EQ(pio(bvm, 1, 0x2004, 4, 0), 0xffffffff);
+	CHECK_EQ(test_pio(bvm, 1, 0x2004, 4, 0), 0xffffffff);
 	val = 0;
 	CHECK_EQ(mmio(bvm, 0, 0xc0000010, 4, &val), -1);
 	cfgw(bvm, 0, 3, 0, PCIR_COMMAND, 2, PCIM_CMD_MEMEN);
-	CHECK_EQ(pio(bvm, 1, 0x2004, 4, 0), 0xffffffff);
+	CHECK_EQ(test_pio(bvm, 1, 0x2004, 4, 0), 0xffffffff);
 	CHECK_EQ(mmio(bvm, 0, 0xc0000010, 4, &val), 0);
 	cfgw(bvm, 0, 3, 0, PCIR_COMMAND, 2, PCIM_CMD_MEMEN | PCIM_CMD_PORTEN);
-	CHECK_EQ(pio(bvm, 1, 0x2004, 4, 0), 0x4);
+	CHECK_EQ(test_pio(bvm, 1, 0x2004, 4, 0), 0x4);
 
 	/* Moving a BAR moves the decode. */
 	cfgw(bvm, 0, 3, 0, PCIR_BAR(0), 4, 0x3000);
-	CHECK_EQ(pio(bvm, 1, 0x2004, 4, 0), 0xffffffff);
-	CHECK_EQ(pio(bvm, 1, 0x3004, 4, 0), 0x4);
+	CHECK_EQ(test_pio(bvm, 1, 0x2004, 4, 0), 0xffffffff);
+	CHECK_EQ(test_pio(bvm, 1, 0x3004, 4, 0), 0x4);
 	cfgw(bvm, 0, 3, 0, PCIR_BAR(1), 4, 0xd0000000);
 	CHECK_EQ(mmio(bvm, 0, 0xc0000010, 4, &val), -1);
 	CHECK_EQ(mmio(bvm, 0, 0xd0000010, 4, &val), 0);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_bar_conflict_is_harmless)
@@ -526,17 +497,17 @@ TEST(pci_bar_conflict_is_harmless)
 	bvm = vm_build(test_slots);
 	REQUIRE(bvm != NULL);
 	/* Over com1: the first owner keeps the ports. */
-	pio(bvm, 0, 0x3f8 + 7, 1, 0x5a);
+	test_pio(bvm, 0, 0x3f8 + 7, 1, 0x5a);
 	cfgw(bvm, 0, 3, 0, PCIR_BAR(0), 4, 0x3e0);
 	CHECK_EQ(cfgr(bvm, 0, 3, 0, PCIR_BAR(0), 4), 0x3e1);
-	CHECK_EQ(pio(bvm, 1, 0x3f8 + 7, 1, 0), 0x5a);
-	CHECK_EQ(pio(bvm, 1, 0x3e0, 1, 0), 0xff);
+	CHECK_EQ(test_pio(bvm, 1, 0x3f8 + 7, 1, 0), 0x5a);
+	CHECK_EQ(test_pio(bvm, 1, 0x3e0, 1, 0), 0xff);
 	/* Over the config ports themselves. */
 	cfgw(bvm, 0, 3, 0, PCIR_BAR(0), 4, 0xce0);
 	CHECK_EQ(cfgr(bvm, 0, 0, 0, 0, 4), 0x12751275);
 	/* Move back to a free range: decodes again. */
 	cfgw(bvm, 0, 3, 0, PCIR_BAR(0), 4, 0x4000);
-	CHECK_EQ(pio(bvm, 1, 0x4000, 1, 0), 0);
+	CHECK_EQ(test_pio(bvm, 1, 0x4000, 1, 0), 0);
 	/* A memory BAR over the ECAM window. */
 	cfgw(bvm, 0, 3, 0, PCIR_BAR(1), 4, 0xe0000000);
 	CHECK_EQ(cfgr(bvm, 0, 0, 0, 0, 4), 0x12751275);
@@ -544,7 +515,7 @@ TEST(pci_bar_conflict_is_harmless)
 	cfgw(bvm, 0, 3, 0, PCIR_BAR(2), 4, 0xffffffff);
 	cfgw(bvm, 0, 3, 0, PCIR_BAR(3), 4, 0xffffffff);
 	CHECK_EQ(cfgr(bvm, 0, 3, 0, PCIR_BAR(3), 4), 0xffffffff);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_msi_capability)
@@ -572,7 +543,7 @@ TEST(pci_msi_capability)
 	cfgw(bvm, 0, 3, 0, 0x40, 4, 0);		/* header is read-only */
 	CHECK_EQ(cfgr(bvm, 0, 3, 0, 0x40, 4), 0x00840005);
 	CHECK(!pi->pi_msi.enabled);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_ecam)
@@ -606,10 +577,10 @@ TEST(pci_ecam)
 	/* A BAR moved through ECAM (the range is immutable: no deadlock). */
 	val = 0x5000;
 	CHECK_EQ(mmio(bvm, 1, base + (3 << 15) + PCIR_BAR(0), 4, &val), 0);
-	CHECK_EQ(pio(bvm, 1, 0x5004, 4, 0), 0x4);
+	CHECK_EQ(test_pio(bvm, 1, 0x5004, 4, 0), 0x4);
 	/* Just past the window: nobody. */
 	CHECK_EQ(mmio(bvm, 0, base + MACHINE_PCI_ECFG_SIZE, 4, &val), -1);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 /* A hostile guest hammering config space cannot crash or corrupt ids. */
@@ -628,12 +599,12 @@ TEST(pci_config_fuzz)
 		port = 0xcf8 + (int)((seed >> 12) % 8);
 		if (seed & 1) {
 			/* Keep bus 0 most of the time to reach devices. */
-			pio(bvm, 0, 0xcf8, 4, (seed & 0x8000fffc) |
+			test_pio(bvm, 0, 0xcf8, 4, (seed & 0x8000fffc) |
 			    ((seed & 0x10) ? 0x80000000u : 0));
 		} else if (seed & 2)
-			pio(bvm, 0, port, width, seed * 2654435761u);
+			test_pio(bvm, 0, port, width, seed * 2654435761u);
 		else
-			(void)pio(bvm, 1, port, width, 0);
+			(void)test_pio(bvm, 1, port, width, 0);
 		if ((seed & 0x3c) == 0) {
 			val = seed;
 			(void)mmio(bvm, (seed >> 6) & 1, MACHINE_PCI_ECFG_BASE +
@@ -644,7 +615,7 @@ TEST(pci_config_fuzz)
 	CHECK_EQ(cfgr(bvm, 0, 0, 0, 0, 4), 0x12751275);
 	CHECK_EQ(cfgr(bvm, 0, 31, 0, 0, 4), 0x70008086);
 	CHECK_EQ(cfgr(bvm, 0, 3, 0, 0, 4), 0x0001abcd);
-	vm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pci_create_destroy_many)
@@ -661,11 +632,11 @@ TEST(pci_create_destroy_many)
 		CHECK_EQ(cfgr(b, 0, 0, 0, PCIR_INTLINE, 1), 0);
 		CHECK_EQ(cfgr(a, 0, 0, 0, PCIR_INTLINE, 1), 0x11);
 		if (i & 1) {
-			vm_free(a);
-			vm_free(b);
+			test_bvm_free(a);
+			test_bvm_free(b);
 		} else {
-			vm_free(b);
-			vm_free(a);
+			test_bvm_free(b);
+			test_bvm_free(a);
 		}
 	}
 }

@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "test.h"
+#include "test_bhyve.h"
 #include "bhyve.h"
 #include "config.h"
 #include "pm.h"
@@ -36,45 +37,14 @@ fake_clock(struct bhyve_vm *bvm)
 static struct bhyve_vm *
 pm_vm(struct fake *f)
 {
-	struct bhyve_vm *bvm = calloc(1, sizeof(*bvm));
+	struct bhyve_vm *bvm = test_bvm_alloc();
 
 	memset(f, 0, sizeof(*f));
 	f->now = 5000000000ULL;		/* power-on is not time 0 */
-	bvm->cfg = config_create();
 	bvm->suspend = fake_suspend;
 	bvm->clock_ns = fake_clock;
 	bvm->test_arg = f;
-	if (bhyve_devices_init(bvm) != 0) {
-		config_destroy(bvm->cfg);
-		free(bvm);
-		return (NULL);
-	}
-	return (bvm);
-}
-
-static void
-pm_free(struct bhyve_vm *bvm)
-{
-
-	bhyve_devices_fini(bvm);
-	config_destroy(bvm->cfg);
-	free(bvm);
-}
-
-static uint32_t
-pio(struct bhyve_vm *bvm, int in, int port, int bytes, uint32_t val)
-{
-	struct vm_exit vme;
-
-	memset(&vme, 0, sizeof(vme));
-	vme.exitcode = VM_EXITCODE_INOUT;
-	vme.u.inout.in = in;
-	vme.u.inout.port = (uint16_t)port;
-	vme.u.inout.bytes = bytes;
-	vme.u.inout.eax = val;
-	if (emulate_inout(bvm, &vme) != 0)
-		return (0xdeadbeef);
-	return (vme.u.inout.eax);
+	return (test_bvm_init(bvm));
 }
 
 TEST(pm_reset_register)
@@ -83,28 +53,28 @@ TEST(pm_reset_register)
 	struct bhyve_vm *bvm = pm_vm(&f);
 
 	REQUIRE(bvm != NULL);
-	CHECK_EQ(pio(bvm, 1, 0xcf9, 1, 0), 0);
+	CHECK_EQ(test_pio(bvm, 1, 0xcf9, 1, 0), 0);
 	/* SYS_RST alone only selects the kind of reset. */
-	pio(bvm, 0, 0xcf9, 1, RST_CNT_SYS_RST);
+	test_pio(bvm, 0, 0xcf9, 1, RST_CNT_SYS_RST);
 	CHECK_EQ(f.nsuspend, 0);
-	CHECK_EQ(pio(bvm, 1, 0xcf9, 1, 0), RST_CNT_SYS_RST);
+	CHECK_EQ(test_pio(bvm, 1, 0xcf9, 1, 0), RST_CNT_SYS_RST);
 	/* Hard reset (0x06), the usual reboot=pci value. */
-	pio(bvm, 0, 0xcf9, 1, RST_CNT_SYS_RST | RST_CNT_RST_CPU);
+	test_pio(bvm, 0, 0xcf9, 1, RST_CNT_SYS_RST | RST_CNT_RST_CPU);
 	CHECK_EQ(f.nsuspend, 1);
 	CHECK_EQ(f.how, VM_SUSPEND_RESET);
 	/* Soft reset (0x04) resets too; EALREADY from libvmmapi is fine. */
-	pio(bvm, 0, 0xcf9, 1, RST_CNT_RST_CPU);
+	test_pio(bvm, 0, 0xcf9, 1, RST_CNT_RST_CPU);
 	CHECK_EQ(f.nsuspend, 2);
 	CHECK_EQ(f.how, VM_SUSPEND_RESET);
 	/* Wide accesses do nothing. */
-	pio(bvm, 0, 0xcf9, 2, 0x0606);
+	test_pio(bvm, 0, 0xcf9, 2, 0x0606);
 	CHECK_EQ(f.nsuspend, 2);
-	CHECK_EQ(pio(bvm, 1, 0xcf9, 2, 0), 0xffff);
+	CHECK_EQ(test_pio(bvm, 1, 0xcf9, 2, 0), 0xffff);
 	/* 0xcf8 is still the PCI address register. */
-	pio(bvm, 0, 0xcf8, 4, 0x80000000);
-	CHECK_EQ(pio(bvm, 1, 0xcf8, 4, 0), 0x80000000);
+	test_pio(bvm, 0, 0xcf8, 4, 0x80000000);
+	CHECK_EQ(test_pio(bvm, 1, 0xcf8, 4, 0), 0x80000000);
 	CHECK_EQ(f.nsuspend, 2);
-	pm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pm_s5_poweroff)
@@ -114,29 +84,29 @@ TEST(pm_s5_poweroff)
 
 	REQUIRE(bvm != NULL);
 	/* SLP_TYP 5 without SLP_EN: just a register value. */
-	pio(bvm, 0, 0x404, 2, 5 << 10);
+	test_pio(bvm, 0, 0x404, 2, 5 << 10);
 	CHECK_EQ(f.nsuspend, 0);
-	CHECK_EQ(pio(bvm, 1, 0x404, 2, 0), 5 << 10);
+	CHECK_EQ(test_pio(bvm, 1, 0x404, 2, 0), 5 << 10);
 	/* SLP_EN with another sleep type (S1): not supported, ignored. */
-	pio(bvm, 0, 0x404, 2, PM1_SLP_EN | (1 << 10));
+	test_pio(bvm, 0, 0x404, 2, PM1_SLP_EN | (1 << 10));
 	CHECK_EQ(f.nsuspend, 0);
 	/* S5. */
-	pio(bvm, 0, 0x404, 2, PM1_SLP_EN | (PM_SLP_TYP_S5 << 10));
+	test_pio(bvm, 0, 0x404, 2, PM1_SLP_EN | (PM_SLP_TYP_S5 << 10));
 	CHECK_EQ(f.nsuspend, 1);
 	CHECK_EQ(f.how, VM_SUSPEND_POWEROFF);
 	/* SLP_EN is write-only; reserved bits read 0. */
-	CHECK_EQ(pio(bvm, 1, 0x404, 2, 0), 5 << 10);
-	pio(bvm, 0, 0x404, 2, 0xffff & ~PM1_SLP_EN);
-	CHECK_EQ(pio(bvm, 1, 0x404, 2, 0), 0xffff & ~(PM1_SLP_EN |
+	CHECK_EQ(test_pio(bvm, 1, 0x404, 2, 0), 5 << 10);
+	test_pio(bvm, 0, 0x404, 2, 0xffff & ~PM1_SLP_EN);
+	CHECK_EQ(test_pio(bvm, 1, 0x404, 2, 0), 0xffff & ~(PM1_SLP_EN |
 	    PM1_ALWAYS_ZERO));
 	/* Byte writes: SLP_EN lives in the high byte. */
-	pio(bvm, 0, 0x404, 2, 0);
-	pio(bvm, 0, 0x405, 1, (PM1_SLP_EN | (PM_SLP_TYP_S5 << 10)) >> 8);
+	test_pio(bvm, 0, 0x404, 2, 0);
+	test_pio(bvm, 0, 0x405, 1, (PM1_SLP_EN | (PM_SLP_TYP_S5 << 10)) >> 8);
 	CHECK_EQ(f.nsuspend, 2);
 	/* A 4-byte write from 0x404 covers the control block only. */
-	pio(bvm, 0, 0x404, 4, 0xffff0000u | PM1_SLP_EN | (5 << 10));
+	test_pio(bvm, 0, 0x404, 4, 0xffff0000u | PM1_SLP_EN | (5 << 10));
 	CHECK_EQ(f.nsuspend, 3);
-	pm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pm_sci_enable_via_smi_cmd)
@@ -145,19 +115,19 @@ TEST(pm_sci_enable_via_smi_cmd)
 	struct bhyve_vm *bvm = pm_vm(&f);
 
 	REQUIRE(bvm != NULL);
-	CHECK_EQ(pio(bvm, 1, 0x404, 2, 0) & PM1_SCI_EN, 0);
-	pio(bvm, 0, 0xb2, 1, MACHINE_ACPI_ENABLE);
-	CHECK_EQ(pio(bvm, 1, 0x404, 2, 0) & PM1_SCI_EN, PM1_SCI_EN);
+	CHECK_EQ(test_pio(bvm, 1, 0x404, 2, 0) & PM1_SCI_EN, 0);
+	test_pio(bvm, 0, 0xb2, 1, MACHINE_ACPI_ENABLE);
+	CHECK_EQ(test_pio(bvm, 1, 0x404, 2, 0) & PM1_SCI_EN, PM1_SCI_EN);
 	/* OSPM cannot clear SCI_EN by writing the control register. */
-	pio(bvm, 0, 0x404, 2, 0);
-	CHECK_EQ(pio(bvm, 1, 0x404, 2, 0) & PM1_SCI_EN, PM1_SCI_EN);
-	pio(bvm, 0, 0xb2, 1, 0x55);			/* unknown command */
-	CHECK_EQ(pio(bvm, 1, 0x404, 2, 0) & PM1_SCI_EN, PM1_SCI_EN);
-	pio(bvm, 0, 0xb2, 1, MACHINE_ACPI_DISABLE);
-	CHECK_EQ(pio(bvm, 1, 0x404, 2, 0) & PM1_SCI_EN, 0);
+	test_pio(bvm, 0, 0x404, 2, 0);
+	CHECK_EQ(test_pio(bvm, 1, 0x404, 2, 0) & PM1_SCI_EN, PM1_SCI_EN);
+	test_pio(bvm, 0, 0xb2, 1, 0x55);			/* unknown command */
+	CHECK_EQ(test_pio(bvm, 1, 0x404, 2, 0) & PM1_SCI_EN, PM1_SCI_EN);
+	test_pio(bvm, 0, 0xb2, 1, MACHINE_ACPI_DISABLE);
+	CHECK_EQ(test_pio(bvm, 1, 0x404, 2, 0) & PM1_SCI_EN, 0);
 	/* SMI_CMD is write-only. */
-	CHECK_EQ(pio(bvm, 1, 0xb2, 1, 0), 0xff);
-	pm_free(bvm);
+	CHECK_EQ(test_pio(bvm, 1, 0xb2, 1, 0), 0xff);
+	test_bvm_free(bvm);
 }
 
 TEST(pm_power_button_sci)
@@ -167,26 +137,26 @@ TEST(pm_power_button_sci)
 
 	REQUIRE(bvm != NULL);
 	/* Only the supported enables stick. */
-	pio(bvm, 0, 0x402, 2, 0xffff);
-	CHECK_EQ(pio(bvm, 1, 0x402, 2, 0), PM1_RTC_EN | PM1_PWRBTN_EN |
+	test_pio(bvm, 0, 0x402, 2, 0xffff);
+	CHECK_EQ(test_pio(bvm, 1, 0x402, 2, 0), PM1_RTC_EN | PM1_PWRBTN_EN |
 	    PM1_GBL_EN);
-	pio(bvm, 0, 0x402, 2, 0);
+	test_pio(bvm, 0, 0x402, 2, 0);
 	pm_power_button(bvm);
-	CHECK_EQ(pio(bvm, 1, 0x400, 2, 0), PM1_PWRBTN_STS);
+	CHECK_EQ(test_pio(bvm, 1, 0x400, 2, 0), PM1_PWRBTN_STS);
 	CHECK(!lpc_irq_asserted(bvm, MACHINE_IRQ_SCI));	/* not enabled */
-	pio(bvm, 0, 0x402, 2, PM1_PWRBTN_EN);
+	test_pio(bvm, 0, 0x402, 2, PM1_PWRBTN_EN);
 	CHECK(lpc_irq_asserted(bvm, MACHINE_IRQ_SCI));
 	/* 4-byte read at 0x400: status, then enable. */
-	CHECK_EQ(pio(bvm, 1, 0x400, 4, 0), PM1_PWRBTN_STS |
+	CHECK_EQ(test_pio(bvm, 1, 0x400, 4, 0), PM1_PWRBTN_STS |
 	    (PM1_PWRBTN_EN << 16));
 	/* Writing 0 clears nothing; writing 1 clears (RW1C). */
-	pio(bvm, 0, 0x400, 2, 0);
+	test_pio(bvm, 0, 0x400, 2, 0);
 	CHECK(lpc_irq_asserted(bvm, MACHINE_IRQ_SCI));
-	pio(bvm, 0, 0x400, 2, PM1_PWRBTN_STS);
-	CHECK_EQ(pio(bvm, 1, 0x400, 2, 0), 0);
+	test_pio(bvm, 0, 0x400, 2, PM1_PWRBTN_STS);
+	CHECK_EQ(test_pio(bvm, 1, 0x400, 2, 0), 0);
 	CHECK(!lpc_irq_asserted(bvm, MACHINE_IRQ_SCI));
 	CHECK_EQ(f.nsuspend, 0);
-	pm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pm_timer)
@@ -196,26 +166,26 @@ TEST(pm_timer)
 	uint32_t t0;
 
 	REQUIRE(bvm != NULL);
-	CHECK_EQ(pio(bvm, 1, 0x408, 4, 0), 0);		/* from power-on */
+	CHECK_EQ(test_pio(bvm, 1, 0x408, 4, 0), 0);		/* from power-on */
 	f.now += 1000000000ULL;
-	CHECK_EQ(pio(bvm, 1, 0x408, 4, 0), PM_TMR_FREQ);
+	CHECK_EQ(test_pio(bvm, 1, 0x408, 4, 0), PM_TMR_FREQ);
 	f.now += 1000;					/* 1 us = 3.58 ticks */
-	CHECK_EQ(pio(bvm, 1, 0x408, 4, 0), PM_TMR_FREQ + 3);
+	CHECK_EQ(test_pio(bvm, 1, 0x408, 4, 0), PM_TMR_FREQ + 3);
 	/* Byte and word reads see the same counter's lanes. */
-	t0 = pio(bvm, 1, 0x408, 4, 0);
-	CHECK_EQ(pio(bvm, 1, 0x408, 1, 0), t0 & 0xff);
-	CHECK_EQ(pio(bvm, 1, 0x409, 2, 0), (t0 >> 8) & 0xffff);
-	CHECK_EQ(pio(bvm, 1, 0x40b, 2, 0), 0xff00 | (t0 >> 24));
+	t0 = test_pio(bvm, 1, 0x408, 4, 0);
+	CHECK_EQ(test_pio(bvm, 1, 0x408, 1, 0), t0 & 0xff);
+	CHECK_EQ(test_pio(bvm, 1, 0x409, 2, 0), (t0 >> 8) & 0xffff);
+	CHECK_EQ(test_pio(bvm, 1, 0x40b, 2, 0), 0xff00 | (t0 >> 24));
 	/* 32 bits wrap after 2^32 / 3579545 s; no 64-bit overflow either. */
 	f.now = 5000000000ULL + 1200ULL * 1000000000ULL;
-	CHECK_EQ(pio(bvm, 1, 0x408, 4, 0),
+	CHECK_EQ(test_pio(bvm, 1, 0x408, 4, 0),
 	    (uint32_t)(1200ULL * PM_TMR_FREQ));
 	f.now = 5000000000ULL + 100000ULL * 3600 * 1000000000ULL;
-	CHECK_EQ(pio(bvm, 1, 0x408, 4, 0),
+	CHECK_EQ(test_pio(bvm, 1, 0x408, 4, 0),
 	    (uint32_t)(100000ULL * 3600 * PM_TMR_FREQ));
 	/* Writes are dropped (unclaimed direction, not strict). */
-	CHECK_EQ(pio(bvm, 0, 0x408, 4, 0), 0);
-	pm_free(bvm);
+	CHECK_EQ(test_pio(bvm, 0, 0x408, 4, 0), 0);
+	test_bvm_free(bvm);
 }
 
 TEST(pm_real_clock_advances)
@@ -229,11 +199,11 @@ TEST(pm_real_clock_advances)
 	bvm->suspend = fake_suspend;
 	bvm->test_arg = &f;
 	REQUIRE(bhyve_devices_init(bvm) == 0);
-	a = pio(bvm, 1, 0x408, 4, 0);
-	for (i = 0; i < 1000000 && (b = pio(bvm, 1, 0x408, 4, 0)) == a; i++)
+	a = test_pio(bvm, 1, 0x408, 4, 0);
+	for (i = 0; i < 1000000 && (b = test_pio(bvm, 1, 0x408, 4, 0)) == a; i++)
 		continue;
 	CHECK(b != a);
-	pm_free(bvm);
+	test_bvm_free(bvm);
 }
 
 TEST(pm_default_suspend_without_ctx)
@@ -245,6 +215,6 @@ TEST(pm_default_suspend_without_ctx)
 	REQUIRE(bhyve_devices_init(bvm) == 0);
 	CHECK(bvm->suspend != NULL);
 	CHECK_EQ(bvm->suspend(bvm, VM_SUSPEND_RESET), -ENODEV);
-	pio(bvm, 0, 0xcf9, 1, 0x06);
-	pm_free(bvm);
+	test_pio(bvm, 0, 0xcf9, 1, 0x06);
+	test_bvm_free(bvm);
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "test_bhyve.h"
 #include "bhyve.h"
 #include "config.h"
 #include "uart_emul.h"
@@ -424,42 +425,11 @@ lpc_vm(const char *com1_path)
 {
 	struct bhyve_vm *bvm;
 
-	bvm = calloc(1, sizeof(*bvm));
-	bvm->cfg = config_create();
+	bvm = test_bvm_alloc();
 	set_config_value(bvm->cfg, "pci.0.31.0.device", "lpc");
 	if (com1_path != NULL)
 		set_config_value(bvm->cfg, "lpc.com1.path", com1_path);
-	if (bhyve_devices_init(bvm) != 0) {
-		config_destroy(bvm->cfg);
-		free(bvm);
-		return (NULL);
-	}
-	return (bvm);
-}
-
-static void
-lpc_vm_free(struct bhyve_vm *bvm)
-{
-
-	bhyve_devices_fini(bvm);
-	config_destroy(bvm->cfg);
-	free(bvm);
-}
-
-static uint32_t
-pio(struct bhyve_vm *bvm, int in, int port, int bytes, uint32_t val)
-{
-	struct vm_exit vme;
-
-	memset(&vme, 0, sizeof(vme));
-	vme.exitcode = VM_EXITCODE_INOUT;
-	vme.u.inout.in = in;
-	vme.u.inout.port = (uint16_t)port;
-	vme.u.inout.bytes = bytes;
-	vme.u.inout.eax = val;
-	if (emulate_inout(bvm, &vme) != 0)
-		return (0xdeadbeef);
-	return (vme.u.inout.eax);
+	return (test_bvm_init(bvm));
 }
 
 /* Waits up to 2 s for the reader thread to deliver input. */
@@ -470,7 +440,7 @@ wait_dr(struct bhyve_vm *bvm, int base)
 	int i;
 
 	for (i = 0; i < 2000; i++) {
-		if (pio(bvm, 1, base + UART_REG_LSR, 1, 0) & UART_LSR_DR)
+		if (test_pio(bvm, 1, base + UART_REG_LSR, 1, 0) & UART_LSR_DR)
 			return (true);
 		nanosleep(&ts, NULL);
 	}
@@ -504,31 +474,31 @@ TEST(lpc_com_ports_and_irq)
 	REQUIRE(bvm != NULL);
 	for (i = 0; i < 4; i++) {
 		/* Scratch register proves each port answers on its own. */
-		pio(bvm, 0, ports[i] + UART_REG_SCR, 1, 0x10 + i);
-		CHECK_EQ(pio(bvm, 1, ports[i] + UART_REG_LSR, 1, 0), 0x60);
+		test_pio(bvm, 0, ports[i] + UART_REG_SCR, 1, 0x10 + i);
+		CHECK_EQ(test_pio(bvm, 1, ports[i] + UART_REG_LSR, 1, 0), 0x60);
 	}
 	for (i = 0; i < 4; i++)
-		CHECK_EQ(pio(bvm, 1, ports[i] + UART_REG_SCR, 1, 0), 0x10 + i);
+		CHECK_EQ(test_pio(bvm, 1, ports[i] + UART_REG_SCR, 1, 0), 0x10 + i);
 	CHECK(!lpc_irq_asserted(bvm, 3));
 	CHECK(!lpc_irq_asserted(bvm, 4));
 	for (i = 0; i < 4; i++) {
-		pio(bvm, 0, ports[i] + UART_REG_IER, 1, UART_IER_ETBEI);
+		test_pio(bvm, 0, ports[i] + UART_REG_IER, 1, UART_IER_ETBEI);
 		CHECK(lpc_irq_asserted(bvm, irqs[i]));
 	}
 	/* IRQ 4 is shared by com1 and com3: it stays up until both drop. */
-	CHECK_EQ(pio(bvm, 1, 0x3f8 + UART_REG_IIR, 1, 0), UART_IIR_TXRDY);
+	CHECK_EQ(test_pio(bvm, 1, 0x3f8 + UART_REG_IIR, 1, 0), UART_IIR_TXRDY);
 	CHECK(lpc_irq_asserted(bvm, 4));
-	CHECK_EQ(pio(bvm, 1, 0x3e8 + UART_REG_IIR, 1, 0), UART_IIR_TXRDY);
+	CHECK_EQ(test_pio(bvm, 1, 0x3e8 + UART_REG_IIR, 1, 0), UART_IIR_TXRDY);
 	CHECK(!lpc_irq_asserted(bvm, 4));
 	CHECK(lpc_irq_asserted(bvm, 3));
 	CHECK(!lpc_irq_asserted(bvm, -1));
 	CHECK(!lpc_irq_asserted(bvm, 16));
 	/* Wide accesses split into byte cycles: SCR then past the end. */
-	CHECK_EQ(pio(bvm, 1, 0x3f8 + UART_REG_SCR, 2, 0), 0xff10);
-	CHECK_EQ(pio(bvm, 1, 0x3f8 + UART_REG_LCR, 4, 0), 0xa0600000);
-	pio(bvm, 0, 0x3f8 + UART_REG_LCR, 2, 0x0b03);
-	CHECK_EQ(pio(bvm, 1, 0x3f8 + UART_REG_MCR, 1, 0), 0x0b);
-	lpc_vm_free(bvm);
+	CHECK_EQ(test_pio(bvm, 1, 0x3f8 + UART_REG_SCR, 2, 0), 0xff10);
+	CHECK_EQ(test_pio(bvm, 1, 0x3f8 + UART_REG_LCR, 4, 0), 0xa0600000);
+	test_pio(bvm, 0, 0x3f8 + UART_REG_LCR, 2, 0x0b03);
+	CHECK_EQ(test_pio(bvm, 1, 0x3f8 + UART_REG_MCR, 1, 0), 0x0b);
+	test_bvm_free(bvm);
 }
 
 TEST(lpc_uart_pty_backend)
@@ -553,15 +523,15 @@ TEST(lpc_uart_pty_backend)
 	CHECK((tio.c_lflag & ICANON) == 0);	/* raw */
 	CHECK(tio.c_oflag & OPOST);
 
-	pio(bvm, 0, 0x3f8, 1, 'o');
-	pio(bvm, 0, 0x3f8, 1, 'k');
+	test_pio(bvm, 0, 0x3f8, 1, 'o');
+	test_pio(bvm, 0, 0x3f8, 1, 'k');
 	pfd = (struct pollfd){ .fd = m, .events = POLLIN };
 	CHECK(poll(&pfd, 1, 2000) == 1);
 	CHECK_EQ(read(m, buf, 2), 2);
 	CHECK(memcmp(buf, "ok", 2) == 0);
 
 	/* 20 bytes against a 1-byte 16450 holding register: flow control. */
-	pio(bvm, 0, 0x3f8 + UART_REG_IER, 1, UART_IER_ERBFI);
+	test_pio(bvm, 0, 0x3f8 + UART_REG_IER, 1, UART_IER_ERBFI);
 	CHECK_EQ(write(m, "abcdefghijklmnopqrst", 20), 20);
 	for (int i = 0; i < 20; i++) {
 		if (!wait_dr(bvm, 0x3f8)) {
@@ -569,11 +539,11 @@ TEST(lpc_uart_pty_backend)
 			break;
 		}
 		CHECK(lpc_irq_asserted(bvm, 4));
-		CHECK_EQ(pio(bvm, 1, 0x3f8, 1, 0), 'a' + i);
+		CHECK_EQ(test_pio(bvm, 1, 0x3f8, 1, 0), 'a' + i);
 	}
 	CHECK(!lpc_irq_asserted(bvm, 4));
-	CHECK_EQ(pio(bvm, 1, 0x3f8 + UART_REG_LSR, 1, 0) & UART_LSR_OE, 0);
-	lpc_vm_free(bvm);
+	CHECK_EQ(test_pio(bvm, 1, 0x3f8 + UART_REG_LSR, 1, 0) & UART_LSR_OE, 0);
+	test_bvm_free(bvm);
 	REQUIRE(tcgetattr(s, &tio) == 0);
 	CHECK(tio.c_lflag & ICANON);		/* restored */
 	close(s);
@@ -600,13 +570,13 @@ TEST(lpc_uart_stdio_pipes)
 
 	bvm = lpc_vm("stdio");
 	if (bvm != NULL) {
-		pio(bvm, 0, 0x3f8, 1, 'A');
+		test_pio(bvm, 0, 0x3f8, 1, 'A');
 		got = wait_dr(bvm, 0x3f8);
 		CHECK(got);
-		CHECK_EQ(pio(bvm, 1, 0x3f8, 1, 0), 'x');
+		CHECK_EQ(test_pio(bvm, 1, 0x3f8, 1, 0), 'x');
 		CHECK(wait_dr(bvm, 0x3f8));
-		CHECK_EQ(pio(bvm, 1, 0x3f8, 1, 0), 'y');
-		lpc_vm_free(bvm);
+		CHECK_EQ(test_pio(bvm, 1, 0x3f8, 1, 0), 'y');
+		test_bvm_free(bvm);
 	}
 	dup2(save0, 0);
 	dup2(save1, 1);
@@ -629,5 +599,5 @@ TEST(lpc_uart_backend_errors)
 	uart_backend_restore_all();
 	bvm = lpc_vm(NULL);
 	REQUIRE(bvm != NULL);
-	lpc_vm_free(bvm);
+	test_bvm_free(bvm);
 }
