@@ -5,6 +5,7 @@
  * its completion, MMIO replay, RDMSR completion, HLT, exceptions delivered
  * through the IDT, triple fault, unimplemented instructions, kick.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -504,5 +505,83 @@ TEST(emu_cpuid_and_cr_checks)
 	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
 	CHECK_EQ(f.vme.rip, HANDLER);
 	CHECK_EQ(get64(f.ram + reg(&f, VM_REG_GUEST_RSP) + 8), CODE + 9);
+	vmf_fini(&f);
+}
+
+/* LOCKed RMW on operands no host atomic covers: page-crossing, misaligned. */
+TEST(emu_lock_misaligned)
+{
+	static const uint8_t prog[] = {
+		0xbb, 0xfe, 0x0f, 0x02, 0x00,			/* mov $0x20ffe,%ebx */
+		0xf0, 0x81, 0x03, 0x01, 0x01, 0x01, 0x01,	/* lock addl $0x01010101,(%rbx) */
+		0xb9, 0x01, 0x00, 0x03, 0x00,			/* mov $0x30001,%ecx */
+		0xb8, 0x03, 0x00, 0x00, 0x00,			/* mov $3,%eax */
+		0xf0, 0x48, 0x0f, 0xc1, 0x01,			/* lock xadd %rax,(%rcx) */
+		0xf4,						/* hlt */
+	};
+	uint32_t v32 = 0x11223344;
+	uint64_t v64 = 5;
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	memcpy(f.ram + 0x20ffe, &v32, 4);
+	memcpy(f.ram + 0x30001, &v64, 8);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	memcpy(&v32, f.ram + 0x20ffe, 4);
+	memcpy(&v64, f.ram + 0x30001, 8);
+	CHECK_EQ(v32, 0x12233445);
+	CHECK_EQ(v64, 8);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 5);
+	vmf_fini(&f);
+}
+
+struct lock_runner {
+	void		*vcpu;
+	struct vm_exit	vme;
+};
+
+static void *
+lock_runner_main(void *arg)
+{
+	struct lock_runner *r = arg;
+
+	vmm_backend_emu.run(r->vcpu, CODE, &r->vme);
+	return NULL;
+}
+
+/* Two vCPUs increment one page-crossing counter: no increment is lost. */
+TEST(emu_lock_misaligned_two_vcpus)
+{
+	static const uint8_t prog[] = {
+		0xbb, 0xfe, 0x0f, 0x02, 0x00,		/* mov $0x20ffe,%ebx */
+		0xb9, 0x40, 0x0d, 0x03, 0x00,		/* mov $200000,%ecx */
+		0xf0, 0xff, 0x03,			/* 1: lock incl (%rbx) */
+		0xff, 0xc9,				/* dec %ecx */
+		0x75, 0xf9,				/* jnz 1b */
+		0xf4,					/* hlt */
+	};
+	struct lock_runner r[2];
+	pthread_t t[2];
+	uint32_t v = 0;
+	struct vmf f;
+	int i;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	memcpy(f.ram + 0x20ffe, &v, 4);
+	r[0].vcpu = f.vcpu;
+	REQUIRE(vmm_backend_emu.vcpu_init(f.vm, NULL, 1, &r[1].vcpu) == 0);
+	REQUIRE(vmm_backend_emu.set_state(r[1].vcpu, &f.st) == 0);
+	for (i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, lock_runner_main, &r[i]);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	memcpy(&v, f.ram + 0x20ffe, 4);
+	CHECK_EQ(r[0].vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(r[1].vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(v, 400000);
+	vmm_backend_emu.vcpu_cleanup(r[1].vcpu);
 	vmf_fini(&f);
 }

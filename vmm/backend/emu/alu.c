@@ -9,6 +9,7 @@
  * MMIO and page-crossing operands cannot be atomic on the host; they fall
  * back to read then write, which is what a device sees anyway.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -84,15 +85,33 @@ emu_rmw_at(struct emu_cpu *cpu, int seg, uint64_t off, int size, bool locked,
 		return EMU_OK;
 	}
 	/* Little-endian host: a size-byte read fills the low bytes of old. */
+	if (locked)
+		emu_bus_lock();
 	rc = emu_read(cpu, seg, off, &old, size);
-	if (rc != EMU_OK)
-		return rc;
-	nv = fn(ctx, old);
-	rc = emu_write(cpu, seg, off, &nv, size);
+	if (rc == EMU_OK) {
+		nv = fn(ctx, old);
+		rc = emu_write(cpu, seg, off, &nv, size);
+	}
+	if (locked)
+		emu_bus_unlock();
 	if (rc != EMU_OK)
 		return rc;
 	*oldp = old;
 	return EMU_OK;
+}
+
+static pthread_mutex_t emu_bus_mtx = PTHREAD_MUTEX_INITIALIZER;
+
+void
+emu_bus_lock(void)
+{
+	pthread_mutex_lock(&emu_bus_mtx);
+}
+
+void
+emu_bus_unlock(void)
+{
+	pthread_mutex_unlock(&emu_bus_mtx);
 }
 
 int
@@ -474,16 +493,19 @@ op_cmpxchg8b(struct emu_cpu *cpu, const struct emu_insn *in)
 		old[1] = old[0] >> 32;
 		old[0] &= 0xffffffffULL;
 	} else {
+		if (in->lock)
+			emu_bus_lock();
 		rc = emu_read(cpu, in->seg, off, &old[0], half);
 		if (rc == EMU_OK)
 			rc = emu_read(cpu, in->seg, off + half, &old[1], half);
-		if (rc != EMU_OK)
-			return rc;
 		eq = old[0] == acc[0] && old[1] == acc[1];
 		/* The operand is written back unchanged on failure, as CMPXCHG. */
-		rc = emu_write(cpu, in->seg, off, eq ? &nv[0] : &old[0], half);
+		if (rc == EMU_OK)
+			rc = emu_write(cpu, in->seg, off, eq ? &nv[0] : &old[0], half);
 		if (rc == EMU_OK)
 			rc = emu_write(cpu, in->seg, off + half, eq ? &nv[1] : &old[1], half);
+		if (in->lock)
+			emu_bus_unlock();
 		if (rc != EMU_OK)
 			return rc;
 	}

@@ -284,8 +284,9 @@ int	emu_write_linear(struct emu_cpu *cpu, uint64_t la, const void *buf, int size
 /*
  * Host pointer to @size bytes at seg:off for an atomic read-modify-write
  * (LOCK prefix, XCHG with memory).  EMU_OK with *hp set when the operand is
- * in RAM and does not cross a page; EMU_OK with *hp NULL when it is not
- * (MMIO, page-crossing): the caller then uses emu_read/emu_write.
+ * in RAM, aligned, and does not cross a page; EMU_OK with *hp NULL when it
+ * is not (MMIO, misaligned, page-crossing): the caller then uses
+ * emu_read/emu_write under emu_bus_lock() (family.h).
  */
 int	emu_mem_ptr(struct emu_cpu *cpu, int seg, uint64_t off, int size, uint8_t **hp);
 /* The r/m operand at in->opsize (or @size): register or memory. */

@@ -18,6 +18,15 @@
  */
 typedef uint64_t emu_rmw_fn(const void *ctx, uint64_t old);
 
+/*
+ * The emulated bus lock: a LOCKed access that no host atomic instruction can
+ * cover (misaligned, page-crossing) is done as read + write while holding
+ * it, so such accesses are atomic with respect to each other on every vCPU.
+ * One per process, like the bus it stands for (a process runs one VM).
+ */
+void	emu_bus_lock(void);
+void	emu_bus_unlock(void);
+
 /* The r/m operand of @in; memory is locked when in->lock. */
 int	emu_rmw(struct emu_cpu *cpu, const struct emu_insn *in, int size,
 	    emu_rmw_fn *fn, const void *ctx, uint64_t *oldp);

@@ -637,7 +637,12 @@ emu_mem_ptr(struct emu_cpu *cpu, int seg, uint64_t off, int size, uint8_t **hp)
 		return emu_raise_err(cpu, IDT_AC, 0);
 	if (!(cpu->st.efer & EFER_LMA))
 		la &= 0xffffffffULL;
-	if ((la & (PAGE_SIZE - 1)) + (uint64_t)size > PAGE_SIZE)
+	/*
+	 * Page-crossing or misaligned: no host atomic can cover it (a host split
+	 * lock is slow, and fatal under split_lock_detect), so the caller falls
+	 * back to read + write under the emulated bus lock (family.h).
+	 */
+	if ((la & (PAGE_SIZE - 1)) + (uint64_t)size > PAGE_SIZE || (la & (uint64_t)(size - 1)) != 0)
 		return EMU_OK;
 	acc = EMU_ACC_WRITE | (cpu->cpl == 3 ? EMU_ACC_USER : 0);
 	rc = emu_translate(cpu, la, acc, &page, &gpa);
