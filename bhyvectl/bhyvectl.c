@@ -300,6 +300,12 @@ main(int argc, char **argv)
 		acted = 1;
 	}
 	ctx = vm_open(vmname);
+	if (ctx == NULL && destroy && errno != EBUSY) {
+		/* Damaged (corrupt state, lost memory): remove it without loading. */
+		if (vm_destroy_name(vmname) != 0)
+			fail(vmname);
+		exit(0);
+	}
 	if (ctx == NULL)
 		fail(vmname);
 	if (cpu >= vm_get_ncpus(ctx) && cpu != 0) {

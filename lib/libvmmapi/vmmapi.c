@@ -247,6 +247,24 @@ vm_destroy(struct vmctx *ctx)
 }
 
 int
+vm_destroy_name(const char *name)
+{
+	int fd, error;
+
+	if ((error = vmm_store_check_name(name)) != 0)
+		return ret(error);
+	if (!vmm_store_exists(name))
+		return ret(vmm_store_fail(ENOENT, "VM '%s' does not exist (in %s)", name,
+		    vmm_store_dir()));
+	fd = vmm_store_lock(name);
+	if (fd < 0)
+		return ret(fd);
+	error = vmm_store_destroy(name);
+	close(fd);
+	return ret(error);
+}
+
+int
 vm_limit_rights(struct vmctx *ctx)
 {
 	(void)ctx;

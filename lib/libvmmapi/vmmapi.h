@@ -101,6 +101,11 @@ const char *vm_backend_name(struct vmctx *ctx);
 int	vm_save_state(struct vmctx *ctx);	/* write NAME/state now (owner only) */
 /* Attach a CPU backend ("emu", "kvm", "auto") and serve NAME/ctl: bhyve does this. */
 int	vm_attach_backend(struct vmctx *ctx, const char *backend);
+/*
+ * Remove instance @name from the store without loading it, so that one whose
+ * state or memory file is damaged can still be destroyed.  EBUSY if running.
+ */
+int	vm_destroy_name(const char *name);
 /* One line saying why the last call of this thread failed. */
 const char *vm_last_error(void);
 

@@ -5,9 +5,9 @@ BHYVE=$B/bhyve
 BHYVELOAD=$B/bhyveload
 BHYVECTL=$B/bhyvectl
 LOADER=$B/simple-loader
-: "${VMM_DIR:=$(mktemp -d /tmp/lhyve-cli.XXXXXX)/vmm}"
-export VMM_DIR
 T=$(mktemp -d /tmp/lhyve-cli-t.XXXXXX)
+# Each test script gets a store of its own, removed with it.
+export VMM_DIR="$T/vmm"
 trap 'for p in $(jobs -p); do kill -9 $p 2>/dev/null; done; rm -rf "$T"' EXIT
 
 ok() { echo "ok - $1"; }

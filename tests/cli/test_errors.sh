@@ -27,7 +27,8 @@ expect_err "corrupt state: bhyve refuses" 4 "checksum" $BHYVE -m 64M e1
 cmp -s "$VMM_DIR/e1/state" "$T/corrupt" && ok "corrupt state left as it was" || notok "corrupt state left as it was"
 head -c 100 "$T/corrupt" >"$VMM_DIR/e1/state"
 expect_err "truncated state rejected" 1 "(truncated|checksum)" $BHYVECTL --vm=e1 --get-rip
-rm -rf "$VMM_DIR/e1"
+expect "destroy a corrupt instance" 0 $BHYVECTL --vm=e1 --destroy
+[ ! -e "$VMM_DIR/e1" ] && ok "corrupt instance removed" || notok "corrupt instance removed"
 
 # -s help / -l help list what exists
 $BHYVE -s help >"$T/s" 2>&1; grep -qx hostbridge "$T/s" && grep -qx lpc "$T/s" && ok "-s help" || notok "-s help" "$(cat "$T/s")"
