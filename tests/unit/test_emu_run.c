@@ -585,3 +585,32 @@ TEST(emu_lock_misaligned_two_vcpus)
 	vmm_backend_emu.vcpu_cleanup(r[1].vcpu);
 	vmf_fini(&f);
 }
+
+/* Self-modifying code: the decoded-instruction cache must notice the patch. */
+TEST(emu_self_modifying_code)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0x02, 0x00, 0x00, 0x00,			/* mov $2,%ecx */
+		0xb8, 0x01, 0x00, 0x00, 0x00,			/* L: mov $1,%eax */
+		0xc6, 0x05, 0xf5, 0xff, 0xff, 0xff, 0x07,	/* movb $7,L+1(%rip) */
+		0xff, 0xc9,					/* dec %ecx */
+		0x75, 0xf0,					/* jnz L */
+		0xf4,						/* hlt */
+	};
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 7);
+	/* Run it again from the top: the cache now holds the patched form. */
+	f.ram[CODE + 6] = 1;
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 7);
+	f.ram[CODE + 6] = 3;
+	f.ram[CODE + 16] = 3;	/* the patch now writes 3: eax ends as 3 */
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 3);
+	vmf_fini(&f);
+}

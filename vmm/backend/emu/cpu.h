@@ -164,8 +164,12 @@ struct emu_insn {
 	uint8_t		bytes[15];	/* raw bytes, for diagnostics */
 };
 
-/* Software TLB: direct-mapped, one entry per 4 KiB linear page. */
-#define EMU_TLB_SIZE	256
+/*
+ * Software TLB: direct-mapped, one entry per 4 KiB linear page, in two
+ * halves like a CPU's ITLB and DTLB (fetches use the second), so that code
+ * and the data it touches never evict each other.
+ */
+#define EMU_TLB_SIZE	512
 struct emu_tlb_entry {
 	uint64_t	vpn;		/* linear address >> 12, or ~0 when empty */
 	uint8_t		*hpage;		/* host pointer to the page, NULL for non-RAM */
@@ -197,7 +201,7 @@ struct emu_cpu {
 	const struct vmm_memmap	*mem;		/* guest RAM, owned by libvmm */
 	struct vm_exit		*exit;		/* where an EMU_EXIT handler writes */
 	struct emu_io_log	io_log;
-	struct emu_tlb_entry	tlb[EMU_TLB_SIZE];
+	struct emu_tlb_entry	tlb[2 * EMU_TLB_SIZE];	/* DTLB, then ITLB */
 	atomic_int		kick;		/* set by another thread: leave run() */
 	struct vm_backend_stats	stats;
 	int			caps[VM_CAP_MAX];

@@ -30,10 +30,25 @@ struct emu_vm {
 	atomic_uint_fast64_t	gen;
 };
 
+/*
+ * Decoded-instruction cache, direct-mapped by the host address of the
+ * instruction's first byte.  An entry is used only if the bytes still in
+ * guest memory equal the ones it was decoded from (at most 15, compared on
+ * every hit), so self-modifying code and writes from other vCPUs or devices
+ * need no invalidation at all; decoding depends only on bytes and mode.
+ */
+#define EMU_ICACHE_SIZE	2048
+struct emu_icache_entry {
+	const uint8_t	*hp;
+	uint8_t		mode;
+	struct emu_insn	in;
+};
+
 struct emu_vcpu {
 	struct emu_cpu		cpu;	/* first: the cookie is also the emu_cpu */
 	struct emu_vm		*vm;
 	uint64_t		gen;
+	struct emu_icache_entry	icache[EMU_ICACHE_SIZE];
 };
 
 static int
@@ -120,8 +135,10 @@ emu_vcpu_cleanup(void *vcpucookie)
  * instruction really extends into it.
  */
 static int
-fetch_decode(struct emu_cpu *cpu, struct emu_insn *in)
+fetch_decode(struct emu_cpu *cpu, struct emu_insn *in, const struct emu_insn **inp)
 {
+	struct emu_vcpu *vc = (struct emu_vcpu *)cpu;
+	struct emu_icache_entry *ce;
 	const struct vm_seg *cs = &cpu->st.seg[SEG_CS];
 	uint64_t rip = cpu->st.rip, la, gpa, off;
 	uint8_t *hp, buf[16];
@@ -158,7 +175,21 @@ fetch_decode(struct emu_cpu *cpu, struct emu_insn *in)
 	} else {
 		hp += off;
 	}
+	*inp = in;
+	ce = &vc->icache[((uintptr_t)hp ^ ((uintptr_t)hp >> 11)) & (EMU_ICACHE_SIZE - 1)];
+	if (ce->hp == hp && ce->mode == cpu->mode && ce->in.len <= avail &&
+	    memcmp(ce->in.bytes, hp, ce->in.len) == 0) {
+		*inp = &ce->in;
+		return EMU_OK;
+	}
 	rc = emu_decode(hp, avail, cpu->mode, in);
+	if (rc == 0) {
+		ce->hp = hp;
+		ce->mode = (uint8_t)cpu->mode;
+		ce->in = *in;
+		*inp = &ce->in;
+		return EMU_OK;
+	}
 	if (rc == -EAGAIN) {
 		if (limited)
 			return emu_raise_err(cpu, IDT_GP, 0);
@@ -241,7 +272,8 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 {
 	struct emu_vcpu *vc = vcpucookie;
 	struct emu_cpu *cpu = &vc->cpu;
-	struct emu_insn in;
+	struct emu_insn scratch;
+	const struct emu_insn *in = NULL;
 	uint64_t gen;
 	uint32_t shadow;
 	bool tf;
@@ -280,10 +312,10 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 		tf = (cpu->st.rflags & RFL_TF) != 0;
 		cpu->io_log.pos = 0;
 		cpu->exc_vector = -1;
-		rc = fetch_decode(cpu, &in);
+		rc = fetch_decode(cpu, &scratch, &in);
 		if (rc == EMU_OK) {
-			cpu->next_rip = (cpu->st.rip + in.len) & emu_ip_mask(cpu);
-			rc = in.fn(cpu, &in);
+			cpu->next_rip = (cpu->st.rip + in->len) & emu_ip_mask(cpu);
+			rc = in->fn(cpu, in);
 		}
 		switch (rc) {
 		case EMU_OK:
@@ -294,7 +326,7 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 			/* STI / MOV SS blocking lasts one instruction (SDM Vol. 3A 6.8.3). */
 			if (shadow)
 				cpu->st.intr_shadow &= ~shadow;
-			if (__builtin_expect(tf, 0) && in.fn != op_int) {
+			if (__builtin_expect(tf, 0) && in->fn != op_int) {
 				/* Single-step trap (SDM Vol. 3A 17.3.1.4): DR6.BS. */
 				cpu->st.dr[6] |= 1ULL << 14;
 				cpu->exc_vector = IDT_DB;

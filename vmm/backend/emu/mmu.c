@@ -69,7 +69,7 @@ emu_tlb_flush(struct emu_cpu *cpu, bool keep_global)
 {
 	int i;
 
-	for (i = 0; i < EMU_TLB_SIZE; i++) {
+	for (i = 0; i < 2 * EMU_TLB_SIZE; i++) {
 		if (!keep_global || !cpu->tlb[i].global)
 			cpu->tlb[i].vpn = ~0ULL;
 	}
@@ -87,7 +87,7 @@ emu_tlb_flush_page(struct emu_cpu *cpu, uint64_t la)
 	uint64_t region = la >> 30;
 	int i;
 
-	for (i = 0; i < EMU_TLB_SIZE; i++) {
+	for (i = 0; i < 2 * EMU_TLB_SIZE; i++) {
 		if (cpu->tlb[i].vpn != ~0ULL && (cpu->tlb[i].vpn >> 18) == region)
 			cpu->tlb[i].vpn = ~0ULL;
 	}
@@ -339,10 +339,17 @@ emu_load_pdptes(struct emu_cpu *cpu, uint64_t cr3)
 	return EMU_OK;
 }
 
+static inline unsigned
+tlb_index(uint64_t la, int acc)
+{
+	return (unsigned)((la >> 12) & (EMU_TLB_SIZE - 1)) +
+	    ((acc & EMU_ACC_FETCH) ? EMU_TLB_SIZE : 0);
+}
+
 static inline struct emu_tlb_entry *
 tlb_lookup(struct emu_cpu *cpu, uint64_t la, int acc)
 {
-	struct emu_tlb_entry *e = &cpu->tlb[(la >> 12) & (EMU_TLB_SIZE - 1)];
+	struct emu_tlb_entry *e = &cpu->tlb[tlb_index(la, acc)];
 
 	if (e->vpn != la >> 12)
 		return NULL;
@@ -387,7 +394,7 @@ emu_translate(struct emu_cpu *cpu, uint64_t la, int acc, uint8_t **hpage,
 		if (rc != EMU_OK)
 			return rc;
 	}
-	e = &cpu->tlb[(la >> 12) & (EMU_TLB_SIZE - 1)];
+	e = &cpu->tlb[tlb_index(la, acc)];
 	e->vpn = la >> 12;
 	e->gpa_page = w.gpa_page;
 	e->hpage = emu_gpa_to_hva(cpu, w.gpa_page, PAGE_SIZE);
