@@ -44,6 +44,30 @@ struct emu_icache_entry {
 	struct emu_insn	in;
 };
 
+/* @n (1..15) bytes equal?  Overlapping word loads, all within [p, p + n). */
+static inline bool
+same_bytes(const uint8_t *a, const uint8_t *b, int n)
+{
+	uint64_t x0, y0, x1, y1;
+	uint32_t u0, v0, u1, v1;
+
+	if (n >= 8) {
+		memcpy(&x0, a, 8);
+		memcpy(&y0, b, 8);
+		memcpy(&x1, a + n - 8, 8);
+		memcpy(&y1, b + n - 8, 8);
+		return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+	}
+	if (n >= 4) {
+		memcpy(&u0, a, 4);
+		memcpy(&v0, b, 4);
+		memcpy(&u1, a + n - 4, 4);
+		memcpy(&v1, b + n - 4, 4);
+		return ((u0 ^ v0) | (u1 ^ v1)) == 0;
+	}
+	return a[0] == b[0] && a[n - 1] == b[n - 1] && a[n / 2] == b[n / 2];
+}
+
 struct emu_vcpu {
 	struct emu_cpu		cpu;	/* first: the cookie is also the emu_cpu */
 	struct emu_vm		*vm;
@@ -178,7 +202,7 @@ fetch_decode(struct emu_cpu *cpu, struct emu_insn *in, const struct emu_insn **i
 	*inp = in;
 	ce = &vc->icache[((uintptr_t)hp ^ ((uintptr_t)hp >> 11)) & (EMU_ICACHE_SIZE - 1)];
 	if (ce->hp == hp && ce->mode == cpu->mode && ce->in.len <= avail &&
-	    memcmp(ce->in.bytes, hp, ce->in.len) == 0) {
+	    same_bytes(ce->in.bytes, hp, ce->in.len)) {
 		*inp = &ce->in;
 		return EMU_OK;
 	}
