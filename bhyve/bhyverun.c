@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bhyve.h"
@@ -368,6 +369,7 @@ main(int argc, char **argv)
 	const char *vmname, *val;
 	size_t memsize = 0;
 	int ch, ncpus, i, status, stopped_by_signal = 0;
+	bool stuck = false;
 	enum vm_suspend_how how;
 	char c;
 
@@ -555,30 +557,53 @@ main(int argc, char **argv)
 		vm_suspend(ctx, VM_SUSPEND_POWEROFF);
 		break;
 	}
-	/* Every vCPU sees the suspend and leaves vm_run. */
+	/*
+	 * Every vCPU sees the suspend and leaves vm_run.  One blocked inside a
+	 * device (console output nobody reads) cannot: after a grace period
+	 * bhyve saves the state anyway and exits without tearing the devices
+	 * down under it.  Its instruction replays when the guest next runs.
+	 */
 	for (i = 0; i < VM_MAXCPU; i++) {
+		struct timespec deadline;
+
 		if (!vt[i].started)
 			continue;
-		pthread_join(vt[i].thread, NULL);
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += 3;
+		if (pthread_timedjoin_np(vt[i].thread, NULL, &deadline) != 0) {
+			fprintf(stderr, "%s: vCPU %d is blocked in a device (console output "
+			    "not read?); stopping without it\n", progname, i);
+			stuck = true;
+			continue;
+		}
 		vm_vcpu_close(vt[i].vcpu);
 	}
-	bhyve_devices_fini(&bvm);
+	if (!stuck)
+		bhyve_devices_fini(&bvm);
 
 	how = (enum vm_suspend_how)atomic_load(&bhyve_suspend_how);
+	if (how == VM_SUSPEND_NONE && stopped_by_signal)
+		how = VM_SUSPEND_POWEROFF;	/* a blocked vCPU never saw it */
 	status = atomic_load(&bhyve_error_exit) ? BHYVE_EXIT_ERROR : bhyve_exit_status(how);
 	if (stopped_by_signal)
 		fprintf(stderr, "%s: %s stopped by signal %d; state saved\n", progname, vmname,
 		    stopped_by_signal);
 
-	if (status == BHYVE_EXIT_POWEROFF && !stopped_by_signal &&
+	if (status == BHYVE_EXIT_POWEROFF && !stopped_by_signal && !stuck &&
 	    get_config_bool_default(cfg, "destroy_on_poweroff", false)) {
 		vm_destroy(ctx);
 	} else if (vm_save_state(ctx) != 0) {
 		fprintf(stderr, "%s: cannot save the state of %s: %s\n", progname, vmname, why());
-		vm_close(ctx);
+		if (!stuck)
+			vm_close(ctx);
 		status = BHYVE_EXIT_ERROR;
-	} else {
+	} else if (!stuck) {
 		vm_close(ctx);
+	}
+	if (stuck) {
+		/* The blocked thread still uses the devices: leave without teardown. */
+		uart_backend_restore_all();
+		_exit(status);
 	}
 	config_destroy(cfg);
 	return status;

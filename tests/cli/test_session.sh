@@ -62,3 +62,28 @@ memfile=$(readlink "$VMM_DIR/vm0/mem")
 expect "destroy" 0 $BHYVECTL --vm=vm0 --destroy
 [ -z "$(ls "$VMM_DIR")" ] && ok "store empty after destroy" || notok "store empty after destroy" "$(ls "$VMM_DIR")"
 [ -n "$memfile" ] && [ ! -e "$memfile" ] && ok "guest memory file removed" || notok "guest memory file removed" "$memfile"
+
+# Console output nobody reads blocks the vCPU inside the UART; SIGTERM must
+# still stop bhyve (after a grace period), save the state and exit 1.
+mkfifo "$T/fifo"
+sleep 60 <"$T/fifo" &
+reader=$!
+$LOADER vm1 >/dev/null
+$BHYVE -m 128M -s 31,lpc -l com1,stdio vm1 >"$T/fifo" 2>"$T/err4" </dev/null &
+pid=$!
+sleep 1
+kill -TERM $pid
+for i in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then
+	notok "SIGTERM with unread console output" "bhyve still running after 10 s"
+	kill -9 $pid
+else
+	wait $pid; rc=$?
+	[ $rc = 1 ] && grep -q 'state saved' "$T/err4" && ok "SIGTERM with unread console output" ||
+		notok "SIGTERM with unread console output" "rc=$rc $(cat "$T/err4")"
+fi
+kill $reader 2>/dev/null
+$BHYVECTL --vm=vm1 --get-rip >/dev/null 2>&1 && ok "state readable after a blocked stop" ||
+	notok "state readable after a blocked stop"
+$BHYVECTL --vm=vm1 --destroy >/dev/null 2>&1
+true
