@@ -95,14 +95,19 @@ $(O)/guests/%.bin: tests/guest/%.S tests/guest/guest.h tests/guest/guest.ld
 FUZZ_CC	?= clang
 FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Ivmm -Ivmm/backend/emu -Ilib/libvmmapi \
 	-Ibhyveload -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS_fuzz_config := -Ibhyve
+FUZZ_FLAGS_fuzz_pio := -Ibhyve
 FUZZ_SRCS_fuzz_state := vmm/vmm_store.c vmm/vmm_cpustate.c
 FUZZ_SRCS_fuzz_elf := bhyveload/elf_load.c
 FUZZ_SRCS_fuzz_decode := $(wildcard vmm/backend/emu/*.c) vmm/vmm_cpustate.c vmm/vmm_cpuid.c
 FUZZ_SRCS_fuzz_emu := $(FUZZ_SRCS_fuzz_decode)
+FUZZ_SRCS_DEVICES := $(BHYVE_SRCS) $(VMMAPI_SRCS) $(VMM_SRCS)
+FUZZ_SRCS_fuzz_config := $(FUZZ_SRCS_DEVICES)
+FUZZ_SRCS_fuzz_pio := $(FUZZ_SRCS_DEVICES)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-$(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/backend/emu/*.c bhyveload/*.c)
+$(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/backend/emu/*.c bhyveload/*.c bhyve/*.c)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS_$*) -lz -lpthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_FLAGS_$*) -o $@ $< $(FUZZ_SRCS_$*) -lz -lpthread
 fuzz: $(FUZZ_BINS)
 
 check: all
