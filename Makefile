@@ -122,6 +122,7 @@ demo: all
 
 bench: all
 	@bench/exit-latency $(O)
+	@bench/insn-rate $(O)
 
 install: $(PROGS) $(LIBS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \
