@@ -48,7 +48,7 @@ all: setup $(PROGS) $(UNIT_BINS) guests
 setup:
 	@scripts/setup.sh
 
-$(O)/obj/%.o: %.c
+$(O)/obj/%.o: %.c | setup
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
