@@ -561,11 +561,17 @@ int
 vmm_inject_exception(struct vm *vm, int vcpuid, int vector, int errcode_valid,
     uint32_t errcode, int restart)
 {
+	int error;
+
 	if (vector < 0 || vector >= 32 || vector == IDT_NMI)
 		return vmm_store_fail(EINVAL, "vector %d is not an exception", vector);
-	return VCPU_ACCESS(vm, vcpuid,
+	error = VCPU_ACCESS(vm, vcpuid,
 	    vm->ops->inject_exception(cookie_, vector, errcode_valid, errcode, restart),
 	    image_inject(st_, vector, errcode_valid, errcode), true);
+	/* As FreeBSD: a fault reports the exiting instruction, not the next one. */
+	if (error == 0 && restart)
+		error = vmm_restart_instruction(vm, vcpuid);
+	return error;
 }
 
 static int
@@ -761,8 +767,21 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 	if (vcpu->need_complete) {
 		/* Hand userland's answer (IN data, MMIO read) to the backend. */
 		vcpu->lastexit = *vme;
-		vm->ops->complete(vcpu->cookie, &vcpu->lastexit);
 		vcpu->need_complete = false;
+		error = vm->ops->complete(vcpu->cookie, &vcpu->lastexit);
+		if (error != 0) {
+			/* e.g. one instruction making more device accesses than replay holds */
+			memset(vme, 0, sizeof(*vme));
+			vme->exitcode = VM_EXITCODE_BACKEND_ERROR;
+			vme->rip = vcpu->lastexit.rip;
+			vme->u.backend_error.error = -error;
+			snprintf(vme->u.backend_error.msg, sizeof(vme->u.backend_error.msg),
+			    "%s backend cannot complete the device access: %s",
+			    vm->ops->name, strerror(-error));
+			vcpu->stats[VMST_EXITS]++;
+			pthread_mutex_unlock(&vcpu->mtx);
+			return 0;
+		}
 	}
 	for (;;) {
 		while (atomic_load(&vcpu->reqidle) > 0)

@@ -39,3 +39,15 @@ expect "destroy" 0 $BHYVECTL --vm=o3 --destroy
 expect_err "segment outside memory" 1 "does not fit in guest memory" $BHYVELOAD -m 1M -k "$G/hello.bin@0x200000" o4
 [ ! -e "$VMM_DIR/o4" ] && ok "failed load leaves no instance" || notok "failed load leaves no instance" "$(ls "$VMM_DIR")"
 expect_err "segment over the loader" 1 "overlaps the loader" $BHYVELOAD -m 1M -k "$G/hello.bin@0x1000" o4
+
+# -w: unknown MSRs read as 0 and writes are dropped, instead of #GP.
+load msr o5
+$RUN -w o5 >"$T/con" 2>"$T/err" </dev/null; rc=$?
+[ $rc = 1 ] && grep -q 'FAIL msr: wrmsr of an unknown MSR did not raise #GP' "$T/con" &&
+	ok "-w ignores unknown MSRs" || notok "-w ignores unknown MSRs" "rc=$rc $(cat "$T/con" "$T/err")"
+load msr o5
+$RUN o5 >"$T/con" 2>"$T/err" </dev/null; rc=$?
+[ $rc = 1 ] && grep -qx 'PASS msr' "$T/con" && grep -q 'wrmsr of unknown MSR 0x12345 on vCPU 0: #GP injected' "$T/err" &&
+	ok "unknown MSRs raise #GP by default, and bhyve says so" || notok "unknown MSRs raise #GP by default" "rc=$rc $(cat "$T/con" "$T/err")"
+$BHYVECTL --vm=o5 --destroy >/dev/null 2>&1
+true

@@ -6,9 +6,9 @@ _start:
 	/* Two interrupt gates: vector 0 (#DE) and 6 (#UD), both to handler. */
 	lea	handler(%rip), %rax
 	mov	$IDT, %rdi
-	call	set_gate			/* vector 0 */
+	call	guest_set_gate			/* vector 0 */
 	add	$6 * 16, %rdi
-	call	set_gate			/* vector 6 */
+	call	guest_set_gate			/* vector 6 */
 	lidt	idtr(%rip)
 	xor	%r12, %r12			/* handler stores the vector here */
 	ud2
@@ -33,18 +33,6 @@ handler:
 2:	addq	$2, (%rsp)
 	iretq
 
-/* rdi: gate address, rax: handler.  64-bit interrupt gate, CS 0x8, P, DPL 0. */
-set_gate:
-	mov	%ax, (%rdi)
-	movw	$0x8, 2(%rdi)
-	movw	$0x8e00, 4(%rdi)
-	mov	%rax, %rdx
-	shr	$16, %rdx
-	mov	%dx, 6(%rdi)
-	shr	$16, %rdx
-	mov	%edx, 8(%rdi)
-	movl	$0, 12(%rdi)
-	ret
 idtr:	.word	256 * 16 - 1
 	.quad	IDT
 pass:	.asciz	"PASS exception\n"

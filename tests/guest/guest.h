@@ -38,6 +38,19 @@
 
 /* The library: emitted once per guest, after its code. */
 .macro GUEST_LIB
+/* rdi: address of a 16-byte IDT gate, rax: handler.  64-bit interrupt gate,
+   CS 0x8, present, DPL 0 (SDM Vol. 3A 6.14.1). */
+guest_set_gate:
+	mov	%ax, (%rdi)
+	movw	$0x8, 2(%rdi)
+	movw	$0x8e00, 4(%rdi)
+	mov	%rax, %rdx
+	shr	$16, %rdx
+	mov	%dx, 6(%rdi)
+	shr	$16, %rdx
+	mov	%edx, 8(%rdi)
+	movl	$0, 12(%rdi)
+	ret
 guest_puts:
 	mov	$COM1, %dx
 2:	lodsb
