@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -214,6 +215,14 @@ vmexit_continue(struct bhyve_vm *bvm, struct vcpu_thread *vt, struct vm_exit *vm
 	return VMEXIT_CONTINUE;
 }
 
+/* -P: the guest spins in PAUSE; give the host CPU to someone else. */
+static int
+vmexit_pause(struct bhyve_vm *bvm, struct vcpu_thread *vt, struct vm_exit *vme)
+{
+	sched_yield();
+	return VMEXIT_CONTINUE;
+}
+
 typedef int vmexit_handler_t(struct bhyve_vm *, struct vcpu_thread *, struct vm_exit *);
 
 static vmexit_handler_t *const vmexit_handlers[VM_EXITCODE_MAX] = {
@@ -227,7 +236,7 @@ static vmexit_handler_t *const vmexit_handlers[VM_EXITCODE_MAX] = {
 	[VM_EXITCODE_BOGUS] = vmexit_continue,
 	[VM_EXITCODE_REQIDLE] = vmexit_continue,
 	[VM_EXITCODE_HLT] = vmexit_continue,
-	[VM_EXITCODE_PAUSE] = vmexit_continue,
+	[VM_EXITCODE_PAUSE] = vmexit_pause,
 	[VM_EXITCODE_MTRAP] = vmexit_continue,
 };
 
@@ -320,6 +329,18 @@ install_signals(void)
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGABRT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/* -H and -P, as bhyve's fbsdrun_set_capabilities(). */
+static void
+set_capabilities(struct bhyve_vm *bvm, struct vcpu *vcpu)
+{
+	if (get_config_bool_default(bvm->cfg, "x86.vmexit_on_hlt", false) &&
+	    vm_set_capability(vcpu, VM_CAP_HALT_EXIT, 1) != 0)
+		die("HLT exits are not supported by this backend");
+	if (get_config_bool_default(bvm->cfg, "x86.vmexit_on_pause", false) &&
+	    vm_set_capability(vcpu, VM_CAP_PAUSE_EXIT, 1) != 0)
+		die("PAUSE exits are not supported by this backend");
 }
 
 /* -c [[cpus=]n][,sockets=n][,cores=n][,threads=n] */
@@ -535,6 +556,7 @@ main(int argc, char **argv)
 		if (vt[i].vcpu == NULL)
 			die("vCPU %d: %s", i, why());
 		vm_activate_cpu(vt[i].vcpu);
+		set_capabilities(&bvm, vt[i].vcpu);
 		if (pthread_create(&vt[i].thread, NULL, vcpu_thread_main, &vt[i]) != 0)
 			die("cannot start vCPU %d", i);
 		vt[i].started = true;

@@ -51,3 +51,17 @@ $RUN o5 >"$T/con" 2>"$T/err" </dev/null; rc=$?
 	ok "unknown MSRs raise #GP by default, and bhyve says so" || notok "unknown MSRs raise #GP by default" "rc=$rc $(cat "$T/con" "$T/err")"
 $BHYVECTL --vm=o5 --destroy >/dev/null 2>&1
 true
+
+# -P: every PAUSE leaves the CPU (counted in the stats); without it none does.
+pauses() { $BHYVECTL --vm=o6 --get-stats | awk -F'\t' '/^exits: pause/ {print $2}'; }
+load pause o6
+expect "-P: guest runs" 1 $RUN -P o6
+n=$(pauses)
+[ "${n:-0}" -ge 100 ] && ok "-P: PAUSE exits counted ($n)" || notok "-P: PAUSE exits counted" "$n"
+$BHYVECTL --vm=o6 --destroy >/dev/null 2>&1
+load pause o6
+expect "without -P: guest runs" 1 $RUN o6
+n=$(pauses)
+[ "${n:-1}" = 0 ] && ok "without -P: no PAUSE exits" || notok "without -P: no PAUSE exits" "$n"
+$BHYVECTL --vm=o6 --destroy >/dev/null 2>&1
+true

@@ -570,6 +570,7 @@ cap_supported(int type)
 {
 	switch (type) {
 	case VM_CAP_HALT_EXIT:
+	case VM_CAP_PAUSE_EXIT:
 	case VM_CAP_MTRAP_EXIT:
 	case VM_CAP_UNRESTRICTED_GUEST:
 	case VM_CAP_BPT_EXIT:

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <string.h>
+
 #include "cpu.h"
 #include "family.h"
 
@@ -274,6 +276,15 @@ op_nop(struct emu_cpu *cpu, const struct emu_insn *in)
 {
 	if (in->lock)
 		return emu_raise(cpu, IDT_UD);
+	/* PAUSE (F3 90) leaves the CPU when asked to (VM_CAP_PAUSE_EXIT, bhyve -P). */
+	if (in->map == 0 && in->opcode == 0x90 && in->rep == 0xf3 &&
+	    cpu->caps[VM_CAP_PAUSE_EXIT]) {
+		memset(&cpu->exit->u, 0, sizeof(cpu->exit->u));
+		cpu->exit->exitcode = VM_EXITCODE_PAUSE;
+		cpu->exit->rip = cpu->st.rip;
+		cpu->exit->inst_length = in->len;	/* retired */
+		return EMU_EXIT;
+	}
 	return EMU_OK;
 }
 
