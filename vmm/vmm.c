@@ -451,6 +451,7 @@ vmm_access_fail(int vcpuid, int error)
 		error_ = vcpu_backend(vm, vcpu_);			\
 		if (error_ == 0) {					\
 			void *cookie_ = vcpu_->cookie;			\
+			(void)cookie_;					\
 			error_ = (backend_call);			\
 			if (error_ != 0)				\
 				vmm_access_fail(vcpuid, error_);	\
@@ -478,21 +479,41 @@ vmm_get_reg(struct vm *vm, int vcpuid, int reg, uint64_t *val)
 	    vm_cpu_state_get_reg(st_, reg, val), false);
 }
 
+/*
+ * Where the vCPU resumes follows RIP changes made from outside (bhyve's
+ * nextrip), inside the same critical section as the change, so a running
+ * vCPU cannot slip back to the old RIP in between.
+ */
+static void
+vcpu_resume_at(struct vm_vcpu *vcpu, uint64_t rip)
+{
+	vcpu->nextrip = rip;
+	vcpu->need_complete = false;
+	vcpu->halted = false;	/* resume at the new RIP, not in HLT */
+}
+
 int
 vmm_set_reg(struct vm *vm, int vcpuid, int reg, uint64_t val)
 {
+	struct vm_vcpu *vcpu;
 	int error;
 
-	error = VCPU_ACCESS(vm, vcpuid, vm->ops->set_reg(cookie_, reg, val),
-	    vm_cpu_state_set_reg(st_, reg, val), true);
-	/* Setting RIP moves where the vCPU resumes (bhyve: nextrip). */
-	if (error == 0 && reg == VM_REG_GUEST_RIP) {
-		struct vm_vcpu *vcpu = vcpu_acquire(vm, vcpuid);
-		vcpu->nextrip = val;
-		vcpu->need_complete = false;
-		vcpu->halted = false;	/* resume at the new RIP, not in HLT */
-		vcpu_release(vcpu);
-	}
+	if ((error = check_vcpu(vm, vcpuid)) != 0)
+		return error;
+	if (vm->ops == NULL)
+		return VCPU_ACCESS(vm, vcpuid, -EINVAL, vm_cpu_state_set_reg(st_, reg, val),
+		    true);
+	vcpu = vcpu_acquire(vm, vcpuid);
+	error = vcpu_backend(vm, vcpu);
+	if (error == 0)
+		error = vm->ops->set_reg(vcpu->cookie, reg, val);
+	if (error == 0 && reg == VM_REG_GUEST_RIP)
+		vcpu_resume_at(vcpu, val);
+	vcpu_release(vcpu);
+	if (error != 0)
+		vmm_access_fail(vcpuid, error);
+	else
+		vm->dirty = true;
 	return error;
 }
 
@@ -600,14 +621,18 @@ vmm_vcpu_reset(struct vm *vm, int vcpuid)
 	if (st == NULL)
 		return -ENOMEM;
 	vm_cpu_state_reset(st, vcpuid);
-	error = VCPU_ACCESS(vm, vcpuid, vm->ops->set_state(cookie_, st),
-	    (memcpy(st_, st, sizeof(*st)), 0), true);
-	if (error == 0) {
+	if (vm->ops == NULL) {
+		error = VCPU_ACCESS(vm, vcpuid, -EINVAL, (memcpy(st_, st, sizeof(*st)), 0),
+		    true);
+	} else {
 		struct vm_vcpu *vcpu = vcpu_acquire(vm, vcpuid);
-		vcpu->nextrip = st->rip;
-		vcpu->halted = false;
-		vcpu->need_complete = false;
+		error = vcpu_backend(vm, vcpu);
+		if (error == 0)
+			error = vm->ops->set_state(vcpu->cookie, st);
+		if (error == 0)
+			vcpu_resume_at(vcpu, st->rip);
 		vcpu_release(vcpu);
+		vm->dirty = true;
 	}
 	free(st);
 	return error;
