@@ -65,3 +65,11 @@ n=$(pauses)
 [ "${n:-1}" = 0 ] && ok "without -P: no PAUSE exits" || notok "without -P: no PAUSE exits" "$n"
 $BHYVECTL --vm=o6 --destroy >/dev/null 2>&1
 true
+
+# vmrun.sh: load, run, reload on reboot (exit 0), destroy at the end.
+PATH="$B:$PATH" sh scripts/vmrun.sh -m 64M -k "$G/reboot.elf" o7 >"$T/con" 2>"$T/err" </dev/null
+rc=$?
+[ $rc = 1 ] && grep -qx 'PASS reboot' "$T/con" && grep -qx 'PASS reboot: second boot' "$T/con" &&
+	[ ! -e "$VMM_DIR/o7" ] && ok "vmrun.sh: reboot reloads, power-off destroys" ||
+	notok "vmrun.sh: reboot reloads, power-off destroys" "rc=$rc $(cat "$T/con" "$T/err")"
+true

@@ -1,6 +1,6 @@
 # run.sh - boot every tiny guest on every backend this machine has and check
 # what it printed and how bhyve exited.  Expected exit status per guest:
-#   halt 2, triple 3, unimpl 4, the rest 1 (power-off).
+#   reboot 0, halt 2, triple 3, unimpl 4, the rest 1 (power-off).
 . "$(dirname "$0")/../cli/lib.sh"
 GUESTS=${GUESTS:-build/guests}
 
@@ -9,7 +9,7 @@ backends="emu"
 
 for elf in "$GUESTS"/*.elf; do
 	g=$(basename "$elf" .elf)
-	case $g in halt) want=2 ;; triple) want=3 ;; unimpl) want=4 ;; *) want=1 ;; esac
+	case $g in reboot) want=0 ;; halt) want=2 ;; triple) want=3 ;; unimpl) want=4 ;; *) want=1 ;; esac
 	for be in $backends; do
 		for form in elf flat; do
 			vm="g-$g-$form"
