@@ -462,6 +462,7 @@ vmm_access_fail(int vcpuid, int error)
 	} else if (error_ == 0) {					\
 		pthread_mutex_lock(&(vm)->mtx);				\
 		struct vm_cpu_state *st_ = &(vm)->img->cpu[vcpuid];	\
+		(void)st_;						\
 		error_ = (image_call);					\
 		pthread_mutex_unlock(&(vm)->mtx);			\
 		if (error_ != 0)					\
@@ -531,22 +532,18 @@ vmm_set_desc(struct vm *vm, int vcpuid, int reg, const struct seg_desc *desc)
 	    vm_cpu_state_set_desc(st_, reg, desc), true);
 }
 
-static int
-image_get_cap(struct vm_cpu_state *st, int cap, int *val)
-{
-	(void)st;
-	if (cap < 0 || cap >= VM_CAP_MAX)
-		return -EINVAL;
-	/* Offline, every capability reads as its default: off. */
-	*val = 0;
-	return 0;
-}
-
 int
 vmm_get_cap(struct vm *vm, int vcpuid, int cap, int *val)
 {
-	return VCPU_ACCESS(vm, vcpuid, vm->ops->get_cap(cookie_, cap, val),
-	    image_get_cap(st_, cap, val), false);
+	int error = check_vcpu(vm, vcpuid);
+
+	if (error != 0)
+		return error;
+	/* Capabilities belong to the backend that runs the vCPU. */
+	if (vm->ops == NULL)
+		return vmm_store_fail(ENXIO,
+		    "capabilities exist only while a bhyve runs the VM");
+	return VCPU_ACCESS(vm, vcpuid, vm->ops->get_cap(cookie_, cap, val), -EINVAL, false);
 }
 
 int
@@ -557,7 +554,8 @@ vmm_set_cap(struct vm *vm, int vcpuid, int cap, int val)
 	if (error != 0)
 		return error;
 	if (vm->ops == NULL)
-		return vmm_store_fail(EBUSY, "capabilities can only be set while the VM runs");
+		return vmm_store_fail(ENXIO,
+		    "capabilities exist only while a bhyve runs the VM");
 	struct vm_vcpu *vcpu = vcpu_acquire(vm, vcpuid);
 	error = vcpu_backend(vm, vcpu);
 	if (error == 0)

@@ -87,3 +87,19 @@ $BHYVECTL --vm=vm1 --get-rip >/dev/null 2>&1 && ok "state readable after a block
 	notok "state readable after a blocked stop"
 $BHYVECTL --vm=vm1 --destroy >/dev/null 2>&1
 true
+
+# Capabilities belong to the running backend.
+$LOADER vm2 >/dev/null
+expect_err "getcap on a stopped VM" 1 "only while a bhyve runs" $BHYVECTL --vm=vm2 --capname=hlt_exit --getcap
+$BHYVE -m 128M -s 31,lpc -l com1,stdio vm2 >/dev/null 2>&1 </dev/null &
+pid=$!
+wait_for_ctl() { for i in $(seq 1 100); do [ -S "$VMM_DIR/vm2/ctl" ] && return 0; sleep 0.05; done; return 1; }
+wait_for_ctl
+out=$($BHYVECTL --vm=vm2 --capname=hlt_exit --getcap 2>&1)
+[ "$out" = 'Capability "hlt_exit" is set on vcpu 0' ] && ok "getcap while running" || notok "getcap while running" "$out"
+expect "setcap mtrap_exit=0 while running" 0 $BHYVECTL --vm=vm2 --capname=mtrap_exit --setcap=0
+expect_err "unknown capability" 1 "unknown capability" $BHYVECTL --vm=vm2 --capname=nosuch --getcap
+$BHYVECTL --vm=vm2 --force-poweroff >/dev/null 2>&1
+wait $pid
+$BHYVECTL --vm=vm2 --destroy >/dev/null 2>&1
+true
