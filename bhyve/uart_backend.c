@@ -48,7 +48,45 @@ struct uart_backend {
 	uint8_t		ub_pend[UART_PENDSZ];	/* read but not yet taken */
 	size_t		ub_pendoff;
 	size_t		ub_npend;
+	bool		ub_esc;		/* stdio terminal: Ctrl-A seen */
 };
+
+/*
+ * The console escape on a stdio terminal, as QEMU's: the terminal is raw,
+ * so Ctrl-C belongs to the guest; Ctrl-A x stops bhyve the way SIGTERM does
+ * (state saved), Ctrl-A Ctrl-A sends one Ctrl-A.
+ */
+#define	UART_ESC	0x01
+
+/*
+ * Filters @n bytes of @in into @out (room for 2 * @n: an escape that began
+ * in an earlier read may add back its Ctrl-A); returns the bytes for the guest.
+ */
+static size_t
+uart_backend_escape(struct uart_backend *be, const uint8_t *in, size_t n, uint8_t *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!be->ub_esc) {
+			if (in[i] == UART_ESC)
+				be->ub_esc = true;
+			else
+				out[o++] = in[i];
+			continue;
+		}
+		be->ub_esc = false;
+		if (in[i] == 'x' || in[i] == 'X') {
+			kill(getpid(), SIGTERM);
+			continue;
+		}
+		/* Ctrl-A Ctrl-A: one Ctrl-A; anything else goes through as typed. */
+		if (in[i] != UART_ESC)
+			out[o++] = UART_ESC;
+		out[o++] = in[i];
+	}
+	return (o);
+}
 
 static struct uart_tty_saved {
 	volatile sig_atomic_t	ts_valid;
@@ -139,7 +177,19 @@ uart_backend_input(struct uart_backend *be)
 {
 	ssize_t n;
 
-	n = read(be->ub_rfd, be->ub_pend, sizeof(be->ub_pend));
+	uint8_t raw[UART_PENDSZ / 2];
+
+	if (be->ub_stdio && be->ub_tty_slot >= 0) {
+		/* A terminal: the console escape applies (see UART_ESC). */
+		n = read(be->ub_rfd, raw, sizeof(raw));
+		if (n > 0) {
+			be->ub_pendoff = 0;
+			be->ub_npend = uart_backend_escape(be, raw, (size_t)n, be->ub_pend);
+			return;
+		}
+	} else {
+		n = read(be->ub_rfd, be->ub_pend, sizeof(be->ub_pend));
+	}
 	if (n > 0) {
 		be->ub_pendoff = 0;
 		be->ub_npend = (size_t)n;

@@ -34,6 +34,8 @@ while time.time() < deadline:
     if raw_seen and kill and len(out) > 100:
         if action == "term":
             os.kill(pid, signal.SIGTERM)
+        elif action == "esc":   # the console escape: Ctrl-A x
+            os.write(master, b"\x01x")
         else:   # stop it from outside, as a user would: bhyvectl
             os.system(action)
         kill = False
@@ -62,8 +64,11 @@ tty_run "tty restored after power-off" 1 "$BHYVECTL --vm=t1 --force-poweroff" \
 	"$BHYVE" -m 128M -s 31,lpc -l com1,stdio t1
 $LOADER t2 >/dev/null
 tty_run "tty restored after SIGTERM" 1 term "$BHYVE" -m 128M -s 31,lpc -l com1,stdio t2
+$LOADER t4 >/dev/null
+tty_run "Ctrl-A x stops bhyve, tty restored" 1 esc "$BHYVE" -m 128M -s 31,lpc -l com1,stdio t4
+
 # RIP outside the guest's page tables: #PF with no IDT, a triple fault (exit 3).
 $LOADER t3 >/dev/null
 tty_run "tty restored after a triple fault" 3 "$BHYVECTL --vm=t3 --set-rip=0x80000000" \
 	"$BHYVE" -m 128M -s 31,lpc -l com1,stdio t3
-for v in t1 t2 t3; do $BHYVECTL --vm=$v --destroy >/dev/null 2>&1; done
+for v in t1 t2 t3 t4; do $BHYVECTL --vm=$v --destroy >/dev/null 2>&1; done
