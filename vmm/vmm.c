@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "vmm_core.h"
+#include "vmm_ctl.h"
 
 struct vm_vcpu {
 	struct vm		*vm;
@@ -52,23 +53,13 @@ struct vm {
 	int			suspend_source;
 	uint32_t		active_cpus;	/* bitmask, vm->mtx */
 	uint32_t		halted_cpus;	/* halted with interrupts disabled */
-	bool			ctl_running;
-	pthread_t		ctl_thread;
-	int			ctl_fd;
-	int			ctl_wake[2];
+	struct vmm_ctl_server	ctl;
 };
 
-/* vmm_ctl.c reaches the fields it needs through these. */
-int	vmm_ctl_fds(struct vm *vm, int **fdp, int **wakep, pthread_t **thrp, bool **runningp);
-
-int
-vmm_ctl_fds(struct vm *vm, int **fdp, int **wakep, pthread_t **thrp, bool **runningp)
+struct vmm_ctl_server *
+vmm_ctl_server(struct vm *vm)
 {
-	*fdp = &vm->ctl_fd;
-	*wakep = vm->ctl_wake;
-	*thrp = &vm->ctl_thread;
-	*runningp = &vm->ctl_running;
-	return 0;
+	return &vm->ctl;
 }
 
 const char *
@@ -141,8 +132,8 @@ vmm_open(const char *name, struct vm **vmp)
 	}
 	snprintf(vm->name, sizeof(vm->name), "%s", name);
 	vm->memfd = -1;
-	vm->ctl_fd = -1;
-	vm->ctl_wake[0] = vm->ctl_wake[1] = -1;
+	vm->ctl.cs_fd = -1;
+	vm->ctl.cs_wake[0] = vm->ctl.cs_wake[1] = -1;
 	pthread_mutex_init(&vm->mtx, NULL);
 	for (i = 0; i < VM_MAXCPU; i++) {
 		vm->vcpu[i].vm = vm;

@@ -19,8 +19,6 @@
 #include "vmm_core.h"
 #include "vmm_ctl.h"
 
-int	vmm_ctl_fds(struct vm *vm, int **fdp, int **wakep, pthread_t **thrp, bool **runningp);
-
 static int
 ctl_sockaddr(const char *name, struct sockaddr_un *sun)
 {
@@ -120,18 +118,16 @@ static void *
 ctl_thread_main(void *arg)
 {
 	struct vm *vm = arg;
+	struct vmm_ctl_server *cs = vmm_ctl_server(vm);
 	struct vmm_ctl_req req;
 	struct vmm_ctl_reply rep;
 	struct pollfd pfd[2];
-	int *fdp, *wake, cfd;
-	pthread_t *thr;
-	bool *running;
+	int cfd;
 	ssize_t n;
 
-	vmm_ctl_fds(vm, &fdp, &wake, &thr, &running);
 	for (;;) {
-		pfd[0] = (struct pollfd){ .fd = *fdp, .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = wake[0], .events = POLLIN };
+		pfd[0] = (struct pollfd){ .fd = cs->cs_fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = cs->cs_wake[0], .events = POLLIN };
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -141,7 +137,7 @@ ctl_thread_main(void *arg)
 			break;
 		if (!(pfd[0].revents & POLLIN))
 			continue;
-		cfd = accept4(*fdp, NULL, NULL, SOCK_CLOEXEC);
+		cfd = accept4(cs->cs_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (cfd < 0)
 			continue;
 		if (!ctl_peer_allowed(cfd)) {
@@ -172,13 +168,11 @@ ctl_thread_main(void *arg)
 int
 vmm_ctl_start(struct vm *vm)
 {
+	struct vmm_ctl_server *cs = vmm_ctl_server(vm);
 	struct sockaddr_un sun;
-	int *fdp, *wake, fd, error;
-	pthread_t *thr;
-	bool *running;
+	int fd, error;
 
-	vmm_ctl_fds(vm, &fdp, &wake, &thr, &running);
-	if (*running)
+	if (cs->cs_running)
 		return 0;
 	if ((error = ctl_sockaddr(vmm_name(vm), &sun)) != 0)
 		return error;
@@ -192,47 +186,44 @@ vmm_ctl_start(struct vm *vm)
 		close(fd);
 		return vmm_store_fail(error, "cannot serve %s: %s", sun.sun_path, strerror(error));
 	}
-	if (pipe2(wake, O_CLOEXEC) != 0) {
+	if (pipe2(cs->cs_wake, O_CLOEXEC) != 0) {
 		error = errno;
 		close(fd);
 		unlink(sun.sun_path);
 		return vmm_store_fail(error, "pipe: %s", strerror(error));
 	}
-	*fdp = fd;
-	if ((error = pthread_create(thr, NULL, ctl_thread_main, vm)) != 0) {
+	cs->cs_fd = fd;
+	if ((error = pthread_create(&cs->cs_thread, NULL, ctl_thread_main, vm)) != 0) {
 		close(fd);
-		close(wake[0]);
-		close(wake[1]);
+		close(cs->cs_wake[0]);
+		close(cs->cs_wake[1]);
 		unlink(sun.sun_path);
 		return vmm_store_fail(error, "cannot start control thread");
 	}
-	*running = true;
+	cs->cs_running = true;
 	return 0;
 }
 
 void
 vmm_ctl_stop(struct vm *vm)
 {
+	struct vmm_ctl_server *cs = vmm_ctl_server(vm);
 	struct sockaddr_un sun;
-	int *fdp, *wake;
-	pthread_t *thr;
-	bool *running;
 	char c = 0;
 
-	vmm_ctl_fds(vm, &fdp, &wake, &thr, &running);
-	if (!*running)
+	if (!cs->cs_running)
 		return;
 	if (ctl_sockaddr(vmm_name(vm), &sun) == 0)
 		unlink(sun.sun_path);
-	if (write(wake[1], &c, 1) != 1) {
+	if (write(cs->cs_wake[1], &c, 1) != 1) {
 		/* The pipe cannot be full: it is written once. */
 	}
-	pthread_join(*thr, NULL);
-	close(*fdp);
-	close(wake[0]);
-	close(wake[1]);
-	*fdp = -1;
-	*running = false;
+	pthread_join(cs->cs_thread, NULL);
+	close(cs->cs_fd);
+	close(cs->cs_wake[0]);
+	close(cs->cs_wake[1]);
+	cs->cs_fd = -1;
+	cs->cs_running = false;
 }
 
 int

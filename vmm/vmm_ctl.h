@@ -9,6 +9,8 @@
 #ifndef LHYVE_VMM_CTL_H
 #define LHYVE_VMM_CTL_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmm.h"
@@ -55,6 +57,16 @@ struct vmm_ctl_reply {
 	char		msg[160];	/* reason when error != 0 */
 	uint64_t	stats[VMST_COUNT];
 };
+
+/* Server side: one per opened instance, inside struct vm (vmm.c). */
+struct vmm_ctl_server {
+	bool		cs_running;
+	pthread_t	cs_thread;
+	int		cs_fd;		/* listening socket */
+	int		cs_wake[2];	/* pipe: written once to stop the thread */
+};
+struct vm;
+struct vmm_ctl_server *vmm_ctl_server(struct vm *vm);
 
 /* Client side: connect to NAME/ctl (fd or -errno), and make one call. */
 int	vmm_ctl_connect(const char *name);
