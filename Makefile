@@ -72,7 +72,7 @@ $(O)/bhyvectl: $(O)/obj/bhyvectl/bhyvectl.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(O)/simple-loader: $(O)/obj/examples/loader/simple-loader.o $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-	@ln -sf ../../$(O)/simple-loader examples/loader/simple-loader
+	$(if $(SAN),,@ln -sf ../../$(O)/simple-loader examples/loader/simple-loader)
 
 # The decoder test checks instruction lengths against Capstone.
 $(O)/tests/test_decode: LDLIBS += -lcapstone
