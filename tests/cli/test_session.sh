@@ -103,3 +103,27 @@ $BHYVECTL --vm=vm2 --force-poweroff >/dev/null 2>&1
 wait $pid
 $BHYVECTL --vm=vm2 --destroy >/dev/null 2>&1
 true
+
+# HLT with interrupts on: the vCPU sleeps (no CPU used), bhyvectl still
+# reaches it, and --force-poweroff wakes it to stop.
+$BHYVELOAD -m 64M -k "${GUESTS:-build/guests}/cli_hltsleep.elf" vm3 >/dev/null
+$BHYVE -m 64M -s 31,lpc -l com1,stdio vm3 >"$T/con5" 2>"$T/err5" </dev/null &
+pid=$!
+wait_for "$T/con5" 'PASS cli_hltsleep' 20
+sleep 0.5
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }	# utime + stime, 1/100 s
+cpu=$(ticks)
+sleep 1
+cpu2=$(ticks)
+[ -n "$cpu" ] && [ $((cpu2 - cpu)) -lt 5 ] && ok "halted vCPU uses no CPU" ||
+	notok "halted vCPU uses no CPU" "cpu ticks $cpu -> $cpu2 in 1 s"
+out=$($BHYVECTL --vm=vm3 --get-rflags 2>&1)
+fl=$(echo "$out" | awk '{print $2}')
+[ -n "$fl" ] && [ $((fl & 0x200)) != 0 ] && ok "bhyvectl reaches a halted vCPU (IF set)" ||
+	notok "bhyvectl reaches a halted vCPU" "$out"
+expect "force-poweroff wakes a halted vCPU" 0 $BHYVECTL --vm=vm3 --force-poweroff
+wait $pid; rc=$?
+[ $rc = 1 ] && ! grep -q FAIL "$T/con5" && ok "halted guest powered off (exit 1)" ||
+	notok "halted guest powered off (exit 1)" "rc=$rc $(cat "$T/con5" "$T/err5")"
+$BHYVECTL --vm=vm3 --destroy >/dev/null 2>&1
+true
