@@ -70,7 +70,8 @@ usage(int code)
 	    "       -k: key=value flat config file\n"
 	    "       -l: LPC device configuration (-l help lists them)\n"
 	    "       -m: memory size (default: the instance's)\n"
-	    "       -o: set config 'var' to 'value' (vmm.backend=emu|kvm|auto)\n"
+	    "       -o: set config 'var' to 'value' (vmm.backend=emu|kvm|auto,\n"
+	    "           cpu.vendor=intel|amd|host)\n"
 	    "       -P: vmexit from the guest on pause\n"
 	    "       -s: <slot,driver,configinfo> PCI slot config (-s help lists them)\n"
 	    "       -S: guest memory cannot be swapped\n"
@@ -529,6 +530,9 @@ main(int argc, char **argv)
 	}
 	if (vm_set_ncpus(ctx, ncpus) != 0)
 		die("%s", why());
+	val = get_config_value(cfg, "cpu.vendor");
+	if (val != NULL && vm_set_cpu_vendor(ctx, val) != 0)
+		die("-o cpu.vendor=%s: %s", val, why());
 	val = get_config_value(cfg, "vmm.backend");
 	if (vm_attach_backend(ctx, val != NULL ? val : "auto") != 0)
 		die("%s", why());

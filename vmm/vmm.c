@@ -225,6 +225,7 @@ int
 vmm_attach_backend(struct vm *vm, const char *backend)
 {
 	const struct vmm_backend_ops *ops;
+	struct vmm_cpu_profile prof;
 	int error;
 
 	if (vm->ops != NULL)
@@ -233,7 +234,11 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 		return error;
 	if (ops->probe != NULL && (error = ops->probe()) != 0)
 		return vmm_store_fail(-error, "backend '%s' cannot run on this host", ops->name);
-	if ((error = ops->vm_init(vm, &vm->cookie)) != 0)
+	vmm_cpu_profile_default(&prof);
+	if (vm->img->vendor[0] != '\0' &&
+	    vmm_vendor_parse(vm->img->vendor, &prof.vendor) != 0)
+		return vmm_store_fail(EINVAL, "unknown CPU vendor '%s'", vm->img->vendor);
+	if ((error = ops->vm_init(vm, &prof, &vm->cookie)) != 0)
 		return vmm_store_fail(-error, "backend '%s' failed to start: %s", ops->name,
 		    strerror(-error));
 	if (vm->memmap.nsegs > 0 && (error = ops->vm_memmap(vm->cookie, &vm->memmap)) != 0) {
@@ -242,8 +247,29 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 	}
 	vm->ops = ops;
 	snprintf(vm->img->backend, sizeof(vm->img->backend), "%s", ops->name);
+	snprintf(vm->img->vendor, sizeof(vm->img->vendor), "%s", vmm_vendor_name(prof.vendor));
 	atomic_store(&vm->suspend, VM_SUSPEND_NONE);
 	return 0;
+}
+
+int
+vmm_set_cpu_vendor(struct vm *vm, const char *vendor)
+{
+	enum vmm_vendor v;
+
+	if (vm->ops != NULL)
+		return vmm_store_fail(EBUSY, "the CPU vendor is chosen before the VM runs");
+	if (vmm_vendor_parse(vendor, &v) != 0)
+		return vmm_store_fail(EINVAL, "unknown CPU vendor '%s' (intel, amd or host)",
+		    vendor);
+	snprintf(vm->img->vendor, sizeof(vm->img->vendor), "%s", vmm_vendor_name(v));
+	return 0;
+}
+
+const char *
+vmm_cpu_vendor(struct vm *vm)
+{
+	return vm->img->vendor;
 }
 
 const char *

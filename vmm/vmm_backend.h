@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 
 #include "vmm.h"
+#include "vmm_cpuid.h"
 
 /* One segment register as the architecture keeps it (selector + hidden part). */
 struct vm_seg {
@@ -97,7 +98,8 @@ struct vmm_backend_ops {
 	const char *name;
 	/* 0 when this backend can run on this host, else a negative errno. */
 	int	(*probe)(void);
-	int	(*vm_init)(struct vm *vm, void **vmcookie);
+	/* @prof: the vendor and features the guest sees, fixed for the VM's life. */
+	int	(*vm_init)(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie);
 	void	(*vm_cleanup)(void *vmcookie);
 	/* Guest RAM changed (vm_setup_memory); called with no vCPU running. */
 	int	(*vm_memmap)(void *vmcookie, const struct vmm_memmap *map);

@@ -34,6 +34,13 @@ const char *vmm_name(struct vm *vm);
 /* Pick the CPU backend: "emu", "kvm" or "auto".  -ENOTSUP with a reason. */
 int	vmm_backend_lookup(const char *name, const struct vmm_backend_ops **opsp);
 int	vmm_attach_backend(struct vm *vm, const char *backend);
+/*
+ * The CPU vendor the guest sees: "intel", "amd" or "host"; before a backend
+ * is attached.  Without it a VM keeps the vendor it last ran with, and a new
+ * one gets the host's.  -EINVAL (unknown name), -EBUSY (backend attached).
+ */
+int	vmm_set_cpu_vendor(struct vm *vm, const char *vendor);
+const char *vmm_cpu_vendor(struct vm *vm);	/* "" until chosen */
 const char *vmm_backend_name(struct vm *vm);
 
 /* Memory */

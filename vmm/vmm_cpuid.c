@@ -1,16 +1,19 @@
 /*
  * vmm_cpuid.c - what CPUID tells the guest (SDM Vol. 2A CPUID).
  *
- * We present a GenuineIntel processor, because the software CPU implements
- * Intel's behaviour where vendors differ (SYSCALL/SYSRET only in 64-bit
- * mode, SYSRET's #GP on a non-canonical RCX, near branches ignoring 66 in
- * 64-bit mode).  The signature is the generic family 15 model 6 that QEMU's
- * "kvm64" model uses, which guests know and apply no model quirks to.
+ * The vendor comes from the VM's profile (vmm_cpuid.h): GenuineIntel with
+ * the generic family 15 model 6 signature of QEMU's "kvm64" model, or
+ * AuthenticAMD with family 15 model 107 of QEMU's "qemu64"; guests know
+ * both and apply no model quirks to them.  The software CPU follows the
+ * same profile where the vendors behave differently.
  *
  * A feature bit is set only when the emulator implements it completely:
  * today no x87, MMX or SSE (FPU, FXSR, SSE, SSE2 are clear), no local APIC
  * yet, no MTRRs, no SYSENTER.  Leaves beyond the maximum return zeros.
  */
+#include <cpuid.h>
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -45,19 +48,82 @@
 
 static const char brand[48] = "lhyve software x86-64 CPU";
 
-void
-vmm_cpuid(int vcpuid, uint32_t leaf, uint32_t subleaf, uint32_t regs[4])
+enum vmm_vendor
+vmm_host_vendor(void)
 {
+	unsigned a = 0, b = 0, c = 0, d = 0;
+	char id[13];
+
+	__get_cpuid(0, &a, &b, &c, &d);
+	memcpy(id, &b, 4);
+	memcpy(id + 4, &d, 4);
+	memcpy(id + 8, &c, 4);
+	id[12] = '\0';
+	/* Hygon's Dhyana is a Zen core and behaves as one. */
+	if (strcmp(id, "AuthenticAMD") == 0 || strcmp(id, "HygonGenuine") == 0)
+		return VMM_VENDOR_AMD;
+	return VMM_VENDOR_INTEL;
+}
+
+const char *
+vmm_vendor_name(enum vmm_vendor vendor)
+{
+	return vendor == VMM_VENDOR_AMD ? "amd" : "intel";
+}
+
+int
+vmm_vendor_parse(const char *name, enum vmm_vendor *vendor)
+{
+	if (strcmp(name, "intel") == 0)
+		*vendor = VMM_VENDOR_INTEL;
+	else if (strcmp(name, "amd") == 0)
+		*vendor = VMM_VENDOR_AMD;
+	else if (strcmp(name, "host") == 0)
+		*vendor = vmm_host_vendor();
+	else
+		return -EINVAL;
+	return 0;
+}
+
+void
+vmm_cpu_profile_default(struct vmm_cpu_profile *prof)
+{
+	memset(prof, 0, sizeof(*prof));
+	prof->vendor = vmm_host_vendor();
+}
+
+uint32_t
+vmm_cpuid_signature(const struct vmm_cpu_profile *prof)
+{
+	return prof->vendor == VMM_VENDOR_AMD ? VMM_CPUID_SIGNATURE_AMD :
+	    VMM_CPUID_SIGNATURE_INTEL;
+}
+
+/* The 12-byte vendor string in EBX, EDX, ECX order. */
+static void
+put_vendor(const struct vmm_cpu_profile *prof, uint32_t regs[4])
+{
+	const char *id = prof->vendor == VMM_VENDOR_AMD ? "AuthenticAMD" : "GenuineIntel";
+
+	memcpy(&regs[1], id, 4);
+	memcpy(&regs[3], id + 4, 4);
+	memcpy(&regs[2], id + 8, 4);
+}
+
+void
+vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
+    uint32_t subleaf, uint32_t regs[4])
+{
+	bool amd = prof->vendor == VMM_VENDOR_AMD;
+
 	memset(regs, 0, 4 * sizeof(regs[0]));
 	switch (leaf) {
 	case 0:
 		regs[0] = CPUID_MAX_BASIC;
-		memcpy(&regs[1], "Genu", 4);
-		memcpy(&regs[3], "ineI", 4);
-		memcpy(&regs[2], "ntel", 4);
+		put_vendor(prof, regs);
 		break;
 	case 1:
-		regs[0] = VMM_CPUID_SIGNATURE;
+		regs[0] = vmm_cpuid_signature(prof);
 		/* CLFLUSH line size 8 x 8 bytes; initial APIC ID = vCPU id */
 		regs[1] = (8u << 8) | ((uint32_t)vcpuid << 24);
 		regs[2] = CPUID1_CX16 | CPUID1_HYPERVISOR;
@@ -71,12 +137,25 @@ vmm_cpuid(int vcpuid, uint32_t leaf, uint32_t subleaf, uint32_t regs[4])
 		break;
 	case 0x80000000u:
 		regs[0] = CPUID_MAX_EXT;
+		/* AMD repeats the vendor here (APM Vol. 3 E.4.1); Intel returns 0. */
+		if (amd)
+			put_vendor(prof, regs);
 		break;
 	case 0x80000001u:
-		regs[0] = VMM_CPUID_SIGNATURE;
+		regs[0] = vmm_cpuid_signature(prof);
 		regs[2] = CPUIDX_LAHF;
 		regs[3] = CPUIDX_SYSCALL | CPUIDX_NX | CPUIDX_PAGE1GB |
 		    CPUIDX_RDTSCP | CPUIDX_LM;
+		/*
+		 * AMD mirrors the leaf 1 EDX feature bits 0-9, 12-17, 23, 24
+		 * in this leaf (APM Vol. 3 E.4.2); Intel reserves them.
+		 */
+		if (amd) {
+			uint32_t l1[4];
+
+			vmm_cpuid(prof, vcpuid, 1, 0, l1);
+			regs[3] |= l1[3] & 0x0183f3ffu;
+		}
 		break;
 	case 0x80000002u:
 	case 0x80000003u:

@@ -1,18 +1,45 @@
 /*
- * vmm_cpuid.h - the CPUID policy of lhyve's vCPUs, shared by every backend.
+ * vmm_cpuid.h - the CPU profile of lhyve's vCPUs, shared by every backend:
+ * which vendor the guest sees, and what CPUID tells it.
  *
  * Only features the software CPU implements are advertised; this file is
- * the single place that grows as instruction families land.
+ * the single place that grows as instruction families land.  The vendor
+ * profile also decides every behaviour where Intel and AMD processors
+ * differ (flags and results the SDM leaves undefined, SYSCALL/SYSENTER
+ * details, 66-prefixed near branches): the software CPU reads it from its
+ * vCPU (docs/cpu.md, "Vendor profiles").
  */
 #ifndef LHYVE_VMM_CPUID_H
 #define LHYVE_VMM_CPUID_H
 
 #include <stdint.h>
 
-/* Family 15, model 6, stepping 1 (CPUID.1:EAX), also RDX after RESET. */
-#define VMM_CPUID_SIGNATURE	0x00000f61u
+enum vmm_vendor {
+	VMM_VENDOR_INTEL,
+	VMM_VENDOR_AMD,
+};
+
+struct vmm_cpu_profile {
+	enum vmm_vendor	vendor;
+};
+
+/* Signatures (CPUID.1:EAX, also RDX after RESET): generic models guests know. */
+#define VMM_CPUID_SIGNATURE_INTEL	0x00000f61u	/* family 15 model 6 (QEMU kvm64) */
+#define VMM_CPUID_SIGNATURE_AMD		0x00060fb1u	/* family 15 model 107 (QEMU qemu64) */
+#define VMM_CPUID_SIGNATURE		VMM_CPUID_SIGNATURE_INTEL
+
+/* The vendor of the host CPU (CPUID.0): AMD for AuthenticAMD/HygonGenuine, else Intel. */
+enum vmm_vendor vmm_host_vendor(void);
+/* "intel" / "amd" */
+const char *vmm_vendor_name(enum vmm_vendor vendor);
+/* "intel", "amd" or "host": 0, or -EINVAL for anything else. */
+int	vmm_vendor_parse(const char *name, enum vmm_vendor *vendor);
+/* The profile of a VM whose vendor was not chosen: the host's. */
+void	vmm_cpu_profile_default(struct vmm_cpu_profile *prof);
+uint32_t vmm_cpuid_signature(const struct vmm_cpu_profile *prof);
 
 /* regs[] = EAX, EBX, ECX, EDX for @leaf/@subleaf on vCPU @vcpuid. */
-void	vmm_cpuid(int vcpuid, uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
+void	vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
+	    uint32_t subleaf, uint32_t regs[4]);
 
 #endif /* LHYVE_VMM_CPUID_H */

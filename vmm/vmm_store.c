@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "vmm_cpuid.h"
 #include "vmm_store.h"
 
 static __thread char store_errbuf[256];
@@ -417,7 +418,12 @@ struct state_hdr {
 	uint32_t	hdr_crc;	/* crc32 of the bytes before it */
 };
 
-enum { SEC_VM = 1, SEC_VCPU = 2, SEC_STATS = 3 };
+/* SEC_PROFILE came after version 1: older readers skip it. */
+enum { SEC_VM = 1, SEC_VCPU = 2, SEC_STATS = 3, SEC_PROFILE = 4 };
+
+struct sec_profile {
+	char		vendor[16];
+};
 
 struct sec_vm {
 	uint64_t	memsize, lowmem, highmem;
@@ -459,7 +465,7 @@ vmm_state_serialize(const struct vmm_image *img, uint8_t **bufp, size_t *lenp)
 	uint8_t *buf;
 	int i;
 
-	cap = sizeof(hdr) + 8 + sizeof(vm) +
+	cap = sizeof(hdr) + 8 + sizeof(vm) + 8 + sizeof(struct sec_profile) +
 	    VM_MAXCPU * (16 + sizeof(struct sec_vcpu) + sizeof(struct sec_stats));
 	buf = calloc(1, cap);
 	vc = calloc(1, sizeof(*vc));
@@ -480,6 +486,13 @@ vmm_state_serialize(const struct vmm_image *img, uint8_t **bufp, size_t *lenp)
 	memcpy(vm.backend, img->backend, sizeof(vm.backend));
 	vm.backend[sizeof(vm.backend) - 1] = '\0';
 	put_section(buf, &off, SEC_VM, &vm, sizeof(vm));
+	if (img->vendor[0] != '\0') {
+		struct sec_profile prof;
+
+		memset(&prof, 0, sizeof(prof));
+		snprintf(prof.vendor, sizeof(prof.vendor), "%s", img->vendor);
+		put_section(buf, &off, SEC_PROFILE, &prof, sizeof(prof));
+	}
 	for (i = 0; i < VM_MAXCPU; i++) {
 		vc->vcpuid = (uint32_t)i;
 		vc->st = img->cpu[i];
@@ -572,6 +585,20 @@ vmm_state_parse(const uint8_t *buf, size_t len, struct vmm_image *img)
 			memcpy(img->stats[vcpuid], p + offsetof(struct sec_stats, stats),
 			    sizeof(img->stats[vcpuid]));
 			break;
+		case SEC_PROFILE: {
+			struct sec_profile prof;
+			enum vmm_vendor v;
+
+			if (slen != sizeof(prof))
+				return vmm_store_fail(EBADMSG, "state file: bad profile section size");
+			memcpy(&prof, p, sizeof(prof));
+			if (memchr(prof.vendor, '\0', sizeof(prof.vendor)) == NULL ||
+			    strcmp(prof.vendor, "host") == 0 ||
+			    vmm_vendor_parse(prof.vendor, &v) != 0)
+				return vmm_store_fail(EBADMSG, "state file: unknown CPU vendor");
+			memcpy(img->vendor, prof.vendor, sizeof(img->vendor));
+			break;
+		}
 		default:
 			/* Sections from a newer minor revision are skipped. */
 			break;

@@ -42,6 +42,12 @@ struct vmm_image {
 	uint32_t		memflags;
 	uint32_t		ncpus;		/* vCPUs in use (bhyve -c), >= 1 */
 	char			backend[16];	/* backend that last ran it, or "" */
+	/*
+	 * CPU vendor the guest sees ("intel", "amd"), or "" until the first
+	 * run chooses it (bhyve -o cpu.vendor, else the host's).  Kept, so a
+	 * guest never sees its CPU change vendor under it.
+	 */
+	char			vendor[16];
 	struct vm_cpu_state	cpu[VM_MAXCPU];
 	uint64_t		stats[VM_MAXCPU][VMST_COUNT];
 };

@@ -296,6 +296,15 @@ vm_backend_name(struct vmctx *ctx)
 }
 
 int
+vm_set_cpu_vendor(struct vmctx *ctx, const char *vendor)
+{
+	if (ctx->vm == NULL)
+		return ret(vmm_store_fail(EBUSY, "VM '%s' is run by process %ld", ctx->name,
+		    ctx->runner_pid));
+	return ret(vmm_set_cpu_vendor(ctx->vm, vendor));
+}
+
+int
 vm_attach_backend(struct vmctx *ctx, const char *backend)
 {
 	int error;

@@ -102,6 +102,12 @@ int	vm_save_state(struct vmctx *ctx);	/* write NAME/state now (owner only) */
 /* Attach a CPU backend ("emu", "kvm", "auto") and serve NAME/ctl: bhyve does this. */
 int	vm_attach_backend(struct vmctx *ctx, const char *backend);
 /*
+ * The CPU vendor the guest sees, "intel", "amd" or "host", set before
+ * vm_attach_backend (EINVAL, EBUSY).  Without it the VM keeps the vendor it
+ * last ran with, and a new one gets the host's.
+ */
+int	vm_set_cpu_vendor(struct vmctx *ctx, const char *vendor);
+/*
  * Remove instance @name from the store without loading it, so that one whose
  * state or memory file is damaged can still be destroyed.  EBUSY if running.
  */

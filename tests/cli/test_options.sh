@@ -30,6 +30,8 @@ grep -qx 'x86.strictmsr=false' "$T/dump" && grep -q '^pci\.0\.0\.0\.device=hostb
 expect_err "-o without =" 4 "" $BHYVE -o novalue o3
 expect_err "unknown backend" 4 "unknown backend 'foo'" $BHYVE -o vmm.backend=foo o3
 expect_err "kvm backend not built" 4 "KVM backend" $BHYVE -o vmm.backend=kvm o3
+expect_err "unknown CPU vendor" 4 "unknown CPU vendor 'cyrix'" $BHYVE -o cpu.vendor=cyrix o3
+expect "-o cpu.vendor=amd" 1 $RUN -o cpu.vendor=amd o3
 expect "-c 2 (APs wait for INIT-SIPI)" 1 $RUN -c 2 o3
 expect "vmrun.sh-style reload" 0 $BHYVELOAD -m 64M -k "$G/hello.elf" o3
 expect_err "bhyveload: other size" 1 "has 64 MiB of memory, not 128 MiB" $BHYVELOAD -m 128M -k "$G/hello.elf" o3

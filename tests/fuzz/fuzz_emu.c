@@ -58,7 +58,10 @@ setup_once(void)
 	map.nsegs = 1;
 	map.seg[0].len = RAM_SIZE;
 	map.seg[0].hva = ram;
-	if (ram == NULL || ops->vm_init(NULL, &vm) != 0 || ops->vm_memmap(vm, &map) != 0 ||
+	struct vmm_cpu_profile prof;
+
+	vmm_cpu_profile_default(&prof);
+	if (ram == NULL || ops->vm_init(NULL, &prof, &vm) != 0 || ops->vm_memmap(vm, &map) != 0 ||
 	    ops->vcpu_init(vm, NULL, 0, &vcpu) != 0)
 		abort();
 	pthread_create(&t, NULL, kicker, NULL);

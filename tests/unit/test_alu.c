@@ -353,7 +353,8 @@ TEST(shifts_and_rotates)
 	CHECK_EQ(shift(ROL, 1, EMU_FORM_RM_1, 0x81, 1, RFL_ZF, &f), 0x03);
 	CHECK_EQ(f, RFL_CF | RFL_OF | RFL_ZF);
 	CHECK_EQ(shift(ROR, 2, EMU_FORM_RM_CL, 0x0001, 4, 0, &f), 0x1000);
-	CHECK_EQ(f, 0);
+	/* OF is undefined for a count above 1: test_vendor.c checks it per vendor. */
+	CHECK_EQ(f & ~RFL_OF, 0);
 	CHECK_EQ(shift(ROR, 8, EMU_FORM_RM_1, 1, 1, 0, &f), 0x8000000000000000ULL);
 	CHECK_EQ(f, RFL_CF | RFL_OF);
 	/* RCL 8-bit rotates through 9 bits: by 9 gives the operand back */

@@ -74,7 +74,10 @@ vmf_init(struct vmf *f)
 	f->map.nsegs = 1;
 	f->map.seg[0].len = RAM_SIZE;
 	f->map.seg[0].hva = f->ram;
-	if (ops->vm_init(NULL, &f->vm) != 0 || ops->vm_memmap(f->vm, &f->map) != 0 ||
+	/* These guests pin the Intel profile; vendor tests override it. */
+	static const struct vmm_cpu_profile intel = { .vendor = VMM_VENDOR_INTEL };
+
+	if (ops->vm_init(NULL, &intel, &f->vm) != 0 || ops->vm_memmap(f->vm, &f->map) != 0 ||
 	    ops->vcpu_init(f->vm, NULL, 0, &f->vcpu) != 0)
 		return -1;
 

@@ -198,6 +198,11 @@ struct emu_cpu {
 	uint8_t			cpl;
 	uint64_t		next_rip;	/* set by dispatch; control flow changes it */
 	int			vcpuid;
+	/*
+	 * Vendor profile (vmm_cpuid.h): handlers test cpu->vendor where Intel
+	 * and AMD differ (docs/cpu.md, "Vendor profiles").
+	 */
+	uint8_t			vendor;		/* enum vmm_vendor */
 	const struct vmm_memmap	*mem;		/* guest RAM, owned by libvmm */
 	struct vm_exit		*exit;		/* where an EMU_EXIT handler writes */
 	struct emu_io_log	io_log;

@@ -25,6 +25,7 @@
 #include "vmm_backend.h"
 
 struct emu_vm {
+	struct vmm_cpu_profile	prof;
 	struct vmm_memmap	map;
 	/* Bumped when the map changes, so vCPUs drop host pointers cached in TLBs. */
 	atomic_uint_fast64_t	gen;
@@ -82,13 +83,14 @@ emu_probe(void)
 }
 
 static int
-emu_vm_init(struct vm *vm, void **vmcookie)
+emu_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 {
 	struct emu_vm *evm;
 
 	evm = calloc(1, sizeof(*evm));
 	if (evm == NULL)
 		return -ENOMEM;
+	evm->prof = *prof;
 	*vmcookie = evm;
 	return 0;
 }
@@ -129,6 +131,7 @@ emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 		return -ENOMEM;
 	vc->vm = vmcookie;
 	vc->cpu.vcpuid = vcpuid;
+	vc->cpu.vendor = (uint8_t)vc->vm->prof.vendor;
 	vc->cpu.mem = &vc->vm->map;
 	vc->cpu.exc_vector = -1;
 	vc->gen = atomic_load(&vc->vm->gen);

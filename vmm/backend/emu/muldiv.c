@@ -4,7 +4,7 @@
  *
  * CF and OF say whether the product needed the upper half; SF ZF AF PF are
  * undefined after a multiply and every flag is undefined after a divide.
- * We set those as AMD Zen does (checked against the host by
+ * The vendor profile decides them (checked against the host by
  * tests/unit/test_flags_diff.c): see mul_flags and div_flags.
  * #DE: divisor 0, or a quotient that does not fit (INT_MIN / -1 included).
  */
@@ -24,18 +24,34 @@ sext(uint64_t v, int size)
 
 /*
  * CF = OF = the product did not fit the destination.  Zen leaves SF ZF AF
- * PF unchanged, and so do we.
+ * PF unchanged; Intel sets SF and PF from the low half of the product (the
+ * destination's value) and clears ZF and AF, even for a zero product.
  */
 static void
 mul_flags(struct emu_cpu *cpu, int size, uint64_t lo, bool ovf)
 {
-	emu_set_arith_flags(cpu, RFL_CF | RFL_OF, ovf ? RFL_CF | RFL_OF : 0);
+	uint64_t f = ovf ? RFL_CF | RFL_OF : 0;
+
+	if (cpu->vendor == VMM_VENDOR_INTEL) {
+		if (lo & (1ULL << (size * 8 - 1)))
+			f |= RFL_SF;
+		if (emu_parity((uint8_t)lo))
+			f |= RFL_PF;
+		emu_set_arith_flags(cpu, RFL_ARITH, f);
+		return;
+	}
+	emu_set_arith_flags(cpu, RFL_CF | RFL_OF, f);
 }
 
-/* Zen after DIV/IDIV: CF and OF unchanged, SF ZF PF clear, AF set. */
+/*
+ * After DIV/IDIV: Zen keeps CF and OF, clears SF ZF PF and sets AF; Intel
+ * leaves every flag unchanged.
+ */
 static void
 div_flags(struct emu_cpu *cpu)
 {
+	if (cpu->vendor == VMM_VENDOR_INTEL)
+		return;
 	emu_set_arith_flags(cpu, RFL_SF | RFL_ZF | RFL_AF | RFL_PF, RFL_AF);
 }
 

@@ -5,8 +5,20 @@
  *
  * The count is masked to 5 bits (6 with a 64-bit operand); a masked count
  * of 0 changes neither the operand nor the flags.  Flags are set eagerly.
- * Where the SDM leaves something undefined we do what AMD Zen does (checked
- * against the host by tests/unit/test_flags_diff.c):
+ * Where the SDM leaves something undefined, the vendor profile decides
+ * (checked against the host by tests/unit/test_flags_diff.c, and on fixed
+ * vectors for both vendors by tests/unit/test_vendor.c).
+ *
+ * Intel (Xeon, measured):
+ *  - SHL/SHR/SAR/SHLD/SHRD with a non-zero count clear AF.
+ *  - OF is the count-1 value computed from the original operands, whatever
+ *    the count: SHL/ROL/RCL/SHLD x[n-1] ^ x[n-2], SHR x[n-1], SAR 0,
+ *    ROR x[0] ^ x[n-1], RCR CF ^ x[n-1], SHRD src[0] ^ x[n-1].
+ *  - SHLD/SHRD of a 16-bit operand by 17..31 shift the 48-bit string
+ *    dest:src:dest.
+ *  - RCL/RCR by a multiple of 9 (8-bit) or 17 (16-bit) change no flag.
+ *
+ * AMD Zen:
  *  - SHL/SHR/SAR/SHLD/SHRD with a non-zero count set AF.
  *  - OF keeps its count-1 formula for every count: SHL/RCL/SHLD
  *    MSB(res) ^ CF, ROR/RCR/SHRD MSB(res) ^ MSB-1(res), ROL MSB(res) ^ CF,
@@ -27,6 +39,7 @@ enum { SH_ROL, SH_ROR, SH_RCL, SH_RCR, SH_SHL, SH_SHR, SH_SAL, SH_SAR };
 
 struct shift_ctx {
 	int		op;
+	bool		intel;		/* vendor profile */
 	int		size;
 	unsigned	count;		/* masked, non-zero */
 	uint64_t	cf;		/* carry in for RCL/RCR */
@@ -51,6 +64,27 @@ szf_pf(uint64_t res, int size)
 	if (emu_parity((uint8_t)res))
 		f |= RFL_PF;
 	return f;
+}
+
+/* Intel: OF as a count of 1 would set it, from the original operand @x. */
+static uint64_t
+shift_of1_intel(const struct shift_ctx *c, uint64_t x)
+{
+	unsigned n = (unsigned)c->size * 8;
+	uint64_t top = (x >> (n - 1)) & 1, next = (x >> (n - 2)) & 1;
+
+	switch (c->op) {
+	case SH_ROR:
+		return (x & 1) ^ top;
+	case SH_RCR:
+		return (c->cf & 1) ^ top;
+	case SH_SHR:
+		return top;
+	case SH_SAR:
+		return 0;
+	default:	/* ROL RCL SHL SAL */
+		return top ^ next;
+	}
 }
 
 static void
@@ -94,7 +128,8 @@ shift_compute(const struct shift_ctx *c, uint64_t x, struct shift_out *o)
 			of = ((res >> (n - 1)) ^ cf) & 1;
 		else
 			of = ((res >> (n - 1)) ^ (res >> (n - 2))) & 1;
-		o->fmask = RFL_CF | RFL_OF;
+		/* Intel: a rotation by a multiple of n + 1 leaves OF (and CF) alone. */
+		o->fmask = c->intel && t == 0 ? 0 : RFL_CF | RFL_OF;
 		break;
 	case SH_SHL:
 	case SH_SAL:
@@ -124,10 +159,12 @@ shift_compute(const struct shift_ctx *c, uint64_t x, struct shift_out *o)
 		o->fmask = RFL_ARITH;
 		break;
 	}
+	if (c->intel)
+		of = shift_of1_intel(c, x);
 	o->res = res;
 	o->flags = (cf ? RFL_CF : 0) | (of ? RFL_OF : 0);
 	if (o->fmask == RFL_ARITH)
-		o->flags |= szf_pf(res, c->size) | RFL_AF;
+		o->flags |= szf_pf(res, c->size) | (c->intel ? 0 : RFL_AF);
 }
 
 static uint64_t
@@ -182,6 +219,7 @@ op_shift(struct emu_cpu *cpu, const struct emu_insn *in)
 	else
 		cnt = in->imm;
 	c.op = in->sub & 7;
+	c.intel = cpu->vendor == VMM_VENDOR_INTEL;
 	c.size = in->opsize;
 	c.count = (unsigned)(cnt & (c.size == 8 ? 0x3f : 0x1f));
 	c.cf = (c.op == SH_RCL || c.op == SH_RCR) && c.count != 0 ?
@@ -205,8 +243,8 @@ dshift_compute(const struct shift_ctx *c, uint64_t x, struct shift_out *o)
 	x &= mask;
 	if (c->op == SH_SHL) {
 		if (n == 16) {
-			/* dest:src:src, top 16 bits after the shift */
-			v = ((unsigned __int128)x << 32) | (y << 16) | y;
+			/* dest:src:src (AMD) or dest:src:dest (Intel), top 16 bits */
+			v = ((unsigned __int128)x << 32) | (y << 16) | (c->intel ? x : y);
 			res = (uint64_t)(v >> (32 - cnt)) & mask;
 			cf = (uint64_t)(v >> (48 - cnt)) & 1;
 		} else {
@@ -218,10 +256,10 @@ dshift_compute(const struct shift_ctx *c, uint64_t x, struct shift_out *o)
 		of = ((res >> (n - 1)) ^ cf) & 1;
 	} else {
 		if (n == 16) {
-			/* src:src:dest, low 16 bits after the shift */
-			v = ((unsigned __int128)y << 32) | (y << 16) | x;
+			/* src:src:dest (AMD) or dest:src:dest (Intel), low 16 bits */
+			v = ((unsigned __int128)(c->intel ? x : y) << 32) | (y << 16) | x;
 			res = (uint64_t)(v >> cnt) & mask;
-			cf = cnt > 16 ? 0 : (uint64_t)(v >> (cnt - 1)) & 1;
+			cf = (uint64_t)(v >> (cnt - 1)) & 1;
 		} else {
 			v = ((unsigned __int128)y << n) | x;
 			res = (uint64_t)(v >> cnt) & mask;
@@ -229,21 +267,23 @@ dshift_compute(const struct shift_ctx *c, uint64_t x, struct shift_out *o)
 		}
 		of = ((res >> (n - 1)) ^ (res >> (n - 2))) & 1;
 	}
-	/*
-	 * Zen, 16-bit operand: a count above 16 clears CF (and OF for SHLD);
-	 * SHLD by exactly 16 sets OF equal to CF.
-	 */
-	if (cnt > n) {
+	if (c->intel) {
+		/* Count-1 OF: SHLD x[n-1] ^ x[n-2], SHRD src[0] ^ x[n-1]. */
+		of = c->op == SH_SHL ? ((x >> (n - 1)) ^ (x >> (n - 2))) & 1 :
+		    ((x >> (n - 1)) ^ y) & 1;
+	} else if (cnt > n) {
+		/* Zen, 16-bit operand: a count above 16 clears CF (and OF for SHLD). */
 		cf = 0;
 		if (c->op == SH_SHL)
 			of = 0;
 	} else if (cnt == n && c->op == SH_SHL) {
+		/* Zen: SHLD by exactly 16 sets OF equal to CF. */
 		of = cf;
 	}
 	o->res = res;
 	o->fmask = RFL_ARITH;
 	o->flags = (cf ? RFL_CF : 0) | (of ? RFL_OF : 0) | szf_pf(res, c->size) |
-	    RFL_AF;
+	    (c->intel ? 0 : RFL_AF);
 }
 
 static uint64_t
@@ -266,6 +306,7 @@ dshift(struct emu_cpu *cpu, const struct emu_insn *in, int op)
 	/* A5/AD take CL, A4/AC imm8. */
 	cnt = in->form == EMU_FORM_RM_CL ? cpu->st.gpr[GPR_RCX] : in->imm;
 	c.op = op;
+	c.intel = cpu->vendor == VMM_VENDOR_INTEL;
 	c.size = in->opsize;
 	c.count = (unsigned)(cnt & (c.size == 8 ? 0x3f : 0x1f));
 	c.cf = 0;

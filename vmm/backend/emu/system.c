@@ -221,9 +221,10 @@ op_sti(struct emu_cpu *cpu, const struct emu_insn *in)
 int
 op_cpuid(struct emu_cpu *cpu, const struct emu_insn *in)
 {
+	struct vmm_cpu_profile prof = { .vendor = (enum vmm_vendor)cpu->vendor };
 	uint32_t r[4];
 
-	vmm_cpuid(cpu->vcpuid, (uint32_t)cpu->st.gpr[GPR_RAX],
+	vmm_cpuid(&prof, cpu->vcpuid, (uint32_t)cpu->st.gpr[GPR_RAX],
 	    (uint32_t)cpu->st.gpr[GPR_RCX], r);
 	cpu->st.gpr[GPR_RAX] = r[0];
 	cpu->st.gpr[GPR_RBX] = r[1];
