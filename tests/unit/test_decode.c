@@ -64,6 +64,11 @@ TEST(decode_register_forms)
 	CHECK_EQ(DEC64(&in, 0x41, 0x90), 0);
 	CHECK(in.fn == op_xchg);
 	CHECK_EQ(in.rm, 8);
+	/* F3 41 90 is PAUSE, not xchg %eax,%r8d (what Intel hardware does) */
+	CHECK_EQ(DEC64(&in, 0xf3, 0x41, 0x90), 0);
+	CHECK(in.fn == op_nop);
+	CHECK_EQ(DEC64(&in, 0xf2, 0x41, 0x90), 0);
+	CHECK(in.fn == op_xchg);
 }
 
 TEST(decode_memory_forms)

@@ -579,8 +579,13 @@ opcode:
 	if (b != 0x0f) {
 		in->map = 0;
 		d = (mode64 && b == 0x63) ? &movsxd_desc : &one_byte[b];
-		if (b == 0x90 && !(in->rex & 0x1))
-			d = NULL;	/* NOP / PAUSE, not XCHG eAX, eAX */
+		/*
+		 * NOP, not XCHG eAX, eAX; and PAUSE (F3 90) whatever REX.B
+		 * says: F3 41 90 is PAUSE on Intel hardware (and in XED), not
+		 * XCHG r8d, eAX (SDM Vol. 2B PAUSE, XCHG).
+		 */
+		if (b == 0x90 && (!(in->rex & 0x1) || in->rep == 0xf3))
+			d = NULL;
 	} else {
 		if ((rc = need(&c, 1)) != 0)
 			return rc;
