@@ -689,9 +689,6 @@ opcode:
 		in->rm = (uint8_t)((in->opcode & 7) | ((in->rex & 0x1) << 3));
 	}
 
-	if (in->lock && (!(fl & F_LOCK) || !in->has_mem))
-		return -EILSEQ;
-
 	/* Immediates */
 	if (fl & (F_IMM8 | F_IMM8U)) {
 		if ((rc = need(&c, 1)) != 0)
@@ -740,6 +737,14 @@ opcode:
 		in->imm = take(&c, immsize);
 		in->imm2 = take(&c, 2);
 	}
+
+	/*
+	 * LOCK is checked once the length is known: past 15 bytes #GP(0)
+	 * comes first (SDM Vol. 3A 6.9, table 6-2: instruction length > 15
+	 * bytes before invalid opcode), as on hardware.
+	 */
+	if (in->lock && (!(fl & F_LOCK) || !in->has_mem))
+		return -EILSEQ;
 
 	if (seg_override >= 0)
 		in->seg = (uint8_t)seg_override;
