@@ -54,6 +54,7 @@
 #define F_SREG		0x00800000u	/* 8C/8E */
 #define F_CC		0x01000000u	/* sub = opcode & 15 */
 #define F_REGOP		0x02000000u	/* register in the opcode's low bits */
+#define F_NP		0x04000000u	/* "NP": 66/F2/F3 make it another instruction (#UD here) */
 
 struct opdesc {
 	emu_op_fn	*fn;
@@ -151,10 +152,14 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 		[0 ... 6] = { op_unimpl, 0, EMU_FORM_RM, 0 },
 		[7] = { op_nop, 0, EMU_FORM_RM, 0 },
 	},
-	/* 0F AE, register: LFENCE MFENCE SFENCE (RDFSBASE & co need FSGSBASE) */
+	/*
+	 * 0F AE, register: LFENCE MFENCE SFENCE (RDFSBASE & co need FSGSBASE).
+	 * With 66/F2/F3 these are INCSSP, UMONITOR, UMWAIT, TPAUSE... or
+	 * reserved: #UD without those extensions (SDM Vol. 2A LFENCE: "NP").
+	 */
 	[G15R] = {
 		[0 ... 4] = INV,
-		[5 ... 7] = { op_nop, 0, EMU_FORM_NONE, 0 },
+		[5 ... 7] = { op_nop, F_NP, EMU_FORM_NONE, 0 },
 	},
 };
 
@@ -631,6 +636,8 @@ opcode:
 			d = g;
 		}
 		if ((fl & F_MEMONLY) && mod == 3)
+			return -EILSEQ;
+		if ((fl & F_NP) && (opsz_pfx || in->rep))
 			return -EILSEQ;
 		if ((fl & F_REGONLY) && mod != 3)
 			return -EILSEQ;
