@@ -313,6 +313,13 @@ TEST(decode_invalid)
 	CHECK_EQ(DEC64(&in, 0xf2, 0x0f, 0xae, 0xf0), -EILSEQ);
 	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0xae, 0xe8), -EILSEQ);
 	CHECK_EQ(DEC64(&in, 0xf3, 0x0f, 0xae, 0xf8), -EILSEQ);
+	/* clflush (%rax); with 66 it is CLFLUSHOPT, with F2/F3 #UD */
+	CHECK_EQ(DEC64(&in, 0x0f, 0xae, 0x38), 0);
+	CHECK(in.fn == op_nop);
+	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0xae, 0x38), 0);
+	CHECK(in.fn == op_nop);
+	CHECK_EQ(DEC64(&in, 0xf3, 0x0f, 0xae, 0x38), -EILSEQ);
+	CHECK_EQ(DEC64(&in, 0xf2, 0x0f, 0xae, 0x38), -EILSEQ);
 	/* more bytes needed */
 	CHECK_EQ(DEC64(&in, 0x48), -EAGAIN);
 	CHECK_EQ(DEC64(&in, 0x48, 0xb8, 1, 2, 3), -EAGAIN);

@@ -55,6 +55,7 @@
 #define F_CC		0x01000000u	/* sub = opcode & 15 */
 #define F_REGOP		0x02000000u	/* register in the opcode's low bits */
 #define F_NP		0x04000000u	/* "NP": 66/F2/F3 make it another instruction (#UD here) */
+#define F_NOREP		0x08000000u	/* F2/F3 make it another instruction (#UD here) */
 
 struct opdesc {
 	emu_op_fn	*fn;
@@ -146,11 +147,12 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 	},
 	/*
 	 * 0F AE, memory: FXSAVE FXRSTOR LDMXCSR STMXCSR XSAVE XRSTOR XSAVEOPT
-	 * belong to the x87/SSE files; CLFLUSH is a no-op on a cache-less CPU.
+	 * belong to the x87/SSE files; CLFLUSH is a no-op on a cache-less CPU
+	 * (66: CLFLUSHOPT, the same to us; F2/F3 0F AE /7 are #UD on hardware).
 	 */
 	[G15M] = {
 		[0 ... 6] = { op_unimpl, 0, EMU_FORM_RM, 0 },
-		[7] = { op_nop, 0, EMU_FORM_RM, 0 },
+		[7] = { op_nop, F_NOREP, EMU_FORM_RM, 0 },
 	},
 	/*
 	 * 0F AE, register: LFENCE MFENCE SFENCE (RDFSBASE & co need FSGSBASE).
@@ -637,7 +639,7 @@ opcode:
 		}
 		if ((fl & F_MEMONLY) && mod == 3)
 			return -EILSEQ;
-		if ((fl & F_NP) && (opsz_pfx || in->rep))
+		if ((fl & (F_NP | F_NOREP)) && (in->rep || ((fl & F_NP) && opsz_pfx)))
 			return -EILSEQ;
 		if ((fl & F_REGONLY) && mod != 3)
 			return -EILSEQ;
