@@ -320,6 +320,9 @@ TEST(decode_invalid)
 	CHECK(in.fn == op_nop);
 	CHECK_EQ(DEC64(&in, 0xf3, 0x0f, 0xae, 0x38), -EILSEQ);
 	CHECK_EQ(DEC64(&in, 0xf2, 0x0f, 0xae, 0x38), -EILSEQ);
+	/* 0F 0D with a register is a NOP, as on hardware */
+	CHECK_EQ(DEC64(&in, 0x0f, 0x0d, 0xc0), 0);
+	CHECK(in.fn == op_nop);
 	/* more bytes needed */
 	CHECK_EQ(DEC64(&in, 0x48), -EAGAIN);
 	CHECK_EQ(DEC64(&in, 0x48, 0xb8, 1, 2, 3), -EAGAIN);

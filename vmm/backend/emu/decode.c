@@ -321,7 +321,11 @@ static const struct opdesc two_byte[256] = {
 	[0x0a] = INV,
 	[0x0b] = { op_ud, 0, EMU_FORM_NONE, 0 },
 	[0x0c] = INV,
-	[0x0d] = { op_nop, F_MODRM | F_MEMONLY, EMU_FORM_RM, 0 },	/* PREFETCHW */
+	/*
+	 * PREFETCHW (/1), AMD PREFETCH (/0); the other forms, registers
+	 * included, are NOPs on Intel hardware and in XED.
+	 */
+	[0x0d] = { op_nop, F_MODRM, EMU_FORM_RM, 0 },
 	[0x0e] = INV,
 	[0x0f] = INV,		/* 3DNow! */
 	[0x10 ... 0x17] = UNIMPL_M,	/* SSE moves */
