@@ -593,7 +593,7 @@ opcode:
 		/*
 		 * NOP, not XCHG eAX, eAX; and PAUSE (F3 90) whatever REX.B
 		 * says: F3 41 90 is PAUSE on Intel hardware (and in XED), not
-		 * XCHG r8d, eAX (SDM Vol. 2B PAUSE, XCHG).
+		 * XCHG r8d, eAX (SDM Vol. 2B PAUSE, Vol. 2C XCHG).
 		 */
 		if (b == 0x90 && (!(in->rex & 0x1) || in->rep == 0xf3))
 			d = NULL;
