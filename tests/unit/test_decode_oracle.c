@@ -718,7 +718,7 @@ one_case(struct stats *s, const struct oracle_mode *m, const ZydisDecoder *zd,
 	s->cases++;
 	rc = emu_decode(b, 15, m->emu, &in);
 	zs = ZydisDecoderDecodeFull(zd, b, 15, &zi, zo);
-	/* Past 15 bytes: emu -E2BIG (#GP(0)), Zydis "too long" (SDM Vol. 2A 2.3.11). */
+	/* Past 15 bytes: emu -E2BIG (#GP(0)), Zydis "too long" (or out of our 15 bytes). */
 	if (rc == -E2BIG || zs == ZYDIS_STATUS_INSTRUCTION_TOO_LONG ||
 	    zs == ZYDIS_STATUS_NO_MORE_DATA) {
 		if (rc != -E2BIG || (zs != ZYDIS_STATUS_INSTRUCTION_TOO_LONG &&
