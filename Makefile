@@ -76,6 +76,8 @@ $(O)/simple-loader: $(O)/obj/examples/loader/simple-loader.o $(LIBS)
 
 # The decoder test checks instruction lengths against Capstone.
 $(O)/tests/test_decode: LDLIBS += -lcapstone
+# The decoder oracle compares whole decodes with Zydis (docs/decoder-oracle.md).
+$(O)/tests/test_decode_oracle: LDLIBS += -lZydis
 TESTLIB_OBJS := $(patsubst %.c,$(O)/obj/%.o,$(wildcard tests/lib/*.c))
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(TESTLIB_OBJS) $(O)/libbhyve.a $(O)/libload.a $(LIBS)
 	@mkdir -p $(dir $@)

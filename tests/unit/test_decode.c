@@ -64,6 +64,11 @@ TEST(decode_register_forms)
 	CHECK_EQ(DEC64(&in, 0x41, 0x90), 0);
 	CHECK(in.fn == op_xchg);
 	CHECK_EQ(in.rm, 8);
+	/* F3 41 90 is PAUSE, not xchg %eax,%r8d (what Intel hardware does) */
+	CHECK_EQ(DEC64(&in, 0xf3, 0x41, 0x90), 0);
+	CHECK(in.fn == op_nop);
+	CHECK_EQ(DEC64(&in, 0xf2, 0x41, 0x90), 0);
+	CHECK(in.fn == op_xchg);
 }
 
 TEST(decode_memory_forms)
@@ -297,6 +302,27 @@ TEST(decode_invalid)
 	b[14] = 0x66;
 	b[15] = 0x90;
 	CHECK_EQ(dec(EMU_MODE_LONG64, &in, b, 16), -E2BIG);
+	/* past 15 bytes #GP wins over a bad LOCK's #UD: lock imul with 16 and 15 bytes */
+	CHECK_EQ(DEC64(&in, 0xf0, 0xf0, 0x3e, 0x2e, 0x45, 0x69, 0xac, 0xb9,
+	    0x86, 0x6d, 0xdc, 0xb4, 0x1c, 0x15, 0x2e, 0x00), -E2BIG);
+	CHECK_EQ(DEC64(&in, 0xf0, 0x3e, 0x2e, 0x45, 0x69, 0xac, 0xb9,
+	    0x86, 0x6d, 0xdc, 0xb4, 0x1c, 0x15, 0x2e, 0x00), -EILSEQ);
+	/* fences take no 66/F2/F3: f2 0f ae f0 is UMWAIT, 66 0f ae e8 reserved */
+	CHECK_EQ(DEC64(&in, 0x0f, 0xae, 0xf0), 0);
+	CHECK(in.fn == op_nop);
+	CHECK_EQ(DEC64(&in, 0xf2, 0x0f, 0xae, 0xf0), -EILSEQ);
+	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0xae, 0xe8), -EILSEQ);
+	CHECK_EQ(DEC64(&in, 0xf3, 0x0f, 0xae, 0xf8), -EILSEQ);
+	/* clflush (%rax); with 66 it is CLFLUSHOPT, with F2/F3 #UD */
+	CHECK_EQ(DEC64(&in, 0x0f, 0xae, 0x38), 0);
+	CHECK(in.fn == op_nop);
+	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0xae, 0x38), 0);
+	CHECK(in.fn == op_nop);
+	CHECK_EQ(DEC64(&in, 0xf3, 0x0f, 0xae, 0x38), -EILSEQ);
+	CHECK_EQ(DEC64(&in, 0xf2, 0x0f, 0xae, 0x38), -EILSEQ);
+	/* 0F 0D with a register is a NOP, as on hardware */
+	CHECK_EQ(DEC64(&in, 0x0f, 0x0d, 0xc0), 0);
+	CHECK(in.fn == op_nop);
 	/* more bytes needed */
 	CHECK_EQ(DEC64(&in, 0x48), -EAGAIN);
 	CHECK_EQ(DEC64(&in, 0x48, 0xb8, 1, 2, 3), -EAGAIN);

@@ -54,6 +54,8 @@
 #define F_SREG		0x00800000u	/* 8C/8E */
 #define F_CC		0x01000000u	/* sub = opcode & 15 */
 #define F_REGOP		0x02000000u	/* register in the opcode's low bits */
+#define F_NP		0x04000000u	/* "NP": 66/F2/F3 make it another instruction (#UD here) */
+#define F_NOREP		0x08000000u	/* F2/F3 make it another instruction (#UD here) */
 
 struct opdesc {
 	emu_op_fn	*fn;
@@ -145,16 +147,21 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 	},
 	/*
 	 * 0F AE, memory: FXSAVE FXRSTOR LDMXCSR STMXCSR XSAVE XRSTOR XSAVEOPT
-	 * belong to the x87/SSE files; CLFLUSH is a no-op on a cache-less CPU.
+	 * belong to the x87/SSE files; CLFLUSH is a no-op on a cache-less CPU
+	 * (66: CLFLUSHOPT, the same to us; F2/F3 0F AE /7 are #UD on hardware).
 	 */
 	[G15M] = {
 		[0 ... 6] = { op_unimpl, 0, EMU_FORM_RM, 0 },
-		[7] = { op_nop, 0, EMU_FORM_RM, 0 },
+		[7] = { op_nop, F_NOREP, EMU_FORM_RM, 0 },
 	},
-	/* 0F AE, register: LFENCE MFENCE SFENCE (RDFSBASE & co need FSGSBASE) */
+	/*
+	 * 0F AE, register: LFENCE MFENCE SFENCE (RDFSBASE & co need FSGSBASE).
+	 * With 66/F2/F3 these are INCSSP, UMONITOR, UMWAIT, TPAUSE... or
+	 * reserved: #UD without those extensions (SDM Vol. 2A LFENCE: "NP").
+	 */
 	[G15R] = {
 		[0 ... 4] = INV,
-		[5 ... 7] = { op_nop, 0, EMU_FORM_NONE, 0 },
+		[5 ... 7] = { op_nop, F_NP, EMU_FORM_NONE, 0 },
 	},
 };
 
@@ -314,7 +321,11 @@ static const struct opdesc two_byte[256] = {
 	[0x0a] = INV,
 	[0x0b] = { op_ud, 0, EMU_FORM_NONE, 0 },
 	[0x0c] = INV,
-	[0x0d] = { op_nop, F_MODRM | F_MEMONLY, EMU_FORM_RM, 0 },	/* PREFETCHW */
+	/*
+	 * PREFETCHW (/1), AMD PREFETCH (/0); the other forms, registers
+	 * included, are NOPs on Intel hardware and in XED.
+	 */
+	[0x0d] = { op_nop, F_MODRM, EMU_FORM_RM, 0 },
 	[0x0e] = INV,
 	[0x0f] = INV,		/* 3DNow! */
 	[0x10 ... 0x17] = UNIMPL_M,	/* SSE moves */
@@ -579,8 +590,13 @@ opcode:
 	if (b != 0x0f) {
 		in->map = 0;
 		d = (mode64 && b == 0x63) ? &movsxd_desc : &one_byte[b];
-		if (b == 0x90 && !(in->rex & 0x1))
-			d = NULL;	/* NOP / PAUSE, not XCHG eAX, eAX */
+		/*
+		 * NOP, not XCHG eAX, eAX; and PAUSE (F3 90) whatever REX.B
+		 * says: F3 41 90 is PAUSE on Intel hardware (and in XED), not
+		 * XCHG r8d, eAX (SDM Vol. 2B PAUSE, Vol. 2C XCHG).
+		 */
+		if (b == 0x90 && (!(in->rex & 0x1) || in->rep == 0xf3))
+			d = NULL;
 	} else {
 		if ((rc = need(&c, 1)) != 0)
 			return rc;
@@ -626,6 +642,8 @@ opcode:
 			d = g;
 		}
 		if ((fl & F_MEMONLY) && mod == 3)
+			return -EILSEQ;
+		if ((fl & (F_NP | F_NOREP)) && (in->rep || ((fl & F_NP) && opsz_pfx)))
 			return -EILSEQ;
 		if ((fl & F_REGONLY) && mod != 3)
 			return -EILSEQ;
@@ -684,9 +702,6 @@ opcode:
 		in->rm = (uint8_t)((in->opcode & 7) | ((in->rex & 0x1) << 3));
 	}
 
-	if (in->lock && (!(fl & F_LOCK) || !in->has_mem))
-		return -EILSEQ;
-
 	/* Immediates */
 	if (fl & (F_IMM8 | F_IMM8U)) {
 		if ((rc = need(&c, 1)) != 0)
@@ -735,6 +750,14 @@ opcode:
 		in->imm = take(&c, immsize);
 		in->imm2 = take(&c, 2);
 	}
+
+	/*
+	 * LOCK is checked once the length is known: past 15 bytes #GP(0)
+	 * comes first (SDM Vol. 3A 6.9, table 6-2: instruction length > 15
+	 * bytes before invalid opcode), as on hardware.
+	 */
+	if (in->lock && (!(fl & F_LOCK) || !in->has_mem))
+		return -EILSEQ;
 
 	if (seg_override >= 0)
 		in->seg = (uint8_t)seg_override;

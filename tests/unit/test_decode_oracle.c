@@ -1,0 +1,822 @@
+/*
+ * test_decode_oracle.c - the decoder against Zydis on random byte strings.
+ *
+ * Each case is 15 random bytes, biased towards what the decoder has to get
+ * right: legacy prefixes, REX, the 0F/0F38/0F3A escapes, every one-byte and
+ * 0F opcode in turn, and the ModRM/SIB forms (SIB, no-base, disp32/RIP).
+ * emu_decode() and ZydisDecoderDecodeFull() decode it in the same mode and
+ * the results are compared:
+ *   1. validity: emu says -EILSEQ (or its handler always raises #UD) exactly
+ *      when Zydis says invalid, up to the expected disagreements below;
+ *   2. length;
+ *   3. for instructions the emulator implements (fn != op_unimpl): the
+ *      operation (mnemonic table), operand and address size, the memory
+ *      operand, the register operands, immediates, LOCK and REP.
+ * The expected disagreements are listed in exp_zydis_only(), exp_emu_only()
+ * and the comparison helpers, each with the SDM section that decides it;
+ * docs/decoder-oracle.md explains them.  Anything else fails the case and
+ * the first few of each kind are printed with both decodes.
+ *
+ * LHYVE_LONG=1 runs 50 times as many cases.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <Zydis/Zydis.h>
+
+#include "cpu.h"
+#include "machine.h"
+#include "test.h"
+
+/* ---- the operation: emu handler (+ map/opcode/sub) -> Zydis mnemonics ---- */
+
+#define ANY	-1
+#define Z(m)	ZYDIS_MNEMONIC_##m
+
+/*
+ * Where emu's operand size means something else than Zydis's operand width
+ * (docs/decoder-oracle.md):
+ *   O_NOSIZE: the handler ignores in->opsize.  CMPXCHG8B/16B picks its
+ *     size from REX.W (SDM Vol. 2A CMPXCHG8B); SYSCALL/SYSRET have no
+ *     operand; INVLPG m8, SWAPGS, RDTSCP neither; NOPs and fences touch
+ *     nothing (Zydis takes 66 0F 1E and 66 0F AE /7 as mandatory prefixes).
+ *   O_NOSIZE64: LGDT/LIDT/SGDT/SIDT are 8+2 bytes in 64-bit mode whatever
+ *     the prefixes (SDM Vol. 2A LGDT); the handler asks the mode.
+ *   O_IO32: port I/O is at most 32 bits (SDM Vol. 2A IN, INS: no REX.W
+ *     form); emu decodes REX.W as opsize 8 and io.c/string.c clamp to 4,
+ *     Zydis says 32 for IN/OUT and 64 for INSD/OUTSD.
+ *   O_NOSEG: LEA computes an offset only; the segment is never used.
+ */
+enum { O_NOSIZE = 1, O_NOSIZE64 = 2, O_IO32 = 4, O_NOSEG = 8 };
+
+struct mnmap {
+	emu_op_fn	*fn;
+	const char	*name;
+	int		map;		/* in->map, or ANY */
+	int		opcode;		/* in->opcode, or ANY */
+	int		sub;		/* in->sub, or ANY */
+	int		flags;		/* O_* */
+	ZydisMnemonic	mn[5];		/* any of these */
+};
+
+/* First match wins: put specific lines before the ANY fallbacks. */
+#define MAP(fn, map, op, sub, ...) { fn, #fn, map, op, sub, 0, { __VA_ARGS__ } }
+#define MAPF(fl, fn, map, op, sub, ...) { fn, #fn, map, op, sub, fl, { __VA_ARGS__ } }
+#define CC_LINES(fn, p)							\
+	MAP(fn, ANY, ANY, 0x0, Z(p##O)), MAP(fn, ANY, ANY, 0x1, Z(p##NO)),	\
+	MAP(fn, ANY, ANY, 0x2, Z(p##B)), MAP(fn, ANY, ANY, 0x3, Z(p##NB)),	\
+	MAP(fn, ANY, ANY, 0x4, Z(p##Z)), MAP(fn, ANY, ANY, 0x5, Z(p##NZ)),	\
+	MAP(fn, ANY, ANY, 0x6, Z(p##BE)), MAP(fn, ANY, ANY, 0x7, Z(p##NBE)),	\
+	MAP(fn, ANY, ANY, 0x8, Z(p##S)), MAP(fn, ANY, ANY, 0x9, Z(p##NS)),	\
+	MAP(fn, ANY, ANY, 0xa, Z(p##P)), MAP(fn, ANY, ANY, 0xb, Z(p##NP)),	\
+	MAP(fn, ANY, ANY, 0xc, Z(p##L)), MAP(fn, ANY, ANY, 0xd, Z(p##NL)),	\
+	MAP(fn, ANY, ANY, 0xe, Z(p##LE)), MAP(fn, ANY, ANY, 0xf, Z(p##NLE))
+
+static const struct mnmap mnmap[] = {
+	/* alu.c */
+	MAP(op_alu, ANY, ANY, 0, Z(ADD)),
+	MAP(op_alu, ANY, ANY, 1, Z(OR)),
+	MAP(op_alu, ANY, ANY, 2, Z(ADC)),
+	MAP(op_alu, ANY, ANY, 3, Z(SBB)),
+	MAP(op_alu, ANY, ANY, 4, Z(AND)),
+	MAP(op_alu, ANY, ANY, 5, Z(SUB)),
+	MAP(op_alu, ANY, ANY, 6, Z(XOR)),
+	MAP(op_alu, ANY, ANY, 7, Z(CMP)),
+	MAP(op_test, ANY, ANY, ANY, Z(TEST)),
+	MAP(op_incdec, ANY, ANY, 0, Z(INC)),
+	MAP(op_incdec, ANY, ANY, 1, Z(DEC)),
+	MAP(op_not, ANY, ANY, ANY, Z(NOT)),
+	MAP(op_neg, ANY, ANY, ANY, Z(NEG)),
+	MAP(op_xadd, ANY, ANY, ANY, Z(XADD)),
+	MAP(op_cmpxchg, ANY, ANY, ANY, Z(CMPXCHG)),
+	MAPF(O_NOSIZE, op_cmpxchg8b, ANY, ANY, ANY, Z(CMPXCHG8B), Z(CMPXCHG16B)),
+	/* shift.c; /6 is SAL, which Zydis names SHL */
+	MAP(op_shift, ANY, ANY, 0, Z(ROL)),
+	MAP(op_shift, ANY, ANY, 1, Z(ROR)),
+	MAP(op_shift, ANY, ANY, 2, Z(RCL)),
+	MAP(op_shift, ANY, ANY, 3, Z(RCR)),
+	MAP(op_shift, ANY, ANY, 4, Z(SHL)),
+	MAP(op_shift, ANY, ANY, 5, Z(SHR)),
+	MAP(op_shift, ANY, ANY, 6, Z(SHL)),
+	MAP(op_shift, ANY, ANY, 7, Z(SAR)),
+	MAP(op_shld, ANY, ANY, ANY, Z(SHLD)),
+	MAP(op_shrd, ANY, ANY, ANY, Z(SHRD)),
+	/* muldiv.c */
+	MAP(op_muldiv, ANY, ANY, 4, Z(MUL)),
+	MAP(op_muldiv, ANY, ANY, 5, Z(IMUL)),
+	MAP(op_muldiv, ANY, ANY, 6, Z(DIV)),
+	MAP(op_muldiv, ANY, ANY, 7, Z(IDIV)),
+	MAP(op_imul2, ANY, ANY, ANY, Z(IMUL)),
+	MAP(op_imul3, ANY, ANY, ANY, Z(IMUL)),
+	/* bit.c */
+	MAP(op_bt, 1, 0xa3, ANY, Z(BT)),
+	MAP(op_bt, 1, 0xab, ANY, Z(BTS)),
+	MAP(op_bt, 1, 0xb3, ANY, Z(BTR)),
+	MAP(op_bt, 1, 0xbb, ANY, Z(BTC)),
+	MAP(op_bt, 1, 0xba, 4, Z(BT)),
+	MAP(op_bt, 1, 0xba, 5, Z(BTS)),
+	MAP(op_bt, 1, 0xba, 6, Z(BTR)),
+	MAP(op_bt, 1, 0xba, 7, Z(BTC)),
+	MAP(op_bsf, ANY, ANY, ANY, Z(BSF)),
+	MAP(op_bsr, ANY, ANY, ANY, Z(BSR)),
+	MAP(op_bswap, ANY, ANY, ANY, Z(BSWAP)),
+	/* string.c */
+	MAP(op_movs, ANY, ANY, ANY, Z(MOVSB), Z(MOVSW), Z(MOVSD), Z(MOVSQ)),
+	MAP(op_cmps, ANY, ANY, ANY, Z(CMPSB), Z(CMPSW), Z(CMPSD), Z(CMPSQ)),
+	MAP(op_stos, ANY, ANY, ANY, Z(STOSB), Z(STOSW), Z(STOSD), Z(STOSQ)),
+	MAP(op_lods, ANY, ANY, ANY, Z(LODSB), Z(LODSW), Z(LODSD), Z(LODSQ)),
+	MAP(op_scas, ANY, ANY, ANY, Z(SCASB), Z(SCASW), Z(SCASD), Z(SCASQ)),
+	MAPF(O_IO32, op_ins, ANY, ANY, ANY, Z(INSB), Z(INSW), Z(INSD)),
+	MAPF(O_IO32, op_outs, ANY, ANY, ANY, Z(OUTSB), Z(OUTSW), Z(OUTSD)),
+	/* move.c */
+	MAP(op_mov, ANY, ANY, ANY, Z(MOV)),
+	MAP(op_movzx, ANY, ANY, ANY, Z(MOVZX)),
+	MAP(op_movsx, ANY, ANY, ANY, Z(MOVSX)),
+	MAP(op_movsxd, ANY, ANY, ANY, Z(MOVSXD)),
+	MAPF(O_NOSEG, op_lea, ANY, ANY, ANY, Z(LEA)),
+	MAP(op_xchg, ANY, ANY, ANY, Z(XCHG)),
+	MAP(op_cbw, ANY, ANY, ANY, Z(CBW), Z(CWDE), Z(CDQE)),
+	MAP(op_cwd, ANY, ANY, ANY, Z(CWD), Z(CDQ), Z(CQO)),
+	CC_LINES(op_cmov, CMOV),
+	CC_LINES(op_setcc, SET),
+	MAP(op_flagop, 0, 0xf5, ANY, Z(CMC)),
+	MAP(op_flagop, 0, 0xf8, ANY, Z(CLC)),
+	MAP(op_flagop, 0, 0xf9, ANY, Z(STC)),
+	MAP(op_flagop, 0, 0xfc, ANY, Z(CLD)),
+	MAP(op_flagop, 0, 0xfd, ANY, Z(STD)),
+	MAP(op_lahf, ANY, ANY, ANY, Z(LAHF)),
+	MAP(op_sahf, ANY, ANY, ANY, Z(SAHF)),
+	MAPF(O_NOSIZE, op_nop, 0, 0x90, ANY, Z(NOP), Z(PAUSE)),
+	MAPF(O_NOSIZE, op_nop, 1, 0x0d, ANY, Z(PREFETCH), Z(PREFETCHW), Z(PREFETCHWT1), Z(NOP)),
+	MAPF(O_NOSIZE, op_nop, 1, 0x18, ANY, Z(PREFETCHNTA), Z(PREFETCHT0), Z(PREFETCHT1), Z(PREFETCHT2), Z(NOP)),
+	MAPF(O_NOSIZE, op_nop, 1, 0xae, 5, Z(LFENCE)),
+	MAPF(O_NOSIZE, op_nop, 1, 0xae, 6, Z(MFENCE)),
+	MAPF(O_NOSIZE, op_nop, 1, 0xae, 7, Z(CLFLUSH), Z(CLFLUSHOPT), Z(SFENCE)),
+	MAPF(O_NOSIZE, op_nop, 1, ANY, ANY, Z(NOP)),
+	MAP(op_movseg, ANY, ANY, ANY, Z(MOV)),
+	/* stack.c */
+	MAP(op_push, ANY, ANY, ANY, Z(PUSH)),
+	MAP(op_pop, ANY, ANY, ANY, Z(POP)),
+	MAP(op_pushseg, ANY, ANY, ANY, Z(PUSH)),
+	MAP(op_popseg, ANY, ANY, ANY, Z(POP)),
+	MAP(op_pushf, ANY, ANY, ANY, Z(PUSHF), Z(PUSHFD), Z(PUSHFQ)),
+	MAP(op_popf, ANY, ANY, ANY, Z(POPF), Z(POPFD), Z(POPFQ)),
+	MAP(op_enter, ANY, ANY, ANY, Z(ENTER)),
+	MAP(op_leave, ANY, ANY, ANY, Z(LEAVE)),
+	/* control.c */
+	MAP(op_jmp, ANY, ANY, ANY, Z(JMP)),
+	CC_LINES(op_jcc, J),
+	MAP(op_call, ANY, ANY, ANY, Z(CALL)),
+	MAP(op_ret, ANY, ANY, ANY, Z(RET)),
+	MAP(op_loop, 0, 0xe0, ANY, Z(LOOPNE)),
+	MAP(op_loop, 0, 0xe1, ANY, Z(LOOPE)),
+	MAP(op_loop, 0, 0xe2, ANY, Z(LOOP)),
+	MAP(op_loop, 0, 0xe3, ANY, Z(JCXZ), Z(JECXZ), Z(JRCXZ)),
+	MAP(op_jmpfar, ANY, ANY, ANY, Z(JMP)),
+	MAP(op_callfar, ANY, ANY, ANY, Z(CALL)),
+	MAP(op_retfar, ANY, ANY, ANY, Z(RET)),
+	MAP(op_int, 0, 0xcc, ANY, Z(INT3)),
+	MAP(op_int, 0, 0xcd, ANY, Z(INT)),
+	MAP(op_int, 0, 0xce, ANY, Z(INTO)),
+	MAP(op_int, 0, 0xf1, ANY, Z(INT1)),
+	MAP(op_iret, ANY, ANY, ANY, Z(IRET), Z(IRETD), Z(IRETQ)),
+	/* io.c */
+	MAPF(O_IO32, op_in, ANY, ANY, ANY, Z(IN)),
+	MAPF(O_IO32, op_out, ANY, ANY, ANY, Z(OUT)),
+	/* system.c */
+	MAP(op_hlt, ANY, ANY, ANY, Z(HLT)),
+	MAP(op_cli, ANY, ANY, ANY, Z(CLI)),
+	MAP(op_sti, ANY, ANY, ANY, Z(STI)),
+	MAP(op_cpuid, ANY, ANY, ANY, Z(CPUID)),
+	MAP(op_rdtsc, ANY, ANY, ANY, Z(RDTSC)),
+	MAPF(O_NOSIZE, op_rdtscp, ANY, ANY, ANY, Z(RDTSCP)),
+	MAP(op_rdmsr, ANY, ANY, ANY, Z(RDMSR)),
+	MAP(op_wrmsr, ANY, ANY, ANY, Z(WRMSR)),
+	MAP(op_movcr, ANY, ANY, ANY, Z(MOV)),
+	MAP(op_movdr, ANY, ANY, ANY, Z(MOV)),
+	MAP(op_grp6, ANY, ANY, 0, Z(SLDT)),
+	MAP(op_grp6, ANY, ANY, 1, Z(STR)),
+	MAP(op_grp6, ANY, ANY, 2, Z(LLDT)),
+	MAP(op_grp6, ANY, ANY, 3, Z(LTR)),
+	MAP(op_grp6, ANY, ANY, 4, Z(VERR)),
+	MAP(op_grp6, ANY, ANY, 5, Z(VERW)),
+	MAPF(O_NOSIZE64, op_grp7, ANY, ANY, 0, Z(SGDT)),
+	MAPF(O_NOSIZE64, op_grp7, ANY, ANY, 1, Z(SIDT)),
+	MAPF(O_NOSIZE64, op_grp7, ANY, ANY, 2, Z(LGDT)),
+	MAPF(O_NOSIZE64, op_grp7, ANY, ANY, 3, Z(LIDT)),
+	MAP(op_grp7, ANY, ANY, 4, Z(SMSW)),
+	MAP(op_grp7, ANY, ANY, 6, Z(LMSW)),
+	MAPF(O_NOSIZE, op_grp7, ANY, ANY, 7, Z(INVLPG), Z(SWAPGS), Z(RDTSCP)),
+	MAP(op_clts, ANY, ANY, ANY, Z(CLTS)),
+	MAP(op_invd, 1, 0x08, ANY, Z(INVD)),
+	MAP(op_invd, 1, 0x09, ANY, Z(WBINVD)),
+	MAPF(O_NOSIZE, op_syscall, ANY, ANY, ANY, Z(SYSCALL)),
+	MAPF(O_NOSIZE, op_sysret, ANY, ANY, ANY, Z(SYSRET)),
+	MAP(op_ud, 1, 0x0b, ANY, Z(UD2)),
+	MAP(op_ud, 1, 0xb9, ANY, Z(UD1)),
+	MAP(op_ud, 1, 0xff, ANY, Z(UD0)),
+	MAP(op_unimpl, ANY, ANY, ANY, Z(INVALID)),
+};
+
+static const struct mnmap *
+mn_lookup(const struct emu_insn *in)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mnmap) / sizeof(mnmap[0]); i++) {
+		const struct mnmap *m = &mnmap[i];
+
+		if (m->fn == in->fn && (m->map == ANY || m->map == in->map) &&
+		    (m->opcode == ANY || m->opcode == in->opcode) &&
+		    (m->sub == ANY || m->sub == in->sub))
+			return m;
+	}
+	return NULL;
+}
+
+static const char *
+fn_name(emu_op_fn *fn)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(mnmap) / sizeof(mnmap[0]); i++)
+		if (mnmap[i].fn == fn)
+			return mnmap[i].name;
+	return "?";
+}
+
+/* ---- expected disagreements ---- */
+
+/*
+ * Forms the decoder accepts but whose handler raises #UD whatever the CPU
+ * state: for validity they count as rejected (system.c).
+ *  - 0F 01 register forms other than SMSW/LMSW/SWAPGS/RDTSCP (VMX, SVM,
+ *    MONITOR, CLAC/STAC, XGETBV...: nothing CPUID advertises), 0F 01 /5
+ *    with memory (RSTORSSP: no CET), SWAPGS outside 64-bit mode.
+ *  - MOV CR other than CR0/2/3/4/8, MOV DR8-15 (SDM Vol. 2B MOV CR, MOV DR).
+ *  - 0F 00 in real mode ("not recognized in real-address mode", SLDT...).
+ *  - SYSCALL/SYSRET outside 64-bit mode (Intel; SDM Vol. 2B SYSCALL).
+ */
+static bool
+handler_always_ud(const struct emu_insn *in, enum emu_mode mode)
+{
+	bool mode64 = mode == EMU_MODE_LONG64;
+
+	if (in->fn == op_grp7) {
+		if (in->has_mem)
+			return in->sub == 5;
+		if (in->sub == 7 && (in->rm & 7) == 0)
+			return !mode64;
+		return !(in->sub == 4 || in->sub == 6 || (in->sub == 7 && (in->rm & 7) == 1));
+	}
+	if (in->fn == op_movcr)
+		return !(in->reg == 0 || in->reg == 2 || in->reg == 3 || in->reg == 4 ||
+		    in->reg == 8);
+	if (in->fn == op_movdr)
+		return in->reg > 7;
+	if (in->fn == op_grp6)
+		return mode == EMU_MODE_REAL;
+	if (in->fn == op_syscall || in->fn == op_sysret)
+		return !mode64;
+	return false;
+}
+
+/*
+ * Zydis decodes it, lhyve raises #UD: legacy-encoded instructions of
+ * extensions the emulated CPU does not have, #UD as on a CPU without them
+ * (CPUID does not advertise them; each instruction's SDM page lists "#UD if
+ * CPUID.xx = 0").  VEX/EVEX/XOP are handled by encoding below.
+ */
+static const ZydisISASet isa_not_emulated[] = {
+	ZYDIS_ISA_SET_VTX, ZYDIS_ISA_SET_VMFUNC, ZYDIS_ISA_SET_SVM, ZYDIS_ISA_SET_SMX,
+	ZYDIS_ISA_SET_SGX, ZYDIS_ISA_SET_SGX_ENCLV, ZYDIS_ISA_SET_TDX, ZYDIS_ISA_SET_SNP,
+	ZYDIS_ISA_SET_RDRAND, ZYDIS_ISA_SET_RDSEED, ZYDIS_ISA_SET_RDPID, ZYDIS_ISA_SET_RDPRU,
+	ZYDIS_ISA_SET_RDWRFSGS, ZYDIS_ISA_SET_RTM, ZYDIS_ISA_SET_TSX_LDTRK,
+	ZYDIS_ISA_SET_MONITOR, ZYDIS_ISA_SET_MONITORX, ZYDIS_ISA_SET_WAITPKG,
+	ZYDIS_ISA_SET_SMAP, ZYDIS_ISA_SET_PKU, ZYDIS_ISA_SET_CET, ZYDIS_ISA_SET_PT,
+	ZYDIS_ISA_SET_SERIALIZE, ZYDIS_ISA_SET_UINTR, ZYDIS_ISA_SET_PCONFIG,
+	ZYDIS_ISA_SET_MCOMMIT, ZYDIS_ISA_SET_CLZERO, ZYDIS_ISA_SET_AMD_INVLPGB,
+	ZYDIS_ISA_SET_XSAVE, ZYDIS_ISA_SET_XSAVEC, ZYDIS_ISA_SET_XSAVES,
+	ZYDIS_ISA_SET_SSE4A, ZYDIS_ISA_SET_AMD3DNOW, ZYDIS_ISA_SET_PADLOCK_ACE,
+	ZYDIS_ISA_SET_PADLOCK_PHE, ZYDIS_ISA_SET_PADLOCK_PMM, ZYDIS_ISA_SET_PADLOCK_RNG,
+};
+
+static const char *
+exp_zydis_only(const ZydisDecodedInstruction *zi, enum emu_mode mode)
+{
+	size_t i;
+
+	/* VEX, EVEX, MVEX (Knights Corner), XOP, 3DNow!: CPUID reports none. */
+	if (zi->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY)
+		return "VEX/EVEX/XOP/3DNow! encoding";
+	for (i = 0; i < sizeof(isa_not_emulated) / sizeof(isa_not_emulated[0]); i++)
+		if (zi->meta.isa_set == isa_not_emulated[i])
+			return ZydisISASetGetString(zi->meta.isa_set);
+	/* SDM Vol. 2B RSM: #UD outside SMM, and lhyve has no SMM. */
+	if (zi->mnemonic == ZYDIS_MNEMONIC_RSM)
+		return "RSM outside SMM";
+	/* D6 is reserved in the SDM opcode map (Vol. 2D A.3); SALC is undocumented. */
+	if (zi->mnemonic == ZYDIS_MNEMONIC_SALC)
+		return "SALC undocumented";
+	/* Zydis follows AMD: SYSCALL/SYSRET in legacy mode; Intel: #UD. */
+	if ((zi->mnemonic == ZYDIS_MNEMONIC_SYSCALL || zi->mnemonic == ZYDIS_MNEMONIC_SYSRET) &&
+	    mode != EMU_MODE_LONG64)
+		return "SYSCALL/SYSRET outside 64-bit mode (AMD)";
+	return NULL;
+}
+
+/* lhyve decodes it (op_unimpl), Zydis rejects it. */
+static const char *
+exp_emu_only(const struct emu_insn *in, enum emu_mode mode)
+{
+	if (in->fn != op_unimpl)
+		return NULL;
+	/*
+	 * The x87 escapes, the 0F38/0F3A maps, the MMX/SSE part of the 0F map
+	 * and the 0F AE state-save group are decoded for their length only:
+	 * reserved encodings and wrong mandatory prefixes get the INST_UNIMPL
+	 * exit instead of #UD.
+	 */
+	if (in->map == 0 && in->opcode >= 0xd8 && in->opcode <= 0xdf)
+		return "x87 decoded for length only";
+	if (in->map >= 2 || (in->map == 1 && ((in->opcode >= 0x10 && in->opcode <= 0x17) ||
+	    (in->opcode >= 0x28 && in->opcode <= 0x2f) ||
+	    (in->opcode >= 0x50 && in->opcode <= 0x7f) ||
+	    (in->opcode >= 0xc2 && in->opcode <= 0xc6) ||
+	    in->opcode == 0xae || in->opcode >= 0xd0)))
+		return "SSE/MMX space decoded for length only";
+	/*
+	 * ARPL, LAR, LSL are "not recognized in real-address mode" (#UD) and
+	 * SYSENTER/SYSEXIT #GP there (SDM Vol. 2A/2B); unimplemented, they exit
+	 * before any mode check.
+	 */
+	if (mode == EMU_MODE_REAL && ((in->map == 0 && in->opcode == 0x63) ||
+	    (in->map == 1 && (in->opcode == 0x02 || in->opcode == 0x03 ||
+	    in->opcode == 0x34 || in->opcode == 0x35))))
+		return "unimplemented, no real-mode check";
+	return NULL;
+}
+
+/* ---- modes, random cases ---- */
+
+struct oracle_mode {
+	enum emu_mode		emu;
+	ZydisMachineMode	zmode;
+	ZydisStackWidth		zstack;
+	const char		*name;
+};
+
+static const struct oracle_mode modes[] = {
+	{ EMU_MODE_LONG64, ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64, "64" },
+	{ EMU_MODE_PROT32, ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32, "32" },
+	{ EMU_MODE_PROT16, ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16, "16" },
+	{ EMU_MODE_REAL, ZYDIS_MACHINE_MODE_REAL_16, ZYDIS_STACK_WIDTH_16, "real" },
+};
+
+static uint64_t rng_state;
+
+static uint32_t
+rng(void)
+{
+	/* xorshift64: fixed seed, so every run checks the same cases */
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 11);
+}
+
+/*
+ * Case @t: prefixes (none in half the cases), REX in 64-bit mode, an
+ * escape, the opcode (cycling through all 256 of the map, so every opcode is
+ * hit evenly), then ModRM, SIB and the rest random with the interesting
+ * ModRM/SIB forms made more likely.
+ */
+static void
+gen(uint8_t b[15], bool mode64, uint32_t t)
+{
+	static const uint8_t pfx[] = {
+		0x66, 0x67, 0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67
+	};
+	int n = 0, i, np;
+	uint32_t r = rng(), map = (t >> 8) % 8;
+
+	for (i = 0; i < 15; i++)
+		b[i] = (uint8_t)rng();
+	np = (r & 1) ? 0 : (int)((r >> 1) % 4) + 1;
+	for (i = 0; i < np; i++)
+		b[n++] = pfx[rng() % sizeof(pfx)];
+	if (mode64 && ((r >> 4) & 1))
+		b[n++] = (uint8_t)(0x40 | (rng() & 0xf));
+	/* 3/8 one-byte, 3/8 0F, 1/8 0F38, 1/8 0F3A */
+	if (map >= 3) {
+		b[n++] = 0x0f;
+		if (map == 6)
+			b[n++] = 0x38;
+		else if (map == 7)
+			b[n++] = 0x3a;
+	}
+	b[n++] = (uint8_t)t;
+	/* ModRM: 1/4 SIB, 1/8 mod 0 rm 5 (disp32 / RIP) */
+	switch ((r >> 5) & 7) {
+	case 0:
+	case 1:
+		b[n] = (uint8_t)((b[n] & 0xf8) | 4);
+		/* SIB: 1/4 base 5 (no base with mod 0), 1/4 index 4 (none) */
+		if (((r >> 8) & 3) == 0)
+			b[n + 1] = (uint8_t)((b[n + 1] & 0xf8) | 5);
+		else if (((r >> 8) & 3) == 1)
+			b[n + 1] = (uint8_t)((b[n + 1] & 0xc7) | 0x20);
+		break;
+	case 2:
+		b[n] = (uint8_t)((b[n] & 0x38) | 5);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- comparing one decode ---- */
+
+enum kind {
+	K_EMU_ONLY, K_ZYDIS_ONLY, K_TOOLONG, K_LEN, K_MNEMONIC, K_OPSIZE, K_ADDRSIZE,
+	K_MEM, K_REG, K_RM, K_IMM, K_PREFIX, K_COUNT
+};
+static const char *const kind_name[K_COUNT] = {
+	"emu decodes, Zydis rejects", "Zydis decodes, emu rejects", "15-byte limit",
+	"length", "operation", "operand size", "address size", "memory operand",
+	"reg operand", "r/m operand", "immediate", "LOCK/REP",
+};
+
+struct stats {
+	long	cases, both_valid, compared;
+	struct { const char *why; long n; } exp[32];	/* expected disagreements */
+	long	bad[K_COUNT];
+	int	shown[K_COUNT];
+	uint8_t	seen[K_COUNT][4][256];
+};
+
+/* Mismatches printed per kind (one per opcode); LHYVE_ORACLE_SHOW=N for more. */
+static int max_shown = 5;
+
+static ZydisFormatter fmt;
+
+static void
+expect(struct stats *s, const char *why)
+{
+	int i;
+
+	for (i = 0; i < 32 && s->exp[i].why != NULL && s->exp[i].why != why; i++)
+		;
+	if (i < 32) {
+		s->exp[i].why = why;
+		s->exp[i].n++;
+	}
+}
+
+static void
+report(enum kind k, struct stats *s, const struct oracle_mode *m, const uint8_t *b,
+    int rc, const struct emu_insn *in, ZyanStatus zs, const ZydisDecodedInstruction *zi,
+    const ZydisDecodedOperand *zo, const char *what)
+{
+	char text[256] = "";
+	int i;
+	uint8_t op = rc == 0 ? in->opcode : ZYAN_SUCCESS(zs) ? zi->opcode : 0;
+	uint8_t map = rc == 0 ? in->map : ZYAN_SUCCESS(zs) ? (zi->opcode_map & 3) : 0;
+
+	/* the first few of each kind, one per opcode */
+	s->bad[k]++;
+	if (s->shown[k] >= max_shown || s->seen[k][map][op])
+		return;
+	s->seen[k][map][op] = 1;
+	s->shown[k]++;
+	if (ZYAN_SUCCESS(zs))
+		ZydisFormatterFormatInstruction(&fmt, zi, zo, zi->operand_count_visible,
+		    text, sizeof(text), ZYDIS_RUNTIME_ADDRESS_NONE, NULL);
+	fprintf(stderr, "mode %s: %s%s%s\n  bytes:", m->name, kind_name[k],
+	    what ? ": " : "", what ? what : "");
+	for (i = 0; i < 15; i++)
+		fprintf(stderr, " %02x", b[i]);
+	if (rc == 0)
+		fprintf(stderr, "\n  emu:   %s len %d map %d op %02x sub %d opsize %d addrsize %d"
+		    " reg %d rm %d mem %d base %d index %d scale %d disp %" PRIx64
+		    " seg %d imm %" PRIx64 " imm2 %" PRIx64 " lock %d rep %x rex %x\n",
+		    fn_name(in->fn), in->len, in->map, in->opcode, in->sub, in->opsize,
+		    in->addrsize, in->reg, in->rm, in->has_mem, in->base, in->index, in->scale,
+		    (uint64_t)in->disp, in->seg, in->imm, in->imm2, in->lock, in->rep, in->rex);
+	else
+		fprintf(stderr, "\n  emu:   %s\n", rc == -EILSEQ ? "-EILSEQ (#UD)" :
+		    rc == -E2BIG ? "-E2BIG (#GP)" : "error");
+	if (ZYAN_SUCCESS(zs))
+		fprintf(stderr, "  zydis: %s (len %d, opwidth %d, addrwidth %d, isa %s)\n",
+		    text, zi->length, zi->operand_width, zi->address_width,
+		    ZydisISASetGetString(zi->meta.isa_set));
+	else
+		fprintf(stderr, "  zydis: invalid (status %x)\n", zs);
+}
+
+/* Zydis GPR for emu's register number @r at @size bytes (AH-BH without REX). */
+static ZydisRegister
+zgpr(int r, int size, int rex)
+{
+	static const ZydisRegisterClass cls[9] = {
+		[1] = ZYDIS_REGCLASS_GPR8, [2] = ZYDIS_REGCLASS_GPR16,
+		[4] = ZYDIS_REGCLASS_GPR32, [8] = ZYDIS_REGCLASS_GPR64,
+	};
+
+	if (size == 1 && !rex && r >= 4 && r < 8)
+		return (ZydisRegister)(ZYDIS_REGISTER_AH + (r - 4));
+	if (size == 1)
+		return r < 4 ? (ZydisRegister)(ZYDIS_REGISTER_AL + r) :
+		    r < 8 ? (ZydisRegister)(ZYDIS_REGISTER_SPL + (r - 4)) :
+		    (ZydisRegister)(ZYDIS_REGISTER_R8B + (r - 8));
+	return ZydisRegisterEncode(cls[size], (ZyanU8)r);
+}
+
+/* emu register number of a Zydis address register, EMU_REG_RIP, EMU_REG_NONE. */
+static int
+areg(ZydisRegister r)
+{
+	if (r == ZYDIS_REGISTER_NONE)
+		return EMU_REG_NONE;
+	if (r == ZYDIS_REGISTER_RIP || r == ZYDIS_REGISTER_EIP || r == ZYDIS_REGISTER_IP)
+		return EMU_REG_RIP;
+	return ZydisRegisterGetId(r);
+}
+
+/* Is Zydis register @zr what emu's number @r names, for a register of @zr's class? */
+static bool
+same_reg(ZydisRegister zr, int r, const struct emu_insn *in)
+{
+	ZydisRegisterClass c = ZydisRegisterGetClass(zr);
+
+	switch (c) {
+	case ZYDIS_REGCLASS_GPR8:
+		return zr == zgpr(r, 1, in->rex);
+	case ZYDIS_REGCLASS_GPR16:
+	case ZYDIS_REGCLASS_GPR32:
+	case ZYDIS_REGCLASS_GPR64:
+	case ZYDIS_REGCLASS_CONTROL:
+	case ZYDIS_REGCLASS_DEBUG:
+	case ZYDIS_REGCLASS_SEGMENT:
+		return ZydisRegisterGetId(zr) == r;
+	default:
+		return false;
+	}
+}
+
+static uint64_t
+sext_bits(uint64_t v, int bits)
+{
+	int sh = 64 - bits;
+
+	return bits >= 64 || bits == 0 ? v : (uint64_t)((int64_t)(v << sh) >> sh);
+}
+
+static bool is_string_op(emu_op_fn *fn)
+{
+	return fn == op_movs || fn == op_cmps || fn == op_stos || fn == op_lods ||
+	    fn == op_scas || fn == op_ins || fn == op_outs;
+}
+
+/*
+ * Zydis 4.0 bug: with 67 in 64-bit mode and REX.B, SIB.base = 101 with
+ * mod = 00 still means "disp32, no base" (SDM Vol. 2A 2.2.1.2 table 2-5:
+ * REX.B does not change it); Zydis reads the disp32 but names R13D as the
+ * base and drops the displacement.  objdump and hardware agree with emu.
+ */
+static bool
+zydis_sib_bug(const ZydisDecodedInstruction *zi, const struct emu_insn *in)
+{
+	return zi->machine_mode == ZYDIS_MACHINE_MODE_LONG_64 && in->addrsize == 4 &&
+	    (in->rex & 0x1) && (zi->attributes & ZYDIS_ATTRIB_HAS_SIB) &&
+	    zi->raw.modrm.mod == 0 && zi->raw.sib.base == 5 && in->base == EMU_REG_NONE;
+}
+
+/* Compare the details of an implemented instruction both decoded. */
+static void
+compare_semantics(struct stats *s, const struct oracle_mode *m, const uint8_t *b,
+    const struct emu_insn *in, ZyanStatus zs, const ZydisDecodedInstruction *zi,
+    const ZydisDecodedOperand *zo)
+{
+#define BAD(k, what) report(k, s, m, b, 0, in, zs, zi, zo, what)
+	const struct mnmap *mm = mn_lookup(in);
+	const ZydisDecodedOperand *mem = NULL, *zreg = NULL, *zrm = NULL;
+	bool mode64 = m->emu == EMU_MODE_LONG64;
+	int i, j;
+	bool ok;
+
+	s->compared++;
+	if (mm == NULL) {
+		BAD(K_MNEMONIC, "no line in mnmap[] for this handler");
+	} else {
+		for (ok = false, j = 0; j < 5; j++)
+			ok |= mm->mn[j] != ZYDIS_MNEMONIC_INVALID && mm->mn[j] == zi->mnemonic;
+		if (!ok)
+			BAD(K_MNEMONIC, NULL);
+	}
+	{
+		int fl = mm != NULL ? mm->flags : 0, os = in->opsize * 8, zw = zi->operand_width;
+
+		/* both clamp: Zydis names INSD/OUTSD but says 64 with REX.W */
+		if ((fl & O_IO32) && os > 32)
+			os = 32;
+		if ((fl & O_IO32) && zw > 32)
+			zw = 32;
+		if (!(fl & O_NOSIZE) && !((fl & O_NOSIZE64) && mode64) && zw != os)
+			BAD(K_OPSIZE, NULL);
+	}
+	if (zi->address_width != in->addrsize * 8)
+		BAD(K_ADDRSIZE, NULL);
+
+	for (i = 0; i < zi->operand_count; i++) {
+		const ZydisDecodedOperand *o = &zo[i];
+
+		if (o->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT)
+			continue;
+		if (o->type == ZYDIS_OPERAND_TYPE_MEMORY)
+			mem = o;
+		else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    o->encoding == ZYDIS_OPERAND_ENCODING_MODRM_REG)
+			zreg = o;
+		else if (o->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+		    (o->encoding == ZYDIS_OPERAND_ENCODING_MODRM_RM ||
+		    o->encoding == ZYDIS_OPERAND_ENCODING_OPCODE))
+			zrm = o;
+	}
+
+	/* memory operand */
+	if ((mem != NULL) != (in->has_mem != 0)) {
+		BAD(K_MEM, "presence");
+	} else if (mem != NULL) {
+		uint64_t am = emu_size_mask(in->addrsize);
+		int zseg = ZydisRegisterGetId(mem->mem.segment);
+
+		if (areg(mem->mem.base) != in->base && zydis_sib_bug(zi, in))
+			expect(s, "Zydis: 67 REX.B SIB base 5 mod 0 read as r13d");
+		else if (areg(mem->mem.base) != in->base)
+			BAD(K_MEM, "base");
+		else if (areg(mem->mem.index) != in->index)
+			BAD(K_MEM, "index");
+		else if (in->index != EMU_REG_NONE && mem->mem.scale != (1 << in->scale))
+			BAD(K_MEM, "scale");
+		else if (((uint64_t)mem->mem.disp.value & am) != ((uint64_t)in->disp & am))
+			BAD(K_MEM, "displacement");
+		else if (zseg != in->seg && !(mm != NULL && (mm->flags & O_NOSEG)))
+			BAD(K_MEM, "segment");
+	}
+	if (zreg != NULL && !same_reg(zreg->reg.value, in->reg, in))
+		BAD(K_REG, NULL);
+	if (zrm != NULL && !in->has_mem && !same_reg(zrm->reg.value, in->rm, in))
+		BAD(K_RM, NULL);
+
+	/* immediates, by the conventions at the top of decode.c */
+	{
+		uint64_t want = 0, want2 = 0;
+		const ZydisDecodedInstructionRaw *r = &zi->raw;
+
+		if (r->imm[0].size) {
+			want = r->imm[0].value.u;
+			if (r->imm[0].is_signed)
+				want = sext_bits(want, r->imm[0].size);
+			if (!r->imm[0].is_relative)
+				want &= emu_size_mask(in->opsize);
+		}
+		if (r->imm[1].size)
+			want2 = r->imm[1].value.u;
+		if (in->imm != want || in->imm2 != want2)
+			BAD(K_IMM, NULL);
+	}
+
+	/* prefixes */
+	if (!!in->lock != !!(zi->attributes & ZYDIS_ATTRIB_HAS_LOCK))
+		BAD(K_PREFIX, "lock");
+	if (is_string_op(in->fn)) {
+		bool zrep = zi->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE);
+		bool zrepne = zi->attributes & ZYDIS_ATTRIB_HAS_REPNE;
+
+		if ((in->rep == 0xf3) != zrep || (in->rep == 0xf2) != zrepne)
+			BAD(K_PREFIX, "rep");
+	}
+#undef BAD
+}
+
+static void
+one_case(struct stats *s, const struct oracle_mode *m, const ZydisDecoder *zd,
+    const uint8_t *b)
+{
+	ZydisDecodedInstruction zi;
+	ZydisDecodedOperand zo[ZYDIS_MAX_OPERAND_COUNT];
+	struct emu_insn in;
+	ZyanStatus zs;
+	const char *why;
+	int rc;
+	bool ev, zv;
+
+	s->cases++;
+	rc = emu_decode(b, 15, m->emu, &in);
+	zs = ZydisDecoderDecodeFull(zd, b, 15, &zi, zo);
+	/* Past 15 bytes: emu -E2BIG (#GP(0)), Zydis "too long" (or out of our 15 bytes). */
+	if (rc == -E2BIG || zs == ZYDIS_STATUS_INSTRUCTION_TOO_LONG ||
+	    zs == ZYDIS_STATUS_NO_MORE_DATA) {
+		if (rc != -E2BIG || (zs != ZYDIS_STATUS_INSTRUCTION_TOO_LONG &&
+		    zs != ZYDIS_STATUS_NO_MORE_DATA))
+			report(K_TOOLONG, s, m, b, rc, &in, zs, &zi, zo, NULL);
+		return;
+	}
+	ev = rc == 0 && !handler_always_ud(&in, m->emu);
+	zv = ZYAN_SUCCESS(zs);
+	if (ev && !zv) {
+		if ((why = exp_emu_only(&in, m->emu)) != NULL)
+			expect(s, why);
+		else
+			report(K_EMU_ONLY, s, m, b, rc, &in, zs, &zi, zo, NULL);
+		return;
+	}
+	if (!ev && zv) {
+		if ((why = exp_zydis_only(&zi, m->emu)) != NULL)
+			expect(s, why);
+		else
+			report(K_ZYDIS_ONLY, s, m, b, rc, &in, zs, &zi, zo, NULL);
+		return;
+	}
+	if (!ev)
+		return;
+	s->both_valid++;
+	if (in.len != zi.length) {
+		report(K_LEN, s, m, b, rc, &in, zs, &zi, zo, NULL);
+		return;
+	}
+	if (in.fn != op_unimpl)
+		compare_semantics(s, m, b, &in, zs, &zi, zo);
+}
+
+static long
+case_count(long ci)
+{
+	const char *l = getenv("LHYVE_LONG");
+
+	if (getenv("LHYVE_ORACLE_SHOW") != NULL)
+		max_shown = atoi(getenv("LHYVE_ORACLE_SHOW"));
+
+	return l != NULL && strcmp(l, "1") == 0 ? ci * 50 : ci;
+}
+
+static void
+run_mode(const struct oracle_mode *m, long n)
+{
+	ZydisDecoder zd;
+	struct stats s;
+	uint8_t b[15];
+	long t;
+	int k;
+
+	memset(&s, 0, sizeof(s));
+	/*
+	 * Plain Zydis: Intel branches (not AMD), and the modes that reuse NOP
+	 * and BSF/BSR space for extensions lhyve does not advertise (MPX,
+	 * CET, CLDEMOTE, LZCNT, TZCNT) off, as on a CPU without them.
+	 */
+	REQUIRE(ZYAN_SUCCESS(ZydisDecoderInit(&zd, m->zmode, m->zstack)));
+	ZydisDecoderEnableMode(&zd, ZYDIS_DECODER_MODE_MPX, ZYAN_FALSE);
+	ZydisDecoderEnableMode(&zd, ZYDIS_DECODER_MODE_CET, ZYAN_FALSE);
+	ZydisDecoderEnableMode(&zd, ZYDIS_DECODER_MODE_CLDEMOTE, ZYAN_FALSE);
+	ZydisDecoderEnableMode(&zd, ZYDIS_DECODER_MODE_LZCNT, ZYAN_FALSE);
+	ZydisDecoderEnableMode(&zd, ZYDIS_DECODER_MODE_TZCNT, ZYAN_FALSE);
+	ZydisFormatterInit(&fmt, ZYDIS_FORMATTER_STYLE_INTEL);
+
+	rng_state = 0x9e3779b97f4a7c15ULL ^ (uint64_t)m->emu;
+	for (t = 0; t < n; t++) {
+		gen(b, m->emu == EMU_MODE_LONG64, (uint32_t)t);
+		one_case(&s, m, &zd, b);
+	}
+	fprintf(stderr, "mode %s: %ld cases, %ld valid in both, %ld compared in detail\n",
+	    m->name, s.cases, s.both_valid, s.compared);
+	for (k = 0; k < 32 && s.exp[k].why != NULL; k++)
+		fprintf(stderr, "mode %s:   expected: %ld x %s\n", m->name, s.exp[k].n,
+		    s.exp[k].why);
+	for (k = 0; k < K_COUNT; k++) {
+		if (s.bad[k] != 0)
+			fprintf(stderr, "mode %s: %ld unexplained: %s\n", m->name, s.bad[k],
+			    kind_name[k]);
+		CHECK_EQ(s.bad[k], 0);
+	}
+}
+
+TEST(decode_oracle_64)
+{
+	run_mode(&modes[0], case_count(50000));
+}
+
+TEST(decode_oracle_32)
+{
+	run_mode(&modes[1], case_count(50000));
+}
+
+TEST(decode_oracle_16)
+{
+	run_mode(&modes[2], case_count(25000));
+	run_mode(&modes[3], case_count(25000));
+}
