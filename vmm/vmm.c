@@ -412,6 +412,13 @@ vmm_gpa_map(struct vm *vm, uint64_t gpa, uint64_t len)
 }
 
 void
+vmm_mem_written(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (vm->ops != NULL && vm->ops->mem_written != NULL)
+		vm->ops->mem_written(vm->cookie, gpa, len);
+}
+
+void
 vmm_mem_layout(struct vm *vm, uint64_t *lowmem, uint64_t *highmem)
 {
 	*lowmem = vm->img->lowmem;

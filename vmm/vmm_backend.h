@@ -103,6 +103,12 @@ struct vmm_backend_ops {
 	void	(*vm_cleanup)(void *vmcookie);
 	/* Guest RAM changed (vm_setup_memory); called with no vCPU running. */
 	int	(*vm_memmap)(void *vmcookie, const struct vmm_memmap *map);
+	/*
+	 * Guest RAM [gpa, gpa + len) was written by something other than a vCPU
+	 * (device DMA, a debugger): a backend that keeps translated code of it
+	 * drops that.  Thread safe; may be NULL (KVM needs nothing).
+	 */
+	void	(*mem_written)(void *vmcookie, uint64_t gpa, uint64_t len);
 	int	(*vcpu_init)(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucookie);
 	void	(*vcpu_cleanup)(void *vcpucookie);
 	/*

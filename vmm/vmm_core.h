@@ -46,6 +46,11 @@ const char *vmm_backend_name(struct vm *vm);
 /* Memory */
 int	vmm_setup_memory(struct vm *vm, uint64_t len, int memflags);
 uint8_t	*vmm_gpa_map(struct vm *vm, uint64_t gpa, uint64_t len);
+/*
+ * A device (DMA) wrote guest RAM [gpa, gpa + len) through a vmm_gpa_map
+ * pointer: the software CPU re-decodes any code there.  Thread safe.
+ */
+void	vmm_mem_written(struct vm *vm, uint64_t gpa, uint64_t len);
 void	vmm_mem_layout(struct vm *vm, uint64_t *lowmem, uint64_t *highmem);
 int	vmm_get_memflags(struct vm *vm);
 int	vmm_get_ncpus(struct vm *vm);

@@ -589,7 +589,12 @@ TEST(emu_lock_misaligned_two_vcpus)
 	vmf_fini(&f);
 }
 
-/* Self-modifying code: the decoded-instruction cache must notice the patch. */
+/*
+ * Self-modifying code within a block: the store into the block's own page
+ * ends the block and the loop re-decodes the patched instruction.  Then a
+ * device (DMA) writes the byte back: after mem_written, the cached block
+ * must not be used.
+ */
 TEST(emu_self_modifying_code)
 {
 	static const uint8_t prog[] = {
@@ -607,13 +612,98 @@ TEST(emu_self_modifying_code)
 	CHECK_EQ(run(&f, CODE), 0);
 	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
 	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 7);
-	/* Run it again from the top: the cache now holds the patched form. */
+	/* DMA puts $1 back; one pass from L (ecx = 1) must execute it. */
 	f.ram[CODE + 6] = 1;
+	vmm_backend_emu.mem_written(f.vm, CODE + 6, 1);
+	CHECK_EQ(vmm_backend_emu.set_reg(f.vcpu, VM_REG_GUEST_RCX, 1), 0);
+	CHECK_EQ(run(&f, CODE + 5), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 1);
+	vmf_fini(&f);
+}
+
+/* A block that patches another block (another page) before jumping to it. */
+TEST(emu_code_patched_across_blocks)
+{
+	static const uint8_t target[] = {
+		0xb8, 0x05, 0x00, 0x00, 0x00,			/* T: mov $5,%eax */
+		0xf4,						/* hlt */
+	};
+	static const uint8_t patcher[] = {
+		/* movb $9,T+1 with T = CODE + 0x2000, RIP-relative from CODE + 7 */
+		0xc6, 0x05, 0xfa, 0x1f, 0x00, 0x00, 0x09,
+		0xe9, 0xf4, 0x1f, 0x00, 0x00,			/* jmp T */
+	};
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE + 0x2000, target, sizeof(target));
+	load(&f, CODE, patcher, sizeof(patcher));
+	CHECK_EQ(run(&f, CODE + 0x2000), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 5);		/* T is now translated */
 	CHECK_EQ(run(&f, CODE), 0);
-	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 7);
-	f.ram[CODE + 6] = 3;
-	f.ram[CODE + 16] = 3;	/* the patch now writes 3: eax ends as 3 */
-	CHECK_EQ(run(&f, CODE), 0);
-	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 3);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 9);
+	vmf_fini(&f);
+}
+
+/*
+ * One physical page at two linear addresses: code written through one
+ * mapping and executed through the other runs the new bytes (blocks are
+ * keyed by physical address).
+ */
+TEST(emu_code_patched_through_alias)
+{
+	static const uint8_t target[] = {
+		0xb8, 0x05, 0x00, 0x00, 0x00,			/* mov $5,%eax */
+		0xf4,						/* hlt */
+	};
+	static const uint8_t patcher[] = {
+		0xc6, 0x04, 0x25, 0x01, 0x20, 0x01, 0x00, 0x0b,	/* movb $11,CODE+0x2001 */
+		0xf4,						/* hlt */
+	};
+	const uint64_t alias = 0x400000ULL;		/* PD entry 2 -> physical 0 */
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	put64(f.ram + PD + 2 * 8, 0x0ULL | 0x87);
+	load(&f, CODE + 0x2000, target, sizeof(target));
+	load(&f, CODE, patcher, sizeof(patcher));
+	CHECK_EQ(run(&f, alias + CODE + 0x2000), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 5);
+	CHECK_EQ(run(&f, CODE), 0);			/* writes through the identity map */
+	CHECK_EQ(run(&f, alias + CODE + 0x2000), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 11);
+	vmf_fini(&f);
+}
+
+/* Cross-modifying code: vCPU 1 patches what vCPU 0 has translated. */
+TEST(emu_code_patched_by_other_vcpu)
+{
+	static const uint8_t target[] = {
+		0xb8, 0x05, 0x00, 0x00, 0x00,			/* mov $5,%eax */
+		0xf4,						/* hlt */
+	};
+	static const uint8_t patcher[] = {
+		0xc6, 0x04, 0x25, 0x01, 0x20, 0x01, 0x00, 0x0d,	/* movb $13,CODE+0x2001 */
+		0xf4,						/* hlt */
+	};
+	struct vm_exit vme;
+	void *vcpu1;
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE + 0x2000, target, sizeof(target));
+	load(&f, CODE, patcher, sizeof(patcher));
+	REQUIRE(vmm_backend_emu.vcpu_init(f.vm, NULL, 1, &vcpu1) == 0);
+	REQUIRE(vmm_backend_emu.set_state(vcpu1, &f.st) == 0);
+	CHECK_EQ(run(&f, CODE + 0x2000), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 5);
+	CHECK_EQ(vmm_backend_emu.run(vcpu1, CODE, &vme), 0);
+	CHECK_EQ(vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(run(&f, CODE + 0x2000), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 13);
+	vmm_backend_emu.vcpu_cleanup(vcpu1);
 	vmf_fini(&f);
 }

@@ -179,6 +179,12 @@ struct emu_tlb_entry {
 	uint8_t		exec;		/* fetch allowed (NX) */
 	uint8_t		global;		/* G bit, survives CR3 writes */
 	uint8_t		dirty;		/* D already set in the PTE: a write needs no walk */
+	/*
+	 * Rights for the inline fast path (emu_mem_fast), bit (write * 2 +
+	 * user): kernel read, user read, kernel write, user write; writes only
+	 * once D is set.  CR0.WP is folded in: changing it flushes the TLB.
+	 */
+	uint8_t		perm;
 };
 
 /* One completed port/MMIO access of the instruction being replayed. */
@@ -208,6 +214,19 @@ struct emu_cpu {
 	struct emu_io_log	io_log;
 	struct emu_tlb_entry	tlb[2 * EMU_TLB_SIZE];	/* DTLB, then ITLB */
 	atomic_int		kick;		/* set by another thread: leave run() */
+	/*
+	 * Set by anything that invalidates what the running translation
+	 * block assumed (mode, paging, TLB, RFLAGS.TF/IF, interrupt shadow,
+	 * a write to a page holding code): the block ends after the current
+	 * instruction and the next one is looked up afresh (emu.c).
+	 */
+	uint8_t			block_stop;
+	/*
+	 * Per guest-physical page: a generation, odd while translated code
+	 * of the page exists (emu.c).  Owned by the VM; shared by its vCPUs.
+	 */
+	_Atomic uint32_t	*code_gen;
+	uint64_t		code_npages;
 	struct vm_backend_stats	stats;
 	int			caps[VM_CAP_MAX];
 	/* Exception being raised by the current instruction (emu_raise). */
@@ -282,6 +301,56 @@ uint8_t	emu_parity(uint8_t v);				/* PF: 1 when even parity */
 
 /* ---- memory and operands (mmu.c) ---- */
 
+/*
+ * Copy an operand of 1, 2, 4 or 8 bytes (anything else: memcpy).  Fixed
+ * sizes compile to one move; a variable-length memcpy would not.
+ */
+static inline void
+emu_copy_operand(void *dst, const void *src, int size)
+{
+	switch (size) {
+	case 1: memcpy(dst, src, 1); break;
+	case 2: memcpy(dst, src, 2); break;
+	case 4: memcpy(dst, src, 4); break;
+	case 8: memcpy(dst, src, 8); break;
+	default: memcpy(dst, src, (size_t)size); break;
+	}
+}
+
+/*
+ * The inline fast path of a data access: 64-bit mode, a RAM page in the
+ * DTLB with the rights, the access within the page, no #AC to raise.
+ * Returns the host pointer, or NULL for the general path (emu_read/
+ * emu_write: segmentation, walks, MMIO, page crossing, faults).  A write
+ * through the pointer must be followed by emu_code_written().
+ */
+static inline uint8_t *
+emu_mem_fast(const struct emu_cpu *cpu, int seg, uint64_t off, int size, int write,
+    uint64_t *gpa)
+{
+	const struct emu_tlb_entry *e;
+	uint64_t la = off;
+	unsigned bit;
+
+	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64, 0))
+		return NULL;
+	if (seg >= 4)		/* FS, GS: the only bases in 64-bit mode */
+		la += cpu->st.seg[seg].base;
+	if ((la & 4095) + (unsigned)size > 4096)
+		return NULL;
+	e = &cpu->tlb[(la >> 12) & (EMU_TLB_SIZE - 1)];
+	if (e->vpn != la >> 12 || e->hpage == NULL)
+		return NULL;
+	bit = (write ? 2u : 0u) | (cpu->cpl == 3);
+	if (!(e->perm & (1u << bit)))
+		return NULL;
+	/* #AC (SDM Vol. 3A 6.15): CPL 3, CR0.AM, RFLAGS.AC, misaligned. */
+	if ((la & (uint64_t)(size - 1)) && cpu->cpl == 3)
+		return NULL;
+	*gpa = e->gpa_page + (la & 4095);
+	return e->hpage + (la & 4095);
+}
+
 /* Effective address (offset within in->seg) of the ModRM memory operand. */
 uint64_t emu_ea(struct emu_cpu *cpu, const struct emu_insn *in);
 /* Segmented access: segment checks, paging, RAM or MMIO.  EMU_OK/FAULT/EXIT. */
@@ -304,6 +373,23 @@ int	emu_rm_write(struct emu_cpu *cpu, const struct emu_insn *in, int size, uint6
 /* Stack: push/pop @size bytes on SS:RSP with the stack-address size of the mode. */
 int	emu_push(struct emu_cpu *cpu, uint64_t val, int size);
 int	emu_pop(struct emu_cpu *cpu, uint64_t *val, int size);
+/*
+ * A write reached guest-physical [gpa, gpa + len): drop the translations of
+ * the pages that hold code.  Called on every store path (mmu.c) and for
+ * DMA; the check is one load per page.
+ */
+void	emu_code_written_slow(struct emu_cpu *cpu, uint64_t gpa, uint64_t len);
+static inline void
+emu_code_written(struct emu_cpu *cpu, uint64_t gpa, uint64_t len)
+{
+	uint64_t p = gpa >> 12, last = (gpa + len - 1) >> 12;
+
+	if (p < cpu->code_npages &&
+	    ((atomic_load_explicit(&cpu->code_gen[p], memory_order_relaxed) & 1) ||
+	    (last != p && last < cpu->code_npages &&
+	    (atomic_load_explicit(&cpu->code_gen[last], memory_order_relaxed) & 1))))
+		emu_code_written_slow(cpu, gpa, len);
+}
 /* Flush the TLB: all entries, or all but global ones. */
 void	emu_tlb_flush(struct emu_cpu *cpu, bool keep_global);
 void	emu_tlb_flush_page(struct emu_cpu *cpu, uint64_t la);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "cpu.h"
 #include "machine.h"
@@ -29,52 +30,114 @@ struct emu_vm {
 	struct vmm_memmap	map;
 	/* Bumped when the map changes, so vCPUs drop host pointers cached in TLBs. */
 	atomic_uint_fast64_t	gen;
+	/*
+	 * One generation per guest-physical page below the end of RAM, odd
+	 * while some vCPU holds translated code of the page (emu.c, "Translation
+	 * blocks").  Reserved, not committed: untouched pages cost nothing.
+	 */
+	_Atomic uint32_t	*code_gen;
+	uint64_t		code_npages;
 };
 
 /*
- * Decoded-instruction cache, direct-mapped by the host address of the
- * instruction's first byte.  An entry is used only if the bytes still in
- * guest memory equal the ones it was decoded from (at most 15, compared on
- * every hit), so self-modifying code and writes from other vCPUs or devices
- * need no invalidation at all; decoding depends only on bytes and mode.
+ * Translation blocks (docs/cpu.md): straight-line runs of decoded
+ * instructions, keyed by the guest-physical address of their first byte and
+ * the mode, within one page.  A block is valid while the generation of its
+ * page (emu_vm.code_gen) is the one it was decoded under: every store path
+ * and DMA bumps the generation of a page that holds code (emu_code_written),
+ * so self- and cross-modifying code and device writes re-decode, and
+ * nothing is compared byte by byte on the hot path.
+ *
+ * Blocks are private to a vCPU for now (no locking, no safe-reclamation
+ * scheme needed); the page generations are shared.  A block is replaced
+ * in place only by its own vCPU, between instructions.
  */
-#define EMU_ICACHE_SIZE	2048
-struct emu_icache_entry {
-	const uint8_t	*hp;
+#define EMU_TB_COUNT	1024		/* per vCPU, direct-mapped */
+#define EMU_TB_INSNS	16		/* longest block */
+
+struct emu_tb {
+	uint64_t	gpa;		/* first byte; ~0 when empty */
+	uint32_t	gen;		/* code_gen of the page when decoded (odd) */
 	uint8_t		mode;
-	struct emu_insn	in;
+	uint8_t		ninsns;
+	uint16_t	nbytes;
+	struct emu_insn	insns[EMU_TB_INSNS];
 };
-
-/* @n (1..15) bytes equal?  Overlapping word loads, all within [p, p + n). */
-static inline bool
-same_bytes(const uint8_t *a, const uint8_t *b, int n)
-{
-	uint64_t x0, y0, x1, y1;
-	uint32_t u0, v0, u1, v1;
-
-	if (n >= 8) {
-		memcpy(&x0, a, 8);
-		memcpy(&y0, b, 8);
-		memcpy(&x1, a + n - 8, 8);
-		memcpy(&y1, b + n - 8, 8);
-		return ((x0 ^ y0) | (x1 ^ y1)) == 0;
-	}
-	if (n >= 4) {
-		memcpy(&u0, a, 4);
-		memcpy(&v0, b, 4);
-		memcpy(&u1, a + n - 4, 4);
-		memcpy(&v1, b + n - 4, 4);
-		return ((u0 ^ v0) | (u1 ^ v1)) == 0;
-	}
-	return a[0] == b[0] && a[n - 1] == b[n - 1] && a[n / 2] == b[n / 2];
-}
 
 struct emu_vcpu {
 	struct emu_cpu		cpu;	/* first: the cookie is also the emu_cpu */
 	struct emu_vm		*vm;
 	uint64_t		gen;
-	struct emu_icache_entry	icache[EMU_ICACHE_SIZE];
+	struct emu_tb		*tbs;	/* EMU_TB_COUNT */
 };
+
+static inline struct emu_tb *
+tb_slot(struct emu_vcpu *vc, uint64_t gpa)
+{
+	return &vc->tbs[(gpa * 0x9e3779b97f4a7c15ULL) >> (64 - 10)];
+}
+
+/* Pages of [gpa, gpa + len) that hold translated code get a new, even generation. */
+static void
+code_gen_bump(_Atomic uint32_t *code_gen, uint64_t npages, uint64_t gpa, uint64_t len)
+{
+	uint64_t p, last;
+	uint32_t g;
+
+	if (len == 0 || gpa + len < gpa)
+		return;
+	last = (gpa + len - 1) >> 12;
+	for (p = gpa >> 12; p <= last && p < npages; p++) {
+		g = atomic_load_explicit(&code_gen[p], memory_order_relaxed);
+		while ((g & 1) && !atomic_compare_exchange_weak(&code_gen[p], &g, g + 1))
+			;
+	}
+}
+
+void
+emu_code_written_slow(struct emu_cpu *cpu, uint64_t gpa, uint64_t len)
+{
+	code_gen_bump(cpu->code_gen, cpu->code_npages, gpa, len);
+	/* The running block may hold the bytes just written. */
+	cpu->block_stop = 1;
+}
+
+static void
+emu_mem_written(void *vmcookie, uint64_t gpa, uint64_t len)
+{
+	struct emu_vm *evm = vmcookie;
+
+	code_gen_bump(evm->code_gen, evm->code_npages, gpa, len);
+}
+
+/* Mark the page of @gpa as holding code; returns its (odd) generation. */
+static uint32_t
+code_page_mark(struct emu_cpu *cpu, uint64_t gpa)
+{
+	_Atomic uint32_t *gp = &cpu->code_gen[gpa >> 12];
+	uint32_t g = atomic_load(gp);
+
+	while (!(g & 1) && !atomic_compare_exchange_weak(gp, &g, g | 1))
+		;
+	return g | 1;
+}
+
+/*
+ * Does the instruction end a block?  Only for block length: execution also
+ * leaves a block when next_rip is not the fall-through or block_stop is set.
+ */
+static bool
+tb_ends_block(const struct emu_insn *in)
+{
+	emu_op_fn *fn = in->fn;
+
+	return fn == op_jmp || fn == op_jcc || fn == op_call || fn == op_ret ||
+	    fn == op_loop || fn == op_jmpfar || fn == op_callfar || fn == op_retfar ||
+	    fn == op_int || fn == op_iret || fn == op_hlt || fn == op_syscall ||
+	    fn == op_sysret || fn == op_unimpl || fn == op_ud || fn == op_in ||
+	    fn == op_out || fn == op_ins || fn == op_outs || fn == op_movcr ||
+	    fn == op_wrmsr || fn == op_rdmsr || in->rep != 0;
+}
 
 static int
 emu_probe(void)
@@ -96,8 +159,18 @@ emu_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 }
 
 static void
+code_gen_free(struct emu_vm *evm)
+{
+	if (evm->code_gen != NULL)
+		munmap((void *)evm->code_gen, evm->code_npages * sizeof(uint32_t));
+	evm->code_gen = NULL;
+	evm->code_npages = 0;
+}
+
+static void
 emu_vm_cleanup(void *vmcookie)
 {
+	code_gen_free(vmcookie);
 	free(vmcookie);
 }
 
@@ -106,8 +179,26 @@ emu_vm_memmap(void *vmcookie, const struct vmm_memmap *map)
 {
 	struct emu_vm *evm = vmcookie;
 
+	uint64_t end = 0, npages;
+	void *p;
+	int i;
+
 	if (map->nsegs < 0 || map->nsegs > (int)(sizeof(map->seg) / sizeof(map->seg[0])))
 		return -EINVAL;
+	for (i = 0; i < map->nsegs; i++) {
+		if (map->seg[i].gpa + map->seg[i].len > end)
+			end = map->seg[i].gpa + map->seg[i].len;
+	}
+	npages = (end + 4095) >> 12;
+	code_gen_free(evm);
+	if (npages != 0) {
+		p = mmap(NULL, npages * sizeof(uint32_t), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+		evm->code_gen = p;
+		evm->code_npages = npages;
+	}
 	evm->map = *map;
 	atomic_fetch_add(&evm->gen, 1);
 	return 0;
@@ -129,6 +220,13 @@ emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 	vc = calloc(1, sizeof(*vc));
 	if (vc == NULL)
 		return -ENOMEM;
+	vc->tbs = malloc(EMU_TB_COUNT * sizeof(*vc->tbs));
+	if (vc->tbs == NULL) {
+		free(vc);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < EMU_TB_COUNT; i++)
+		vc->tbs[i].gpa = ~0ULL;
 	vc->vm = vmcookie;
 	vc->cpu.vcpuid = vcpuid;
 	vc->cpu.vendor = (uint8_t)vc->vm->prof.vendor;
@@ -150,7 +248,10 @@ emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 static void
 emu_vcpu_cleanup(void *vcpucookie)
 {
-	free(vcpucookie);
+	struct emu_vcpu *vc = vcpucookie;
+
+	free(vc->tbs);
+	free(vc);
 }
 
 /*
@@ -164,8 +265,6 @@ emu_vcpu_cleanup(void *vcpucookie)
 static int
 fetch_decode(struct emu_cpu *cpu, struct emu_insn *in, const struct emu_insn **inp)
 {
-	struct emu_vcpu *vc = (struct emu_vcpu *)cpu;
-	struct emu_icache_entry *ce;
 	const struct vm_seg *cs = &cpu->st.seg[SEG_CS];
 	uint64_t rip = cpu->st.rip, la, gpa, off;
 	uint8_t *hp, buf[16];
@@ -203,20 +302,9 @@ fetch_decode(struct emu_cpu *cpu, struct emu_insn *in, const struct emu_insn **i
 		hp += off;
 	}
 	*inp = in;
-	ce = &vc->icache[((uintptr_t)hp ^ ((uintptr_t)hp >> 11)) & (EMU_ICACHE_SIZE - 1)];
-	if (ce->hp == hp && ce->mode == cpu->mode && ce->in.len <= avail &&
-	    same_bytes(ce->in.bytes, hp, ce->in.len)) {
-		*inp = &ce->in;
-		return EMU_OK;
-	}
 	rc = emu_decode(hp, avail, cpu->mode, in);
-	if (rc == 0) {
-		ce->hp = hp;
-		ce->mode = (uint8_t)cpu->mode;
-		ce->in = *in;
-		*inp = &ce->in;
+	if (rc == 0)
 		return EMU_OK;
-	}
 	if (rc == -EAGAIN) {
 		if (limited)
 			return emu_raise_err(cpu, IDT_GP, 0);
@@ -294,26 +382,210 @@ deliver_pending(struct emu_cpu *cpu)
 	return EMU_OK;
 }
 
+/*
+ * The translation block at CS:RIP, decoded now if needed.  EMU_OK with *tbp
+ * set, or NULL when no block can start there (not canonical, beyond the CS
+ * limit, not RAM, an instruction that crosses the page or does not decode):
+ * the single-instruction path then raises or reports what it must.
+ * EMU_FAULT (#PF on the fetch) or EMU_EXIT from the translation.
+ */
+static int
+tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
+{
+	struct emu_cpu *cpu = &vc->cpu;
+	const struct vm_seg *cs = &cpu->st.seg[SEG_CS];
+	uint64_t rip = cpu->st.rip, la, gpa_page, gpa, off, avail, pos;
+	struct emu_tb *tb;
+	uint8_t *hp;
+	int acc, rc, n;
+
+	*tbp = NULL;
+	if (cpu->mode == EMU_MODE_LONG64) {
+		if (!emu_canonical(rip))
+			return EMU_OK;
+		la = rip;
+	} else {
+		if (rip > cs->limit)
+			return EMU_OK;
+		la = (cs->base + rip) & 0xffffffffULL;
+	}
+	acc = EMU_ACC_FETCH | (cpu->cpl == 3 ? EMU_ACC_USER : 0);
+	rc = emu_translate(cpu, la, acc, &hp, &gpa_page);
+	if (rc != EMU_OK)
+		return rc;
+	if (hp == NULL || (gpa_page >> 12) >= cpu->code_npages)
+		return EMU_OK;
+	off = la & 4095;
+	avail = 4096 - off;
+	if (cpu->mode != EMU_MODE_LONG64 && cs->limit - rip + 1 < avail)
+		avail = cs->limit - rip + 1;
+	gpa = gpa_page + off;
+	tb = tb_slot(vc, gpa);
+	if (tb->gpa == gpa && tb->mode == cpu->mode && tb->nbytes <= avail &&
+	    tb->gen == atomic_load_explicit(&cpu->code_gen[gpa >> 12], memory_order_relaxed)) {
+		*tbp = tb;
+		return EMU_OK;
+	}
+	/* Mark the page before reading it, so a later write invalidates us. */
+	tb->gpa = ~0ULL;
+	tb->gen = code_page_mark(cpu, gpa);
+	tb->mode = (uint8_t)cpu->mode;
+	for (n = 0, pos = 0; n < EMU_TB_INSNS && pos < avail; ) {
+		struct emu_insn *in = &tb->insns[n];
+
+		if (emu_decode(hp + off + pos, (int)(avail - pos > 15 ? 15 : avail - pos),
+		    cpu->mode, in) != 0)
+			break;
+		n++;
+		pos += in->len;
+		if (tb_ends_block(in))
+			break;
+	}
+	if (n == 0)
+		return EMU_OK;
+	tb->ninsns = (uint8_t)n;
+	tb->nbytes = (uint16_t)pos;
+	tb->gpa = gpa;
+	*tbp = tb;
+	return EMU_OK;
+}
+
+/*
+ * Run a block from its first instruction.  Leaves after an instruction that
+ * does not fall through (branch, REP iteration, exception), that sets
+ * block_stop, or that does not return EMU_OK; st.rip is then the next
+ * instruction, or the one that faulted or exited.
+ */
+static int
+tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
+{
+	const struct emu_insn *in = tb->insns, *end = tb->insns + tb->ninsns;
+	uint64_t mask = emu_ip_mask(cpu), fall, retired = 0;
+	int rc = EMU_OK;
+
+	cpu->block_stop = 0;
+	do {
+		fall = (cpu->st.rip + in->len) & mask;
+		cpu->next_rip = fall;
+		cpu->io_log.pos = 0;
+		rc = in->fn(cpu, in);
+		if (__builtin_expect(rc != EMU_OK, 0))
+			break;
+		cpu->st.rip = cpu->next_rip;
+		retired++;
+		if (__builtin_expect(cpu->io_log.n != 0, 0))
+			io_log_reset(cpu);
+		if (cpu->next_rip != fall || cpu->block_stop)
+			break;
+	} while (++in < end);
+	cpu->stats.insns_retired += retired;
+	return rc;
+}
+
+/*
+ * After an instruction returned @rc (EMU_OK handled by the caller for
+ * blocks): deliver a fault, or finish an exit.  Returns true when run()
+ * must return to libvmm.
+ */
+static bool
+insn_done(struct emu_cpu *cpu, int rc, uint32_t shadow)
+{
+	struct vm_exit *vme = cpu->exit;
+
+	switch (rc) {
+	case EMU_FAULT:
+		io_log_reset(cpu);
+		return emu_exception_deliver(cpu, EMU_EV_EXCEPTION, cpu->st.rip) == EMU_EXIT;
+	case EMU_EXIT:
+		if (vme->inst_length != 0) {
+			/* The exiting instruction retired (HLT, WRMSR...). */
+			cpu->st.rip = cpu->next_rip;
+			cpu->stats.insns_retired++;
+			io_log_reset(cpu);
+			if (shadow)
+				cpu->st.intr_shadow &= ~shadow;
+		} else {
+			cpu->io_log.rip = cpu->st.rip;
+		}
+		return true;
+	default:
+		emu_backend_error(cpu, EINVAL, "handler returned %d", rc);
+		return true;
+	}
+}
+
+/*
+ * One instruction on its own: while an interrupt shadow, TF or MTRAP is in
+ * force, and wherever no block can start.  Returns true when run() must
+ * return.
+ */
+static bool
+step_one(struct emu_cpu *cpu)
+{
+	struct vm_exit *vme = cpu->exit;
+	struct emu_insn scratch;
+	const struct emu_insn *in = NULL;
+	uint32_t shadow;
+	bool tf;
+	int rc;
+
+	shadow = cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS);
+	tf = (cpu->st.rflags & RFL_TF) != 0;
+	cpu->io_log.pos = 0;
+	cpu->exc_vector = -1;
+	rc = fetch_decode(cpu, &scratch, &in);
+	if (rc == EMU_OK) {
+		cpu->next_rip = (cpu->st.rip + in->len) & emu_ip_mask(cpu);
+		rc = in->fn(cpu, in);
+	}
+	if (rc != EMU_OK)
+		return insn_done(cpu, rc, shadow);
+	cpu->st.rip = cpu->next_rip;
+	cpu->stats.insns_retired++;
+	if (cpu->io_log.n != 0)
+		io_log_reset(cpu);
+	/* STI / MOV SS blocking lasts one instruction (SDM Vol. 3A 6.8.3). */
+	if (shadow)
+		cpu->st.intr_shadow &= ~shadow;
+	if (__builtin_expect(tf, 0) && in->fn != op_int) {
+		/* Single-step trap (SDM Vol. 3A 17.3.1.4): DR6.BS. */
+		cpu->st.dr[6] |= 1ULL << 14;
+		cpu->exc_vector = IDT_DB;
+		cpu->exc_has_err = 0;
+		if (emu_exception_deliver(cpu, EMU_EV_EXCEPTION, cpu->st.rip) == EMU_EXIT)
+			return true;
+	}
+	if (__builtin_expect(cpu->caps[VM_CAP_MTRAP_EXIT], 0)) {
+		vme->exitcode = VM_EXITCODE_MTRAP;
+		vme->rip = cpu->st.rip;
+		vme->inst_length = 0;
+		return true;
+	}
+	return false;
+}
+
 static int
 emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 {
 	struct emu_vcpu *vc = vcpucookie;
 	struct emu_cpu *cpu = &vc->cpu;
-	struct emu_insn scratch;
-	const struct emu_insn *in = NULL;
+	struct emu_tb *tb;
 	uint64_t gen;
-	uint32_t shadow;
-	bool tf;
-	int rc;
+	int rc, i;
 
 	memset(vme, 0, sizeof(*vme));
 	cpu->exit = vme;
 	cpu->stats.backend_entries++;
 	gen = atomic_load(&vc->vm->gen);
 	if (gen != vc->gen) {
+		/* New memory map: host pointers and code generations are new too. */
 		vc->gen = gen;
 		emu_tlb_flush(cpu, false);
+		for (i = 0; i < EMU_TB_COUNT; i++)
+			vc->tbs[i].gpa = ~0ULL;
 	}
+	cpu->code_gen = vc->vm->code_gen;
+	cpu->code_npages = vc->vm->code_npages;
 	/* Resuming elsewhere than the replayed instruction drops its log. */
 	if (rip != cpu->io_log.rip)
 		io_log_reset(cpu);
@@ -325,6 +597,7 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 	}
 
 	for (;;) {
+		/* Kicks, injected events and interrupts are taken between blocks. */
 		if (atomic_load_explicit(&cpu->kick, memory_order_relaxed)) {
 			atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
 			return exit_bogus(cpu, vme);
@@ -334,63 +607,23 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 			if (rc == EMU_EXIT)
 				return 0;
 		}
-
-		shadow = cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS);
-		tf = (cpu->st.rflags & RFL_TF) != 0;
-		cpu->io_log.pos = 0;
+		if (__builtin_expect((cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS)) ||
+		    (cpu->st.rflags & RFL_TF) || cpu->caps[VM_CAP_MTRAP_EXIT], 0)) {
+			if (step_one(cpu))
+				return 0;
+			continue;
+		}
 		cpu->exc_vector = -1;
-		rc = fetch_decode(cpu, &scratch, &in);
-		if (rc == EMU_OK) {
-			cpu->next_rip = (cpu->st.rip + in->len) & emu_ip_mask(cpu);
-			rc = in->fn(cpu, in);
-		}
-		switch (rc) {
-		case EMU_OK:
-			cpu->st.rip = cpu->next_rip;
-			cpu->stats.insns_retired++;
-			if (cpu->io_log.n != 0)
-				io_log_reset(cpu);
-			/* STI / MOV SS blocking lasts one instruction (SDM Vol. 3A 6.8.3). */
-			if (shadow)
-				cpu->st.intr_shadow &= ~shadow;
-			if (__builtin_expect(tf, 0) && in->fn != op_int) {
-				/* Single-step trap (SDM Vol. 3A 17.3.1.4): DR6.BS. */
-				cpu->st.dr[6] |= 1ULL << 14;
-				cpu->exc_vector = IDT_DB;
-				cpu->exc_has_err = 0;
-				if (emu_exception_deliver(cpu, EMU_EV_EXCEPTION,
-				    cpu->st.rip) == EMU_EXIT)
-					return 0;
-			}
-			if (__builtin_expect(cpu->caps[VM_CAP_MTRAP_EXIT], 0)) {
-				vme->exitcode = VM_EXITCODE_MTRAP;
-				vme->rip = cpu->st.rip;
-				vme->inst_length = 0;
+		rc = tb_find(vc, &tb);
+		if (rc == EMU_OK && tb == NULL) {
+			if (step_one(cpu))
 				return 0;
-			}
-			break;
-		case EMU_FAULT:
-			io_log_reset(cpu);
-			if (emu_exception_deliver(cpu, EMU_EV_EXCEPTION, cpu->st.rip) ==
-			    EMU_EXIT)
-				return 0;
-			break;
-		case EMU_EXIT:
-			if (vme->inst_length != 0) {
-				/* The exiting instruction retired (HLT, WRMSR...). */
-				cpu->st.rip = cpu->next_rip;
-				cpu->stats.insns_retired++;
-				io_log_reset(cpu);
-				if (shadow)
-					cpu->st.intr_shadow &= ~shadow;
-			} else {
-				cpu->io_log.rip = cpu->st.rip;
-			}
-			return 0;
-		default:
-			emu_backend_error(cpu, EINVAL, "handler returned %d", rc);
-			return 0;
+			continue;
 		}
+		if (rc == EMU_OK)
+			rc = tb_exec(cpu, tb);
+		if (rc != EMU_OK && insn_done(cpu, rc, 0))
+			return 0;
 	}
 }
 
@@ -622,6 +855,7 @@ const struct vmm_backend_ops vmm_backend_emu = {
 	.vm_init = emu_vm_init,
 	.vm_cleanup = emu_vm_cleanup,
 	.vm_memmap = emu_vm_memmap,
+	.mem_written = emu_mem_written,
 	.vcpu_init = emu_vcpu_init,
 	.vcpu_cleanup = emu_vcpu_cleanup,
 	.run = emu_run,

@@ -152,6 +152,8 @@ emu_set_rflags(struct emu_cpu *cpu, uint64_t val)
 {
 	cpu->lf.op = EMU_LF_NONE;
 	cpu->st.rflags = val | 0x2;
+	/* TF or IF may have changed: interrupts and traps are looked at between blocks. */
+	cpu->block_stop = 1;
 }
 
 void

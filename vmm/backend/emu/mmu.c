@@ -74,6 +74,7 @@ emu_tlb_flush(struct emu_cpu *cpu, bool keep_global)
 			cpu->tlb[i].vpn = ~0ULL;
 	}
 	cpu->stats.tlb_flushes++;
+	cpu->block_stop = 1;
 }
 
 /*
@@ -91,6 +92,7 @@ emu_tlb_flush_page(struct emu_cpu *cpu, uint64_t la)
 		if (cpu->tlb[i].vpn != ~0ULL && (cpu->tlb[i].vpn >> 18) == region)
 			cpu->tlb[i].vpn = ~0ULL;
 	}
+	cpu->block_stop = 1;
 }
 
 int
@@ -121,6 +123,7 @@ emu_update_mode(struct emu_cpu *cpu)
 	 */
 	cpu->cpl = cpu->mode == EMU_MODE_REAL ? 0 :
 	    (uint8_t)SEG_DESC_DPL(cpu->st.seg[SEG_SS].access);
+	cpu->block_stop = 1;
 }
 
 /* ---- page walks ---- */
@@ -403,6 +406,12 @@ emu_translate(struct emu_cpu *cpu, uint64_t la, int acc, uint8_t **hpage,
 	e->exec = !w.xd;
 	e->global = w.global;
 	e->dirty = w.dirty;
+	e->perm = (uint8_t)(1u | (w.us ? 2u : 0u) |
+	    (w.dirty && (w.rw || !(cpu->st.cr0 & CR0_WP)) ? 4u : 0u) |
+	    (w.dirty && w.us && w.rw ? 8u : 0u));
+	/* Fetch entries serve instruction fetches only (the ITLB half). */
+	if (acc & EMU_ACC_FETCH)
+		e->perm = 0;
 	*hpage = e->hpage;
 	*gpa_page = e->gpa_page;
 	return EMU_OK;
@@ -448,10 +457,12 @@ phys_access_slow(struct emu_cpu *cpu, uint64_t gpa, uint8_t *buf, int len, bool 
 
 	p = emu_gpa_to_hva(cpu, gpa, (uint64_t)len);
 	if (p != NULL) {
-		if (write)
+		if (write) {
 			memcpy(p, buf, len);
-		else
+			emu_code_written(cpu, gpa, (uint64_t)len);
+		} else {
 			memcpy(buf, p, len);
+		}
 		return EMU_OK;
 	}
 	while (len > 0) {
@@ -485,20 +496,24 @@ linear_access(struct emu_cpu *cpu, uint64_t la, void *buf, int size, int acc)
 		struct emu_tlb_entry *e = tlb_lookup(cpu, la, acc);
 
 		if (e != NULL && e->hpage != NULL) {
-			if (acc & EMU_ACC_WRITE)
+			if (acc & EMU_ACC_WRITE) {
 				memcpy(e->hpage + off, b, size);
-			else
+				emu_code_written(cpu, e->gpa_page + off, (uint64_t)size);
+			} else {
 				memcpy(b, e->hpage + off, size);
+			}
 			return EMU_OK;
 		}
 		rc = emu_translate(cpu, la, acc, &hp[0], &gp[0]);
 		if (rc != EMU_OK)
 			return rc;
 		if (hp[0] != NULL) {
-			if (acc & EMU_ACC_WRITE)
+			if (acc & EMU_ACC_WRITE) {
 				memcpy(hp[0] + off, b, size);
-			else
+				emu_code_written(cpu, gp[0] + off, (uint64_t)size);
+			} else {
 				memcpy(b, hp[0] + off, size);
+			}
 			return EMU_OK;
 		}
 		return phys_access_slow(cpu, gp[0] + off, b, size,
@@ -603,9 +618,15 @@ misaligned_ac(const struct emu_cpu *cpu, uint64_t off, int size)
 int
 emu_read(struct emu_cpu *cpu, int seg, uint64_t off, void *buf, int size)
 {
-	uint64_t la;
+	uint64_t la, gpa;
+	uint8_t *hp;
 	int rc;
 
+	hp = emu_mem_fast(cpu, seg, off, size, 0, &gpa);
+	if (hp != NULL) {
+		emu_copy_operand(buf, hp, size);
+		return EMU_OK;
+	}
 	rc = emu_seg_linear(cpu, seg, off, size, 0, &la);
 	if (rc != EMU_OK)
 		return rc;
@@ -617,9 +638,16 @@ emu_read(struct emu_cpu *cpu, int seg, uint64_t off, void *buf, int size)
 int
 emu_write(struct emu_cpu *cpu, int seg, uint64_t off, const void *buf, int size)
 {
-	uint64_t la;
+	uint64_t la, gpa;
+	uint8_t *hp;
 	int rc;
 
+	hp = emu_mem_fast(cpu, seg, off, size, 1, &gpa);
+	if (hp != NULL) {
+		emu_copy_operand(hp, buf, size);
+		emu_code_written(cpu, gpa, (uint64_t)size);
+		return EMU_OK;
+	}
 	rc = emu_seg_linear(cpu, seg, off, size, 1, &la);
 	if (rc != EMU_OK)
 		return rc;
@@ -659,6 +687,9 @@ emu_mem_ptr(struct emu_cpu *cpu, int seg, uint64_t off, int size, uint8_t **hp)
 		*hp = page + (la & (PAGE_SIZE - 1));
 	else
 		*hp = emu_gpa_to_hva(cpu, gpa + (la & (PAGE_SIZE - 1)), (uint64_t)size);
+	/* The caller writes through *hp: translations of the page go first. */
+	if (*hp != NULL)
+		emu_code_written(cpu, gpa + (la & (PAGE_SIZE - 1)), (uint64_t)size);
 	return EMU_OK;
 }
 
@@ -678,45 +709,38 @@ emu_ea(struct emu_cpu *cpu, const struct emu_insn *in)
 	return ea & emu_size_mask(in->addrsize);
 }
 
+/* Little-endian host: a size-byte copy fills the low bytes of a uint64_t. */
 int
 emu_rm_read(struct emu_cpu *cpu, const struct emu_insn *in, int size, uint64_t *val)
 {
-	uint8_t b[8] = { 0 };
+	uint64_t v = 0;
 	int rc;
 
 	if (!in->has_mem) {
 		*val = emu_reg_read(cpu, in->rm, size, in->rex);
 		return EMU_OK;
 	}
-	rc = emu_read(cpu, in->seg, emu_ea(cpu, in), b, size);
+	rc = emu_read(cpu, in->seg, emu_ea(cpu, in), &v, size);
 	if (rc != EMU_OK)
 		return rc;
-	*val = (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 |
-	    (uint64_t)b[3] << 24 | (uint64_t)b[4] << 32 | (uint64_t)b[5] << 40 |
-	    (uint64_t)b[6] << 48 | (uint64_t)b[7] << 56;
+	*val = v;
 	return EMU_OK;
 }
 
 static inline void
 put_le(uint8_t *b, uint64_t v, int size)
 {
-	int i;
-
-	for (i = 0; i < size; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	memcpy(b, &v, size);
 }
 
 int
 emu_rm_write(struct emu_cpu *cpu, const struct emu_insn *in, int size, uint64_t val)
 {
-	uint8_t b[8];
-
 	if (!in->has_mem) {
 		emu_reg_write(cpu, in->rm, size, in->rex, val);
 		return EMU_OK;
 	}
-	put_le(b, val, size);
-	return emu_write(cpu, in->seg, emu_ea(cpu, in), b, size);
+	return emu_write(cpu, in->seg, emu_ea(cpu, in), &val, size);
 }
 
 /* ---- stack (SDM Vol. 1 6.2, 6.3) ---- */

@@ -413,7 +413,9 @@ op_movseg(struct emu_cpu *cpu, const struct emu_insn *in)
 	if (rc != EMU_OK)
 		return rc;
 	/* MOV SS blocks interrupts and debug traps for one instruction. */
-	if (sreg == SEG_SS)
+	if (sreg == SEG_SS) {
 		cpu->st.intr_shadow |= 0x2;	/* EMU_SHADOW_MOVSS (VMX layout, machine.h) */
+		cpu->block_stop = 1;
+	}
 	return EMU_OK;
 }

@@ -120,8 +120,10 @@ op_popseg(struct emu_cpu *cpu, const struct emu_insn *in)
 		cpu->st.gpr[GPR_RSP] = rsp;
 		return rc;
 	}
-	if (sreg == SEG_SS)
+	if (sreg == SEG_SS) {
 		cpu->st.intr_shadow |= 0x2;	/* EMU_SHADOW_MOVSS (VMX layout, machine.h) */
+		cpu->block_stop = 1;
+	}
 	return EMU_OK;
 }
 

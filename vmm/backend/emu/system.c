@@ -214,6 +214,7 @@ op_sti(struct emu_cpu *cpu, const struct emu_insn *in)
 	if (!(cpu->st.rflags & RFL_IF)) {
 		cpu->st.rflags |= RFL_IF;
 		cpu->st.intr_shadow |= EMU_SHADOW_STI;
+		cpu->block_stop = 1;
 	}
 	return EMU_OK;
 }
