@@ -446,7 +446,7 @@ emu_op_fn op_sysret;
 emu_op_fn op_ud;		/* 0F 0B ud2, and invalid encodings */
 emu_op_fn op_larlsl;		/* 0F 02 lar, 0F 03 lsl */
 emu_op_fn op_arpl;		/* 63 outside 64-bit mode */
-emu_op_fn op_rdrand;		/* 0F C7 /6 rdrand (sub 0), /7 rdseed (sub 1), register forms */
+emu_op_fn op_rdrand;		/* 0F C7 /6 rdrand, /7 rdseed (in->sub = ModRM.reg), register forms */
 emu_op_fn op_rdpid;		/* F3 0F C7 /7 */
 /* bcd.c (none in 64-bit mode) */
 emu_op_fn op_daa;		/* 27 */

@@ -228,7 +228,7 @@ static const struct opdesc pfx_table[P_COUNT][4] = {
 		[PFX_F3 ... PFX_F2] = INV,
 	},
 	[P_RDSEED] = {
-		[PFX_NONE ... PFX_66] = { op_rdrand, 0, EMU_FORM_RM, 1 },
+		[PFX_NONE ... PFX_66] = { op_rdrand, 0, EMU_FORM_RM, 0 },
 		[PFX_F3] = { op_rdpid, 0, EMU_FORM_RM, 0 },
 		[PFX_F2] = INV,
 	},
