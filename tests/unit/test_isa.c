@@ -594,6 +594,17 @@ TEST(isa_cmpxchg16b)
 		CHECK_EQ(f.cpu->exc_err, 0);
 		CHECK_EQ(f.cpu->st.gpr[RAX], 0);
 	}
+	/* The linear address counts: %fs base 8 + offset 8 is aligned, + 0 is not */
+	f.cpu->st.seg[SEG_FS].base = 8;
+	f.cpu->st.gpr[GPR_RSI] = FX_DATA + 8;
+	f.cpu->st.gpr[RAX] = 0;
+	f.cpu->st.gpr[RDX] = 0;
+	CHECK_EQ(FX_RUN(&f, 0x64, 0xf0, 0x48, 0x0f, 0xc7, 0x0e), EMU_OK);
+	CHECK(fl(&f) & RFL_ZF);
+	CHECK_EQ(fx_get64(&f, FX_DATA + 16), f.cpu->st.gpr[RBX]);
+	f.cpu->st.gpr[GPR_RSI] = FX_DATA;
+	CHECK_EQ(FX_RUN(&f, 0x64, 0xf0, 0x48, 0x0f, 0xc7, 0x0e), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
 	fx_fini(&f);
 }
 
