@@ -1,6 +1,7 @@
 /*
  * control.c - control transfer: near JMP/Jcc/CALL/RET/LOOP, far JMP/CALL/RET
- * through code-segment descriptors, INT n/INT3/INTO/INT1 and IRET.
+ * through code-segment descriptors, INT n/INT3/INTO/INT1, IRET, and BOUND
+ * (a conditional #BR, like INTO).
  *
  * Every handler checks the whole transfer (target canonical or within the
  * CS limit, descriptors, stack reads) before it changes a register, so a

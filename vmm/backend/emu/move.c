@@ -1,8 +1,8 @@
 /*
  * move.c - data movement and flag moves: MOV (all forms but CR/DR), MOVZX,
  * MOVSX, MOVSXD, LEA, XCHG, CBW/CWDE/CDQE, CWD/CDQ/CQO, CMOVcc, SETcc,
- * CMC/CLC/STC/CLD/STD, LAHF/SAHF, NOP and the hint space, MOV Sreg
- * (SDM Vol. 2).
+ * CMC/CLC/STC/CLD/STD, LAHF/SAHF, NOP and the hint space, MOV Sreg,
+ * XLAT, MOVBE, and the far pointer loads LDS LES LSS LFS LGS (SDM Vol. 2).
  */
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /*
- * stack.c - PUSH, POP, PUSH/POP Sreg, PUSHF, POPF, ENTER, LEAVE
+ * stack.c - PUSH, POP, PUSH/POP Sreg, PUSHF, POPF, ENTER, LEAVE, PUSHA, POPA
  * (SDM Vol. 2B).
  *
  * emu_push/emu_pop move RSP themselves; an instruction that faults after

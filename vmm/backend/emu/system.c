@@ -2,7 +2,8 @@
  * system.c - the system instructions of the software CPU: HLT, CLI/STI,
  * CPUID, RDTSC(P), RDMSR/WRMSR, MOV CR/DR, the 0F 00 and 0F 01 groups
  * (descriptor tables, LLDT/LTR, SMSW/LMSW, INVLPG, SWAPGS), CLTS, INVD,
- * SYSCALL/SYSRET; and the descriptor-table helpers control.c shares.
+ * SYSCALL/SYSRET, LAR/LSL, ARPL, RDRAND/RDSEED/RDPID; and the
+ * descriptor-table helpers control.c shares.
  *
  * Privilege: every instruction the SDM marks privileged raises #GP(0) at
  * CPL > 0 before looking at its operands.  Reserved-bit and mode rules for
