@@ -8,8 +8,10 @@
  * same profile where the vendors behave differently.
  *
  * A feature bit is set only when the emulator implements it completely:
- * today no x87, MMX or SSE (FPU, FXSR, SSE, SSE2 are clear), no local APIC
- * yet, no MTRRs, no SYSENTER.  Leaves beyond the maximum return zeros.
+ * today no x87, MMX or SSE (FPU, FXSR, SSE, SSE2 are clear), no AVX (so
+ * no OSXSAVE/AVX: VEX encodes only the BMI general-register instructions),
+ * no local APIC yet, no MTRRs, no SYSENTER.  Leaves beyond the maximum
+ * return zeros.
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -35,9 +37,19 @@
 #define CPUID1_CLFSH		(1u << 19)
 /* CPUID.1:ECX */
 #define CPUID1_CX16		(1u << 13)
+#define CPUID1_MOVBE		(1u << 22)
+#define CPUID1_POPCNT		(1u << 23)
+#define CPUID1_RDRAND		(1u << 30)
 #define CPUID1_HYPERVISOR	(1u << 31)
+/* CPUID.7.0:EBX / ECX */
+#define CPUID7_BMI1		(1u << 3)
+#define CPUID7_BMI2		(1u << 8)
+#define CPUID7_RDSEED		(1u << 18)
+#define CPUID7_ADX		(1u << 19)
+#define CPUID7_RDPID		(1u << 22)	/* ECX */
 /* CPUID.80000001:ECX / EDX */
 #define CPUIDX_LAHF		(1u << 0)
+#define CPUIDX_ABM		(1u << 5)	/* LZCNT */
 #define CPUIDX_SYSCALL		(1u << 11)
 #define CPUIDX_NX		(1u << 20)
 #define CPUIDX_PAGE1GB		(1u << 26)
@@ -126,14 +138,18 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		regs[0] = vmm_cpuid_signature(prof);
 		/* CLFLUSH line size 8 x 8 bytes; initial APIC ID = vCPU id */
 		regs[1] = (8u << 8) | ((uint32_t)vcpuid << 24);
-		regs[2] = CPUID1_CX16 | CPUID1_HYPERVISOR;
+		regs[2] = CPUID1_CX16 | CPUID1_MOVBE | CPUID1_POPCNT |
+		    CPUID1_RDRAND | CPUID1_HYPERVISOR;
 		regs[3] = CPUID1_DE | CPUID1_PSE | CPUID1_TSC | CPUID1_MSR |
 		    CPUID1_PAE | CPUID1_CX8 | CPUID1_PGE | CPUID1_CMOV |
 		    CPUID1_PAT | CPUID1_CLFSH;
 		break;
 	case 7:
-		/* subleaf 0: no structured extended features yet */
-		(void)subleaf;
+		/* Subleaf 0 only: EAX (the highest subleaf) = 0. */
+		if (subleaf != 0)
+			break;
+		regs[1] = CPUID7_BMI1 | CPUID7_BMI2 | CPUID7_RDSEED | CPUID7_ADX;
+		regs[2] = CPUID7_RDPID;
 		break;
 	case 0x80000000u:
 		regs[0] = CPUID_MAX_EXT;
@@ -143,7 +159,7 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		break;
 	case 0x80000001u:
 		regs[0] = vmm_cpuid_signature(prof);
-		regs[2] = CPUIDX_LAHF;
+		regs[2] = CPUIDX_LAHF | CPUIDX_ABM;
 		regs[3] = CPUIDX_SYSCALL | CPUIDX_NX | CPUIDX_PAGE1GB |
 		    CPUIDX_RDTSCP | CPUIDX_LM;
 		/*

@@ -279,7 +279,8 @@ TEST(decode_invalid)
 	CHECK_EQ(DEC64(&in, 0xff, 0x38), -EILSEQ);
 	CHECK_EQ(DEC64(&in, 0xfe, 0x10), -EILSEQ);
 	CHECK_EQ(DEC64(&in, 0x8f, 0x08), -EILSEQ);
-	CHECK_EQ(DEC64(&in, 0x0f, 0xc7, 0xf0), -EILSEQ);		/* rdrand: not advertised */
+	CHECK_EQ(DEC64(&in, 0x0f, 0xc7, 0xc8), -EILSEQ);		/* 0F C7 /1 needs memory */
+	CHECK_EQ(DEC64(&in, 0x0f, 0xc7, 0x30), -EILSEQ);		/* vmptrld: no VMX */
 	/* LEA and far jumps need memory */
 	CHECK_EQ(DEC64(&in, 0x8d, 0xc0), -EILSEQ);
 	CHECK_EQ(DEC64(&in, 0xff, 0xe8), -EILSEQ);

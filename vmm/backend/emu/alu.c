@@ -475,7 +475,13 @@ op_cmpxchg8b(struct emu_cpu *cpu, const struct emu_insn *in)
 	nv[0] = emu_reg_read(cpu, GPR_RBX, half, 0);
 	nv[1] = emu_reg_read(cpu, GPR_RCX, half, 0);
 	off = emu_ea(cpu, in);
-	if (half == 8 && (off & 15) != 0)
+	/*
+	 * CMPXCHG16B needs a 16-byte aligned linear address, else #GP(0) (SDM
+	 * Vol. 2A CMPXCHG8B/CMPXCHG16B).  REX.W exists only in 64-bit mode,
+	 * where only FS and GS add a base.
+	 */
+	if (half == 8 && ((off + (in->seg == SEG_FS || in->seg == SEG_GS ?
+	    cpu->st.seg[in->seg].base : 0)) & 15) != 0)
 		return emu_raise_err(cpu, IDT_GP, 0);
 	if (in->lock) {
 		rc = emu_mem_ptr(cpu, in->seg, off, half * 2, &hp);

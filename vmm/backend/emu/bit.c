@@ -1,6 +1,6 @@
 /*
- * bit.c - bit test and scan: BT BTS BTR BTC, BSF, BSR, BSWAP
- * (SDM Vol. 2A).
+ * bit.c - bit test, scan and count: BT BTS BTR BTC, BSF, BSR, BSWAP,
+ * POPCNT, TZCNT (BMI1), LZCNT (ABM) (SDM Vol. 2A, 2B).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -82,8 +82,8 @@ op_bt(struct emu_cpu *cpu, const struct emu_insn *in)
  * BSF/BSR: ZF = (source == 0), and then the destination is left unchanged,
  * upper half included for a 32-bit operand (AMD documents this; Intel says
  * undefined).  CF OF SF AF PF are undefined: Zen clears CF OF SF AF and sets
- * PF from the index (from 0 when the source is 0), and so do we.  With F3
- * (TZCNT/LZCNT) the prefix is ignored, as on a CPU without BMI1/ABM.
+ * PF from the index (from 0 when the source is 0), and so do we.  F3 0F
+ * BC/BD are TZCNT/LZCNT (the decoder picks them), as CPUID advertises.
  */
 static int
 bitscan(struct emu_cpu *cpu, const struct emu_insn *in, bool reverse)
@@ -145,4 +145,59 @@ op_bswap(struct emu_cpu *cpu, const struct emu_insn *in)
 		break;
 	}
 	return EMU_OK;
+}
+
+/*
+ * POPCNT (SDM Vol. 2B): ZF = (source == 0), OF SF AF CF PF cleared.
+ * TZCNT/LZCNT (SDM Vol. 2B): the count of trailing/leading zero bits, the
+ * operand width for a zero source; CF = (source == 0), ZF = (count == 0).
+ * OF SF AF PF are undefined: Intel clears them (measured on Xeon), and so
+ * do we.
+ */
+static int
+bitcount(struct emu_cpu *cpu, const struct emu_insn *in, int kind)
+{
+	uint64_t src, n;
+	int size = in->opsize, bits = size * 8, rc;
+
+	if (in->lock)
+		return emu_raise(cpu, IDT_UD);
+	rc = emu_rm_read(cpu, in, size, &src);
+	if (rc != EMU_OK)
+		return rc;
+	src &= emu_size_mask(size);
+	if (kind == 0) {
+		n = (uint64_t)__builtin_popcountll(src);
+		emu_reg_write(cpu, in->reg, size, in->rex, n);
+		emu_set_arith_flags(cpu, RFL_ARITH, src == 0 ? RFL_ZF : 0);
+		return EMU_OK;
+	}
+	if (src == 0)
+		n = (uint64_t)bits;
+	else if (kind == 1)
+		n = (uint64_t)__builtin_ctzll(src);
+	else
+		n = (uint64_t)(__builtin_clzll(src) - (64 - bits));
+	emu_reg_write(cpu, in->reg, size, in->rex, n);
+	emu_set_arith_flags(cpu, RFL_ARITH, (src == 0 ? RFL_CF : 0) |
+	    (n == 0 ? RFL_ZF : 0));
+	return EMU_OK;
+}
+
+int
+op_popcnt(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	return bitcount(cpu, in, 0);
+}
+
+int
+op_tzcnt(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	return bitcount(cpu, in, 1);
+}
+
+int
+op_lzcnt(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	return bitcount(cpu, in, 2);
 }

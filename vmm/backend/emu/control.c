@@ -1,6 +1,7 @@
 /*
  * control.c - control transfer: near JMP/Jcc/CALL/RET/LOOP, far JMP/CALL/RET
- * through code-segment descriptors, INT n/INT3/INTO/INT1 and IRET.
+ * through code-segment descriptors, INT n/INT3/INTO/INT1, IRET, and BOUND
+ * (a conditional #BR, like INTO).
  *
  * Every handler checks the whole transfer (target canonical or within the
  * CS limit, descriptors, stack reads) before it changes a register, so a
@@ -572,5 +573,39 @@ op_iret(struct emu_cpu *cpu, const struct emu_insn *in)
 	commit_return(cpu, (uint16_t)csel, &cs, &ss, rsp, pop_ss);
 	cpu->next_rip = rip;
 	cpu->st.intr_shadow &= ~EMU_SHADOW_NMI;
+	return EMU_OK;
+}
+
+/*
+ * BOUND 62 /r (SDM Vol. 2A BOUND): the signed index in the register must
+ * lie within the two signed bounds at m (lower, then upper, each of the
+ * operand size), else #BR, a fault.  The decoder rejects mod = 3 (EVEX in
+ * 64-bit mode, #UD elsewhere) and 64-bit mode.
+ */
+int
+op_bound(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint8_t b[8] = { 0 };
+	int64_t idx, lo, hi;
+	int os = in->opsize, rc;
+
+	if (in->lock || !in->has_mem)
+		return emu_raise(cpu, IDT_UD);
+	rc = emu_read(cpu, in->seg, emu_ea(cpu, in), b, 2 * os);
+	if (rc != EMU_OK)
+		return rc;
+	if (os == 2) {
+		idx = (int16_t)emu_reg_read(cpu, in->reg, 2, 0);
+		lo = (int16_t)(b[0] | b[1] << 8);
+		hi = (int16_t)(b[2] | b[3] << 8);
+	} else {
+		idx = (int32_t)emu_reg_read(cpu, in->reg, 4, 0);
+		lo = (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 |
+		    (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
+		hi = (int32_t)((uint32_t)b[4] | (uint32_t)b[5] << 8 |
+		    (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24);
+	}
+	if (idx < lo || idx > hi)
+		return emu_raise(cpu, IDT_BR);
 	return EMU_OK;
 }

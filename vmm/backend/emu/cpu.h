@@ -151,7 +151,7 @@ struct emu_insn {
 	uint8_t		seg;		/* segment of the memory operand (override or default) */
 	uint8_t		rep;		/* 0, 0xf2 (REPNE) or 0xf3 (REP/REPE) */
 	uint8_t		lock;		/* LOCK prefix present */
-	uint8_t		rex;		/* REX byte or 0 */
+	uint8_t		rex;		/* REX byte, or 0x40 | W R X B of a VEX prefix in 64-bit mode, or 0 */
 	uint8_t		opsize_prefix;	/* 66 seen (SSE uses it as a mandatory prefix) */
 	uint8_t		sub;		/* ModRM.reg for group opcodes; condition code for Jcc/SETcc/CMOVcc */
 	uint8_t		reg;		/* ModRM.reg + REX.R: register operand */
@@ -161,6 +161,10 @@ struct emu_insn {
 	uint8_t		base;		/* memory: base register, EMU_REG_RIP or EMU_REG_NONE */
 	uint8_t		index;		/* memory: index register or EMU_REG_NONE */
 	uint8_t		scale;		/* memory: index shift 0..3 */
+	uint8_t		vex;		/* VEX-encoded (C4/C5 prefix) */
+	uint8_t		vex_vvvv;	/* VEX.vvvv, un-inverted: the extra register operand (0-15) */
+	uint8_t		vex_l;		/* VEX.L */
+	uint8_t		vex_w;		/* VEX.W (also in rex bit 3 in 64-bit mode) */
 	uint8_t		bytes[15];	/* raw bytes, for diagnostics */
 };
 
@@ -444,9 +448,22 @@ emu_op_fn op_imul2;		/* 0F AF imul r, r/m */
 emu_op_fn op_imul3;		/* 69/6B imul r, r/m, imm */
 /* bit.c */
 emu_op_fn op_bt;		/* 0F A3/AB/B3/BB (sub from opcode) and 0F BA /4-/7 */
-emu_op_fn op_bsf;		/* 0F BC (TZCNT with F3 when advertised) */
+emu_op_fn op_bsf;		/* 0F BC */
 emu_op_fn op_bsr;		/* 0F BD */
 emu_op_fn op_bswap;		/* 0F C8+r */
+emu_op_fn op_popcnt;		/* F3 0F B8 */
+emu_op_fn op_tzcnt;		/* F3 0F BC (BMI1) */
+emu_op_fn op_lzcnt;		/* F3 0F BD (ABM) */
+/* bmi.c: BMI1, BMI2 (VEX 0F38/0F3A, register operand B is in->vex_vvvv), ADX */
+emu_op_fn op_andn;		/* VEX 0F38 F2 */
+emu_op_fn op_blsx;		/* VEX 0F38 F3 /1 blsr /2 blsmsk /3 blsi */
+emu_op_fn op_bzhi;		/* VEX 0F38 F5 */
+emu_op_fn op_pdep;		/* VEX F2 0F38 F5 pdep (sub 0), F3 pext (sub 1) */
+emu_op_fn op_mulx;		/* VEX F2 0F38 F6 */
+emu_op_fn op_bextr;		/* VEX 0F38 F7 */
+emu_op_fn op_shiftx;		/* VEX 66/F3/F2 0F38 F7 shlx/sarx/shrx (sub 4/7/5) */
+emu_op_fn op_rorx;		/* VEX F2 0F3A F0 */
+emu_op_fn op_adx;		/* 66 0F 38 F6 adcx (sub 0), F3 adox (sub 1) */
 /* string.c: REP handled per iteration (one iteration per dispatch) */
 emu_op_fn op_movs;
 emu_op_fn op_cmps;
@@ -471,6 +488,9 @@ emu_op_fn op_lahf;		/* 9F */
 emu_op_fn op_sahf;		/* 9E */
 emu_op_fn op_nop;		/* 90, 0F 1F /0, F3 90 (pause), prefetch hints */
 emu_op_fn op_movseg;		/* 8C/8E mov r/m <-> Sreg */
+emu_op_fn op_xlat;		/* D7 */
+emu_op_fn op_movbe;		/* 0F 38 F0/F1 */
+emu_op_fn op_lfp;		/* far pointer loads: C4 les, C5 lds, 0F B2 lss, 0F B4 lfs, 0F B5 lgs */
 /* stack.c */
 emu_op_fn op_push;		/* 50+r, FF /6, 68, 6A */
 emu_op_fn op_pop;		/* 58+r, 8F /0 */
@@ -480,6 +500,8 @@ emu_op_fn op_pushf;		/* 9C */
 emu_op_fn op_popf;		/* 9D */
 emu_op_fn op_enter;		/* C8 */
 emu_op_fn op_leave;		/* C9 */
+emu_op_fn op_pusha;		/* 60 (not 64-bit) */
+emu_op_fn op_popa;		/* 61 (not 64-bit) */
 /* control.c */
 emu_op_fn op_jmp;		/* E9, EB, FF /4 */
 emu_op_fn op_jcc;		/* 70-7F, 0F 80-8F */
@@ -491,6 +513,7 @@ emu_op_fn op_callfar;		/* FF /3, 9A (not 64-bit) */
 emu_op_fn op_retfar;		/* CB, CA */
 emu_op_fn op_int;		/* CC int3, CD int n, F1 int1 */
 emu_op_fn op_iret;		/* CF */
+emu_op_fn op_bound;		/* 62 (not 64-bit) */
 /* io.c */
 emu_op_fn op_in;		/* E4/E5, EC/ED */
 emu_op_fn op_out;		/* E6/E7, EE/EF */
@@ -512,5 +535,16 @@ emu_op_fn op_invd;		/* 0F 08 invd, 0F 09 wbinvd */
 emu_op_fn op_syscall;
 emu_op_fn op_sysret;
 emu_op_fn op_ud;		/* 0F 0B ud2, and invalid encodings */
+emu_op_fn op_larlsl;		/* 0F 02 lar, 0F 03 lsl */
+emu_op_fn op_arpl;		/* 63 outside 64-bit mode */
+emu_op_fn op_rdrand;		/* 0F C7 /6 rdrand, /7 rdseed (in->sub = ModRM.reg), register forms */
+emu_op_fn op_rdpid;		/* F3 0F C7 /7 */
+/* bcd.c (none in 64-bit mode) */
+emu_op_fn op_daa;		/* 27 */
+emu_op_fn op_das;		/* 2F */
+emu_op_fn op_aaa;		/* 37 */
+emu_op_fn op_aas;		/* 3F */
+emu_op_fn op_aam;		/* D4 ib */
+emu_op_fn op_aad;		/* D5 ib */
 
 #endif /* LHYVE_EMU_CPU_H */

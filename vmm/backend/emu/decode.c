@@ -54,8 +54,12 @@
 #define F_SREG		0x00800000u	/* 8C/8E */
 #define F_CC		0x01000000u	/* sub = opcode & 15 */
 #define F_REGOP		0x02000000u	/* register in the opcode's low bits */
-#define F_NP		0x04000000u	/* "NP": 66/F2/F3 make it another instruction (#UD here) */
-#define F_NOREP		0x08000000u	/* F2/F3 make it another instruction (#UD here) */
+#define F_PFX		0x04000000u	/* sub indexes pfx_table by mandatory prefix */
+#define F_NO66		0x08000000u	/* 66 is a mandatory prefix: operand size 32, 64 with REX.W */
+#define F_VEXL0		0x10000000u	/* VEX.L = 1 is #UD (BMI: VEX.LZ) */
+#define F_NOVVVV	0x20000000u	/* VEX.vvvv unused: must be 1111b, else #UD */
+#define F_NP		0x40000000u	/* "NP": 66/F2/F3 make it another instruction (#UD here) */
+#define F_NOREP		0x80000000u	/* F2/F3 make it another instruction (#UD here) */
 
 struct opdesc {
 	emu_op_fn	*fn;
@@ -79,7 +83,21 @@ struct opdesc {
 	[(r) * 8 + 5] = { op_alu, F_IMMZ, EMU_FORM_ACC_IMM, r }
 
 enum {
-	G1, G2, G3, G4, G5, G6, G8, G9, G11, G1A, G15M, G15R, G_COUNT
+	G1, G2, G3, G4, G5, G6, G8, G9M, G9R, G11, G1A, G15M, G15R, G17, G_COUNT
+};
+
+/*
+ * Mandatory prefixes.  An F_PFX entry's sub picks a row of pfx_table, whose
+ * four columns are in VEX.pp order: none, 66, F3, F2.  For a legacy
+ * encoding the column is F3 or F2 when present (the last of them wins),
+ * else 66, else none, so 66 F3 0F B8 is POPCNT r16 (SDM Vol. 2A 2.1.2,
+ * and POPCNT); for VEX it is VEX.pp.  An entry in the 66 column that uses
+ * 66 as its opcode, not as an operand-size override, says F_NO66.
+ */
+enum { PFX_NONE, PFX_66, PFX_F3, PFX_F2 };
+enum {
+	P_0FB8, P_0FBC, P_0FBD, P_MOVBE_LD, P_MOVBE_ST, P_ADX, P_RDRAND, P_RDSEED,
+	P_V38_F2, P_V38_F3, P_V38_F5, P_V38_F6, P_V38_F7, P_V3A_F0, P_COUNT
 };
 
 static const struct opdesc grp_table[G_COUNT][8] = {
@@ -127,13 +145,19 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 		[5 ... 7] = { op_bt, F_IMM8U | F_LOCK, EMU_FORM_RM_IMM, 0 },
 	},
 	/*
-	 * 0F C7: only CMPXCHG8B/16B; RDRAND, RDSEED, RDPID and the VMX forms
-	 * are #UD because CPUID does not advertise them.
+	 * 0F C7, memory: CMPXCHG8B/16B; the VMX and XSAVES/XRSTORS forms are
+	 * #UD because CPUID does not advertise them.
 	 */
-	[G9] = {
+	[G9M] = {
 		[0] = INV,
 		[1] = { op_cmpxchg8b, F_MEMONLY | F_LOCK, EMU_FORM_RM, 0 },
 		[2 ... 7] = INV,
+	},
+	/* 0F C7, register: RDRAND, RDSEED, F3: RDPID (SDM Vol. 2B) */
+	[G9R] = {
+		[0 ... 5] = INV,
+		[6] = { NULL, F_PFX, 0, P_RDRAND },
+		[7] = { NULL, F_PFX, 0, P_RDSEED },
 	},
 	/* C6/C7: MOV r/m, imm (C6 F8 / C7 F8 are XABORT/XBEGIN: no RTM) */
 	[G11] = {
@@ -163,6 +187,89 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 		[0 ... 4] = INV,
 		[5 ... 7] = { op_nop, F_NP, EMU_FORM_NONE, 0 },
 	},
+	/* VEX.LZ.0F38 F3: BLSR BLSMSK BLSI (BMI1), vvvv is the destination */
+	[G17] = {
+		[0] = INV,
+		[1 ... 3] = { op_blsx, F_VEXL0, EMU_FORM_RM, 0 },
+		[4 ... 7] = INV,
+	},
+};
+
+static const struct opdesc pfx_table[P_COUNT][4] = {
+	/* 0F B8: POPCNT with F3 (JMPE without it: no IA-64) */
+	[P_0FB8] = {
+		[PFX_NONE] = INV, [PFX_66] = INV, [PFX_F2] = INV,
+		[PFX_F3] = { op_popcnt, F_MODRM, EMU_FORM_REG_RM, 0 },
+	},
+	/* 0F BC/BD: BSF/BSR, TZCNT/LZCNT with F3 (BMI1, ABM) */
+	[P_0FBC] = {
+		[PFX_NONE ... PFX_66] = { op_bsf, F_MODRM, EMU_FORM_REG_RM, 0 },
+		[PFX_F2] = { op_bsf, F_MODRM, EMU_FORM_REG_RM, 0 },
+		[PFX_F3] = { op_tzcnt, F_MODRM, EMU_FORM_REG_RM, 0 },
+	},
+	[P_0FBD] = {
+		[PFX_NONE ... PFX_66] = { op_bsr, F_MODRM, EMU_FORM_REG_RM, 0 },
+		[PFX_F2] = { op_bsr, F_MODRM, EMU_FORM_REG_RM, 0 },
+		[PFX_F3] = { op_lzcnt, F_MODRM, EMU_FORM_REG_RM, 0 },
+	},
+	/* 0F 38 F0/F1: MOVBE; F2 is CRC32 (SSE4.2, not implemented) */
+	[P_MOVBE_LD] = {
+		[PFX_NONE ... PFX_66] = { op_movbe, F_MODRM | F_MEMONLY, EMU_FORM_REG_RM, 0 },
+		[PFX_F3] = INV,
+		[PFX_F2] = UNIMPL_M,
+	},
+	[P_MOVBE_ST] = {
+		[PFX_NONE ... PFX_66] = { op_movbe, F_MODRM | F_MEMONLY, EMU_FORM_RM_REG, 0 },
+		[PFX_F3] = INV,
+		[PFX_F2] = UNIMPL_M,
+	},
+	/* 0F 38 F6: ADCX (66), ADOX (F3); WRSS without a prefix (no CET) */
+	[P_ADX] = {
+		[PFX_NONE] = INV, [PFX_F2] = INV,
+		[PFX_66] = { op_adx, F_MODRM | F_NO66, EMU_FORM_REG_RM, 0 },
+		[PFX_F3] = { op_adx, F_MODRM | F_NO66, EMU_FORM_REG_RM, 1 },
+	},
+	/* 0F C7 /6, /7 register forms */
+	[P_RDRAND] = {
+		[PFX_NONE ... PFX_66] = { op_rdrand, 0, EMU_FORM_RM, 0 },
+		[PFX_F3 ... PFX_F2] = INV,
+	},
+	[P_RDSEED] = {
+		[PFX_NONE ... PFX_66] = { op_rdrand, 0, EMU_FORM_RM, 0 },
+		[PFX_F3] = { op_rdpid, 0, EMU_FORM_RM, 0 },
+		[PFX_F2] = INV,
+	},
+	/* VEX 0F38 (SDM Vol. 2D A.3 table A-4): BMI1, BMI2 */
+	[P_V38_F2] = {
+		[PFX_NONE] = { op_andn, F_MODRM | F_VEXL0, EMU_FORM_REG_RM, 0 },
+		[PFX_66 ... PFX_F2] = INV,
+	},
+	[P_V38_F3] = {
+		[PFX_NONE] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G17 },
+		[PFX_66 ... PFX_F2] = INV,
+	},
+	[P_V38_F5] = {
+		[PFX_NONE] = { op_bzhi, F_MODRM | F_VEXL0, EMU_FORM_REG_RM, 0 },
+		[PFX_66] = INV,
+		[PFX_F3] = { op_pdep, F_MODRM | F_VEXL0, EMU_FORM_REG_RM, 1 },	/* PEXT */
+		[PFX_F2] = { op_pdep, F_MODRM | F_VEXL0, EMU_FORM_REG_RM, 0 },	/* PDEP */
+	},
+	[P_V38_F6] = {
+		[PFX_NONE ... PFX_F3] = INV,
+		[PFX_F2] = { op_mulx, F_MODRM | F_VEXL0, EMU_FORM_REG_RM, 0 },
+	},
+	[P_V38_F7] = {
+		[PFX_NONE] = { op_bextr, F_MODRM | F_VEXL0, EMU_FORM_REG_RM, 0 },
+		/* SHLX SARX SHRX: sub as in group 2 (4 shl, 7 sar, 5 shr) */
+		[PFX_66] = { op_shiftx, F_MODRM | F_VEXL0, EMU_FORM_REG_RM, 4 },
+		[PFX_F3] = { op_shiftx, F_MODRM | F_VEXL0, EMU_FORM_REG_RM, 7 },
+		[PFX_F2] = { op_shiftx, F_MODRM | F_VEXL0, EMU_FORM_REG_RM, 5 },
+	},
+	/* VEX 0F3A F0: RORX (BMI2) */
+	[P_V3A_F0] = {
+		[PFX_NONE ... PFX_F3] = INV,
+		[PFX_F2] = { op_rorx, F_MODRM | F_IMM8U | F_VEXL0 | F_NOVVVV, EMU_FORM_REG_RM, 0 },
+	},
 };
 
 static const struct opdesc one_byte[256] = {
@@ -180,22 +287,22 @@ static const struct opdesc one_byte[256] = {
 	/* segment prefixes 26 2E 36 3E are consumed before the table */
 	[0x26] = INV, [0x2e] = INV, [0x36] = INV, [0x3e] = INV,
 	/* DAA DAS AAA AAS */
-	[0x27] = { op_unimpl, F_INV64, 0, 0 },
-	[0x2f] = { op_unimpl, F_INV64, 0, 0 },
-	[0x37] = { op_unimpl, F_INV64, 0, 0 },
-	[0x3f] = { op_unimpl, F_INV64, 0, 0 },
+	[0x27] = { op_daa, F_INV64, EMU_FORM_NONE, 0 },
+	[0x2f] = { op_das, F_INV64, EMU_FORM_NONE, 0 },
+	[0x37] = { op_aaa, F_INV64, EMU_FORM_NONE, 0 },
+	[0x3f] = { op_aas, F_INV64, EMU_FORM_NONE, 0 },
 	/* INC/DEC r16/32 outside 64-bit mode (REX there) */
 	[0x40 ... 0x47] = { op_incdec, F_REGOP, EMU_FORM_REG_OP, 0 },
 	[0x48 ... 0x4f] = { op_incdec, F_REGOP, EMU_FORM_REG_OP, 1 },
 	[0x50 ... 0x57] = { op_push, F_REGOP | F_DEF64, EMU_FORM_REG_OP, 0 },
 	[0x58 ... 0x5f] = { op_pop, F_REGOP | F_DEF64, EMU_FORM_REG_OP, 0 },
 	/* PUSHA POPA */
-	[0x60] = { op_unimpl, F_INV64, 0, 0 },
-	[0x61] = { op_unimpl, F_INV64, 0, 0 },
-	/* BOUND (mod = 3 is EVEX, #UD) */
-	[0x62] = { op_unimpl, F_INV64 | F_MODRM | F_MEMONLY, 0, 0 },
+	[0x60] = { op_pusha, F_INV64, EMU_FORM_NONE, 0 },
+	[0x61] = { op_popa, F_INV64, EMU_FORM_NONE, 0 },
+	/* BOUND (mod = 3 is EVEX, #UD: no AVX-512) */
+	[0x62] = { op_bound, F_INV64 | F_MODRM | F_MEMONLY, EMU_FORM_REG_RM, 0 },
 	/* ARPL outside 64-bit mode; MOVSXD in it (see movsxd_desc) */
-	[0x63] = { op_unimpl, F_MODRM, 0, 0 },
+	[0x63] = { op_arpl, F_MODRM, EMU_FORM_RM_REG, 0 },
 	[0x64 ... 0x67] = INV,	/* prefixes */
 	[0x68] = { op_push, F_IMMZ | F_DEF64, EMU_FORM_NONE, 0 },
 	[0x69] = { op_imul3, F_MODRM | F_IMMZ, EMU_FORM_REG_RM, 0 },
@@ -254,8 +361,8 @@ static const struct opdesc one_byte[256] = {
 	[0xc2] = { op_ret, F_IMM16 | F_FORCE64, EMU_FORM_NONE, 0 },
 	[0xc3] = { op_ret, F_FORCE64, EMU_FORM_NONE, 0 },
 	/* LES/LDS outside 64-bit mode; mod = 3 there and anything in 64-bit mode is VEX (#UD: no AVX) */
-	[0xc4] = { op_unimpl, F_MODRM | F_MEMONLY | F_INV64, 0, 0 },
-	[0xc5] = { op_unimpl, F_MODRM | F_MEMONLY | F_INV64, 0, 0 },
+	[0xc4] = { op_lfp, F_MODRM | F_MEMONLY | F_INV64, EMU_FORM_REG_RM, 0 },
+	[0xc5] = { op_lfp, F_MODRM | F_MEMONLY | F_INV64, EMU_FORM_REG_RM, 0 },
 	[0xc6] = { NULL, F_MODRM | F_GROUP | F_BYTE | F_SUBREG, 0, G11 },
 	[0xc7] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G11 },
 	[0xc8] = { op_enter, F_ENTER | F_DEF64, EMU_FORM_NONE, 0 },
@@ -271,10 +378,10 @@ static const struct opdesc one_byte[256] = {
 	[0xd2] = { op_shift, F_MODRM | F_BYTE | F_SUBREG, EMU_FORM_RM_CL, 0 },
 	[0xd3] = { op_shift, F_MODRM | F_SUBREG, EMU_FORM_RM_CL, 0 },
 	/* AAM AAD */
-	[0xd4] = { op_unimpl, F_IMM8U | F_INV64, 0, 0 },
-	[0xd5] = { op_unimpl, F_IMM8U | F_INV64, 0, 0 },
+	[0xd4] = { op_aam, F_IMM8U | F_INV64, EMU_FORM_NONE, 0 },
+	[0xd5] = { op_aad, F_IMM8U | F_INV64, EMU_FORM_NONE, 0 },
 	[0xd6] = INV,		/* SALC is undocumented */
-	[0xd7] = UNIMPL,	/* XLAT */
+	[0xd7] = { op_xlat, 0, EMU_FORM_NONE, 0 },
 	[0xd8 ... 0xdf] = UNIMPL_M,	/* x87 */
 	[0xe0 ... 0xe3] = { op_loop, F_REL8 | F_FORCE64, EMU_FORM_NONE, 0 },
 	[0xe4] = { op_in, F_BYTE | F_IMM8U, EMU_FORM_NONE, 0 },
@@ -310,8 +417,8 @@ static const struct opdesc movsxd_desc = { op_movsxd, F_MODRM, EMU_FORM_REG_RM, 
 static const struct opdesc two_byte[256] = {
 	[0x00] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G6 },
 	[0x01] = { op_grp7, F_MODRM | F_SUBREG, EMU_FORM_RM, 0 },
-	[0x02] = UNIMPL_M,	/* LAR */
-	[0x03] = UNIMPL_M,	/* LSL */
+	[0x02] = { op_larlsl, F_MODRM, EMU_FORM_REG_RM, 0 },
+	[0x03] = { op_larlsl, F_MODRM, EMU_FORM_REG_RM, 0 },
 	[0x04] = INV,
 	[0x05] = { op_syscall, 0, EMU_FORM_NONE, 0 },
 	[0x06] = { op_clts, 0, EMU_FORM_NONE, 0 },
@@ -376,18 +483,18 @@ static const struct opdesc two_byte[256] = {
 	[0xaf] = { op_imul2, F_MODRM, EMU_FORM_REG_RM, 0 },
 	[0xb0] = { op_cmpxchg, F_MODRM | F_BYTE | F_LOCK, EMU_FORM_RM_REG, 0 },
 	[0xb1] = { op_cmpxchg, F_MODRM | F_LOCK, EMU_FORM_RM_REG, 0 },
-	[0xb2] = { op_unimpl, F_MODRM | F_MEMONLY, 0, 0 },	/* LSS */
+	[0xb2] = { op_lfp, F_MODRM | F_MEMONLY, EMU_FORM_REG_RM, 0 },	/* LSS */
 	[0xb3] = { op_bt, F_MODRM | F_LOCK, EMU_FORM_RM_REG, 0 },
-	[0xb4] = { op_unimpl, F_MODRM | F_MEMONLY, 0, 0 },	/* LFS */
-	[0xb5] = { op_unimpl, F_MODRM | F_MEMONLY, 0, 0 },	/* LGS */
+	[0xb4] = { op_lfp, F_MODRM | F_MEMONLY, EMU_FORM_REG_RM, 0 },	/* LFS */
+	[0xb5] = { op_lfp, F_MODRM | F_MEMONLY, EMU_FORM_REG_RM, 0 },	/* LGS */
 	[0xb6] = { op_movzx, F_MODRM, EMU_FORM_REG_RM, 0 },
 	[0xb7] = { op_movzx, F_MODRM, EMU_FORM_REG_RM, 0 },
-	[0xb8] = INV,		/* POPCNT with F3: see decode_0f_special */
+	[0xb8] = { NULL, F_PFX, 0, P_0FB8 },
 	[0xb9] = { op_ud, F_MODRM, EMU_FORM_NONE, 0 },		/* UD1 */
 	[0xba] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G8 },
 	[0xbb] = { op_bt, F_MODRM | F_LOCK, EMU_FORM_RM_REG, 0 },
-	[0xbc] = { op_bsf, F_MODRM, EMU_FORM_REG_RM, 0 },
-	[0xbd] = { op_bsr, F_MODRM, EMU_FORM_REG_RM, 0 },
+	[0xbc] = { NULL, F_PFX, 0, P_0FBC },
+	[0xbd] = { NULL, F_PFX, 0, P_0FBD },
 	[0xbe] = { op_movsx, F_MODRM, EMU_FORM_REG_RM, 0 },
 	[0xbf] = { op_movsx, F_MODRM, EMU_FORM_REG_RM, 0 },
 	[0xc0] = { op_xadd, F_MODRM | F_BYTE | F_LOCK, EMU_FORM_RM_REG, 0 },
@@ -395,15 +502,51 @@ static const struct opdesc two_byte[256] = {
 	[0xc2] = UNIMPL_MI,	/* CMPPS */
 	[0xc3] = { op_unimpl, F_MODRM | F_MEMONLY, 0, 0 },	/* MOVNTI */
 	[0xc4 ... 0xc6] = UNIMPL_MI,	/* PINSRW PEXTRW SHUFPS */
-	[0xc7] = { NULL, F_MODRM | F_GROUP | F_SUBREG, 0, G9 },
+	[0xc7] = { NULL, F_MODRM | F_GROUP | F_GROUPMOD | F_SUBREG, 0, G9M },
 	[0xc8 ... 0xcf] = { op_bswap, F_REGOP, EMU_FORM_REG_OP, 0 },
 	[0xd0 ... 0xfe] = UNIMPL_M,	/* SSE/MMX */
 	[0xff] = { op_ud, F_MODRM, EMU_FORM_NONE, 0 },		/* UD0 */
 };
 
-static const struct opdesc popcnt_desc = { op_unimpl, F_MODRM, EMU_FORM_REG_RM, 0 };
-static const struct opdesc map38_desc = UNIMPL_M;
-static const struct opdesc map3a_desc = UNIMPL_MI;
+/*
+ * 0F 38 (SDM Vol. 2D A.3 table A-4): SSSE3/SSE4 and later vector
+ * instructions, decoded for their length and left to op_unimpl until the
+ * SSE files implement them; the integer ones from F0 up are ours.
+ */
+static const struct opdesc three_byte_38[256] = {
+	[0x00 ... 0xef] = UNIMPL_M,
+	[0xf0] = { NULL, F_PFX, 0, P_MOVBE_LD },
+	[0xf1] = { NULL, F_PFX, 0, P_MOVBE_ST },
+	/* CET, MOVDIRI, ENQCMD...: not advertised */
+	[0xf2 ... 0xf5] = INV,
+	[0xf6] = { NULL, F_PFX, 0, P_ADX },
+	[0xf7 ... 0xff] = INV,
+};
+
+/* 0F 3A (table A-5): all vector instructions with an imm8, none ours yet. */
+static const struct opdesc three_byte_3a[256] = {
+	[0x00 ... 0xff] = UNIMPL_MI,
+};
+
+/*
+ * VEX maps, indexed by VEX.mmmmm (1 0F, 2 0F38, 3 0F3A), then the opcode;
+ * entries pick the VEX.pp column through pfx_table like legacy ones.
+ * AVX is not advertised: everything but the GPR instructions of BMI1 and
+ * BMI2 is #UD (an empty entry, fn NULL, is invalid).  AVX work adds its
+ * entries here.
+ */
+static const struct opdesc vex_map[4][256] = {
+	[2] = {
+		[0xf2] = { NULL, F_PFX, 0, P_V38_F2 },
+		[0xf3] = { NULL, F_PFX, 0, P_V38_F3 },
+		[0xf5] = { NULL, F_PFX, 0, P_V38_F5 },
+		[0xf6] = { NULL, F_PFX, 0, P_V38_F6 },
+		[0xf7] = { NULL, F_PFX, 0, P_V38_F7 },
+	},
+	[3] = {
+		[0xf0] = { NULL, F_PFX, 0, P_V3A_F0 },
+	},
+};
 
 /* Byte cursor with the 15-byte architectural limit (SDM Vol. 2A 2.3.11). */
 struct cursor {
@@ -526,6 +669,47 @@ decode_mem32(struct cursor *c, struct emu_insn *in, int mod, int rm, bool mode64
 	return 0;
 }
 
+/*
+ * VEX prefix C4/C5 at c->pos (SDM Vol. 2A 2.3.5): fills in->vex*, in->rex
+ * (W R X B, 64-bit mode only: R and X must be 1 elsewhere, which is what
+ * told it from LES/LDS, and B is ignored), *map and *pp, and moves past it.
+ */
+static int
+decode_vex(struct cursor *c, struct emu_insn *in, bool mode64, int *map, int *pp)
+{
+	uint8_t b0 = c->code[c->pos], p1, p2;
+	int rc, r, x = 0, bb = 0, w = 0;
+
+	if ((rc = need(c, b0 == 0xc5 ? 2 : 3)) != 0)
+		return rc;
+	p1 = c->code[c->pos + 1];
+	if (b0 == 0xc5) {
+		/* R vvvv L pp; map 0F, W = 0, X = B = 0 */
+		p2 = p1;
+		*map = 1;
+		c->pos += 2;
+	} else {
+		/* R X B mmmmm, then W vvvv L pp */
+		p2 = c->code[c->pos + 2];
+		*map = p1 & 0x1f;
+		x = !(p1 & 0x40);
+		bb = !(p1 & 0x20);
+		w = p2 >> 7;
+		c->pos += 3;
+		if (*map < 1 || *map > 3)
+			return -EILSEQ;		/* reserved maps #UD */
+	}
+	r = !(p1 & 0x80);
+	in->vex = 1;
+	in->vex_vvvv = (uint8_t)((~p2 >> 3) & 0xf);
+	in->vex_l = (p2 >> 2) & 1;
+	in->vex_w = (uint8_t)w;
+	*pp = p2 & 3;
+	if (mode64)
+		in->rex = (uint8_t)(0x40 | w << 3 | r << 2 | x << 1 | bb);
+	return 0;
+}
+
 int
 emu_decode(const uint8_t *code, int avail, enum emu_mode mode, struct emu_insn *in)
 {
@@ -535,7 +719,7 @@ emu_decode(const uint8_t *code, int avail, enum emu_mode mode, struct emu_insn *
 	bool def16 = mode == EMU_MODE_REAL || mode == EMU_MODE_PROT16 ||
 	    mode == EMU_MODE_COMPAT16;
 	int seg_override = -1, ss_default = 0, rc, mod = 0, regf = 0, rmf = 0;
-	int immsize;
+	int immsize, vex_map_sel = 0, col = PFX_NONE;
 	uint32_t fl;
 	uint8_t b, opsz_pfx = 0, adsz_pfx = 0;
 
@@ -573,6 +757,28 @@ emu_decode(const uint8_t *code, int avail, enum emu_mode mode, struct emu_insn *
 		case 0x67:
 			adsz_pfx = 1;
 			break;
+		case 0xc4:
+		case 0xc5:
+			/*
+			 * VEX in 64-bit mode; elsewhere only when the next byte
+			 * has bits 7:6 = 11 (a register ModRM, invalid for
+			 * LES/LDS), else it is LES/LDS (SDM Vol. 2A 2.3.5.2).
+			 */
+			if (!mode64) {
+				if ((rc = need(&c, 2)) != 0)
+					return rc;
+				if ((code[c.pos + 1] & 0xc0) != 0xc0)
+					goto opcode;
+				/* Not in real (or virtual-8086) mode (table 2-29). */
+				if (mode == EMU_MODE_REAL)
+					return -EILSEQ;
+			}
+			/* VEX after 66 F2 F3 LOCK or REX is #UD (2.3.2). */
+			if (opsz_pfx || in->rep || in->lock || in->rex)
+				return -EILSEQ;
+			if ((rc = decode_vex(&c, in, mode64, &vex_map_sel, &col)) != 0)
+				return rc;
+			goto opcode;
 		default:
 			if (mode64 && (b & 0xf0) == 0x40) {
 				in->rex = b;
@@ -586,8 +792,14 @@ emu_decode(const uint8_t *code, int avail, enum emu_mode mode, struct emu_insn *
 		c.pos++;
 	}
 opcode:
+	if ((rc = need(&c, 1)) != 0)
+		return rc;
 	b = code[c.pos++];
-	if (b != 0x0f) {
+	if (in->vex) {
+		/* The opcode byte follows VEX directly: no 0F escape. */
+		in->map = (uint8_t)vex_map_sel;
+		d = &vex_map[vex_map_sel][b];
+	} else if (b != 0x0f) {
 		in->map = 0;
 		d = (mode64 && b == 0x63) ? &movsxd_desc : &one_byte[b];
 		/*
@@ -607,13 +819,14 @@ opcode:
 			if ((rc = need(&c, 1)) != 0)
 				return rc;
 			b = code[c.pos++];
-			d = in->map == 2 ? &map38_desc : &map3a_desc;
-		} else if (b == 0xb8) {
-			d = in->rep == 0xf3 ? &popcnt_desc : &two_byte[b];
+			d = in->map == 2 ? &three_byte_38[b] : &three_byte_3a[b];
 		} else {
 			d = &two_byte[b];
 		}
 	}
+	if (!in->vex)
+		col = in->rep == 0xf3 ? PFX_F3 : in->rep == 0xf2 ? PFX_F2 :
+		    opsz_pfx ? PFX_66 : PFX_NONE;
 	in->opcode = b;
 	if (d == NULL) {
 		static const struct opdesc nop_desc = { op_nop, 0, EMU_FORM_NONE, 0 };
@@ -621,6 +834,10 @@ opcode:
 		d = &nop_desc;
 	}
 	fl = d->flags;
+	if (fl & F_PFX) {
+		d = &pfx_table[d->sub][col];
+		fl = d->flags;
+	}
 	if ((fl & F_INVALID) || (mode64 && (fl & F_INV64)))
 		return -EILSEQ;
 
@@ -636,6 +853,8 @@ opcode:
 			const struct opdesc *g;
 
 			g = &grp_table[d->sub + ((fl & F_GROUPMOD) && mod == 3)][regf];
+			if (g->flags & F_PFX)
+				g = &pfx_table[g->sub][col];
 			if (g->flags & F_INVALID)
 				return -EILSEQ;
 			fl = (fl & ~(F_GROUP | F_GROUPMOD)) | g->flags;
@@ -650,6 +869,17 @@ opcode:
 		if (fl & F_CR)
 			mod = 3;
 	}
+	if (d->fn == NULL)
+		return -EILSEQ;		/* an empty table entry */
+	if (in->vex) {
+		if ((fl & F_VEXL0) && in->vex_l)
+			return -EILSEQ;
+		if ((fl & F_NOVVVV) && in->vex_vvvv != 0)
+			return -EILSEQ;
+		/* Outside 64-bit mode VEX.vvvv bit 3 is ignored (2.3.5.6). */
+		if (!mode64)
+			in->vex_vvvv &= 7;
+	}
 	in->fn = d->fn;
 	in->form = d->form;
 	in->sub = d->sub;
@@ -660,7 +890,14 @@ opcode:
 
 	/* Operand size (SDM Vol. 1 3.6, Vol. 2A 2.2.1.2 table 2-4). */
 	in->opsize_prefix = opsz_pfx;
-	if (fl & F_BYTE)
+	if (in->vex || (fl & F_NO66)) {
+		/*
+		 * VEX general-register instructions are 32-bit, 64-bit with
+		 * W in 64-bit mode (W is ignored elsewhere); 66 as a
+		 * mandatory prefix does not shrink them.
+		 */
+		in->opsize = mode64 && (in->rex & 0x8) ? 8 : 4;
+	} else if (fl & F_BYTE)
 		in->opsize = 1;
 	else if (fl & F_CR)
 		in->opsize = mode64 ? 8 : 4;

@@ -1,8 +1,8 @@
 /*
  * move.c - data movement and flag moves: MOV (all forms but CR/DR), MOVZX,
  * MOVSX, MOVSXD, LEA, XCHG, CBW/CWDE/CDQE, CWD/CDQ/CQO, CMOVcc, SETcc,
- * CMC/CLC/STC/CLD/STD, LAHF/SAHF, NOP and the hint space, MOV Sreg
- * (SDM Vol. 2).
+ * CMC/CLC/STC/CLD/STD, LAHF/SAHF, NOP and the hint space, MOV Sreg,
+ * XLAT, MOVBE, and the far pointer loads LDS LES LSS LFS LGS (SDM Vol. 2).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -418,4 +418,83 @@ op_movseg(struct emu_cpu *cpu, const struct emu_insn *in)
 		cpu->block_stop = 1;
 	}
 	return EMU_OK;
+}
+
+/* XLAT D7: AL <- [seg:rBX + AL] at the address size (SDM Vol. 2B XLAT). */
+int
+op_xlat(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t off, v = 0;
+	int rc;
+
+	if (in->lock)
+		return emu_raise(cpu, IDT_UD);
+	off = (emu_reg_read(cpu, GPR_RBX, in->addrsize, 0) +
+	    (cpu->st.gpr[GPR_RAX] & 0xff)) & emu_addr_mask(in->addrsize);
+	rc = emu_read(cpu, in->seg, off, &v, 1);
+	if (rc != EMU_OK)
+		return rc;
+	emu_reg_write(cpu, GPR_RAX, 1, 0, v);
+	return EMU_OK;
+}
+
+/*
+ * LDS C5, LES C4 (not in 64-bit mode), LSS 0F B2, LFS 0F B4, LGS 0F B5
+ * (SDM Vol. 2A LDS/LES/LFS/LGS/LSS): a far pointer in memory, offset of the
+ * operand size then a 16-bit selector.  With REX.W the offset is 64 bits,
+ * as on Intel (AMD reads 32).  The segment is loaded with MOV Sreg's
+ * checks; the general register is written only once that succeeded.
+ * Unlike MOV SS, LSS does not block interrupts for an instruction.
+ */
+int
+op_lfp(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint8_t b[10] = { 0 };
+	uint64_t off = 0;
+	int os = in->opsize, sreg, rc, i;
+
+	if (in->lock || !in->has_mem)
+		return emu_raise(cpu, IDT_UD);
+	if (in->map == 0)
+		sreg = in->opcode == 0xc4 ? SEG_ES : SEG_DS;
+	else
+		sreg = in->opcode == 0xb2 ? SEG_SS : in->opcode == 0xb4 ? SEG_FS : SEG_GS;
+	rc = emu_read(cpu, in->seg, emu_ea(cpu, in), b, os + 2);
+	if (rc != EMU_OK)
+		return rc;
+	for (i = 0; i < os; i++)
+		off |= (uint64_t)b[i] << (8 * i);
+	rc = emu_dataseg_load(cpu, sreg, (uint16_t)(b[os] | b[os + 1] << 8));
+	if (rc != EMU_OK)
+		return rc;
+	emu_reg_write(cpu, in->reg, os, in->rex, off);
+	return EMU_OK;
+}
+
+/* MOVBE 0F 38 F0 (load) / F1 (store): a move with the bytes reversed (SDM Vol. 2B MOVBE). */
+int
+op_movbe(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t v;
+	int size = in->opsize, rc;
+
+	if (in->lock || !in->has_mem)
+		return emu_raise(cpu, IDT_UD);
+	if (in->form == EMU_FORM_REG_RM) {
+		rc = emu_rm_read(cpu, in, size, &v);
+		if (rc != EMU_OK)
+			return rc;
+	} else {
+		v = emu_reg_read(cpu, in->reg, size, in->rex);
+	}
+	switch (size) {
+	case 2: v = __builtin_bswap16((uint16_t)v); break;
+	case 4: v = __builtin_bswap32((uint32_t)v); break;
+	default: v = __builtin_bswap64(v); break;
+	}
+	if (in->form == EMU_FORM_REG_RM) {
+		emu_reg_write(cpu, in->reg, size, in->rex, v);
+		return EMU_OK;
+	}
+	return emu_rm_write(cpu, in, size, v);
 }

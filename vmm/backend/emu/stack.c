@@ -1,5 +1,5 @@
 /*
- * stack.c - PUSH, POP, PUSH/POP Sreg, PUSHF, POPF, ENTER, LEAVE
+ * stack.c - PUSH, POP, PUSH/POP Sreg, PUSHF, POPF, ENTER, LEAVE, PUSHA, POPA
  * (SDM Vol. 2B).
  *
  * emu_push/emu_pop move RSP themselves; an instruction that faults after
@@ -236,5 +236,57 @@ op_leave(struct emu_cpu *cpu, const struct emu_insn *in)
 		return rc;
 	}
 	emu_reg_write(cpu, GPR_RBP, in->opsize, 0, v);
+	return EMU_OK;
+}
+
+/*
+ * PUSHA/PUSHAD 60 (SDM Vol. 2B PUSHA): AX CX DX BX, the SP from before the
+ * instruction, BP SI DI, each of the operand size.  Every store is done
+ * before SP moves, so a fault or a device exit part way leaves SP as it was
+ * and the replay repeats the stores.
+ */
+int
+op_pusha(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t smask = emu_size_mask(stack_size(cpu)), sp, v;
+	int os = in->opsize, i, rc;
+
+	if (in->lock)
+		return emu_raise(cpu, IDT_UD);
+	sp = cpu->st.gpr[GPR_RSP];
+	for (i = 0; i < 8; i++) {
+		/* Register i lands at SP - (i + 1) * size: EDI lowest. */
+		v = cpu->st.gpr[i] & emu_size_mask(os);
+		rc = emu_write(cpu, SEG_SS, (sp - (uint64_t)(i + 1) * (uint64_t)os) & smask,
+		    &v, os);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	set_sp(cpu, sp - 8 * (uint64_t)os);
+	return EMU_OK;
+}
+
+/* POPA/POPAD 61: DI SI BP, skip the SP image, BX DX CX AX (SDM Vol. 2B POPA). */
+int
+op_popa(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t smask = emu_size_mask(stack_size(cpu)), sp, v[8];
+	int os = in->opsize, i, rc;
+
+	if (in->lock)
+		return emu_raise(cpu, IDT_UD);
+	sp = cpu->st.gpr[GPR_RSP];
+	for (i = 0; i < 8; i++) {
+		v[7 - i] = 0;
+		rc = emu_read(cpu, SEG_SS, (sp + (uint64_t)i * (uint64_t)os) & smask,
+		    &v[7 - i], os);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	for (i = 0; i < 8; i++) {
+		if (i != GPR_RSP)
+			emu_reg_write(cpu, i, os, 0, v[i]);
+	}
+	set_sp(cpu, sp + 8 * (uint64_t)os);
 	return EMU_OK;
 }

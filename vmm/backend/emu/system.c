@@ -2,7 +2,8 @@
  * system.c - the system instructions of the software CPU: HLT, CLI/STI,
  * CPUID, RDTSC(P), RDMSR/WRMSR, MOV CR/DR, the 0F 00 and 0F 01 groups
  * (descriptor tables, LLDT/LTR, SMSW/LMSW, INVLPG, SWAPGS), CLTS, INVD,
- * SYSCALL/SYSRET; and the descriptor-table helpers control.c shares.
+ * SYSCALL/SYSRET, LAR/LSL, ARPL, RDRAND/RDSEED/RDPID; and the
+ * descriptor-table helpers control.c shares.
  *
  * Privilege: every instruction the SDM marks privileged raises #GP(0) at
  * CPL > 0 before looking at its operands.  Reserved-bit and mode rules for
@@ -20,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "cpu.h"
@@ -256,6 +258,43 @@ op_rdtscp(struct emu_cpu *cpu, const struct emu_insn *in)
 	if (rc == EMU_OK)
 		cpu->st.gpr[GPR_RCX] = (uint32_t)cpu->st.tsc_aux;
 	return rc;
+}
+
+/*
+ * RDRAND (sub 0) / RDSEED (sub 1), 0F C7 /6 /7 register forms (SDM Vol. 2B):
+ * a random value of the operand size and CF = 1, or 0 and CF = 0 when none
+ * is available; OF SF ZF AF PF are cleared.  The host kernel's CSPRNG
+ * (getrandom(2), which never blocks once it is seeded) serves both: it is
+ * seeded from the host's entropy sources, RDSEED's included where present,
+ * and it is the same on every host CPU.
+ */
+int
+op_rdrand(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t v = 0;
+	bool ok;
+
+	if (in->lock || in->has_mem)
+		return emu_raise(cpu, IDT_UD);
+	ok = getrandom(&v, (size_t)in->opsize, GRND_NONBLOCK) == (ssize_t)in->opsize;
+	if (!ok)
+		v = 0;
+	emu_reg_write(cpu, in->rm, in->opsize, in->rex, v);
+	emu_set_arith_flags(cpu, RFL_ARITH, ok ? RFL_CF : 0);
+	return EMU_OK;
+}
+
+/* RDPID F3 0F C7 /7 (SDM Vol. 2B): IA32_TSC_AUX, as RDTSCP returns it in ECX. */
+int
+op_rdpid(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	if (in->lock || in->has_mem)
+		return emu_raise(cpu, IDT_UD);
+	if (cpu->mode == EMU_MODE_LONG64)
+		cpu->st.gpr[in->rm] = cpu->st.tsc_aux;
+	else
+		emu_reg_write(cpu, in->rm, 4, 0, cpu->st.tsc_aux);
+	return EMU_OK;
 }
 
 int
@@ -725,39 +764,144 @@ load_ldt_or_tr(struct emu_cpu *cpu, uint16_t sel, bool tr)
 	return EMU_OK;
 }
 
+/*
+ * The descriptor LAR, LSL, VERR and VERW look at: *found is false when the
+ * selector is null or lies outside its table (or the LDT is unusable),
+ * which those instructions report as ZF = 0, not as a fault.  Reading the
+ * table itself can still fault (#PF), and does.
+ */
+static int
+desc_probe(struct emu_cpu *cpu, uint16_t sel, bool *found, uint64_t *raw)
+{
+	const struct vm_seg *tab;
+
+	*found = false;
+	tab = (sel & 4) ? &cpu->st.seg[SEG_LDTR] : &cpu->st.gdtr;
+	if ((sel & 0xfffc) == 0 || ((sel & 4) && SEG_DESC_UNUSABLE(tab->access)) ||
+	    (uint64_t)(sel | 7) > tab->limit)
+		return EMU_OK;
+	*found = true;
+	return emu_desc_fetch(cpu, sel, raw, NULL);
+}
+
+/* DPL >= max(CPL, RPL), or a conforming code segment (no DPL check). */
+static bool
+desc_visible(const struct emu_cpu *cpu, uint16_t sel, const struct vm_seg *s)
+{
+	uint32_t type = SEG_DESC_TYPE(s->access);
+	int eff = cpu->cpl > (sel & 3) ? cpu->cpl : (sel & 3);
+
+	if (SEG_DESC_S(s->access) && (type & 0xc) == 0xc)
+		return true;
+	return (int)SEG_DESC_DPL(s->access) >= eff;
+}
+
 /* VERR/VERW (SDM Vol. 2B): ZF = the segment is readable/writable at CPL and RPL. */
 static int
 verify_seg(struct emu_cpu *cpu, uint16_t sel, bool write)
 {
-	const struct vm_seg *tab;
 	struct vm_seg s;
 	uint64_t raw;
 	uint32_t type;
-	bool ok = false;
-	int rc, dpl, eff;
+	bool ok = false, found;
+	int rc;
 
-	tab = (sel & 4) ? &cpu->st.seg[SEG_LDTR] : &cpu->st.gdtr;
-	if ((sel & 0xfffc) != 0 && !((sel & 4) && SEG_DESC_UNUSABLE(tab->access)) &&
-	    (uint64_t)(sel | 7) <= tab->limit) {
-		rc = emu_desc_fetch(cpu, sel, &raw, NULL);
-		if (rc != EMU_OK)
-			return rc;
+	rc = desc_probe(cpu, sel, &found, &raw);
+	if (rc != EMU_OK)
+		return rc;
+	if (found) {
 		emu_desc_to_seg(raw, sel, &s);
 		type = SEG_DESC_TYPE(s.access);
-		dpl = SEG_DESC_DPL(s.access);
-		eff = cpu->cpl > (sel & 3) ? cpu->cpl : (sel & 3);
-		if (SEG_DESC_S(s.access)) {
-			bool conforming_code = (type & 0xc) == 0xc;
-
+		/* System descriptors never pass; present is not checked. */
+		if (SEG_DESC_S(s.access) && desc_visible(cpu, sel, &s)) {
 			if (write)
 				ok = !(type & 0x8) && (type & 0x2);
 			else
 				ok = !(type & 0x8) || (type & 0x2);
-			if (ok && !conforming_code && dpl < eff)
-				ok = false;
 		}
 	}
 	emu_set_arith_flags(cpu, RFL_ZF, ok ? RFL_ZF : 0);
+	return EMU_OK;
+}
+
+/*
+ * LAR 0F 02 / LSL 0F 03 (SDM Vol. 2A LAR, LSL, tables "Segment and Gate
+ * Types"): every code and data descriptor is valid; of the system ones,
+ * outside IA-32e mode LAR takes TSS (1 3 9 B), LDT (2), call gates (4 C)
+ * and task gates (5), LSL only TSS and LDT; in IA-32e mode LAR takes the
+ * 64-bit TSS (9 B) and call gate (C) but not the LDT, LSL the TSS and LDT.
+ * (AMD also accepts the LDT for LAR and checks the upper half of 16-byte
+ * descriptors; Intel documents neither.)  On success ZF = 1 and the
+ * destination gets the access rights (descriptor dword 1 & 00F0FF00, FF00
+ * at 16 bits) or the byte-granular limit; otherwise ZF = 0 and it is left
+ * alone.  #UD in real mode.
+ */
+int
+op_larlsl(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	static const uint16_t lar_legacy = 0x1a3e, lar_ia32e = 0x1a00;
+	static const uint16_t lsl_legacy = 0x0a0e, lsl_ia32e = 0x0a04;
+	struct vm_seg s;
+	uint64_t v, raw, res;
+	uint16_t sel, valid;
+	bool lsl = in->opcode == 0x03, found, ok = false;
+	int rc;
+
+	if (in->lock || cpu->mode == EMU_MODE_REAL)
+		return emu_raise(cpu, IDT_UD);
+	rc = emu_rm_read(cpu, in, 2, &v);
+	if (rc != EMU_OK)
+		return rc;
+	sel = (uint16_t)v;
+	rc = desc_probe(cpu, sel, &found, &raw);
+	if (rc != EMU_OK)
+		return rc;
+	if (found) {
+		emu_desc_to_seg(raw, sel, &s);
+		if (cpu->st.efer & EFER_LMA)
+			valid = lsl ? lsl_ia32e : lar_ia32e;
+		else
+			valid = lsl ? lsl_legacy : lar_legacy;
+		ok = (SEG_DESC_S(s.access) ||
+		    (valid >> SEG_DESC_TYPE(s.access)) & 1) &&
+		    desc_visible(cpu, sel, &s);
+	}
+	if (ok) {
+		if (lsl)
+			res = s.limit;
+		else
+			res = (raw >> 32) & (in->opsize == 2 ? 0xff00 : 0x00f0ff00);
+		emu_reg_write(cpu, in->reg, in->opsize, in->rex, res);
+	}
+	emu_set_arith_flags(cpu, RFL_ZF, ok ? RFL_ZF : 0);
+	return EMU_OK;
+}
+
+/*
+ * ARPL 63 /r outside 64-bit mode (SDM Vol. 2A ARPL): raise the RPL of the
+ * 16-bit destination selector to the source's; ZF tells whether it
+ * changed.  Memory is written only when it changes.  #UD in real mode.
+ */
+int
+op_arpl(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t dst, src;
+	int rc;
+
+	if (in->lock || cpu->mode == EMU_MODE_REAL)
+		return emu_raise(cpu, IDT_UD);
+	rc = emu_rm_read(cpu, in, 2, &dst);
+	if (rc != EMU_OK)
+		return rc;
+	src = emu_reg_read(cpu, in->reg, 2, in->rex);
+	if ((dst & 3) < (src & 3)) {
+		rc = emu_rm_write(cpu, in, 2, (dst & ~3ULL) | (src & 3));
+		if (rc != EMU_OK)
+			return rc;
+		emu_set_arith_flags(cpu, RFL_ZF, RFL_ZF);
+	} else {
+		emu_set_arith_flags(cpu, RFL_ZF, 0);
+	}
 	return EMU_OK;
 }
 
