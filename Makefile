@@ -94,8 +94,9 @@ diff-long: $(DIFF_BINS)
 	@for t in $(DIFF_BINS); do DIFF_ITERS=$${DIFF_ITERS:-40000} $$t || exit 1; done
 
 # docs/cpu-coverage.md: opcode forms decoded, implemented, diff-tested.
+# -rdynamic: the report names handlers with dladdr().
 $(O)/cpu-coverage: $(O)/obj/tests/diff/coverage.o $(DIFF_OBJS) $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
 coverage: $(O)/cpu-coverage
 	@scripts/cpu-coverage $(O)
 
