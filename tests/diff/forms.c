@@ -146,6 +146,14 @@ const struct diff_form diff_forms[] = {
 	{ "xchg Zv,rAX", 0, 0x90, -1, E_OPREG, S_V, I_NONE, K_PLAIN, 0, 0, D_MOVE },
 	{ "cbw/cwde/cdqe", 0, 0x98, -1, E_NONE, S_V, I_NONE, K_PLAIN, 0, 0, D_MOVE },
 	{ "cwd/cdq/cqo", 0, 0x99, -1, E_NONE, S_V, I_NONE, K_PLAIN, 0, 0, D_MOVE },
+	{ "nop Ev (0F 1F)", 1, 0x1f, 0, E_GROUP, S_V, I_NONE, K_LEA, 0, 0, D_MOVE },
+	{ "prefetch hint (0F 18)", 1, 0x18, -1, E_MODRM, S_V, I_NONE, K_LEA, O_MEM, 0, D_MOVE },
+	{ "hint nop (0F 19)", 1, 0x19, -1, E_MODRM, S_V, I_NONE, K_LEA, 0, 0, D_MOVE },
+	{ "hint nop (0F 1C)", 1, 0x1c, -1, E_MODRM, S_V, I_NONE, K_LEA, 0, 0, D_MOVE },
+	{ "hint nop (0F 1D)", 1, 0x1d, -1, E_MODRM, S_V, I_NONE, K_LEA, 0, 0, D_MOVE },
+	{ "hint nop (0F 1E)", 1, 0x1e, -1, E_MODRM, S_V, I_NONE, K_LEA, 0, 0, D_MOVE },
+	{ "hint nop (0F 1F)", 1, 0x1f, -1, E_MODRM, S_V, I_NONE, K_LEA, 0, 0, D_MOVE },
+	{ "prefetchw Mb", 1, 0x0d, 1, E_GROUP, S_V, I_NONE, K_LEA, O_MEM, 0, D_MOVE },
 	{ "cmc", 0, 0xf5, -1, E_NONE, S_D, I_NONE, K_PLAIN, 0, 0, D_MOVE },
 	{ "clc", 0, 0xf8, -1, E_NONE, S_D, I_NONE, K_PLAIN, 0, 0, D_MOVE },
 	{ "stc", 0, 0xf9, -1, E_NONE, S_D, I_NONE, K_PLAIN, 0, 0, D_MOVE },
@@ -162,6 +170,9 @@ const struct diff_form diff_forms[] = {
 	{ "push Iz", 0, 0x68, -1, E_NONE, S_W | S_Q, I_Z, K_PUSH, O_DEF64, 0, D_STACK },
 	{ "push Ib", 0, 0x6a, -1, E_NONE, S_W | S_Q, I_B, K_PUSH, O_DEF64, 0, D_STACK },
 	{ "pushf", 0, 0x9c, -1, E_NONE, S_W | S_Q, I_NONE, K_PUSH, O_DEF64, 0, D_STACK },
+	{ "popf", 0, 0x9d, -1, E_NONE, S_W | S_Q, I_NONE, K_POPF, O_DEF64, 0, D_STACK },
+	{ "leave", 0, 0xc9, -1, E_NONE, S_W | S_Q, I_NONE, K_LEAVE, O_DEF64, 0, D_STACK },
+	{ "enter Iw,Ib", 0, 0xc8, -1, E_NONE, S_W | S_Q, I_ENTER, K_ENTER, O_DEF64, 0, D_STACK },
 	{ "pop Zv", 0, 0x58, -1, E_OPREG, S_W | S_Q, I_NONE, K_POP, O_DEF64, 0, D_STACK },
 	{ "pop Ev", 0, 0x8f, 0, E_GROUP, S_W | S_Q, I_NONE, K_POP, O_DEF64, 0, D_STACK },
 
@@ -593,6 +604,9 @@ again:
 		g.rm = 8;		/* 90 without REX.B is NOP */
 	g.addr32 = g.mem && rnd(4) == 0;
 	lock = g.mem && (f->opt & O_LOCK) && rnd(2);
+	/* now and then a LOCK the SDM forbids here: #UD on both (Vol. 2A LOCK) */
+	if (!lock && rnd(64) == 0)
+		lock = true;
 	g.msize = rmsize;
 	if (f->kind == K_CMPXCHG8B)
 		g.msize = size * 2;
@@ -652,12 +666,36 @@ again:
 		set_reg(&g, GPR_RAX, c->gpr[GPR_RAX]);
 		break;
 	case K_PUSH:
-	case K_POP: {
+	case K_POP:
+	case K_POPF:
+	case K_LEAVE:
+	case K_ENTER: {
 		uint64_t sp = DIFF_DATA + 2048 + 8 * rnd(256);
 
 		if (rnd(8) == 0)
 			sp += 1 + rnd(7);
-		set_reg(&g, GPR_RSP, sp);
+		set_reg(&g, f->kind == K_LEAVE ? GPR_RBP : GPR_RSP, sp);
+		if (f->kind == K_ENTER)
+			set_reg(&g, GPR_RBP, DIFF_DATA + 8192 + 8 * rnd(256) + (rnd(8) ? 0 : rnd(8)));
+		if (f->kind == K_POPF) {
+			/*
+			 * The arithmetic flags and DF; IF as the host has it
+			 * (user-mode POPF cannot change it), never TF or AC.
+			 */
+			v = (diff_rng() & (RFL_ARITH | RFL_DF)) | 0x202;
+			poke(c, sp, &v, size);
+		}
+		if (f->kind == K_ENTER) {
+			/*
+			 * Nesting level mostly small, masked to 5 bits.  The frame
+			 * stays in the window: Intel hosts fault when RSP - size
+			 * is not writable (the SDM's ENTER pseudocode touches no
+			 * memory there; the emulator does not either).
+			 */
+			set_reg(&g, GPR_RSP, sp + 2048);
+			imm = (rnd(4) ? rnd(0x800) : rnd(3) * 8) |
+			    (uint64_t)(rnd(4) ? rnd(4) : rnd(256)) << 16;
+		}
 		break;
 	}
 	case K_STRING: {
@@ -709,6 +747,9 @@ again:
 		} else {
 			g.target = pick_target(g.msize, lock || (f->opt & O_ALIGN) ||
 			    f->kind == K_CMPXCHG8B);
+			/* CMPXCHG16B on a misaligned m128: #GP(0) (SDM Vol. 2A) */
+			if (f->kind == K_CMPXCHG8B && size == 8 && rnd(32) == 0)
+				g.target += 8;
 			solve_ea(&g, f->kind == K_POP ? (uint64_t)size : 0);
 		}
 		c->has_mem = f->kind != K_LEA;
@@ -774,8 +815,11 @@ again:
 	case I_W:
 		immsize = 2;
 		break;
+	case I_ENTER:
+		immsize = 3;
+		break;
 	}
-	if (immsize != 0 && f->kind != K_SHIFT && f->kind != K_SHXD)
+	if (immsize != 0 && f->kind != K_SHIFT && f->kind != K_SHXD && f->kind != K_ENTER)
 		imm = diff_gen(immsize);
 
 	/* Bytes: prefixes in random order, REX, opcode, ModRM, SIB, disp, imm */

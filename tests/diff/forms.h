@@ -40,7 +40,7 @@ enum diff_enc {
 };
 
 /* Immediate. */
-enum diff_imm { I_NONE, I_B, I_Z, I_V, I_W };
+enum diff_imm { I_NONE, I_B, I_Z, I_V, I_W, I_ENTER /* imm16, imm8 */ };
 
 /* Options. */
 #define O_LOCK		0x0001	/* LOCK allowed with a memory operand */
@@ -70,6 +70,9 @@ enum diff_kind {
 	K_POP,		/* RSP in the data window; r/m address uses RSP after the pop */
 	K_LEA,		/* no memory access: any register values */
 	K_BSF,		/* destination undefined when the source is 0 */
+	K_POPF,		/* RSP in the data window, a flags image on the stack */
+	K_LEAVE,	/* RBP in the data window */
+	K_ENTER,	/* RSP and RBP in the data window */
 };
 
 struct diff_form {

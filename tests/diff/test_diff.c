@@ -285,6 +285,15 @@ emu_run_case(const struct diff_case *c, struct emu_result *r)
 	ecpu->exc_vector = -1;
 	/* the bytes after the instruction (the epilogue) are there, as in memory */
 	rc = emu_decode(bytes, 15, ecpu->mode, &in);
+	if (rc == -EILSEQ || rc == -E2BIG) {
+		/* what fetch_decode (emu.c) raises for these */
+		r->rc = EMU_FAULT;
+		r->exc = rc == -EILSEQ ? IDT_UD : IDT_GP;
+		r->len = c->len;
+		memcpy(r->gpr, c->gpr, 16 * 8);
+		r->flags = c->rflags;
+		return;
+	}
 	if (rc != 0) {
 		r->rc = -1;
 		r->derr = rc;
@@ -380,13 +389,17 @@ compare(const struct diff_case *c, int sig, const uint64_t *ngpr, uint64_t nflag
 
 	if (er->rc == -1)
 		return "the emulator's decoder rejects the bytes";
-	if (er->len != c->len)
+	if (er->len != c->len && !(er->rc == EMU_FAULT && er->exc == IDT_UD))
 		return "decoded length differs";
 	if (sig != 0) {
-		if (sig == SIGFPE && (er->rc != EMU_FAULT || er->exc != IDT_DE))
-			return "native #DE, the emulator did not raise #DE";
-		if (sig != SIGFPE && er->rc != EMU_FAULT)
+		if (er->rc != EMU_FAULT)
 			return "native fault, the emulator did not fault";
+		if (sig == SIGFPE && er->exc != IDT_DE)
+			return "native #DE, the emulator raised another exception";
+		if (sig == SIGILL && er->exc != IDT_UD)
+			return "native #UD, the emulator raised another exception";
+		if ((sig == SIGSEGV || sig == SIGBUS) && er->exc != IDT_GP && er->exc != IDT_SS)
+			return "native #GP/#SS, the emulator raised another exception";
 		/* A faulting instruction changes nothing (SDM Vol. 3A 6.5). */
 		if (memcmp(er->gpr, c->gpr, sizeof(er->gpr)) != 0)
 			return "the emulator faulted but changed registers";
