@@ -35,14 +35,18 @@ VMMAPI_OBJS	:= $(VMMAPI_SRCS:%.c=$(O)/obj/%.o)
 BHYVE_OBJS	:= $(BHYVE_SRCS:%.c=$(O)/obj/%.o)
 LOAD_OBJS	:= $(LOAD_SRCS:%.c=$(O)/obj/%.o)
 UNIT_BINS	:= $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
+# tests/diff: the software CPU against the host CPU (test_*.c are binaries).
+DIFF_MAINS	:= $(wildcard tests/diff/test_*.c)
+DIFF_OBJS	:= $(patsubst %.c,$(O)/obj/%.o,$(filter-out $(DIFF_MAINS) tests/diff/coverage.c,$(wildcard tests/diff/*.c)))
+DIFF_BINS	:= $(DIFF_MAINS:tests/diff/%.c=$(O)/tests/%)
 
 PROGS	:= $(O)/bhyve $(O)/bhyveload $(O)/bhyvectl $(O)/simple-loader
 LIBS	:= $(O)/libvmmapi.a $(O)/libvmm.a
 
-.PHONY: all setup check demo install clean guests bench fuzz
+.PHONY: all setup check demo install clean guests bench fuzz diff-long coverage
 # Keep objects make considers intermediate (test objects): no rebuilds, no noise.
 .SECONDARY:
-all: setup $(PROGS) $(UNIT_BINS) guests
+all: setup $(PROGS) $(UNIT_BINS) $(DIFF_BINS) guests
 
 # Installs what the build and tests need, once, from Debian's registry.
 setup:
@@ -83,6 +87,21 @@ $(O)/tests/%: $(O)/obj/tests/unit/%.o $(TESTLIB_OBJS) $(O)/libbhyve.a $(O)/liblo
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(TESTLIB_OBJS) $(WHOLE_BHYVE) $(O)/libload.a $(LIBS) $(LDLIBS)
 
+$(DIFF_BINS): $(O)/tests/%: $(O)/obj/tests/diff/%.o $(DIFF_OBJS) $(TESTLIB_OBJS) $(O)/libbhyve.a $(O)/libload.a $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(DIFF_OBJS) $(TESTLIB_OBJS) $(WHOLE_BHYVE) $(O)/libload.a $(LIBS) $(LDLIBS)
+
+# The differential test at length: millions of cases (make check runs thousands).
+diff-long: $(DIFF_BINS)
+	@for t in $(DIFF_BINS); do DIFF_ITERS=$${DIFF_ITERS:-40000} $$t || exit 1; done
+
+# docs/cpu-coverage.md: opcode forms decoded, implemented, diff-tested.
+# -rdynamic: the report names handlers with dladdr().
+$(O)/cpu-coverage: $(O)/obj/tests/diff/coverage.o $(DIFF_OBJS) $(LIBS)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+coverage: $(O)/cpu-coverage
+	@scripts/cpu-coverage $(O)
+
 # Tiny self-checking guests (tests/guest/*.S), assembled to flat binaries.
 GUEST_SRCS := $(wildcard tests/guest/*.S)
 GUEST_BINS := $(GUEST_SRCS:tests/guest/%.S=$(O)/guests/%.bin)
@@ -115,7 +134,8 @@ fuzz: $(FUZZ_BINS)
 check: all
 	@$(MAKE) --no-print-directory O=$(O)/asan SAN=1 $(O)/asan/bhyve $(O)/asan/bhyveload \
 		$(O)/asan/bhyvectl $(O)/asan/simple-loader \
-		$(UNIT_SRCS:tests/unit/%.c=$(O)/asan/tests/%)
+		$(UNIT_SRCS:tests/unit/%.c=$(O)/asan/tests/%) \
+		$(DIFF_MAINS:tests/diff/%.c=$(O)/asan/tests/%)
 	@$(MAKE) --no-print-directory fuzz || echo "fuzz targets not built (clang/libFuzzer missing): their tests are skipped"
 	@tests/run.sh $(O) $(O)/asan
 
