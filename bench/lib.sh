@@ -1,5 +1,5 @@
 # lib.sh - shared by the bench scripts: build a bench guest, time it on lhyve
-# (software CPU) and on QEMU TCG, best of 3 runs each.
+# (software CPU) and on QEMU TCG.
 set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
@@ -14,31 +14,55 @@ build_guest() {
 	objcopy -O binary "$work/$1.elf" "$work/$1.bin"
 }
 
+# set_iters NAME N OUT: OUT is NAME.bin with its 64-bit `iters` (boot.h) set to N
+set_iters() {
+	local addr off hex le i
+	addr=$(nm "$work/$1.elf" | awk '$3 == "iters" { print $1 }')
+	[ -n "$addr" ] || { echo "$1: no iters symbol" >&2; exit 1; }
+	off=$((0x$addr - 0x100000))
+	hex=$(printf '%016x' "$2")
+	le=
+	for i in 14 12 10 8 6 4 2 0; do le="$le\\x${hex:$i:2}"; done
+	cp "$work/$1.bin" "$3"
+	printf "$le" | dd of="$3" bs=1 seek=$off conv=notrunc status=none
+}
+
 now() { date +%s.%N; }
 
-# lhyve_time NAME: seconds for one bhyve run of the guest (load not counted)
-lhyve_time() {
-	$B/bhyveload -m 64M -k "$work/$1.bin@0x100000" bench >/dev/null || return 1
-	local t0 t1 rc
+# lhyve_run BIN: "SECONDS RETIRED" for one bhyve run of the flat binary BIN
+# (bhyveload not counted); RETIRED is the vCPU's "instructions retired".
+lhyve_run() {
+	local t0 t1 rc n
+	$B/bhyveload -m 64M -k "$1@0x100000" bench >/dev/null || return 1
 	t0=$(now)
 	$B/bhyve -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio bench >/dev/null </dev/null
 	rc=$?
 	t1=$(now)
+	n=$($B/bhyvectl --vm=bench --get-stats | awk '$1 == "instructions" && $2 == "retired" { print $3 }')
 	$B/bhyvectl --vm=bench --destroy
 	[ $rc = 1 ] || { echo "lhyve: bhyve exited $rc" >&2; return 1; }
+	echo "$(echo "$t1 - $t0" | bc -l) $n"
+}
+
+# qemu_run BIN: seconds for one QEMU TCG run of the same binary
+qemu_run() {
+	local t0 t1 rc
+	t0=$(now)
+	qemu-system-x86_64 -accel tcg -M pc -m 64M -display none -serial null -monitor none \
+		-device isa-debug-exit,iobase=0xf4,iosize=1 -kernel "$1" \
+		-no-reboot </dev/null >/dev/null 2>&1
+	rc=$?
+	t1=$(now)
+	# isa-debug-exit: status (0x31 << 1) | 1 once the guest reached BENCH_END
+	[ $rc = 99 ] || { echo "qemu: exited $rc" >&2; return 1; }
 	echo "$t1 - $t0" | bc -l
 }
 
-# qemu_time NAME: seconds for one QEMU TCG run of the same binary
-qemu_time() {
-	local t0 t1
-	t0=$(now)
-	qemu-system-x86_64 -accel tcg -M pc -m 64M -display none -serial null -monitor none \
-		-device isa-debug-exit,iobase=0xf4,iosize=1 -kernel "$work/$1.bin" \
-		-no-reboot </dev/null >/dev/null 2>&1
-	t1=$(now)
-	echo "$t1 - $t0" | bc -l
-}
+have_qemu() { command -v qemu-system-x86_64 >/dev/null; }
+
+# lhyve_time NAME, qemu_time NAME: seconds for one run of bench/guests/NAME
+lhyve_time() { lhyve_run "$work/$1.bin" | cut -d' ' -f1; }
+qemu_time() { qemu_run "$work/$1.bin"; }
 
 best3() { for i in 1 2 3; do "$@"; done | sort -g | head -n1; }
 
@@ -48,7 +72,7 @@ compare() {
 	build_guest "$1"
 	l=$(best3 lhyve_time "$1")
 	printf 'lhyve (emu)   %d %s in %.3f s: %.0f %s/s\n' "$2" "$3" "$l" "$(echo "$2 / $l" | bc -l)" "$3"
-	if command -v qemu-system-x86_64 >/dev/null; then
+	if have_qemu; then
 		q=$(best3 qemu_time "$1")
 		printf 'qemu (tcg)    %d %s in %.3f s: %.0f %s/s\n' "$2" "$3" "$q" "$(echo "$2 / $q" | bc -l)" "$3"
 		printf 'ratio lhyve/qemu: %.2f (above 1: lhyve faster)\n' "$(echo "$q / $l" | bc -l)"
