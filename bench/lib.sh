@@ -27,42 +27,46 @@ set_iters() {
 	printf "$le" | dd of="$3" bs=1 seek=$off conv=notrunc status=none
 }
 
-now() { date +%s.%N; }
+# timed CMD...: run CMD (its output to /dev/null, errors shown), leave
+# "WALL CPU" in $tm (seconds; CPU = user + system of CMD and its threads, which
+# other load on the machine barely changes) and return CMD's status.
+timed() {
+	local TIMEFORMAT='%R %U %S' rc
+	{ time "$@" >/dev/null </dev/null 2>&4; } 4>&2 2>"$work/time"
+	rc=$?
+	tm=$(awk '{ printf "%.3f %.3f", $1, $2 + $3 }' "$work/time")
+	return $rc
+}
 
-# lhyve_run BIN: "SECONDS RETIRED" for one bhyve run of the flat binary BIN
+# lhyve_run BIN: "WALL CPU RETIRED" for one bhyve run of the flat binary BIN
 # (bhyveload not counted); RETIRED is the vCPU's "instructions retired".
 lhyve_run() {
-	local t0 t1 rc n
+	local rc n
 	$B/bhyveload -m 64M -k "$1@0x100000" bench >/dev/null || return 1
-	t0=$(now)
-	$B/bhyve -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio bench >/dev/null </dev/null
+	timed $B/bhyve -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio bench
 	rc=$?
-	t1=$(now)
 	n=$($B/bhyvectl --vm=bench --get-stats | awk '$1 == "instructions" && $2 == "retired" { print $3 }')
 	$B/bhyvectl --vm=bench --destroy
 	[ $rc = 1 ] || { echo "lhyve: bhyve exited $rc" >&2; return 1; }
-	echo "$(echo "$t1 - $t0" | bc -l) $n"
+	echo "$tm $n"
 }
 
-# qemu_run BIN: seconds for one QEMU TCG run of the same binary
+# qemu_run BIN: "WALL CPU" for one QEMU TCG run of the same binary
 qemu_run() {
-	local t0 t1 rc
-	t0=$(now)
-	qemu-system-x86_64 -accel tcg -M pc -m 64M -display none -serial null -monitor none \
-		-device isa-debug-exit,iobase=0xf4,iosize=1 -kernel "$1" \
-		-no-reboot </dev/null >/dev/null 2>&1
+	local rc
+	timed qemu-system-x86_64 -accel tcg -M pc -m 64M -display none -serial null -monitor none \
+		-device isa-debug-exit,iobase=0xf4,iosize=1 -kernel "$1" -no-reboot
 	rc=$?
-	t1=$(now)
 	# isa-debug-exit: status (0x31 << 1) | 1 once the guest reached BENCH_END
 	[ $rc = 99 ] || { echo "qemu: exited $rc" >&2; return 1; }
-	echo "$t1 - $t0" | bc -l
+	echo "$tm"
 }
 
 have_qemu() { command -v qemu-system-x86_64 >/dev/null; }
 
 # lhyve_time NAME, qemu_time NAME: seconds for one run of bench/guests/NAME
 lhyve_time() { lhyve_run "$work/$1.bin" | cut -d' ' -f1; }
-qemu_time() { qemu_run "$work/$1.bin"; }
+qemu_time() { qemu_run "$work/$1.bin" | cut -d' ' -f1; }
 
 best3() { for i in 1 2 3; do "$@"; done | sort -g | head -n1; }
 
