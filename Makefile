@@ -3,6 +3,7 @@
 #   make            build everything (installs missing Debian packages first)
 #   make check      build, then run every test (also under ASan+UBSan)
 #   make demo       build, then boot the demo guest on the console
+#   make bench      build, then measure speed against QEMU TCG (docs/bench.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -144,7 +145,7 @@ demo: all
 
 bench: all
 	@bench/exit-latency $(O)
-	@bench/insn-rate $(O)
+	@bench/mips $(O)
 
 install: $(PROGS) $(LIBS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \

@@ -7,6 +7,9 @@
  *    kludge) and enters entry32 in 32-bit protected mode, which switches to
  *    long mode itself (Intel SDM Vol. 3A 9.8.5).
  * BENCH_END powers off on both: QEMU's isa-debug-exit, then bhyve's PM1a S5.
+ * A guest that takes its iteration count at run time reads the 64-bit `iters`:
+ * bench/lib.sh patches it in a copy of the .bin (offset iters - _start, from
+ * the ELF's symbol table), so the same binary runs at any length.
  */
 #define BASE	0x100000
 #define PML4	0x1000
@@ -68,6 +71,10 @@ gdt:	.quad	0
 	.quad	0x0000920000000000		/* data */
 gdtr:	.word	3 * 8 - 1
 	.long	BASE + (gdt - _start)
+
+	.align	8
+	.globl	iters
+iters:	.quad	1000
 
 /* Power off on both: QEMU's isa-debug-exit, then bhyve's PM1a control (S5). */
 .macro BENCH_END
