@@ -356,7 +356,19 @@ emu_mem_fast(const struct emu_cpu *cpu, int seg, uint64_t off, int size, int wri
 }
 
 /* Effective address (offset within in->seg) of the ModRM memory operand. */
-uint64_t emu_ea(struct emu_cpu *cpu, const struct emu_insn *in);
+static inline uint64_t
+emu_ea(const struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t ea = (uint64_t)in->disp;
+
+	if (in->base == EMU_REG_RIP)
+		ea += cpu->st.rip + in->len;
+	else if (in->base != EMU_REG_NONE)
+		ea += cpu->st.gpr[in->base];
+	if (in->index != EMU_REG_NONE)
+		ea += cpu->st.gpr[in->index] << in->scale;
+	return ea & emu_size_mask(in->addrsize);
+}
 /* Segmented access: segment checks, paging, RAM or MMIO.  EMU_OK/FAULT/EXIT. */
 int	emu_read(struct emu_cpu *cpu, int seg, uint64_t off, void *buf, int size);
 int	emu_write(struct emu_cpu *cpu, int seg, uint64_t off, const void *buf, int size);
@@ -422,6 +434,13 @@ int	emu_unimplemented(struct emu_cpu *cpu, const struct emu_insn *in);
  * -E2BIG when the instruction would exceed 15 bytes (#GP(0)).
  */
 int	emu_decode(const uint8_t *code, int avail, enum emu_mode mode, struct emu_insn *in);
+/*
+ * Replace in->fn by a handler specialised for its operation, form, size and
+ * register/memory operand where one exists (fast.c).  The execution engine
+ * calls it after emu_decode; in->fn stays the generic handler otherwise, so
+ * tools that look at the decode (the oracle tests) see the operation.
+ */
+void	emu_specialize(struct emu_insn *in);
 
 /*
  * ---- instruction handlers, by family file ----
@@ -442,6 +461,8 @@ emu_op_fn op_cmpxchg8b;		/* 0F C7 /1 (CMPXCHG8B/16B by REX.W) */
 emu_op_fn op_shift;		/* C0/C1/D0-D3 group 2: in->sub = rol ror rcl rcr shl shr sal sar */
 emu_op_fn op_shld;		/* 0F A4/A5 */
 emu_op_fn op_shrd;		/* 0F AC/AD */
+/* Specialised C1/D1 register forms, [ModRM.reg][size 4, 8] (NULL: RCL RCR). */
+extern emu_op_fn *const emu_shift_reg_imm[8][2];
 /* muldiv.c */
 emu_op_fn op_muldiv;		/* F6/F7 /4-/7: mul imul div idiv */
 emu_op_fn op_imul2;		/* 0F AF imul r, r/m */

@@ -395,6 +395,7 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 	struct emu_cpu *cpu = &vc->cpu;
 	const struct vm_seg *cs = &cpu->st.seg[SEG_CS];
 	uint64_t rip = cpu->st.rip, la, gpa_page, gpa, off, avail, pos;
+	const struct emu_tlb_entry *e;
 	struct emu_tb *tb;
 	uint8_t *hp;
 	int acc, rc, n;
@@ -409,10 +410,17 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 			return EMU_OK;
 		la = (cs->base + rip) & 0xffffffffULL;
 	}
-	acc = EMU_ACC_FETCH | (cpu->cpl == 3 ? EMU_ACC_USER : 0);
-	rc = emu_translate(cpu, la, acc, &hp, &gpa_page);
-	if (rc != EMU_OK)
-		return rc;
+	/* The ITLB probe inline (mmu.c's tlb_lookup for a fetch), else a walk. */
+	e = &cpu->tlb[EMU_TLB_SIZE + ((la >> 12) & (EMU_TLB_SIZE - 1))];
+	if (e->vpn == la >> 12 && e->exec && (cpu->cpl != 3 || e->user)) {
+		hp = e->hpage;
+		gpa_page = e->gpa_page;
+	} else {
+		acc = EMU_ACC_FETCH | (cpu->cpl == 3 ? EMU_ACC_USER : 0);
+		rc = emu_translate(cpu, la, acc, &hp, &gpa_page);
+		if (rc != EMU_OK)
+			return rc;
+	}
 	if (hp == NULL || (gpa_page >> 12) >= cpu->code_npages)
 		return EMU_OK;
 	off = la & 4095;
@@ -436,6 +444,7 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 		if (emu_decode(hp + off + pos, (int)(avail - pos > 15 ? 15 : avail - pos),
 		    cpu->mode, in) != 0)
 			break;
+		emu_specialize(in);
 		n++;
 		pos += in->len;
 		if (tb_ends_block(in))
@@ -460,25 +469,27 @@ static int
 tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
 {
 	const struct emu_insn *in = tb->insns, *end = tb->insns + tb->ninsns;
-	uint64_t mask = emu_ip_mask(cpu), fall, retired = 0;
+	uint64_t mask = emu_ip_mask(cpu), fall;
 	int rc = EMU_OK;
 
+	/*
+	 * No replay log is pending here (run() steps a replayed instruction on
+	 * its own), so the I/O log needs no per-instruction care.
+	 */
 	cpu->block_stop = 0;
 	do {
 		fall = (cpu->st.rip + in->len) & mask;
 		cpu->next_rip = fall;
-		cpu->io_log.pos = 0;
 		rc = in->fn(cpu, in);
 		if (__builtin_expect(rc != EMU_OK, 0))
 			break;
 		cpu->st.rip = cpu->next_rip;
-		retired++;
-		if (__builtin_expect(cpu->io_log.n != 0, 0))
-			io_log_reset(cpu);
-		if (cpu->next_rip != fall || cpu->block_stop)
+		if (cpu->next_rip != fall || cpu->block_stop) {
+			in++;
 			break;
+		}
 	} while (++in < end);
-	cpu->stats.insns_retired += retired;
+	cpu->stats.insns_retired += (uint64_t)(in - tb->insns);
 	return rc;
 }
 
@@ -608,7 +619,8 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 				return 0;
 		}
 		if (__builtin_expect((cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS)) ||
-		    (cpu->st.rflags & RFL_TF) || cpu->caps[VM_CAP_MTRAP_EXIT], 0)) {
+		    (cpu->st.rflags & RFL_TF) || cpu->caps[VM_CAP_MTRAP_EXIT] ||
+		    cpu->io_log.n != 0, 0)) {
 			if (step_one(cpu))
 				return 0;
 			continue;

@@ -127,18 +127,21 @@ emu_rflags(struct emu_cpu *cpu)
 
 	if (lf->op != EMU_LF_NONE) {
 		f = cpu->st.rflags & ~RFL_ARITH;
-		if (lf_cf(lf))
-			f |= RFL_CF;
-		if (lf_pf(lf))
-			f |= RFL_PF;
-		if (lf_af(lf))
-			f |= RFL_AF;
 		if (lf_zf(lf))
 			f |= RFL_ZF;
 		if (lf_sf(lf))
 			f |= RFL_SF;
-		if (lf_of(lf))
-			f |= RFL_OF;
+		if (lf_pf(lf))
+			f |= RFL_PF;
+		/* Logic results (the commonest) have CF = OF = AF = 0. */
+		if (lf->op != EMU_LF_LOGIC) {
+			if (lf_cf(lf))
+				f |= RFL_CF;
+			if (lf_af(lf))
+				f |= RFL_AF;
+			if (lf_of(lf))
+				f |= RFL_OF;
+		}
 		cpu->st.rflags = f;
 		cpu->lf.op = EMU_LF_NONE;
 	}
@@ -161,13 +164,28 @@ emu_set_arith_flags(struct emu_cpu *cpu, uint64_t mask, uint64_t val)
 {
 	uint64_t f;
 
+	const struct emu_lazyflags *lf = &cpu->lf;
+	uint64_t keep;
+
 	mask &= RFL_ARITH;
-	if (mask == RFL_ARITH) {
-		/* Every lazy flag is replaced: no need to derive them first. */
+	f = cpu->st.rflags;
+	if (lf->op != EMU_LF_NONE) {
+		/* Derive only the lazy flags that survive (rotates keep SZAP). */
+		keep = RFL_ARITH & ~mask;
+		f &= ~RFL_ARITH;
+		if ((keep & RFL_ZF) && lf_zf(lf))
+			f |= RFL_ZF;
+		if ((keep & RFL_SF) && lf_sf(lf))
+			f |= RFL_SF;
+		if ((keep & RFL_PF) && lf_pf(lf))
+			f |= RFL_PF;
+		if ((keep & RFL_AF) && lf_af(lf))
+			f |= RFL_AF;
+		if ((keep & RFL_CF) && lf_cf(lf))
+			f |= RFL_CF;
+		if ((keep & RFL_OF) && lf_of(lf))
+			f |= RFL_OF;
 		cpu->lf.op = EMU_LF_NONE;
-		f = cpu->st.rflags;
-	} else {
-		f = emu_rflags(cpu);
 	}
 	cpu->st.rflags = (f & ~mask) | (val & mask) | 0x2;
 }

@@ -695,20 +695,6 @@ emu_mem_ptr(struct emu_cpu *cpu, int seg, uint64_t off, int size, uint8_t **hp)
 
 /* ---- operands ---- */
 
-uint64_t
-emu_ea(struct emu_cpu *cpu, const struct emu_insn *in)
-{
-	uint64_t ea = (uint64_t)in->disp;
-
-	if (in->base == EMU_REG_RIP)
-		ea += cpu->st.rip + in->len;
-	else if (in->base != EMU_REG_NONE)
-		ea += cpu->st.gpr[in->base];
-	if (in->index != EMU_REG_NONE)
-		ea += cpu->st.gpr[in->index] << in->scale;
-	return ea & emu_size_mask(in->addrsize);
-}
-
 /* Little-endian host: a size-byte copy fills the low bytes of a uint64_t. */
 int
 emu_rm_read(struct emu_cpu *cpu, const struct emu_insn *in, int size, uint64_t *val)

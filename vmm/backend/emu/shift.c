@@ -196,6 +196,14 @@ shift_run(struct emu_cpu *cpu, const struct emu_insn *in, struct shift_ctx *c,
 			emu_reg_write(cpu, in->rm, 4, in->rex, old);
 		return rc;
 	}
+	if (!in->has_mem) {
+		/* A register: compute once, no read-modify-write machinery. */
+		old = emu_reg_read(cpu, in->rm, c->size, in->rex);
+		compute(c, old, &o);
+		emu_reg_write(cpu, in->rm, c->size, in->rex, o.res);
+		emu_set_arith_flags(cpu, o.fmask, o.flags);
+		return EMU_OK;
+	}
 	rc = emu_rmw(cpu, in, c->size, fn, c, &old);
 	if (rc != EMU_OK)
 		return rc;
@@ -325,3 +333,79 @@ op_shrd(struct emu_cpu *cpu, const struct emu_insn *in)
 {
 	return dshift(cpu, in, SH_SHR);
 }
+
+/*
+ * Specialised register forms by an immediate or by 1 (C1 /r ib, D1 /r with
+ * mod = 3), 32 and 64 bits, for SHL SHR SAR ROL ROR: the flags of
+ * shift_compute, computed directly (emu_specialize picks them; a masked
+ * count of 0 goes to op_shift).
+ */
+static inline __attribute__((always_inline)) int
+shift_reg_imm(struct emu_cpu *cpu, const struct emu_insn *in, int op, int size)
+{
+	unsigned n = (unsigned)size * 8, c;
+	uint64_t m = emu_size_mask(size), x, res, cf, of, top, f;
+	bool intel = cpu->vendor == VMM_VENDOR_INTEL;
+
+	c = in->form == EMU_FORM_RM_1 ? 1 : (unsigned)(in->imm & (n - 1));
+	if (c == 0)
+		return op_shift(cpu, in);
+	x = cpu->st.gpr[in->rm] & m;
+	top = (x >> (n - 1)) & 1;
+	switch (op) {
+	case SH_SHL:
+		res = (x << c) & m;
+		cf = (x >> (n - c)) & 1;
+		of = intel ? top ^ ((x >> (n - 2)) & 1) : ((res >> (n - 1)) ^ cf) & 1;
+		break;
+	case SH_SHR:
+		res = x >> c;
+		cf = (x >> (c - 1)) & 1;
+		of = intel || c == 1 ? top : 0;
+		break;
+	case SH_SAR:
+		res = (uint64_t)((int64_t)(x << (64 - n)) >> (64 - n + c)) & m;
+		cf = (uint64_t)((int64_t)(x << (64 - n)) >> (64 - n + c - 1)) & 1;
+		of = 0;
+		break;
+	case SH_ROL:
+		res = ((x << c) | (x >> (n - c))) & m;
+		cf = res & 1;
+		of = intel ? top ^ ((x >> (n - 2)) & 1) : ((res >> (n - 1)) ^ cf) & 1;
+		cpu->st.gpr[in->rm] = res;
+		emu_set_arith_flags(cpu, RFL_CF | RFL_OF, (cf ? RFL_CF : 0) | (of ? RFL_OF : 0));
+		return EMU_OK;
+	default:	/* ROR */
+		res = ((x >> c) | (x << (n - c))) & m;
+		cf = (res >> (n - 1)) & 1;
+		of = intel ? (x & 1) ^ top : ((res >> (n - 1)) ^ (res >> (n - 2))) & 1;
+		cpu->st.gpr[in->rm] = res;
+		emu_set_arith_flags(cpu, RFL_CF | RFL_OF, (cf ? RFL_CF : 0) | (of ? RFL_OF : 0));
+		return EMU_OK;
+	}
+	/* 32-bit results zero the upper half: res is already masked. */
+	cpu->st.gpr[in->rm] = res;
+	f = szf_pf(res, size) | (cf ? RFL_CF : 0) | (of ? RFL_OF : 0) | (intel ? 0 : RFL_AF);
+	emu_set_arith_flags(cpu, RFL_ARITH, f);
+	return EMU_OK;
+}
+
+#define SHIFT_FAST(name, OP)							\
+static int name##32(struct emu_cpu *c, const struct emu_insn *i)		\
+{ return shift_reg_imm(c, i, OP, 4); }						\
+static int name##64(struct emu_cpu *c, const struct emu_insn *i)		\
+{ return shift_reg_imm(c, i, OP, 8); }
+SHIFT_FAST(shl_ri, SH_SHL)
+SHIFT_FAST(shr_ri, SH_SHR)
+SHIFT_FAST(sar_ri, SH_SAR)
+SHIFT_FAST(rol_ri, SH_ROL)
+SHIFT_FAST(ror_ri, SH_ROR)
+
+emu_op_fn *const emu_shift_reg_imm[8][2] = {
+	[SH_ROL] = { rol_ri32, rol_ri64 },
+	[SH_ROR] = { ror_ri32, ror_ri64 },
+	[SH_SHL] = { shl_ri32, shl_ri64 },
+	[SH_SAL] = { shl_ri32, shl_ri64 },
+	[SH_SHR] = { shr_ri32, shr_ri64 },
+	[SH_SAR] = { sar_ri32, sar_ri64 },
+};

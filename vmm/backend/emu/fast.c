@@ -1,0 +1,335 @@
+/*
+ * fast.c - specialised handlers for the hottest instruction forms, chosen
+ * once at decode time (emu_specialize, called by emu_decode), so that they
+ * never re-decide operation, form, size or register/memory at run time
+ * (the Bochs way: XOR_EdGdR vs XOR_EdGdM).
+ *
+ * Each one covers exactly a form its generic handler (alu.c, move.c) also
+ * covers, computes the same result and records the same lazy flags; the
+ * memory forms use the inline TLB path (emu_mem_fast) and hand anything
+ * else (a miss, MMIO, a page crossing, a fault) to the generic handler,
+ * which starts from scratch: nothing architectural has changed by then.
+ * tests/diff runs every form through emu_decode, so the specialised
+ * handlers are what it checks against the host.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cpu.h"
+
+enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
+
+#define ALWAYS_INLINE	static inline __attribute__((always_inline))
+
+/* dst op= src on values already masked to @size; records the lazy flags. */
+ALWAYS_INLINE uint64_t
+alu_op(struct emu_cpu *cpu, int op, int size, uint64_t a, uint64_t b)
+{
+	uint64_t m = emu_size_mask(size), r;
+
+	switch (op) {
+	case ALU_ADD:
+		r = (a + b) & m;
+		emu_flags_set(cpu, EMU_LF_ADD, size, a, b, r);
+		break;
+	case ALU_OR:
+		r = a | b;
+		emu_flags_set(cpu, EMU_LF_LOGIC, size, a, b, r);
+		break;
+	case ALU_AND:
+		r = a & b;
+		emu_flags_set(cpu, EMU_LF_LOGIC, size, a, b, r);
+		break;
+	case ALU_XOR:
+		r = a ^ b;
+		emu_flags_set(cpu, EMU_LF_LOGIC, size, a, b, r);
+		break;
+	default:	/* SUB, CMP */
+		r = (a - b) & m;
+		emu_flags_set(cpu, EMU_LF_SUB, size, a, b, r);
+		break;
+	}
+	return r;
+}
+
+/* Register destination of 4 or 8 bytes: a 32-bit write zeroes the upper half. */
+ALWAYS_INLINE void
+reg_put(struct emu_cpu *cpu, int reg, int size, uint64_t v)
+{
+	cpu->st.gpr[reg] = size == 8 ? v : (uint32_t)v;
+}
+
+ALWAYS_INLINE uint64_t
+reg_get(const struct emu_cpu *cpu, int reg, int size)
+{
+	return size == 8 ? cpu->st.gpr[reg] : (uint32_t)cpu->st.gpr[reg];
+}
+
+ALWAYS_INLINE uint64_t
+load_sz(const uint8_t *p, int size)
+{
+	uint32_t v32;
+	uint64_t v64;
+
+	if (size == 8) {
+		memcpy(&v64, p, 8);
+		return v64;
+	}
+	memcpy(&v32, p, 4);
+	return v32;
+}
+
+ALWAYS_INLINE void
+store_sz(uint8_t *p, int size, uint64_t v)
+{
+	uint32_t v32 = (uint32_t)v;
+
+	if (size == 8)
+		memcpy(p, &v, 8);
+	else
+		memcpy(p, &v32, 4);
+}
+
+/* ---- ALU: reg,reg  reg,imm  reg,[mem]  [mem],reg  [mem],imm ---- */
+
+ALWAYS_INLINE int
+alu_rr(struct emu_cpu *cpu, int op, int size, int dst, int src)
+{
+	uint64_t r = alu_op(cpu, op, size, reg_get(cpu, dst, size), reg_get(cpu, src, size));
+
+	if (op != ALU_CMP)
+		reg_put(cpu, dst, size, r);
+	return EMU_OK;
+}
+
+ALWAYS_INLINE int
+alu_ri(struct emu_cpu *cpu, int op, int size, int dst, uint64_t imm)
+{
+	uint64_t r = alu_op(cpu, op, size, reg_get(cpu, dst, size), imm & emu_size_mask(size));
+
+	if (op != ALU_CMP)
+		reg_put(cpu, dst, size, r);
+	return EMU_OK;
+}
+
+/* reg op= [mem] (REG_RM with memory). */
+ALWAYS_INLINE int
+alu_rm(struct emu_cpu *cpu, const struct emu_insn *in, int op, int size)
+{
+	uint64_t gpa, r;
+	const uint8_t *hp;
+
+	hp = emu_mem_fast(cpu, in->seg, emu_ea(cpu, in), size, 0, &gpa);
+	if (hp == NULL)
+		return op_alu(cpu, in);
+	r = alu_op(cpu, op, size, reg_get(cpu, in->reg, size), load_sz(hp, size));
+	if (op != ALU_CMP)
+		reg_put(cpu, in->reg, size, r);
+	return EMU_OK;
+}
+
+/* [mem] op= reg or imm (RM_REG / RM_IMM with memory, no LOCK). */
+ALWAYS_INLINE int
+alu_mr(struct emu_cpu *cpu, const struct emu_insn *in, int op, int size, bool imm)
+{
+	uint64_t gpa, src, r;
+	uint8_t *hp;
+
+	hp = emu_mem_fast(cpu, in->seg, emu_ea(cpu, in), size, op != ALU_CMP, &gpa);
+	if (hp == NULL)
+		return op_alu(cpu, in);
+	src = imm ? in->imm & emu_size_mask(size) : reg_get(cpu, in->reg, size);
+	r = alu_op(cpu, op, size, load_sz(hp, size), src);
+	if (op != ALU_CMP) {
+		store_sz(hp, size, r);
+		emu_code_written(cpu, gpa, (uint64_t)size);
+	}
+	return EMU_OK;
+}
+
+#define ALU_FNS(name, OP, SZ)							\
+static int fast_##name##SZ##_rmreg(struct emu_cpu *c, const struct emu_insn *i)	\
+{ return alu_rr(c, OP, SZ / 8, i->rm, i->reg); }				\
+static int fast_##name##SZ##_regrm(struct emu_cpu *c, const struct emu_insn *i)	\
+{ return alu_rr(c, OP, SZ / 8, i->reg, i->rm); }				\
+static int fast_##name##SZ##_rmimm(struct emu_cpu *c, const struct emu_insn *i)	\
+{ return alu_ri(c, OP, SZ / 8, i->rm, i->imm); }				\
+static int fast_##name##SZ##_accimm(struct emu_cpu *c, const struct emu_insn *i) \
+{ return alu_ri(c, OP, SZ / 8, GPR_RAX, i->imm); }				\
+static int fast_##name##SZ##_regmem(struct emu_cpu *c, const struct emu_insn *i) \
+{ return alu_rm(c, i, OP, SZ / 8); }						\
+static int fast_##name##SZ##_memreg(struct emu_cpu *c, const struct emu_insn *i) \
+{ return alu_mr(c, i, OP, SZ / 8, false); }					\
+static int fast_##name##SZ##_memimm(struct emu_cpu *c, const struct emu_insn *i) \
+{ return alu_mr(c, i, OP, SZ / 8, true); }
+
+#define ALU_OP(name, OP) ALU_FNS(name, OP, 32) ALU_FNS(name, OP, 64)
+ALU_OP(add, ALU_ADD) ALU_OP(or, ALU_OR) ALU_OP(and, ALU_AND)
+ALU_OP(sub, ALU_SUB) ALU_OP(xor, ALU_XOR) ALU_OP(cmp, ALU_CMP)
+
+enum { V_RMREG, V_REGRM, V_RMIMM, V_ACCIMM, V_REGMEM, V_MEMREG, V_MEMIMM, V_COUNT };
+
+#define ALU_ROW(name)								\
+	{ { fast_##name##32_rmreg, fast_##name##32_regrm, fast_##name##32_rmimm,	\
+	    fast_##name##32_accimm, fast_##name##32_regmem, fast_##name##32_memreg,	\
+	    fast_##name##32_memimm },							\
+	  { fast_##name##64_rmreg, fast_##name##64_regrm, fast_##name##64_rmimm,	\
+	    fast_##name##64_accimm, fast_##name##64_regmem, fast_##name##64_memreg,	\
+	    fast_##name##64_memimm } }
+
+/* [ALU row][size 4, 8][variant]; ADC and SBB stay generic. */
+static emu_op_fn *const alu_fast[8][2][V_COUNT] = {
+	[ALU_ADD] = ALU_ROW(add), [ALU_OR] = ALU_ROW(or), [ALU_AND] = ALU_ROW(and),
+	[ALU_SUB] = ALU_ROW(sub), [ALU_XOR] = ALU_ROW(xor), [ALU_CMP] = ALU_ROW(cmp),
+};
+
+/* ---- TEST reg,reg ---- */
+
+static int
+fast_test32_rr(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t a = reg_get(cpu, in->rm, 4), b = reg_get(cpu, in->reg, 4);
+
+	emu_flags_set(cpu, EMU_LF_LOGIC, 4, a, b, a & b);
+	return EMU_OK;
+}
+
+static int
+fast_test64_rr(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t a = cpu->st.gpr[in->rm], b = cpu->st.gpr[in->reg];
+
+	emu_flags_set(cpu, EMU_LF_LOGIC, 8, a, b, a & b);
+	return EMU_OK;
+}
+
+/* ---- MOV ---- */
+
+#define MOV_FNS(SZ)								\
+static int fast_mov##SZ##_rmreg(struct emu_cpu *c, const struct emu_insn *i)	\
+{ reg_put(c, i->rm, SZ / 8, c->st.gpr[i->reg]); return EMU_OK; }		\
+static int fast_mov##SZ##_regrm(struct emu_cpu *c, const struct emu_insn *i)	\
+{ reg_put(c, i->reg, SZ / 8, c->st.gpr[i->rm]); return EMU_OK; }		\
+static int fast_mov##SZ##_imm(struct emu_cpu *c, const struct emu_insn *i)	\
+{ reg_put(c, i->rm, SZ / 8, i->imm); return EMU_OK; }				\
+static int fast_mov##SZ##_load(struct emu_cpu *c, const struct emu_insn *i)	\
+{										\
+	uint64_t gpa;								\
+	const uint8_t *hp = emu_mem_fast(c, i->seg, emu_ea(c, i), SZ / 8, 0, &gpa); \
+										\
+	if (hp == NULL)								\
+		return op_mov(c, i);						\
+	reg_put(c, i->reg, SZ / 8, load_sz(hp, SZ / 8));			\
+	return EMU_OK;								\
+}										\
+static int fast_mov##SZ##_store(struct emu_cpu *c, const struct emu_insn *i)	\
+{										\
+	uint64_t gpa;								\
+	uint8_t *hp = emu_mem_fast(c, i->seg, emu_ea(c, i), SZ / 8, 1, &gpa);	\
+										\
+	if (hp == NULL)								\
+		return op_mov(c, i);						\
+	store_sz(hp, SZ / 8, i->form == EMU_FORM_RM_IMM ? i->imm : c->st.gpr[i->reg]); \
+	emu_code_written(c, gpa, SZ / 8);					\
+	return EMU_OK;								\
+}
+MOV_FNS(32)
+MOV_FNS(64)
+
+/* ---- LEA, INC/DEC ---- */
+
+static int
+fast_lea64(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	cpu->st.gpr[in->reg] = emu_ea(cpu, in);
+	return EMU_OK;
+}
+
+static int
+fast_lea32(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	cpu->st.gpr[in->reg] = (uint32_t)emu_ea(cpu, in);
+	return EMU_OK;
+}
+
+ALWAYS_INLINE int
+incdec_r(struct emu_cpu *cpu, const struct emu_insn *in, int size, bool dec)
+{
+	/* INC/DEC leave CF alone (SDM Vol. 2A INC): carry it in src2, as alu.c. */
+	uint64_t cf = emu_get_cf(cpu), old = reg_get(cpu, in->rm, size);
+	uint64_t res = (dec ? old - 1 : old + 1) & emu_size_mask(size);
+
+	reg_put(cpu, in->rm, size, res);
+	emu_flags_set(cpu, dec ? EMU_LF_DEC : EMU_LF_INC, size, old, cf, res);
+	return EMU_OK;
+}
+
+static int fast_inc32(struct emu_cpu *c, const struct emu_insn *i) { return incdec_r(c, i, 4, false); }
+static int fast_inc64(struct emu_cpu *c, const struct emu_insn *i) { return incdec_r(c, i, 8, false); }
+static int fast_dec32(struct emu_cpu *c, const struct emu_insn *i) { return incdec_r(c, i, 4, true); }
+static int fast_dec64(struct emu_cpu *c, const struct emu_insn *i) { return incdec_r(c, i, 8, true); }
+
+/* ---- the choice ---- */
+
+void
+emu_specialize(struct emu_insn *in)
+{
+	int sz, v;
+
+	if (in->lock || (in->opsize != 4 && in->opsize != 8))
+		return;
+	sz = in->opsize == 8;
+	if (in->fn == op_alu && alu_fast[in->sub & 7][sz][0] != NULL) {
+		switch (in->form) {
+		case EMU_FORM_RM_REG:
+			v = in->has_mem ? V_MEMREG : V_RMREG;
+			break;
+		case EMU_FORM_REG_RM:
+			v = in->has_mem ? V_REGMEM : V_REGRM;
+			break;
+		case EMU_FORM_RM_IMM:
+			v = in->has_mem ? V_MEMIMM : V_RMIMM;
+			break;
+		case EMU_FORM_ACC_IMM:
+			v = V_ACCIMM;
+			break;
+		default:
+			return;
+		}
+		in->fn = alu_fast[in->sub & 7][sz][v];
+	} else if (in->fn == op_test && in->form == EMU_FORM_RM_REG && !in->has_mem) {
+		in->fn = sz ? fast_test64_rr : fast_test32_rr;
+	} else if (in->fn == op_mov && !(in->map == 0 && in->opcode >= 0xa0 && in->opcode <= 0xa3)) {
+		switch (in->form) {
+		case EMU_FORM_RM_REG:
+			in->fn = in->has_mem ? (sz ? fast_mov64_store : fast_mov32_store) :
+			    (sz ? fast_mov64_rmreg : fast_mov32_rmreg);
+			break;
+		case EMU_FORM_REG_RM:
+			in->fn = in->has_mem ? (sz ? fast_mov64_load : fast_mov32_load) :
+			    (sz ? fast_mov64_regrm : fast_mov32_regrm);
+			break;
+		case EMU_FORM_REG_OP:
+			in->fn = sz ? fast_mov64_imm : fast_mov32_imm;
+			break;
+		case EMU_FORM_RM_IMM:
+			if (in->has_mem)
+				in->fn = sz ? fast_mov64_store : fast_mov32_store;
+			break;
+		default:
+			break;
+		}
+	} else if (in->fn == op_shift && !in->has_mem &&
+	    (in->form == EMU_FORM_RM_IMM || in->form == EMU_FORM_RM_1) &&
+	    emu_shift_reg_imm[in->sub & 7][sz] != NULL) {
+		in->fn = emu_shift_reg_imm[in->sub & 7][sz];
+	} else if (in->fn == op_lea && in->has_mem) {
+		in->fn = sz ? fast_lea64 : fast_lea32;
+	} else if (in->fn == op_incdec && !in->has_mem &&
+	    (in->form == EMU_FORM_RM || in->form == EMU_FORM_REG_OP)) {
+		if (in->sub & 1)
+			in->fn = sz ? fast_dec64 : fast_dec32;
+		else
+			in->fn = sz ? fast_inc64 : fast_inc32;
+	}
+}
