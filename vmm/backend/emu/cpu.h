@@ -355,6 +355,32 @@ emu_mem_fast(const struct emu_cpu *cpu, int seg, uint64_t off, int size, int wri
 	return e->hpage + (la & 4095);
 }
 
+/*
+ * The same for a run of @len bytes (1..4096) within one page, for the bulk
+ * string instructions: no #AC case (CPL 3 with CR0.AM and RFLAGS.AC goes
+ * the general way), @la is the linear address already computed.
+ */
+static inline uint8_t *
+emu_mem_range(const struct emu_cpu *cpu, uint64_t la, uint64_t len, int write,
+    uint64_t *gpa)
+{
+	const struct emu_tlb_entry *e;
+	unsigned bit;
+
+	if ((la & 4095) + len > 4096)
+		return NULL;
+	if (cpu->cpl == 3 && (cpu->st.cr0 & CR0_AM) && (cpu->st.rflags & RFL_AC))
+		return NULL;
+	e = &cpu->tlb[(la >> 12) & (EMU_TLB_SIZE - 1)];
+	if (e->vpn != la >> 12 || e->hpage == NULL)
+		return NULL;
+	bit = (write ? 2u : 0u) | (cpu->cpl == 3);
+	if (!(e->perm & (1u << bit)))
+		return NULL;
+	*gpa = e->gpa_page + (la & 4095);
+	return e->hpage + (la & 4095);
+}
+
 /* Effective address (offset within in->seg) of the ModRM memory operand. */
 static inline uint64_t
 emu_ea(const struct emu_cpu *cpu, const struct emu_insn *in)

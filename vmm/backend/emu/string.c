@@ -2,11 +2,14 @@
  * string.c - MOVS CMPS STOS LODS SCAS INS OUTS (SDM Vol. 2, and Vol. 1
  * 7.3.9 for REP).
  *
- * One element per dispatch: with a REP prefix the handler does one
- * iteration and, when more remain, sets next_rip back to the instruction
- * itself, so the run loop can take interrupts and kicks between elements
- * and a port/MMIO exit concerns exactly one element.  A count of 0 does
- * nothing.  The source is seg:rSI (segment override allowed, in->seg), the
+ * With a REP prefix the handler does one iteration and, when more remain,
+ * sets next_rip back to the instruction itself, so the run loop can take
+ * interrupts and kicks between iterations and a port/MMIO exit concerns
+ * exactly one element.  REP MOVS and REP STOS in 64-bit mode with DF = 0
+ * make an iteration of as many elements as fit in the source and
+ * destination pages when both are RAM in the TLB (movs_bulk, stos_bulk):
+ * the result is the element-by-element one, and an interrupt still waits
+ * at most one page.  A count of 0 does nothing.  The source is seg:rSI (segment override allowed, in->seg), the
  * destination always ES:rDI.  REPNE on a non-comparing string instruction
  * repeats like REP, as hardware does.
  */
@@ -59,6 +62,105 @@ str_next(struct emu_cpu *cpu, const struct emu_insn *in, bool cmp)
 	cpu->next_rip = cpu->st.rip;
 }
 
+/* Linear address of a string operand in 64-bit mode (FS/GS bases only). */
+static inline uint64_t
+str_la(const struct emu_cpu *cpu, int seg, uint64_t off)
+{
+	return seg >= SEG_FS ? off + cpu->st.seg[seg].base : off;
+}
+
+/*
+ * How many elements of @size fit from @la to the end of its page: 0 when
+ * the next element crosses it.
+ */
+static inline uint64_t
+room(uint64_t la, int size)
+{
+	return (4096 - (la & 4095)) / (uint64_t)size;
+}
+
+/* Bulk conditions: REP, 64-bit mode and addresses, forward, more than one element. */
+static inline bool
+bulk_ok(const struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	return in->rep && cpu->mode == EMU_MODE_LONG64 && in->addrsize == 8 &&
+	    !(cpu->st.rflags & RFL_DF) && str_count(cpu, in) > 1;
+}
+
+/* After a bulk iteration of @n elements: pointers, count, and repeat. */
+static void
+bulk_done(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t n, bool src)
+{
+	uint64_t bytes = n * (uint64_t)in->opsize;
+
+	if (src)
+		cpu->st.gpr[GPR_RSI] += bytes;
+	cpu->st.gpr[GPR_RDI] += bytes;
+	cpu->st.gpr[GPR_RCX] -= n;
+	if (cpu->st.gpr[GPR_RCX] != 0)
+		cpu->next_rip = cpu->st.rip;
+}
+
+static bool
+movs_bulk(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t sla, dla, n, r, len, sgpa, dgpa, i;
+	int size = in->opsize;
+	const uint8_t *s;
+	uint8_t *d;
+
+	sla = str_la(cpu, in->seg, cpu->st.gpr[GPR_RSI]);
+	dla = cpu->st.gpr[GPR_RDI];
+	n = str_count(cpu, in);
+	if ((r = room(sla, size)) < n)
+		n = r;
+	if ((r = room(dla, size)) < n)
+		n = r;
+	if (n < 2)
+		return false;
+	len = n * (uint64_t)size;
+	s = emu_mem_range(cpu, sla, len, 0, &sgpa);
+	d = emu_mem_range(cpu, dla, len, 1, &dgpa);
+	if (s == NULL || d == NULL)
+		return false;
+	if (d > s && d < s + len) {
+		/* Forward overlap: later elements read what earlier ones wrote. */
+		for (i = 0; i < n; i++)
+			memmove(d + i * (uint64_t)size, s + i * (uint64_t)size, (size_t)size);
+	} else {
+		memmove(d, s, len);
+	}
+	emu_code_written(cpu, dgpa, len);
+	bulk_done(cpu, in, n, true);
+	return true;
+}
+
+static bool
+stos_bulk(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t dla = cpu->st.gpr[GPR_RDI], n, r, dgpa, v, i;
+	int size = in->opsize;
+	uint8_t *d;
+
+	n = str_count(cpu, in);
+	if ((r = room(dla, size)) < n)
+		n = r;
+	if (n < 2)
+		return false;
+	d = emu_mem_range(cpu, dla, n * (uint64_t)size, 1, &dgpa);
+	if (d == NULL)
+		return false;
+	v = cpu->st.gpr[GPR_RAX];
+	if (size == 1)
+		memset(d, (int)(v & 0xff), n);
+	else
+		for (i = 0; i < n; i++)
+			memcpy(d + i * (uint64_t)size, &v, (size_t)size);
+	emu_code_written(cpu, dgpa, n * (uint64_t)size);
+	bulk_done(cpu, in, n, false);
+	return true;
+}
+
 int
 op_movs(struct emu_cpu *cpu, const struct emu_insn *in)
 {
@@ -68,6 +170,8 @@ op_movs(struct emu_cpu *cpu, const struct emu_insn *in)
 	if (in->lock)
 		return emu_raise(cpu, IDT_UD);
 	if (in->rep && str_count(cpu, in) == 0)
+		return EMU_OK;
+	if (bulk_ok(cpu, in) && movs_bulk(cpu, in))
 		return EMU_OK;
 	rc = emu_read(cpu, in->seg, str_ptr(cpu, in, GPR_RSI), &v, in->opsize);
 	if (rc != EMU_OK)
@@ -115,6 +219,8 @@ op_stos(struct emu_cpu *cpu, const struct emu_insn *in)
 	if (in->lock)
 		return emu_raise(cpu, IDT_UD);
 	if (in->rep && str_count(cpu, in) == 0)
+		return EMU_OK;
+	if (bulk_ok(cpu, in) && stos_bulk(cpu, in))
 		return EMU_OK;
 	v = emu_reg_read(cpu, GPR_RAX, in->opsize, 0);
 	rc = emu_write(cpu, SEG_ES, str_ptr(cpu, in, GPR_RDI), &v, in->opsize);
