@@ -2,9 +2,10 @@
  * cpu.h - the software x86-64 CPU: its state, the decoded instruction, and
  * the contract between the decoder/dispatcher and the instruction families.
  *
- * Life of an instruction (see docs/cpu.md):
- *   fetch + decode (decode.c) -> struct emu_insn, with insn->fn chosen from the
- *   opcode tables -> dispatch: cpu->next_rip = rip + len; rc = insn->fn(cpu, insn)
+ * Life of an instruction (see docs/cpu.md, "The execution engine"):
+ *   decode (decode.c) -> struct emu_insn, with insn->fn chosen from the
+ *   opcode tables, then specialised (fast.c) -> kept in a translation block
+ *   (emu.c) -> dispatch: cpu->next_rip = rip + len; rc = insn->fn(cpu, insn)
  *   -> EMU_OK: commit rip = next_rip, count it retired
  *      EMU_FAULT: an exception was raised (emu_raise), it is delivered through
  *                 the IDT before the next instruction; rip stays at the faulting one

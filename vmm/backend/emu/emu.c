@@ -1,17 +1,16 @@
 /*
  * emu.c - the software x86-64 CPU behind struct vmm_backend_ops.
  *
- * run() is the fetch-decode-dispatch loop described in cpu.h and
- * docs/cpu.md.  Its hot path makes no allocation and no system call: a TLB
- * hit gives the host pointer of the code page, the decoder reads straight
- * from it, the handler runs, and the instruction retires.  The loop leaves
- * only when a handler builds an exit (port I/O, MMIO, HLT, unknown MSR,
- * unimplemented instruction), on a triple fault, or when another thread
- * kicks the vCPU.
+ * run() looks up the translation block at CS:RIP and runs it (docs/cpu.md,
+ * "The execution engine").  Its hot path makes no allocation and no system
+ * call.  The loop leaves only when a handler builds an exit (port I/O,
+ * MMIO, HLT, unknown MSR, unimplemented instruction), on a triple fault, or
+ * when another thread kicks the vCPU.
  *
  * Concurrency (vmm_backend.h): run(), the state accessors and complete() are
- * called by the vCPU's owner with its lock held; only kick() comes from
- * other threads, through an atomic flag polled once per instruction.
+ * called by the vCPU's owner with its lock held; only kick() and
+ * mem_written() come from other threads: the kick flag is polled once per
+ * block, and page code generations are atomics.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -483,11 +482,14 @@ tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
 		rc = in->fn(cpu, in);
 		if (__builtin_expect(rc != EMU_OK, 0))
 			break;
-		cpu->st.rip = cpu->next_rip;
+		/* A REP iteration that comes back to itself has not retired yet. */
 		if (cpu->next_rip != fall || cpu->block_stop) {
-			in++;
+			if (!in->rep || cpu->next_rip != cpu->st.rip)
+				in++;
+			cpu->st.rip = cpu->next_rip;
 			break;
 		}
+		cpu->st.rip = cpu->next_rip;
 	} while (++in < end);
 	cpu->stats.insns_retired += (uint64_t)(in - tb->insns);
 	return rc;
@@ -551,8 +553,9 @@ step_one(struct emu_cpu *cpu)
 	}
 	if (rc != EMU_OK)
 		return insn_done(cpu, rc, shadow);
+	if (!in->rep || cpu->next_rip != cpu->st.rip)
+		cpu->stats.insns_retired++;
 	cpu->st.rip = cpu->next_rip;
-	cpu->stats.insns_retired++;
 	if (cpu->io_log.n != 0)
 		io_log_reset(cpu);
 	/* STI / MOV SS blocking lasts one instruction (SDM Vol. 3A 6.8.3). */

@@ -269,6 +269,78 @@ static int fast_inc64(struct emu_cpu *c, const struct emu_insn *i) { return incd
 static int fast_dec32(struct emu_cpu *c, const struct emu_insn *i) { return incdec_r(c, i, 4, true); }
 static int fast_dec64(struct emu_cpu *c, const struct emu_insn *i) { return incdec_r(c, i, 8, true); }
 
+/* ---- ADC/SBB reg,reg; NOT/NEG reg ---- */
+
+/* The carry-in rides in lf.cf_in, as alu.c records it. */
+ALWAYS_INLINE int
+adcsbb_rr(struct emu_cpu *cpu, int size, int dst, int src, bool sbb)
+{
+	uint64_t m = emu_size_mask(size), cf = emu_get_cf(cpu);
+	uint64_t a = reg_get(cpu, dst, size), b = reg_get(cpu, src, size);
+	uint64_t r = (sbb ? a - b - cf : a + b + cf) & m;
+
+	reg_put(cpu, dst, size, r);
+	emu_flags_set(cpu, sbb ? EMU_LF_SUB : EMU_LF_ADD, size, a, b, r);
+	cpu->lf.cf_in = (uint8_t)cf;
+	return EMU_OK;
+}
+
+#define ADCSBB_FNS(name, SBB, SZ)						static int fast_##name##SZ##_rmreg(struct emu_cpu *c, const struct emu_insn *i)	{ return adcsbb_rr(c, SZ / 8, i->rm, i->reg, SBB); }				static int fast_##name##SZ##_regrm(struct emu_cpu *c, const struct emu_insn *i)	{ return adcsbb_rr(c, SZ / 8, i->reg, i->rm, SBB); }
+ADCSBB_FNS(adc, false, 32) ADCSBB_FNS(adc, false, 64)
+ADCSBB_FNS(sbb, true, 32) ADCSBB_FNS(sbb, true, 64)
+
+static int
+fast_not32(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	cpu->st.gpr[in->rm] = (uint32_t)~cpu->st.gpr[in->rm];
+	return EMU_OK;
+}
+
+static int
+fast_not64(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	cpu->st.gpr[in->rm] = ~cpu->st.gpr[in->rm];
+	return EMU_OK;
+}
+
+ALWAYS_INLINE int
+neg_r(struct emu_cpu *cpu, const struct emu_insn *in, int size)
+{
+	uint64_t old = reg_get(cpu, in->rm, size), res = (0 - old) & emu_size_mask(size);
+
+	reg_put(cpu, in->rm, size, res);
+	emu_flags_set(cpu, EMU_LF_NEG, size, old, 0, res);
+	return EMU_OK;
+}
+
+static int fast_neg32(struct emu_cpu *c, const struct emu_insn *i) { return neg_r(c, i, 4); }
+static int fast_neg64(struct emu_cpu *c, const struct emu_insn *i) { return neg_r(c, i, 8); }
+
+/* ---- JZ/JNZ in 64-bit mode: ZF straight from the lazy record ---- */
+
+ALWAYS_INLINE int
+jz_64(struct emu_cpu *cpu, const struct emu_insn *in, bool want_zf)
+{
+	bool zf;
+	uint64_t t;
+
+	if (cpu->lf.op != EMU_LF_NONE)
+		zf = (cpu->lf.res & emu_size_mask(cpu->lf.size)) == 0;
+	else
+		zf = (cpu->st.rflags & RFL_ZF) != 0;
+	if (zf != want_zf)
+		return EMU_OK;
+	t = cpu->next_rip + in->imm;
+	/* A non-canonical target faults at the branch (SDM Vol. 2A Jcc). */
+	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64 || (uint64_t)((int64_t)(t << 16) >> 16) != t, 0))
+		return op_jcc(cpu, in);
+	cpu->next_rip = t;
+	return EMU_OK;
+}
+
+static int fast_jz(struct emu_cpu *c, const struct emu_insn *i) { return jz_64(c, i, true); }
+static int fast_jnz(struct emu_cpu *c, const struct emu_insn *i) { return jz_64(c, i, false); }
+
 /* ---- the choice ---- */
 
 void
@@ -279,6 +351,29 @@ emu_specialize(struct emu_insn *in)
 	if (in->lock || (in->opsize != 4 && in->opsize != 8))
 		return;
 	sz = in->opsize == 8;
+	/* 64-bit mode near branches have opsize 8 (F_FORCE64). */
+	if (in->fn == op_jcc && sz && (in->sub == 4 || in->sub == 5)) {
+		in->fn = in->sub == 4 ? fast_jz : fast_jnz;
+		return;
+	}
+	if (in->fn == op_alu && !in->has_mem && ((in->sub & 7) == ALU_ADC ||
+	    (in->sub & 7) == ALU_SBB) && (in->form == EMU_FORM_RM_REG ||
+	    in->form == EMU_FORM_REG_RM)) {
+		static emu_op_fn *const adcsbb[2][2][2] = {
+			{ { fast_adc32_rmreg, fast_adc32_regrm }, { fast_adc64_rmreg, fast_adc64_regrm } },
+			{ { fast_sbb32_rmreg, fast_sbb32_regrm }, { fast_sbb64_rmreg, fast_sbb64_regrm } },
+		};
+		in->fn = adcsbb[(in->sub & 7) == ALU_SBB][sz][in->form == EMU_FORM_REG_RM];
+		return;
+	}
+	if (in->fn == op_not && !in->has_mem) {
+		in->fn = sz ? fast_not64 : fast_not32;
+		return;
+	}
+	if (in->fn == op_neg && !in->has_mem) {
+		in->fn = sz ? fast_neg64 : fast_neg32;
+		return;
+	}
 	if (in->fn == op_alu && alu_fast[in->sub & 7][sz][0] != NULL) {
 		switch (in->form) {
 		case EMU_FORM_RM_REG:
