@@ -114,6 +114,7 @@ enum emu_flagop {
 	EMU_LF_INC,	/* CF preserved: src2 holds the previous CF */
 	EMU_LF_DEC,	/* CF preserved: src2 holds the previous CF */
 	EMU_LF_NEG,
+	EMU_LF_SHIFT,	/* src1 holds CF, OF and AF as RFLAGS bits; ZF SF PF from res */
 	EMU_LF_COUNT
 };
 

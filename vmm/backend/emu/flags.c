@@ -49,6 +49,8 @@ lf_cf(const struct emu_lazyflags *lf)
 	case EMU_LF_INC:
 	case EMU_LF_DEC:
 		return s2 != 0;
+	case EMU_LF_SHIFT:
+		return (s1 & RFL_CF) != 0;
 	default:
 		return false;
 	}
@@ -74,6 +76,8 @@ lf_of(const struct emu_lazyflags *lf)
 		return (r & emu_size_mask(lf->size)) == top;
 	case EMU_LF_DEC:
 		return (s1 & emu_size_mask(lf->size)) == top;
+	case EMU_LF_SHIFT:
+		return (s1 & RFL_OF) != 0;
 	default:
 		return false;
 	}
@@ -92,6 +96,8 @@ lf_af(const struct emu_lazyflags *lf)
 		return (lf->res & 0xf) == 0;
 	case EMU_LF_DEC:
 		return (lf->res & 0xf) == 0xf;
+	case EMU_LF_SHIFT:
+		return (lf->src1 & RFL_AF) != 0;
 	default:
 		/*
 		 * AND/OR/XOR/TEST leave AF undefined (SDM Vol. 2); AMD Zen
@@ -169,6 +175,12 @@ emu_set_arith_flags(struct emu_cpu *cpu, uint64_t mask, uint64_t val)
 
 	mask &= RFL_ARITH;
 	f = cpu->st.rflags;
+	if (mask == RFL_ARITH) {
+		/* Every lazy flag is replaced: no need to derive them first. */
+		cpu->lf.op = EMU_LF_NONE;
+		cpu->st.rflags = (f & ~RFL_ARITH) | (val & RFL_ARITH) | 0x2;
+		return;
+	}
 	if (lf->op != EMU_LF_NONE) {
 		/* Derive only the lazy flags that survive (rotates keep SZAP). */
 		keep = RFL_ARITH & ~mask;

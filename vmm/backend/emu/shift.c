@@ -385,8 +385,9 @@ shift_reg_imm(struct emu_cpu *cpu, const struct emu_insn *in, int op, int size)
 	}
 	/* 32-bit results zero the upper half: res is already masked. */
 	cpu->st.gpr[in->rm] = res;
-	f = szf_pf(res, size) | (cf ? RFL_CF : 0) | (of ? RFL_OF : 0) | (intel ? 0 : RFL_AF);
-	emu_set_arith_flags(cpu, RFL_ARITH, f);
+	/* Lazily: ZF SF PF come from res, CF OF AF ride in src1. */
+	f = (cf ? RFL_CF : 0) | (of ? RFL_OF : 0) | (intel ? 0 : RFL_AF);
+	emu_flags_set(cpu, EMU_LF_SHIFT, size, f, 0, res);
 	return EMU_OK;
 }
 
