@@ -28,6 +28,11 @@
 #define U_ALL	RFL_ARITH
 #define U_BT	(RFL_OF | RFL_SF | RFL_AF | RFL_PF)
 #define U_BSF	(RFL_CF | RFL_OF | RFL_SF | RFL_AF | RFL_PF)
+#define U_CNT	(RFL_OF | RFL_SF | RFL_AF | RFL_PF)	/* LZCNT TZCNT */
+#define U_BMI	(RFL_AF | RFL_PF)			/* ANDN BLSI BLSMSK BLSR BZHI */
+#define U_BEXTR	(RFL_AF | RFL_SF | RFL_PF)
+#define VEX1	(O_VEX | O_VVVV | O_NEED(HF_BMI1))
+#define VEX2	(O_VEX | O_VVVV | O_NEED(HF_BMI2))
 
 /* One row of the ALU block 00-3D plus its 80/81/83 immediate group forms. */
 #define ALU(nm, r, lk, un)						\
@@ -91,6 +96,8 @@ const struct diff_form diff_forms[] = {
 	{ "cmpxchg Ev,Gv", 1, 0xb1, -1, E_MODRM, S_V, I_NONE, K_CMPXCHG, O_LOCK, 0, D_ALU },
 	{ "cmpxchg8b Mq", 1, 0xc7, 1, E_GROUP, S_D, I_NONE, K_CMPXCHG8B, O_LOCK | O_MEM, 0, D_ALU },
 	{ "cmpxchg16b Mdq", 1, 0xc7, 1, E_GROUP, S_Q, I_NONE, K_CMPXCHG8B, O_LOCK | O_MEM, 0, D_ALU },
+	{ "adcx Gy,Ey", 2, 0xf6, -1, E_MODRM, S_DQ, I_NONE, K_PLAIN, O_P66 | O_NEED(HF_ADX), 0, D_ALU },
+	{ "adox Gy,Ey", 2, 0xf6, -1, E_MODRM, S_DQ, I_NONE, K_PLAIN, O_PF3 | O_NEED(HF_ADX), 0, D_ALU },
 
 	SHIFT("rol", 0), SHIFT("ror", 1), SHIFT("rcl", 2), SHIFT("rcr", 3),
 	SHIFT("shl", 4), SHIFT("shr", 5), SHIFT("sal", 6), SHIFT("sar", 7),
@@ -122,6 +129,9 @@ const struct diff_form diff_forms[] = {
 	{ "bsf Gv,Ev", 1, 0xbc, -1, E_MODRM, S_V, I_NONE, K_BSF, 0, U_BSF, D_BIT },
 	{ "bsr Gv,Ev", 1, 0xbd, -1, E_MODRM, S_V, I_NONE, K_BSF, 0, U_BSF, D_BIT },
 	{ "bswap Zv", 1, 0xc8, -1, E_OPREG, S_DQ, I_NONE, K_PLAIN, 0, 0, D_BIT },
+	{ "popcnt Gv,Ev", 1, 0xb8, -1, E_MODRM, S_V, I_NONE, K_PLAIN, O_PF3 | O_NEED(HF_POPCNT), 0, D_BIT },
+	{ "tzcnt Gv,Ev", 1, 0xbc, -1, E_MODRM, S_V, I_NONE, K_PLAIN, O_PF3 | O_NEED(HF_BMI1), U_CNT, D_BIT },
+	{ "lzcnt Gv,Ev", 1, 0xbd, -1, E_MODRM, S_V, I_NONE, K_PLAIN, O_PF3 | O_NEED(HF_LZCNT), U_CNT, D_BIT },
 
 	{ "mov Eb,Gb", 0, 0x88, -1, E_MODRM, S_B, I_NONE, K_PLAIN, 0, 0, D_MOVE },
 	{ "mov Ev,Gv", 0, 0x89, -1, E_MODRM, S_V, I_NONE, K_PLAIN, 0, 0, D_MOVE },
@@ -161,6 +171,9 @@ const struct diff_form diff_forms[] = {
 	{ "std", 0, 0xfd, -1, E_NONE, S_D, I_NONE, K_PLAIN, 0, 0, D_MOVE },
 	{ "lahf", 0, 0x9f, -1, E_NONE, S_D, I_NONE, K_PLAIN, O_AHBH, 0, D_MOVE },
 	{ "sahf", 0, 0x9e, -1, E_NONE, S_D, I_NONE, K_PLAIN, O_AHBH, 0, D_MOVE },
+	{ "movbe Gv,Mv", 2, 0xf0, -1, E_MODRM, S_V, I_NONE, K_PLAIN, O_MEM | O_NEED(HF_MOVBE), 0, D_MOVE },
+	{ "movbe Mv,Gv", 2, 0xf1, -1, E_MODRM, S_V, I_NONE, K_PLAIN, O_MEM | O_NEED(HF_MOVBE), 0, D_MOVE },
+	{ "xlat", 0, 0xd7, -1, E_NONE, S_B, I_NONE, K_XLAT, 0, 0, D_MOVE },
 
 	CC(SETCC)
 	CC(CMOVCC)
@@ -186,6 +199,21 @@ const struct diff_form diff_forms[] = {
 	{ "lods rAX,Xv", 0, 0xad, -1, E_NONE, S_V, I_NONE, K_STRING, O_REP, 0, D_STRING },
 	{ "scas AL,Yb", 0, 0xae, -1, E_NONE, S_B, I_NONE, K_STRING, O_REP | O_REPNE, 0, D_STRING },
 	{ "scas rAX,Yv", 0, 0xaf, -1, E_NONE, S_V, I_NONE, K_STRING, O_REP | O_REPNE, 0, D_STRING },
+
+	/* BMI1, BMI2 (SDM Vol. 2A/2B): VEX, 32 bits or 64 with VEX.W */
+	{ "andn Gy,By,Ey", 2, 0xf2, -1, E_MODRM, S_DQ, I_NONE, K_PLAIN, VEX1, U_BMI, D_BMI },
+	{ "blsr By,Ey", 2, 0xf3, 1, E_GROUP, S_DQ, I_NONE, K_PLAIN, VEX1, U_BMI, D_BMI },
+	{ "blsmsk By,Ey", 2, 0xf3, 2, E_GROUP, S_DQ, I_NONE, K_PLAIN, VEX1, U_BMI, D_BMI },
+	{ "blsi By,Ey", 2, 0xf3, 3, E_GROUP, S_DQ, I_NONE, K_PLAIN, VEX1, U_BMI, D_BMI },
+	{ "bextr Gy,Ey,By", 2, 0xf7, -1, E_MODRM, S_DQ, I_NONE, K_VCTL, VEX1, U_BEXTR, D_BMI },
+	{ "bzhi Gy,Ey,By", 2, 0xf5, -1, E_MODRM, S_DQ, I_NONE, K_VCTL, VEX2, U_BMI, D_BMI },
+	{ "pdep Gy,By,Ey", 2, 0xf5, -1, E_MODRM, S_DQ, I_NONE, K_PLAIN, VEX2 | O_PF2, 0, D_BMI },
+	{ "pext Gy,By,Ey", 2, 0xf5, -1, E_MODRM, S_DQ, I_NONE, K_PLAIN, VEX2 | O_PF3, 0, D_BMI },
+	{ "mulx By,Gy,rDX,Ey", 2, 0xf6, -1, E_MODRM, S_DQ, I_NONE, K_PLAIN, VEX2 | O_PF2, 0, D_BMI },
+	{ "shlx Gy,Ey,By", 2, 0xf7, -1, E_MODRM, S_DQ, I_NONE, K_VCTL, VEX2 | O_P66, 0, D_BMI },
+	{ "sarx Gy,Ey,By", 2, 0xf7, -1, E_MODRM, S_DQ, I_NONE, K_VCTL, VEX2 | O_PF3, 0, D_BMI },
+	{ "shrx Gy,Ey,By", 2, 0xf7, -1, E_MODRM, S_DQ, I_NONE, K_VCTL, VEX2 | O_PF2, 0, D_BMI },
+	{ "rorx Gy,Ey,Ib", 3, 0xf0, -1, E_MODRM, S_DQ, I_B, K_PLAIN, O_VEX | O_PF2 | O_NEED(HF_BMI2), 0, D_BMI },
 };
 
 const int diff_nforms = (int)(sizeof(diff_forms) / sizeof(diff_forms[0]));
@@ -274,6 +302,7 @@ struct gen {
 	bool		addr32;
 	bool		mem;
 	int		reg, rm;	/* ModRM.reg operand, r/m register (4 bits) */
+	int		vvvv;		/* VEX.vvvv register operand (O_VVVV) */
 	/* memory operand */
 	int		mod, mrm, sib, has_sib, dsize;
 	int64_t		disp;
@@ -582,7 +611,9 @@ again:
 		g.rexbits |= 0x8;
 	if (size == 8 && (f->opt & O_DEF64) && rnd(4) == 0)
 		g.rexbits |= 0x8;
-	if (f->opt & O_AHBH)
+	if (f->opt & O_VEX)
+		g.rex = true;		/* VEX carries R X B: all 16 registers */
+	else if (f->opt & O_AHBH)
 		g.rex = false;
 	else if (g.rexbits & 0x8)
 		g.rex = true;
@@ -596,6 +627,8 @@ again:
 	/* Operands */
 	g.reg = pick_reg(&g);
 	g.rm = pick_reg(&g);
+	if (f->opt & O_VVVV)
+		g.vvvv = pick_reg(&g);
 	if (f->enc == E_MODRM || f->enc == E_GROUP)
 		g.mem = (f->opt & O_MEM) || (!(f->opt & O_REG) && rnd(2));
 	if (f->enc == E_MOFFS)
@@ -664,6 +697,20 @@ again:
 		break;
 	case K_CMPXCHG:
 		set_reg(&g, GPR_RAX, c->gpr[GPR_RAX]);
+		break;
+	case K_VCTL:
+		/* start/index/count in bits 7:0, BEXTR's length in 15:8: edges */
+		set_reg(&g, g.vvvv, (diff_gen(8) & ~0xffffULL) | gen_count(size) |
+		    (uint64_t)gen_count(size) << 8);
+		break;
+	case K_XLAT:
+		/* the table at rBX (EBX with 67, SDM Vol. 2B XLAT), AL anywhere */
+		g.addr32 = rnd(4) == 0;
+		v = DIFF_DATA + 4096 + rnd(8192);
+		if (g.addr32)
+			v |= diff_rng() << 32;
+		set_reg(&g, GPR_RBX, v);
+		c->fill = 2;
 		break;
 	case K_PUSH:
 	case K_POP:
@@ -825,7 +872,7 @@ again:
 	/* Bytes: prefixes in random order, REX, opcode, ModRM, SIB, disp, imm */
 	if (size == 2)
 		pfx[npfx++] = 0x66;
-	else if ((g.rexbits & 0x8) && rnd(8) == 0)
+	else if ((g.rexbits & 0x8) && !(f->opt & (O_VEX | O_P66)) && rnd(8) == 0)
 		pfx[npfx++] = 0x66;		/* REX.W wins (SDM Vol. 2A 2.2.1.2) */
 	if (g.addr32)
 		pfx[npfx++] = 0x67;
@@ -840,6 +887,9 @@ again:
 		pfx[i] = pfx[j];
 		pfx[j] = t;
 	}
+	/* a legacy mandatory prefix last, where the SDM's opcode tables put it */
+	if (!(f->opt & O_VEX) && (f->opt & (O_P66 | O_PF3 | O_PF2)))
+		pfx[npfx++] = (f->opt & O_P66) ? 0x66 : (f->opt & O_PF3) ? 0xf3 : 0xf2;
 	if (f->enc == E_MODRM) {
 		if (g.reg >= 8)
 			g.rexbits |= 0x4;
@@ -858,10 +908,27 @@ again:
 	b = tmp;
 	memcpy(b, pfx, npfx);
 	n = npfx;
-	if (g.rex)
-		b[n++] = 0x40 | g.rexbits;
-	if (f->map == 1)
-		b[n++] = 0x0f;
+	if (f->opt & O_VEX) {
+		/* SDM Vol. 2A 2.3.5: R X B vvvv inverted; C5 only for map 0F, W0, X = B = 0 */
+		int pp = (f->opt & O_P66) ? 1 : (f->opt & O_PF3) ? 2 : (f->opt & O_PF2) ? 3 : 0;
+		uint8_t last = (uint8_t)((g.rexbits & 0x8) << 4 | (~g.vvvv & 15) << 3 | pp);
+
+		if (f->map == 1 && !(g.rexbits & 0xb) && rnd(2)) {
+			b[n++] = 0xc5;
+			b[n++] = (uint8_t)((~g.rexbits & 0x4) << 5 | last);
+		} else {
+			b[n++] = 0xc4;
+			b[n++] = (uint8_t)((~g.rexbits & 0x7) << 5 | f->map);
+			b[n++] = last;
+		}
+	} else {
+		if (g.rex)
+			b[n++] = 0x40 | g.rexbits;
+		if (f->map >= 1)
+			b[n++] = 0x0f;
+		if (f->map >= 2)
+			b[n++] = f->map == 2 ? 0x38 : 0x3a;
+	}
 	b[n++] = f->enc == E_OPREG ? (uint8_t)(f->op + (g.rm & 7)) : f->op;
 	if (f->enc == E_MODRM || f->enc == E_GROUP) {
 		int regf = f->enc == E_GROUP ? f->ext : (g.reg & 7);

@@ -54,6 +54,20 @@ enum diff_imm { I_NONE, I_B, I_Z, I_V, I_W, I_ENTER /* imm16, imm8 */ };
 #define O_ALIGN		0x0100	/* memory operand always aligned (implicit lock: XCHG) */
 #define O_AHBH		0x0200	/* uses AH (LAHF/SAHF): no REX */
 #define O_DEF64		0x0400	/* 64-bit by default (PUSH/POP): 66 gives 16 */
+/* Mandatory prefix (SDM Vol. 2A 2.1.2): emitted last, before REX; with O_VEX it is VEX.pp. */
+#define O_P66		0x0800
+#define O_PF3		0x1000
+#define O_PF2		0x2000
+/* VEX (C4/C5, SDM Vol. 2A 2.3.5): map in VEX.mmmmm, REX bits and W inverted into it. */
+#define O_VEX		0x4000
+#define O_VVVV		0x8000	/* VEX.vvvv names a register operand (else 1111b) */
+/* The host CPUID feature a form needs (enum diff_feat): the test skips it without. */
+#define O_NEED(feat)	((uint32_t)(feat) << 24)
+#define O_FEAT(opt)	((int)((opt) >> 24))
+
+enum diff_feat {
+	HF_NONE, HF_POPCNT, HF_LZCNT, HF_BMI1, HF_BMI2, HF_ADX, HF_MOVBE, HF_COUNT
+};
 
 /* Operand constraints and flag rules that depend on the operands. */
 enum diff_kind {
@@ -73,24 +87,26 @@ enum diff_kind {
 	K_POPF,		/* RSP in the data window, a flags image on the stack */
 	K_LEAVE,	/* RBP in the data window */
 	K_ENTER,	/* RSP and RBP in the data window */
+	K_XLAT,		/* rBX + AL in the data window */
+	K_VCTL,		/* the VEX.vvvv register is a count, index or start/length: edges */
 };
 
 struct diff_form {
 	const char	*name;
-	uint8_t		map;		/* 0 one-byte, 1 0F */
+	uint8_t		map;		/* 0 one-byte, 1 0F, 2 0F 38, 3 0F 3A */
 	uint8_t		op;		/* opcode byte (E_OPREG: +0) */
 	int8_t		ext;		/* E_GROUP: ModRM.reg */
 	uint8_t		enc;		/* enum diff_enc */
 	uint8_t		sizes;		/* S_* */
 	uint8_t		imm;		/* enum diff_imm */
 	uint8_t		kind;		/* enum diff_kind */
-	uint16_t	opt;		/* O_* */
+	uint32_t	opt;		/* O_*, O_NEED() */
 	uint64_t	undef;		/* RFLAGS bits the SDM leaves undefined (always) */
 	uint8_t		family;		/* enum diff_family: which TEST() runs it */
 };
 
 enum diff_family {
-	D_ALU, D_SHIFT, D_MULDIV, D_BIT, D_MOVE, D_CC, D_STACK, D_STRING, D_FAMILIES
+	D_ALU, D_SHIFT, D_MULDIV, D_BIT, D_MOVE, D_CC, D_STACK, D_STRING, D_BMI, D_FAMILIES
 };
 
 extern const struct diff_form diff_forms[];
