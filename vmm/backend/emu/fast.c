@@ -316,6 +316,115 @@ neg_r(struct emu_cpu *cpu, const struct emu_insn *in, int size)
 static int fast_neg32(struct emu_cpu *c, const struct emu_insn *i) { return neg_r(c, i, 4); }
 static int fast_neg64(struct emu_cpu *c, const struct emu_insn *i) { return neg_r(c, i, 8); }
 
+/* ---- near branches and the stack in 64-bit mode ---- */
+
+ALWAYS_INLINE bool
+canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
+
+/* JMP rel8/rel32; anything unusual (not 64-bit mode, #GP) goes to op_jmp. */
+static int
+fast_jmp_rel64(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t t = cpu->next_rip + in->imm;
+
+	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64 || !canonical(t), 0))
+		return op_jmp(cpu, in);
+	cpu->next_rip = t;
+	return EMU_OK;
+}
+
+static int
+fast_jcc64(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t t;
+
+	if (!emu_cond(cpu, in->sub))
+		return EMU_OK;
+	t = cpu->next_rip + in->imm;
+	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64 || !canonical(t), 0))
+		return op_jcc(cpu, in);
+	cpu->next_rip = t;
+	return EMU_OK;
+}
+
+/* The 8-byte stack slot at RSP + @delta, when the inline TLB path has it. */
+ALWAYS_INLINE uint8_t *
+stack_slot(struct emu_cpu *cpu, uint64_t delta, int write, uint64_t *gpa)
+{
+	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64, 0))
+		return NULL;
+	return emu_mem_fast(cpu, SEG_SS, cpu->st.gpr[GPR_RSP] + delta, 8, write, gpa);
+}
+
+static int
+fast_call_rel64(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t t = cpu->next_rip + in->imm, gpa;
+	uint8_t *hp;
+
+	hp = stack_slot(cpu, (uint64_t)-8, 1, &gpa);
+	if (__builtin_expect(hp == NULL || !canonical(t), 0))
+		return op_call(cpu, in);
+	memcpy(hp, &cpu->next_rip, 8);
+	emu_code_written(cpu, gpa, 8);
+	cpu->st.gpr[GPR_RSP] -= 8;
+	cpu->next_rip = t;
+	return EMU_OK;
+}
+
+/* C3, and C2 imm16 (which then releases imm16 more bytes). */
+static int
+fast_ret64(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t t, gpa;
+	const uint8_t *hp;
+
+	hp = stack_slot(cpu, 0, 0, &gpa);
+	if (__builtin_expect(hp == NULL, 0))
+		return op_ret(cpu, in);
+	memcpy(&t, hp, 8);
+	if (__builtin_expect(!canonical(t), 0))
+		return op_ret(cpu, in);
+	cpu->st.gpr[GPR_RSP] += 8 + (in->opcode == 0xc2 ? in->imm : 0);
+	cpu->next_rip = t;
+	return EMU_OK;
+}
+
+/* PUSH r64 stores the register's value before RSP moves (PUSH RSP included). */
+static int
+fast_push64(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t gpa;
+	uint8_t *hp;
+
+	hp = stack_slot(cpu, (uint64_t)-8, 1, &gpa);
+	if (__builtin_expect(hp == NULL, 0))
+		return op_push(cpu, in);
+	memcpy(hp, &cpu->st.gpr[in->rm], 8);
+	emu_code_written(cpu, gpa, 8);
+	cpu->st.gpr[GPR_RSP] -= 8;
+	return EMU_OK;
+}
+
+/* POP r64: RSP moves first, so POP RSP leaves the popped value. */
+static int
+fast_pop64(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t v, gpa;
+	const uint8_t *hp;
+
+	hp = stack_slot(cpu, 0, 0, &gpa);
+	if (__builtin_expect(hp == NULL, 0))
+		return op_pop(cpu, in);
+	memcpy(&v, hp, 8);
+	cpu->st.gpr[GPR_RSP] += 8;
+	cpu->st.gpr[in->rm] = v;
+	return EMU_OK;
+}
+
 /* ---- JZ/JNZ in 64-bit mode: ZF straight from the lazy record ---- */
 
 ALWAYS_INLINE int
@@ -351,10 +460,36 @@ emu_specialize(struct emu_insn *in)
 	if (in->lock || (in->opsize != 4 && in->opsize != 8))
 		return;
 	sz = in->opsize == 8;
-	/* 64-bit mode near branches have opsize 8 (F_FORCE64). */
-	if (in->fn == op_jcc && sz && (in->sub == 4 || in->sub == 5)) {
-		in->fn = in->sub == 4 ? fast_jz : fast_jnz;
-		return;
+	/*
+	 * 64-bit mode near branches and stack operations have opsize 8
+	 * (F_FORCE64, F_DEF64); with 66 the vendors differ (control.c), so
+	 * those stay generic.
+	 */
+	if (sz && !in->opsize_prefix) {
+		if (in->fn == op_jcc) {
+			in->fn = in->sub == 4 ? fast_jz : in->sub == 5 ? fast_jnz : fast_jcc64;
+			return;
+		}
+		if (in->fn == op_jmp && in->opcode != 0xff) {
+			in->fn = fast_jmp_rel64;
+			return;
+		}
+		if (in->fn == op_call && in->opcode == 0xe8) {
+			in->fn = fast_call_rel64;
+			return;
+		}
+		if (in->fn == op_ret) {
+			in->fn = fast_ret64;
+			return;
+		}
+		if (in->fn == op_push && in->form == EMU_FORM_REG_OP) {
+			in->fn = fast_push64;
+			return;
+		}
+		if (in->fn == op_pop && in->form == EMU_FORM_REG_OP) {
+			in->fn = fast_pop64;
+			return;
+		}
 	}
 	if (in->fn == op_alu && !in->has_mem && ((in->sub & 7) == ALU_ADC ||
 	    (in->sub & 7) == ALU_SBB) && (in->form == EMU_FORM_RM_REG ||
