@@ -228,6 +228,12 @@ struct emu_cpu {
 	 */
 	uint8_t			block_stop;
 	/*
+	 * Bumped whenever a linear address may stop meaning what it meant:
+	 * TLB flushes, mode, CPL or CS changes, a new memory map.  The block
+	 * jump cache (emu.c) trusts an entry only from the same epoch.
+	 */
+	uint64_t		tlb_epoch;
+	/*
 	 * Per guest-physical page: a generation, odd while translated code
 	 * of the page exists (emu.c).  Owned by the VM; shared by its vCPUs.
 	 */

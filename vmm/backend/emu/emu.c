@@ -63,12 +63,34 @@ struct emu_tb {
 	struct emu_insn	insns[EMU_TB_INSNS];
 };
 
+/*
+ * The jump cache: 64-bit RIP -> block, skipping the ITLB probe and the
+ * block hash (QEMU's tb_jmp_cache).  An entry holds while the TLB epoch is
+ * the one it was made in (no flush, mode or CPL change since), the block
+ * slot still holds its gpa, and the page generation still matches.
+ */
+#define EMU_JC_COUNT	1024
+
+struct emu_jc {
+	uint64_t	rip;
+	uint64_t	gpa;
+	uint64_t	epoch;
+	struct emu_tb	*tb;
+};
+
 struct emu_vcpu {
 	struct emu_cpu		cpu;	/* first: the cookie is also the emu_cpu */
 	struct emu_vm		*vm;
 	uint64_t		gen;
 	struct emu_tb		*tbs;	/* EMU_TB_COUNT */
+	struct emu_jc		jc[EMU_JC_COUNT];
 };
+
+static inline struct emu_jc *
+jc_slot(struct emu_vcpu *vc, uint64_t rip)
+{
+	return &vc->jc[(rip ^ (rip >> 10)) & (EMU_JC_COUNT - 1)];
+}
 
 static inline struct emu_tb *
 tb_slot(struct emu_vcpu *vc, uint64_t gpa)
@@ -226,6 +248,8 @@ emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 	}
 	for (int i = 0; i < EMU_TB_COUNT; i++)
 		vc->tbs[i].gpa = ~0ULL;
+	for (int i = 0; i < EMU_JC_COUNT; i++)
+		vc->jc[i].rip = ~0ULL;
 	vc->vm = vmcookie;
 	vc->cpu.vcpuid = vcpuid;
 	vc->cpu.vendor = (uint8_t)vc->vm->prof.vendor;
@@ -401,6 +425,14 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 
 	*tbp = NULL;
 	if (cpu->mode == EMU_MODE_LONG64) {
+		struct emu_jc *j = jc_slot(vc, rip);
+
+		if (j->rip == rip && j->epoch == cpu->tlb_epoch && j->tb->gpa == j->gpa &&
+		    j->tb->gen == atomic_load_explicit(&cpu->code_gen[j->gpa >> 12],
+		    memory_order_relaxed)) {
+			*tbp = j->tb;
+			return EMU_OK;
+		}
 		if (!emu_canonical(rip))
 			return EMU_OK;
 		la = rip;
@@ -431,7 +463,7 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 	if (tb->gpa == gpa && tb->mode == cpu->mode && tb->nbytes <= avail &&
 	    tb->gen == atomic_load_explicit(&cpu->code_gen[gpa >> 12], memory_order_relaxed)) {
 		*tbp = tb;
-		return EMU_OK;
+		goto found;
 	}
 	/* Mark the page before reading it, so a later write invalidates us. */
 	tb->gpa = ~0ULL;
@@ -455,6 +487,15 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 	tb->nbytes = (uint16_t)pos;
 	tb->gpa = gpa;
 	*tbp = tb;
+found:
+	if (cpu->mode == EMU_MODE_LONG64) {
+		struct emu_jc *j = jc_slot(vc, rip);
+
+		j->rip = rip;
+		j->gpa = gpa;
+		j->epoch = cpu->tlb_epoch;
+		j->tb = tb;
+	}
 	return EMU_OK;
 }
 
@@ -594,7 +635,7 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 	if (gen != vc->gen) {
 		/* New memory map: host pointers and code generations are new too. */
 		vc->gen = gen;
-		emu_tlb_flush(cpu, false);
+		emu_tlb_flush(cpu, false);	/* a new TLB epoch: the jump cache is void */
 		for (i = 0; i < EMU_TB_COUNT; i++)
 			vc->tbs[i].gpa = ~0ULL;
 	}

@@ -75,6 +75,7 @@ emu_tlb_flush(struct emu_cpu *cpu, bool keep_global)
 	}
 	cpu->stats.tlb_flushes++;
 	cpu->block_stop = 1;
+	cpu->tlb_epoch++;
 }
 
 /*
@@ -93,6 +94,7 @@ emu_tlb_flush_page(struct emu_cpu *cpu, uint64_t la)
 			cpu->tlb[i].vpn = ~0ULL;
 	}
 	cpu->block_stop = 1;
+	cpu->tlb_epoch++;
 }
 
 int
@@ -124,6 +126,7 @@ emu_update_mode(struct emu_cpu *cpu)
 	cpu->cpl = cpu->mode == EMU_MODE_REAL ? 0 :
 	    (uint8_t)SEG_DESC_DPL(cpu->st.seg[SEG_SS].access);
 	cpu->block_stop = 1;
+	cpu->tlb_epoch++;
 }
 
 /* ---- page walks ---- */
