@@ -215,6 +215,8 @@ static const struct mnmap mnmap[] = {
 	MAP(op_invd, 1, 0x09, ANY, Z(WBINVD)),
 	MAPF(O_NOSIZE, op_syscall, ANY, ANY, ANY, Z(SYSCALL)),
 	MAPF(O_NOSIZE, op_sysret, ANY, ANY, ANY, Z(SYSRET)),
+	MAPF(O_NOSIZE, op_sysenter, ANY, ANY, ANY, Z(SYSENTER)),
+	MAPF(O_NOSIZE, op_sysexit, ANY, ANY, ANY, Z(SYSEXIT)),
 	MAP(op_ud, 1, 0x0b, ANY, Z(UD2)),
 	MAP(op_ud, 1, 0xb9, ANY, Z(UD1)),
 	MAP(op_ud, 1, 0xff, ANY, Z(UD0)),
@@ -332,6 +334,9 @@ exp_zydis_only(const ZydisDecodedInstruction *zi, enum emu_mode mode)
 static const char *
 exp_emu_only(const struct emu_insn *in, enum emu_mode mode)
 {
+	/* SYSENTER/SYSEXIT #GP(0) in real mode (SDM Vol. 2B); Zydis rejects them. */
+	if (mode == EMU_MODE_REAL && (in->fn == op_sysenter || in->fn == op_sysexit))
+		return "SYSENTER/SYSEXIT #GP(0) in real mode";
 	if (in->fn != op_unimpl)
 		return NULL;
 	/*
@@ -349,13 +354,11 @@ exp_emu_only(const struct emu_insn *in, enum emu_mode mode)
 	    in->opcode == 0xae || in->opcode >= 0xd0)))
 		return "SSE/MMX space decoded for length only";
 	/*
-	 * ARPL, LAR, LSL are "not recognized in real-address mode" (#UD) and
-	 * SYSENTER/SYSEXIT #GP there (SDM Vol. 2A/2B); unimplemented, they exit
-	 * before any mode check.
+	 * ARPL, LAR, LSL are "not recognized in real-address mode" (#UD) (SDM
+	 * Vol. 2A); unimplemented, they exit before any mode check.
 	 */
 	if (mode == EMU_MODE_REAL && ((in->map == 0 && in->opcode == 0x63) ||
-	    (in->map == 1 && (in->opcode == 0x02 || in->opcode == 0x03 ||
-	    in->opcode == 0x34 || in->opcode == 0x35))))
+	    (in->map == 1 && (in->opcode == 0x02 || in->opcode == 0x03))))
 		return "unimplemented, no real-mode check";
 	return NULL;
 }

@@ -144,3 +144,391 @@ TEST(vendor_near_branch_66_prot32)
 		fx_fini(&f);
 	}
 }
+
+/* ---- SYSCALL / SYSRET / SYSENTER / SYSEXIT ---- */
+
+/* Make the fixture run at CPL 3 on the code segment @cs (VMCS access rights). */
+static void
+user_mode(struct fx *f, uint16_t cs_sel, uint32_t cs_access)
+{
+	f->cpu->st.seg[SEG_CS] = fx_flat(cs_sel, cs_access);
+	f->cpu->st.seg[SEG_SS] = fx_flat(0x23, 0xc0f3);
+	emu_update_mode(f->cpu);
+}
+
+static int
+fx_init_vendor(struct fx *f, enum emu_mode mode, int vi)
+{
+	if (fx_init(f, mode) != 0)
+		return -1;
+	f->cpu->vendor = (uint8_t)vendors[vi];
+	f->cpu->st.rip = 0x1000;
+	return 0;
+}
+
+/* Linux's layout: kernel CS 0x10, SS 0x18; user CS32 0x23, SS 0x2b, CS64 0x33. */
+#define STAR_LINUX	((0x23ULL << 48) | (0x10ULL << 32))
+
+/* Intel: #UD outside 64-bit mode.  AMD legacy mode: STAR[31:0], no SFMASK. */
+TEST(vendor_syscall_legacy)
+{
+	struct fx f;
+	int vi;
+
+	for (vi = 0; vi < 2; vi++) {
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_PROT32, vi) == 0);
+		user_mode(&f, 0x23, 0xc0fb);
+		f.cpu->st.efer = EFER_SCE;
+		f.cpu->st.star = STAR_LINUX | 0x5000;
+		f.cpu->st.sfmask = RFL_DF;
+		f.cpu->st.gpr[GPR_RCX] = 0xdeadbeef00000000ULL;
+		emu_set_rflags(f.cpu, 0x2 | RFL_IF | RFL_DF | RFL_RF);
+		if (vi == I) {
+			CHECK_EQ(FX_RUN(&f, 0x0f, 0x05), EMU_FAULT);
+			CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+			CHECK_EQ(f.cpu->cpl, 3);
+			fx_fini(&f);
+			continue;
+		}
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x05), EMU_OK);
+		CHECK_EQ(f.cpu->next_rip, 0x5000);
+		CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 0x1002);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].sel, 0x10);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].access, 0xc09b);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].sel, 0x18);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].access, 0xc093);
+		CHECK_EQ(f.cpu->mode, EMU_MODE_PROT32);
+		CHECK_EQ(f.cpu->cpl, 0);
+		/* IF and RF cleared, DF kept although SFMASK has it */
+		CHECK_EQ(emu_rflags(f.cpu), 0x2 | RFL_DF);
+		/* SCE = 0: #UD; real mode: #UD (see syscall.c) */
+		user_mode(&f, 0x23, 0xc0fb);
+		f.cpu->st.efer = 0;
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x05), EMU_FAULT);
+		CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+		fx_fini(&f);
+
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_REAL, vi) == 0);
+		f.cpu->st.efer = EFER_SCE;
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x05), EMU_FAULT);
+		CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+		fx_fini(&f);
+	}
+}
+
+/* Compatibility mode: Intel #UD; AMD enters 64-bit code at CSTAR. */
+TEST(vendor_syscall_compat)
+{
+	struct fx f;
+	int vi;
+
+	for (vi = 0; vi < 2; vi++) {
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_LONG64, vi) == 0);
+		user_mode(&f, 0x23, 0xc0fb);
+		REQUIRE(f.cpu->mode == EMU_MODE_COMPAT32);
+		f.cpu->st.efer |= EFER_SCE;
+		f.cpu->st.star = STAR_LINUX;
+		f.cpu->st.lstar = 0xffff800000006000ULL;
+		f.cpu->st.cstar = 0xffff800000007000ULL;
+		f.cpu->st.sfmask = RFL_IF;
+		emu_set_rflags(f.cpu, 0x2 | RFL_IF | RFL_RF);
+		if (vi == I) {
+			CHECK_EQ(FX_RUN(&f, 0x0f, 0x05), EMU_FAULT);
+			CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+			fx_fini(&f);
+			continue;
+		}
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x05), EMU_OK);
+		CHECK_EQ(f.cpu->next_rip, 0xffff800000007000ULL);
+		CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 0x1002);
+		CHECK_EQ(f.cpu->st.gpr[GPR_R11], 0x2 | RFL_IF);	/* RF cleared */
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].access, 0xa09b);
+		CHECK_EQ(f.cpu->mode, EMU_MODE_LONG64);
+		CHECK_EQ(f.cpu->cpl, 0);
+		CHECK_EQ(emu_rflags(f.cpu), 0x2);
+		fx_fini(&f);
+	}
+}
+
+/* 64-bit SYSCALL: the same on both but R11.RF (AMD clears it). */
+TEST(vendor_syscall_64)
+{
+	struct fx f;
+	int vi;
+
+	for (vi = 0; vi < 2; vi++) {
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_LONG64, vi) == 0);
+		user_mode(&f, 0x33, 0xa0fb);
+		f.cpu->st.efer |= EFER_SCE;
+		f.cpu->st.star = STAR_LINUX;
+		f.cpu->st.lstar = 0xffff800000006000ULL;
+		emu_set_rflags(f.cpu, 0x2 | RFL_IF | RFL_RF);
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x05), EMU_OK);
+		CHECK_EQ(f.cpu->next_rip, 0xffff800000006000ULL);
+		CHECK_EQ(f.cpu->st.gpr[GPR_R11], 0x2 | RFL_IF | (vi == A ? 0 : RFL_RF));
+		CHECK_EQ(f.cpu->cpl, 0);
+		fx_fini(&f);
+	}
+}
+
+/* SYSRETQ to a non-canonical RCX: Intel #GP(0) in ring 0; AMD returns. */
+TEST(vendor_sysret_noncanonical)
+{
+	struct fx f;
+	int vi;
+
+	for (vi = 0; vi < 2; vi++) {
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_LONG64, vi) == 0);
+		f.cpu->st.efer |= EFER_SCE;
+		f.cpu->st.star = STAR_LINUX;
+		f.cpu->st.gpr[GPR_RCX] = 0x0000800000000000ULL;
+		f.cpu->st.gpr[GPR_R11] = 0x202;
+		if (vi == I) {
+			CHECK_EQ(FX_RUN(&f, 0x48, 0x0f, 0x07), EMU_FAULT);
+			CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+			CHECK_EQ(f.cpu->exc_err, 0);
+			CHECK_EQ(f.cpu->cpl, 0);
+			CHECK_EQ(f.cpu->st.seg[SEG_CS].sel, 0x08);
+		} else {
+			CHECK_EQ(FX_RUN(&f, 0x48, 0x0f, 0x07), EMU_OK);
+			CHECK_EQ(f.cpu->next_rip, 0x0000800000000000ULL);
+			CHECK_EQ(f.cpu->st.seg[SEG_CS].sel, 0x33);
+			CHECK_EQ(f.cpu->cpl, 3);
+			CHECK_EQ(f.cpu->mode, EMU_MODE_LONG64);
+		}
+		fx_fini(&f);
+	}
+}
+
+/*
+ * SYSRETL after an interrupt left SS null: Intel loads flat ring-3 SS
+ * attributes; AMD changes the selector only, so SS stays unusable and the
+ * first push in compatibility mode is #SS(0).  A flat SS keeps its limit.
+ */
+TEST(vendor_sysret_ss)
+{
+	struct fx f;
+	int vi;
+
+	for (vi = 0; vi < 2; vi++) {
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_LONG64, vi) == 0);
+		f.cpu->st.efer |= EFER_SCE;
+		f.cpu->st.star = STAR_LINUX;
+		f.cpu->st.seg[SEG_SS] = (struct vm_seg){ .sel = 0, .access = DESC_UNUSABLE };
+		f.cpu->st.gpr[GPR_RCX] = 0xffffffff00001234ULL;
+		f.cpu->st.gpr[GPR_RSP] = STK;
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x07), EMU_OK);
+		CHECK_EQ(f.cpu->next_rip, 0x1234);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].sel, 0x23);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].access, 0xc0fb);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].sel, 0x2b);
+		CHECK_EQ(f.cpu->mode, EMU_MODE_COMPAT32);
+		CHECK_EQ(f.cpu->cpl, 3);
+		if (vi == I) {
+			CHECK_EQ(f.cpu->st.seg[SEG_SS].access, 0xc0f3);
+			CHECK_EQ(FX_RUN(&f, 0x50), EMU_OK);
+		} else {
+			CHECK_EQ(f.cpu->st.seg[SEG_SS].access, DESC_UNUSABLE | 0x60);
+			CHECK_EQ(FX_RUN(&f, 0x50), EMU_FAULT);
+			CHECK_EQ(f.cpu->exc_vector, IDT_SS);
+		}
+		fx_fini(&f);
+
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_LONG64, vi) == 0);
+		f.cpu->st.efer |= EFER_SCE;
+		f.cpu->st.star = STAR_LINUX;
+		f.cpu->st.seg[SEG_SS].limit = 0xfffff;
+		CHECK_EQ(FX_RUN(&f, 0x48, 0x0f, 0x07), EMU_OK);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].access, 0xc0f3);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].limit, vi == A ? 0xfffff : 0xffffffff);
+		fx_fini(&f);
+	}
+}
+
+/* Legacy mode SYSRET: Intel #UD; AMD to 32-bit code at ECX with IF set. */
+TEST(vendor_sysret_legacy)
+{
+	struct fx f;
+	int vi;
+
+	for (vi = 0; vi < 2; vi++) {
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_PROT32, vi) == 0);
+		f.cpu->st.efer = EFER_SCE;
+		f.cpu->st.star = STAR_LINUX;
+		f.cpu->st.gpr[GPR_RCX] = 0x1234;
+		f.cpu->st.gpr[GPR_R11] = 0;
+		emu_set_rflags(f.cpu, 0x2 | RFL_DF);
+		if (vi == I) {
+			CHECK_EQ(FX_RUN(&f, 0x0f, 0x07), EMU_FAULT);
+			CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+			fx_fini(&f);
+			continue;
+		}
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x07), EMU_OK);
+		CHECK_EQ(f.cpu->next_rip, 0x1234);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].sel, 0x23);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].access, 0xc0fb);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].sel, 0x2b);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].access, 0xc0f3);
+		CHECK_EQ(f.cpu->mode, EMU_MODE_PROT32);
+		CHECK_EQ(f.cpu->cpl, 3);
+		CHECK_EQ(emu_rflags(f.cpu), 0x2 | RFL_DF | RFL_IF);
+		/* now at CPL 3: #GP(0) */
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x07), EMU_FAULT);
+		CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+		fx_fini(&f);
+	}
+	/* Real mode with SCE: Intel #UD, AMD #GP(0) */
+	for (vi = 0; vi < 2; vi++) {
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_REAL, vi) == 0);
+		f.cpu->st.efer = EFER_SCE;
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x07), EMU_FAULT);
+		CHECK_EQ(f.cpu->exc_vector, vi == A ? IDT_GP : IDT_UD);
+		fx_fini(&f);
+	}
+}
+
+/* SYSENTER/SYSEXIT in legacy protected mode: the same on both. */
+TEST(vendor_sysenter_legacy)
+{
+	struct fx f;
+	int vi;
+
+	for (vi = 0; vi < 2; vi++) {
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_PROT32, vi) == 0);
+		user_mode(&f, 0x23, 0xc0fb);
+		f.cpu->st.sysenter_cs = 0x10;
+		f.cpu->st.sysenter_esp = 0x9000;
+		f.cpu->st.sysenter_eip = 0x4000;
+		emu_set_rflags(f.cpu, 0x2 | RFL_IF | RFL_DF);
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x34), EMU_OK);
+		CHECK_EQ(f.cpu->next_rip, 0x4000);
+		CHECK_EQ(f.cpu->st.gpr[GPR_RSP], 0x9000);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].sel, 0x10);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].access, 0xc09b);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].sel, 0x18);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].access, 0xc093);
+		CHECK_EQ(f.cpu->mode, EMU_MODE_PROT32);
+		CHECK_EQ(f.cpu->cpl, 0);
+		CHECK_EQ(emu_rflags(f.cpu), 0x2 | RFL_DF);
+
+		f.cpu->st.gpr[GPR_RCX] = 0x8000;
+		f.cpu->st.gpr[GPR_RDX] = 0x3000;
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x35), EMU_OK);
+		CHECK_EQ(f.cpu->next_rip, 0x3000);
+		CHECK_EQ(f.cpu->st.gpr[GPR_RSP], 0x8000);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].sel, 0x23);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].access, 0xc0fb);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].sel, 0x2b);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].access, 0xc0f3);
+		CHECK_EQ(f.cpu->cpl, 3);
+
+		/* SYSEXIT at CPL 3; either with IA32_SYSENTER_CS[15:2] = 0: #GP(0) */
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x35), EMU_FAULT);
+		CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+		f.cpu->st.sysenter_cs = 0x3;
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x34), EMU_FAULT);
+		CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+		CHECK_EQ(f.cpu->cpl, 3);
+		fx_fini(&f);
+
+		/* real mode: #GP(0) */
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_REAL, vi) == 0);
+		f.cpu->st.sysenter_cs = 0x10;
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x34), EMU_FAULT);
+		CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x35), EMU_FAULT);
+		CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+		fx_fini(&f);
+	}
+}
+
+/* IA-32e mode: Intel enters 64-bit code, SYSEXIT by REX.W; AMD #UD. */
+TEST(vendor_sysenter_long)
+{
+	struct fx f;
+	int vi, compat;
+
+	for (vi = 0; vi < 2; vi++) {
+		for (compat = 0; compat < 2; compat++) {
+			REQUIRE(fx_init_vendor(&f, EMU_MODE_LONG64, vi) == 0);
+			if (compat)
+				user_mode(&f, 0x23, 0xc0fb);
+			else
+				user_mode(&f, 0x33, 0xa0fb);
+			f.cpu->st.sysenter_cs = 0x10;
+			f.cpu->st.sysenter_esp = 0xffff800000009000ULL;
+			f.cpu->st.sysenter_eip = 0xffff800000004000ULL;
+			if (vi == A) {
+				CHECK_EQ(FX_RUN(&f, 0x0f, 0x34), EMU_FAULT);
+				CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+				CHECK_EQ(f.cpu->cpl, 3);
+				fx_fini(&f);
+				continue;
+			}
+			CHECK_EQ(FX_RUN(&f, 0x0f, 0x34), EMU_OK);
+			CHECK_EQ(f.cpu->next_rip, 0xffff800000004000ULL);
+			CHECK_EQ(f.cpu->st.gpr[GPR_RSP], 0xffff800000009000ULL);
+			CHECK_EQ(f.cpu->st.seg[SEG_CS].access, 0xa09b);
+			CHECK_EQ(f.cpu->mode, EMU_MODE_LONG64);
+			CHECK_EQ(f.cpu->cpl, 0);
+			fx_fini(&f);
+		}
+
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_LONG64, vi) == 0);
+		f.cpu->st.sysenter_cs = 0x10;
+		f.cpu->st.gpr[GPR_RCX] = 0x00007fffffff0000ULL;
+		f.cpu->st.gpr[GPR_RDX] = 0x0000800000001000ULL;
+		if (vi == A) {
+			CHECK_EQ(FX_RUN(&f, 0x48, 0x0f, 0x35), EMU_FAULT);
+			CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+			CHECK_EQ(FX_RUN(&f, 0x0f, 0x35), EMU_FAULT);
+			CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+			fx_fini(&f);
+			continue;
+		}
+		/* REX.W with a non-canonical RDX: #GP(0) */
+		CHECK_EQ(FX_RUN(&f, 0x48, 0x0f, 0x35), EMU_FAULT);
+		CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+		CHECK_EQ(f.cpu->cpl, 0);
+		f.cpu->st.gpr[GPR_RDX] = 0x00007fff00001000ULL;
+		CHECK_EQ(FX_RUN(&f, 0x48, 0x0f, 0x35), EMU_OK);
+		CHECK_EQ(f.cpu->next_rip, 0x00007fff00001000ULL);
+		CHECK_EQ(f.cpu->st.gpr[GPR_RSP], 0x00007fffffff0000ULL);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].sel, 0x33);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].access, 0xa0fb);
+		CHECK_EQ(f.cpu->st.seg[SEG_SS].sel, 0x3b);
+		CHECK_EQ(f.cpu->mode, EMU_MODE_LONG64);
+		CHECK_EQ(f.cpu->cpl, 3);
+		fx_fini(&f);
+
+		/* without REX.W: to compatibility mode at EDX, ESP = ECX */
+		REQUIRE(fx_init_vendor(&f, EMU_MODE_LONG64, vi) == 0);
+		f.cpu->st.sysenter_cs = 0x10;
+		f.cpu->st.gpr[GPR_RCX] = 0xffffffff00008000ULL;
+		f.cpu->st.gpr[GPR_RDX] = 0xffffffff00001000ULL;
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x35), EMU_OK);
+		CHECK_EQ(f.cpu->next_rip, 0x1000);
+		CHECK_EQ(f.cpu->st.gpr[GPR_RSP], 0x8000);
+		CHECK_EQ(f.cpu->st.seg[SEG_CS].sel, 0x23);
+		CHECK_EQ(f.cpu->mode, EMU_MODE_COMPAT32);
+		CHECK_EQ(f.cpu->cpl, 3);
+		fx_fini(&f);
+	}
+}
+
+/* CPUID.1:EDX.SEP on both (AMD reports it too; its SYSENTER is legacy-only). */
+TEST(vendor_cpuid_sep)
+{
+	int vi;
+
+	for (vi = 0; vi < 2; vi++) {
+		struct vmm_cpu_profile p = { .vendor = vendors[vi] };
+		uint32_t r[4];
+
+		vmm_cpuid(&p, 0, 1, 0, r);
+		CHECK(r[3] & (1u << 11));
+		vmm_cpuid(&p, 0, 0x80000001u, 0, r);
+		CHECK(r[3] & (1u << 11));	/* SYSCALL */
+	}
+}
