@@ -10,8 +10,7 @@
  * A feature bit is set only when the emulator implements it completely:
  * today no x87, MMX or SSE (FPU, FXSR, SSE, SSE2 are clear), no AVX (so
  * no OSXSAVE/AVX: VEX encodes only the BMI general-register instructions),
- * no local APIC yet, no MTRRs, no SYSENTER.  Leaves beyond the maximum
- * return zeros.
+ * no local APIC yet, no MTRRs.  Leaves beyond the maximum return zeros.
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -31,6 +30,7 @@
 #define CPUID1_MSR		(1u << 5)
 #define CPUID1_PAE		(1u << 6)
 #define CPUID1_CX8		(1u << 8)
+#define CPUID1_SEP		(1u << 11)	/* SYSENTER/SYSEXIT (AMD: legacy mode only) */
 #define CPUID1_PGE		(1u << 13)
 #define CPUID1_CMOV		(1u << 15)
 #define CPUID1_PAT		(1u << 16)
@@ -141,8 +141,8 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		regs[2] = CPUID1_CX16 | CPUID1_MOVBE | CPUID1_POPCNT |
 		    CPUID1_RDRAND | CPUID1_HYPERVISOR;
 		regs[3] = CPUID1_DE | CPUID1_PSE | CPUID1_TSC | CPUID1_MSR |
-		    CPUID1_PAE | CPUID1_CX8 | CPUID1_PGE | CPUID1_CMOV |
-		    CPUID1_PAT | CPUID1_CLFSH;
+		    CPUID1_PAE | CPUID1_CX8 | CPUID1_SEP | CPUID1_PGE |
+		    CPUID1_CMOV | CPUID1_PAT | CPUID1_CLFSH;
 		break;
 	case 7:
 		/* Subleaf 0 only: EAX (the highest subleaf) = 0. */

@@ -260,6 +260,8 @@ static const struct mnmap mnmap[] = {
 	MAP(op_rdrand, ANY, ANY, 6, Z(RDRAND)),
 	MAP(op_rdrand, ANY, ANY, 7, Z(RDSEED)),
 	MAP(op_rdpid, ANY, ANY, ANY, Z(RDPID)),
+	MAPF(O_NOSIZE, op_sysenter, ANY, ANY, ANY, Z(SYSENTER)),
+	MAPF(O_NOSIZE, op_sysexit, ANY, ANY, ANY, Z(SYSEXIT)),
 	MAP(op_ud, 1, 0x0b, ANY, Z(UD2)),
 	MAP(op_ud, 1, 0xb9, ANY, Z(UD1)),
 	MAP(op_ud, 1, 0xff, ANY, Z(UD0)),
@@ -393,6 +395,9 @@ exp_zydis_only(const ZydisDecodedInstruction *zi, enum emu_mode mode)
 static const char *
 exp_emu_only(const struct emu_insn *in, enum emu_mode mode)
 {
+	/* SYSENTER/SYSEXIT #GP(0) in real mode (SDM Vol. 2B); Zydis rejects them. */
+	if (mode == EMU_MODE_REAL && (in->fn == op_sysenter || in->fn == op_sysexit))
+		return "SYSENTER/SYSEXIT #GP(0) in real mode";
 	if (in->fn != op_unimpl)
 		return NULL;
 	/*
@@ -409,12 +414,6 @@ exp_emu_only(const struct emu_insn *in, enum emu_mode mode)
 	    (in->opcode >= 0xc2 && in->opcode <= 0xc6) ||
 	    in->opcode == 0xae || in->opcode >= 0xd0)))
 		return "SSE/MMX space decoded for length only";
-	/*
-	 * SYSENTER/SYSEXIT #GP(0) in real mode (SDM Vol. 2B); unimplemented,
-	 * they exit before any mode check.
-	 */
-	if (mode == EMU_MODE_REAL && in->map == 1 && (in->opcode == 0x34 || in->opcode == 0x35))
-		return "unimplemented, no real-mode check";
 	return NULL;
 }
 

@@ -61,9 +61,10 @@ set_gate(struct vmf *f, int vector, uint64_t target, int type)
 }
 
 static int
-vmf_init(struct vmf *f)
+vmf_init_vendor(struct vmf *f, enum vmm_vendor vendor)
 {
 	const struct vmm_backend_ops *ops = &vmm_backend_emu;
+	const struct vmm_cpu_profile prof = { .vendor = vendor };
 	int i;
 
 	memset(f, 0, sizeof(*f));
@@ -74,10 +75,7 @@ vmf_init(struct vmf *f)
 	f->map.nsegs = 1;
 	f->map.seg[0].len = RAM_SIZE;
 	f->map.seg[0].hva = f->ram;
-	/* These guests pin the Intel profile; vendor tests override it. */
-	static const struct vmm_cpu_profile intel = { .vendor = VMM_VENDOR_INTEL };
-
-	if (ops->vm_init(NULL, &intel, &f->vm) != 0 || ops->vm_memmap(f->vm, &f->map) != 0 ||
+	if (ops->vm_init(NULL, &prof, &f->vm) != 0 || ops->vm_memmap(f->vm, &f->map) != 0 ||
 	    ops->vcpu_init(f->vm, NULL, 0, &f->vcpu) != 0)
 		return -1;
 
@@ -112,6 +110,13 @@ vmf_init(struct vmf *f)
 	f->st.idtr.limit = 256 * 16 - 1;
 	f->st.gpr[GPR_RSP] = STACK;
 	return ops->set_state(f->vcpu, &f->st);
+}
+
+/* These guests pin the Intel profile; vendor tests choose theirs. */
+static int
+vmf_init(struct vmf *f)
+{
+	return vmf_init_vendor(f, VMM_VENDOR_INTEL);
 }
 
 static void
@@ -421,6 +426,54 @@ TEST(emu_syscall_sysret)
 	vmm_backend_emu.get_desc(f.vcpu, VM_REG_GUEST_CS, &d);
 	CHECK_EQ(reg(&f, VM_REG_GUEST_CS), 0x8);
 	vmf_fini(&f);
+}
+
+/*
+ * SYSRETQ to a non-canonical RCX (docs/cpu.md, "Vendor profiles"): Intel
+ * raises #GP(0) in ring 0, on the kernel stack in use; AMD returns and the
+ * fetch faults at CPL 3, so the #GP frame on the RSP0 stack holds the
+ * non-canonical RIP and the user CS/SS.
+ */
+TEST(emu_sysret_noncanonical_per_vendor)
+{
+	static const uint8_t prog[] = { 0x48, 0x0f, 0x07 };	/* sysretq */
+	static const uint8_t gph[] = { 0xf4 };
+	const uint64_t bad = 0x0000800000000000ULL;
+	struct vmf f;
+	int vi;
+
+	for (vi = 0; vi < 2; vi++) {
+		bool amd = vi == 1;
+
+		REQUIRE(vmf_init_vendor(&f, amd ? VMM_VENDOR_AMD : VMM_VENDOR_INTEL) == 0);
+		load(&f, CODE, prog, sizeof(prog));
+		load(&f, HANDLER, gph, sizeof(gph));
+		set_gate(&f, IDT_GP, HANDLER, 0xe);
+		put64(f.ram + TSS + 4, 0x90000);		/* RSP0 */
+		/* STAR[63:48] = 0x1b: CS 0x2b, SS 0x23 */
+		f.st.star = (0x1bULL << 48) | (0x8ULL << 32);
+		f.st.gpr[GPR_RCX] = bad;
+		f.st.gpr[GPR_R11] = 0x2;
+		f.st.gpr[GPR_RSP] = 0x70000;		/* the user stack */
+		REQUIRE(vmm_backend_emu.set_state(f.vcpu, &f.st) == 0);
+		CHECK_EQ(run(&f, CODE), 0);
+		CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+		CHECK_EQ(f.vme.rip, HANDLER);
+		if (amd) {
+			CHECK_EQ(reg(&f, VM_REG_GUEST_RSP), 0x90000 - 48);
+			CHECK_EQ(get64(f.ram + 0x90000 - 48), 0);		/* error code */
+			CHECK_EQ(get64(f.ram + 0x90000 - 48 + 8), bad);
+			CHECK_EQ(get64(f.ram + 0x90000 - 48 + 16), 0x2b);
+			CHECK_EQ(get64(f.ram + 0x90000 - 48 + 32), 0x70000);
+			CHECK_EQ(get64(f.ram + 0x90000 - 48 + 40), 0x23);
+		} else {
+			/* same privilege: no stack switch, the frame is on RSP */
+			CHECK_EQ(reg(&f, VM_REG_GUEST_RSP), 0x70000 - 48);
+			CHECK_EQ(get64(f.ram + 0x70000 - 48 + 8), CODE);
+			CHECK_EQ(get64(f.ram + 0x70000 - 48 + 16), 0x8);
+		}
+		vmf_fini(&f);
+	}
 }
 
 TEST(emu_real_mode_ivt)

@@ -20,6 +20,7 @@
 
 #include "cpu.h"
 #include "machine.h"
+#include "vmm_cpuid.h"
 
 /* Check a near target at @size and set next_rip (SDM Vol. 2A JMP: #GP(0)). */
 static int
@@ -71,65 +72,111 @@ sp_add(struct emu_cpu *cpu, uint64_t n)
 		*rsp += n;
 }
 
+/*
+ * Operand size of a near branch.  In 64-bit mode the decoder gives every
+ * near branch a 64-bit operand whatever 66 says, Intel's rule (SDM Vol. 2A
+ * 2.2.1.7 and the JMP, Jcc, CALL, RET, LOOP pages: 66 is ignored).  AMD
+ * honours 66 there (AMD APM Vol. 3, "Near branches in 64-bit mode", and
+ * the JMP (Near), CALL (Near), RET (Near), Jcc, LOOPcc, JrCXZ pages): a
+ * 16-bit operand, so the target is truncated to IP, CALL pushes and RET
+ * pops 2 bytes and FF /2 /4 read a 16-bit r/m; REX.W still gives 64 bits.
+ */
+static int
+branch_size(const struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	if (in->opsize == 8 && in->opsize_prefix && !(in->rex & 0x8) &&
+	    cpu->vendor == VMM_VENDOR_AMD)
+		return 2;
+	return in->opsize;
+}
+
+/*
+ * Address of the next instruction.  With AMD's 16-bit operand the rel16/32
+ * forms (E8, E9, 0F 80-8F) carry a 2-byte displacement, but the decoder
+ * (vendor-neutral) took 4: the instruction is 2 bytes shorter, and the
+ * displacement is the low half of the 4 bytes decoded.  The two extra
+ * bytes were fetched, which can only matter when they cross into a page
+ * that faults or push the length past 15 bytes (docs/cpu.md).
+ */
+static uint64_t
+branch_next(const struct emu_cpu *cpu, const struct emu_insn *in, int size, uint64_t *rel)
+{
+	*rel = in->imm;
+	if (__builtin_expect(size == 2 && in->opsize == 8, 0) &&
+	    ((in->map == 0 && (in->opcode == 0xe8 || in->opcode == 0xe9)) ||
+	    (in->map == 1 && in->opcode >= 0x80 && in->opcode <= 0x8f))) {
+		*rel = (uint64_t)(int64_t)(int16_t)in->imm;
+		return cpu->next_rip - 2;
+	}
+	return cpu->next_rip;
+}
+
 int
 op_jmp(struct emu_cpu *cpu, const struct emu_insn *in)
 {
-	uint64_t t;
-	int rc;
+	int size = branch_size(cpu, in), rc;
+	uint64_t t, rel, next;
 
 	if (in->opcode == 0xff) {
-		rc = emu_rm_read(cpu, in, in->opsize, &t);
+		rc = emu_rm_read(cpu, in, size, &t);
 		if (rc != EMU_OK)
 			return rc;
 	} else {
-		t = cpu->next_rip + in->imm;
+		next = branch_next(cpu, in, size, &rel);
+		t = next + rel;
 	}
-	return near_target(cpu, t, in->opsize);
+	return near_target(cpu, t, size);
 }
 
 int
 op_jcc(struct emu_cpu *cpu, const struct emu_insn *in)
 {
-	if (!emu_cond(cpu, in->sub))
+	int size = branch_size(cpu, in);
+	uint64_t rel, next = branch_next(cpu, in, size, &rel);
+
+	if (!emu_cond(cpu, in->sub)) {
+		cpu->next_rip = next;
 		return EMU_OK;
-	return near_target(cpu, cpu->next_rip + in->imm, in->opsize);
+	}
+	return near_target(cpu, next + rel, size);
 }
 
 int
 op_call(struct emu_cpu *cpu, const struct emu_insn *in)
 {
-	uint64_t t, ret = cpu->next_rip;
-	int rc;
+	int size = branch_size(cpu, in), rc;
+	uint64_t t, rel, fall = cpu->next_rip, ret = fall;
 
 	if (in->opcode == 0xff) {
-		rc = emu_rm_read(cpu, in, in->opsize, &t);
+		rc = emu_rm_read(cpu, in, size, &t);
 		if (rc != EMU_OK)
 			return rc;
 	} else {
-		t = ret + in->imm;
+		ret = branch_next(cpu, in, size, &rel);
+		t = ret + rel;
 	}
-	rc = near_target(cpu, t, in->opsize);
+	rc = near_target(cpu, t, size);
 	if (rc != EMU_OK)
 		return rc;
-	rc = emu_push(cpu, ret, in->opsize);
+	rc = emu_push(cpu, ret, size);
 	if (rc != EMU_OK)
-		cpu->next_rip = ret;
+		cpu->next_rip = fall;
 	return rc;
 }
 
 int
 op_ret(struct emu_cpu *cpu, const struct emu_insn *in)
 {
+	int size = branch_size(cpu, in), rc;
 	uint64_t t;
-	int rc;
 
-	rc = stack_peek(cpu, 0, in->opsize, &t);
+	rc = stack_peek(cpu, 0, size, &t);
 	if (rc != EMU_OK)
 		return rc;
-	rc = near_target(cpu, t, in->opsize);
+	rc = near_target(cpu, t, size);
 	if (rc != EMU_OK)
 		return rc;
-	sp_add(cpu, (uint64_t)in->opsize + (in->opcode == 0xc2 ? in->imm : 0));
+	sp_add(cpu, (uint64_t)size + (in->opcode == 0xc2 ? in->imm : 0));
 	return EMU_OK;
 }
 
@@ -153,7 +200,7 @@ op_loop(struct emu_cpu *cpu, const struct emu_insn *in)
 			take = take && !emu_cond(cpu, 0x4);
 	}
 	if (take) {
-		rc = near_target(cpu, cpu->next_rip + in->imm, in->opsize);
+		rc = near_target(cpu, cpu->next_rip + in->imm, branch_size(cpu, in));
 		if (rc != EMU_OK)
 			return rc;
 	}

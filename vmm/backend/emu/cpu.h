@@ -587,13 +587,16 @@ emu_op_fn op_grp6;		/* 0F 00: sldt str lldt ltr verr verw */
 emu_op_fn op_grp7;		/* 0F 01: sgdt sidt lgdt lidt smsw lmsw invlpg swapgs rdtscp ... */
 emu_op_fn op_clts;
 emu_op_fn op_invd;		/* 0F 08 invd, 0F 09 wbinvd */
-emu_op_fn op_syscall;
-emu_op_fn op_sysret;
 emu_op_fn op_ud;		/* 0F 0B ud2, and invalid encodings */
 emu_op_fn op_larlsl;		/* 0F 02 lar, 0F 03 lsl */
 emu_op_fn op_arpl;		/* 63 outside 64-bit mode */
 emu_op_fn op_rdrand;		/* 0F C7 /6 rdrand, /7 rdseed (in->sub = ModRM.reg), register forms */
 emu_op_fn op_rdpid;		/* F3 0F C7 /7 */
+/* syscall.c: vendor rules in the file's header comment */
+emu_op_fn op_syscall;		/* 0F 05 */
+emu_op_fn op_sysret;		/* 0F 07 */
+emu_op_fn op_sysenter;		/* 0F 34 */
+emu_op_fn op_sysexit;		/* 0F 35 */
 /* bcd.c (none in 64-bit mode) */
 emu_op_fn op_daa;		/* 27 */
 emu_op_fn op_das;		/* 2F */

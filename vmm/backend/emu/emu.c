@@ -155,7 +155,7 @@ tb_ends_block(const struct emu_insn *in)
 	return fn == op_jmp || fn == op_jcc || fn == op_call || fn == op_ret ||
 	    fn == op_loop || fn == op_jmpfar || fn == op_callfar || fn == op_retfar ||
 	    fn == op_int || fn == op_iret || fn == op_hlt || fn == op_syscall ||
-	    fn == op_sysret || fn == op_unimpl || fn == op_ud || fn == op_in ||
+	    fn == op_sysret || fn == op_sysenter || fn == op_sysexit || fn == op_unimpl || fn == op_ud || fn == op_in ||
 	    fn == op_out || fn == op_ins || fn == op_outs || fn == op_movcr ||
 	    fn == op_wrmsr || fn == op_rdmsr || in->rep != 0;
 }

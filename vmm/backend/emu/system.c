@@ -2,8 +2,8 @@
  * system.c - the system instructions of the software CPU: HLT, CLI/STI,
  * CPUID, RDTSC(P), RDMSR/WRMSR, MOV CR/DR, the 0F 00 and 0F 01 groups
  * (descriptor tables, LLDT/LTR, SMSW/LMSW, INVLPG, SWAPGS), CLTS, INVD,
- * SYSCALL/SYSRET, LAR/LSL, ARPL, RDRAND/RDSEED/RDPID; and the
- * descriptor-table helpers control.c shares.
+ * LAR/LSL, ARPL, RDRAND/RDSEED/RDPID; and the descriptor-table helpers
+ * control.c shares.  SYSCALL/SYSRET and SYSENTER/SYSEXIT are in syscall.c.
  *
  * Privilege: every instruction the SDM marks privileged raises #GP(0) at
  * CPL > 0 before looking at its operands.  Reserved-bit and mode rules for
@@ -1069,63 +1069,4 @@ op_grp7(struct emu_cpu *cpu, const struct emu_insn *in)
 		 */
 		return emu_raise(cpu, IDT_UD);
 	}
-}
-
-/* ---- SYSCALL / SYSRET (SDM Vol. 2B) ---- */
-
-static void
-flat_seg(struct vm_seg *s, uint16_t sel, uint32_t access)
-{
-	s->sel = sel;
-	s->base = 0;
-	s->limit = 0xffffffff;
-	s->access = access;
-}
-
-int
-op_syscall(struct emu_cpu *cpu, const struct emu_insn *in)
-{
-	uint64_t rflags;
-	uint16_t sel = (uint16_t)(cpu->st.star >> 32);
-
-	/* Intel: #UD outside 64-bit mode. */
-	if (cpu->mode != EMU_MODE_LONG64 || !(cpu->st.efer & EFER_SCE))
-		return emu_raise(cpu, IDT_UD);
-	rflags = emu_rflags(cpu);
-	cpu->st.gpr[GPR_RCX] = cpu->next_rip;
-	cpu->st.gpr[GPR_R11] = rflags;
-	/* CS: 64-bit DPL 0 code; SS: DPL 0 writable data (fixed, not read from the GDT). */
-	flat_seg(&cpu->st.seg[SEG_CS], sel & 0xfffc, 0xa09b);
-	flat_seg(&cpu->st.seg[SEG_SS], (uint16_t)(sel + 8), 0xc093);
-	emu_set_rflags(cpu, rflags & ~(cpu->st.sfmask | RFL_RF));
-	cpu->next_rip = cpu->st.lstar;
-	emu_update_mode(cpu);
-	return EMU_OK;
-}
-
-int
-op_sysret(struct emu_cpu *cpu, const struct emu_insn *in)
-{
-	uint16_t sel = (uint16_t)(cpu->st.star >> 48);
-	uint64_t rip;
-
-	if (cpu->mode != EMU_MODE_LONG64 || !(cpu->st.efer & EFER_SCE))
-		return emu_raise(cpu, IDT_UD);
-	if (cpu->cpl != 0)
-		return emu_raise_err(cpu, IDT_GP, 0);
-	if (in->opsize == 8) {
-		/* Intel raises #GP(0) in ring 0 for a non-canonical RCX. */
-		rip = cpu->st.gpr[GPR_RCX];
-		if (!emu_canonical(rip))
-			return emu_raise_err(cpu, IDT_GP, 0);
-		flat_seg(&cpu->st.seg[SEG_CS], (uint16_t)((sel + 16) | 3), 0xa0fb);
-	} else {
-		rip = (uint32_t)cpu->st.gpr[GPR_RCX];
-		flat_seg(&cpu->st.seg[SEG_CS], (uint16_t)(sel | 3), 0xc0fb);
-	}
-	flat_seg(&cpu->st.seg[SEG_SS], (uint16_t)((sel + 8) | 3), 0xc0f3);
-	emu_set_rflags(cpu, (cpu->st.gpr[GPR_R11] & 0x3c7fd7ULL) | 0x2);
-	cpu->next_rip = rip;
-	emu_update_mode(cpu);
-	return EMU_OK;
 }
