@@ -1,6 +1,7 @@
 # run.sh - boot every tiny guest on every backend this machine has and check
 # what it printed and how bhyve exited.  Expected exit status per guest:
 #   reboot 0, halt 2, triple 3, unimpl 4, the rest 1 (power-off).
+# The guests pin the Intel vendor profile; cli_vendor runs under both.
 . "$(dirname "$0")/../cli/lib.sh"
 GUESTS=${GUESTS:-build/guests}
 
@@ -9,7 +10,7 @@ backends="emu"
 
 for elf in "$GUESTS"/*.elf; do
 	g=$(basename "$elf" .elf)
-	case $g in cli_*) continue ;; esac	# driven by tests/cli/
+	case $g in cli_*) continue ;; esac	# driven by tests/cli/ or below
 	case $g in reboot) want=0 ;; halt) want=2 ;; triple) want=3 ;; unimpl) want=4 ;; *) want=1 ;; esac
 	for be in $backends; do
 		for form in elf flat; do
@@ -19,7 +20,7 @@ for elf in "$GUESTS"/*.elf; do
 				notok "$be:$form:$g loads" "$(cat "$T/load")"; continue
 			fi
 			timeout 20 $BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio \
-				-o vmm.backend=$be "$vm" >"$T/con" 2>"$T/err" </dev/null
+				-o vmm.backend=$be -o cpu.vendor=intel "$vm" >"$T/con" 2>"$T/err" </dev/null
 			rc=$?
 			if [ $rc = $want ] && grep -qx "PASS $g" "$T/con" && ! grep -q FAIL "$T/con"; then
 				ok "$be:$form:$g (exit $rc)"
@@ -33,5 +34,24 @@ for elf in "$GUESTS"/*.elf; do
 			fi
 			$BHYVECTL --vm="$vm" --destroy >/dev/null 2>&1
 		done
+	done
+done
+
+# The vendor profile reaches the guest's CPUID, and a VM keeps its vendor.
+for be in $backends; do
+	for v in intel:GenuineIntel amd:"AuthenticAMD EXT"; do
+		vm="g-vendor-${v%%:*}"
+		$BHYVELOAD -m 64M -k "$GUESTS/cli_vendor.elf" "$vm" >/dev/null 2>&1
+		timeout 20 $BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio \
+			-o vmm.backend=$be -o cpu.vendor=${v%%:*} "$vm" >"$T/con" 2>"$T/err" </dev/null
+		grep -qx "VENDOR ${v#*:}" "$T/con" && ok "$be:vendor:${v%%:*}" ||
+			notok "$be:vendor:${v%%:*}" "console: $(head -c 200 "$T/con"); $(head -c 200 "$T/err")"
+		# Reloaded and run without -o cpu.vendor: the same vendor again.
+		$BHYVELOAD -m 64M -k "$GUESTS/cli_vendor.elf" "$vm" >/dev/null 2>&1
+		timeout 20 $BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio \
+			-o vmm.backend=$be "$vm" >"$T/con" 2>"$T/err" </dev/null
+		grep -qx "VENDOR ${v#*:}" "$T/con" && ok "$be:vendor:${v%%:*} kept" ||
+			notok "$be:vendor:${v%%:*} kept" "console: $(head -c 200 "$T/con")"
+		$BHYVECTL --vm="$vm" --destroy >/dev/null 2>&1
 	done
 done

@@ -336,13 +336,27 @@ emu_copy_operand(void *dst, const void *src, int size)
  * emu_write: segmentation, walks, MMIO, page crossing, faults).  A write
  * through the pointer must be followed by emu_code_written().
  */
+/* The DTLB probe of the fast paths: the host pointer of @la, or NULL. */
+static inline uint8_t *
+emu_dtlb_probe(const struct emu_cpu *cpu, uint64_t la, int write, uint64_t *gpa)
+{
+	const struct emu_tlb_entry *e = &cpu->tlb[(la >> 12) & (EMU_TLB_SIZE - 1)];
+	unsigned bit;
+
+	if (e->vpn != la >> 12 || e->hpage == NULL)
+		return NULL;
+	bit = (write ? 2u : 0u) | (cpu->cpl == 3);
+	if (!(e->perm & (1u << bit)))
+		return NULL;
+	*gpa = e->gpa_page + (la & 4095);
+	return e->hpage + (la & 4095);
+}
+
 static inline uint8_t *
 emu_mem_fast(const struct emu_cpu *cpu, int seg, uint64_t off, int size, int write,
     uint64_t *gpa)
 {
-	const struct emu_tlb_entry *e;
 	uint64_t la = off;
-	unsigned bit;
 
 	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64, 0))
 		return NULL;
@@ -350,17 +364,10 @@ emu_mem_fast(const struct emu_cpu *cpu, int seg, uint64_t off, int size, int wri
 		la += cpu->st.seg[seg].base;
 	if ((la & 4095) + (unsigned)size > 4096)
 		return NULL;
-	e = &cpu->tlb[(la >> 12) & (EMU_TLB_SIZE - 1)];
-	if (e->vpn != la >> 12 || e->hpage == NULL)
-		return NULL;
-	bit = (write ? 2u : 0u) | (cpu->cpl == 3);
-	if (!(e->perm & (1u << bit)))
-		return NULL;
 	/* #AC (SDM Vol. 3A 6.15): CPL 3, CR0.AM, RFLAGS.AC, misaligned. */
 	if ((la & (uint64_t)(size - 1)) && cpu->cpl == 3)
 		return NULL;
-	*gpa = e->gpa_page + (la & 4095);
-	return e->hpage + (la & 4095);
+	return emu_dtlb_probe(cpu, la, write, gpa);
 }
 
 /*
@@ -372,21 +379,11 @@ static inline uint8_t *
 emu_mem_range(const struct emu_cpu *cpu, uint64_t la, uint64_t len, int write,
     uint64_t *gpa)
 {
-	const struct emu_tlb_entry *e;
-	unsigned bit;
-
 	if ((la & 4095) + len > 4096)
 		return NULL;
 	if (cpu->cpl == 3 && (cpu->st.cr0 & CR0_AM) && (cpu->st.rflags & RFL_AC))
 		return NULL;
-	e = &cpu->tlb[(la >> 12) & (EMU_TLB_SIZE - 1)];
-	if (e->vpn != la >> 12 || e->hpage == NULL)
-		return NULL;
-	bit = (write ? 2u : 0u) | (cpu->cpl == 3);
-	if (!(e->perm & (1u << bit)))
-		return NULL;
-	*gpa = e->gpa_page + (la & 4095);
-	return e->hpage + (la & 4095);
+	return emu_dtlb_probe(cpu, la, write, gpa);
 }
 
 /* Effective address (offset within in->seg) of the ModRM memory operand. */
