@@ -144,20 +144,22 @@ code_page_mark(struct emu_cpu *cpu, uint64_t gpa)
 }
 
 /*
- * Does the instruction end a block?  Only for block length: execution also
- * leaves a block when next_rip is not the fall-through or block_stop is set.
+ * Does the instruction (its generic handler) end a block?  Every one that
+ * may set next_rip elsewhere than the fall-through must (tb_exec relies on
+ * it), and those that may change the mode or exit do.
  */
 static bool
 tb_ends_block(const struct emu_insn *in)
 {
 	emu_op_fn *fn = in->fn;
 
-	return fn == op_jmp || fn == op_jcc || fn == op_call || fn == op_ret ||
-	    fn == op_loop || fn == op_jmpfar || fn == op_callfar || fn == op_retfar ||
+	return fn == op_jmp || fn == op_jcc || fn == op_loop || fn == op_call ||
+	    fn == op_ret || fn == op_jmpfar || fn == op_callfar || fn == op_retfar ||
 	    fn == op_int || fn == op_iret || fn == op_hlt || fn == op_syscall ||
-	    fn == op_sysret || fn == op_sysenter || fn == op_sysexit || fn == op_unimpl || fn == op_ud || fn == op_in ||
-	    fn == op_out || fn == op_ins || fn == op_outs || fn == op_movcr ||
-	    fn == op_wrmsr || fn == op_rdmsr || in->rep != 0;
+	    fn == op_sysret || fn == op_sysenter || fn == op_sysexit ||
+	    fn == op_unimpl || fn == op_ud || fn == op_in || fn == op_out ||
+	    fn == op_ins || fn == op_outs || fn == op_movcr || fn == op_wrmsr ||
+	    fn == op_rdmsr || in->rep != 0;
 }
 
 static int
@@ -422,6 +424,7 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 	struct emu_tb *tb;
 	uint8_t *hp;
 	int acc, rc, n;
+	bool ends;
 
 	*tbp = NULL;
 	if (cpu->mode == EMU_MODE_LONG64) {
@@ -475,10 +478,12 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 		if (emu_decode(hp + off + pos, (int)(avail - pos > 15 ? 15 : avail - pos),
 		    cpu->mode, in) != 0)
 			break;
+		/* The generic handler says whether it leaves or ends the block. */
+		ends = tb_ends_block(in);
 		emu_specialize(in);
 		n++;
 		pos += in->len;
-		if (tb_ends_block(in))
+		if (ends)
 			break;
 	}
 	if (n == 0)
@@ -509,29 +514,40 @@ static int
 tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
 {
 	const struct emu_insn *in = tb->insns, *end = tb->insns + tb->ninsns;
-	uint64_t mask = emu_ip_mask(cpu), fall;
+	uint64_t mask = emu_ip_mask(cpu);
 	int rc = EMU_OK;
 
 	/*
 	 * No replay log is pending here (run() steps a replayed instruction on
-	 * its own), so the I/O log needs no per-instruction care.
+	 * its own), so the I/O log needs no per-instruction care.  Only the
+	 * last instruction of a block can leave the fall-through (tb_ends_block
+	 * ends a block at every instruction that may set next_rip), so the
+	 * others only check block_stop.
 	 */
+	uint64_t fall;
+
 	cpu->block_stop = 0;
-	do {
+	for (end--; in < end; in++) {
 		fall = (cpu->st.rip + in->len) & mask;
 		cpu->next_rip = fall;
 		rc = in->fn(cpu, in);
 		if (__builtin_expect(rc != EMU_OK, 0))
-			break;
-		/* A REP iteration that comes back to itself has not retired yet. */
-		if (cpu->next_rip != fall || cpu->block_stop) {
-			if (!in->rep || cpu->next_rip != cpu->st.rip)
-				in++;
-			cpu->st.rip = cpu->next_rip;
-			break;
+			goto out;
+		cpu->st.rip = fall;
+		if (cpu->block_stop) {
+			in++;
+			goto out;
 		}
+	}
+	cpu->next_rip = (cpu->st.rip + in->len) & mask;
+	rc = in->fn(cpu, in);
+	if (rc == EMU_OK) {
+		/* A REP iteration that comes back to itself has not retired yet. */
+		if (!in->rep || cpu->next_rip != cpu->st.rip)
+			in++;
 		cpu->st.rip = cpu->next_rip;
-	} while (++in < end);
+	}
+out:
 	cpu->stats.insns_retired += (uint64_t)(in - tb->insns);
 	return rc;
 }
