@@ -307,7 +307,39 @@ uint64_t emu_rflags(struct emu_cpu *cpu);		/* materialize and return RFLAGS */
 void	emu_set_rflags(struct emu_cpu *cpu, uint64_t val); /* replaces all; lazy state dropped */
 /* Set arithmetic flags explicitly (mask of RFL_ARITH bits to replace). */
 void	emu_set_arith_flags(struct emu_cpu *cpu, uint64_t mask, uint64_t val);
-bool	emu_get_cf(struct emu_cpu *cpu);
+/* CF of a lazy record (inline: ADC, SBB, INC and DEC read it on the hot path). */
+static inline bool
+emu_lf_cf(const struct emu_lazyflags *lf)
+{
+	uint64_t s1 = lf->src1, s2 = lf->src2, r = lf->res;
+	uint64_t top = 1ULL << (lf->size * 8 - 1);
+
+	switch (lf->op) {
+	case EMU_LF_ADD:
+		/* Carry out of the top bit, carry-in included (ADC). */
+		return (((s1 & s2) | ((s1 | s2) & ~r)) & top) != 0;
+	case EMU_LF_SUB:
+		/* Borrow out of the top bit, borrow-in included (SBB). */
+		return (((~s1 & s2) | (~(s1 ^ s2) & r)) & top) != 0;
+	case EMU_LF_NEG:
+		return (s1 & emu_size_mask(lf->size)) != 0;
+	case EMU_LF_INC:
+	case EMU_LF_DEC:
+		return s2 != 0;
+	case EMU_LF_SHIFT:
+		return (s1 & RFL_CF) != 0;
+	default:
+		return false;
+	}
+}
+
+static inline bool
+emu_get_cf(const struct emu_cpu *cpu)
+{
+	if (cpu->lf.op == EMU_LF_NONE)
+		return (cpu->st.rflags & RFL_CF) != 0;
+	return emu_lf_cf(&cpu->lf);
+}
 bool	emu_cond(struct emu_cpu *cpu, int cc);		/* condition code 0..15, SDM Vol. 1 B.1 */
 uint8_t	emu_parity(uint8_t v);				/* PF: 1 when even parity */
 

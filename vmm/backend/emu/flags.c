@@ -28,32 +28,10 @@ emu_parity(uint8_t v)
 	return (uint8_t)(!__builtin_parity(v));
 }
 
-static bool
+static inline bool
 lf_cf(const struct emu_lazyflags *lf)
 {
-	uint64_t s1, s2, r, top;
-
-	s1 = lf->src1;
-	s2 = lf->src2;
-	r = lf->res;
-	top = lf_sign(lf->size);
-	switch (lf->op) {
-	case EMU_LF_ADD:
-		/* Carry out of the top bit, carry-in included (ADC). */
-		return (((s1 & s2) | ((s1 | s2) & ~r)) & top) != 0;
-	case EMU_LF_SUB:
-		/* Borrow out of the top bit, borrow-in included (SBB). */
-		return (((~s1 & s2) | (~(s1 ^ s2) & r)) & top) != 0;
-	case EMU_LF_NEG:
-		return (s1 & emu_size_mask(lf->size)) != 0;
-	case EMU_LF_INC:
-	case EMU_LF_DEC:
-		return s2 != 0;
-	case EMU_LF_SHIFT:
-		return (s1 & RFL_CF) != 0;
-	default:
-		return false;
-	}
+	return emu_lf_cf(lf);
 }
 
 static bool
@@ -202,13 +180,6 @@ emu_set_arith_flags(struct emu_cpu *cpu, uint64_t mask, uint64_t val)
 	cpu->st.rflags = (f & ~mask) | (val & mask) | 0x2;
 }
 
-bool
-emu_get_cf(struct emu_cpu *cpu)
-{
-	if (cpu->lf.op == EMU_LF_NONE)
-		return (cpu->st.rflags & RFL_CF) != 0;
-	return lf_cf(&cpu->lf);
-}
 
 static bool
 get_zf(const struct emu_cpu *cpu)

@@ -32,6 +32,16 @@ mul_flags(struct emu_cpu *cpu, int size, uint64_t lo, bool ovf)
 {
 	uint64_t f = ovf ? RFL_CF | RFL_OF : 0;
 
+	if (cpu->vendor == VMM_VENDOR_INTEL && size > 1) {
+		/*
+		 * Lazily, as a shift records them: CF OF given, SF PF from the
+		 * result.  Bit 8 set keeps ZF clear and touches neither SF nor
+		 * PF of a 16-bit or wider value; AF reads 0.
+		 */
+		emu_flags_set(cpu, EMU_LF_SHIFT, size, f, 0,
+		    (lo & emu_size_mask(size)) | 0x100);
+		return;
+	}
 	if (cpu->vendor == VMM_VENDOR_INTEL) {
 		if (lo & (1ULL << (size * 8 - 1)))
 			f |= RFL_SF;
