@@ -588,6 +588,13 @@ emu_op_fn op_larlsl;		/* 0F 02 lar, 0F 03 lsl */
 emu_op_fn op_arpl;		/* 63 outside 64-bit mode */
 emu_op_fn op_rdrand;		/* 0F C7 /6 rdrand, /7 rdseed (in->sub = ModRM.reg), register forms */
 emu_op_fn op_rdpid;		/* F3 0F C7 /7 */
+/* x87.c */
+emu_op_fn op_x87;		/* D8-DF: in->sub = ModRM.reg; register forms by in->rm */
+emu_op_fn op_fwait;		/* 9B */
+emu_op_fn op_fxsave;		/* 0F AE /0 (REX.W: FXSAVE64) */
+emu_op_fn op_fxrstor;		/* 0F AE /1 (REX.W: FXRSTOR64) */
+/* An x87 escape whose encoding is reserved (#UD whatever the state). */
+bool	emu_x87_invalid(const struct emu_insn *in);
 /* bcd.c (none in 64-bit mode) */
 emu_op_fn op_daa;		/* 27 */
 emu_op_fn op_das;		/* 2F */
