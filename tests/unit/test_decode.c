@@ -256,10 +256,16 @@ TEST(decode_system)
 	CHECK_EQ(DEC64(&in, 0x8c, 0xd8), 0);
 	CHECK(in.fn == op_movseg);
 	CHECK_EQ(in.sub, SEG_DS);
-	/* x87 goes to the unimplemented handler, with its length */
+	/* x87: one handler, ModRM.reg in sub (fld qword [rsp+8]) */
 	CHECK_EQ(DEC64(&in, 0xdd, 0x44, 0x24, 0x08), 0);
-	CHECK(in.fn == op_unimpl);
+	CHECK(in.fn == op_x87);
+	CHECK_EQ(in.sub, 0);
+	CHECK_EQ(in.has_mem, 1);
 	CHECK_EQ(in.len, 4);
+	/* fxsave64 [rax]; 66 fxsave is #UD (measured) */
+	CHECK_EQ(DEC64(&in, 0x48, 0x0f, 0xae, 0x00), 0);
+	CHECK(in.fn == op_fxsave);
+	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0xae, 0x08), -EILSEQ);
 	CHECK_EQ(DEC64(&in, 0x0f, 0x0b), 0);
 	CHECK(in.fn == op_ud);
 }

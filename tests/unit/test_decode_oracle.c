@@ -53,7 +53,7 @@
  *     Zydis says 32 for IN/OUT and 64 for INSD/OUTSD.
  *   O_NOSEG: LEA computes an offset only; the segment is never used.
  */
-enum { O_NOSIZE = 1, O_NOSIZE64 = 2, O_IO32 = 4, O_NOSEG = 8 };
+enum { O_NOSIZE = 1, O_NOSIZE64 = 2, O_IO32 = 4, O_NOSEG = 8, O_X87 = 16 };
 
 struct mnmap {
 	emu_op_fn	*fn;
@@ -265,6 +265,16 @@ static const struct mnmap mnmap[] = {
 	MAP(op_ud, 1, 0x0b, ANY, Z(UD2)),
 	MAP(op_ud, 1, 0xb9, ANY, Z(UD1)),
 	MAP(op_ud, 1, 0xff, ANY, Z(UD0)),
+	/*
+	 * x87.c: one handler for D8-DF, whose operation depends on the whole
+	 * ModRM; O_X87 checks the mnemonic's ISA set (X87, FCMOV, SSE3's
+	 * FISTTP, PPRO: FCOMI) instead, tests/diff/test_x87_diff.c each encoding's
+	 * behaviour against the host.
+	 */
+	MAPF(O_NOSIZE | O_X87, op_x87, ANY, ANY, ANY, Z(INVALID)),
+	MAP(op_fwait, ANY, ANY, ANY, Z(FWAIT)),
+	MAPF(O_NOSIZE, op_fxsave, ANY, ANY, ANY, Z(FXSAVE), Z(FXSAVE64)),
+	MAPF(O_NOSIZE, op_fxrstor, ANY, ANY, ANY, Z(FXRSTOR), Z(FXRSTOR64)),
 	MAP(op_unimpl, ANY, ANY, ANY, Z(INVALID)),
 };
 
@@ -307,6 +317,7 @@ fn_name(emu_op_fn *fn)
  *  - 0F 00, ARPL, LAR, LSL in real mode ("not recognized in real-address
  *    mode", SDM Vol. 2A ARPL, LAR, LSL, SLDT...).
  *  - SYSCALL/SYSRET outside 64-bit mode (Intel; SDM Vol. 2B SYSCALL).
+ *  - the reserved x87 encodings (SDM Vol. 2D A.5 tables A-7..A-22).
  */
 static bool
 handler_always_ud(const struct emu_insn *in, enum emu_mode mode)
@@ -329,6 +340,9 @@ handler_always_ud(const struct emu_insn *in, enum emu_mode mode)
 		return mode == EMU_MODE_REAL;
 	if (in->fn == op_syscall || in->fn == op_sysret)
 		return !mode64;
+	/* x87 register forms and ModRM.reg values the SDM reserves (x87.c) */
+	if (in->fn == op_x87)
+		return emu_x87_invalid(in);
 	return false;
 }
 
@@ -401,13 +415,11 @@ exp_emu_only(const struct emu_insn *in, enum emu_mode mode)
 	if (in->fn != op_unimpl)
 		return NULL;
 	/*
-	 * The x87 escapes, the 0F38/0F3A maps, the MMX/SSE part of the 0F map
+	 * The 0F38/0F3A maps, the MMX/SSE part of the 0F map
 	 * and the 0F AE state-save group are decoded for their length only:
 	 * reserved encodings and wrong mandatory prefixes get the INST_UNIMPL
 	 * exit instead of #UD.
 	 */
-	if (in->map == 0 && in->opcode >= 0xd8 && in->opcode <= 0xdf)
-		return "x87 decoded for length only";
 	if (in->map >= 2 || (in->map == 1 && ((in->opcode >= 0x10 && in->opcode <= 0x17) ||
 	    (in->opcode >= 0x28 && in->opcode <= 0x2f) ||
 	    (in->opcode >= 0x50 && in->opcode <= 0x7f) ||
@@ -676,6 +688,9 @@ same_reg(ZydisRegister zr, int r, const struct emu_insn *in)
 	case ZYDIS_REGCLASS_DEBUG:
 	case ZYDIS_REGCLASS_SEGMENT:
 		return ZydisRegisterGetId(zr) == r;
+	case ZYDIS_REGCLASS_X87:
+		/* ST(i): REX.B does not extend it */
+		return ZydisRegisterGetId(zr) == (r & 7);
 	default:
 		return false;
 	}
@@ -728,6 +743,12 @@ compare_semantics(struct stats *s, const struct oracle_mode *m, const uint8_t *b
 	} else {
 		for (ok = false, j = 0; j < 5; j++)
 			ok |= mm->mn[j] != ZYDIS_MNEMONIC_INVALID && mm->mn[j] == zi->mnemonic;
+		if (mm->flags & O_X87)
+			ok = zi->meta.isa_set == ZYDIS_ISA_SET_X87 ||
+			    zi->meta.isa_set == ZYDIS_ISA_SET_FCMOV ||
+			    zi->meta.isa_set == ZYDIS_ISA_SET_SSE3X87 ||
+			    zi->meta.isa_set == ZYDIS_ISA_SET_SSE3 ||
+			    zi->meta.isa_set == ZYDIS_ISA_SET_PPRO;
 		if (!ok)
 			BAD(K_MNEMONIC, NULL);
 	}

@@ -376,7 +376,7 @@ TEST(emu_double_fault)
 
 TEST(emu_unimplemented_exit)
 {
-	static const uint8_t prog[] = { 0xd9, 0xe8 };	/* fld1 */
+	static const uint8_t prog[] = { 0x0f, 0x33 };	/* rdpmc */
 	struct vmf f;
 
 	REQUIRE(vmf_init(&f) == 0);
@@ -385,8 +385,8 @@ TEST(emu_unimplemented_exit)
 	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_INST_UNIMPL);
 	CHECK_EQ(f.vme.rip, CODE);
 	CHECK_EQ(f.vme.u.inst_unimpl.num_valid, 2);
-	CHECK_EQ(f.vme.u.inst_unimpl.inst_bytes[0], 0xd9);
-	CHECK_EQ(f.vme.u.inst_unimpl.inst_bytes[1], 0xe8);
+	CHECK_EQ(f.vme.u.inst_unimpl.inst_bytes[0], 0x0f);
+	CHECK_EQ(f.vme.u.inst_unimpl.inst_bytes[1], 0x33);
 	vmf_fini(&f);
 }
 

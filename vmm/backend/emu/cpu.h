@@ -626,6 +626,13 @@ emu_op_fn op_syscall;		/* 0F 05 */
 emu_op_fn op_sysret;		/* 0F 07 */
 emu_op_fn op_sysenter;		/* 0F 34 */
 emu_op_fn op_sysexit;		/* 0F 35 */
+/* x87.c */
+emu_op_fn op_x87;		/* D8-DF: in->sub = ModRM.reg; register forms by in->rm */
+emu_op_fn op_fwait;		/* 9B */
+emu_op_fn op_fxsave;		/* 0F AE /0 (REX.W: FXSAVE64) */
+emu_op_fn op_fxrstor;		/* 0F AE /1 (REX.W: FXRSTOR64) */
+/* An x87 escape whose encoding is reserved (#UD whatever the state). */
+bool	emu_x87_invalid(const struct emu_insn *in);
 /* bcd.c (none in 64-bit mode) */
 emu_op_fn op_daa;		/* 27 */
 emu_op_fn op_das;		/* 2F */

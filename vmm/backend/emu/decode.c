@@ -170,12 +170,15 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 		[1 ... 7] = INV,
 	},
 	/*
-	 * 0F AE, memory: FXSAVE FXRSTOR LDMXCSR STMXCSR XSAVE XRSTOR XSAVEOPT
-	 * belong to the x87/SSE files; CLFLUSH is a no-op on a cache-less CPU
-	 * (66: CLFLUSHOPT, the same to us; F2/F3 0F AE /7 are #UD on hardware).
+	 * 0F AE, memory: FXSAVE FXRSTOR (x87.c; REX.W: the 64-bit forms),
+	 * LDMXCSR STMXCSR XSAVE XRSTOR XSAVEOPT belong to the SSE files;
+	 * CLFLUSH is a no-op on a cache-less CPU (66: CLFLUSHOPT, the same to
+	 * us; F2/F3 0F AE /7 are #UD on hardware).
 	 */
 	[G15M] = {
-		[0 ... 6] = { op_unimpl, 0, EMU_FORM_RM, 0 },
+		[0] = { op_fxsave, F_NP, EMU_FORM_RM, 0 },
+		[1] = { op_fxrstor, F_NP, EMU_FORM_RM, 0 },
+		[2 ... 6] = { op_unimpl, 0, EMU_FORM_RM, 0 },
 		[7] = { op_nop, F_NOREP, EMU_FORM_RM, 0 },
 	},
 	/*
@@ -333,7 +336,7 @@ static const struct opdesc one_byte[256] = {
 	[0x98] = { op_cbw, 0, EMU_FORM_NONE, 0 },
 	[0x99] = { op_cwd, 0, EMU_FORM_NONE, 0 },
 	[0x9a] = { op_callfar, F_FAR | F_INV64, EMU_FORM_NONE, 0 },
-	[0x9b] = UNIMPL,	/* FWAIT: x87 */
+	[0x9b] = { op_fwait, 0, EMU_FORM_NONE, 0 },
 	[0x9c] = { op_pushf, F_DEF64, EMU_FORM_NONE, 0 },
 	[0x9d] = { op_popf, F_DEF64, EMU_FORM_NONE, 0 },
 	[0x9e] = { op_sahf, 0, EMU_FORM_NONE, 0 },
@@ -382,7 +385,8 @@ static const struct opdesc one_byte[256] = {
 	[0xd5] = { op_aad, F_IMM8U | F_INV64, EMU_FORM_NONE, 0 },
 	[0xd6] = INV,		/* SALC is undocumented */
 	[0xd7] = { op_xlat, 0, EMU_FORM_NONE, 0 },
-	[0xd8 ... 0xdf] = UNIMPL_M,	/* x87 */
+	/* x87 escapes: ModRM.reg and the register/memory form pick the operation (x87.c) */
+	[0xd8 ... 0xdf] = { op_x87, F_MODRM | F_SUBREG, EMU_FORM_NONE, 0 },
 	[0xe0 ... 0xe3] = { op_loop, F_REL8 | F_FORCE64, EMU_FORM_NONE, 0 },
 	[0xe4] = { op_in, F_BYTE | F_IMM8U, EMU_FORM_NONE, 0 },
 	[0xe5] = { op_in, F_IMM8U, EMU_FORM_NONE, 0 },

@@ -1,0 +1,474 @@
+/*
+ * test_x87.c - the x87 of the software CPU (x87.c) on fixed vectors from
+ * the SDM and against an independent reference.
+ *
+ * tests/diff/test_x87_diff.c compares every encoding with the host CPU;
+ * since x87.c executes on the host's unit, that proves the plumbing (state
+ * images, stack, pointers, memory operands) more than the arithmetic.  So
+ * here: the rounding constants of FLDPI (SDM Vol. 1 8.3.8), precision
+ * control and rounding control on 1/3 (8.1.5), FMUL and FDIV on random
+ * operands against a correctly rounded multi-precision computation under
+ * every precision and rounding control, stack overflow and underflow
+ * (8.5.1.1), masked and unmasked exceptions and #MF (8.7 with CR0.NE),
+ * #NM (Vol. 3A table 2-2), FXSAVE alignment, FNSAVE/FRSTOR round trips in
+ * 16-bit, real and protected mode formats.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu.h"
+#include "isa_fixture.h"
+#include "test.h"
+
+#define FSW(f)	((uint16_t)((f)->cpu->st.fxsave[2] | (f)->cpu->st.fxsave[3] << 8))
+#define TOP(f)	((FSW(f) >> 11) & 7)
+
+struct f80 {
+	uint64_t	m;
+	uint16_t	se;
+};
+
+static struct f80
+st_get(struct fx *f, int i)
+{
+	struct f80 v;
+
+	memcpy(&v.m, f->cpu->st.fxsave + 32 + 16 * i, 8);
+	memcpy(&v.se, f->cpu->st.fxsave + 32 + 16 * i + 8, 2);
+	return v;
+}
+
+static void
+set_fcw(struct fx *f, uint16_t fcw)
+{
+	memcpy(f->cpu->st.fxsave, &fcw, 2);
+}
+
+/* An empty stack with FCW @fcw, then push @n values (ST(0) = v[0]). */
+static void
+load_stack(struct fx *f, uint16_t fcw, const struct f80 *v, int n)
+{
+	uint8_t *fx = f->cpu->st.fxsave;
+	uint16_t fsw = (uint16_t)(((8 - n) & 7) << 11);
+	int i;
+
+	memset(fx, 0, 160);
+	memcpy(fx, &fcw, 2);
+	memcpy(fx + 2, &fsw, 2);
+	for (i = 0; i < n; i++) {
+		memcpy(fx + 32 + 16 * i, &v[i].m, 8);
+		memcpy(fx + 32 + 16 * i + 8, &v[i].se, 2);
+		fx[4] |= (uint8_t)(1u << ((8 - n + i) & 7));
+	}
+}
+
+static int
+init64(struct fx *f)
+{
+	int rc = fx_init(f, EMU_MODE_LONG64);
+
+	f->cpu->st.cr0 |= CR0_MP;
+	f->cpu->st.rip = 0x1000;
+	return rc;
+}
+
+TEST(x87_fninit_fld1_fldpi_rounding)
+{
+	struct fx f;
+	struct f80 v;
+
+	REQUIRE(init64(&f) == 0);
+	memset(f.cpu->st.fxsave, 0xa5, 160);
+	CHECK_EQ(FX_RUN(&f, 0xdb, 0xe3), EMU_OK);		/* fninit */
+	CHECK_EQ(f.cpu->st.fxsave[0] | f.cpu->st.fxsave[1] << 8, 0x037f);
+	CHECK_EQ(FSW(&f), 0);
+	CHECK_EQ(f.cpu->st.fxsave[4], 0);
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xe8), EMU_OK);		/* fld1 */
+	v = st_get(&f, 0);
+	CHECK_EQ(v.se, 0x3fff);
+	CHECK_EQ(v.m, 0x8000000000000000ULL);
+	CHECK_EQ(TOP(&f), 7);
+	/* FLDPI: pi = C90FDAA2 2168C234 C...; nearest and up give ...C235 */
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xeb), EMU_OK);
+	CHECK_EQ(st_get(&f, 0).m, 0xc90fdaa22168c235ULL);
+	CHECK_EQ(st_get(&f, 0).se, 0x4000);
+	set_fcw(&f, 0x077f);					/* RC = down */
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xeb), EMU_OK);
+	CHECK_EQ(st_get(&f, 0).m, 0xc90fdaa22168c234ULL);
+	CHECK_EQ(TOP(&f), 5);
+	fx_fini(&f);
+}
+
+/* 1/3 under each precision and rounding control (SDM Vol. 1 8.1.5). */
+TEST(x87_precision_rounding_third)
+{
+	static const struct {
+		uint16_t	pc_rc;		/* FCW bits 8-11 */
+		uint64_t	m;
+		int		up;		/* C1: rounded up */
+	} want[] = {
+		{ 0x000, 0xaaaaab0000000000ULL, 1 },	/* 24 bits, nearest */
+		{ 0x400, 0xaaaaaa0000000000ULL, 0 },	/* 24, down */
+		{ 0x800, 0xaaaaab0000000000ULL, 1 },	/* 24, up */
+		{ 0xc00, 0xaaaaaa0000000000ULL, 0 },	/* 24, zero */
+		{ 0x200, 0xaaaaaaaaaaaaa800ULL, 0 },	/* 53, nearest */
+		{ 0xa00, 0xaaaaaaaaaaaab000ULL, 1 },	/* 53, up */
+		{ 0x300, 0xaaaaaaaaaaaaaaabULL, 1 },	/* 64, nearest */
+		{ 0xf00, 0xaaaaaaaaaaaaaaaaULL, 0 },	/* 64, zero */
+	};
+	struct fx f;
+	size_t i;
+
+	REQUIRE(init64(&f) == 0);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		struct f80 ops[2] = { { 1ULL << 63, 0x3fff }, { 3ULL << 62, 0x4000 } };
+
+		load_stack(&f, (uint16_t)(0x007f | want[i].pc_rc), ops, 2);
+		CHECK_EQ(FX_RUN(&f, 0xd8, 0xf1), EMU_OK);	/* fdiv st0, st1 */
+		CHECK_EQ(st_get(&f, 0).m, want[i].m);
+		CHECK_EQ(st_get(&f, 0).se, 0x3ffd);
+		CHECK(FSW(&f) & 0x20);				/* PE */
+		CHECK_EQ(!!(FSW(&f) & 0x200), want[i].up);
+	}
+	fx_fini(&f);
+}
+
+/* ---- an independent reference: correctly rounded FMUL/FDIV ---- */
+
+static uint64_t rs = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+rng(void)
+{
+	rs ^= rs << 13;
+	rs ^= rs >> 7;
+	rs ^= rs << 17;
+	return rs;
+}
+
+/*
+ * Round the positive integer @s (with @sticky: bits below it were not
+ * zero) times 2^@e to @p significant bits by @rc (0 nearest even, 1 down,
+ * 2 up, 3 zero) for sign @neg.  Returns the 80-bit value; *inexact, *up.
+ */
+static struct f80
+round_ref(unsigned __int128 s, bool sticky, int e, int p, int rc, bool neg,
+    bool *inexact, bool *up)
+{
+	int nbits = 128 - (s >> 64 ? __builtin_clzll((uint64_t)(s >> 64)) :
+	    64 + __builtin_clzll((uint64_t)s));
+	int sh = nbits - p;
+	unsigned __int128 kept, rem = 0, half;
+	bool inc = false;
+	struct f80 r;
+
+	if (sh > 0) {
+		kept = s >> sh;
+		rem = s & (((unsigned __int128)1 << sh) - 1);
+		half = (unsigned __int128)1 << (sh - 1);
+	} else {
+		kept = s << -sh;
+		half = 0;
+	}
+	*inexact = rem != 0 || sticky;
+	switch (rc) {
+	case 0:
+		inc = sh > 0 && (rem > half || (rem == half && (sticky || (kept & 1))));
+		break;
+	case 1:
+		inc = *inexact && neg;
+		break;
+	case 2:
+		inc = *inexact && !neg;
+		break;
+	default:
+		break;
+	}
+	e += nbits - 1;
+	if (inc) {
+		kept++;
+		if (kept >> p) {
+			kept >>= 1;
+			e++;
+		}
+	}
+	*up = inc;
+	r.m = (uint64_t)kept << (64 - p);
+	r.se = (uint16_t)((e + 16383) | (neg ? 0x8000 : 0));
+	return r;
+}
+
+TEST(x87_fmul_fdiv_reference)
+{
+	static const int pcbits[4] = { 24, 0, 53, 64 };
+	struct fx f;
+	int i, bad = 0;
+
+	REQUIRE(init64(&f) == 0);
+	for (i = 0; i < 50000; i++) {
+		int pc = (int)(rng() % 3), rc = (int)(rng() & 3), p;
+		bool div = rng() & 1, inexact, up, neg;
+		struct f80 a, b, want, got;
+		unsigned __int128 s;
+		bool sticky = false;
+		int e;
+
+		pc = pc == 0 ? 0 : pc + 1;
+		p = pcbits[pc];
+		a.m = rng() | 1ULL << 63;
+		b.m = rng() | 1ULL << 63;
+		if (rng() & 1)
+			a.m &= ~0ULL << (rng() % 64);
+		if (rng() & 1)
+			b.m &= ~0ULL << (rng() % 64);
+		a.se = (uint16_t)(0x3fff + (int)(rng() % 200) - 100 + (rng() & 0x8000));
+		b.se = (uint16_t)(0x3fff + (int)(rng() % 200) - 100 + (rng() & 0x8000));
+		neg = ((a.se ^ b.se) & 0x8000) != 0;
+		if (div) {
+			/* 64 or 65 quotient bits, then 8 more: guard bits for p = 64 */
+			unsigned __int128 r = ((unsigned __int128)a.m << 64) % b.m;
+
+			s = ((unsigned __int128)a.m << 64) / b.m;
+			s = s << 8 | (r << 8) / b.m;
+			sticky = (r << 8) % b.m != 0;
+			e = (a.se & 0x7fff) - (b.se & 0x7fff) - 72;
+		} else {
+			s = (unsigned __int128)a.m * b.m;
+			e = (a.se & 0x7fff) + (b.se & 0x7fff) - 2 * 16383 - 126;
+		}
+		want = round_ref(s, sticky, e, p, rc, neg, &inexact, &up);
+		{
+			struct f80 ops[2] = { a, b };
+
+			load_stack(&f, (uint16_t)(0x007f | pc << 8 | rc << 10), ops, 2);
+		}
+		/* fdiv st0, st1 / fmul st0, st1 */
+		if (div)
+			CHECK_EQ(FX_RUN(&f, 0xd8, 0xf1), EMU_OK);
+		else
+			CHECK_EQ(FX_RUN(&f, 0xd8, 0xc9), EMU_OK);
+		got = st_get(&f, 0);
+		if ((got.m != want.m || got.se != want.se ||
+		    !!(FSW(&f) & 0x20) != inexact || !!(FSW(&f) & 0x200) != up) && bad++ < 5)
+			fprintf(stderr, "  %s pc %d rc %d: %04x:%016llx %04x:%016llx -> "
+			    "%04x:%016llx fsw %04x, want %04x:%016llx pe %d c1 %d\n",
+			    div ? "fdiv" : "fmul", p, rc, a.se, (unsigned long long)a.m,
+			    b.se, (unsigned long long)b.m, got.se, (unsigned long long)got.m,
+			    FSW(&f), want.se, (unsigned long long)want.m, inexact, up);
+	}
+	CHECK_EQ(bad, 0);
+	fx_fini(&f);
+}
+
+/* Stack faults (SDM Vol. 1 8.5.1.1): masked, the QNaN indefinite. */
+TEST(x87_stack_overflow_underflow)
+{
+	struct fx f;
+	struct f80 one = { 1ULL << 63, 0x3fff }, full[8];
+	int i;
+
+	REQUIRE(init64(&f) == 0);
+	for (i = 0; i < 8; i++)
+		full[i] = one;
+	load_stack(&f, 0x037f, full, 8);
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xe8), EMU_OK);		/* fld1: overflow */
+	CHECK_EQ(FSW(&f) & 0x3ff, 0x241);			/* C1 SF IE */
+	CHECK_EQ(st_get(&f, 0).se, 0xffff);			/* indefinite */
+	CHECK_EQ(st_get(&f, 0).m, 0xc000000000000000ULL);
+	load_stack(&f, 0x037f, full, 0);
+	CHECK_EQ(FX_RUN(&f, 0xd8, 0xc1), EMU_OK);		/* fadd st0, st1: underflow */
+	CHECK_EQ(FSW(&f) & 0x3ff, 0x041);			/* C1 = 0, SF IE */
+	/* unmasked IE: the stack is left alone, ES set, the next FWAIT #MF */
+	load_stack(&f, 0x037e, full, 8);
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xe8), EMU_OK);
+	CHECK_EQ(FSW(&f) & 0x80ff, 0x80c1);			/* B ES SF IE */
+	CHECK_EQ(TOP(&f), 0);
+	CHECK_EQ(FX_RUN(&f, 0x9b), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_MF);
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xe8), EMU_FAULT);		/* any waiting x87 insn */
+	CHECK_EQ(f.cpu->exc_vector, IDT_MF);
+	CHECK_EQ(FX_RUN(&f, 0xdf, 0xe0), EMU_OK);		/* fnstsw ax: no wait */
+	CHECK_EQ(f.cpu->st.gpr[GPR_RAX] & 0xffff, FSW(&f));
+	/* without CR0.NE: FERR# (not modelled), the instruction runs */
+	f.cpu->st.cr0 &= ~CR0_NE;
+	CHECK_EQ(FX_RUN(&f, 0x9b), EMU_OK);
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xe0), EMU_OK);		/* fchs */
+	CHECK(FSW(&f) & 0x80);					/* still pending */
+	CHECK_EQ(FX_RUN(&f, 0xdb, 0xe2), EMU_OK);		/* fnclex */
+	CHECK_EQ(FSW(&f) & 0x80ff, 0);
+	fx_fini(&f);
+}
+
+/* Unmasked #Z: the destination is unchanged (SDM Vol. 1 8.5.3). */
+TEST(x87_zero_divide)
+{
+	struct fx f;
+	struct f80 ops[2] = { { 1ULL << 63, 0x3fff }, { 0, 0 } };
+
+	REQUIRE(init64(&f) == 0);
+	load_stack(&f, 0x037f, ops, 2);
+	CHECK_EQ(FX_RUN(&f, 0xd8, 0xf1), EMU_OK);
+	CHECK_EQ(st_get(&f, 0).se, 0x7fff);			/* +inf */
+	CHECK_EQ(FSW(&f) & 0xff, 0x04);
+	load_stack(&f, 0x037b, ops, 2);
+	CHECK_EQ(FX_RUN(&f, 0xd8, 0xf1), EMU_OK);
+	CHECK_EQ(st_get(&f, 0).se, 0x3fff);			/* unchanged */
+	CHECK_EQ(FSW(&f) & 0x80ff, 0x8084);
+	fx_fini(&f);
+}
+
+/* #NM and #UD by CR0.EM/MP/TS (SDM Vol. 3A table 2-2; FXSAVE: #UD with EM). */
+TEST(x87_device_not_available)
+{
+	struct fx f;
+
+	REQUIRE(init64(&f) == 0);
+	f.cpu->st.gpr[GPR_RBX] = FX_DATA;
+	f.cpu->st.cr0 |= CR0_TS;
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xe8), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_NM);
+	CHECK_EQ(FX_RUN(&f, 0x9b), EMU_FAULT);			/* MP and TS */
+	CHECK_EQ(f.cpu->exc_vector, IDT_NM);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0xae, 0x03), EMU_FAULT);	/* fxsave [rbx] */
+	CHECK_EQ(f.cpu->exc_vector, IDT_NM);
+	f.cpu->st.cr0 &= ~CR0_MP;
+	CHECK_EQ(FX_RUN(&f, 0x9b), EMU_OK);			/* TS without MP */
+	f.cpu->st.cr0 &= ~CR0_TS;
+	f.cpu->st.cr0 |= CR0_EM;
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xe8), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_NM);
+	CHECK_EQ(FX_RUN(&f, 0x9b), EMU_OK);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0xae, 0x03), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	/* reserved encodings are #UD first */
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xd1), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	fx_fini(&f);
+}
+
+TEST(x87_fxsave_alignment_and_layout)
+{
+	struct fx f;
+	uint8_t img[512];
+
+	REQUIRE(init64(&f) == 0);
+	CHECK_EQ(FX_RUN(&f, 0xdb, 0xe3), EMU_OK);
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xeb), EMU_OK);		/* fldpi */
+	f.cpu->st.gpr[GPR_RBX] = FX_DATA + 8;
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0xae, 0x03), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	f.cpu->st.gpr[GPR_RBX] = FX_DATA;
+	memset(f.ram + FX_DATA, 0xee, 512);
+	CHECK_EQ(FX_RUN(&f, 0x48, 0x0f, 0xae, 0x03), EMU_OK);	/* fxsave64 */
+	memcpy(img, f.ram + FX_DATA, 512);
+	CHECK_EQ(img[0] | img[1] << 8, 0x037f);
+	CHECK_EQ(img[4], 0x80);					/* R7 in use */
+	CHECK_EQ(img[6] | img[7] << 8, 0);			/* FOP: no exception */
+	CHECK_EQ(fx_get64(&f, FX_DATA + 8), 0x1000);		/* FIP */
+	CHECK_EQ(fx_get64(&f, FX_DATA + 32), 0xc90fdaa22168c235ULL);
+	CHECK_EQ(img[42], 0);					/* reserved bytes zero */
+	CHECK_EQ(img[416], 0xee);				/* not written */
+	/* MXCSR reserved bits: #GP(0) */
+	img[27] = 0x01;
+	memcpy(f.ram + FX_DATA, img, 512);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0xae, 0x0b), EMU_FAULT);	/* fxrstor */
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	img[27] = 0;
+	memcpy(f.ram + FX_DATA, img, 512);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0xae, 0x0b), EMU_OK);
+	fx_fini(&f);
+}
+
+/* FNSAVE/FRSTOR round trip in each mode's format; FNSAVE reinitializes. */
+TEST(x87_fnsave_frstor_formats)
+{
+	static const enum emu_mode modes[] = {
+		EMU_MODE_LONG64, EMU_MODE_PROT32, EMU_MODE_PROT16, EMU_MODE_REAL,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		struct fx f;
+		uint8_t before[160];
+		bool o16 = modes[i] == EMU_MODE_PROT16 || modes[i] == EMU_MODE_REAL;
+		uint64_t D = o16 ? 0x8000 : FX_DATA;	/* [bx] in 16-bit code */
+
+		REQUIRE(fx_init(&f, modes[i]) == 0);
+		f.cpu->st.rip = 0x1234;
+		f.cpu->st.gpr[GPR_RBX] = D;
+		CHECK_EQ(FX_RUN(&f, 0xdb, 0xe3), EMU_OK);
+		CHECK_EQ(FX_RUN(&f, 0xd9, 0xeb), EMU_OK);	/* fldpi */
+		CHECK_EQ(FX_RUN(&f, 0xd9, 0xee), EMU_OK);	/* fldz */
+		CHECK_EQ(FX_RUN(&f, 0xd8, 0xf1), EMU_OK);	/* 0/pi */
+		memcpy(before, f.cpu->st.fxsave, 160);
+		/* fnsave [bx] / [rbx] */
+		if (o16)
+			CHECK_EQ(FX_RUN(&f, 0xdd, 0x37), EMU_OK);
+		else
+			CHECK_EQ(FX_RUN(&f, 0xdd, 0x33), EMU_OK);
+		CHECK_EQ(f.cpu->st.fxsave[4], 0);		/* FNINIT after */
+		/* full tag word: R6 zero (01), R7 valid (00), others empty */
+		CHECK_EQ(f.ram[D + (o16 ? 4 : 8)] | f.ram[D + (o16 ? 5 : 9)] << 8, 0x1fff);
+		if (o16)
+			CHECK_EQ(FX_RUN(&f, 0xdd, 0x27), EMU_OK);
+		else
+			CHECK_EQ(FX_RUN(&f, 0xdd, 0x23), EMU_OK);
+		CHECK(memcmp(before, f.cpu->st.fxsave, 8) == 0);	/* FCW FSW FTW */
+		CHECK(memcmp(before + 32, f.cpu->st.fxsave + 32, 128) == 0);
+		/* FIP survives as far as the format holds it */
+		CHECK_EQ(f.cpu->st.fxsave[8] | f.cpu->st.fxsave[9] << 8, 0x1234);
+		fx_fini(&f);
+	}
+}
+
+/* A sequence through memory: FLD1 FADD FADDP FISTP FILD FSQRT FSTP. */
+TEST(x87_sequence)
+{
+	struct fx f;
+
+	REQUIRE(init64(&f) == 0);
+	f.cpu->st.gpr[GPR_RBX] = FX_DATA;
+	CHECK_EQ(FX_RUN(&f, 0xdb, 0xe3), EMU_OK);
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xe8), EMU_OK);		/* fld1 */
+	CHECK_EQ(FX_RUN(&f, 0xd8, 0xc0), EMU_OK);		/* fadd st0, st0 */
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xe8), EMU_OK);
+	CHECK_EQ(FX_RUN(&f, 0xde, 0xc1), EMU_OK);		/* faddp: 3 */
+	CHECK_EQ(FX_RUN(&f, 0xdf, 0x3b), EMU_OK);		/* fistp qword [rbx] */
+	CHECK_EQ(fx_get64(&f, FX_DATA), 3);
+	CHECK_EQ(f.cpu->st.fxsave[4], 0);
+	CHECK_EQ(FX_RUN(&f, 0xdf, 0x2b), EMU_OK);		/* fild qword [rbx] */
+	CHECK_EQ(FX_RUN(&f, 0xd9, 0xfa), EMU_OK);		/* fsqrt */
+	CHECK_EQ(FX_RUN(&f, 0xdd, 0x1b), EMU_OK);		/* fstp qword [rbx] */
+	CHECK_EQ(fx_get64(&f, FX_DATA), 0x3ffbb67ae8584caaULL);	/* sqrt(3) */
+	fx_fini(&f);
+}
+
+/*
+ * The cost of one emulated x87 instruction (docs/cpu.md, "x87"): FMUL and
+ * FDIV through the handler, host state saved and restored each time.
+ * Printed, not checked (machine load varies).
+ */
+TEST(x87_cost)
+{
+	static const uint8_t code[2][2] = { { 0xd8, 0xc9 }, { 0xd8, 0xf1 } };
+	struct timespec t0, t1;
+	struct fx f;
+	int k, i, n = 200000;
+
+	REQUIRE(init64(&f) == 0);
+	for (k = 0; k < 2; k++) {
+		/* x * 1 and x / 1: the operands stay normal (no microcode assists) */
+		struct f80 ops[2] = { { 0xc90fdaa22168c235ULL, 0x3fff }, { 1ULL << 63, 0x3fff } };
+
+		load_stack(&f, 0x037f, ops, 2);
+		REQUIRE(emu_decode(code[k], 2, f.cpu->mode, &f.in) == 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (i = 0; i < n; i++)
+			f.in.fn(f.cpu, &f.in);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		printf("# %s st0, st1: %.1f ns per instruction\n", k ? "fdiv" : "fmul",
+		    ((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / n);
+	}
+	fx_fini(&f);
+}
