@@ -588,6 +588,12 @@ emu_op_fn op_larlsl;		/* 0F 02 lar, 0F 03 lsl */
 emu_op_fn op_arpl;		/* 63 outside 64-bit mode */
 emu_op_fn op_rdrand;		/* 0F C7 /6 rdrand, /7 rdseed (in->sub = ModRM.reg), register forms */
 emu_op_fn op_rdpid;		/* F3 0F C7 /7 */
+/* sse.c: MMX, SSE-SSE4.2; in->sub is the operation (sse.h) */
+emu_op_fn op_sse;		/* XMM forms (66/F2/F3 or none; sse_decode.h) */
+emu_op_fn op_mmx;		/* MMX forms of the integer instructions (no prefix) */
+emu_op_fn op_emms;		/* 0F 77 */
+emu_op_fn op_ldmxcsr;		/* 0F AE /2 */
+emu_op_fn op_stmxcsr;		/* 0F AE /3 */
 /* bcd.c (none in 64-bit mode) */
 emu_op_fn op_daa;		/* 27 */
 emu_op_fn op_das;		/* 2F */
