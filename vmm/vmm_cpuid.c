@@ -8,9 +8,10 @@
  * same profile where the vendors behave differently.
  *
  * A feature bit is set only when the emulator implements it completely:
- * today no x87, MMX or SSE (FPU, FXSR, SSE, SSE2 are clear), no AVX (so
- * no OSXSAVE/AVX: VEX encodes only the BMI general-register instructions),
- * no local APIC yet, no MTRRs.  Leaves beyond the maximum return zeros.
+ * x87, FXSR, MMX, SSE through SSE4.1 are set; SSE4.2 is not (PCMPxSTRx and
+ * CRC32 are missing), no XSAVE and no AVX (VEX encodes only the BMI
+ * general-register instructions), no local APIC yet, no MTRRs.  Leaves
+ * beyond the maximum return zeros.
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #define CPUID_MAX_EXT		0x80000008u
 
 /* CPUID.1:EDX */
+#define CPUID1_FPU		(1u << 0)	/* x87 (x87.c) */
 #define CPUID1_DE		(1u << 2)	/* CR4.DE, DR4/DR5 #UD */
 #define CPUID1_PSE		(1u << 3)	/* 4 MiB pages in 32-bit paging */
 #define CPUID1_TSC		(1u << 4)
@@ -35,8 +37,15 @@
 #define CPUID1_CMOV		(1u << 15)
 #define CPUID1_PAT		(1u << 16)
 #define CPUID1_CLFSH		(1u << 19)
+#define CPUID1_MMX		(1u << 23)
+#define CPUID1_FXSR		(1u << 24)
+#define CPUID1_SSE		(1u << 25)
+#define CPUID1_SSE2		(1u << 26)
 /* CPUID.1:ECX */
+#define CPUID1_SSE3		(1u << 0)
+#define CPUID1_SSSE3		(1u << 9)
 #define CPUID1_CX16		(1u << 13)
+#define CPUID1_SSE41		(1u << 19)
 #define CPUID1_MOVBE		(1u << 22)
 #define CPUID1_POPCNT		(1u << 23)
 #define CPUID1_RDRAND		(1u << 30)
@@ -44,6 +53,7 @@
 /* CPUID.7.0:EBX / ECX */
 #define CPUID7_BMI1		(1u << 3)
 #define CPUID7_BMI2		(1u << 8)
+#define CPUID7_FDP_CSDS		(1u << 13)	/* FCS/FDS deprecated: saved as 0 (x87.c) */
 #define CPUID7_RDSEED		(1u << 18)
 #define CPUID7_ADX		(1u << 19)
 #define CPUID7_RDPID		(1u << 22)	/* ECX */
@@ -111,6 +121,15 @@ vmm_cpuid_signature(const struct vmm_cpu_profile *prof)
 	    VMM_CPUID_SIGNATURE_INTEL;
 }
 
+static uint32_t
+host_leaf1_ecx(void)
+{
+	unsigned a = 0, b = 0, c = 0, d = 0;
+
+	__get_cpuid(1, &a, &b, &c, &d);
+	return c;
+}
+
 /* The 12-byte vendor string in EBX, EDX, ECX order. */
 static void
 put_vendor(const struct vmm_cpu_profile *prof, uint32_t regs[4])
@@ -138,17 +157,24 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		regs[0] = vmm_cpuid_signature(prof);
 		/* CLFLUSH line size 8 x 8 bytes; initial APIC ID = vCPU id */
 		regs[1] = (8u << 8) | ((uint32_t)vcpuid << 24);
+		/*
+		 * SSE3, SSSE3 and SSE4.1 floating point run on the host's own
+		 * unit (sse.c): offered only when the host has them.
+		 */
 		regs[2] = CPUID1_CX16 | CPUID1_MOVBE | CPUID1_POPCNT |
-		    CPUID1_RDRAND | CPUID1_HYPERVISOR;
-		regs[3] = CPUID1_DE | CPUID1_PSE | CPUID1_TSC | CPUID1_MSR |
+		    CPUID1_RDRAND | CPUID1_HYPERVISOR |
+		    (host_leaf1_ecx() & (CPUID1_SSE3 | CPUID1_SSSE3 | CPUID1_SSE41));
+		regs[3] = CPUID1_FPU | CPUID1_DE | CPUID1_PSE | CPUID1_TSC | CPUID1_MSR |
 		    CPUID1_PAE | CPUID1_CX8 | CPUID1_SEP | CPUID1_PGE |
-		    CPUID1_CMOV | CPUID1_PAT | CPUID1_CLFSH;
+		    CPUID1_CMOV | CPUID1_PAT | CPUID1_CLFSH | CPUID1_MMX |
+		    CPUID1_FXSR | CPUID1_SSE | CPUID1_SSE2;
 		break;
 	case 7:
 		/* Subleaf 0 only: EAX (the highest subleaf) = 0. */
 		if (subleaf != 0)
 			break;
-		regs[1] = CPUID7_BMI1 | CPUID7_BMI2 | CPUID7_RDSEED | CPUID7_ADX;
+		regs[1] = CPUID7_BMI1 | CPUID7_BMI2 | CPUID7_FDP_CSDS | CPUID7_RDSEED |
+		    CPUID7_ADX;
 		regs[2] = CPUID7_RDPID;
 		break;
 	case 0x80000000u:

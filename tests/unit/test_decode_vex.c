@@ -104,14 +104,20 @@ TEST(decode_0f38_integer)
 	CHECK_EQ(in.opsize, 4);
 	CHECK_EQ(DEC64(&in, 0x0f, 0x38, 0xf6, 0xc3), -EILSEQ);	/* WRSS: no CET */
 	CHECK_EQ(DEC64(&in, 0xf0, 0x66, 0x0f, 0x38, 0xf6, 0x03), -EILSEQ);
-	/* SSSE3 pshufb: decoded for its length, not implemented */
+	/* SSSE3 pshufb (sse.c) */
 	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x38, 0x00, 0xc1), 0);
-	CHECK(in.fn == op_unimpl);
+	CHECK(in.fn == op_sse);
 	CHECK_EQ(in.len, 5);
-	/* 0F 3A always has an imm8 */
+	/* 0F 3A always has an imm8: palignr; pcmpistri not yet implemented */
 	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x3a, 0x0f, 0xc1, 0x08), 0);
+	CHECK(in.fn == op_sse);
+	CHECK_EQ(in.len, 6);
+	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x3a, 0x63, 0xc1, 0x08), 0);
 	CHECK(in.fn == op_unimpl);
 	CHECK_EQ(in.len, 6);
+	/* AES-NI, SHA: not advertised, #UD */
+	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x38, 0xdc, 0xc1), -EILSEQ);
+	CHECK_EQ(DEC64(&in, 0x0f, 0x38, 0xc8, 0xc1), -EILSEQ);
 	CHECK_EQ(DEC64(&in, 0x0f, 0x38), -EAGAIN);
 }
 

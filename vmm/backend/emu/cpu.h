@@ -633,6 +633,12 @@ emu_op_fn op_fxsave;		/* 0F AE /0 (REX.W: FXSAVE64) */
 emu_op_fn op_fxrstor;		/* 0F AE /1 (REX.W: FXRSTOR64) */
 /* An x87 escape whose encoding is reserved (#UD whatever the state). */
 bool	emu_x87_invalid(const struct emu_insn *in);
+/* sse.c: MMX, SSE-SSE4.2; in->sub is the operation (sse.h) */
+emu_op_fn op_sse;		/* XMM forms (66/F2/F3 or none; sse_decode.h) */
+emu_op_fn op_mmx;		/* MMX forms of the integer instructions (no prefix) */
+emu_op_fn op_emms;		/* 0F 77 */
+emu_op_fn op_ldmxcsr;		/* 0F AE /2 */
+emu_op_fn op_stmxcsr;		/* 0F AE /3 */
 /* bcd.c (none in 64-bit mode) */
 emu_op_fn op_daa;		/* 27 */
 emu_op_fn op_das;		/* 2F */

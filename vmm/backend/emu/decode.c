@@ -83,7 +83,9 @@ struct opdesc {
 	[(r) * 8 + 5] = { op_alu, F_IMMZ, EMU_FORM_ACC_IMM, r }
 
 enum {
-	G1, G2, G3, G4, G5, G6, G8, G9M, G9R, G11, G1A, G15M, G15R, G17, G_COUNT
+	G1, G2, G3, G4, G5, G6, G8, G9M, G9R, G11, G1A, G15M, G15R, G17,
+	G12M, G12X, G13M, G13X, G14M, G14X,	/* 0F 71-73, MMX and 66 (sse_decode.h) */
+	G_COUNT
 };
 
 /*
@@ -97,8 +99,11 @@ enum {
 enum { PFX_NONE, PFX_66, PFX_F3, PFX_F2 };
 enum {
 	P_0FB8, P_0FBC, P_0FBD, P_MOVBE_LD, P_MOVBE_ST, P_ADX, P_RDRAND, P_RDSEED,
-	P_V38_F2, P_V38_F3, P_V38_F5, P_V38_F6, P_V38_F7, P_V3A_F0, P_COUNT
+	P_V38_F2, P_V38_F3, P_V38_F5, P_V38_F6, P_V38_F7, P_V3A_F0, P_COUNT,
+	P_SSE = P_COUNT		/* the MMX/SSE row of this opcode in sse_map */
 };
+
+#include "sse_decode.h"
 
 static const struct opdesc grp_table[G_COUNT][8] = {
 	/* 80-83: immediate ALU, sub = ModRM.reg */
@@ -178,7 +183,9 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 	[G15M] = {
 		[0] = { op_fxsave, F_NP, EMU_FORM_RM, 0 },
 		[1] = { op_fxrstor, F_NP, EMU_FORM_RM, 0 },
-		[2 ... 6] = { op_unimpl, 0, EMU_FORM_RM, 0 },
+		[2] = { op_ldmxcsr, F_NP, EMU_FORM_RM, 0 },
+		[3] = { op_stmxcsr, F_NP, EMU_FORM_RM, 0 },
+		[4 ... 6] = { op_unimpl, 0, EMU_FORM_RM, 0 },
 		[7] = { op_nop, F_NOREP, EMU_FORM_RM, 0 },
 	},
 	/*
@@ -196,6 +203,7 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 		[1 ... 3] = { op_blsx, F_VEXL0, EMU_FORM_RM, 0 },
 		[4 ... 7] = INV,
 	},
+	SSE_GROUP_TABLES
 };
 
 static const struct opdesc pfx_table[P_COUNT][4] = {
@@ -439,7 +447,7 @@ static const struct opdesc two_byte[256] = {
 	[0x0d] = { op_nop, F_MODRM, EMU_FORM_RM, 0 },
 	[0x0e] = INV,
 	[0x0f] = INV,		/* 3DNow! */
-	[0x10 ... 0x17] = UNIMPL_M,	/* SSE moves */
+	[0x10 ... 0x17] = { NULL, F_PFX, 0, P_SSE },	/* SSE moves */
 	/* prefetch hints and reserved-NOP space (SDM Vol. 2B NOP, PREFETCHh) */
 	[0x18 ... 0x1f] = { op_nop, F_MODRM, EMU_FORM_RM, 0 },
 	[0x20] = { op_movcr, F_MODRM | F_CR, EMU_FORM_RM_REG, 0 },
@@ -447,7 +455,7 @@ static const struct opdesc two_byte[256] = {
 	[0x22] = { op_movcr, F_MODRM | F_CR, EMU_FORM_REG_RM, 0 },
 	[0x23] = { op_movdr, F_MODRM | F_CR, EMU_FORM_REG_RM, 0 },
 	[0x24 ... 0x27] = INV,
-	[0x28 ... 0x2f] = UNIMPL_M,	/* SSE */
+	[0x28 ... 0x2f] = { NULL, F_PFX, 0, P_SSE },	/* SSE */
 	[0x30] = { op_wrmsr, 0, EMU_FORM_NONE, 0 },
 	[0x31] = { op_rdtsc, 0, EMU_FORM_NONE, 0 },
 	[0x32] = { op_rdmsr, 0, EMU_FORM_NONE, 0 },
@@ -461,13 +469,11 @@ static const struct opdesc two_byte[256] = {
 	[0x3a] = INV,
 	[0x3b ... 0x3f] = INV,
 	[0x40 ... 0x4f] = { op_cmov, F_MODRM | F_CC, EMU_FORM_REG_RM, 0 },
-	[0x50 ... 0x6f] = UNIMPL_M,	/* SSE/MMX */
-	[0x70 ... 0x73] = UNIMPL_MI,	/* PSHUF*, shift-by-immediate groups */
-	[0x74 ... 0x76] = UNIMPL_M,
-	[0x77] = UNIMPL,	/* EMMS */
+	[0x50 ... 0x76] = { NULL, F_PFX, 0, P_SSE },	/* SSE/MMX */
+	[0x77] = { NULL, F_PFX, 0, P_SSE },	/* EMMS */
 	[0x78 ... 0x79] = INV,	/* VMREAD/VMWRITE: no VMX */
 	[0x7a ... 0x7b] = INV,
-	[0x7c ... 0x7f] = UNIMPL_M,
+	[0x7c ... 0x7f] = { NULL, F_PFX, 0, P_SSE },
 	[0x80 ... 0x8f] = { op_jcc, F_RELZ | F_FORCE64 | F_CC, EMU_FORM_NONE, 0 },
 	[0x90 ... 0x9f] = { op_setcc, F_MODRM | F_BYTE | F_CC, EMU_FORM_RM, 0 },
 	[0xa0] = { op_pushseg, F_DEF64, EMU_FORM_NONE, 0 },
@@ -503,22 +509,20 @@ static const struct opdesc two_byte[256] = {
 	[0xbf] = { op_movsx, F_MODRM, EMU_FORM_REG_RM, 0 },
 	[0xc0] = { op_xadd, F_MODRM | F_BYTE | F_LOCK, EMU_FORM_RM_REG, 0 },
 	[0xc1] = { op_xadd, F_MODRM | F_LOCK, EMU_FORM_RM_REG, 0 },
-	[0xc2] = UNIMPL_MI,	/* CMPPS */
-	[0xc3] = { op_unimpl, F_MODRM | F_MEMONLY, 0, 0 },	/* MOVNTI */
-	[0xc4 ... 0xc6] = UNIMPL_MI,	/* PINSRW PEXTRW SHUFPS */
+	[0xc2 ... 0xc6] = { NULL, F_PFX, 0, P_SSE },	/* CMPPS MOVNTI PINSRW PEXTRW SHUFPS */
 	[0xc7] = { NULL, F_MODRM | F_GROUP | F_GROUPMOD | F_SUBREG, 0, G9M },
 	[0xc8 ... 0xcf] = { op_bswap, F_REGOP, EMU_FORM_REG_OP, 0 },
-	[0xd0 ... 0xfe] = UNIMPL_M,	/* SSE/MMX */
+	[0xd0 ... 0xfe] = { NULL, F_PFX, 0, P_SSE },	/* SSE/MMX */
 	[0xff] = { op_ud, F_MODRM, EMU_FORM_NONE, 0 },		/* UD0 */
 };
 
 /*
- * 0F 38 (SDM Vol. 2D A.3 table A-4): SSSE3/SSE4 and later vector
- * instructions, decoded for their length and left to op_unimpl until the
- * SSE files implement them; the integer ones from F0 up are ours.
+ * 0F 38 (SDM Vol. 2D A.3 table A-4): SSSE3/SSE4 vector instructions in
+ * sse_map (extensions CPUID does not report, AES-NI, SHA..., are #UD); the
+ * integer ones from F0 up are here.
  */
 static const struct opdesc three_byte_38[256] = {
-	[0x00 ... 0xef] = UNIMPL_M,
+	[0x00 ... 0xef] = { NULL, F_PFX, 0, P_SSE },
 	[0xf0] = { NULL, F_PFX, 0, P_MOVBE_LD },
 	[0xf1] = { NULL, F_PFX, 0, P_MOVBE_ST },
 	/* CET, MOVDIRI, ENQCMD...: not advertised */
@@ -527,9 +531,10 @@ static const struct opdesc three_byte_38[256] = {
 	[0xf7 ... 0xff] = INV,
 };
 
-/* 0F 3A (table A-5): all vector instructions with an imm8, none ours yet. */
+/* 0F 3A (table A-5): vector instructions with an imm8, all in sse_map. */
 static const struct opdesc three_byte_3a[256] = {
-	[0x00 ... 0xff] = UNIMPL_MI,
+	[0x00 ... 0xef] = { NULL, F_PFX, 0, P_SSE },
+	[0xf0 ... 0xff] = INV,
 };
 
 /*
@@ -839,7 +844,7 @@ opcode:
 	}
 	fl = d->flags;
 	if (fl & F_PFX) {
-		d = &pfx_table[d->sub][col];
+		d = d->sub == P_SSE ? &sse_map[in->map - 1][b][col] : &pfx_table[d->sub][col];
 		fl = d->flags;
 	}
 	if ((fl & F_INVALID) || (mode64 && (fl & F_INV64)))

@@ -1,0 +1,344 @@
+/*
+ * test_sse.c - fixed vectors for sse.c: the exception conditions (#UD #NM
+ * #GP #XM, SDM Vol. 2A 2.5 and Vol. 3A 6.15), LDMXCSR/STMXCSR, the
+ * x87-to-MMX transition and EMMS (Vol. 1 9.5), RCP/RSQRT against the SDM's
+ * error bound on many inputs, MXCSR control, and that the host's MXCSR
+ * is what it was after every guest operation.  tests/diff/test_sse_diff.c
+ * compares every form with the host CPU.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "isa_fixture.h"
+#include "test.h"
+
+#define XMM(f, i)	((f)->cpu->st.fxsave + 160 + 16 * (i))
+
+static uint32_t
+mxcsr(struct fx *f)
+{
+	uint32_t v;
+
+	memcpy(&v, f->cpu->st.fxsave + 24, 4);
+	return v;
+}
+
+static void
+set_mxcsr(struct fx *f, uint32_t v)
+{
+	memcpy(f->cpu->st.fxsave + 24, &v, 4);
+}
+
+static void
+set_ps(struct fx *f, int r, float a, float b, float c, float d)
+{
+	float v[4] = { a, b, c, d };
+
+	memcpy(XMM(f, r), v, 16);
+}
+
+static float
+get_ps(struct fx *f, int r, int lane)
+{
+	float v;
+
+	memcpy(&v, XMM(f, r) + 4 * lane, 4);
+	return v;
+}
+
+static uint32_t
+host_mxcsr(void)
+{
+	uint32_t v;
+
+	__asm__ volatile("stmxcsr %0" : "=m" (v));
+	return v;
+}
+
+/* no libm in the test link: the host's SQRTSD */
+static double
+host_sqrt(double d)
+{
+	__asm__("sqrtsd %1, %0" : "=x" (d) : "x" (d));
+	return d;
+}
+
+static uint64_t
+get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static int
+setup(struct fx *f)
+{
+	if (fx_init(f, EMU_MODE_LONG64) != 0)
+		return -1;
+	f->cpu->st.cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT;
+	set_mxcsr(f, 0x1f80);
+	return 0;
+}
+
+TEST(sse_control_register_faults)
+{
+	struct fx f;
+
+	REQUIRE(setup(&f) == 0);
+	set_ps(&f, 1, 1, 2, 3, 4);
+	set_ps(&f, 2, 1, 1, 1, 1);
+	/* addps xmm1, xmm2 */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x58, 0xca), EMU_OK);
+	CHECK(get_ps(&f, 1, 3) == 5.0f);
+	f.cpu->st.cr0 |= CR0_EM;		/* #UD (SDM Vol. 2A table 2-21) */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x58, 0xca), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	f.cpu->st.cr0 &= ~CR0_EM;
+	f.cpu->st.cr4 &= ~CR4_OSFXSR;	/* #UD */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x58, 0xca), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	/* ... but MMX does not need OSFXSR: paddb mm1, mm2 */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0xfc, 0xca), EMU_OK);
+	f.cpu->st.cr4 |= CR4_OSFXSR;
+	f.cpu->st.cr0 |= CR0_TS;		/* #NM, for SSE, MMX and EMMS */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x58, 0xca), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_NM);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0xfc, 0xca), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_NM);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x77), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_NM);
+	CHECK(get_ps(&f, 1, 3) == 5.0f);	/* nothing changed */
+	/* LOCK is #UD */
+	f.cpu->st.cr0 &= ~CR0_TS;
+	CHECK_EQ(FX_RUN(&f, 0xf0, 0x0f, 0x58, 0x0a), -1);
+	fx_fini(&f);
+}
+
+TEST(sse_alignment)
+{
+	struct fx f;
+
+	REQUIRE(setup(&f) == 0);
+	f.cpu->st.gpr[GPR_RAX] = FX_DATA + 8;
+	/* movaps xmm0, [rax]: #GP(0) when not 16-byte aligned (SDM Vol. 2B MOVAPS) */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x28, 0x00), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	/* addps xmm0, [rax] too (legacy SSE m128 operands) */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x58, 0x00), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	/* movups, lddqu, addss m32 and movq m64 do not check */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x10, 0x00), EMU_OK);
+	CHECK_EQ(FX_RUN(&f, 0xf2, 0x0f, 0xf0, 0x00), EMU_OK);
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x0f, 0x58, 0x00), EMU_OK);
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x0f, 0x7e, 0x00), EMU_OK);
+	f.cpu->st.gpr[GPR_RAX] = FX_DATA;
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x28, 0x00), EMU_OK);
+	/* MMX never checks: movq mm0, [rax + 1] */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x6f, 0x40, 0x01), EMU_OK);
+	fx_fini(&f);
+}
+
+TEST(sse_ldmxcsr_stmxcsr)
+{
+	struct fx f;
+	uint32_t v;
+
+	REQUIRE(setup(&f) == 0);
+	f.cpu->st.gpr[GPR_RAX] = FX_DATA;
+	v = 0x7f80 | 0x40;		/* RC = up, DAZ */
+	memcpy(f.ram + FX_DATA, &v, 4);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0xae, 0x10), EMU_OK);	/* ldmxcsr [rax] */
+	CHECK_EQ(mxcsr(&f), 0x7fc0);
+	v = 0x10000;			/* reserved bit: #GP(0) (SDM Vol. 2A LDMXCSR) */
+	memcpy(f.ram + FX_DATA, &v, 4);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0xae, 0x10), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	CHECK_EQ(mxcsr(&f), 0x7fc0);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0xae, 0x18), EMU_OK);	/* stmxcsr [rax] */
+	memcpy(&v, f.ram + FX_DATA, 4);
+	CHECK_EQ(v, 0x7fc0);
+	/* 66 0F AE /2 is not LDMXCSR */
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0xae, 0x10), -1);
+	fx_fini(&f);
+}
+
+TEST(sse_exceptions_xm_ud)
+{
+	struct fx f;
+	uint32_t before;
+
+	REQUIRE(setup(&f) == 0);
+	set_ps(&f, 1, 1, 1, 1, 1);
+	set_ps(&f, 2, 0, 1, 1, 1);
+	/* divps, masked: +inf, ZE */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x5e, 0xca), EMU_OK);
+	CHECK(isinf(get_ps(&f, 1, 0)));
+	CHECK_EQ(mxcsr(&f), 0x1f80 | 0x4);
+	/* ZE unmasked: #XM, the flag set, the destination unchanged (SDM Vol. 1 11.5.1) */
+	set_ps(&f, 1, 1, 1, 1, 1);
+	set_mxcsr(&f, 0x1f80 & ~0x200);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x5e, 0xca), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_XF);
+	CHECK(get_ps(&f, 1, 0) == 1.0f);
+	CHECK_EQ(mxcsr(&f), (0x1f80 & ~0x200) | 0x4);
+	/* CR4.OSXMMEXCPT clear: #UD instead (SDM Vol. 3A 6.15, interrupt 19) */
+	f.cpu->st.cr4 &= ~CR4_OSXMMEXCPT;
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x5e, 0xca), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	f.cpu->st.cr4 |= CR4_OSXMMEXCPT;
+	/* an unmasked PE on 1/3 */
+	set_ps(&f, 2, 3, 1, 1, 1);
+	set_mxcsr(&f, 0x1f80 & ~0x1000);
+	before = mxcsr(&f);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x5e, 0xca), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_XF);
+	CHECK_EQ(mxcsr(&f), before | 0x20);
+	/* an unmasked underflow of an exact tiny result (Vol. 1 11.5.2.5): 2^-100 * 2^-40 */
+	set_ps(&f, 1, 0x1p-100f, 0, 0, 0);
+	set_ps(&f, 2, 0x1p-40f, 0, 0, 0);
+	set_mxcsr(&f, 0x1f80 & ~0x800);
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x0f, 0x59, 0xca), EMU_FAULT);	/* mulss */
+	CHECK_EQ(f.cpu->exc_vector, IDT_XF);
+	CHECK(mxcsr(&f) & 0x10);
+	/* masked, the same is a denormal without UE */
+	set_mxcsr(&f, 0x1f80);
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x0f, 0x59, 0xca), EMU_OK);
+	CHECK(get_ps(&f, 1, 0) == 0x1p-140f);
+	CHECK_EQ(mxcsr(&f), 0x1f80);
+	fx_fini(&f);
+}
+
+TEST(sse_mxcsr_control)
+{
+	static const uint32_t rc[4] = { 0x0000, 0x2000, 0x4000, 0x6000 };
+	struct fx f;
+	float want[4];
+	uint32_t host = host_mxcsr();
+
+	REQUIRE(setup(&f) == 0);
+	/* 1 / 3 in each rounding mode: 0x3eaaaaab nearest = up, 0x3eaaaaaa down = zero */
+	for (int i = 0; i < 4; i++) {
+		set_ps(&f, 1, 1, -1, 0, 0);
+		set_ps(&f, 2, 3, 3, 1, 1);
+		set_mxcsr(&f, 0x1f80 | rc[i]);
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x5e, 0xca), EMU_OK);
+		want[i] = get_ps(&f, 1, 0);
+		CHECK_EQ(host_mxcsr(), host);	/* the host's MXCSR is back */
+	}
+	CHECK(want[0] == want[2] && want[1] < want[0] && want[3] == want[1]);
+	/* FTZ: a tiny result is zero (with UE PE); DAZ: a denormal operand is zero */
+	set_ps(&f, 1, 0x1p-100f, 0, 0, 0);
+	set_ps(&f, 2, 0x1p-40f, 0, 0, 0);
+	set_mxcsr(&f, 0x1f80 | 0x8000);
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x0f, 0x59, 0xca), EMU_OK);
+	CHECK(get_ps(&f, 1, 0) == 0.0f);
+	CHECK_EQ(mxcsr(&f), 0x1f80 | 0x8000 | 0x30);
+	set_ps(&f, 1, 0x1p-140f, 0, 0, 0);
+	set_ps(&f, 2, 1, 0, 0, 0);
+	set_mxcsr(&f, 0x1f80 | 0x40);
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x0f, 0x58, 0xca), EMU_OK);	/* addss */
+	CHECK(get_ps(&f, 1, 0) == 1.0f);
+	CHECK_EQ(host_mxcsr(), host);
+	fx_fini(&f);
+}
+
+/* RCP/RSQRT: |relative error| <= 1.5 * 2^-12 (SDM Vol. 2B RCPPS, RSQRTPS) */
+TEST(sse_rcp_rsqrt_bound)
+{
+	struct fx f;
+	uint32_t x = 0x3f800000u;
+	int n = 0;
+
+	REQUIRE(setup(&f) == 0);
+	for (int i = 0; i < 20000; i++) {
+		float in, r, q;
+		double e;
+
+		x = x * 1664525u + 1013904223u;
+		in = 0;
+		memcpy(&in, &x, 4);
+		if (!isnormal(in) || fabsf(in) > 0x1p125f || fabsf(in) < 0x1p-125f)
+			continue;
+		in = fabsf(in);
+		set_ps(&f, 2, in, in, in, in);
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x53, 0xca), EMU_OK);	/* rcpps */
+		r = get_ps(&f, 1, 2);
+		CHECK_EQ(FX_RUN(&f, 0x0f, 0x52, 0xca), EMU_OK);	/* rsqrtps */
+		q = get_ps(&f, 1, 1);
+		e = fabs((double)r * in - 1);
+		CHECK(e <= 1.5 * 0x1p-12);
+		e = fabs((double)q * host_sqrt((double)in) - 1);
+		CHECK(e <= 1.5 * 0x1p-12);
+		n++;
+	}
+	CHECK(n > 10000);
+	/* special cases: 1/+-0 = +-inf, 1/inf = 0, rsqrt(-1) = QNaN indefinite */
+	set_ps(&f, 2, 0.0f, -0.0f, INFINITY, -1.0f);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x53, 0xca), EMU_OK);
+	CHECK(isinf(get_ps(&f, 1, 0)) && get_ps(&f, 1, 0) > 0);
+	CHECK(isinf(get_ps(&f, 1, 1)) && get_ps(&f, 1, 1) < 0);
+	CHECK(get_ps(&f, 1, 2) == 0.0f);
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x52, 0xca), EMU_OK);
+	{
+		uint32_t v;
+
+		memcpy(&v, XMM(&f, 1) + 12, 4);
+		CHECK_EQ(v, 0xffc00000u);
+	}
+	CHECK_EQ(mxcsr(&f), 0x1f80);	/* no flags */
+	fx_fini(&f);
+}
+
+/* SDM Vol. 1 9.5.1: TOP = 0, all tags valid, bits 79:64 of a written MMi = 1s; EMMS empties */
+TEST(sse_mmx_x87_transition)
+{
+	struct fx f;
+	uint8_t *fxs;
+	uint64_t v = 0x1122334455667788ULL;
+
+	REQUIRE(setup(&f) == 0);
+	fxs = f.cpu->st.fxsave;
+	fxs[3] = 3 << 3;		/* TOP = 3 */
+	fxs[4] = 0x01;			/* only R0 tagged valid */
+	/* R5 = ST((5 - 3) mod 8) = ST2 */
+	memcpy(fxs + 32 + 16 * 2, &v, 8);
+	/* movq mm0, mm5 (0F 6F C5) */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x6f, 0xc5), EMU_OK);
+	CHECK_EQ((fxs[3] >> 3) & 7, 0);
+	CHECK_EQ(fxs[4], 0xff);
+	CHECK_EQ(get64(fxs + 32), v);			/* MM0 = slot 0 */
+	CHECK_EQ(fxs[40], 0xff);
+	CHECK_EQ(fxs[41], 0xff);
+	CHECK_EQ(get64(fxs + 32 + 16 * 5), v);		/* R5 rotated to slot 5 */
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x77), EMU_OK);		/* emms */
+	CHECK_EQ(fxs[4], 0);
+	/* a pending x87 exception (FSW.ES) with CR0.NE: #MF before an MMX instruction */
+	fxs[2] |= 0x80;
+	CHECK_EQ(FX_RUN(&f, 0x0f, 0x6f, 0xc5), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_MF);
+	fx_fini(&f);
+}
+
+/* MASKMOVDQU stores only the selected bytes at DS:rDI. */
+TEST(sse_maskmovdqu)
+{
+	struct fx f;
+	uint8_t mask[16] = { 0x80, 0, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x80 };
+
+	REQUIRE(setup(&f) == 0);
+	memset(XMM(&f, 1), 0xaa, 16);
+	memcpy(XMM(&f, 2), mask, 16);
+	memset(f.ram + FX_DATA, 0x11, 32);
+	f.cpu->st.gpr[GPR_RDI] = FX_DATA + 3;
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0xf7, 0xca), EMU_OK);
+	CHECK_EQ(f.ram[FX_DATA + 3], 0xaa);
+	CHECK_EQ(f.ram[FX_DATA + 4], 0x11);
+	CHECK_EQ(f.ram[FX_DATA + 5], 0xaa);
+	CHECK_EQ(f.ram[FX_DATA + 6], 0x11);
+	CHECK_EQ(f.ram[FX_DATA + 18], 0xaa);
+	CHECK_EQ(f.ram[FX_DATA + 19], 0x11);
+	fx_fini(&f);
+}
