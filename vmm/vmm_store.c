@@ -421,6 +421,10 @@ vmm_store_mem_open(const char *name, uint64_t *size)
 	if ((error = vmm_store_path(path, sizeof(path), name, "mem")) != 0)
 		return error;
 	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		/* Typically /dev/shm after a host reboot (docs/store.md). */
+		return vmm_store_fail(ENXIO, "cannot open guest memory of '%s': the memory file "
+		    "is gone (host restarted? VMM_MEM_DIR on a disk keeps it)", name);
 	if (fd < 0)
 		return vmm_store_fail(errno, "cannot open guest memory of '%s': %s", name,
 		    strerror(errno));

@@ -602,7 +602,7 @@ TEST(v1_file_read_and_converted)
 	fwrite(f->buf, 1, f->len, fp);
 	fclose(fp);
 	setenv("VMM_MEM_DIR", getenv("VMM_DIR"), 1);
-	REQUIRE(vmm_open("v1", &vm) == -ENOENT);	/* the memory file is missing */
+	REQUIRE(vmm_open("v1", &vm) == -ENXIO);	/* the memory file is missing */
 	vmm_store_destroy("v1");
 	fb_v1(f, 0, 0);
 	/* memsize 0: an instance without memory */
