@@ -119,7 +119,7 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Ivmm -Ivmm/backend/emu 
 	-Ibhyveload -fsanitize=fuzzer,address,undefined
 FUZZ_FLAGS_fuzz_config := -Ibhyve
 FUZZ_FLAGS_fuzz_pio := -Ibhyve
-FUZZ_SRCS_fuzz_state := vmm/vmm_store.c vmm/vmm_cpustate.c vmm/vmm_cpuid.c
+FUZZ_SRCS_fuzz_state := vmm/vmm_state.c vmm/vmm_store.c vmm/vmm_cpustate.c vmm/vmm_cpuid.c
 FUZZ_SRCS_fuzz_elf := bhyveload/elf_load.c
 FUZZ_SRCS_fuzz_decode := $(wildcard vmm/backend/emu/*.c) vmm/vmm_cpustate.c vmm/vmm_cpuid.c
 FUZZ_SRCS_fuzz_emu := $(FUZZ_SRCS_fuzz_decode)

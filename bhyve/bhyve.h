@@ -86,6 +86,8 @@ int	lpc_irq_asserted(struct bhyve_vm *bvm, int irq);
 
 /* Async-signal-safe: puts every terminal we made raw back (uart_backend.c). */
 void	uart_backend_restore_all(void);
+/* What Ctrl-A x on a stdio console does (from the reader thread); NULL: SIGTERM. */
+void	uart_backend_set_escape_hook(void (*fn)(void));
 
 /* ACPI power button press, as bhyve does on SIGTERM (pm.c); not from a signal handler. */
 void	pm_power_button(struct bhyve_vm *bvm);

@@ -32,6 +32,7 @@
 #define BHYVE_EXIT_HALT		2
 #define BHYVE_EXIT_TRIPLEFAULT	3
 #define BHYVE_EXIT_ERROR	4
+#define BHYVE_EXIT_SUSPENDED	5	/* lhyve: stopped and kept (bhyvectl --suspend, Ctrl-A x) */
 
 enum { VMEXIT_CONTINUE, VMEXIT_ABORT, VMEXIT_STOP };
 
@@ -112,8 +113,11 @@ bhyve_exit_status(enum vm_suspend_how how)
 	case VM_SUSPEND_RESET:
 		return BHYVE_EXIT_RESET;
 	case VM_SUSPEND_POWEROFF:
-	case VM_SUSPEND_DESTROY:
 		return BHYVE_EXIT_POWEROFF;
+	case VM_SUSPEND_DESTROY:
+		return BHYVE_EXIT_ERROR;	/* as FreeBSD's bhyve */
+	case VM_SUSPEND_KEEP:
+		return BHYVE_EXIT_SUSPENDED;
 	case VM_SUSPEND_HALT:
 		return BHYVE_EXIT_HALT;
 	case VM_SUSPEND_TRIPLEFAULT:
@@ -294,6 +298,15 @@ on_signal(int sig)
 	errno = saved;
 }
 
+/* Ctrl-A x on the console: stop and keep (any thread; async-signal-safe). */
+static void
+on_console_escape(void)
+{
+	if (write(signal_pipe[1], "k", 1) != 1) {
+		/* Pipe full: a stop is already pending. */
+	}
+}
+
 static void
 on_fatal(int sig)
 {
@@ -391,7 +404,7 @@ main(int argc, char **argv)
 	const char *vmname, *val;
 	size_t memsize = 0;
 	int ch, ncpus, i, status, stopped_by_signal = 0;
-	bool stuck = false;
+	bool stuck = false, keep = false;
 	enum vm_suspend_how how;
 	char c;
 
@@ -503,6 +516,8 @@ main(int argc, char **argv)
 		if (errno == ENOENT)
 			die("VM '%s' does not exist: load a guest first (bhyveload -k ... %s)",
 			    vmname, vmname);
+		if (errno == ESTALE)
+			die("%s", why());	/* left running by a dead bhyve: says the ways on */
 		die("cannot open VM '%s': %s", vmname, why());
 	}
 	if (get_config_bool_default(cfg, "memory.wired", false))
@@ -542,6 +557,7 @@ main(int argc, char **argv)
 	bvm.ncpus = ncpus;
 	bvm.cfg = cfg;
 	install_signals();
+	uart_backend_set_escape_hook(on_console_escape);
 	atexit(uart_backend_restore_all);
 	if (bhyve_devices_init(&bvm) != 0) {
 		vm_close(ctx);
@@ -578,6 +594,12 @@ main(int argc, char **argv)
 			continue;
 		if (c == 'v')
 			break;
+		if (c == 'k') {
+			/* Stop and keep: every vCPU at an instruction boundary. */
+			keep = true;
+			vm_suspend(ctx, VM_SUSPEND_KEEP);
+			break;
+		}
 		/* SIGTERM/SIGINT/SIGHUP: stop the guest; its state is saved below. */
 		stopped_by_signal = c;
 		vm_suspend(ctx, VM_SUSPEND_POWEROFF);
@@ -604,18 +626,25 @@ main(int argc, char **argv)
 		}
 		vm_vcpu_close(vt[i].vcpu);
 	}
-	if (!stuck)
+	if (stuck)
+		vm_snapshot_unregister(ctx, NULL);	/* devices are busy: keep their last state */
+	else
 		bhyve_devices_fini(&bvm);
 
 	how = (enum vm_suspend_how)atomic_load(&bhyve_suspend_how);
-	if (how == VM_SUSPEND_NONE && stopped_by_signal)
-		how = VM_SUSPEND_POWEROFF;	/* a blocked vCPU never saw it */
+	if (how == VM_SUSPEND_NONE && (stopped_by_signal || keep))
+		how = keep ? VM_SUSPEND_KEEP : VM_SUSPEND_POWEROFF;	/* a blocked vCPU never saw it */
 	status = atomic_load(&bhyve_error_exit) ? BHYVE_EXIT_ERROR : bhyve_exit_status(how);
 	if (stopped_by_signal)
 		fprintf(stderr, "%s: %s stopped by signal %d; state saved\n", progname, vmname,
 		    stopped_by_signal);
 
-	if (status == BHYVE_EXIT_POWEROFF && !stopped_by_signal && !stuck &&
+	if (how == VM_SUSPEND_DESTROY && !atomic_load(&bhyve_error_exit)) {
+		/* bhyvectl --destroy removes the files once we let go: nothing to save. */
+		fprintf(stderr, "%s: %s is being destroyed\n", progname, vmname);
+		if (!stuck)
+			vm_close(ctx);
+	} else if (status == BHYVE_EXIT_POWEROFF && !stopped_by_signal && !stuck &&
 	    get_config_bool_default(cfg, "destroy_on_poweroff", false)) {
 		vm_destroy(ctx);
 	} else if (vm_save_state(ctx) != 0) {
@@ -623,8 +652,12 @@ main(int argc, char **argv)
 		if (!stuck)
 			vm_close(ctx);
 		status = BHYVE_EXIT_ERROR;
-	} else if (!stuck) {
-		vm_close(ctx);
+	} else {
+		if (status == BHYVE_EXIT_SUSPENDED)
+			fprintf(stderr, "%s: %s suspended and kept; 'bhyve %s' continues it\n",
+			    progname, vmname, vmname);
+		if (!stuck)
+			vm_close(ctx);
 	}
 	if (stuck) {
 		/* The blocked thread still uses the devices: leave without teardown. */

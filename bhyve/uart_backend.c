@@ -24,6 +24,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "bhyve.h"
 #include "uart_backend.h"
 
 #define	UART_TTY_SLOTS	8	/* com1-com4 of a VM, with room to spare */
@@ -53,10 +54,19 @@ struct uart_backend {
 
 /*
  * The console escape on a stdio terminal, as QEMU's: the terminal is raw,
- * so Ctrl-C belongs to the guest; Ctrl-A x stops bhyve the way SIGTERM does
- * (state saved), Ctrl-A Ctrl-A sends one Ctrl-A.
+ * so Ctrl-C belongs to the guest; Ctrl-A x stops bhyve and keeps the guest
+ * (bhyve's escape hook: stop-and-keep, exit status 5; SIGTERM without one),
+ * Ctrl-A Ctrl-A sends one Ctrl-A.
  */
 #define	UART_ESC	0x01
+
+static void (*_Atomic uart_escape_hook)(void);
+
+void
+uart_backend_set_escape_hook(void (*fn)(void))
+{
+	uart_escape_hook = fn;
+}
 
 /*
  * Filters @n bytes of @in into @out (room for 2 * @n: an escape that began
@@ -77,7 +87,12 @@ uart_backend_escape(struct uart_backend *be, const uint8_t *in, size_t n, uint8_
 		}
 		be->ub_esc = false;
 		if (in[i] == 'x' || in[i] == 'X') {
-			kill(getpid(), SIGTERM);
+			void (*fn)(void) = uart_escape_hook;
+
+			if (fn != NULL)
+				fn();
+			else
+				kill(getpid(), SIGTERM);
 			continue;
 		}
 		/* Ctrl-A Ctrl-A: one Ctrl-A; anything else goes through as typed. */

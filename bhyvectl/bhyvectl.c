@@ -75,7 +75,7 @@ enum {
 	OPT_VM = 1000, OPT_CPU, OPT_CREATE, OPT_DESTROY, OPT_GET_ALL, OPT_GET_STATS,
 	OPT_FORCE_RESET, OPT_FORCE_POWEROFF, OPT_GET_LOWMEM, OPT_GET_HIGHMEM,
 	OPT_INJECT_NMI, OPT_CAPNAME, OPT_GETCAP, OPT_SETCAP, OPT_DESC_BASE,
-	OPT_DESC_LIMIT, OPT_DESC_ACCESS, OPT_LIST, OPT_HELP,
+	OPT_DESC_LIMIT, OPT_DESC_ACCESS, OPT_LIST, OPT_HELP, OPT_SUSPEND,
 	OPT_REG_BASE = 2000	/* + 4*i: get, set, get-desc, set-desc */
 };
 
@@ -88,6 +88,7 @@ static const struct option fixed[] = {
 	{ "get-stats", no_argument, NULL, OPT_GET_STATS },
 	{ "force-reset", no_argument, NULL, OPT_FORCE_RESET },
 	{ "force-poweroff", no_argument, NULL, OPT_FORCE_POWEROFF },
+	{ "suspend", no_argument, NULL, OPT_SUSPEND },
 	{ "get-lowmem", no_argument, NULL, OPT_GET_LOWMEM },
 	{ "get-highmem", no_argument, NULL, OPT_GET_HIGHMEM },
 	{ "inject-nmi", no_argument, NULL, OPT_INJECT_NMI },
@@ -120,7 +121,8 @@ usage(int code)
 	    "       [--get-stats] [--get-<reg>] [--set-<reg>=<value>] [--get-desc-<seg>]\n"
 	    "       [--set-desc-<seg> --desc-base=B --desc-limit=L --desc-access=A]\n"
 	    "       [--get-lowmem] [--get-highmem] [--inject-nmi] [--force-reset]\n"
-	    "       [--force-poweroff] [--capname=<cap> [--getcap] [--setcap=0|1]] [--list]\n"
+	    "       [--force-poweroff] [--suspend] [--capname=<cap> [--getcap] [--setcap=0|1]]\n"
+	    "       [--list]\n"
 	    "registers:", progname);
 	for (i = 0; i < NREGS; i++)
 		fprintf(code ? stderr : stdout, " %s", regs[i].name);
@@ -211,7 +213,7 @@ main(int argc, char **argv)
 	const char *vmname = NULL, *capname = NULL;
 	int create = 0, destroy = 0, get_all = 0, get_stats = 0, force_reset = 0;
 	int force_poweroff = 0, get_lowmem = 0, get_highmem = 0, inject_nmi = 0;
-	int getcap = 0, setcap = -1, list = 0, cpu = 0, ch, nopts = 0, acted = 0;
+	int getcap = 0, setcap = -1, list = 0, cpu = 0, ch, nopts = 0, acted = 0, suspend = 0;
 	uint64_t desc_base = 0;
 	uint32_t desc_limit = 0, desc_access = 0;
 	int have_desc_base = 0, have_desc_limit = 0, have_desc_access = 0;
@@ -245,6 +247,7 @@ main(int argc, char **argv)
 		case OPT_GET_STATS: get_stats = 1; break;
 		case OPT_FORCE_RESET: force_reset = 1; break;
 		case OPT_FORCE_POWEROFF: force_poweroff = 1; break;
+		case OPT_SUSPEND: suspend = 1; break;
 		case OPT_GET_LOWMEM: get_lowmem = 1; break;
 		case OPT_GET_HIGHMEM: get_highmem = 1; break;
 		case OPT_INJECT_NMI: inject_nmi = 1; break;
@@ -388,25 +391,27 @@ main(int argc, char **argv)
 			fail("inject-nmi");
 		acted = 1;
 	}
-	if (force_reset || force_poweroff) {
+	if (force_reset && !vm_is_running(ctx)) {
+		/* Stopped, or left running by a bhyve that died: start over from reset. */
+		if (vm_force_reset(ctx) != 0)
+			fail("force-reset");
+		acted = 1;
+	} else if (force_reset || force_poweroff || suspend) {
 		if (!vm_is_running(ctx)) {
 			fprintf(stderr, "%s: VM '%s' is not running\n", progname, vmname);
 			exit(1);
 		}
-		if (vm_suspend(ctx, force_reset ? VM_SUSPEND_RESET : VM_SUSPEND_POWEROFF) != 0)
-			fail(force_reset ? "force-reset" : "force-poweroff");
+		if (vm_suspend(ctx, suspend ? VM_SUSPEND_KEEP : force_reset ? VM_SUSPEND_RESET :
+		    VM_SUSPEND_POWEROFF) != 0)
+			fail(suspend ? "suspend" : force_reset ? "force-reset" : "force-poweroff");
 		acted = 1;
 	}
 	vm_vcpu_close(vcpu);
 	if (destroy) {
-		if (vm_is_running(ctx)) {
-			fprintf(stderr,
-			    "%s: VM '%s' is running (bhyve pid %ld); stop it first (--force-poweroff)\n",
-			    progname, vmname, vm_runner_pid(ctx));
-			vm_close(ctx);
-			exit(1);
-		}
-		vm_destroy(ctx);
+		/* A running VM is stopped first: its bhyve exits (status 4). */
+		vm_close(ctx);
+		if (vm_destroy_name(vmname) != 0)
+			fail("destroy");
 		acted = 1;
 	} else {
 		vm_close(ctx);

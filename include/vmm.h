@@ -21,6 +21,7 @@ enum vm_suspend_how {
 	VM_SUSPEND_HALT,
 	VM_SUSPEND_TRIPLEFAULT,
 	VM_SUSPEND_DESTROY,
+	VM_SUSPEND_KEEP,	/* lhyve: stop and keep everything (bhyvectl --suspend) */
 	VM_SUSPEND_LAST
 };
 

@@ -1,6 +1,9 @@
 #!/bin/sh
 # vmrun.sh [-m mem] [-c cpus] -k kernel vmname - load and run a guest, and
 # load it again each time it reboots (bhyve exit 0), as FreeBSD's vmrun.sh.
+# A guest stopped and kept (bhyve exit 5: bhyvectl --suspend, Ctrl-A x)
+# stays in the store; 'bhyve vmname' continues it.  Otherwise the instance
+# is destroyed when bhyve exits.
 mem=256M cpus=1 kernel=
 while getopts m:c:k: opt; do
 	case $opt in
@@ -19,5 +22,5 @@ while :; do
 	rc=$?
 	[ $rc = 0 ] || break
 done
-bhyvectl --vm="$vm" --destroy
+[ $rc = 5 ] || bhyvectl --vm="$vm" --destroy
 exit $rc

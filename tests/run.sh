@@ -18,6 +18,9 @@ trap 'rm -rf "$work"' EXIT
 export VMM_DIR="$work/vmm"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# test_store writes the state files it builds here: fuzz_state's seed corpus.
+export LHYVE_STATE_SEEDS="$work/corpus-fuzz_state"
+mkdir -p "$LHYVE_STATE_SEEDS"
 
 # run_one LABEL CMD... : run, echo its lines, count them.
 run_one() {
@@ -65,7 +68,9 @@ done
 fuzz_one() {
 	local f=$1 secs=$2
 	mkdir -p "$work/corpus-$(basename "$f")"
-	if "$f" -max_total_time="$secs" -max_len=512 -rss_limit_mb=4096 \
+	local maxlen=512
+	case $f in *fuzz_state) maxlen=65536 ;; esac	# seeds are whole state files
+	if "$f" -max_total_time="$secs" -max_len=$maxlen -rss_limit_mb=4096 \
 		"$work/corpus-$(basename "$f")" >"$work/fuzz.out" 2>&1; then
 		echo "ok - $(basename "$f") ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$work/fuzz.out" | grep -o '[0-9]*$' || echo ?) runs)"
 	else

@@ -30,6 +30,12 @@ struct vm_vcpu {
 	uint64_t		nextrip;
 	bool			halted;		/* sleeping in HLT until an interrupt */
 	bool			need_complete;	/* last exit awaits userland data */
+	/*
+	 * complete() handed the backend an access of an instruction that has
+	 * not retired yet (the software CPU replays it): the vCPU is between
+	 * instruction boundaries until the next run() returns an exit.
+	 */
+	bool			replaying;
 	struct vm_exit		lastexit;
 	uint64_t		stats[VMST_COUNT];
 };
@@ -54,6 +60,14 @@ struct vm {
 	uint32_t		active_cpus;	/* bitmask, vm->mtx */
 	uint32_t		halted_cpus;	/* halted with interrupts disabled */
 	struct vmm_ctl_server	ctl;
+	/* Device snapshot hooks (vmm_snapshot_register), vm->mtx. */
+	struct vmm_snapshot_hook {
+		char			name[VMM_SEC_NAMELEN];
+		vmm_snapshot_save_t	*save;
+		void			*arg;
+	}			hooks[VMM_SNAPSHOT_MAX];
+	int			nhooks;
+	bool			hooks_off;	/* a device is stuck: keep their last sections */
 };
 
 struct vmm_ctl_server *
@@ -149,6 +163,7 @@ vmm_open(const char *name, struct vm **vmp)
 	/* Load only after taking the lock: the previous owner has saved by then. */
 	if ((error = vmm_store_load(name, vm->img)) != 0)
 		goto fail;
+	vmm_store_clean_stale(name);
 	if (vm->img->memsize != 0) {
 		fd = vmm_store_mem_open(name, &size);
 		if (fd < 0) {
@@ -175,6 +190,7 @@ vmm_open(const char *name, struct vm **vmp)
 fail:
 	if (vm->lockfd >= 0)
 		close(vm->lockfd);
+	vmm_image_fini(vm->img);
 	free(vm->img);
 	free(vm);
 	return error;
@@ -249,6 +265,56 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 	snprintf(vm->img->backend, sizeof(vm->img->backend), "%s", ops->name);
 	snprintf(vm->img->vendor, sizeof(vm->img->vendor), "%s", vmm_vendor_name(prof.vendor));
 	atomic_store(&vm->suspend, VM_SUSPEND_NONE);
+	/*
+	 * Crash consistency: from here on the guest may change its memory,
+	 * so the record on disk says "running" until a save of a stopped VM
+	 * says otherwise.  A process that dies leaves the mark behind.
+	 */
+	pthread_mutex_lock(&vm->mtx);
+	vm->img->run.running = 1;
+	vm->img->run.pid = (int64_t)getpid();
+	vmm_store_boot_id(vm->img->run.boot_id, sizeof(vm->img->run.boot_id));
+	error = vmm_store_save(vm->name, vm->img);
+	pthread_mutex_unlock(&vm->mtx);
+	if (error != 0) {
+		vm->img->run.running = 0;
+		vm->ops = NULL;
+		ops->vm_cleanup(vm->cookie);
+		vm->cookie = NULL;
+		return error;
+	}
+	return 0;
+}
+
+int
+vmm_left_running(struct vm *vm, long *pid, bool *same_boot)
+{
+	char boot[sizeof(vm->img->run.boot_id)];
+
+	if (!vm->img->run.running || vm->ops != NULL)
+		return 0;
+	vmm_store_boot_id(boot, sizeof(boot));
+	*pid = (long)vm->img->run.pid;
+	*same_boot = strcmp(boot, vm->img->run.boot_id) == 0;
+	return 1;
+}
+
+int
+vmm_force_reset(struct vm *vm)
+{
+	int i, error;
+
+	if (vm->ops != NULL)
+		return vmm_store_fail(EBUSY, "VM '%s' is running", vm->name);
+	/* A machine after a power cut: every vCPU from RESET, memory as it is. */
+	pthread_mutex_lock(&vm->mtx);
+	for (i = 0; i < VM_MAXCPU; i++)
+		vm_cpu_state_reset(&vm->img->cpu[i], i);
+	vm->img->run.running = 0;
+	pthread_mutex_unlock(&vm->mtx);
+	vm->dirty = true;
+	if ((error = vmm_save(vm)) != 0)
+		return error;
 	return 0;
 }
 
@@ -287,42 +353,193 @@ vmm_autosave(struct vm *vm)
 		vmm_save(vm);
 }
 
+/*
+ * Pause every vCPU: each is taken out of the backend and held, at an
+ * instruction boundary (vmm_run finishes a replayed instruction before it
+ * lets go).  Lock order among vCPUs: ascending id.
+ */
+void
+vmm_pause_all(struct vm *vm)
+{
+	int i;
+
+	for (i = 0; i < VM_MAXCPU; i++)
+		vcpu_acquire(vm, i);
+}
+
+void
+vmm_resume_all(struct vm *vm)
+{
+	int i;
+
+	for (i = VM_MAXCPU - 1; i >= 0; i--)
+		vcpu_release(&vm->vcpu[i]);
+}
+
+/* Counters of a held vCPU: libvmm's plus the backend's of this run. */
+static void
+vcpu_stats_held(struct vm *vm, struct vm_vcpu *vcpu, uint64_t stats[VMST_COUNT])
+{
+	struct vm_backend_stats bs;
+
+	memcpy(stats, vcpu->stats, sizeof(vcpu->stats));
+	if (vcpu->cookie != NULL) {
+		vm->ops->get_stats(vcpu->cookie, &bs);
+		stats[VMST_INSNS] += bs.insns_retired;
+		stats[VMST_TLB_FLUSHES] += bs.tlb_flushes;
+		stats[VMST_BACKEND_ENTRIES] += bs.backend_entries;
+	}
+}
+
+/* Device hooks: each device's state becomes its DEVICE section.  vm->mtx held. */
+static int
+save_devices(struct vm *vm)
+{
+	uint8_t *buf = NULL, *nb;
+	size_t cap = 0;
+	ssize_t n;
+	int i, error = 0;
+
+	for (i = 0; i < vm->nhooks && !vm->hooks_off && error == 0; i++) {
+		struct vmm_snapshot_hook *h = &vm->hooks[i];
+		for (;;) {
+			n = h->save(h->arg, buf, cap);
+			if (n < 0) {
+				error = vmm_store_fail((int)-n, "device %s cannot save its state",
+				    h->name);
+				break;
+			}
+			if ((size_t)n <= cap) {
+				error = vmm_image_put_section(vm->img, VMM_SEC_DEVICE, 0,
+				    VMM_SEC_VM_LEVEL, h->name, buf, (size_t)n);
+				break;
+			}
+			if ((size_t)n > VMM_STATE_MAX_SIZE / 2 || (nb = realloc(buf, (size_t)n)) == NULL) {
+				error = vmm_store_fail(ENOMEM, "device %s: state too large", h->name);
+				break;
+			}
+			buf = nb;
+			cap = (size_t)n;
+		}
+	}
+	free(buf);
+	return error;
+}
+
+/* Guest memory reaches its file before the state that describes it. */
+static int
+sync_memory(struct vm *vm)
+{
+	int i;
+
+	for (i = 0; i < vm->memmap.nsegs; i++) {
+		const struct vmm_memseg *s = &vm->memmap.seg[i];
+		if (s->len != 0 && msync(s->hva, s->len, MS_SYNC) != 0)
+			return vmm_store_fail(errno, "cannot write guest memory back: %s",
+			    strerror(errno));
+	}
+	return 0;
+}
+
 int
 vmm_save(struct vm *vm)
 {
 	struct vm_vcpu *vcpu;
-	int i, error;
+	int i, error = 0;
 
-	for (i = 0; i < VM_MAXCPU; i++) {
+	/* One consistent cut: every vCPU and every device at the same moment. */
+	vmm_pause_all(vm);
+	for (i = 0; i < VM_MAXCPU && error == 0; i++) {
 		vcpu = &vm->vcpu[i];
-		if (vcpu->cookie == NULL)
-			continue;
-		vcpu = vcpu_acquire(vm, i);
-		error = vm->ops->get_state(vcpu->cookie, &vm->img->cpu[i]);
-		/* libvmm, not the backend, knows the vCPU sleeps in HLT. */
-		vm->img->cpu[i].halted = vcpu->halted;
-		vcpu_release(vcpu);
-		if (error != 0)
-			return vmm_store_fail(-error, "cannot read vCPU %d state", i);
+		if (vcpu->cookie != NULL) {
+			error = vm->ops->get_state(vcpu->cookie, &vm->img->cpu[i]);
+			/* libvmm, not the backend, knows the vCPU sleeps in HLT. */
+			vm->img->cpu[i].halted = vcpu->halted;
+			if (error != 0)
+				error = vmm_store_fail(-error, "cannot read vCPU %d state", i);
+		}
+		vcpu_stats_held(vm, vcpu, vm->img->stats[i]);
 	}
-	for (i = 0; i < VM_MAXCPU; i++)
-		vmm_get_stats(vm, i, vm->img->stats[i]);
 	pthread_mutex_lock(&vm->mtx);
-	error = vmm_store_save(vm->name, vm->img);
+	if (error == 0)
+		error = save_devices(vm);
+	/*
+	 * Running means: vCPUs may go on after this save.  Without a backend
+	 * the mark stays as loaded: editing a register of an instance a dead
+	 * bhyve left does not make its state any less stale.
+	 */
+	if (vm->ops != NULL)
+		vm->img->run.running = vmm_suspended(vm) == VM_SUSPEND_NONE;
+	if (error == 0)
+		error = sync_memory(vm);
+	if (error == 0)
+		error = vmm_store_save(vm->name, vm->img);
 	if (error == 0)
 		vm->dirty = false;
 	pthread_mutex_unlock(&vm->mtx);
+	vmm_resume_all(vm);
 	return error;
 }
 
 int
-vmm_close(struct vm *vm)
+vmm_snapshot_register(struct vm *vm, const char *name, vmm_snapshot_save_t *save,
+    vmm_snapshot_restore_t *restore, void *arg)
 {
-	int error = 0, i;
+	const struct vmm_section *s;
+	int i, error = 0;
 
-	vmm_ctl_stop(vm);
-	if (vm->dirty || vm->ops != NULL)
-		error = vmm_save(vm);
+	if (name == NULL || name[0] == '\0' || strlen(name) >= VMM_SEC_NAMELEN)
+		return vmm_store_fail(EINVAL, "device name '%s' for a snapshot hook",
+		    name ? name : "");
+	pthread_mutex_lock(&vm->mtx);
+	for (i = 0; i < vm->nhooks; i++)
+		if (strcmp(vm->hooks[i].name, name) == 0)
+			break;
+	if (i < vm->nhooks)
+		error = vmm_store_fail(EEXIST, "device %s has a snapshot hook already", name);
+	else if (vm->nhooks == VMM_SNAPSHOT_MAX)
+		error = vmm_store_fail(ENOSPC, "more than %d snapshot hooks", VMM_SNAPSHOT_MAX);
+	s = vmm_image_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, name);
+	/* The device continues from its saved state, if the instance has one. */
+	if (error == 0 && s != NULL && restore != NULL && (error = restore(arg, s->data, s->len)) != 0)
+		error = vmm_store_fail(-error, "VM '%s': the saved state of device %s cannot be "
+		    "restored (%s)", vm->name, name, vmm_store_strerror()[0] ?
+		    vmm_store_strerror() : strerror(-error));
+	if (error == 0) {
+		snprintf(vm->hooks[vm->nhooks].name, VMM_SEC_NAMELEN, "%s", name);
+		vm->hooks[vm->nhooks].save = save;
+		vm->hooks[vm->nhooks].arg = arg;
+		vm->nhooks++;
+	}
+	pthread_mutex_unlock(&vm->mtx);
+	return error;
+}
+
+void
+vmm_snapshot_unregister(struct vm *vm, const char *name)
+{
+	int i;
+
+	pthread_mutex_lock(&vm->mtx);
+	for (i = 0; i < vm->nhooks; i++) {
+		if (name != NULL && strcmp(vm->hooks[i].name, name) != 0)
+			continue;
+		memmove(&vm->hooks[i], &vm->hooks[i + 1],
+		    (size_t)(vm->nhooks - i - 1) * sizeof(vm->hooks[0]));
+		vm->nhooks--;
+		i--;
+	}
+	if (name == NULL)
+		vm->hooks_off = true;
+	pthread_mutex_unlock(&vm->mtx);
+}
+
+/* Let go of everything but the files. */
+static void
+vm_release(struct vm *vm)
+{
+	int i;
+
 	if (vm->ops != NULL) {
 		for (i = 0; i < VM_MAXCPU; i++)
 			if (vm->vcpu[i].cookie != NULL)
@@ -333,13 +550,42 @@ vmm_close(struct vm *vm)
 		munmap(vm->base, vm->reserved);
 	if (vm->memfd >= 0)
 		close(vm->memfd);
-	close(vm->lockfd);
 	for (i = 0; i < VM_MAXCPU; i++) {
 		pthread_mutex_destroy(&vm->vcpu[i].mtx);
 		pthread_cond_destroy(&vm->vcpu[i].cv);
 	}
 	pthread_mutex_destroy(&vm->mtx);
+	vmm_image_fini(vm->img);
 	free(vm->img);
+}
+
+int
+vmm_close(struct vm *vm)
+{
+	int error = 0;
+
+	vmm_ctl_stop(vm);
+	/* A VM being destroyed is not saved: its files go next. */
+	if ((vm->dirty || vm->ops != NULL) && vmm_suspended(vm) != VM_SUSPEND_DESTROY)
+		error = vmm_save(vm);
+	vm_release(vm);
+	close(vm->lockfd);
+	free(vm);
+	return error;
+}
+
+int
+vmm_destroy(struct vm *vm)
+{
+	char name[sizeof(vm->name)];
+	int error;
+
+	vmm_ctl_stop(vm);
+	snprintf(name, sizeof(name), "%s", vm->name);
+	vm_release(vm);
+	/* The files go while we still hold NAME/lock: no one loads them meanwhile. */
+	error = vmm_store_destroy(name);
+	close(vm->lockfd);
 	free(vm);
 	return error;
 }
@@ -514,6 +760,7 @@ vcpu_resume_at(struct vm_vcpu *vcpu, uint64_t rip)
 {
 	vcpu->nextrip = rip;
 	vcpu->need_complete = false;
+	vcpu->replaying = false;
 	vcpu->halted = false;	/* resume at the new RIP, not in HLT */
 }
 
@@ -670,6 +917,7 @@ vmm_restart_instruction(struct vm *vm, int vcpuid)
 	vcpu = vcpu_acquire(vm, vcpuid);
 	vcpu->nextrip = vcpu->lastexit.rip;
 	vcpu->need_complete = false;
+	vcpu->replaying = false;
 	vcpu_release(vcpu);
 	return 0;
 }
@@ -678,19 +926,12 @@ int
 vmm_get_stats(struct vm *vm, int vcpuid, uint64_t stats[VMST_COUNT])
 {
 	struct vm_vcpu *vcpu;
-	struct vm_backend_stats bs;
 
 	if (check_vcpu(vm, vcpuid) != 0)
 		return -EINVAL;
+	/* Backend counters are per run; the image holds earlier runs. */
 	vcpu = vcpu_acquire(vm, vcpuid);
-	memcpy(stats, vcpu->stats, sizeof(vcpu->stats));
-	if (vcpu->cookie != NULL) {
-		/* Backend counters are per run; the image holds earlier runs. */
-		vm->ops->get_stats(vcpu->cookie, &bs);
-		stats[VMST_INSNS] += bs.insns_retired;
-		stats[VMST_TLB_FLUSHES] += bs.tlb_flushes;
-		stats[VMST_BACKEND_ENTRIES] += bs.backend_entries;
-	}
+	vcpu_stats_held(vm, vcpu, stats);
 	vcpu_release(vcpu);
 	return 0;
 }
@@ -750,6 +991,7 @@ vmm_reinit(struct vm *vm)
 	pthread_mutex_lock(&vm->mtx);
 	vm->halted_cpus = 0;
 	vm->active_cpus = 0;
+	vm->img->run.running = 0;	/* reloaded: nothing stale is left */
 	pthread_mutex_unlock(&vm->mtx);
 	atomic_store(&vm->suspend, VM_SUSPEND_NONE);
 	vmm_autosave(vm);
@@ -816,6 +1058,8 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 		vcpu->lastexit = *vme;
 		vcpu->need_complete = false;
 		error = vm->ops->complete(vcpu->cookie, &vcpu->lastexit);
+		/* inst_length 0: the backend replays the instruction to finish it. */
+		vcpu->replaying = error == 0 && vcpu->lastexit.inst_length == 0;
 		if (error != 0) {
 			/* e.g. one instruction making more device accesses than replay holds */
 			memset(vme, 0, sizeof(*vme));
@@ -831,22 +1075,41 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 		}
 	}
 	for (;;) {
-		while (atomic_load(&vcpu->reqidle) > 0)
-			pthread_cond_wait(&vcpu->cv, &vcpu->mtx);
-		if (vmm_suspended(vm) != VM_SUSPEND_NONE) {
-			vcpu_fill_suspended(vm, vcpu, vme);
-			break;
-		}
-		if (vcpu->halted) {
-			/*
-			 * Nothing can raise an interrupt yet (the interrupt
-			 * controllers come with vmm/io): a halted vCPU sleeps
-			 * until the VM is suspended or an accessor pokes it.
-			 */
-			pthread_cond_wait(&vcpu->cv, &vcpu->mtx);
-			continue;
+		/*
+		 * Someone wants the vCPU (an accessor, a save, stop-and-keep)
+		 * while an instruction is half done: step it to its end first,
+		 * with MTRAP, so that the vCPU is let go at an instruction
+		 * boundary.  The guest's own power-off, reset and halt keep
+		 * bhyve's old behaviour: the exiting instruction replays when
+		 * the instance runs again.
+		 */
+		bool step = vcpu->replaying && (atomic_load(&vcpu->reqidle) > 0 ||
+		    vmm_suspended(vm) == VM_SUSPEND_KEEP);
+		int mtrap_was = 0;
+
+		if (step && (vm->ops->get_cap(vcpu->cookie, VM_CAP_MTRAP_EXIT, &mtrap_was) != 0 ||
+		    vm->ops->set_cap(vcpu->cookie, VM_CAP_MTRAP_EXIT, 1) != 0))
+			step = false;	/* the backend cannot step: stop where it is */
+		if (!step) {
+			while (atomic_load(&vcpu->reqidle) > 0)
+				pthread_cond_wait(&vcpu->cv, &vcpu->mtx);
+			if (vmm_suspended(vm) != VM_SUSPEND_NONE) {
+				vcpu_fill_suspended(vm, vcpu, vme);
+				break;
+			}
+			if (vcpu->halted) {
+				/*
+				 * Nothing can raise an interrupt yet (the interrupt
+				 * controllers come with vmm/io): a halted vCPU sleeps
+				 * until the VM is suspended or an accessor pokes it.
+				 */
+				pthread_cond_wait(&vcpu->cv, &vcpu->mtx);
+				continue;
+			}
 		}
 		error = vm->ops->run(vcpu->cookie, vcpu->nextrip, vme);
+		if (step)
+			vm->ops->set_cap(vcpu->cookie, VM_CAP_MTRAP_EXIT, mtrap_was);
 		if (error != 0) {
 			memset(vme, 0, sizeof(*vme));
 			vme->exitcode = VM_EXITCODE_BACKEND_ERROR;
@@ -860,9 +1123,13 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 		if ((unsigned)vme->exitcode < VM_EXITCODE_MAX)
 			vcpu->stats[VMST_EXIT_BASE + vme->exitcode]++;
 		if (vme->exitcode == VM_EXITCODE_BOGUS) {
+			/* A kick taken before the replayed instruction ran: still half done. */
 			vcpu->stats[VMST_KICKS]++;
 			continue;
 		}
+		vcpu->replaying = false;
+		if (step && vme->exitcode == VM_EXITCODE_MTRAP && !mtrap_was)
+			continue;	/* retired: now the vCPU can be let go */
 		if (vme->exitcode == VM_EXITCODE_HLT) {
 			vcpu_handle_hlt(vm, vcpu, vme);
 			continue;

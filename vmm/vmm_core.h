@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "vmm.h"
 #include "vmm_backend.h"
@@ -29,7 +30,41 @@ int	vmm_open(const char *name, struct vm **vmp);
 /* Save (if changed) and release.  Returns the save error, if any. */
 int	vmm_close(struct vm *vm);
 int	vmm_save(struct vm *vm);
+/* Remove the instance's files while still holding its lock, and free @vm. */
+int	vmm_destroy(struct vm *vm);
 const char *vmm_name(struct vm *vm);
+/*
+ * Crash consistency (docs/store.md): 1 if the state says a process was
+ * running the instance when it stopped saving (it died), with its pid and
+ * whether that was in this boot of the host; else 0.
+ */
+int	vmm_left_running(struct vm *vm, long *pid, bool *same_boot);
+/* Every vCPU back to RESET, memory as it is, the mark cleared; no backend. */
+int	vmm_force_reset(struct vm *vm);
+
+/*
+ * Pause all vCPUs at an instruction boundary and hold them (a consistent
+ * cut for saves and snapshots); resume lets them go.  No vmm_* accessor of
+ * a vCPU may be called in between from the same thread.
+ */
+void	vmm_pause_all(struct vm *vm);
+void	vmm_resume_all(struct vm *vm);
+
+/*
+ * Device snapshot hooks: a device registers a name (at most 15 characters)
+ * and two functions.  Registering restores the device from the instance's
+ * DEVICE section of that name, if there is one (its error fails the call).
+ * Every save, with all vCPUs paused, calls save(arg, buf, cap), which
+ * returns the bytes of state (calling again with a larger buffer when that
+ * is more than cap) or a negative errno.  Unregister with the name, or NULL
+ * for all (devices stuck in I/O: their last saved sections are kept).
+ */
+#define VMM_SNAPSHOT_MAX	32
+typedef ssize_t vmm_snapshot_save_t(void *arg, uint8_t *buf, size_t cap);
+typedef int vmm_snapshot_restore_t(void *arg, const uint8_t *data, size_t len);
+int	vmm_snapshot_register(struct vm *vm, const char *name, vmm_snapshot_save_t *save,
+	    vmm_snapshot_restore_t *restore, void *arg);
+void	vmm_snapshot_unregister(struct vm *vm, const char *name);
 
 /* Pick the CPU backend: "emu", "kvm" or "auto".  -ENOTSUP with a reason. */
 int	vmm_backend_lookup(const char *name, const struct vmm_backend_ops **opsp);

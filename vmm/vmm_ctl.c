@@ -1,7 +1,7 @@
 /*
  * vmm_ctl.c - serving NAME/ctl from the process that runs the instance.
  *
- * One server thread accepts connections and answers requests one at a time;
+ * One server thread serves every connection and answers requests one at a time;
  * each request becomes the same vmm_*() call a local owner would make, so it
  * pulls the vCPU out of the backend like any other accessor.  Only the user
  * who owns the store (or root) may connect (SO_PEERCRED).
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm_core.h"
@@ -114,6 +115,25 @@ ctl_peer_allowed(int fd)
 	return cred.uid == 0 || cred.uid == geteuid();
 }
 
+/*
+ * Several clients at once: one poll() over the listening socket and every
+ * connection, one request answered at a time.  A request never waits for
+ * a client: replies are sent without blocking (a client that does not
+ * read them is dropped), and a connection idle for CTL_IDLE_MS is closed,
+ * so neither an idle nor a stuck client holds up another one or a vCPU.
+ */
+#define CTL_MAX_CLIENTS	32
+#define CTL_IDLE_MS	(60 * 1000)
+
+static int64_t
+ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void *
 ctl_thread_main(void *arg)
 {
@@ -121,47 +141,69 @@ ctl_thread_main(void *arg)
 	struct vmm_ctl_server *cs = vmm_ctl_server(vm);
 	struct vmm_ctl_req req;
 	struct vmm_ctl_reply rep;
-	struct pollfd pfd[2];
-	int cfd;
-	ssize_t n;
+	struct pollfd pfd[2 + CTL_MAX_CLIENTS];
+	int cfd[CTL_MAX_CLIENTS];
+	int64_t last[CTL_MAX_CLIENTS], now;
+	int n = 0, i, fd;
+	ssize_t got;
 
 	for (;;) {
-		pfd[0] = (struct pollfd){ .fd = cs->cs_fd, .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = cs->cs_wake[0], .events = POLLIN };
-		if (poll(pfd, 2, -1) < 0) {
+		pfd[0] = (struct pollfd){ .fd = cs->cs_wake[0], .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = cs->cs_fd, .events = POLLIN };
+		for (i = 0; i < n; i++)
+			pfd[2 + i] = (struct pollfd){ .fd = cfd[i], .events = POLLIN };
+		if (poll(pfd, (nfds_t)(2 + n), 1000) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (pfd[1].revents)
+		if (pfd[0].revents)
 			break;
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		cfd = accept4(cs->cs_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (cfd < 0)
-			continue;
-		if (!ctl_peer_allowed(cfd)) {
-			close(cfd);
-			continue;
+		now = ctl_now_ms();
+		for (i = 0; i < n; i++) {
+			bool drop = false;
+
+			if (pfd[2 + i].revents & POLLIN) {
+				got = recv(cfd[i], &req, sizeof(req), MSG_DONTWAIT);
+				if (got == (ssize_t)sizeof(req)) {
+					ctl_handle(vm, &req, &rep);
+					drop = send(cfd[i], &rep, sizeof(rep),
+					    MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(rep);
+					last[i] = now;
+				} else if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+					/* spurious wakeup */
+				} else {
+					drop = true;	/* hung up, or not one request */
+				}
+			} else if (pfd[2 + i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+				drop = true;
+			} else if (now - last[i] > CTL_IDLE_MS) {
+				drop = true;
+			}
+			if (drop) {
+				close(cfd[i]);
+				cfd[i] = cfd[n - 1];
+				last[i] = last[n - 1];
+				pfd[2 + i] = pfd[2 + n - 1];
+				n--;
+				i--;
+			}
 		}
-		/* Serve this client until it hangs up or the VM stops. */
-		for (;;) {
-			pfd[0] = (struct pollfd){ .fd = cfd, .events = POLLIN };
-			if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-				break;
-			if (pfd[1].revents)
-				break;
-			n = recv(cfd, &req, sizeof(req), 0);
-			if (n != (ssize_t)sizeof(req))
-				break;
-			ctl_handle(vm, &req, &rep);
-			if (send(cfd, &rep, sizeof(rep), MSG_NOSIGNAL) != (ssize_t)sizeof(rep))
-				break;
+		if (pfd[1].revents & POLLIN) {
+			fd = accept4(cs->cs_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd < 0)
+				continue;
+			if (!ctl_peer_allowed(fd) || n == CTL_MAX_CLIENTS) {
+				close(fd);
+				continue;
+			}
+			cfd[n] = fd;
+			last[n] = now;
+			n++;
 		}
-		close(cfd);
-		if (pfd[1].revents)
-			break;
 	}
+	for (i = 0; i < n; i++)
+		close(cfd[i]);
 	return NULL;
 }
 
@@ -237,6 +279,11 @@ vmm_ctl_connect(const char *name)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* A request that cannot finish in time is an error, never a hang. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ VMM_CTL_TIMEOUT_S, 0 },
+	    sizeof(struct timeval));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ VMM_CTL_TIMEOUT_S, 0 },
+	    sizeof(struct timeval));
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		error = errno;
 		close(fd);
@@ -253,6 +300,9 @@ vmm_ctl_call(int fd, const struct vmm_ctl_req *req, struct vmm_ctl_reply *rep)
 	if (send(fd, req, sizeof(*req), MSG_NOSIGNAL) != (ssize_t)sizeof(*req))
 		return vmm_store_fail(EPIPE, "the VM's bhyve went away");
 	n = recv(fd, rep, sizeof(*rep), 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return vmm_store_fail(ETIMEDOUT, "the VM's bhyve did not answer within %d s",
+		    VMM_CTL_TIMEOUT_S);
 	if (n != (ssize_t)sizeof(*rep))
 		return vmm_store_fail(EPIPE, "the VM's bhyve went away");
 	if (rep->error != 0)

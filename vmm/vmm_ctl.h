@@ -17,6 +17,7 @@
 #include "vmm_store.h"
 
 #define VMM_CTL_VERSION	0x4c430001u	/* "LC" v1 */
+#define VMM_CTL_TIMEOUT_S	10	/* a client gives up on a request after this */
 
 enum vmm_ctl_op {
 	VMM_CTL_INFO,

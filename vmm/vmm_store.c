@@ -19,7 +19,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "vmm_cpuid.h"
 #include "vmm_store.h"
 
 static __thread char store_errbuf[256];
@@ -217,6 +216,7 @@ vmm_store_create(const char *name)
 	}
 	vmm_image_init(img);
 	error = vmm_store_save(name, img);
+	vmm_image_fini(img);
 	free(img);
 	if (error != 0) {
 		char msg[256];
@@ -289,6 +289,49 @@ vmm_store_lock(const char *name)
 		/* Only diagnostics are lost; the lock holds. */
 	}
 	return fd;
+}
+
+void
+vmm_store_clean_stale(const char *name)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+
+	/* Only the lock holder serves NAME/ctl: one we find belongs to the dead. */
+	if (vmm_store_path(path, sizeof(path), name, "ctl") == 0)
+		unlink(path);
+	/* A save that died between mkstemp and rename leaves state.XXXXXX. */
+	if (vmm_store_path(path, sizeof(path), name, NULL) != 0 || (d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, "state.", 6) == 0 && strlen(de->d_name) == 12)
+			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
+void
+vmm_store_boot_id(char *buf, size_t len)
+{
+	const char *env = getenv("LHYVE_BOOT_ID");
+	ssize_t n = 0;
+	int fd;
+
+	if (env != NULL && env[0] != '\0') {
+		snprintf(buf, len, "%s", env);
+		n = (ssize_t)strlen(buf);
+	} else if ((fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, buf, len - 1);
+		close(fd);
+	}
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	/* It goes into the state file: printable ASCII only, no blanks. */
+	buf[strcspn(buf, "\n")] = '\0';
+	for (n = 0; buf[n] != '\0'; n++)
+		if (buf[n] < 0x21 || buf[n] > 0x7e)
+			buf[n] = '_';
 }
 
 long
@@ -378,6 +421,10 @@ vmm_store_mem_open(const char *name, uint64_t *size)
 	if ((error = vmm_store_path(path, sizeof(path), name, "mem")) != 0)
 		return error;
 	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		/* Typically /dev/shm after a host reboot (docs/store.md). */
+		return vmm_store_fail(ENXIO, "cannot open guest memory of '%s': the memory file "
+		    "is gone (host restarted? VMM_MEM_DIR on a disk keeps it)", name);
 	if (fd < 0)
 		return vmm_store_fail(errno, "cannot open guest memory of '%s': %s", name,
 		    strerror(errno));
@@ -388,232 +435,6 @@ vmm_store_mem_open(const char *name, uint64_t *size)
 	}
 	*size = (uint64_t)sb.st_size;
 	return fd;
-}
-
-void
-vmm_image_init(struct vmm_image *img)
-{
-	int i;
-
-	memset(img, 0, sizeof(*img));
-	img->ncpus = 1;
-	for (i = 0; i < VM_MAXCPU; i++)
-		vm_cpu_state_reset(&img->cpu[i], i);
-}
-
-/*
- * The state file: a header, then tagged sections.  Integers are
- * little-endian (the only hosts are x86-64); the CPU section is struct
- * vm_cpu_state as is, which is why its layout is versioned.
- *
- *   header  magic[8] version:u32 hdr_size:u32 payload_len:u64 payload_crc:u32 hdr_crc:u32
- *   section tag:u32 len:u32 data[len]
- */
-struct state_hdr {
-	char		magic[8];
-	uint32_t	version;
-	uint32_t	hdr_size;
-	uint64_t	payload_len;
-	uint32_t	payload_crc;
-	uint32_t	hdr_crc;	/* crc32 of the bytes before it */
-};
-
-/* SEC_PROFILE came after version 1: older readers skip it. */
-enum { SEC_VM = 1, SEC_VCPU = 2, SEC_STATS = 3, SEC_PROFILE = 4 };
-
-struct sec_profile {
-	char		vendor[16];
-};
-
-struct sec_vm {
-	uint64_t	memsize, lowmem, highmem;
-	uint32_t	memflags, ncpus;
-	char		backend[16];
-};
-
-struct sec_vcpu {
-	uint32_t		vcpuid;
-	uint32_t		pad;
-	struct vm_cpu_state	st;
-};
-
-struct sec_stats {
-	uint32_t	vcpuid;
-	uint32_t	count;
-	uint64_t	stats[VMST_COUNT];
-};
-
-#define STATE_MAX_SIZE	(1u << 24)
-
-static void
-put_section(uint8_t *buf, size_t *off, uint32_t tag, const void *data, uint32_t len)
-{
-	memcpy(buf + *off, &tag, 4);
-	memcpy(buf + *off + 4, &len, 4);
-	memcpy(buf + *off + 8, data, len);
-	*off += 8 + len;
-}
-
-int
-vmm_state_serialize(const struct vmm_image *img, uint8_t **bufp, size_t *lenp)
-{
-	struct state_hdr hdr;
-	struct sec_vm vm;
-	struct sec_vcpu *vc;
-	struct sec_stats *ss;
-	size_t cap, off;
-	uint8_t *buf;
-	int i;
-
-	cap = sizeof(hdr) + 8 + sizeof(vm) + 8 + sizeof(struct sec_profile) +
-	    VM_MAXCPU * (16 + sizeof(struct sec_vcpu) + sizeof(struct sec_stats));
-	buf = calloc(1, cap);
-	vc = calloc(1, sizeof(*vc));
-	ss = calloc(1, sizeof(*ss));
-	if (buf == NULL || vc == NULL || ss == NULL) {
-		free(buf);
-		free(vc);
-		free(ss);
-		return vmm_store_fail(ENOMEM, "out of memory");
-	}
-	off = sizeof(hdr);
-	memset(&vm, 0, sizeof(vm));
-	vm.memsize = img->memsize;
-	vm.lowmem = img->lowmem;
-	vm.highmem = img->highmem;
-	vm.memflags = img->memflags;
-	vm.ncpus = img->ncpus;
-	memcpy(vm.backend, img->backend, sizeof(vm.backend));
-	vm.backend[sizeof(vm.backend) - 1] = '\0';
-	put_section(buf, &off, SEC_VM, &vm, sizeof(vm));
-	if (img->vendor[0] != '\0') {
-		struct sec_profile prof;
-
-		memset(&prof, 0, sizeof(prof));
-		snprintf(prof.vendor, sizeof(prof.vendor), "%s", img->vendor);
-		put_section(buf, &off, SEC_PROFILE, &prof, sizeof(prof));
-	}
-	for (i = 0; i < VM_MAXCPU; i++) {
-		vc->vcpuid = (uint32_t)i;
-		vc->st = img->cpu[i];
-		put_section(buf, &off, SEC_VCPU, vc, sizeof(*vc));
-		ss->vcpuid = (uint32_t)i;
-		ss->count = VMST_COUNT;
-		memcpy(ss->stats, img->stats[i], sizeof(ss->stats));
-		put_section(buf, &off, SEC_STATS, ss, sizeof(*ss));
-	}
-	free(vc);
-	free(ss);
-	memset(&hdr, 0, sizeof(hdr));
-	memcpy(hdr.magic, VMM_STATE_MAGIC, sizeof(hdr.magic));
-	hdr.version = VMM_STATE_VERSION;
-	hdr.hdr_size = sizeof(hdr);
-	hdr.payload_len = off - sizeof(hdr);
-	hdr.payload_crc = (uint32_t)crc32(0, buf + sizeof(hdr), (uInt)hdr.payload_len);
-	hdr.hdr_crc = (uint32_t)crc32(0, (const Bytef *)&hdr, offsetof(struct state_hdr, hdr_crc));
-	memcpy(buf, &hdr, sizeof(hdr));
-	*bufp = buf;
-	*lenp = off;
-	return 0;
-}
-
-int
-vmm_state_parse(const uint8_t *buf, size_t len, struct vmm_image *img)
-{
-	struct state_hdr hdr;
-	struct sec_vm vm;
-	const uint8_t *p, *end;
-	uint32_t tag, slen, vcpuid;
-	int have_vm = 0, ncpu = 0;
-
-	if (len < sizeof(hdr))
-		return vmm_store_fail(EBADMSG, "state file truncated (%zu bytes)", len);
-	memcpy(&hdr, buf, sizeof(hdr));
-	if (memcmp(hdr.magic, VMM_STATE_MAGIC, sizeof(hdr.magic)) != 0)
-		return vmm_store_fail(EBADMSG, "state file has no lhyve header");
-	if (hdr.hdr_crc != (uint32_t)crc32(0, buf, offsetof(struct state_hdr, hdr_crc)))
-		return vmm_store_fail(EBADMSG, "state file header checksum mismatch");
-	if (hdr.version != VMM_STATE_VERSION)
-		return vmm_store_fail(EPROTO, "state file version %u, this lhyve reads %u",
-		    hdr.version, VMM_STATE_VERSION);
-	if (hdr.hdr_size != sizeof(hdr) || hdr.payload_len > len - sizeof(hdr))
-		return vmm_store_fail(EBADMSG, "state file truncated");
-	if (hdr.payload_crc != (uint32_t)crc32(0, buf + sizeof(hdr), (uInt)hdr.payload_len))
-		return vmm_store_fail(EBADMSG, "state file checksum mismatch (corrupt)");
-
-	vmm_image_init(img);
-	p = buf + sizeof(hdr);
-	end = p + hdr.payload_len;
-	while (p < end) {
-		if ((size_t)(end - p) < 8)
-			return vmm_store_fail(EBADMSG, "state file: truncated section header");
-		memcpy(&tag, p, 4);
-		memcpy(&slen, p + 4, 4);
-		p += 8;
-		if (slen > (size_t)(end - p))
-			return vmm_store_fail(EBADMSG, "state file: section %u overruns the file", tag);
-		switch (tag) {
-		case SEC_VM:
-			if (slen != sizeof(vm))
-				return vmm_store_fail(EBADMSG, "state file: bad VM section size");
-			memcpy(&vm, p, sizeof(vm));
-			img->memsize = vm.memsize;
-			img->lowmem = vm.lowmem;
-			img->highmem = vm.highmem;
-			img->memflags = vm.memflags;
-			img->ncpus = vm.ncpus;
-			memcpy(img->backend, vm.backend, sizeof(img->backend));
-			img->backend[sizeof(img->backend) - 1] = '\0';
-			have_vm = 1;
-			break;
-		case SEC_VCPU:
-			if (slen != sizeof(struct sec_vcpu))
-				return vmm_store_fail(EBADMSG, "state file: bad vCPU section size");
-			memcpy(&vcpuid, p, 4);
-			if (vcpuid >= VM_MAXCPU)
-				return vmm_store_fail(EBADMSG, "state file: vCPU %u out of range", vcpuid);
-			memcpy(&img->cpu[vcpuid], p + offsetof(struct sec_vcpu, st),
-			    sizeof(struct vm_cpu_state));
-			ncpu++;
-			break;
-		case SEC_STATS:
-			if (slen != sizeof(struct sec_stats))
-				return vmm_store_fail(EBADMSG, "state file: bad stats section size");
-			memcpy(&vcpuid, p, 4);
-			if (vcpuid >= VM_MAXCPU)
-				return vmm_store_fail(EBADMSG, "state file: vCPU %u out of range", vcpuid);
-			memcpy(img->stats[vcpuid], p + offsetof(struct sec_stats, stats),
-			    sizeof(img->stats[vcpuid]));
-			break;
-		case SEC_PROFILE: {
-			struct sec_profile prof;
-			enum vmm_vendor v;
-
-			if (slen != sizeof(prof))
-				return vmm_store_fail(EBADMSG, "state file: bad profile section size");
-			memcpy(&prof, p, sizeof(prof));
-			if (memchr(prof.vendor, '\0', sizeof(prof.vendor)) == NULL ||
-			    strcmp(prof.vendor, "host") == 0 ||
-			    vmm_vendor_parse(prof.vendor, &v) != 0)
-				return vmm_store_fail(EBADMSG, "state file: unknown CPU vendor");
-			memcpy(img->vendor, prof.vendor, sizeof(img->vendor));
-			break;
-		}
-		default:
-			/* Sections from a newer minor revision are skipped. */
-			break;
-		}
-		p += slen;
-	}
-	if (!have_vm || ncpu == 0)
-		return vmm_store_fail(EBADMSG, "state file: missing sections");
-	if (img->ncpus < 1 || img->ncpus > VM_MAXCPU)
-		return vmm_store_fail(EBADMSG, "state file: %u vCPUs", img->ncpus);
-	if (img->memsize != img->lowmem + img->highmem ||
-	    img->lowmem > VM_LOWMEM_LIMIT || (img->highmem != 0 && img->lowmem != VM_LOWMEM_LIMIT) ||
-	    img->memsize > (1ULL << 40))
-		return vmm_store_fail(EBADMSG, "state file: inconsistent memory layout");
-	return 0;
 }
 
 int
@@ -636,7 +457,7 @@ vmm_store_load(const char *name, struct vmm_image *img)
 			    vmm_store_dir());
 		return vmm_store_fail(errno, "cannot open %s: %s", path, strerror(errno));
 	}
-	if (fstat(fd, &sb) != 0 || sb.st_size > STATE_MAX_SIZE) {
+	if (fstat(fd, &sb) != 0 || sb.st_size > VMM_STATE_MAX_SIZE) {
 		close(fd);
 		return vmm_store_fail(EBADMSG, "%s: not a state file", path);
 	}

@@ -18,7 +18,26 @@
 #include "vmm_backend.h"
 
 #define VMM_STATE_MAGIC		"LHYVEVM"	/* 8 bytes with the NUL */
-#define VMM_STATE_VERSION	1
+#define VMM_STATE_VERSION	2		/* version 1 files are read and converted */
+
+/* Section types of the state file (docs/store.md, "Sections"). */
+enum vmm_sec_type {
+	VMM_SEC_VM = 1,		/* memory layout, vCPU count, backend */
+	VMM_SEC_PROFILE = 4,	/* CPU vendor the guest sees */
+	VMM_SEC_RUN = 5,	/* running: owner pid and boot id */
+	VMM_SEC_CPU = 16,	/* per vCPU: registers */
+	VMM_SEC_XSAVE = 17,	/* per vCPU: XSAVE area, standard format, any size */
+	VMM_SEC_MSRS = 18,	/* per vCPU: (index, value) pairs */
+	VMM_SEC_EVENTS = 19,	/* per vCPU: shadow, HLT, pending exception/NMI */
+	VMM_SEC_STATS = 20,	/* per vCPU: counters */
+	VMM_SEC_LAPIC = 21,	/* per vCPU: local APIC page (reserved: Platform) */
+	VMM_SEC_DEVICE = 32,	/* VM-level device state, by name (snapshot hooks) */
+	VMM_SEC_BACKEND = 33,	/* backend-private, tagged with the backend's name */
+};
+#define VMM_SECF_REQUIRED	0x0001	/* a reader that cannot use it must refuse the file */
+#define VMM_SEC_VM_LEVEL	0xffff	/* vcpu field of a section that is not per vCPU */
+#define VMM_SEC_NAMELEN		16
+#define VMM_STATE_MAX_SIZE	(1u << 24)	/* larger files are refused */
 
 /* Per-vCPU counters kept by libvmm (names in vmm_stat_names[]). */
 enum vmm_stat {
@@ -50,6 +69,31 @@ struct vmm_image {
 	char			vendor[16];
 	struct vm_cpu_state	cpu[VM_MAXCPU];
 	uint64_t		stats[VM_MAXCPU][VMST_COUNT];
+	/*
+	 * Crash consistency: set while a bhyve runs the instance, so that one
+	 * that dies without saving leaves the mark behind (docs/store.md).
+	 */
+	struct {
+		uint32_t	running;
+		int64_t		pid;		/* of the process that last ran it */
+		char		boot_id[40];	/* host boot it ran in */
+	} run;
+	/*
+	 * Sections kept as bytes and written back as they came: device state
+	 * (VMM_SEC_DEVICE, by name), backend-private sections, and sections
+	 * of types this lhyve does not know.  Free with vmm_image_fini().
+	 */
+	struct vmm_section	*sec;
+	size_t			nsec;
+};
+
+struct vmm_section {
+	uint32_t	type;
+	uint16_t	flags;
+	uint16_t	vcpu;		/* VMM_SEC_VM_LEVEL or a vCPU */
+	char		name[VMM_SEC_NAMELEN];	/* NUL-terminated */
+	uint32_t	len;
+	uint8_t		*data;
 };
 
 const char *vmm_store_strerror(void);
@@ -85,5 +129,24 @@ int	vmm_store_load(const char *name, struct vmm_image *img);
 int	vmm_store_save(const char *name, const struct vmm_image *img);	/* atomic */
 /* A fresh image: no memory, every vCPU at its RESET state. */
 void	vmm_image_init(struct vmm_image *img);
+/* Frees the kept sections (the image itself belongs to the caller). */
+void	vmm_image_fini(struct vmm_image *img);
+/* A kept section by type, vCPU and name (NULL: none). */
+const struct vmm_section *vmm_image_section(const struct vmm_image *img, uint32_t type,
+	    uint16_t vcpu, const char *name);
+/* Add or replace a kept section (copies @data). */
+int	vmm_image_put_section(struct vmm_image *img, uint32_t type, uint16_t flags,
+	    uint16_t vcpu, const char *name, const void *data, size_t len);
+/* Copy @src's kept sections into @dst (replacing dst's). */
+int	vmm_image_copy_sections(struct vmm_image *dst, const struct vmm_image *src);
+/*
+ * This host's boot: /proc/sys/kernel/random/boot_id, or $LHYVE_BOOT_ID
+ * when set (tests simulate a reboot with it).
+ */
+void	vmm_store_boot_id(char *buf, size_t len);
+/* Largest XSAVE area this host supports (CPUID 0DH), at least 576 bytes. */
+uint32_t vmm_xsave_host_max(void);
+/* Remove what a dead owner left: NAME/ctl, NAME/state.XXXXXX.  Lock held. */
+void	vmm_store_clean_stale(const char *name);
 
 #endif /* LHYVE_VMM_STORE_H */

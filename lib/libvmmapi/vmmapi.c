@@ -178,6 +178,19 @@ vm_openf(const char *name, int flags)
 	}
 	if (error == 0 && ctx->vm != NULL && (flags & VMMAPI_OPEN_REINIT) && !created)
 		error = vmm_reinit(ctx->vm);
+	if (error == 0 && ctx->vm != NULL && (flags & VMMAPI_OPEN_RUN)) {
+		long pid;
+		bool same_boot;
+
+		/* Its memory moved on after the state was saved: never run that. */
+		if (vmm_left_running(ctx->vm, &pid, &same_boot))
+			error = vmm_store_fail(ESTALE,
+			    "VM '%s' was left running by process %ld, %s: its saved CPU state is "
+			    "older than its memory; 'bhyvectl --vm=%s --force-reset' starts it "
+			    "from reset with its memory as it is, or load it again with bhyveload",
+			    name, pid, same_boot ? "which is gone (killed or crashed)" :
+			    "when the host went down", name);
+	}
 	if (error != 0) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "%s", vmm_store_strerror());
@@ -222,46 +235,90 @@ void
 vm_destroy(struct vmctx *ctx)
 {
 	char name[VM_MAX_NAMELEN + 1];
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int fd, i;
 
 	if (ctx == NULL)
 		return;
-	snprintf(name, sizeof(name), "%s", ctx->name);
-	if (ctx->vm == NULL && ctx->ctlfd >= 0) {
-		/* Running: stop it (as FreeBSD does), then wait for bhyve to let go. */
-		vm_suspend(ctx, VM_SUSPEND_DESTROY);
-		vm_close(ctx);
-		for (i = 0; i < 1000; i++) {
-			fd = vmm_store_lock(name);
-			if (fd >= 0) {
-				close(fd);
-				break;
-			}
-			nanosleep(&ts, NULL);
-		}
-	} else {
-		vm_close(ctx);
+	if (ctx->vm != NULL) {
+		/* The owner removes the files before it lets go of the lock. */
+		vmm_destroy(ctx->vm);
+		ctx->vm = NULL;
+		ctx_free(ctx);
+		return;
 	}
-	vmm_store_destroy(name);
+	snprintf(name, sizeof(name), "%s", ctx->name);
+	vm_close(ctx);
+	vm_destroy_name(name);
 }
 
 int
 vm_destroy_name(const char *name)
 {
-	int fd, error;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	long owner = -1;
+	int fd, error, i;
 
 	if ((error = vmm_store_check_name(name)) != 0)
 		return ret(error);
 	if (!vmm_store_exists(name))
 		return ret(vmm_store_fail(ENOENT, "VM '%s' does not exist (in %s)", name,
 		    vmm_store_dir()));
-	fd = vmm_store_lock(name);
-	if (fd < 0)
+	/*
+	 * Running: ask its bhyve to stop (as FreeBSD's destroy does: bhyve
+	 * exits with status 4), then wait until it has let go of the lock.
+	 * A process that owns it without serving NAME/ctl (bhyveload at work)
+	 * is waited for in the same way.
+	 */
+	for (i = 0; (fd = vmm_store_lock(name)) == -EBUSY && i < 500; i++) {
+		if (i == 0) {
+			struct vmm_ctl_req req = { .version = VMM_CTL_VERSION,
+			    .op = VMM_CTL_SUSPEND, .reg = VM_SUSPEND_DESTROY };
+			struct vmm_ctl_reply *rep = malloc(sizeof(*rep));
+			int cfd = vmm_ctl_connect(name);
+
+			owner = vmm_store_lock_owner(name);
+			if (cfd >= 0 && rep != NULL)
+				vmm_ctl_call(cfd, &req, rep);
+			if (cfd >= 0)
+				close(cfd);
+			free(rep);
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (fd < 0) {
+		if (fd == -EBUSY)
+			return ret(vmm_store_fail(EBUSY,
+			    "VM '%s' is still in use by process %ld after 10 s; not destroyed",
+			    name, owner));
 		return ret(fd);
+	}
+	/* The files go while we hold NAME/lock. */
 	error = vmm_store_destroy(name);
 	close(fd);
 	return ret(error);
+}
+
+int
+vm_force_reset(struct vmctx *ctx)
+{
+	if (ctx->vm == NULL)
+		return vm_suspend(ctx, VM_SUSPEND_RESET);
+	return ret(vmm_force_reset(ctx->vm));
+}
+
+int
+vm_snapshot_register(struct vmctx *ctx, const char *name, vm_snapshot_save_t *save,
+    vm_snapshot_restore_t *restore, void *arg)
+{
+	if (ctx->vm == NULL)
+		return ret(vmm_store_fail(EBUSY, "only the owner keeps device state"));
+	return ret(vmm_snapshot_register(ctx->vm, name, save, restore, arg));
+}
+
+void
+vm_snapshot_unregister(struct vmctx *ctx, const char *name)
+{
+	if (ctx->vm != NULL)
+		vmm_snapshot_unregister(ctx->vm, name);
 }
 
 int

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <sys/time.h>
+#include <sys/types.h>
 
 #include "vmm.h"
 
@@ -109,9 +110,27 @@ int	vm_attach_backend(struct vmctx *ctx, const char *backend);
 int	vm_set_cpu_vendor(struct vmctx *ctx, const char *vendor);
 /*
  * Remove instance @name from the store without loading it, so that one whose
- * state or memory file is damaged can still be destroyed.  EBUSY if running.
+ * state or memory file is damaged can still be destroyed.  A running one is
+ * stopped first (its bhyve exits with status 4); EBUSY if its owner does
+ * not let go within 10 s.  The files are removed under NAME/lock.
  */
 int	vm_destroy_name(const char *name);
+/*
+ * A running VM: stop it as if it had reset (bhyve exits 0).  A stopped one,
+ * also one a dead bhyve left marked running: every vCPU back to RESET with
+ * memory as it is, as a machine after a power cut, so it can run again.
+ */
+int	vm_force_reset(struct vmctx *ctx);
+/*
+ * Device snapshot hooks, owner only (see vmm_snapshot_register in
+ * vmm/vmm_core.h): @restore runs at once if the instance holds state saved
+ * under @name; @save runs at every save with every vCPU paused.
+ */
+typedef ssize_t vm_snapshot_save_t(void *arg, uint8_t *buf, size_t cap);
+typedef int vm_snapshot_restore_t(void *arg, const uint8_t *data, size_t len);
+int	vm_snapshot_register(struct vmctx *ctx, const char *name, vm_snapshot_save_t *save,
+	    vm_snapshot_restore_t *restore, void *arg);
+void	vm_snapshot_unregister(struct vmctx *ctx, const char *name);
 /* One line saying why the last call of this thread failed. */
 const char *vm_last_error(void);
 

@@ -65,7 +65,7 @@ tty_run "tty restored after power-off" 1 "$BHYVECTL --vm=t1 --force-poweroff" \
 $LOADER t2 >/dev/null
 tty_run "tty restored after SIGTERM" 1 term "$BHYVE" -m 128M -s 31,lpc -l com1,stdio t2
 $LOADER t4 >/dev/null
-tty_run "Ctrl-A x stops bhyve, tty restored" 1 esc "$BHYVE" -m 128M -s 31,lpc -l com1,stdio t4
+tty_run "Ctrl-A x suspends bhyve (exit 5), tty restored" 5 esc "$BHYVE" -m 128M -s 31,lpc -l com1,stdio t4
 
 # RIP outside the guest's page tables: #PF with no IDT, a triple fault (exit 3).
 $LOADER t3 >/dev/null

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "test.h"
 #include "vmm_core.h"
@@ -114,6 +115,7 @@ TEST(state_roundtrip_and_corruption)
 	REQUIRE(vmm_state_serialize(img, &buf, &len) == 0);
 	CHECK_EQ(vmm_state_parse(buf, len, back), 0);
 	CHECK(memcmp(img, back, sizeof(*img)) == 0);
+	vmm_image_fini(back);
 	/* Every single-byte corruption is caught (header CRC or payload CRC). */
 	for (i = 0; i < len; i += 97) {
 		buf[i] ^= 0x40;
@@ -124,6 +126,7 @@ TEST(state_roundtrip_and_corruption)
 	for (i = 0; i < len; i += 131)
 		CHECK(vmm_state_parse(buf, i, back) < 0);
 	CHECK_EQ(vmm_state_parse(buf, len, back), 0);
+	vmm_image_fini(back);
 	free(buf);
 	free(img);
 	free(back);
@@ -187,4 +190,571 @@ TEST(memory_space_checked)
 	vmm_close(vm);
 	vmm_store_destroy("t5");
 	unsetenv("VMM_MEM_DIR");
+}
+
+/* ---- the version 2 format, byte by byte (docs/store.md) ---- */
+
+/* Files the tests write are the fuzzer's seed corpus ($LHYVE_STATE_SEEDS). */
+static void
+seed(const char *name, const uint8_t *buf, size_t len)
+{
+	const char *dir = getenv("LHYVE_STATE_SEEDS");
+	char path[512];
+	FILE *f;
+
+	if (dir == NULL || dir[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((f = fopen(path, "w")) != NULL) {
+		fwrite(buf, 1, len, f);
+		fclose(f);
+	}
+}
+
+/* A hand-made file: header and sections with correct checksums. */
+struct fb {
+	uint8_t		buf[65536 * 2];
+	size_t		len;
+	uint32_t	nsec;
+};
+
+static void
+fb_start(struct fb *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->len = 32;
+}
+
+static void
+fb_sec(struct fb *f, uint32_t type, uint16_t flags, uint16_t vcpu, const char *name,
+    const void *data, uint32_t len)
+{
+	uint8_t *p = f->buf + f->len;
+	uLong crc;
+
+	memset(p, 0, 32);
+	memcpy(p, &type, 4);
+	memcpy(p + 4, &flags, 2);
+	memcpy(p + 6, &vcpu, 2);
+	memcpy(p + 8, &len, 4);
+	if (name != NULL)
+		memcpy(p + 16, name, strlen(name));
+	memcpy(p + 32, data, len);
+	crc = crc32(crc32(crc32(0, p, 12), p + 16, 16), p + 32, len);
+	memcpy(p + 12, &(uint32_t){ (uint32_t)crc }, 4);
+	f->len += 32 + len;
+	f->nsec++;
+}
+
+static void
+fb_finish(struct fb *f, uint32_t version)
+{
+	uint64_t plen = f->len - 32;
+	uint32_t hs = 32, crc;
+
+	memcpy(f->buf, "LHYVEVM", 8);
+	memcpy(f->buf + 8, &version, 4);
+	memcpy(f->buf + 12, &hs, 4);
+	memcpy(f->buf + 16, &plen, 8);
+	if (version == 1)
+		memcpy(f->buf + 24, &(uint32_t){ (uint32_t)crc32(0, f->buf + 32, (uInt)plen) }, 4);
+	else
+		memcpy(f->buf + 24, &f->nsec, 4);
+	crc = (uint32_t)crc32(0, f->buf, 28);
+	memcpy(f->buf + 28, &crc, 4);
+}
+
+/* The minimum of a valid file: VM, RUN and vCPU 0's four sections. */
+static void
+fb_minimal(struct fb *f, int skip_type)
+{
+	uint8_t vm[48] = { 0 }, run[56] = { 0 }, cpu[536] = { 0 }, xs[576] = { 0 };
+	uint8_t msrs[8] = { 0 }, ev[32] = { 0 };
+	uint32_t one = 1;
+	uint64_t xcr0 = 1;
+
+	memcpy(vm + 28, &one, 4);			/* ncpus */
+	memcpy(cpu + 528, &xcr0, 8);
+	xs[24] = 0x80, xs[25] = 0x1f;			/* MXCSR */
+	xs[512] = 3;					/* XSTATE_BV */
+	if (skip_type != VMM_SEC_VM)
+		fb_sec(f, VMM_SEC_VM, 1, 0xffff, NULL, vm, sizeof(vm));
+	if (skip_type != VMM_SEC_RUN)
+		fb_sec(f, VMM_SEC_RUN, 1, 0xffff, NULL, run, sizeof(run));
+	if (skip_type != VMM_SEC_CPU)
+		fb_sec(f, VMM_SEC_CPU, 1, 0, NULL, cpu, sizeof(cpu));
+	if (skip_type != VMM_SEC_XSAVE)
+		fb_sec(f, VMM_SEC_XSAVE, 1, 0, NULL, xs, sizeof(xs));
+	if (skip_type != VMM_SEC_MSRS)
+		fb_sec(f, VMM_SEC_MSRS, 1, 0, NULL, msrs, sizeof(msrs));
+	if (skip_type != VMM_SEC_EVENTS)
+		fb_sec(f, VMM_SEC_EVENTS, 1, 0, NULL, ev, sizeof(ev));
+}
+
+/* Parse: refused with -@err and a one-line reason containing @what. */
+static void
+expect_refused(const char *seedname, struct fb *f, int err, const char *what)
+{
+	struct vmm_image *img = calloc(1, sizeof(*img));
+	int rc;
+
+	REQUIRE(img != NULL);
+	seed(seedname, f->buf, f->len);
+	rc = vmm_state_parse(f->buf, f->len, img);
+	if (rc != -err || strstr(vmm_store_strerror(), what) == NULL ||
+	    strchr(vmm_store_strerror(), '\n') != NULL) {
+		fprintf(stderr, "%s: rc %d, reason '%s', wanted -%d and '%s'\n", seedname, rc,
+		    vmm_store_strerror(), err, what);
+		test_failed_ = 1;
+	}
+	CHECK(img->sec == NULL);
+	free(img);
+}
+
+TEST(v2_every_section_round_trips)
+{
+	struct vmm_image *img = calloc(1, sizeof(*img)), *back = calloc(1, sizeof(*back));
+	const struct vmm_section *s;
+	uint8_t *buf, *buf2;
+	size_t len, len2;
+	int i, k;
+
+	REQUIRE(img != NULL && back != NULL);
+	vmm_image_init(img);
+	img->memsize = img->lowmem = 64 << 20;
+	img->memflags = 2;
+	img->ncpus = 3;
+	snprintf(img->backend, sizeof(img->backend), "emu");
+	snprintf(img->vendor, sizeof(img->vendor), "amd");
+	img->run.running = 1;
+	img->run.pid = 4242;
+	snprintf(img->run.boot_id, sizeof(img->run.boot_id), "boot-xyz");
+	for (i = 0; i < 3; i++) {
+		struct vm_cpu_state *st = &img->cpu[i];
+		for (k = 0; k < GPR_COUNT; k++)
+			st->gpr[k] = 0x1111111111111111ULL * (uint64_t)(k + 1) + (uint64_t)i;
+		st->rip = 0x10000 + (uint64_t)i;
+		st->cr3 = 0x2000;
+		st->seg[SEG_CS].sel = 8;
+		st->seg[SEG_CS].access = 0x209b;
+		st->gdtr.base = 0x5000;
+		st->star = 1, st->lstar = 2, st->cstar = 3, st->sfmask = 4, st->kgs_base = 5;
+		st->sysenter_cs = 6, st->sysenter_esp = 7, st->sysenter_eip = 8;
+		st->pat = 9, st->tsc = 11, st->tsc_aux = 12, st->misc_enable = 13;
+		st->pdpte[2] = 14;
+		st->intr_shadow = 1;
+		st->halted = 1;
+		st->pending_valid = 1, st->pending_vector = 14;
+		st->pending_errcode_valid = 1, st->pending_errcode = 2;
+		st->nmi_pending = 1;
+		for (k = 32; k < 416; k++)
+			st->fxsave[k] = (uint8_t)(k + i);
+		st->xcr0 = 3;
+		img->stats[i][VMST_INSNS] = 1000 + (uint64_t)i;
+	}
+	/* A vCPU beyond ncpus that holds something is kept too. */
+	img->cpu[9].gpr[GPR_RBX] = 99;
+	CHECK_EQ(vmm_image_put_section(img, VMM_SEC_DEVICE, 0, 0xffff, "uart0", "abc", 3), 0);
+	CHECK_EQ(vmm_image_put_section(img, VMM_SEC_BACKEND, 0, 1, "kvm", "events", 6), 0);
+	CHECK_EQ(vmm_image_put_section(img, VMM_SEC_LAPIC, 0, 0, NULL, "page", 4), 0);
+	CHECK_EQ(vmm_image_put_section(img, 777, 0, 0xffff, "future", "", 0), 0);
+	REQUIRE(vmm_state_serialize(img, &buf, &len) == 0);
+	seed("v2-every-section", buf, len);
+	CHECK_EQ(vmm_state_parse(buf, len, back), 0);
+	CHECK(memcmp(img->cpu, back->cpu, sizeof(img->cpu)) == 0);
+	CHECK(memcmp(img->stats, back->stats, sizeof(img->stats)) == 0);
+	CHECK(memcmp(&img->run, &back->run, sizeof(img->run)) == 0);
+	CHECK_EQ(back->memflags, 2);
+	CHECK_EQ(back->ncpus, 3);
+	CHECK(strcmp(back->vendor, "amd") == 0 && strcmp(back->backend, "emu") == 0);
+	CHECK_EQ(back->nsec, 4);
+	s = vmm_image_section(back, VMM_SEC_DEVICE, 0xffff, "uart0");
+	CHECK(s != NULL && s->len == 3 && memcmp(s->data, "abc", 3) == 0);
+	s = vmm_image_section(back, VMM_SEC_BACKEND, 1, "kvm");
+	CHECK(s != NULL && s->len == 6 && memcmp(s->data, "events", 6) == 0);
+	CHECK(vmm_image_section(back, VMM_SEC_LAPIC, 0, NULL) != NULL);
+	CHECK(vmm_image_section(back, 777, 0xffff, "future") != NULL);
+	/* Written again, the file is the same, byte for byte. */
+	REQUIRE(vmm_state_serialize(back, &buf2, &len2) == 0);
+	CHECK(len2 == len && memcmp(buf, buf2, len) == 0);
+	free(buf2);
+	free(buf);
+	vmm_image_fini(back);
+	vmm_image_fini(img);
+	free(img);
+	free(back);
+}
+
+TEST(v2_format_is_as_documented)
+{
+	struct vmm_image *img = calloc(1, sizeof(*img)), *back = calloc(1, sizeof(*back));
+	struct fb *f = calloc(1, sizeof(*f));
+	uint8_t *buf;
+	size_t len;
+
+	REQUIRE(img != NULL && back != NULL && f != NULL);
+	/* A file made from docs/store.md alone is read. */
+	fb_start(f);
+	fb_minimal(f, 0);
+	fb_finish(f, 2);
+	seed("v2-minimal", f->buf, f->len);
+	CHECK_EQ(vmm_state_parse(f->buf, f->len, back), 0);
+	CHECK_EQ(back->ncpus, 1);
+	CHECK_EQ(back->cpu[0].rip, 0);
+	CHECK_EQ(back->cpu[1].rip, 0xfff0);	/* absent: RESET */
+	vmm_image_fini(back);
+	/* And the writer's header and first section are what the page says. */
+	vmm_image_init(img);
+	REQUIRE(vmm_state_serialize(img, &buf, &len) == 0);
+	CHECK(memcmp(buf, "LHYVEVM", 8) == 0);
+	CHECK_EQ(buf[8], 2);
+	CHECK_EQ(buf[12], 32);
+	CHECK_EQ(buf[32], VMM_SEC_VM);
+	CHECK_EQ(buf[36], 1);		/* REQUIRED */
+	CHECK(buf[38] == 0xff && buf[39] == 0xff);
+	CHECK_EQ(buf[40], 48);
+	free(buf);
+	free(f);
+	free(img);
+	free(back);
+}
+
+TEST(v2_bad_input_refused)
+{
+	struct fb *f = calloc(1, sizeof(*f));
+	uint8_t big[70000] = { 0 }, msrs[8 + 32], ev[32] = { 0 };
+	uint32_t n;
+
+	REQUIRE(f != NULL);
+	fb_start(f); fb_minimal(f, 0);
+	fb_sec(f, VMM_SEC_RUN, 1, 0xffff, NULL, big, 56);
+	fb_finish(f, 2);
+	expect_refused("v2-repeated", f, EBADMSG, "RUN section repeated");
+
+	fb_start(f); fb_minimal(f, 0);
+	fb_sec(f, 99, VMM_SECF_REQUIRED, 0xffff, "newdev", "x", 1);
+	fb_finish(f, 2);
+	expect_refused("v2-required-unknown", f, EPROTO, "type 99, newdev) is needed");
+
+	fb_start(f); fb_minimal(f, 0);
+	fb_sec(f, 99, 0, 0xffff, "x", "x", 1);
+	fb_sec(f, 99, 0, 0xffff, "x", "y", 1);
+	fb_finish(f, 2);
+	expect_refused("v2-repeated-unknown", f, EBADMSG, "repeated");
+
+	fb_start(f); fb_minimal(f, 0);
+	fb_finish(f, 2);
+	f->len -= 10;
+	expect_refused("v2-truncated", f, EBADMSG, "truncated");
+
+	fb_start(f); fb_minimal(f, 0);
+	fb_finish(f, 2);
+	f->buf[f->len - 3] ^= 1;
+	expect_refused("v2-corrupt-section", f, EBADMSG, "checksum mismatch in EVENTS section");
+
+	/* A section that claims more bytes than the file has. */
+	fb_start(f); fb_minimal(f, 0);
+	fb_finish(f, 2);
+	n = 1u << 30;
+	memcpy(f->buf + 32 + 8, &n, 4);
+	expect_refused("v2-overrun", f, EBADMSG, "claims 1073741824 bytes");
+
+	fb_start(f); fb_minimal(f, 0);
+	fb_finish(f, 2);
+	memcpy(f->buf + 24, &(uint32_t){ 1u << 31 }, 4);
+	memcpy(f->buf + 28, &(uint32_t){ (uint32_t)crc32(0, f->buf, 28) }, 4);
+	expect_refused("v2-huge-nsec", f, EBADMSG, "sections (at most");
+
+	fb_start(f); fb_minimal(f, VMM_SEC_MSRS);
+	n = 100000;
+	memset(msrs, 0, sizeof(msrs));
+	memcpy(msrs, &n, 4);
+	fb_sec(f, VMM_SEC_MSRS, 1, 0, NULL, msrs, sizeof(msrs));
+	fb_finish(f, 2);
+	expect_refused("v2-huge-msrs", f, EBADMSG, "100000 MSRs");
+
+	fb_start(f); fb_minimal(f, VMM_SEC_MSRS);
+	n = 2;
+	memset(msrs, 0, sizeof(msrs));
+	memcpy(msrs, &n, 4);
+	memcpy(msrs + 8, &(uint32_t){ 0xc0000080 }, 4);
+	fb_sec(f, VMM_SEC_MSRS, 1, 0, NULL, msrs, sizeof(msrs));
+	fb_finish(f, 2);
+	expect_refused("v2-unknown-msr", f, EBADMSG, "MSR 0xc0000080 is not one");
+
+	fb_start(f); fb_minimal(f, VMM_SEC_XSAVE);
+	n = vmm_xsave_host_max() + 64;
+	big[512] = 3;
+	fb_sec(f, VMM_SEC_XSAVE, 1, 0, NULL, big, n);
+	fb_finish(f, 2);
+	expect_refused("v2-xsave-too-big", f, EBADMSG, "larger than this host supports");
+
+	fb_start(f); fb_minimal(f, VMM_SEC_XSAVE);
+	big[512] = 7;	/* AVX state */
+	fb_sec(f, VMM_SEC_XSAVE, 1, 0, NULL, big, 576);
+	fb_finish(f, 2);
+	expect_refused("v2-xsave-avx", f, EBADMSG, "state components 0x4");
+	big[512] = 3;
+
+	fb_start(f); fb_minimal(f, VMM_SEC_EVENTS);
+	ev[8] = 5;	/* pending_valid */
+	fb_sec(f, VMM_SEC_EVENTS, 1, 0, NULL, ev, sizeof(ev));
+	fb_finish(f, 2);
+	expect_refused("v2-bad-events", f, EBADMSG, "bad event state");
+
+	fb_start(f); fb_minimal(f, VMM_SEC_EVENTS);
+	fb_finish(f, 2);
+	expect_refused("v2-incomplete-vcpu", f, EBADMSG, "vCPU 0 is incomplete");
+
+	fb_start(f); fb_minimal(f, VMM_SEC_VM);
+	fb_finish(f, 2);
+	expect_refused("v2-no-vm", f, EBADMSG, "no VM section");
+
+	fb_start(f); fb_minimal(f, 0);
+	fb_sec(f, VMM_SEC_CPU, 1, 16, NULL, big, 536);
+	fb_finish(f, 2);
+	expect_refused("v2-vcpu-range", f, EBADMSG, "CPU section for vCPU 16");
+
+	fb_start(f); fb_minimal(f, 0);
+	fb_finish(f, 2);
+	f->buf[f->len++] = 0;
+	expect_refused("v2-trailing", f, EBADMSG, "after the last section");
+
+	fb_start(f); fb_minimal(f, 0);
+	fb_finish(f, 3);
+	expect_refused("v3", f, EPROTO, "version 3");
+	free(f);
+}
+
+/* A version-1 file as lhyve wrote them: VM, then VCPU and STATS per vCPU. */
+static void
+fb_v1(struct fb *f, uint32_t pending_valid, uint16_t mxcsr_hi)
+{
+	uint8_t vm[48] = { 0 }, vc[8 + 1304] = { 0 }, st[8 + 8 * 3] = { 0 }, prof[16] = "intel";
+	uint64_t v;
+	uint32_t u, tag, len;
+	int i;
+
+	fb_start(f);
+	v = 64 << 20;
+	memcpy(vm, &v, 8);
+	memcpy(vm + 8, &v, 8);
+	u = 1;
+	memcpy(vm + 28, &u, 4);
+	memcpy(vm + 32, "emu", 3);
+#define V1SEC(t, d) do { tag = (t); len = sizeof(d); memcpy(f->buf + f->len, &tag, 4); \
+	memcpy(f->buf + f->len + 4, &len, 4); memcpy(f->buf + f->len + 8, d, len); \
+	f->len += 8 + len; } while (0)
+	V1SEC(1, vm);
+	V1SEC(4, prof);
+	for (i = 0; i < 2; i++) {
+		memset(vc, 0, sizeof(vc));
+		memcpy(vc, &(uint32_t){ (uint32_t)i }, 4);
+		v = 0x10000 + (uint64_t)i;
+		memcpy(vc + 8 + 128, &v, 8);		/* rip */
+		v = 0xc0ffee;
+		memcpy(vc + 8 + 504, &v, 8);		/* lstar */
+		memcpy(vc + 8 + 640, &pending_valid, 4);
+		vc[8 + 664 + 24] = 0x80, vc[8 + 664 + 25] = 0x1f;
+		memcpy(vc + 8 + 664 + 26, &mxcsr_hi, 2);
+		vc[8 + 664 + 200] = 0x5a;		/* an XMM byte */
+		v = 1;
+		memcpy(vc + 8 + 1176, &v, 8);		/* xcr0 */
+		V1SEC(2, vc);
+		memset(st, 0, sizeof(st));
+		memcpy(st, &(uint32_t){ (uint32_t)i }, 4);
+		memcpy(st + 4, &(uint32_t){ 3 }, 4);
+		v = 77;
+		memcpy(st + 8 + 16, &v, 8);
+		V1SEC(3, st);
+	}
+#undef V1SEC
+	fb_finish(f, 1);
+}
+
+TEST(v1_file_read_and_converted)
+{
+	struct fb *f = calloc(1, sizeof(*f));
+	struct vmm_image *img = calloc(1, sizeof(*img));
+	struct vm *vm;
+	uint64_t v;
+	char path[512];
+	FILE *fp;
+	uint8_t hdr[12];
+
+	REQUIRE(f != NULL && img != NULL);
+	fb_v1(f, 0, 0);
+	seed("v1", f->buf, f->len);
+	CHECK_EQ(vmm_state_parse(f->buf, f->len, img), 0);
+	CHECK_EQ(img->memsize, 64 << 20);
+	CHECK_EQ(img->cpu[1].rip, 0x10001);
+	CHECK_EQ(img->cpu[1].lstar, 0xc0ffee);
+	CHECK_EQ(img->cpu[0].fxsave[200], 0x5a);
+	CHECK_EQ(img->stats[1][2], 77);
+	CHECK(strcmp(img->vendor, "intel") == 0);
+	vmm_image_fini(img);
+
+	/* Opened from the store and saved: now a version 2 file, same values. */
+	fresh_store();
+	REQUIRE(vmm_store_create("v1") == 0);
+	vmm_store_path(path, sizeof(path), "v1", "state");
+	REQUIRE((fp = fopen(path, "w")) != NULL);
+	fwrite(f->buf, 1, f->len, fp);
+	fclose(fp);
+	setenv("VMM_MEM_DIR", getenv("VMM_DIR"), 1);
+	REQUIRE(vmm_open("v1", &vm) == -ENXIO);	/* the memory file is missing */
+	vmm_store_destroy("v1");
+	fb_v1(f, 0, 0);
+	/* memsize 0: an instance without memory */
+	memset(f->buf + 32 + 8, 0, 16);
+	fb_finish(f, 1);
+	REQUIRE(vmm_store_create("v1") == 0);
+	REQUIRE((fp = fopen(path, "w")) != NULL);
+	fwrite(f->buf, 1, f->len, fp);
+	fclose(fp);
+	REQUIRE(vmm_open("v1", &vm) == 0);
+	CHECK_EQ(vmm_set_reg(vm, 0, VM_REG_GUEST_RAX, 5), 0);
+	CHECK_EQ(vmm_close(vm), 0);
+	REQUIRE((fp = fopen(path, "r")) != NULL);
+	CHECK(fread(hdr, 1, sizeof(hdr), fp) == sizeof(hdr));
+	fclose(fp);
+	CHECK_EQ(hdr[8], 2);
+	REQUIRE(vmm_open("v1", &vm) == 0);
+	CHECK_EQ(vmm_get_reg(vm, 1, VM_REG_GUEST_RIP, &v), 0);
+	CHECK_EQ(v, 0x10001);
+	CHECK_EQ(vmm_get_reg(vm, 0, VM_REG_GUEST_RAX, &v), 0);
+	CHECK_EQ(v, 5);
+	vmm_close(vm);
+	vmm_store_destroy("v1");
+	unsetenv("VMM_MEM_DIR");
+
+	/* Corrupt fields in a version 1 file are refused too. */
+	fb_v1(f, 9, 0);
+	expect_refused("v1-bad-event", f, EBADMSG, "bad event state");
+	fb_v1(f, 0, 0xffff);
+	expect_refused("v1-bad-mxcsr", f, EBADMSG, "MXCSR");
+	fb_v1(f, 0, 0);
+	f->buf[40] ^= 1;
+	expect_refused("v1-corrupt", f, EBADMSG, "checksum");
+	free(f);
+	free(img);
+}
+
+TEST(unknown_sections_survive_a_save)
+{
+	struct vmm_image *img = calloc(1, sizeof(*img)), *back = calloc(1, sizeof(*back));
+	struct vm *vm;
+	uint8_t *buf;
+	size_t len;
+	const struct vmm_section *s;
+
+	REQUIRE(img != NULL && back != NULL);
+	fresh_store();
+	REQUIRE(vmm_store_create("u1") == 0);
+	REQUIRE(vmm_store_load("u1", img) == 0);
+	CHECK_EQ(vmm_image_put_section(img, 4000, 0, 0xffff, "later", "keep me", 7), 0);
+	CHECK_EQ(vmm_image_put_section(img, VMM_SEC_BACKEND, 0, 0, "kvm", "xyz", 3), 0);
+	REQUIRE(vmm_store_save("u1", img) == 0);
+	REQUIRE(vmm_open("u1", &vm) == 0);
+	CHECK_EQ(vmm_set_reg(vm, 0, VM_REG_GUEST_RBX, 7), 0);	/* saves */
+	vmm_close(vm);
+	vmm_image_fini(img);
+	REQUIRE(vmm_store_load("u1", back) == 0);
+	s = vmm_image_section(back, 4000, 0xffff, "later");
+	CHECK(s != NULL && s->len == 7 && memcmp(s->data, "keep me", 7) == 0);
+	CHECK(vmm_image_section(back, VMM_SEC_BACKEND, 0, "kvm") != NULL);
+	CHECK_EQ(back->cpu[0].gpr[GPR_RBX], 7);
+	REQUIRE(vmm_state_serialize(back, &buf, &len) == 0);
+	seed("v2-unknown-kept", buf, len);
+	free(buf);
+	vmm_image_fini(back);
+	vmm_store_destroy("u1");
+	free(img);
+	free(back);
+}
+
+/* Device hooks: restored on registration, saved with every save. */
+static int hook_restored;
+static ssize_t
+hook_save(void *arg, uint8_t *buf, size_t cap)
+{
+	const char *msg = arg;
+
+	if (strlen(msg) <= cap)
+		memcpy(buf, msg, strlen(msg));
+	return (ssize_t)strlen(msg);
+}
+
+static int
+hook_restore(void *arg, const uint8_t *data, size_t len)
+{
+	hook_restored = (int)len;
+	return len == 999 ? -EINVAL : 0;
+}
+
+TEST(device_snapshot_hooks)
+{
+	struct vm *vm;
+	char state[] = "device state of some length";
+
+	fresh_store();
+	REQUIRE(vmm_store_create("d1") == 0);
+	REQUIRE(vmm_open("d1", &vm) == 0);
+	hook_restored = -1;
+	CHECK_EQ(vmm_snapshot_register(vm, "uart0", hook_save, hook_restore, state), 0);
+	CHECK_EQ(hook_restored, -1);		/* nothing saved yet */
+	CHECK_EQ(vmm_snapshot_register(vm, "uart0", hook_save, hook_restore, state), -EEXIST);
+	CHECK_EQ(vmm_snapshot_register(vm, "a-name-that-is-too-long", hook_save, NULL, state),
+	    -EINVAL);
+	CHECK_EQ(vmm_save(vm), 0);
+	vmm_close(vm);
+	REQUIRE(vmm_open("d1", &vm) == 0);
+	CHECK_EQ(vmm_snapshot_register(vm, "uart0", hook_save, hook_restore, state), 0);
+	CHECK_EQ(hook_restored, (int)strlen(state));
+	vmm_snapshot_unregister(vm, "uart0");
+	vmm_close(vm);
+	vmm_store_destroy("d1");
+}
+
+TEST(left_running_and_force_reset)
+{
+	struct vmm_image *img = calloc(1, sizeof(*img));
+	struct vm *vm;
+	long pid;
+	bool same;
+	uint64_t v;
+
+	REQUIRE(img != NULL);
+	fresh_store();
+	REQUIRE(vmm_store_create("c1") == 0);
+	REQUIRE(vmm_store_load("c1", img) == 0);
+	img->run.running = 1;
+	img->run.pid = 12345;
+	img->cpu[0].rip = 0x10000;
+	vmm_store_boot_id(img->run.boot_id, sizeof(img->run.boot_id));
+	REQUIRE(vmm_store_save("c1", img) == 0);
+	REQUIRE(vmm_open("c1", &vm) == 0);
+	CHECK_EQ(vmm_left_running(vm, &pid, &same), 1);
+	CHECK_EQ(pid, 12345);
+	CHECK(same);
+	/* Editing a register does not clear the mark. */
+	CHECK_EQ(vmm_set_reg(vm, 0, VM_REG_GUEST_RAX, 1), 0);
+	vmm_close(vm);
+	REQUIRE(vmm_open("c1", &vm) == 0);
+	CHECK_EQ(vmm_left_running(vm, &pid, &same), 1);
+	setenv("LHYVE_BOOT_ID", "another-boot", 1);
+	CHECK_EQ(vmm_left_running(vm, &pid, &same), 1);
+	CHECK(!same);
+	unsetenv("LHYVE_BOOT_ID");
+	CHECK_EQ(vmm_force_reset(vm), 0);
+	CHECK_EQ(vmm_left_running(vm, &pid, &same), 0);
+	vmm_close(vm);
+	REQUIRE(vmm_open("c1", &vm) == 0);
+	CHECK_EQ(vmm_left_running(vm, &pid, &same), 0);
+	CHECK_EQ(vmm_get_reg(vm, 0, VM_REG_GUEST_RIP, &v), 0);
+	CHECK_EQ(v, 0xfff0);
+	vmm_close(vm);
+	vmm_store_destroy("c1");
+	vmm_image_fini(img);
+	free(img);
 }

@@ -1,0 +1,139 @@
+# The instance store across stops, crashes and reboots (issue 8):
+# --suspend and continue, kill -9, --force-reset, --destroy of a running VM,
+# an idle control client, and a simulated host reboot.
+. "$(dirname "$0")/lib.sh"
+G=${GUESTS:-build/guests}
+export VMM_MEM_DIR="$T/mem"	# on the test's file system, not /dev/shm
+mkdir -p "$VMM_MEM_DIR"
+RUN="$BHYVE -m 64M -s 31,lpc -l com1,stdio"
+N=$((1 << 26))			# cli_count's steps; one dot per 2^20
+dots() { tr -cd . <"$1" | wc -c; }
+
+# --suspend stops the guest mid-computation; the next bhyve continues it.
+$BHYVELOAD -m 64M -k "$G/cli_count.elf" s1 >/dev/null
+$RUN s1 >"$T/c1" 2>"$T/e1" </dev/null &
+pid=$!
+wait_for "$T/c1" '\.\.\.' 120 || notok "cli_count runs" "$(cat "$T/c1" "$T/e1")"
+expect "bhyvectl --suspend" 0 $BHYVECTL --vm=s1 --suspend
+wait $pid; rc=$?
+[ $rc = 5 ] && grep -q "suspended and kept" "$T/e1" && ok "suspended bhyve exits 5" ||
+	notok "suspended bhyve exits 5" "rc=$rc $(cat "$T/e1")"
+rcx=$($BHYVECTL --vm=s1 --get-rcx | awk '{print $2}')
+[ -n "$rcx" ] && [ $((rcx)) -gt 0 ] && [ $((rcx)) -lt $N ] && ok "stopped mid-computation (rcx $((rcx)))" ||
+	notok "stopped mid-computation" "rcx=$rcx"
+$RUN s1 >"$T/c2" 2>"$T/e2" </dev/null; rc=$?
+[ $rc = 1 ] && grep -qx "PASS cli_count" "$T/c2" && ! grep -q START "$T/c2" &&
+	ok "bhyve continues the guest to the right result" ||
+	notok "bhyve continues the guest to the right result" "rc=$rc $(tail -c 200 "$T/c2") $(cat "$T/e2")"
+total=$(($(dots "$T/c1") + $(dots "$T/c2")))
+[ $total = 64 ] && ok "no device access lost or repeated across the stop" ||
+	notok "no device access lost or repeated across the stop" "$total dots, want 64"
+$BHYVECTL --vm=s1 --destroy >/dev/null 2>&1
+
+# kill -9: the state on disk says "running"; the next bhyve refuses.
+$BHYVELOAD -m 64M -k "$G/cli_count.elf" k1 >/dev/null
+$RUN k1 >"$T/c3" 2>"$T/e3" </dev/null &
+pid=$!
+wait_for "$T/c3" '\.\.' 120
+kill -9 $pid; wait $pid 2>/dev/null
+[ -S "$VMM_DIR/k1/ctl" ] && ok "a killed bhyve leaves its socket" || notok "a killed bhyve leaves its socket"
+expect_err "bhyve refuses what a killed bhyve left" 4 \
+	"left running by process $pid, which is gone.*--force-reset.*bhyveload" $RUN k1
+[ ! -e "$VMM_DIR/k1/ctl" ] && ok "stale ctl socket removed" || notok "stale ctl socket removed"
+cmp -s <(od -An -tu8 -j $((0x80000)) -N8 "$VMM_DIR/k1/mem") /dev/null && notok "guest counter in memory" ||
+	ok "guest counter in memory"
+before=$(od -An -tu8 -j $((0x80000)) -N8 "$VMM_DIR/k1/mem")
+expect "--force-reset of a crashed instance" 0 $BHYVECTL --vm=k1 --force-reset
+out=$($BHYVECTL --vm=k1 --get-rip)
+[ "$out" = "$(printf 'rip[0]\t\t0x000000000000fff0')" ] && ok "force-reset: vCPU at the reset vector" ||
+	notok "force-reset: vCPU at the reset vector" "$out"
+after=$(od -An -tu8 -j $((0x80000)) -N8 "$VMM_DIR/k1/mem")
+[ "$before" = "$after" ] && [ $((after)) -gt 0 ] && ok "force-reset keeps memory ($((after)))" ||
+	notok "force-reset keeps memory" "$before -> $after"
+timeout 10 $RUN k1 >/dev/null 2>"$T/e4" </dev/null
+! grep -q "left running" "$T/e4" && ok "bhyve runs it after --force-reset" ||
+	notok "bhyve runs it after --force-reset" "$(cat "$T/e4")"
+# bhyveload is the other way on.
+$BHYVELOAD -m 64M -k "$G/cli_count.elf" k2 >/dev/null
+$RUN k2 >"$T/c4" 2>/dev/null </dev/null &
+pid=$!
+wait_for "$T/c4" START 60
+kill -9 $pid; wait $pid 2>/dev/null
+$BHYVELOAD -m 64M -k "$G/hello.elf" k2 >/dev/null 2>&1
+expect "bhyve runs it after bhyveload" 1 $RUN k2
+$BHYVECTL --vm=k1 --destroy >/dev/null 2>&1
+$BHYVECTL --vm=k2 --destroy >/dev/null 2>&1
+
+# --destroy of a running VM stops its bhyve (status 4, as FreeBSD), then removes it.
+$BHYVELOAD -m 64M -k "$G/cli_count.elf" d1 >/dev/null
+$RUN d1 >"$T/c5" 2>"$T/e5" </dev/null &
+pid=$!
+wait_for "$T/c5" START 60
+memfile=$(readlink "$VMM_DIR/d1/mem")
+expect "--destroy a running VM" 0 $BHYVECTL --vm=d1 --destroy
+wait $pid; rc=$?
+[ $rc = 4 ] && ok "destroyed VM's bhyve exits 4" || notok "destroyed VM's bhyve exits 4" "rc=$rc $(cat "$T/e5")"
+[ ! -e "$VMM_DIR/d1" ] && [ ! -e "$memfile" ] && ok "destroyed VM's files removed" ||
+	notok "destroyed VM's files removed" "$(ls "$VMM_DIR" "$VMM_MEM_DIR")"
+
+# An idle control client does not block a second one.
+$BHYVELOAD -m 64M -k "$G/cli_count.elf" i1 >/dev/null
+$RUN i1 >"$T/c6" 2>/dev/null </dev/null &
+pid=$!
+wait_for "$T/c6" START 60
+python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+time.sleep(30)' "$VMM_DIR/i1/ctl" &
+idle=$!
+sleep 0.3
+out=$(timeout 8 $BHYVECTL --vm=i1 --get-rip 2>&1)
+echo "$out" | grep -qE '^rip\[0\]' && ok "an idle ctl client does not block --get-rip" ||
+	notok "an idle ctl client does not block --get-rip" "$out"
+kill $idle 2>/dev/null
+$BHYVECTL --vm=i1 --destroy >/dev/null 2>&1
+wait $pid 2>/dev/null
+
+# vmrun.sh keeps a suspended instance.
+mkdir -p "$T/bin"
+for p in bhyve bhyveload bhyvectl; do ln -sf "$(realpath "$B/$p")" "$T/bin/$p"; done
+PATH="$T/bin:$PATH" sh scripts/vmrun.sh -m 64M -k "$G/cli_count.elf" v1 >"$T/c7" 2>&1 </dev/null &
+pid=$!
+wait_for "$T/c7" '\.' 120
+$BHYVECTL --vm=v1 --suspend >/dev/null 2>&1
+wait $pid; rc=$?
+[ $rc = 5 ] && [ -e "$VMM_DIR/v1/state" ] && ok "vmrun.sh keeps a suspended instance (exit 5)" ||
+	notok "vmrun.sh keeps a suspended instance" "rc=$rc $(tail -c 300 "$T/c7")"
+$BHYVECTL --vm=v1 --destroy >/dev/null 2>&1
+
+# A simulated host reboot: a fresh /dev/shm in a private mount namespace and
+# another boot id.  With VMM_DIR and VMM_MEM_DIR on disk the instance survives.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+	reboot() { unshare -m sh -c 'mount -t tmpfs tmpfs /dev/shm && exec "$@"' sh "$@"; }
+	$BHYVELOAD -m 64M -k "$G/cli_count.elf" r1 >/dev/null
+	$RUN r1 >"$T/c8" 2>/dev/null </dev/null &
+	pid=$!
+	wait_for "$T/c8" '\.\.' 120
+	$BHYVECTL --vm=r1 --suspend >/dev/null; wait $pid
+	LHYVE_BOOT_ID=after-reboot reboot $RUN r1 >"$T/c9" 2>"$T/e9" </dev/null; rc=$?
+	[ $rc = 1 ] && grep -qx "PASS cli_count" "$T/c9" && ok "disk store survives a simulated reboot" ||
+		notok "disk store survives a simulated reboot" "rc=$rc $(cat "$T/e9")"
+	$BHYVECTL --vm=r1 --destroy >/dev/null 2>&1
+	# Left running when the host went down: refused, and said so.
+	$BHYVELOAD -m 64M -k "$G/cli_count.elf" r2 >/dev/null
+	$RUN r2 >"$T/c10" 2>/dev/null </dev/null &
+	pid=$!
+	wait_for "$T/c10" START 60
+	kill -9 $pid; wait $pid 2>/dev/null
+	LHYVE_BOOT_ID=after-reboot expect_err "running at a reboot: refused" 4 \
+		"when the host went down" reboot $RUN r2
+	$BHYVECTL --vm=r2 --destroy >/dev/null 2>&1
+	# Guest memory in /dev/shm does not survive a reboot: said in one line.
+	VMM_MEM_DIR= $BHYVELOAD -m 64M -k "$G/hello.elf" r3 >/dev/null
+	expect_err "memory in /dev/shm lost at a reboot" 4 "guest memory of 'r3'.*VMM_MEM_DIR" \
+		reboot $RUN r3
+	$BHYVECTL --vm=r3 --destroy >/dev/null 2>&1
+else
+	echo "skip - simulated reboot: needs root and unshare -m"
+fi
