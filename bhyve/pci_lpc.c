@@ -21,6 +21,7 @@
 #include "pci_lpc.h"
 #include "uart_backend.h"
 #include "uart_emul.h"
+#include "vmmapi.h"
 
 #define	LPC_VENDOR	0x8086	/* Intel 82371SB PIIX3 ISA bridge, as bhyve */
 #define	LPC_DEVICE	0x7000
@@ -214,6 +215,31 @@ lpc_uart_io_handler(struct bhyve_vm *bvm, int in, int port, int bytes,
 	return (0);
 }
 
+/* Device sections "lpc.comN" of the store (vm_snapshot_register). */
+static ssize_t
+lpc_uart_snap_save(void *arg, uint8_t *buf, size_t cap)
+{
+	struct lpc_uart *lu = arg;
+	ssize_t n;
+
+	pthread_mutex_lock(&lu->lu_mtx);
+	n = uart_snapshot_save(&lu->lu_sc, buf, cap);
+	pthread_mutex_unlock(&lu->lu_mtx);
+	return (n);
+}
+
+static int
+lpc_uart_snap_restore(void *arg, const uint8_t *data, size_t len)
+{
+	struct lpc_uart *lu = arg;
+	int error;
+
+	pthread_mutex_lock(&lu->lu_mtx);
+	error = uart_snapshot_restore(&lu->lu_sc, data, len);
+	pthread_mutex_unlock(&lu->lu_mtx);
+	return (error);
+}
+
 static int
 lpc_uart_init(struct bhyve_vm *bvm, struct lpc_uart *lu, int unit)
 {
@@ -229,6 +255,14 @@ lpc_uart_init(struct bhyve_vm *bvm, struct lpc_uart *lu, int unit)
 	pthread_mutex_init(&lu->lu_mtx, NULL);
 	uart_init(&lu->lu_sc, &lpc_uart_ops, lu);
 	lu->lu_inited = true;
+	/* A kept guest (bhyvectl --suspend) finds its UART as it left it. */
+	snprintf(path, sizeof(path), "lpc.%s", lu->lu_name);
+	if (bvm->ctx != NULL && vm_snapshot_register(bvm->ctx, path,
+	    lpc_uart_snap_save, lpc_uart_snap_restore, lu) != 0) {
+		fprintf(stderr, "bhyve: lpc: %s: saved state: %s\n", lu->lu_name,
+		    vm_last_error());
+		return (-1);
+	}
 
 	snprintf(path, sizeof(path), "lpc.%s.path", lu->lu_name);
 	backend = get_config_value(bvm->cfg, path);

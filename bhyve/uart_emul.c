@@ -9,6 +9,7 @@
  * backend pushes only what fits, so overrun happens only in loopback.
  * Callers serialize all calls on one softc.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "uart_emul.h"
@@ -371,4 +372,71 @@ uart_intr_asserted(const struct uart_softc *sc)
 {
 
 	return (sc->sc_intr);
+}
+
+/*
+ * Snapshot (the store's device sections, docs/store.md): version 1 is
+ *   version:u8 ier fcr lcr mcr lsr msr scr dll dlh rbr thre_pending:u8
+ *   rx_count:u8 rx_bytes[rx_count]
+ * The receive FIFO is saved oldest byte first.  The interrupt level is not
+ * saved: restore recomputes it from the registers and reports it.
+ */
+#define UART_SNAP_VERSION	1
+#define UART_SNAP_HDR		13
+
+ssize_t
+uart_snapshot_save(const struct uart_softc *sc, uint8_t *buf, size_t cap)
+{
+	const struct uart_fifo *f = &sc->sc_rxfifo;
+	size_t len = UART_SNAP_HDR + (size_t)f->uf_num;
+	int i;
+
+	/* Too small: say how much is needed (vmm_snapshot_register's contract). */
+	if (cap < len)
+		return ((ssize_t)len);
+	buf[0] = UART_SNAP_VERSION;
+	buf[1] = sc->sc_ier;
+	buf[2] = sc->sc_fcr;
+	buf[3] = sc->sc_lcr;
+	buf[4] = sc->sc_mcr;
+	buf[5] = sc->sc_lsr;
+	buf[6] = sc->sc_msr;
+	buf[7] = sc->sc_scr;
+	buf[8] = sc->sc_dll;
+	buf[9] = sc->sc_dlh;
+	buf[10] = sc->sc_rbr;
+	buf[11] = sc->sc_thre_pending;
+	buf[12] = (uint8_t)f->uf_num;
+	for (i = 0; i < f->uf_num; i++)
+		buf[UART_SNAP_HDR + i] = f->uf_buf[(f->uf_first + i) % UART_FIFOSZ];
+	return ((ssize_t)len);
+}
+
+/* The data comes from a file: every field is checked before any is used. */
+int
+uart_snapshot_restore(struct uart_softc *sc, const uint8_t *data, size_t len)
+{
+	int i, size;
+
+	if (len < UART_SNAP_HDR || data[0] != UART_SNAP_VERSION)
+		return (-EINVAL);
+	size = (data[2] & UART_FCR_ENABLE) ? UART_FIFOSZ : 1;
+	if (data[12] > size || len != UART_SNAP_HDR + (size_t)data[12] || data[11] > 1)
+		return (-EINVAL);
+	sc->sc_ier = data[1] & 0x0f;
+	sc->sc_fcr = data[2];
+	sc->sc_lcr = data[3];
+	sc->sc_mcr = data[4] & 0x1f;
+	sc->sc_lsr = data[5];
+	sc->sc_msr = data[6];
+	sc->sc_scr = data[7];
+	sc->sc_dll = data[8];
+	sc->sc_dlh = data[9];
+	sc->sc_rbr = data[10];
+	sc->sc_thre_pending = data[11] != 0;
+	uart_rxfifo_reset(sc, size);
+	for (i = 0; i < data[12]; i++)
+		uart_rxfifo_put(sc, data[UART_SNAP_HDR + i]);
+	uart_update_intr(sc);
+	return (0);
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define	UART_IO_BAR_SIZE	8
 #define	UART_FIFOSZ		16
@@ -114,5 +115,13 @@ void	uart_write(struct uart_softc *sc, int offset, uint8_t value);
 size_t	uart_rx_push(struct uart_softc *sc, const uint8_t *buf, size_t len);
 size_t	uart_rx_room(const struct uart_softc *sc);
 bool	uart_intr_asserted(const struct uart_softc *sc);
+/*
+ * The register state and receive FIFO as bytes (the store's device section):
+ * returns the length, which is more than @cap when @buf is too small (then
+ * nothing is written); restore refuses malformed data with -EINVAL and
+ * changes nothing.
+ */
+ssize_t	uart_snapshot_save(const struct uart_softc *sc, uint8_t *buf, size_t cap);
+int	uart_snapshot_restore(struct uart_softc *sc, const uint8_t *data, size_t len);
 
 #endif /* LHYVE_UART_EMUL_H */

@@ -86,6 +86,56 @@ TEST(uart_reset_values)
 	CHECK_EQ(uart_read(&sc, -1), 0xff);
 }
 
+/* A saved UART comes back with its registers, FIFO and interrupt level. */
+TEST(uart_snapshot_round_trip)
+{
+	struct uart_softc a, b;
+	struct fake fa, fb;
+	uint8_t buf[64], bad[64];
+	ssize_t n;
+
+	setup(&a, &fa);
+	uart_write(&a, UART_REG_LCR, UART_LCR_DLAB | 0x03);
+	uart_write(&a, UART_REG_DATA, 0x0c);	/* DLL: 9600 baud */
+	uart_write(&a, UART_REG_LCR, 0x03);
+	uart_write(&a, UART_REG_FCR, UART_FCR_ENABLE);
+	uart_write(&a, UART_REG_IER, UART_IER_ERBFI);
+	uart_write(&a, UART_REG_SCR, 0x5a);
+	CHECK_EQ(uart_rx_push(&a, (const uint8_t *)"xyz", 3), 3);
+	CHECK_EQ(uart_read(&a, UART_REG_DATA), 'x');	/* FIFO: "yz" left */
+	n = uart_snapshot_save(&a, buf, sizeof(buf));
+	REQUIRE(n == 13 + 2);
+	CHECK_EQ(uart_snapshot_save(&a, buf, 10), 15);	/* needs 15 bytes */
+
+	setup(&b, &fb);
+	REQUIRE(uart_snapshot_restore(&b, buf, (size_t)n) == 0);
+	CHECK(fb.level);			/* received data pending, ERBFI on */
+	CHECK_EQ(uart_read(&b, UART_REG_LCR), 0x03);
+	CHECK_EQ(uart_read(&b, UART_REG_SCR), 0x5a);
+	CHECK_EQ(uart_read(&b, UART_REG_IER), UART_IER_ERBFI);
+	CHECK_EQ(uart_read(&b, UART_REG_DATA), 'y');
+	CHECK_EQ(uart_read(&b, UART_REG_DATA), 'z');
+	CHECK(!(uart_read(&b, UART_REG_LSR) & UART_LSR_DR));
+	uart_write(&b, UART_REG_LCR, UART_LCR_DLAB);
+	CHECK_EQ(uart_read(&b, UART_REG_DATA), 0x0c);
+
+	/* Malformed sections change nothing. */
+	setup(&b, &fb);
+	memcpy(bad, buf, (size_t)n);
+	bad[0] = 2;
+	CHECK(uart_snapshot_restore(&b, bad, (size_t)n) == -EINVAL);
+	memcpy(bad, buf, (size_t)n);
+	bad[12] = 17;					/* more than the FIFO holds */
+	CHECK(uart_snapshot_restore(&b, bad, (size_t)n) == -EINVAL);
+	CHECK(uart_snapshot_restore(&b, buf, (size_t)n - 1) == -EINVAL);
+	CHECK(uart_snapshot_restore(&b, buf, 5) == -EINVAL);
+	memcpy(bad, buf, (size_t)n);
+	bad[2] = 0;					/* 16450 mode: one byte at most */
+	CHECK(uart_snapshot_restore(&b, bad, (size_t)n) == -EINVAL);
+	CHECK_EQ(uart_read(&b, UART_REG_SCR), 0);
+	CHECK_EQ(uart_read(&b, UART_REG_LCR), 0);
+}
+
 TEST(uart_dlab_divisor_latch)
 {
 	struct uart_softc sc;
