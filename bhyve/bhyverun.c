@@ -357,6 +357,17 @@ set_capabilities(struct bhyve_vm *bvm, struct vcpu *vcpu)
 		die("PAUSE exits are not supported by this backend");
 }
 
+/*
+ * After the final save: the devices' snapshot hooks go first (they point
+ * into the devices), then the devices.
+ */
+static void
+release_devices(struct bhyve_vm *bvm)
+{
+	vm_snapshot_unregister(bvm->ctx, NULL);
+	bhyve_devices_fini(bvm);
+}
+
 /* -c [[cpus=]n][,sockets=n][,cores=n][,threads=n] */
 static int
 parse_cpus(struct config *cfg, const char *opt)
@@ -626,10 +637,13 @@ main(int argc, char **argv)
 		}
 		vm_vcpu_close(vt[i].vcpu);
 	}
+	/*
+	 * Devices stay up through the final save, whose device sections they
+	 * fill; release_devices() lets go of them afterwards.  A busy one
+	 * (stuck) keeps its last saved state.
+	 */
 	if (stuck)
-		vm_snapshot_unregister(ctx, NULL);	/* devices are busy: keep their last state */
-	else
-		bhyve_devices_fini(&bvm);
+		vm_snapshot_unregister(ctx, NULL);
 
 	how = (enum vm_suspend_how)atomic_load(&bhyve_suspend_how);
 	if (how == VM_SUSPEND_NONE && (stopped_by_signal || keep))
@@ -642,22 +656,29 @@ main(int argc, char **argv)
 	if (how == VM_SUSPEND_DESTROY && !atomic_load(&bhyve_error_exit)) {
 		/* bhyvectl --destroy removes the files once we let go: nothing to save. */
 		fprintf(stderr, "%s: %s is being destroyed\n", progname, vmname);
-		if (!stuck)
+		if (!stuck) {
+			release_devices(&bvm);
 			vm_close(ctx);
+		}
 	} else if (status == BHYVE_EXIT_POWEROFF && !stopped_by_signal && !stuck &&
 	    get_config_bool_default(cfg, "destroy_on_poweroff", false)) {
+		release_devices(&bvm);
 		vm_destroy(ctx);
 	} else if (vm_save_state(ctx) != 0) {
 		fprintf(stderr, "%s: cannot save the state of %s: %s\n", progname, vmname, why());
-		if (!stuck)
+		if (!stuck) {
+			release_devices(&bvm);
 			vm_close(ctx);
+		}
 		status = BHYVE_EXIT_ERROR;
 	} else {
 		if (status == BHYVE_EXIT_SUSPENDED)
 			fprintf(stderr, "%s: %s suspended and kept; 'bhyve %s' continues it\n",
 			    progname, vmname, vmname);
-		if (!stuck)
+		if (!stuck) {
+			release_devices(&bvm);
 			vm_close(ctx);
+		}
 	}
 	if (stuck) {
 		/* The blocked thread still uses the devices: leave without teardown. */
