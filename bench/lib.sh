@@ -51,10 +51,13 @@ lhyve_run() {
 	echo "$tm $n"
 }
 
-# qemu_run BIN: "WALL CPU" for one QEMU TCG run of the same binary
+# qemu_run BIN: "WALL CPU" for one QEMU TCG run of the same binary; with
+# QEMU_CPU set, that CPU model (the default, qemu64, lacks SSSE3 and SSE4,
+# and TCG raises #UD for instructions its CPUID model does not report)
 qemu_run() {
 	local rc
-	timed qemu-system-x86_64 -accel tcg -M pc -m 64M -display none -serial null -monitor none \
+	timed qemu-system-x86_64 -accel tcg ${QEMU_CPU:+-cpu "$QEMU_CPU"} -M pc -m 64M \
+		-display none -serial null -monitor none \
 		-device isa-debug-exit,iobase=0xf4,iosize=1 -kernel "$1" -no-reboot
 	rc=$?
 	# isa-debug-exit: status (0x31 << 1) | 1 once the guest reached BENCH_END

@@ -8,10 +8,9 @@
  * same profile where the vendors behave differently.
  *
  * A feature bit is set only when the emulator implements it completely:
- * x87, FXSR, MMX, SSE through SSE4.1 are set; SSE4.2 is not (PCMPxSTRx and
- * CRC32 are missing), no XSAVE and no AVX (VEX encodes only the BMI
- * general-register instructions), no local APIC yet, no MTRRs.  Leaves
- * beyond the maximum return zeros.
+ * x87, FXSR, MMX, SSE through SSE4.2 are set, no XSAVE and no AVX (VEX
+ * encodes only the BMI general-register instructions), no local APIC yet,
+ * no MTRRs.  Leaves beyond the maximum return zeros.
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -46,6 +45,7 @@
 #define CPUID1_SSSE3		(1u << 9)
 #define CPUID1_CX16		(1u << 13)
 #define CPUID1_SSE41		(1u << 19)
+#define CPUID1_SSE42		(1u << 20)
 #define CPUID1_MOVBE		(1u << 22)
 #define CPUID1_POPCNT		(1u << 23)
 #define CPUID1_RDRAND		(1u << 30)
@@ -159,9 +159,10 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		regs[1] = (8u << 8) | ((uint32_t)vcpuid << 24);
 		/*
 		 * SSE3, SSSE3 and SSE4.1 floating point run on the host's own
-		 * unit (sse.c): offered only when the host has them.
+		 * unit (sse.c): offered only when the host has them.  SSE4.2
+		 * (PCMPxSTRx, CRC32, PCMPGTQ) is integer code in C: always.
 		 */
-		regs[2] = CPUID1_CX16 | CPUID1_MOVBE | CPUID1_POPCNT |
+		regs[2] = CPUID1_CX16 | CPUID1_SSE42 | CPUID1_MOVBE | CPUID1_POPCNT |
 		    CPUID1_RDRAND | CPUID1_HYPERVISOR |
 		    (host_leaf1_ecx() & (CPUID1_SSE3 | CPUID1_SSSE3 | CPUID1_SSE41));
 		regs[3] = CPUID1_FPU | CPUID1_DE | CPUID1_PSE | CPUID1_TSC | CPUID1_MSR |

@@ -75,6 +75,8 @@ gdtr:	.word	3 * 8 - 1
 	.align	8
 	.globl	iters
 iters:	.quad	1000
+mxcsr_default:
+	.long	0x1f80
 
 /* Power off on both: QEMU's isa-debug-exit, then bhyve's PM1a control (S5). */
 .macro BENCH_END
@@ -84,4 +86,31 @@ iters:	.quad	1000
 	mov	$0x3400, %ax
 	out	%ax, %dx
 	hlt
+.endm
+
+/*
+ * FPU_SSE_ON: what an OS does before x87/SSE code (SDM Vol. 3A 13.1.3,
+ * 9.2.2; bhyveload and multiboot leave it undone): CR0.EM and TS clear
+ * (no #UD/#NM), MP and NE set (WAIT honours TS, native #MF), CR4.OSFXSR
+ * (SSE enabled) and OSXMMEXCPT (#XM, not #UD), then FNINIT and the default
+ * MXCSR (every exception masked, round to nearest).
+ */
+.macro FPU_SSE_ON
+	mov	%cr0, %rax
+	and	$~0xc, %rax			/* EM (2), TS (3) */
+	or	$0x22, %rax			/* MP (1), NE (5) */
+	mov	%rax, %cr0
+	mov	%cr4, %rax
+	or	$0x600, %rax			/* OSFXSR (9), OSXMMEXCPT (10) */
+	mov	%rax, %cr4
+	fninit
+	ldmxcsr	mxcsr_default(%rip)
+.endm
+
+/* A wrong result: no IDT, so #UD -> #DF -> triple fault; both VMMs report it. */
+.macro BENCH_FAIL_UNLESS_EQ reg, value
+	cmp	\value, \reg
+	je	.Lok\@
+	ud2
+.Lok\@:
 .endm

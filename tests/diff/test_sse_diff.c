@@ -91,6 +91,8 @@ enum {
 	O_H42 = 0x200,
 	O_SHIFT = 0x400,	/* count operand: often small */
 	O_XMFLAGS = 0x800,	/* MXCSR flags on #XM not compared (docs/cpu.md, "SSE") */
+	O_STR = 0x1000,		/* PCMPxSTRx: strings with NULs, lengths in RAX/RDX */
+	O_OPSZ = 0x2000,	/* a 66 operand-size prefix before the mandatory one */
 };
 
 struct sse_form {
@@ -251,6 +253,14 @@ static const struct sse_form forms[] = {
 	F("dpps", 3, 0x66, 0x40, "xx", 16, O_H41 | O_IMM | O_XMFLAGS),
 	F("dppd", 3, 0x66, 0x41, "xx", 16, O_H41 | O_IMM | O_XMFLAGS),
 	F("mpsadbw", 3, 0x66, 0x42, "xx", 16, O_H41 | O_IMM),
+	F("pcmpestrm", 3, 0x66, 0x60, "xx", 16, O_H42 | O_IMM | O_STR | O_W),
+	F("pcmpestri", 3, 0x66, 0x61, "xx", 16, O_H42 | O_IMM | O_STR | O_W),
+	F("pcmpistrm", 3, 0x66, 0x62, "xx", 16, O_H42 | O_IMM | O_STR | O_W),
+	F("pcmpistri", 3, 0x66, 0x63, "xx", 16, O_H42 | O_IMM | O_STR | O_W),
+	F("crc32 r,r/m8", 2, 0xf2, 0xf0, "gg", 1, O_H42 | O_W),
+	F("crc32 r,r/m8 (66)", 2, 0xf2, 0xf0, "gg", 1, O_H42 | O_OPSZ),
+	F("crc32 r32,r/m16", 2, 0xf2, 0xf1, "gg", 2, O_H42 | O_OPSZ),
+	F("crc32 r,r/m32/64", 2, 0xf2, 0xf1, "gg", 4, O_H42 | O_W),
 };
 
 /* ---- random values ---- */
@@ -344,6 +354,49 @@ gen_vec(uint8_t *p, int flavour)
 	}
 }
 
+/*
+ * PCMPxSTRx operands: bytes from a small alphabet (so that equal-any,
+ * equal-ordered and range matches are frequent), random bytes, NUL bytes
+ * and NUL words anywhere.
+ */
+static void
+gen_str(uint8_t *p)
+{
+	static const uint8_t abc[] = { 'a', 'b', 'c', 'a', 0x80, 0xff, 0x7f, 0x01 };
+	int kind = (int)rnd(4), nul = (int)rnd(4);
+
+	for (int i = 0; i < 16; i += 2) {
+		for (int k = 0; k < 2; k++)
+			p[i + k] = kind == 0 ? (uint8_t)diff_rng() :
+			    abc[rnd(kind == 1 ? 2 : kind == 2 ? 3 : 8)];
+		if (nul && rnd(12) == 0)
+			p[i + rnd(2)] = 0;
+		if (nul && rnd(16) == 0)
+			p[i] = p[i + 1] = 0;
+	}
+}
+
+/* PCMPESTRx lengths: in and out of range, negative, only the low half small. */
+static uint64_t
+gen_strlen(void)
+{
+	static const uint64_t edge[] = {
+		0x80000000u, 0x7fffffffu, 0xfffffff0u, 0xffffffefu, 0xfffffff8u,
+		0xfffffff7u, 0x100000003ULL, 0xffffffff00000005ULL, 0x8000000000000000ULL,
+		0x7fffffffffffffffULL, ~0ULL, 0xfffffffffffffff0ULL, 0xffffffffffffffefULL,
+	};
+
+	switch (rnd(4)) {
+	case 0:
+		return edge[rnd(sizeof(edge) / sizeof(edge[0]))];
+	case 1:
+		return diff_rng();
+	default:	/* -20 .. 20, as 32 or 64 bits */
+		return rnd(2) ? (uint64_t)((int64_t)rnd(41) - 20) :
+		    (uint32_t)((int32_t)rnd(41) - 20);
+	}
+}
+
 static uint32_t
 gen_mxcsr(void)
 {
@@ -413,6 +466,12 @@ again:
 	}
 	for (int i = 0; i < 16; i++)
 		gen_vec(c->fx + 160 + 16 * i, rnd(4) ? flav : (int)rnd(3));
+	if (f->opt & O_STR) {
+		for (int i = 0; i < 16; i++)
+			gen_str(c->fx + 160 + 16 * i);
+		c->gpr[GPR_RAX] = gen_strlen();
+		c->gpr[GPR_RDX] = gen_strlen();
+	}
 
 	if (f->opt & O_W)
 		w = (int)rnd(2);
@@ -480,7 +539,10 @@ again:
 		{
 			uint8_t v[16];
 
-			gen_vec(v, flav);
+			if (f->opt & O_STR)
+				gen_str(v);
+			else
+				gen_vec(v, flav);
 			memcpy(init_img + (target - DIFF_DATA), v, 16);
 		}
 	} else if (f->rm != 'n' && (rm & 8)) {
@@ -488,6 +550,8 @@ again:
 	}
 
 	/* bytes */
+	if (f->opt & O_OPSZ)
+		b[n++] = 0x66;
 	if (f->pfx)
 		b[n++] = f->pfx;
 	if (rex || rnd(4) == 0)

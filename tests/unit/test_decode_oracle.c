@@ -188,6 +188,8 @@ static const struct mnmap mnmap[] = {
 	MAP(op_movseg, ANY, ANY, ANY, Z(MOV)),
 	MAP(op_xlat, ANY, ANY, ANY, Z(XLAT)),
 	MAP(op_movbe, ANY, ANY, ANY, Z(MOVBE)),
+	/* in->opsize is the source size (r/m8 for F0); the destination is r32/r64 */
+	MAPF(O_NOSIZE, op_crc32, ANY, ANY, ANY, Z(CRC32)),
 	MAP(op_lfp, 0, 0xc4, ANY, Z(LES)),
 	MAP(op_lfp, 0, 0xc5, ANY, Z(LDS)),
 	MAP(op_lfp, 1, 0xb2, ANY, Z(LSS)),

@@ -85,9 +85,16 @@ TEST(decode_0f38_integer)
 	CHECK_EQ(in.disp, 8);
 	CHECK_EQ(DEC64(&in, 0x0f, 0x38, 0xf0, 0xc0), -EILSEQ);
 	CHECK_EQ(DEC64(&in, 0xf3, 0x0f, 0x38, 0xf0, 0x06), -EILSEQ);
-	/* F2 0F 38 F0/F1 is CRC32 (SSE4.2): decoded, not implemented */
+	/* F2 0F 38 F0/F1 is CRC32 (SSE4.2): r/m8, or r/m16/32/64 by 66 and REX.W */
 	CHECK_EQ(DEC64(&in, 0xf2, 0x0f, 0x38, 0xf1, 0xc3), 0);
-	CHECK(in.fn == op_unimpl);
+	CHECK(in.fn == op_crc32);
+	CHECK_EQ(in.opsize, 4);
+	CHECK_EQ(DEC64(&in, 0x66, 0xf2, 0x0f, 0x38, 0xf1, 0xc3), 0);
+	CHECK(in.fn == op_crc32);
+	CHECK_EQ(in.opsize, 2);
+	CHECK_EQ(DEC64(&in, 0xf2, 0x48, 0x0f, 0x38, 0xf0, 0xc3), 0);
+	CHECK(in.fn == op_crc32);
+	CHECK_EQ(in.opsize, 1);
 	CHECK_EQ(DEC32(&in, 0x0f, 0x38, 0xf0, 0x06), 0);
 	CHECK(in.fn == op_movbe);
 	CHECK_EQ(in.opsize, 4);
@@ -108,12 +115,12 @@ TEST(decode_0f38_integer)
 	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x38, 0x00, 0xc1), 0);
 	CHECK(in.fn == op_sse);
 	CHECK_EQ(in.len, 5);
-	/* 0F 3A always has an imm8: palignr; pcmpistri not yet implemented */
+	/* 0F 3A always has an imm8: palignr, pcmpistri */
 	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x3a, 0x0f, 0xc1, 0x08), 0);
 	CHECK(in.fn == op_sse);
 	CHECK_EQ(in.len, 6);
 	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x3a, 0x63, 0xc1, 0x08), 0);
-	CHECK(in.fn == op_unimpl);
+	CHECK(in.fn == op_sse);
 	CHECK_EQ(in.len, 6);
 	/* AES-NI, SHA: not advertised, #UD */
 	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x38, 0xdc, 0xc1), -EILSEQ);

@@ -342,3 +342,212 @@ TEST(sse_maskmovdqu)
 	CHECK_EQ(f.ram[FX_DATA + 19], 0x11);
 	fx_fini(&f);
 }
+
+/* ---- SSE4.2 ---- */
+
+static void
+set_str(struct fx *f, int r, const char *s, size_t n)
+{
+	memset(XMM(f, r), 0, 16);
+	memcpy(XMM(f, r), s, n);
+}
+
+#define STR(f, r, lit)	set_str(f, r, lit, sizeof(lit) - 1)
+#define ARITH		(RFL_CF | RFL_PF | RFL_AF | RFL_ZF | RFL_SF | RFL_OF)
+
+/*
+ * CRC32 (SDM Vol. 2A CRC32): CRC-32C of "123456789" is E3069283H (the
+ * catalogue's check value, with initial value and final XOR FFFFFFFFH),
+ * byte, word, dword and qword forms agree, and flags are unchanged.
+ */
+TEST(sse42_crc32)
+{
+	struct fx f;
+	uint32_t a, b;
+
+	REQUIRE(setup(&f) == 0);
+	memcpy(f.ram + FX_DATA, "123456789", 9);
+	f.cpu->st.gpr[GPR_RAX] = FX_DATA;
+	/* upper bits of RCX are ignored by the r64 form and zeroed */
+	f.cpu->st.gpr[GPR_RCX] = 0xdeadbeefffffffffULL;
+	emu_set_rflags(f.cpu, 0x202 | RFL_CF | RFL_ZF);
+	/* crc32 rcx, qword [rax]; crc32 ecx, byte [rax + 8] */
+	CHECK_EQ(FX_RUN(&f, 0xf2, 0x48, 0x0f, 0x38, 0xf1, 0x08), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX] >> 32, 0);
+	CHECK_EQ(FX_RUN(&f, 0xf2, 0x0f, 0x38, 0xf0, 0x48, 0x08), EMU_OK);
+	CHECK_EQ(~(uint32_t)f.cpu->st.gpr[GPR_RCX], 0xe3069283u);
+	CHECK_EQ(emu_rflags(f.cpu) & ARITH, RFL_CF | RFL_ZF);
+	/* byte by byte: crc32 ecx, byte [rax + rdx] */
+	f.cpu->st.gpr[GPR_RCX] = 0xffffffff;
+	for (int i = 0; i < 9; i++) {
+		f.cpu->st.gpr[GPR_RDX] = (uint64_t)i;
+		CHECK_EQ(FX_RUN(&f, 0xf2, 0x0f, 0x38, 0xf0, 0x0c, 0x10), EMU_OK);
+	}
+	CHECK_EQ(~(uint32_t)f.cpu->st.gpr[GPR_RCX], 0xe3069283u);
+	/* 66: crc32 ecx, word [rax] = the two bytes one by one; 32-bit form */
+	f.cpu->st.gpr[GPR_RCX] = 0xffffffff;
+	CHECK_EQ(FX_RUN(&f, 0x66, 0xf2, 0x0f, 0x38, 0xf1, 0x08), EMU_OK);
+	a = (uint32_t)f.cpu->st.gpr[GPR_RCX];
+	f.cpu->st.gpr[GPR_RCX] = 0xffffffff;
+	CHECK_EQ(FX_RUN(&f, 0xf2, 0x0f, 0x38, 0xf0, 0x08), EMU_OK);
+	CHECK_EQ(FX_RUN(&f, 0xf2, 0x0f, 0x38, 0xf0, 0x48, 0x01), EMU_OK);
+	CHECK_EQ((uint32_t)f.cpu->st.gpr[GPR_RCX], a);
+	f.cpu->st.gpr[GPR_RCX] = 0xffffffff;
+	CHECK_EQ(FX_RUN(&f, 0xf2, 0x0f, 0x38, 0xf1, 0x08), EMU_OK);
+	b = (uint32_t)f.cpu->st.gpr[GPR_RCX];
+	f.cpu->st.gpr[GPR_RCX] = a;
+	CHECK_EQ(FX_RUN(&f, 0x66, 0xf2, 0x0f, 0x38, 0xf1, 0x48, 0x02), EMU_OK);
+	CHECK_EQ((uint32_t)f.cpu->st.gpr[GPR_RCX], b);
+	/* without REX, r/m8 4 is AH: crc32 ecx, ah = crc32 ecx, byte '2' */
+	f.cpu->st.gpr[GPR_RAX] = 0x3200;
+	f.cpu->st.gpr[GPR_RCX] = 0xffffffff;
+	CHECK_EQ(FX_RUN(&f, 0xf2, 0x0f, 0x38, 0xf0, 0xcc), EMU_OK);
+	a = (uint32_t)f.cpu->st.gpr[GPR_RCX];
+	f.cpu->st.gpr[GPR_RDX] = 0x32;
+	f.cpu->st.gpr[GPR_RCX] = 0xffffffff;
+	CHECK_EQ(FX_RUN(&f, 0xf2, 0x0f, 0x38, 0xf0, 0xca), EMU_OK);	/* dl */
+	CHECK_EQ((uint32_t)f.cpu->st.gpr[GPR_RCX], a);
+	/* F3 0F 38 F0 is #UD; LOCK is #UD */
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x0f, 0x38, 0xf0, 0xca), -1);
+	CHECK_EQ(FX_RUN(&f, 0xf0, 0xf2, 0x0f, 0x38, 0xf1, 0x08), -1);
+	fx_fini(&f);
+}
+
+/*
+ * PCMPxSTRx on strings whose answers are known (SDM Vol. 2B 4.1): the
+ * idioms of strpbrk (equal any), character classes (ranges), strcmp
+ * (equal each, negative polarity), strstr (equal ordered).
+ */
+TEST(sse42_pcmpistri_idioms)
+{
+	struct fx f;
+	uint8_t m[16];
+
+	REQUIRE(setup(&f) == 0);
+	STR(&f, 1, "aeiou");
+	STR(&f, 2, "hello world");
+	/* pcmpistri xmm1, xmm2, 0x00: the first vowel, 'e' at 1 */
+	f.cpu->st.gpr[GPR_RCX] = ~0ULL;
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x00), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 1);		/* ECX, zero-extended */
+	CHECK_EQ(emu_rflags(f.cpu) & ARITH, RFL_CF | RFL_ZF | RFL_SF);
+	/* 0x40: the last, 'o' at 7 */
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x40), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 7);
+	/* negative polarity: the first non-vowel, 'h' at 0: OF = IntRes2[0] */
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x10), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 0);
+	CHECK_EQ(emu_rflags(f.cpu) & ARITH, RFL_CF | RFL_ZF | RFL_SF | RFL_OF);
+
+	/* ranges 'a'-'z': the first lower-case letter of "ABCdef" is 3 */
+	STR(&f, 1, "az");
+	STR(&f, 2, "ABCdef");
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x04), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 3);
+	/* signed bytes: -10..10 holds -5 (index 1); unsigned F6H..0AH is empty */
+	STR(&f, 1, "\xf6\x0a");
+	STR(&f, 2, "\x80\xfb\x05\x64");
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x06), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 1);
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x04), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 16);
+	CHECK_EQ(emu_rflags(f.cpu) & RFL_CF, 0);
+
+	/* strcmp (0x18, equal each, negative): "help!" and "hello" differ at 3 */
+	STR(&f, 1, "help!");
+	STR(&f, 2, "hello");
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x18), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 3);
+	/* equal strings: past both ends is "equal" too, so no bit: 16, CF = 0 */
+	STR(&f, 1, "hello");
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x18), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 16);
+	CHECK_EQ(emu_rflags(f.cpu) & ARITH, RFL_ZF | RFL_SF);
+	/* masked negative (0x38): only xmm2's 5 characters count */
+	STR(&f, 1, "hellx");
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x38), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 4);
+
+	/* strstr (0x0c, equal ordered): "lo" in "hello world" at 3 */
+	STR(&f, 1, "lo");
+	STR(&f, 2, "hello world");
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x0c), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 3);
+	/* a needle running past the end of a full 16-byte text still matches */
+	set_str(&f, 2, "0123456789abcdef", 16);
+	STR(&f, 1, "efgh");
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x0c), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 14);
+	CHECK_EQ(emu_rflags(f.cpu) & ARITH, RFL_CF | RFL_SF);
+
+	/* pcmpistrm xmm1, xmm2, 0x0c / 0x4c: the match as a bit or a byte mask in XMM0 */
+	STR(&f, 1, "l");
+	STR(&f, 2, "hello");
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x62, 0xca, 0x0c), EMU_OK);
+	CHECK_EQ(get64(XMM(&f, 0)), 0x0c);
+	CHECK_EQ(get64(XMM(&f, 0) + 8), 0);
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x62, 0xca, 0x4c), EMU_OK);
+	memcpy(m, XMM(&f, 0), 16);
+	CHECK(m[1] == 0 && m[2] == 0xff && m[3] == 0xff && m[4] == 0 && m[15] == 0);
+	/* words, equal any, word mask: "l" in "hello" as UTF-16 */
+	set_str(&f, 1, "l\0", 2);
+	set_str(&f, 2, "h\0e\0l\0l\0o\0", 10);
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x62, 0xca, 0x41), EMU_OK);
+	CHECK_EQ(get64(XMM(&f, 0)), 0xffffffff00000000ULL);
+	CHECK_EQ(get64(XMM(&f, 0) + 8), 0);
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x63, 0xca, 0x01), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 2);
+	fx_fini(&f);
+}
+
+/*
+ * PCMPESTRI/M: lengths are |EAX| and |EDX| (RAX/RDX with REX.W),
+ * saturated to 16 or 8; the memory operand need not be aligned.
+ */
+TEST(sse42_pcmpestri_lengths)
+{
+	struct fx f;
+
+	REQUIRE(setup(&f) == 0);
+	set_str(&f, 1, "aeiouxxxxxxxxxxx", 16);
+	memcpy(f.ram + FX_DATA + 1, "hello world\0\0\0\0\0", 16);
+	f.cpu->st.gpr[GPR_RBX] = FX_DATA + 1;
+	/* pcmpestri xmm1, [rbx], 0x00 with EAX = 2 ("ae"), EDX = -20 (16): 'e' at 1 */
+	f.cpu->st.gpr[GPR_RAX] = 2;
+	f.cpu->st.gpr[GPR_RDX] = (uint32_t)-20;
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x61, 0x0b, 0x00), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 1);
+	CHECK_EQ(emu_rflags(f.cpu) & ARITH, RFL_CF | RFL_SF);
+	/* EAX = -1: only 'a', which "hello world" lacks; EDX = 5 sets ZF */
+	f.cpu->st.gpr[GPR_RAX] = 0xffffffff;
+	f.cpu->st.gpr[GPR_RDX] = 5;
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x61, 0x0b, 0x00), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 16);
+	CHECK_EQ(emu_rflags(f.cpu) & ARITH, RFL_ZF | RFL_SF);
+	/* without REX.W only EAX counts: RAX = 1 << 32 | 2 is 2 ... */
+	f.cpu->st.gpr[GPR_RAX] = (1ULL << 32) | 2;
+	f.cpu->st.gpr[GPR_RDX] = 16;
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x61, 0x0b, 0x00), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 1);
+	CHECK_EQ(emu_rflags(f.cpu) & ARITH, RFL_CF | RFL_SF);
+	/* ... with REX.W it is out of range: 16, SF clear, all vowels and 'x' */
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x48, 0x0f, 0x3a, 0x61, 0x0b, 0x00), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RCX], 1);
+	CHECK_EQ(emu_rflags(f.cpu) & ARITH, RFL_CF);
+	/* INT64_MIN saturates too */
+	f.cpu->st.gpr[GPR_RAX] = 1ULL << 63;
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x48, 0x0f, 0x3a, 0x61, 0x0b, 0x00), EMU_OK);
+	CHECK_EQ(emu_rflags(f.cpu) & ARITH, RFL_CF);
+	/* pcmpestrm, explicit NULs are characters: "\0" in "a\0b" at 1 */
+	set_str(&f, 1, "", 0);
+	set_str(&f, 2, "a\0b", 3);
+	f.cpu->st.gpr[GPR_RAX] = 1;
+	f.cpu->st.gpr[GPR_RDX] = 3;
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x60, 0xca, 0x00), EMU_OK);
+	CHECK_EQ(get64(XMM(&f, 0)), 0x2);
+	/* OSFXSR clear: #UD as for every SSE instruction */
+	f.cpu->st.cr4 &= ~CR4_OSFXSR;
+	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x60, 0xca, 0x00), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	fx_fini(&f);
+}

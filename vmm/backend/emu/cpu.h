@@ -538,6 +538,7 @@ emu_op_fn op_bswap;		/* 0F C8+r */
 emu_op_fn op_popcnt;		/* F3 0F B8 */
 emu_op_fn op_tzcnt;		/* F3 0F BC (BMI1) */
 emu_op_fn op_lzcnt;		/* F3 0F BD (ABM) */
+emu_op_fn op_crc32;		/* F2 0F 38 F0/F1 (SSE4.2) */
 /* bmi.c: BMI1, BMI2 (VEX 0F38/0F3A, register operand B is in->vex_vvvv), ADX */
 emu_op_fn op_andn;		/* VEX 0F38 F2 */
 emu_op_fn op_blsx;		/* VEX 0F38 F3 /1 blsr /2 blsmsk /3 blsi */

@@ -70,8 +70,6 @@ struct opdesc {
 
 #define INV		{ NULL, F_INVALID, 0, 0 }
 #define UNIMPL		{ op_unimpl, 0, EMU_FORM_NONE, 0 }
-#define UNIMPL_M	{ op_unimpl, F_MODRM, EMU_FORM_NONE, 0 }
-#define UNIMPL_MI	{ op_unimpl, F_MODRM | F_IMM8U, EMU_FORM_NONE, 0 }
 
 /* The eight ALU rows 00-3F (SDM Vol. 2D A.3 table A-2): sub = row. */
 #define ALU_ROW(r, lk)							\
@@ -223,16 +221,19 @@ static const struct opdesc pfx_table[P_COUNT][4] = {
 		[PFX_F2] = { op_bsr, F_MODRM, EMU_FORM_REG_RM, 0 },
 		[PFX_F3] = { op_lzcnt, F_MODRM, EMU_FORM_REG_RM, 0 },
 	},
-	/* 0F 38 F0/F1: MOVBE; F2 is CRC32 (SSE4.2, not implemented) */
+	/*
+	 * 0F 38 F0/F1: MOVBE; F2 is CRC32 r32/r64, r/m8 (F0) or r/m16/32/64
+	 * (F1, 66 for 16 bits: F2 picks the column, 66 stays an operand size).
+	 */
 	[P_MOVBE_LD] = {
 		[PFX_NONE ... PFX_66] = { op_movbe, F_MODRM | F_MEMONLY, EMU_FORM_REG_RM, 0 },
 		[PFX_F3] = INV,
-		[PFX_F2] = UNIMPL_M,
+		[PFX_F2] = { op_crc32, F_MODRM | F_BYTE, EMU_FORM_REG_RM, 0 },
 	},
 	[P_MOVBE_ST] = {
 		[PFX_NONE ... PFX_66] = { op_movbe, F_MODRM | F_MEMONLY, EMU_FORM_RM_REG, 0 },
 		[PFX_F3] = INV,
-		[PFX_F2] = UNIMPL_M,
+		[PFX_F2] = { op_crc32, F_MODRM, EMU_FORM_REG_RM, 0 },
 	},
 	/* 0F 38 F6: ADCX (66), ADOX (F3); WRSS without a prefix (no CET) */
 	[P_ADX] = {

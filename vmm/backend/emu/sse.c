@@ -75,8 +75,9 @@ struct sse_args {
 	uint8_t		width;		/* 8 (MMX) or 16 (XMM) */
 	uint8_t		gsize;		/* KG: 4, or 8 with REX.W */
 	uint8_t		mem;		/* the r/m operand is memory */
-	uint64_t	rflags;		/* D_FL: ZF PF CF (and the rest cleared) */
+	uint64_t	rflags;		/* D_FL: the arithmetic flags (others cleared) */
 	const union v128 *xmm0;		/* implicit operand of BLENDV* */
+	int64_t		len_d, len_s;	/* PCMPESTRx: EAX/RAX, EDX/RDX, signed */
 };
 
 typedef void sse_fn(struct sse_args *a);
@@ -84,12 +85,13 @@ typedef void sse_fn(struct sse_args *a);
 enum { KN, KV, KX, KM, KG, KG32 };
 enum {
 	D_ST = 0x01, D_UNAL = 0x02, D_FP = 0x04, D_NOWB = 0x08, D_FL = 0x10,
-	D_H3 = 0x20, D_H41 = 0x40,
+	D_H3 = 0x20, D_H41 = 0x40, D_ECX = 0x80, D_XMM0 = 0x100,
 };
 
 struct sse_desc {
 	sse_fn		*fn;
-	uint8_t		reg, rm, msize, fl;
+	uint8_t		reg, rm, msize;
+	uint16_t	fl;
 };
 
 /* ---- lanes ---- */
@@ -753,6 +755,156 @@ mpsadbw(struct sse_args *a)
 	a->d = r;
 }
 
+/*
+ * ---- SSE4.2 string compares: PCMPESTRI PCMPESTRM PCMPISTRI PCMPISTRM ----
+ *
+ * SDM Vol. 2B 4.1, "Imm8 control byte operation for PCMPESTRI / PCMPESTRM
+ * / PCMPISTRI / PCMPISTRM".  a->d is xmm1 (the set, ranges or needle),
+ * a->s xmm2/m128 (the text).  imm8[1:0] element format (4.1.2: unsigned
+ * bytes, unsigned words, signed bytes, signed words), [3:2] aggregation
+ * (4.1.3: equal any, ranges, equal each, equal ordered), [5:4] polarity
+ * (4.1.4), [6] index or mask selection (4.1.5, 4.1.6); imm8[7] is ignored.
+ */
+
+/*
+ * 4.1.1: an explicit length is the absolute value of the signed EAX/EDX
+ * (RAX/RDX with REX.W), at most 16 bytes or 8 words; an implicit one ends
+ * at the first null element.
+ */
+static int
+str_len(const union v128 *v, bool words, bool explicit_, int64_t reg)
+{
+	int n = words ? 8 : 16;
+
+	if (explicit_)
+		return reg < -n || reg > n ? n : (int)(reg < 0 ? -reg : reg);
+	for (int i = 0; i < n; i++)
+		if ((words ? v->w[i] : v->b[i]) == 0)
+			return i;
+	return n;
+}
+
+static inline int
+str_elem(const union v128 *v, unsigned fmt, int i)
+{
+	switch (fmt) {
+	case 0: return v->b[i];
+	case 1: return v->w[i];
+	case 2: return v->sb[i];
+	default: return v->sw[i];
+	}
+}
+
+/*
+ * BoolRes for element j of xmm1 and element i of xmm2/m128 (table 4-4),
+ * with the override of table 4-7 when either is past its string's end.
+ * Ranges: an even j of xmm1 is a lower bound (xmm2[i] >= xmm1[j]), an odd
+ * one an upper bound (xmm2[i] <= xmm1[j]).
+ */
+static inline bool
+str_bool(const struct sse_args *a, unsigned agg, int la, int lb, int j, int i)
+{
+	unsigned fmt = a->imm & 3;
+	int x, y;
+
+	if (j >= la)
+		return i >= lb ? agg >= 2 : agg == 3;
+	if (i >= lb)
+		return false;
+	x = str_elem(&a->d, fmt, j);
+	y = str_elem(&a->s, fmt, i);
+	if (agg == 1)
+		return (j & 1) ? y <= x : y >= x;
+	return x == y;
+}
+
+/*
+ * IntRes2 (bits 0 .. n-1) and the flags: CF IntRes2 != 0, ZF the xmm2/m128
+ * string is shorter than n (for PCMPISTRx: holds a null), SF the same for
+ * xmm1, OF IntRes2[0]; AF and PF cleared (SDM Vol. 2B PCMPESTRI, "Flags
+ * Affected").
+ */
+static uint32_t
+pcmpstr(struct sse_args *a, bool explicit_)
+{
+	bool words = a->imm & 1;
+	unsigned agg = (a->imm >> 2) & 3;
+	int n = words ? 8 : 16;
+	int la = str_len(&a->d, words, explicit_, a->len_d);
+	int lb = str_len(&a->s, words, explicit_, a->len_s);
+	uint32_t all = (1u << n) - 1, r1 = 0, r2;
+
+	for (int i = 0; i < n; i++) {
+		bool r = false;
+
+		switch (agg) {
+		case 0:		/* equal any: xmm2[i] is one of xmm1's elements */
+			for (int j = 0; j < n && !r; j++)
+				r = str_bool(a, agg, la, lb, j, i);
+			break;
+		case 1:		/* ranges: xmm2[i] is within a pair of xmm1 */
+			for (int j = 0; j < n && !r; j += 2)
+				r = str_bool(a, agg, la, lb, j, i) &&
+				    str_bool(a, agg, la, lb, j + 1, i);
+			break;
+		case 2:		/* equal each: xmm1[i] = xmm2[i] */
+			r = str_bool(a, agg, la, lb, i, i);
+			break;
+		default:	/* equal ordered: xmm1 occurs in xmm2 at i */
+			r = true;
+			for (int j = 0; i + j < n && r; j++)
+				r = str_bool(a, agg, la, lb, j, i + j);
+			break;
+		}
+		r1 |= (uint32_t)r << i;
+	}
+	switch ((a->imm >> 4) & 3) {
+	case 1:		/* negative */
+		r2 = ~r1 & all;
+		break;
+	case 3:		/* masked negative: only the elements of xmm2's string */
+		r2 = r1 ^ ((1u << lb) - 1);
+		break;
+	default:	/* positive, masked positive */
+		r2 = r1;
+		break;
+	}
+	a->rflags = (r2 ? RFL_CF : 0) | (lb < n ? RFL_ZF : 0) | (la < n ? RFL_SF : 0) |
+	    ((r2 & 1) ? RFL_OF : 0);
+	return r2;
+}
+
+/* Index (4.1.5): the least or (imm8[6]) most significant bit set, else n. */
+static void
+str_index(struct sse_args *a, uint32_t r2)
+{
+	a->d.q[0] = r2 == 0 ? ((a->imm & 1) ? 8 : 16) :
+	    (a->imm & 0x40) ? 31 - __builtin_clz(r2) : __builtin_ctz(r2);
+	a->d.q[1] = 0;
+}
+
+/* Mask (4.1.6): IntRes2 zero-extended, or (imm8[6]) one element per bit. */
+static void
+str_mask(struct sse_args *a, uint32_t r2)
+{
+	union v128 r = { .q = { 0, 0 } };
+
+	if (!(a->imm & 0x40))
+		r.d[0] = r2;
+	else if (a->imm & 1)
+		for (int i = 0; i < 8; i++)
+			r.w[i] = (r2 >> i & 1) ? 0xffff : 0;
+	else
+		for (int i = 0; i < 16; i++)
+			r.b[i] = (r2 >> i & 1) ? 0xff : 0;
+	a->d = r;
+}
+
+static void pcmpestri(struct sse_args *a) { str_index(a, pcmpstr(a, true)); }
+static void pcmpestrm(struct sse_args *a) { str_mask(a, pcmpstr(a, true)); }
+static void pcmpistri(struct sse_args *a) { str_index(a, pcmpstr(a, false)); }
+static void pcmpistrm(struct sse_args *a) { str_mask(a, pcmpstr(a, false)); }
+
 /* ---- floating point on the host's SSE unit ---- */
 
 /*
@@ -1319,6 +1471,10 @@ sse_exec(struct emu_cpu *cpu, const struct emu_insn *in, const struct sse_desc *
 	a.rflags = 0;
 	a.mxcsr = 0;
 	a.xmm0 = (const union v128 *)xmm_ptr(cpu, 0);
+	if (dsc->fl & (D_ECX | D_XMM0)) {
+		a.len_d = a.gsize == 8 ? (int64_t)cpu->st.gpr[GPR_RAX] : (int32_t)cpu->st.gpr[GPR_RAX];
+		a.len_s = a.gsize == 8 ? (int64_t)cpu->st.gpr[GPR_RDX] : (int32_t)cpu->st.gpr[GPR_RDX];
+	}
 	reg_read(cpu, in, rk, in->reg, store ? &a.s : &a.d);
 	if (in->has_mem) {
 		ea = emu_ea(cpu, in);
@@ -1358,6 +1514,11 @@ sse_exec(struct emu_cpu *cpu, const struct emu_insn *in, const struct sse_desc *
 		mmx_enter(cpu);
 	if (dsc->fl & D_FL)
 		emu_set_arith_flags(cpu, RFL_ARITH, a.rflags);
+	/* PCMPxSTRI: ECX (zero-extended into RCX); PCMPxSTRM: XMM0 */
+	if (dsc->fl & D_ECX)
+		emu_reg_write(cpu, GPR_RCX, 4, 0, a.d.q[0]);
+	else if (dsc->fl & D_XMM0)
+		memcpy(xmm_ptr(cpu, 0), &a.d, 16);
 	if (dsc->fl & D_NOWB)
 		return EMU_OK;
 	if (!store)

@@ -13,7 +13,8 @@
  * Flags (sse.c): D_ST the r/m operand is the destination (stores), D_UNAL
  * no 16-byte alignment check, D_FP runs on the host's SSE unit under the
  * guest's MXCSR (exceptions), D_NOWB no register result, D_FL sets
- * RFLAGS, D_H3/D_H41 needs SSE3/SSE4.1 on the host.
+ * RFLAGS, D_H3/D_H41 needs SSE3/SSE4.1 on the host, D_ECX/D_XMM0 the
+ * result goes to ECX or XMM0 (PCMPxSTRx, lengths in EAX/EDX or RAX/RDX).
  */
 #ifndef LHYVE_EMU_SSE_H
 #define LHYVE_EMU_SSE_H
@@ -259,7 +260,11 @@
 	X(PINSRD, pinsrd, KX, KG, 0, 0)					\
 	X(DPPS, dpps, KX, KX, 16, D_FP)					\
 	X(DPPD, dppd, KX, KX, 16, D_FP)					\
-	X(MPSADBW, mpsadbw, KX, KX, 16, 0)
+	X(MPSADBW, mpsadbw, KX, KX, 16, 0)				\
+	X(PCMPESTRM, pcmpestrm, KX, KX, 16, D_UNAL | D_NOWB | D_FL | D_XMM0) \
+	X(PCMPESTRI, pcmpestri, KX, KX, 16, D_UNAL | D_NOWB | D_FL | D_ECX) \
+	X(PCMPISTRM, pcmpistrm, KX, KX, 16, D_UNAL | D_NOWB | D_FL | D_XMM0) \
+	X(PCMPISTRI, pcmpistri, KX, KX, 16, D_UNAL | D_NOWB | D_FL | D_ECX)
 
 #define SSE_ENUM_(name, fn, r, m, sz, fl) S_##name,
 enum sse_op { SSE_OPS(SSE_ENUM_) S_COUNT };

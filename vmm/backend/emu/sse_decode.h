@@ -235,8 +235,10 @@ static const struct opdesc sse_map[3][256][4] = {
 		[0x40] = X66(DPPS, I8),
 		[0x41] = X66(DPPD, I8),
 		[0x42] = X66(MPSADBW, I8),
-		/* PCMPESTRM PCMPESTRI PCMPISTRM PCMPISTRI: not yet */
-		[0x60 ... 0x63] = { [PFX_66] = UNIMPL_MI },
+		[0x60] = X66(PCMPESTRM, I8),
+		[0x61] = X66(PCMPESTRI, I8),
+		[0x62] = X66(PCMPISTRM, I8),
+		[0x63] = X66(PCMPISTRI, I8),
 	},
 };
 
