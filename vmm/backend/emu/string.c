@@ -5,11 +5,11 @@
  * With a REP prefix the handler does one iteration and, when more remain,
  * sets next_rip back to the instruction itself, so the run loop can take
  * interrupts and kicks between iterations and a port/MMIO exit concerns
- * exactly one element.  REP MOVS and REP STOS in 64-bit mode with DF = 0
- * make an iteration of as many elements as fit in the source and
- * destination pages when both are RAM in the TLB (movs_bulk, stos_bulk):
- * the result is the element-by-element one, and an interrupt still waits
- * at most one page.  A count of 0 does nothing.  The source is seg:rSI (segment override allowed, in->seg), the
+ * exactly one element.  REP MOVS, STOS, CMPS and SCAS in 64-bit mode with
+ * DF = 0 make an iteration of as many elements as fit in the source and
+ * destination pages when both are RAM in the TLB (movs_bulk, stos_bulk,
+ * cmp_bulk): the result is the element-by-element one, and an interrupt
+ * still waits at most one page.  A count of 0 does nothing.  The source is seg:rSI (segment override allowed, in->seg), the
  * destination always ES:rDI.  REPNE on a non-comparing string instruction
  * repeats like REP, as hardware does.
  */
@@ -161,6 +161,57 @@ stos_bulk(struct emu_cpu *cpu, const struct emu_insn *in)
 	return true;
 }
 
+/*
+ * REPE/REPNE CMPS and SCAS: compare element by element on host pointers
+ * until the condition fails, the count runs out or a page ends; the flags
+ * are those of the last comparison, as an element-by-element run leaves
+ * them.  @src is NULL for SCAS (the accumulator is compared).
+ */
+static bool
+cmp_bulk(struct emu_cpu *cpu, const struct emu_insn *in, bool scas)
+{
+	uint64_t sla = 0, dla = cpu->st.gpr[GPR_RDI], n, r, k, gpa, a, b = 0;
+	uint64_t m = emu_size_mask(in->opsize);
+	int size = in->opsize;
+	const uint8_t *s = NULL, *d;
+	bool stop = false;
+
+	n = str_count(cpu, in);
+	if (!scas) {
+		sla = str_la(cpu, in->seg, cpu->st.gpr[GPR_RSI]);
+		if ((r = room(sla, size)) < n)
+			n = r;
+	}
+	if ((r = room(dla, size)) < n)
+		n = r;
+	if (n < 2)
+		return false;
+	d = emu_mem_range(cpu, dla, n * (uint64_t)size, 0, &gpa);
+	if (!scas)
+		s = emu_mem_range(cpu, sla, n * (uint64_t)size, 0, &gpa);
+	if (d == NULL || (!scas && s == NULL))
+		return false;
+	a = cpu->st.gpr[GPR_RAX] & m;
+	for (k = 0; k < n && !stop; k++) {
+		if (!scas) {
+			a = 0;
+			memcpy(&a, s + k * (uint64_t)size, (size_t)size);
+		}
+		b = 0;
+		memcpy(&b, d + k * (uint64_t)size, (size_t)size);
+		/* REPE goes on while equal, REPNE while not (SDM Vol. 2B REP). */
+		stop = (a == b) != (in->rep == 0xf3);
+	}
+	emu_flags_set(cpu, EMU_LF_SUB, size, a, b, (a - b) & m);
+	if (!scas)
+		cpu->st.gpr[GPR_RSI] += k * (uint64_t)size;
+	cpu->st.gpr[GPR_RDI] += k * (uint64_t)size;
+	cpu->st.gpr[GPR_RCX] -= k;
+	if (!stop && cpu->st.gpr[GPR_RCX] != 0)
+		cpu->next_rip = cpu->st.rip;
+	return true;
+}
+
 int
 op_movs(struct emu_cpu *cpu, const struct emu_insn *in)
 {
@@ -195,6 +246,8 @@ op_cmps(struct emu_cpu *cpu, const struct emu_insn *in)
 	if (in->lock)
 		return emu_raise(cpu, IDT_UD);
 	if (in->rep && str_count(cpu, in) == 0)
+		return EMU_OK;
+	if (bulk_ok(cpu, in) && cmp_bulk(cpu, in, false))
 		return EMU_OK;
 	rc = emu_read(cpu, in->seg, str_ptr(cpu, in, GPR_RSI), &a, in->opsize);
 	if (rc != EMU_OK)
@@ -260,6 +313,8 @@ op_scas(struct emu_cpu *cpu, const struct emu_insn *in)
 	if (in->lock)
 		return emu_raise(cpu, IDT_UD);
 	if (in->rep && str_count(cpu, in) == 0)
+		return EMU_OK;
+	if (bulk_ok(cpu, in) && cmp_bulk(cpu, in, true))
 		return EMU_OK;
 	rc = emu_read(cpu, SEG_ES, str_ptr(cpu, in, GPR_RDI), &b, in->opsize);
 	if (rc != EMU_OK)
