@@ -82,6 +82,21 @@ struct vm_backend_stats {
 struct vm;
 struct vm_vcpu;
 
+/*
+ * Where a vCPU's external interrupts come from (its local APIC, vmm/io, or
+ * the 8259 through ExtINT).  The CPU asks at an instruction boundary where
+ * an interrupt may be taken: RFLAGS.IF set, no STI or MOV SS shadow (SDM
+ * Vol. 3A 6.8.3), no higher-priority event pending (6.9).  pending()
+ * returns the vector the source would deliver now (16-255), or -1;
+ * accept() says it is being delivered (the LAPIC moves it from IRR to
+ * ISR).  Both run on the vCPU's thread.
+ */
+struct vmm_intr_source {
+	int	(*pending)(void *arg);
+	void	(*accept)(void *arg, int vector);
+	void	*arg;
+};
+
 struct vmm_memseg {
 	uint64_t	gpa;
 	uint64_t	len;
@@ -136,6 +151,8 @@ struct vmm_backend_ops {
 	int	(*inject_exception)(void *vcpucookie, int vector, int errcode_valid,
 		    uint32_t errcode, int restart_instruction);
 	int	(*inject_nmi)(void *vcpucookie);
+	/* Attach (or with NULL detach) the vCPU's external interrupt source. */
+	int	(*set_intr_source)(void *vcpucookie, const struct vmm_intr_source *src);
 	int	(*get_cap)(void *vcpucookie, int type, int *val);
 	int	(*set_cap)(void *vcpucookie, int type, int val);
 	void	(*get_stats)(void *vcpucookie, struct vm_backend_stats *stats);

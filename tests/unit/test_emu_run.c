@@ -760,3 +760,81 @@ TEST(emu_code_patched_by_other_vcpu)
 	vmm_backend_emu.vcpu_cleanup(vcpu1);
 	vmf_fini(&f);
 }
+
+/* A fake interrupt source: one vector pending until accepted. */
+struct fake_intr {
+	int	vector;		/* -1: nothing pending */
+	int	accepted;
+};
+
+static int
+fake_pending(void *arg)
+{
+	return ((struct fake_intr *)arg)->vector;
+}
+
+static void
+fake_accept(void *arg, int vector)
+{
+	struct fake_intr *fi = arg;
+
+	CHECK_EQ(vector, fi->vector);
+	fi->vector = -1;
+	fi->accepted++;
+}
+
+/*
+ * External interrupts are taken only with IF set and after the STI shadow
+ * (SDM Vol. 3A 6.8.3): "sti; mov $2,%eax; hlt" takes it after the MOV, and
+ * the handler (interrupt gate: IF clear) sees EAX = 2.
+ */
+TEST(emu_external_interrupt_window)
+{
+	static const uint8_t cli_prog[] = {
+		0xb8, 0x01, 0x00, 0x00, 0x00,		/* mov $1,%eax */
+		0xf4,					/* hlt */
+	};
+	static const uint8_t sti_prog[] = {
+		0xfb,					/* sti */
+		0xb8, 0x02, 0x00, 0x00, 0x00,		/* mov $2,%eax */
+		0xf4,					/* hlt */
+	};
+	static const uint8_t handler[] = {
+		0x89, 0xc1,				/* mov %eax,%ecx */
+		0xbb, 0x99, 0x00, 0x00, 0x00,		/* mov $0x99,%ebx */
+		0x48, 0xcf,				/* iretq */
+	};
+	struct fake_intr fi = { .vector = 0x40 };
+	struct vmm_intr_source src = { fake_pending, fake_accept, &fi };
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, cli_prog, sizeof(cli_prog));
+	load(&f, CODE + 0x100, sti_prog, sizeof(sti_prog));
+	load(&f, HANDLER, handler, sizeof(handler));
+	set_gate(&f, 0x40, HANDLER, 0xe);
+	REQUIRE(vmm_backend_emu.set_intr_source(f.vcpu, &src) == 0);
+
+	/* IF clear: the interrupt waits. */
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(fi.accepted, 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RBX), 0);
+
+	/* STI, one more instruction, then the interrupt; IRETQ back to HLT. */
+	CHECK_EQ(run(&f, CODE + 0x100), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(f.vme.rip, CODE + 0x106);
+	CHECK_EQ(fi.accepted, 1);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RBX), 0x99);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RCX), 2);
+	CHECK(reg(&f, VM_REG_GUEST_RFLAGS) & RFL_IF);	/* IRETQ restored it */
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RSP), STACK);
+
+	/* Detached: nothing is asked. */
+	fi.vector = 0x41;
+	REQUIRE(vmm_backend_emu.set_intr_source(f.vcpu, NULL) == 0);
+	CHECK_EQ(run(&f, CODE + 0x106), 0);
+	CHECK_EQ(fi.accepted, 1);
+	vmf_fini(&f);
+}

@@ -246,6 +246,7 @@ struct emu_cpu {
 	int			exc_has_err;
 	uint32_t		exc_err;
 	int			exc_nesting;	/* for #DF / triple fault (SDM Vol. 3A 6.15 table 6-5) */
+	struct vmm_intr_source	intr_src;	/* external interrupts (pending == NULL: none) */
 	uint64_t		tsc_offset;	/* guest TSC = host-derived ticks + offset */
 };
 

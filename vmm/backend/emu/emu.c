@@ -635,6 +635,45 @@ step_one(struct emu_cpu *cpu)
 	return false;
 }
 
+/*
+ * An external interrupt from the vCPU's source, when one may be taken now
+ * (vmm_backend.h struct vmm_intr_source; SDM Vol. 3A 6.8.1, 6.8.3): it is
+ * delivered through the IDT as the next event, before the instruction at
+ * RIP, and the handler's interrupt gate clears IF.
+ */
+static int
+deliver_extint(struct emu_cpu *cpu)
+{
+	int vec;
+
+	if (!(cpu->st.rflags & RFL_IF) ||
+	    (cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS)))
+		return EMU_OK;
+	vec = cpu->intr_src.pending(cpu->intr_src.arg);
+	if (vec < 16 || vec > 255)
+		return EMU_OK;
+	cpu->intr_src.accept(cpu->intr_src.arg, vec);
+	cpu->exc_vector = vec;
+	cpu->exc_has_err = 0;
+	cpu->exc_err = 0;
+	cpu->st.halted = 0;
+	return emu_exception_deliver(cpu, EMU_EV_EXTINT, cpu->st.rip);
+}
+
+static int
+emu_set_intr_source(void *vcpucookie, const struct vmm_intr_source *src)
+{
+	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
+
+	if (src != NULL && (src->pending == NULL || src->accept == NULL))
+		return -EINVAL;
+	if (src != NULL)
+		cpu->intr_src = *src;
+	else
+		memset(&cpu->intr_src, 0, sizeof(cpu->intr_src));
+	return 0;
+}
+
 static int
 emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 {
@@ -678,6 +717,8 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 			if (rc == EMU_EXIT)
 				return 0;
 		}
+		if (cpu->intr_src.pending != NULL && deliver_extint(cpu) == EMU_EXIT)
+			return 0;
 		if (__builtin_expect((cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS)) ||
 		    (cpu->st.rflags & RFL_TF) || cpu->caps[VM_CAP_MTRAP_EXIT] ||
 		    cpu->io_log.n != 0, 0)) {
@@ -941,6 +982,7 @@ const struct vmm_backend_ops vmm_backend_emu = {
 	.set_desc = emu_set_desc,
 	.inject_exception = emu_inject_exception,
 	.inject_nmi = emu_inject_nmi,
+	.set_intr_source = emu_set_intr_source,
 	.get_cap = emu_get_cap,
 	.set_cap = emu_set_cap,
 	.get_stats = emu_get_stats,
