@@ -87,6 +87,23 @@ bulk_ok(const struct emu_cpu *cpu, const struct emu_insn *in)
 	    !(cpu->st.rflags & RFL_DF) && str_count(cpu, in) > 1;
 }
 
+/*
+ * Elements a bulk iteration may take: the count, cut at the end of the
+ * destination page and, with @src, of the source page.
+ */
+static uint64_t
+bulk_count(const struct emu_cpu *cpu, const struct emu_insn *in, bool src,
+    uint64_t sla, uint64_t dla)
+{
+	uint64_t n = str_count(cpu, in), r;
+
+	if (src && (r = room(sla, in->opsize)) < n)
+		n = r;
+	if ((r = room(dla, in->opsize)) < n)
+		n = r;
+	return n;
+}
+
 /* After a bulk iteration of @n elements: pointers, count, and repeat. */
 static void
 bulk_done(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t n, bool src)
@@ -104,18 +121,14 @@ bulk_done(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t n, bool src)
 static bool
 movs_bulk(struct emu_cpu *cpu, const struct emu_insn *in)
 {
-	uint64_t sla, dla, n, r, len, sgpa, dgpa, i;
+	uint64_t sla, dla, n, len, sgpa, dgpa, i;
 	int size = in->opsize;
 	const uint8_t *s;
 	uint8_t *d;
 
 	sla = str_la(cpu, in->seg, cpu->st.gpr[GPR_RSI]);
 	dla = cpu->st.gpr[GPR_RDI];
-	n = str_count(cpu, in);
-	if ((r = room(sla, size)) < n)
-		n = r;
-	if ((r = room(dla, size)) < n)
-		n = r;
+	n = bulk_count(cpu, in, true, sla, dla);
 	if (n < 2)
 		return false;
 	len = n * (uint64_t)size;
@@ -138,13 +151,11 @@ movs_bulk(struct emu_cpu *cpu, const struct emu_insn *in)
 static bool
 stos_bulk(struct emu_cpu *cpu, const struct emu_insn *in)
 {
-	uint64_t dla = cpu->st.gpr[GPR_RDI], n, r, dgpa, v, i;
+	uint64_t dla = cpu->st.gpr[GPR_RDI], n, dgpa, v, i;
 	int size = in->opsize;
 	uint8_t *d;
 
-	n = str_count(cpu, in);
-	if ((r = room(dla, size)) < n)
-		n = r;
+	n = bulk_count(cpu, in, false, 0, dla);
 	if (n < 2)
 		return false;
 	d = emu_mem_range(cpu, dla, n * (uint64_t)size, 1, &dgpa);
@@ -170,20 +181,15 @@ stos_bulk(struct emu_cpu *cpu, const struct emu_insn *in)
 static bool
 cmp_bulk(struct emu_cpu *cpu, const struct emu_insn *in, bool scas)
 {
-	uint64_t sla = 0, dla = cpu->st.gpr[GPR_RDI], n, r, k, gpa, a, b = 0;
+	uint64_t sla = 0, dla = cpu->st.gpr[GPR_RDI], n, k, gpa, a, b = 0;
 	uint64_t m = emu_size_mask(in->opsize);
 	int size = in->opsize;
 	const uint8_t *s = NULL, *d;
 	bool stop = false;
 
-	n = str_count(cpu, in);
-	if (!scas) {
+	if (!scas)
 		sla = str_la(cpu, in->seg, cpu->st.gpr[GPR_RSI]);
-		if ((r = room(sla, size)) < n)
-			n = r;
-	}
-	if ((r = room(dla, size)) < n)
-		n = r;
+	n = bulk_count(cpu, in, !scas, sla, dla);
 	if (n < 2)
 		return false;
 	d = emu_mem_range(cpu, dla, n * (uint64_t)size, 0, &gpa);
