@@ -39,6 +39,7 @@
 
 #include "cpu.h"
 #include "forms.h"
+#include "native.h"
 #include "test.h"
 
 #if defined(__x86_64__)
@@ -82,38 +83,6 @@ static const char *const gpr_name[16] = {
 
 /* ---- native execution ---- */
 
-/* ModRM 00 reg 101 + disp32: [rip + target - end of instruction] */
-static void
-emit_rip(uint8_t **p, int reg, uint64_t target)
-{
-	int32_t d;
-
-	*(*p)++ = (uint8_t)(((reg & 7) << 3) | 5);
-	d = (int32_t)(target - ((uint64_t)(uintptr_t)*p + 4));
-	memcpy(*p, &d, 4);
-	*p += 4;
-}
-
-/* mov r64, [rip+slot] (load) or mov [rip+slot], r64 (store) */
-static void
-emit_mov(uint8_t **p, int reg, uint64_t slot, bool store)
-{
-	*(*p)++ = (uint8_t)(0x48 | (reg >= 8 ? 0x4 : 0));
-	*(*p)++ = store ? 0x89 : 0x8b;
-	emit_rip(p, reg, slot);
-}
-
-static void
-emit_pops(uint8_t **p)
-{
-	static const uint8_t pops[] = {
-		0x41, 0x5f, 0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5d, 0x5b,
-	};
-
-	memcpy(*p, pops, sizeof(pops));
-	*p += sizeof(pops);
-}
-
 /*
  * Build the fixed parts of the code page: prologue at ENTRY ending in NOPs
  * up to the instruction slot, epilogue at DIFF_SLOT_END, landing pad.
@@ -121,71 +90,47 @@ emit_pops(uint8_t **p)
 static void
 build_code(void)
 {
-	static const uint8_t pushes[] = {
-		0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57,
-	};
 	uint64_t base = DIFF_CODE;
 	uint8_t *p;
 	int r;
 
 	memset(code, 0xcc, DIFF_CODE_SIZE);
 	p = code + ENTRY;
-	memcpy(p, pushes, sizeof(pushes));	/* callee-saved registers */
-	p += sizeof(pushes);
-	emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, true);
+	diff_emit_pushes(&p);	/* callee-saved registers */
+	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, true);
 	*p++ = 0xff;				/* push qword [rip+flags]; popfq */
-	emit_rip(&p, 6, base + SL_IN + 16 * 8);
+	diff_emit_rip(&p, 6, base + SL_IN + 16 * 8);
 	*p++ = 0x9d;
 	for (r = 0; r < 16; r++)
-		emit_mov(&p, r, base + SL_IN + 8 * r, false);
+		diff_emit_mov(&p, r, base + SL_IN + 8 * r, false);
 	VERIFY(p <= code + (DIFF_SLOT_END - DIFF_CODE) - 15);
 	memset(p, 0x90, code + (DIFF_SLOT_END - DIFF_CODE) - p);
 
 	p = code + (DIFF_SLOT_END - DIFF_CODE);
 	for (r = 0; r < 16; r++)
-		emit_mov(&p, r, base + SL_OUT + 8 * r, true);
-	emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, false);
+		diff_emit_mov(&p, r, base + SL_OUT + 8 * r, true);
+	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, false);
 	*p++ = 0x9c;				/* pushfq; pop qword [rip+flags] */
 	*p++ = 0x8f;
-	emit_rip(&p, 0, base + SL_OUT + 16 * 8);
+	diff_emit_rip(&p, 0, base + SL_OUT + 16 * 8);
 	*p++ = 0xfc;				/* cld: the ABI wants DF = 0 */
-	emit_pops(&p);
+	diff_emit_pops(&p);
 	*p++ = 0x31; *p++ = 0xc0; *p++ = 0xc3;	/* xor eax, eax; ret */
 	VERIFY(p <= code + LANDING);
 
 	p = code + LANDING;
-	emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, false);
+	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, false);
 	*p++ = 0xfc;
-	emit_pops(&p);
+	diff_emit_pops(&p);
 	*p++ = 0xb8; *p++ = 1; *p++ = 0; *p++ = 0; *p++ = 0;	/* mov eax, 1 */
 	*p++ = 0xc3;
 	nat_entry = (int (*)(void))(uintptr_t)(base + ENTRY);
 }
 
-/* A fault in the code page resumes at the landing pad (RSP may be garbage). */
-static void
-on_fault(int sig, siginfo_t *si, void *ucv)
-{
-	ucontext_t *uc = ucv;
-	uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
-
-	if (rip - DIFF_CODE < DIFF_CODE_SIZE) {
-		nat_signal = sig;
-		uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(DIFF_CODE + LANDING);
-		return;
-	}
-	signal(sig, SIG_DFL);	/* not ours: crash normally when it repeats */
-}
-
 static int
 native_setup(void)
 {
-	static uint8_t altstack[1 << 16] __attribute__((aligned(16)));
-	static const int sigs[] = { SIGFPE, SIGSEGV, SIGBUS, SIGILL, SIGTRAP };
-	struct sigaction sa;
-	stack_t ss;
 	void *p;
-	size_t i;
 
 	p = mmap((void *)(uintptr_t)DIFF_CODE, DIFF_CODE_SIZE,
 	    PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -203,15 +148,7 @@ native_setup(void)
 	VERIFY(init_img != NULL && nat_img != NULL);
 	build_code();
 
-	ss.ss_sp = altstack;
-	ss.ss_size = sizeof(altstack);
-	ss.ss_flags = 0;
-	VERIFY(sigaltstack(&ss, NULL) == 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_fault;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		VERIFY(sigaction(sigs[i], &sa, NULL) == 0);
+	diff_catch_faults(DIFF_CODE, DIFF_CODE_SIZE, DIFF_CODE + LANDING, &nat_signal);
 	return 0;
 }
 
