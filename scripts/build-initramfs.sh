@@ -1,0 +1,114 @@
+#!/bin/bash
+# build-initramfs.sh - a busybox initramfs for Debian's stock kernel.
+#
+# usage: scripts/build-initramfs.sh [-x SCRIPT] [-M MARKER] [-m MODULE]... OUT
+#   -x SCRIPT  copy SCRIPT to /test.sh: /init runs it instead of the shell,
+#              then powers off (tests); without -x /init gives a shell on
+#              the console and powers off when it exits (make demo)
+#   -M MARKER  line /init prints once userland runs (default LHYVE-USERLAND-UP)
+#   -m MODULE  also load MODULE (and what modules.dep says it needs)
+#
+# The kernel and its modules come from scripts/fetch-kernel.sh, busybox from
+# Debian's busybox-static package (downloaded, not installed).  /init mounts
+# proc, sysfs and devtmpfs, loads the virtio and ACPI button modules with
+# their dependencies from modules.dep, starts busybox's acpid (the power
+# button runs poweroff) and then the shell or the test script.  Debian's
+# modules are plain .ko files (6.1); .ko.xz/.zst are unpacked if found.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+script="" marker=LHYVE-USERLAND-UP
+mods=(virtio_pci virtio_blk virtio_net virtio_console virtio_rng button)
+while getopts "x:M:m:" opt; do
+	case $opt in
+	x) script=$OPTARG ;;
+	M) marker=$OPTARG ;;
+	m) mods+=("$OPTARG") ;;
+	*) sed -n '4,10p' "$0" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# = 1 ] || { sed -n '4,10p' "$0" >&2; exit 2; }
+out=$(realpath -m "$1")
+
+kdir=$("$here/fetch-kernel.sh")
+kver=$(cat "$kdir/KVER")
+moddir=$kdir/lib/modules/$kver
+
+cache=${LHYVE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lhyve}
+bbdir=$cache/busybox
+if [ ! -x "$bbdir/bin/busybox" ]; then
+	tmp=$(mktemp -d)
+	(cd "$tmp" && apt-get download -q busybox-static >/dev/null 2>&1) || {
+		rm -rf "$tmp"; echo "build-initramfs: cannot download busybox-static" >&2; exit 2; }
+	dpkg -x "$tmp"/*.deb "$tmp/root"
+	rm -rf "$bbdir"; mkdir -p "$bbdir/bin"
+	cp "$tmp/root/bin/busybox" "$bbdir/bin/busybox"
+	rm -rf "$tmp"
+fi
+
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+cd "$stage"
+mkdir -p bin sbin etc proc sys dev tmp root usr/bin usr/sbin lib/modules etc/acpi/PWRF
+cp "$bbdir/bin/busybox" bin/busybox
+for app in $(bin/busybox --list-full); do
+	[ -e "$app" ] || ln -s /bin/busybox "$app"
+done
+
+# Modules in dependency order, each once (modules.dep: "path: dep dep ...").
+declare -A seen=()
+order=()
+add_mod() {
+	local rel=$1 dep
+	[ -n "${seen[$rel]:-}" ] && return 0
+	seen[$rel]=1
+	for dep in $(awk -v m="$rel:" '$1 == m { $1 = ""; print }' "$moddir/modules.dep"); do
+		add_mod "$dep"
+	done
+	order+=("$rel")
+}
+for m in "${mods[@]}"; do
+	name=${m//[-_]/[-_]}
+	rel=$(cut -d: -f1 "$moddir/modules.dep" | grep -E "/${name}\.ko(\.xz|\.zst)?$" | head -n 1 || true)
+	if [ -z "$rel" ]; then
+		# Built into the kernel (modules.builtin) needs no file.
+		grep -qE "/${name}\.ko$" "$moddir/modules.builtin" 2>/dev/null && continue
+		echo "build-initramfs: module $m not found for $kver" >&2; exit 1
+	fi
+	add_mod "$rel"
+done
+: > etc/modules.order
+for rel in "${order[@]}"; do
+	base=$(basename "$rel")
+	case $base in
+	*.ko.xz)  xz -dc "$moddir/$rel" > "lib/modules/${base%.xz}"; base=${base%.xz} ;;
+	*.ko.zst) zstd -qdc "$moddir/$rel" > "lib/modules/${base%.zst}"; base=${base%.zst} ;;
+	*)        cp "$moddir/$rel" "lib/modules/$base" ;;
+	esac
+	echo "/lib/modules/$base" >> etc/modules.order
+done
+
+# busybox acpid: the power button event runs /etc/acpi/PWRF/00000080.
+printf '#!/bin/sh\npoweroff\n' > etc/acpi/PWRF/00000080
+chmod +x etc/acpi/PWRF/00000080
+[ -n "$script" ] && { cp "$script" test.sh; chmod +x test.sh; }
+
+cat > init <<EOF_INIT
+#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+while read -r m; do insmod "\$m" 2>/dev/null || echo "init: cannot load \$m"; done < /etc/modules.order
+acpid
+echo $marker
+if [ -x /test.sh ]; then
+	/test.sh
+	poweroff -f
+fi
+setsid cttyhack sh
+poweroff -f
+EOF_INIT
+chmod +x init
+find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --owner 0:0 --quiet | gzip -6 > "$out"
+echo "$out"
