@@ -22,7 +22,8 @@ else
 CFLAGS_OPT := -O2
 endif
 CFLAGS	+= $(CFLAGS_BASE) $(CFLAGS_OPT)
-LDLIBS	:= -lpthread -lz
+# bhyveload decompresses Linux kernels with the libraries of each format.
+LDLIBS	:= -lpthread -lz -llzma -lzstd -llz4 -lbz2
 LDFLAGS	+= $(LDFLAGS_SAN)
 
 VMM_SRCS	:= $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c)
@@ -121,6 +122,8 @@ FUZZ_FLAGS_fuzz_config := -Ibhyve
 FUZZ_FLAGS_fuzz_pio := -Ibhyve
 FUZZ_SRCS_fuzz_state := vmm/vmm_state.c vmm/vmm_store.c vmm/vmm_cpustate.c vmm/vmm_cpuid.c
 FUZZ_SRCS_fuzz_elf := bhyveload/elf_load.c
+FUZZ_SRCS_fuzz_bzimage := bhyveload/linux_load.c bhyveload/decompress.c
+FUZZ_LIBS_fuzz_bzimage := -llzma -lzstd -llz4 -lbz2
 FUZZ_SRCS_fuzz_decode := $(wildcard vmm/backend/emu/*.c) vmm/vmm_cpustate.c vmm/vmm_cpuid.c
 FUZZ_SRCS_fuzz_emu := $(FUZZ_SRCS_fuzz_decode)
 FUZZ_SRCS_DEVICES := $(BHYVE_SRCS) $(VMMAPI_SRCS) $(VMM_SRCS)
@@ -129,7 +132,7 @@ FUZZ_SRCS_fuzz_pio := $(FUZZ_SRCS_DEVICES)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/backend/emu/*.c bhyveload/*.c bhyve/*.c)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_FLAGS_$*) -o $@ $< $(FUZZ_SRCS_$*) -lz -lpthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_FLAGS_$*) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*) -lz -lpthread
 fuzz: $(FUZZ_BINS)
 
 check: all

@@ -66,4 +66,19 @@
 #define	MACHINE_PCI_MEM64_SIZE		(32ULL << 30)
 #define	MACHINE_PCI_MEM64_MINBAR	(128ULL << 20)
 
+/*
+ * Low memory as a PC BIOS leaves it: RAM up to the extended BIOS data area,
+ * then the EBDA, the VGA hole and the BIOS area up to 1 MiB, all reserved
+ * in the e820 map.  bhyve writes the ACPI tables (RSDP first) and the MP
+ * table into the BIOS area, where firmware-less guests scan for them.
+ */
+#define	MACHINE_EBDA_BASE		0x9fc00ULL
+#define	MACHINE_BIOS_AREA_BASE		0xf0000ULL
+#define	MACHINE_BIOS_AREA_SIZE		0x10000ULL
+#define	MACHINE_ACPI_RSDP		0xf2400ULL
+
+/* Interrupt controllers' register windows (SDM Vol. 3A 11.4.1; 82093AA). */
+#define	MACHINE_IOAPIC_BASE		0xfec00000ULL
+#define	MACHINE_LAPIC_BASE		0xfee00000ULL
+
 #endif /* LHYVE_MACHINE_H */

@@ -32,4 +32,67 @@ struct kload_image {
 int	kload_parse_elf(const uint8_t *buf, size_t len, struct kload_image *img,
 	    const char **why);
 
+/* ---- Linux bzImage (linux_load.c; Documentation/arch/x86/boot.rst) ---- */
+
+enum kload_comp {
+	KLOAD_COMP_UNKNOWN, KLOAD_COMP_NONE, KLOAD_COMP_GZIP, KLOAD_COMP_XZ, KLOAD_COMP_ZSTD,
+	KLOAD_COMP_LZ4, KLOAD_COMP_BZIP2, KLOAD_COMP_LZO, KLOAD_COMP_LZMA,
+};
+
+/* What a bzImage's setup header says, validated. */
+struct kload_bzimage {
+	uint16_t	version;		/* boot protocol, >= 0x20c */
+	uint8_t		setup_sects;
+	uint8_t		loadflags;
+	uint16_t	xloadflags;
+	int		relocatable;
+	uint32_t	initrd_addr_max;	/* highest byte the initrd may use */
+	uint32_t	kernel_alignment;
+	uint32_t	cmdline_size;		/* longest command line, without NUL */
+	uint32_t	init_size;		/* memory the kernel needs from its load address */
+	uint64_t	pref_address;		/* where it wants to run */
+	size_t		setup_len;		/* boot sector + real-mode setup */
+	size_t		hdr_len;		/* setup header bytes from 0x1f1 */
+	size_t		pm_off, pm_len;		/* the protected-mode kernel in the file */
+	size_t		payload_off, payload_len; /* its compressed vmlinux in the file */
+	enum kload_comp	comp;
+	uint32_t	payload_size_hint;	/* appended by the build: uncompressed size */
+};
+
+int	kload_parse_bzimage(const uint8_t *buf, size_t len, struct kload_bzimage *bz,
+	    const char **why);
+const char *kload_comp_name(enum kload_comp c);
+
+/*
+ * Decompress a payload with the library for its format (decompress.c).
+ * At most @max bytes out; *out is malloc'ed.  -ENOTSUP for a format this
+ * build cannot read, -EINVAL for corrupt data (reason in *why).
+ */
+int	kload_decompress(enum kload_comp comp, const uint8_t *in, size_t inlen,
+	    size_t size_hint, size_t max, uint8_t **out, size_t *outlen, const char **why);
+
+#define KLOAD_E820_RAM		1
+#define KLOAD_E820_RESERVED	2
+
+struct kload_e820_entry {
+	uint64_t	addr, len;
+	uint32_t	type;
+};
+
+/* The guest's memory map for a RAM layout (machine.h); returns the count. */
+int	kload_e820(uint64_t lowmem, uint64_t highmem, struct kload_e820_entry *map, int max);
+
+struct kload_linux_params {
+	uint64_t	cmdline_gpa;
+	uint32_t	cmdline_len;		/* without the NUL */
+	uint64_t	initrd_gpa, initrd_len;
+	uint64_t	rsdp;			/* ACPI RSDP, 0: the kernel scans for it */
+	int		ne820;
+	const struct kload_e820_entry *e820;
+};
+
+/* Build struct boot_params (the zero page) for a bzImage. */
+int	kload_linux_zero_page(const uint8_t *file, const struct kload_bzimage *bz,
+	    const struct kload_linux_params *p, uint8_t zp[4096], const char **why);
+
 #endif /* LHYVE_KERNEL_LOAD_H */

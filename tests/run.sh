@@ -58,6 +58,13 @@ for b in "${builds[@]}"; do
 		[ -f "$t" ] || continue
 		run_one "$kind:cli:$(basename "$t" .sh)" env BUILD="$b" GUESTS=build/guests bash "$t"
 	done
+	# Linux boots are long: release build only (issue: not under ASan).
+	if [ $kind = release ]; then
+		for t in tests/boot/test_*.sh; do
+			[ -f "$t" ] || continue
+			run_one "$kind:boot:$(basename "$t" .sh)" env BUILD="$b" GUESTS=build/guests bash "$t"
+		done
+	fi
 	for t in tests/guest/run.sh; do
 		[ -f "$t" ] || continue
 		run_one "$kind:guest" env BUILD="$b" GUESTS=build/guests bash "$t"
