@@ -122,6 +122,7 @@ FUZZ_FLAGS_fuzz_config := -Ibhyve
 FUZZ_FLAGS_fuzz_pio := -Ibhyve
 FUZZ_SRCS_fuzz_state := vmm/vmm_state.c vmm/vmm_store.c vmm/vmm_cpustate.c vmm/vmm_cpuid.c
 FUZZ_SRCS_fuzz_elf := bhyveload/elf_load.c
+FUZZ_SRCS_fuzz_boot32 := bhyveload/boot32_load.c bhyveload/elf_load.c
 FUZZ_SRCS_fuzz_bzimage := bhyveload/linux_load.c bhyveload/decompress.c
 FUZZ_LIBS_fuzz_bzimage := -llzma -lzstd -llz4 -lbz2
 FUZZ_SRCS_fuzz_decode := $(wildcard vmm/backend/emu/*.c) vmm/vmm_cpustate.c vmm/vmm_cpuid.c

@@ -41,7 +41,7 @@
  */
 #define LINUX_ZERO_PAGE	0x9000
 #define LINUX_CMDLINE	0xa000
-#define LINUX_CMDLINE_END MACHINE_EBDA_BASE
+#define LINUX_CMDLINE_END 0x10000	/* strings end here; kernels start above */
 #define LINUX_BOOT_CS	0x10		/* __BOOT_CS */
 #define LINUX_BOOT_DS	0x18		/* __BOOT_DS */
 /* The largest vmlinux the host decompressor produces (Debian's: ~66 MiB). */
@@ -60,7 +60,7 @@ usage(int code)
 {
 	fprintf(code ? stderr : stdout,
 	    "usage: %s [-S] [-c cons-dev] [-d disk-path] [-e name=value] [-h host-path]\n"
-	    "       [-l os-loader] [-m mem-size] [-k kernel[@addr]] [-i initrd] [-a append]\n"
+	    "       [-l os-loader] [-m mem-size] [-k kernel[@addr]] [-i initrd[,string]]... [-a append]\n"
 	    "       [-o boot.decompress=host|guest] vmname\n",
 	    progname);
 	exit(code);
@@ -147,60 +147,141 @@ map_file(const char *what, const char *path, size_t *lenp)
 	return file;
 }
 
-/* What the boot CPU needs besides the entry point. */
-struct boot_entry {
-	uint64_t	rip;
-	int		is_linux;		/* 64-bit Linux boot protocol: RSI = zero page */
+/* What the command line asks to load. */
+struct load_request {
+	const char	*kernel;		/* -k, with an optional @address */
+	const char	*mod[KLOAD_MAX_MODS];	/* -i, in order: "file" or "file,string" */
+	int		nmods;
+	const char	*append;		/* -a */
+	int		host_decompress;	/* -o boot.decompress= */
 };
 
-static uint64_t load_linux(struct vmctx *ctx, const char *path, const uint8_t *file,
-    size_t len, const char *initrd, const char *append, int host_decompress);
+/* How the boot CPU starts. */
+enum boot_mode {
+	BOOT_LONG,		/* 64-bit, identity map (ELF64, flat binaries) */
+	BOOT_LINUX64,		/* 64-bit Linux boot protocol: RSI = zero page */
+	BOOT_PVH,		/* 32-bit, paging off: EBX = hvm_start_info */
+	BOOT_MULTIBOOT,		/* 32-bit, paging off: EAX = 0x2BADB002, EBX = info */
+};
 
-/* -k file or -k file@address; returns the entry point. */
+struct boot_entry {
+	uint64_t	rip;
+	enum boot_mode	mode;
+};
+
+/* Strings for the guest in base memory from LINUX_CMDLINE up. */
+struct lowstr {
+	uint64_t	next;
+};
+
+static uint64_t
+put_string(struct vmctx *ctx, struct lowstr *ls, const char *str, size_t len)
+{
+	uint64_t gpa = ls->next;
+	char *dst;
+
+	if (len + 1 > LINUX_CMDLINE_END - gpa)
+		die("command line and module strings do not fit in base memory");
+	if ((dst = vm_map_gpa(ctx, gpa, len + 1)) == NULL)
+		die("guest memory too small for the command line");
+	memcpy(dst, str, len);
+	dst[len] = '\0';
+	ls->next = (gpa + len + 1 + 15) & ~15ULL;
+	return gpa;
+}
+
+/*
+ * Modules (the initrd) go top down from @top, page aligned, above @floor
+ * (the kernel's end).  For Multiboot "file,string" gives the module a
+ * command line.
+ */
+static int
+place_modules(struct vmctx *ctx, const struct load_request *rq, int with_strings,
+    uint64_t floor, uint64_t top, struct lowstr *ls, struct kload_module *out)
+{
+	int i;
+
+	for (i = 0; i < rq->nmods; i++) {
+		char path[4096];
+		const char *comma = with_strings ? strchr(rq->mod[i], ',') : NULL;
+		size_t ilen, plen = comma ? (size_t)(comma - rq->mod[i]) : strlen(rq->mod[i]);
+		uint8_t *ifile, *dst;
+
+		snprintf(path, sizeof(path), "%.*s", (int)plen, rq->mod[i]);
+		ifile = map_file("initrd", path, &ilen);
+		if (ilen > top || ((top - ilen) & ~0xfffULL) < floor)
+			die("initrd '%s' (%zu MiB) does not fit between the kernel and 0x%llx; "
+			    "give -m more memory", path, ilen >> 20, (unsigned long long)top);
+		top = (top - ilen) & ~0xfffULL;
+		if ((dst = vm_map_gpa(ctx, top, ilen)) == NULL)
+			die("initrd '%s' does not fit in guest memory", path);
+		memcpy(dst, ifile, ilen);
+		munmap(ifile, ilen);
+		out[i] = (struct kload_module){ top, ilen, 0 };
+		if (with_strings)
+			out[i].cmdline_gpa = comma ? put_string(ctx, ls, comma + 1, strlen(comma + 1)) :
+			    put_string(ctx, ls, path, strlen(path));
+	}
+	return rq->nmods;
+}
+
+static uint64_t load_linux(struct vmctx *ctx, const char *path, const uint8_t *file,
+    size_t len, const struct load_request *rq);
+static struct boot_entry load_boot32(struct vmctx *ctx, const char *path, const uint8_t *file,
+    size_t len, const struct load_request *rq);
+
+/* -k file or -k file@address; returns how to enter it. */
 static struct boot_entry
-load_kernel(struct vmctx *ctx, const char *spec, const char *initrd, const char *append,
-    int host_decompress)
+load_kernel(struct vmctx *ctx, const struct load_request *rq)
 {
 	struct kload_image img;
 	struct kload_bzimage bz;
 	struct kload_seg flat;
+	struct boot_entry be;
 	const char *reason = NULL;
 	char path[4096], *at, *end;
 	uint64_t addr = 0;
+	uint32_t mbflags;
 	size_t len;
 	uint8_t *file;
 	int error, i, have_addr = 0;
 
-	snprintf(path, sizeof(path), "%s", spec);
+	snprintf(path, sizeof(path), "%s", rq->kernel);
 	at = strrchr(path, '@');
 	if (at != NULL) {
 		*at = '\0';
 		errno = 0;
 		addr = strtoull(at + 1, &end, 0);
 		if (errno != 0 || end == at + 1 || *end != '\0')
-			die("-k %s: '%s' is not an address", spec, at + 1);
+			die("-k %s: '%s' is not an address", rq->kernel, at + 1);
 		have_addr = 1;
 	}
 	file = map_file("kernel", path, &len);
 
 	if (have_addr) {
 		/* A flat binary: the bytes go at @addr and execution starts there. */
-		if (initrd != NULL || append != NULL)
-			die("-i/-a go with a Linux bzImage; '%s' is loaded as a flat binary", path);
+		if (rq->nmods != 0 || rq->append != NULL)
+			die("-i/-a go with a Linux, PVH or multiboot kernel; '%s' is loaded as a flat binary",
+			    path);
 		flat = (struct kload_seg){ addr, 0, (uint64_t)len, (uint64_t)len };
 		copy_segment(ctx, path, file, &flat);
 		munmap(file, len);
-		return (struct boot_entry){ addr, 0 };
+		return (struct boot_entry){ addr, BOOT_LONG };
 	}
 	/* Formats are told apart by their headers, not by file names. */
 	if (kload_parse_bzimage(file, len, &bz, &reason) != -ENOEXEC) {
-		struct boot_entry be = { load_linux(ctx, path, file, len, initrd, append,
-		    host_decompress), 1 };
+		be = (struct boot_entry){ load_linux(ctx, path, file, len, rq), BOOT_LINUX64 };
 		munmap(file, len);
 		return be;
 	}
-	if (initrd != NULL || append != NULL)
-		die("-i/-a go with a Linux bzImage, and '%s' is not one", path);
+	if (kload_parse_multiboot(file, len, &img, &mbflags, &reason) != -ENOEXEC ||
+	    kload_parse_pvh(file, len, &img, &reason) != -ENOEXEC) {
+		be = load_boot32(ctx, path, file, len, rq);
+		munmap(file, len);
+		return be;
+	}
+	if (rq->nmods != 0 || rq->append != NULL)
+		die("-i/-a go with a Linux, PVH or multiboot kernel, and '%s' is none of them", path);
 	error = kload_parse_elf(file, len, &img, &reason);
 	if (error == -ENOEXEC)
 		die("kernel '%s': %s (a flat binary is given as -k %s@address)", path,
@@ -210,7 +291,72 @@ load_kernel(struct vmctx *ctx, const char *spec, const char *initrd, const char 
 	for (i = 0; i < img.nsegs; i++)
 		copy_segment(ctx, path, file, &img.seg[i]);
 	munmap(file, len);
-	return (struct boot_entry){ img.entry, 0 };
+	return (struct boot_entry){ img.entry, BOOT_LONG };
+}
+
+/*
+ * A kernel entered in 32-bit protected mode: Multiboot (header in the first
+ * 8 KiB; checked first, as GRUB does) or an ELF with a Xen PVH entry note.
+ * The information structure goes in the page at LINUX_ZERO_PAGE, strings
+ * from LINUX_CMDLINE, modules at the top of memory below 4 GiB.
+ */
+static struct boot_entry
+load_boot32(struct vmctx *ctx, const char *path, const uint8_t *file, size_t len,
+    const struct load_request *rq)
+{
+	struct kload_e820_entry e820[16];
+	struct kload_boot32_params bp;
+	struct kload_image img;
+	struct lowstr ls = { LINUX_CMDLINE };
+	const char *reason = NULL;
+	uint64_t kend = 0, top = vm_get_lowmem_size(ctx);
+	uint32_t mbflags = 0;
+	uint8_t *page;
+	int i, error, multiboot;
+
+	error = kload_parse_multiboot(file, len, &img, &mbflags, &reason);
+	multiboot = error != -ENOEXEC;
+	if (!multiboot)
+		error = kload_parse_pvh(file, len, &img, &reason);
+	if (error != 0)
+		die("kernel '%s': %s", path, reason);
+	if (!multiboot && rq->nmods > 1)
+		die("-i: a PVH kernel takes one initrd");
+	for (i = 0; i < img.nsegs; i++) {
+		if (img.seg[i].gpa < LINUX_CMDLINE_END)
+			die("kernel '%s': segment at 0x%llx overlaps the loader's data (below 0x%x)",
+			    path, (unsigned long long)img.seg[i].gpa, LINUX_CMDLINE_END);
+		copy_segment(ctx, path, file, &img.seg[i]);
+		if (img.seg[i].gpa + img.seg[i].memsz > kend)
+			kend = img.seg[i].gpa + img.seg[i].memsz;
+	}
+	memset(&bp, 0, sizeof(bp));
+	if (multiboot) {
+		/* Multiboot's command line starts with the kernel's name (GRUB, QEMU). */
+		char cl[4096];
+		int n = snprintf(cl, sizeof(cl), "%s%s%s", path, rq->append ? " " : "",
+		    rq->append ? rq->append : "");
+		if (n < 0 || (size_t)n >= sizeof(cl))
+			die("-a: the command line is too long (at most %zu bytes)", sizeof(cl) - 1);
+		bp.cmdline_gpa = put_string(ctx, &ls, cl, (size_t)n);
+		bp.loader_name = "lhyve bhyveload";
+	} else {
+		bp.cmdline_gpa = put_string(ctx, &ls, rq->append ? rq->append : "",
+		    rq->append ? strlen(rq->append) : 0);
+		bp.rsdp = MACHINE_ACPI_RSDP;
+	}
+	if (top > (1ULL << 32))
+		top = 1ULL << 32;
+	bp.nmods = place_modules(ctx, rq, multiboot, kend, top, &ls, bp.mods);
+	bp.ne820 = kload_e820(vm_get_lowmem_size(ctx), vm_get_highmem_size(ctx), e820, 16);
+	bp.e820 = e820;
+	if ((page = vm_map_gpa(ctx, LINUX_ZERO_PAGE, 4096)) == NULL)
+		die("guest memory too small for the boot information");
+	error = multiboot ? kload_multiboot_info(&bp, page, 4096, LINUX_ZERO_PAGE, &reason) :
+	    kload_pvh_start_info(&bp, page, 4096, LINUX_ZERO_PAGE, &reason);
+	if (error != 0)
+		die("kernel '%s': %s", path, reason);
+	return (struct boot_entry){ img.entry, multiboot ? BOOT_MULTIBOOT : BOOT_PVH };
 }
 
 /*
@@ -222,20 +368,24 @@ load_kernel(struct vmctx *ctx, const char *spec, const char *initrd, const char 
  */
 static uint64_t
 load_linux(struct vmctx *ctx, const char *path, const uint8_t *file, size_t len,
-    const char *initrd, const char *append, int host_decompress)
+    const struct load_request *rq)
 {
 	struct kload_e820_entry e820[16];
 	struct kload_linux_params lp;
+	struct kload_module mod;
 	struct kload_bzimage bz;
 	struct kload_image img;
+	struct lowstr ls = { LINUX_CMDLINE };
 	const char *reason = NULL;
 	uint64_t entry, kend = 0, lowmem, top;
-	size_t cmdlen = append != NULL ? strlen(append) : 0;
+	size_t cmdlen = rq->append != NULL ? strlen(rq->append) : 0;
 	uint8_t *zp, *vmlinux = NULL;
-	int i, error;
+	int i, error, host_decompress = rq->host_decompress;
 
 	if ((error = kload_parse_bzimage(file, len, &bz, &reason)) != 0)
 		die("kernel '%s': %s", path, reason);
+	if (rq->nmods > 1)
+		die("-i: a Linux kernel takes one initrd");
 	if (host_decompress && (bz.comp == KLOAD_COMP_LZO || bz.comp == KLOAD_COMP_UNKNOWN)) {
 		fprintf(stderr, "%s: kernel '%s': %s payload, decompressed by the guest\n",
 		    progname, path, kload_comp_name(bz.comp));
@@ -251,18 +401,24 @@ load_linux(struct vmctx *ctx, const char *path, const uint8_t *file, size_t len,
 			die("kernel '%s': %s", path, reason);
 		if ((error = kload_parse_elf(vmlinux, vlen, &img, &reason)) != 0)
 			die("kernel '%s': the decompressed payload: %s", path, reason);
-		for (i = 0; i < img.nsegs; i++) {
-			copy_segment(ctx, path, vmlinux, &img.seg[i]);
+		for (i = 0; i < img.nsegs; i++)
 			if (img.seg[i].gpa + img.seg[i].memsz > kend)
 				kend = img.seg[i].gpa + img.seg[i].memsz;
-		}
+		if (kend > lowmem)
+			die("kernel '%s' needs memory up to 0x%llx; give -m larger than %llu MiB",
+			    path, (unsigned long long)kend, (unsigned long long)(kend >> 20));
+		for (i = 0; i < img.nsegs; i++)
+			copy_segment(ctx, path, vmlinux, &img.seg[i]);
 		entry = img.entry;
 		free(vmlinux);
 	} else {
 		struct kload_seg pm = { bz.pref_address, bz.pm_off, bz.pm_len, bz.pm_len };
 
-		copy_segment(ctx, path, file, &pm);
 		kend = bz.pref_address + bz.init_size;
+		if (kend > lowmem)
+			die("kernel '%s' needs memory up to 0x%llx; give -m larger than %llu MiB",
+			    path, (unsigned long long)kend, (unsigned long long)(kend >> 20));
+		copy_segment(ctx, path, file, &pm);
 		entry = bz.pref_address + 0x200;	/* startup_64 of the decompressor */
 	}
 	/* The kernel also needs init_size bytes from where it runs (boot.rst). */
@@ -270,39 +426,22 @@ load_linux(struct vmctx *ctx, const char *path, const uint8_t *file, size_t len,
 		kend = bz.pref_address + bz.init_size;
 	if (kend > lowmem)
 		die("kernel '%s' needs memory up to 0x%llx; give -m larger than %llu MiB", path,
-		    (unsigned long long)kend, (unsigned long long)(kend >> 20) + 1);
+		    (unsigned long long)kend, (unsigned long long)(kend >> 20));
 
 	memset(&lp, 0, sizeof(lp));
-	/* The command line, NUL-terminated, in base memory. */
-	if (cmdlen > bz.cmdline_size || cmdlen + 1 > LINUX_CMDLINE_END - LINUX_CMDLINE)
+	if (cmdlen > bz.cmdline_size)
 		die("-a: the command line has %zu bytes; kernel '%s' takes at most %u", cmdlen,
 		    path, bz.cmdline_size);
-	char *cl = vm_map_gpa(ctx, LINUX_CMDLINE, cmdlen + 1);
-	if (cl == NULL)
-		die("guest memory too small for the command line");
-	memcpy(cl, append != NULL ? append : "", cmdlen + 1);
-	lp.cmdline_gpa = LINUX_CMDLINE;
+	lp.cmdline_gpa = put_string(ctx, &ls, rq->append ? rq->append : "", cmdlen);
 	lp.cmdline_len = (uint32_t)cmdlen;
 
 	/* The initrd at the top of low RAM, below initrd_addr_max, page aligned. */
-	if (initrd != NULL) {
-		size_t ilen;
-		uint8_t *ifile = map_file("initrd", initrd, &ilen);
-		uint8_t *dst;
-
-		top = lowmem;
-		if (top > (uint64_t)bz.initrd_addr_max + 1)
-			top = (uint64_t)bz.initrd_addr_max + 1;
-		if (ilen > top || ((top - ilen) & ~0xfffULL) < kend)
-			die("initrd '%s' (%zu MiB) does not fit between the kernel and 0x%llx; "
-			    "give -m more memory", initrd, ilen >> 20, (unsigned long long)top);
-		lp.initrd_gpa = (top - ilen) & ~0xfffULL;
-		lp.initrd_len = ilen;
-		dst = vm_map_gpa(ctx, lp.initrd_gpa, ilen);
-		if (dst == NULL)
-			die("initrd '%s' does not fit in guest memory", initrd);
-		memcpy(dst, ifile, ilen);
-		munmap(ifile, ilen);
+	top = lowmem;
+	if (top > (uint64_t)bz.initrd_addr_max + 1)
+		top = (uint64_t)bz.initrd_addr_max + 1;
+	if (place_modules(ctx, rq, 0, kend, top, &ls, &mod) == 1) {
+		lp.initrd_gpa = mod.gpa;
+		lp.initrd_len = mod.len;
 	}
 
 	lp.rsdp = MACHINE_ACPI_RSDP;	/* bhyve writes the ACPI tables there (-A) */
@@ -316,6 +455,51 @@ load_linux(struct vmctx *ctx, const char *path, const uint8_t *file, size_t len,
 	if (kload_linux_zero_page(file, &bz, &lp, zp, &reason) != 0)
 		die("kernel '%s': %s", path, reason);
 	return entry;
+}
+
+/*
+ * The boot CPU in 32-bit protected mode with paging off, as PVH (pvh.pandoc)
+ * and Multiboot (spec 3.2) want it: flat 4 GiB CS (0x08) and data segments
+ * (0x10), a 32-bit TSS in TR, CR4 = EFER = 0, interrupts off.
+ */
+static int
+setup_prot32_registers(struct vmctx *ctx, struct vcpu *vcpu, uint64_t eip, uint32_t eax,
+    uint32_t ebx)
+{
+	static const int segs[] = { VM_REG_GUEST_DS, VM_REG_GUEST_ES, VM_REG_GUEST_FS,
+	    VM_REG_GUEST_GS, VM_REG_GUEST_SS };
+	uint64_t *gdt = vm_map_gpa(ctx, LOADER_GDT, 0x1000);
+	size_t i;
+
+	if (gdt == NULL)
+		return -1;
+	memset(gdt, 0, 0x1000);
+	gdt[1] = 0x00cf9b000000ffffULL;		/* 32-bit code, flat, accessed */
+	gdt[2] = 0x00cf93000000ffffULL;		/* data, flat, accessed */
+	gdt[3] = 0x00008b0000000067ULL;		/* 32-bit TSS (busy) at 0 */
+	if (vm_set_register(vcpu, VM_REG_GUEST_EFER, 0) ||
+	    vm_set_register(vcpu, VM_REG_GUEST_CR4, 0) ||
+	    vm_set_register(vcpu, VM_REG_GUEST_CR0, 0x11) ||		/* ET PE */
+	    vm_set_register(vcpu, VM_REG_GUEST_CR3, 0) ||
+	    vm_set_desc(vcpu, VM_REG_GUEST_CS, 0, 0xffffffff, 0x0000c09b) ||
+	    vm_set_register(vcpu, VM_REG_GUEST_CS, 0x08) ||
+	    vm_set_desc(vcpu, VM_REG_GUEST_TR, 0, 0x67, 0x0000008b) ||
+	    vm_set_register(vcpu, VM_REG_GUEST_TR, 0x18) ||
+	    vm_set_desc(vcpu, VM_REG_GUEST_LDTR, 0, 0, DESC_UNUSABLE) ||
+	    vm_set_register(vcpu, VM_REG_GUEST_LDTR, 0) ||
+	    vm_set_desc(vcpu, VM_REG_GUEST_GDTR, LOADER_GDT, 4 * 8 - 1, 0) ||
+	    vm_set_desc(vcpu, VM_REG_GUEST_IDTR, 0, 0, 0) ||
+	    vm_set_register(vcpu, VM_REG_GUEST_RFLAGS, 0x2) ||
+	    vm_set_register(vcpu, VM_REG_GUEST_RSP, 0) ||
+	    vm_set_register(vcpu, VM_REG_GUEST_RAX, eax) ||
+	    vm_set_register(vcpu, VM_REG_GUEST_RBX, ebx) ||
+	    vm_set_register(vcpu, VM_REG_GUEST_RIP, eip))
+		return -1;
+	for (i = 0; i < sizeof(segs) / sizeof(segs[0]); i++)
+		if (vm_set_desc(vcpu, segs[i], 0, 0xffffffff, 0x0000c093) ||
+		    vm_set_register(vcpu, segs[i], 0x10))
+			return -1;
+	return 0;
 }
 
 /*
@@ -354,15 +538,17 @@ main(int argc, char **argv)
 {
 	struct vmctx *ctx;
 	struct vcpu *vcpu;
-	const char *kernel = NULL, *initrd = NULL, *disk = NULL, *append = NULL, *vmname;
+	struct load_request rq = { .host_decompress = 1 };
+	const char *disk = NULL, *vmname;
 	size_t memsize = 256UL << 20;
-	int ch, wired = 0, incore = 0, need_reinit = 0, host_decompress = 1;
+	int ch, wired = 0, incore = 0, need_reinit = 0;
 	struct boot_entry entry;
+	int error;
 
 	while ((ch = getopt(argc, argv, "a:c:Cd:e:h:i:k:l:m:o:S")) != -1) {
 		switch (ch) {
 		case 'a':
-			append = optarg;
+			rq.append = optarg;
 			break;
 		case 'C':
 			incore = 1;
@@ -379,10 +565,12 @@ main(int argc, char **argv)
 			disk = optarg;
 			break;
 		case 'i':
-			initrd = optarg;
+			if (rq.nmods == KLOAD_MAX_MODS)
+				die("-i: at most %d modules", KLOAD_MAX_MODS);
+			rq.mod[rq.nmods++] = optarg;
 			break;
 		case 'k':
-			kernel = optarg;
+			rq.kernel = optarg;
 			break;
 		case 'm':
 			if (vm_parse_memsize(optarg, &memsize) != 0)
@@ -391,9 +579,9 @@ main(int argc, char **argv)
 		case 'o':
 			/* lhyve's own settings, as bhyve's -o key=value. */
 			if (strcmp(optarg, "boot.decompress=host") == 0)
-				host_decompress = 1;
+				rq.host_decompress = 1;
 			else if (strcmp(optarg, "boot.decompress=guest") == 0)
-				host_decompress = 0;
+				rq.host_decompress = 0;
 			else
 				die("-o %s: unknown setting (bhyveload knows boot.decompress=host|guest)",
 				    optarg);
@@ -413,7 +601,7 @@ main(int argc, char **argv)
 	if (disk != NULL)
 		die("-d %s: loading a kernel from a disk image is not supported yet; give -k kernel",
 		    disk);
-	if (kernel == NULL)
+	if (rq.kernel == NULL)
 		die("no kernel given (-k kernel or -k file@address)");
 	if (memsize < (1UL << 20) || (memsize & 0xfff) != 0)
 		die("memory size %zu is too small or not a multiple of 4 KiB", memsize);
@@ -441,14 +629,27 @@ main(int argc, char **argv)
 		die("cannot set up %zu MiB of guest memory: %s", memsize >> 20, why());
 
 	build_page_tables(ctx);
-	entry = load_kernel(ctx, kernel, initrd, append, host_decompress);
+	entry = load_kernel(ctx, &rq);
 
 	vcpu = vm_vcpu_open(ctx, 0);
 	if (vcpu == NULL)
 		die("vCPU 0: %s", why());
-	if ((entry.is_linux ? setup_linux_registers(ctx, vcpu, entry.rip) :
-	    vm_setup_freebsd_registers(vcpu, entry.rip, LOADER_PML4, LOADER_GDT,
-	    LOADER_STACK)) != 0)
+	switch (entry.mode) {
+	case BOOT_LINUX64:
+		error = setup_linux_registers(ctx, vcpu, entry.rip);
+		break;
+	case BOOT_PVH:
+		error = setup_prot32_registers(ctx, vcpu, entry.rip, 0, LINUX_ZERO_PAGE);
+		break;
+	case BOOT_MULTIBOOT:
+		error = setup_prot32_registers(ctx, vcpu, entry.rip, 0x2badb002, LINUX_ZERO_PAGE);
+		break;
+	default:
+		error = vm_setup_freebsd_registers(vcpu, entry.rip, LOADER_PML4, LOADER_GDT,
+		    LOADER_STACK);
+		break;
+	}
+	if (error != 0)
 		die("cannot set the boot CPU's registers: %s", why());
 	vm_vcpu_close(vcpu);
 	if (vm_save_state(ctx) != 0)

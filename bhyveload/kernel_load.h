@@ -95,4 +95,43 @@ struct kload_linux_params {
 int	kload_linux_zero_page(const uint8_t *file, const struct kload_bzimage *bz,
 	    const struct kload_linux_params *p, uint8_t zp[4096], const char **why);
 
+/* ---- 32-bit entries: Xen PVH and Multiboot 1 (boot32_load.c) ---- */
+
+#define KLOAD_MAX_MODS	16
+
+struct kload_module {
+	uint64_t	gpa, len;
+	uint64_t	cmdline_gpa;		/* 0: none */
+};
+
+struct kload_boot32_params {
+	uint64_t	cmdline_gpa;
+	uint64_t	rsdp;			/* PVH only; 0: none */
+	int		nmods;
+	struct kload_module mods[KLOAD_MAX_MODS];
+	int		ne820;
+	const struct kload_e820_entry *e820;
+	const char	*loader_name;		/* Multiboot only */
+};
+
+/*
+ * An ELF64 kernel with Xen's PHYS32_ENTRY note: segments as kload_parse_elf,
+ * img->entry the 32-bit entry.  -ENOEXEC: no such note (a plain ELF).
+ */
+int	kload_parse_pvh(const uint8_t *buf, size_t len, struct kload_image *img,
+	    const char **why);
+/* Fill struct hvm_start_info (with modules and memory map) at @page_gpa. */
+int	kload_pvh_start_info(const struct kload_boot32_params *p, uint8_t *page, size_t cap,
+	    uint64_t page_gpa, const char **why);
+
+/*
+ * A Multiboot 1 kernel: the header's load addresses (a.out kludge) or its
+ * ELF32/ELF64 segments.  -ENOEXEC: no header in the first 8 KiB.
+ */
+int	kload_parse_multiboot(const uint8_t *buf, size_t len, struct kload_image *img,
+	    uint32_t *mbflags, const char **why);
+/* Fill struct multiboot_info (modules, memory map, loader name) at @page_gpa. */
+int	kload_multiboot_info(const struct kload_boot32_params *p, uint8_t *page, size_t cap,
+	    uint64_t page_gpa, const char **why);
+
 #endif /* LHYVE_KERNEL_LOAD_H */

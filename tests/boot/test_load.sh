@@ -1,7 +1,33 @@
-# test_load.sh - bhyveload with Debian's stock kernel: both decompression
-# paths set up the 64-bit boot protocol; bad kernels, initrds and command
-# lines get one line and leave no instance behind.
+# test_load.sh - bhyveload's kernel formats.  A Multiboot kernel of our own
+# (tests/guest/cli_multiboot.S) runs and reports what it was given; with
+# Debian's stock kernel, both decompression paths set up the 64-bit boot
+# protocol and the vmlinux inside enters through its PVH note; bad kernels,
+# initrds and command lines get one line and leave no instance behind.
 . "$(dirname "$0")/../cli/lib.sh"
+
+# Multiboot: magic, memory sizes, command line, modules with strings.
+printf 'ABCDefgh' > "$T/m1"
+printf 'WXYZ' > "$T/m2"
+for form in elf bin; do
+	expect "multiboot ($form) loads" 0 $BHYVELOAD -m 64M -k "$GUESTS/cli_multiboot.$form" \
+		-i "$T/m1,first module" -i "$T/m2" -a "hello world" mb
+	timeout 20 $BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio mb >"$T/con" 2>&1 </dev/null
+	rc=$?
+	if [ $rc = 1 ] && grep -qx "PASS multiboot" "$T/con" &&
+	    grep -qx "CMDLINE $GUESTS/cli_multiboot.$form hello world" "$T/con" &&
+	    grep -qx "MODULE first module: ABCD" "$T/con" && grep -qx "MODULE $T/m2: WXYZ" "$T/con"; then
+		ok "multiboot ($form) kernel sees its magic, memory, command line and modules"
+	else
+		notok "multiboot ($form) run" "exit $rc: $(head -c 400 "$T/con")"
+	fi
+	$BHYVECTL --vm=mb --destroy >/dev/null 2>&1
+done
+# A header whose addresses cannot be: load_addr above the header.
+cp "$GUESTS/cli_multiboot.bin" "$T/badmb"
+printf '\xff\xff\xff\x7f' | dd of="$T/badmb" bs=1 seek=20 conv=notrunc 2>/dev/null
+printf '\xff\xff\xff\x7f' | dd of="$T/badmb" bs=1 seek=24 conv=notrunc 2>/dev/null
+expect_err "multiboot header with impossible addresses" 1 "impossible addresses" \
+	$BHYVELOAD -m 64M -k "$T/badmb" mbbad
 
 if ! K=$(scripts/fetch-kernel.sh 2>"$T/fetch"); then
 	echo "skip - linux loader: no Debian kernel ($(cat "$T/fetch"))"
@@ -32,6 +58,21 @@ grep -q 'rip\[0\].*0x0*1000200$' "$T/regs" &&
 	notok "guest path entry" "$(cat "$T/regs")"
 $BHYVECTL --vm=lx --destroy >/dev/null 2>&1
 
+# The vmlinux inside: an ELF with Xen's PVH note, entered in 32-bit mode.
+if scripts/extract-vmlinux.sh "$KERNEL" "$T/vmlinux" 2>"$T/x"; then
+	expect "vmlinux with a PVH note loads" 0 \
+		$BHYVELOAD -m 256M -k "$T/vmlinux" -i "$T/initrd" -a "console=ttyS0" lxp
+	$BHYVECTL --vm=lxp --get-rip --get-rbx --get-cr0 --get-efer >"$T/regs" 2>&1
+	grep -q 'cr0\[0\].*0x0*11$' "$T/regs" && grep -q 'rbx\[0\].*0x0*9000$' "$T/regs" &&
+		grep -q 'efer\[0\].*0x0*0$' "$T/regs" &&
+		ok "PVH entry: 32-bit protected mode, paging off, EBX = start_info" ||
+		notok "PVH entry registers" "$(cat "$T/regs")"
+	$BHYVECTL --vm=lxp --destroy >/dev/null 2>&1
+	rm -f "$T/vmlinux"
+else
+	echo "skip - PVH vmlinux: $(cat "$T/x")"
+fi
+
 head -c 300000 "$KERNEL" > "$T/trunc"
 expect_err "truncated bzImage" 1 "truncated|outside the file" \
 	$BHYVELOAD -m 256M -k "$T/trunc" bad1
@@ -57,9 +98,11 @@ rm -f "$T/bigrd"
 
 expect_err "too little memory for the kernel" 1 "needs memory up to|does not fit in guest memory" \
 	$BHYVELOAD -m 32M -k "$KERNEL" bad5
-expect_err "-i with a non-Linux kernel" 1 "go with a Linux bzImage" \
+expect_err "-i with a plain ELF kernel" 1 "go with a Linux, PVH or multiboot kernel" \
 	$BHYVELOAD -m 64M -k "$GUESTS/hello.elf" -i "$T/initrd" bad6
 expect_err "missing initrd" 1 "cannot open initrd" \
 	$BHYVELOAD -m 256M -k "$KERNEL" -i "$T/nonexistent" bad7
+expect_err "two initrds for Linux" 1 "takes one initrd" \
+	$BHYVELOAD -m 256M -k "$KERNEL" -i "$T/initrd" -i "$T/initrd" bad9
 expect_err "unknown -o setting" 1 "unknown setting" \
 	$BHYVELOAD -m 256M -o boot.decompress=maybe -k "$KERNEL" bad8
