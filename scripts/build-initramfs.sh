@@ -10,17 +10,17 @@
 #
 # The kernel and its modules come from scripts/fetch-kernel.sh, busybox from
 # Debian's busybox-static package (downloaded, not installed).  /init mounts
-# proc, sysfs and devtmpfs, loads the virtio and ACPI button modules with
+# proc, sysfs and devtmpfs, loads the virtio, evdev and ACPI button modules with
 # their dependencies from modules.dep, starts busybox's acpid (the power
 # button runs poweroff) and then the shell or the test script.  Debian's
 # modules are plain .ko files (6.1); .ko.xz/.zst are unpacked if found.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 script="" marker=LHYVE-USERLAND-UP
-mods=(virtio_pci virtio_blk virtio_net virtio_console virtio_rng button)
+mods=(virtio_pci virtio_blk virtio_net virtio_console virtio_rng evdev button)
 while getopts "x:M:m:" opt; do
 	case $opt in
-	x) script=$OPTARG ;;
+	x) script=$(realpath "$OPTARG") ;;
 	M) marker=$OPTARG ;;
 	m) mods+=("$OPTARG") ;;
 	*) sed -n '4,10p' "$0" >&2; exit 2 ;;
@@ -49,7 +49,7 @@ fi
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 cd "$stage"
-mkdir -p bin sbin etc proc sys dev tmp root usr/bin usr/sbin lib/modules etc/acpi/PWRF
+mkdir -p bin sbin etc proc sys dev tmp root usr/bin usr/sbin lib/modules etc/acpi/PWRF var/log var/run
 cp "$bbdir/bin/busybox" bin/busybox
 for app in $(bin/busybox --list-full); do
 	[ -e "$app" ] || ln -s /bin/busybox "$app"
@@ -89,7 +89,7 @@ for rel in "${order[@]}"; do
 done
 
 # busybox acpid: the power button event runs /etc/acpi/PWRF/00000080.
-printf '#!/bin/sh\npoweroff\n' > etc/acpi/PWRF/00000080
+printf '#!/bin/sh\nsync\npoweroff -f\n' > etc/acpi/PWRF/00000080
 chmod +x etc/acpi/PWRF/00000080
 [ -n "$script" ] && { cp "$script" test.sh; chmod +x test.sh; }
 

@@ -1,23 +1,33 @@
 #!/bin/sh
-# vmrun.sh [-m mem] [-c cpus] -k kernel vmname - load and run a guest, and
-# load it again each time it reboots (bhyve exit 0), as FreeBSD's vmrun.sh.
-# A guest stopped and kept (bhyve exit 5: bhyvectl --suspend, Ctrl-A x)
-# stays in the store; 'bhyve vmname' continues it.  Otherwise the instance
-# is destroyed when bhyve exits.
-mem=256M cpus=1 kernel=
-while getopts m:c:k: opt; do
+# vmrun.sh [-m mem] [-c cpus] [-i initrd] [-a append] -k kernel vmname - load
+# and run a guest, and load it again each time it reboots (bhyve exit 0), as
+# FreeBSD's vmrun.sh.  A guest stopped and kept (bhyve exit 5: bhyvectl
+# --suspend, Ctrl-A x) stays in the store; 'bhyve vmname' continues it.
+# Otherwise the instance is destroyed when bhyve exits.
+usage() {
+	echo "usage: vmrun.sh [-m mem] [-c cpus] [-i initrd] [-a append] -k kernel vmname" >&2
+	exit 1
+}
+mem=256M cpus=1 kernel= initrd= append=
+while getopts m:c:k:i:a: opt; do
 	case $opt in
 	m) mem=$OPTARG ;;
 	c) cpus=$OPTARG ;;
 	k) kernel=$OPTARG ;;
-	*) echo "usage: vmrun.sh [-m mem] [-c cpus] -k kernel vmname" >&2; exit 1 ;;
+	i) initrd=$OPTARG ;;
+	a) append=$OPTARG ;;
+	*) usage ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# = 1 ] && [ -n "$kernel" ] || { echo "usage: vmrun.sh [-m mem] [-c cpus] -k kernel vmname" >&2; exit 1; }
+[ $# = 1 ] && [ -n "$kernel" ] || usage
 vm=$1
 while :; do
-	bhyveload -m "$mem" -k "$kernel" "$vm" || exit 1
+	if [ -n "$append" ]; then
+		bhyveload -m "$mem" -k "$kernel" ${initrd:+-i "$initrd"} -a "$append" "$vm" || exit 1
+	else
+		bhyveload -m "$mem" -k "$kernel" ${initrd:+-i "$initrd"} "$vm" || exit 1
+	fi
 	bhyve -c "$cpus" -m "$mem" -s 0,hostbridge -s 31,lpc -l com1,stdio "$vm"
 	rc=$?
 	[ $rc = 0 ] || break
