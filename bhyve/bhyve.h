@@ -58,6 +58,25 @@ struct bhyve_vm {
 	 */
 	int			(*suspend)(struct bhyve_vm *bvm,
 				    enum vm_suspend_how how);
+	/*
+	 * Guest memory for device DMA: a host pointer to [gpa, gpa + len) when
+	 * all of it is RAM, else NULL (MMIO, holes, beyond the end: the device
+	 * reports an error, never touches it).  mem_written() tells the CPU
+	 * that a device wrote guest RAM (the software CPU drops translated
+	 * code of it).  Default: libvmmapi; tests fake them.
+	 */
+	void			*(*gpa_map)(struct bhyve_vm *bvm, uint64_t gpa,
+				    size_t len);
+	void			(*mem_written)(struct bhyve_vm *bvm, uint64_t gpa,
+				    size_t len);
+	/*
+	 * Interrupt delivery: an MSI/MSI-X message to the local APICs, and the
+	 * level of an IOAPIC pin (PCI INTx).  Default: libvmmapi's; NULL
+	 * when the VM has no interrupt controllers; tests fake them.
+	 */
+	int			(*msi)(struct bhyve_vm *bvm, uint64_t addr,
+				    uint64_t data);
+	int			(*ioapic_pin)(struct bhyve_vm *bvm, int pin, bool level);
 	/* Monotonic nanoseconds for the PM timer; CLOCK_MONOTONIC if NULL. */
 	uint64_t		(*clock_ns)(struct bhyve_vm *bvm);
 	void			*test_arg;	/* free for fakes */

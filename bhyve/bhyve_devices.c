@@ -27,6 +27,23 @@ bhyve_vm_suspend(struct bhyve_vm *bvm, enum vm_suspend_how how)
 	return (0);
 }
 
+static void *
+bhyve_vm_gpa_map(struct bhyve_vm *bvm, uint64_t gpa, size_t len)
+{
+
+	if (bvm->ctx == NULL || len == 0)
+		return (NULL);
+	return (vm_map_gpa(bvm->ctx, gpa, len));
+}
+
+static void
+bhyve_vm_mem_written(struct bhyve_vm *bvm, uint64_t gpa, size_t len)
+{
+
+	if (bvm->ctx != NULL)
+		vm_mem_written(bvm->ctx, gpa, len);
+}
+
 int
 bhyve_devices_init(struct bhyve_vm *bvm)
 {
@@ -45,6 +62,10 @@ bhyve_devices_init(struct bhyve_vm *bvm)
 	memset(bvm->lpc_irq_level, 0, sizeof(bvm->lpc_irq_level));
 	if (bvm->suspend == NULL)
 		bvm->suspend = bhyve_vm_suspend;
+	if (bvm->gpa_map == NULL)
+		bvm->gpa_map = bhyve_vm_gpa_map;
+	if (bvm->mem_written == NULL)
+		bvm->mem_written = bhyve_vm_mem_written;
 
 	error = config_get_bool(bvm->cfg, "x86.strictio", &strict);
 	if (error == -EINVAL) {

@@ -81,4 +81,19 @@
 #define	MACHINE_IOAPIC_BASE		0xfec00000ULL
 #define	MACHINE_LAPIC_BASE		0xfee00000ULL
 
+/*
+ * PCI INTx: IOAPIC pins 16-23 (24 pins, the ISA IRQs take 0-15), the usual
+ * swizzle of slot and pin (PCI-to-PCI Bridge spec 1.2, 9.1) so that
+ * neighbouring slots share no line.  The DSDT's _PRT is generated from this.
+ */
+#define	MACHINE_PCI_INTX_FIRST_PIN	16
+#define	MACHINE_PCI_INTX_NPINS		8
+
+static inline int
+machine_pci_intx_pin(int slot, int intpin)	/* intpin 1-4: INTA#-INTD# */
+{
+	return MACHINE_PCI_INTX_FIRST_PIN +
+	    (slot + intpin - 1) % MACHINE_PCI_INTX_NPINS;
+}
+
 #endif /* LHYVE_MACHINE_H */

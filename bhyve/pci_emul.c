@@ -307,6 +307,13 @@ pci_emul_mem_handler(struct bhyve_vm *bvm, int dir, uint64_t addr, int size,
 
 	/* The range lock is held, so the BAR cannot move under us (mem.c). */
 	offset = addr - __atomic_load_n(&pi->pi_bar[idx].addr, __ATOMIC_ACQUIRE);
+	if (pci_msix_table_bar(pi, idx)) {
+		if (dir == MEM_F_WRITE)
+			pci_msix_write(pi, offset, size, *val);
+		else
+			*val = pci_msix_read(pi, offset, size);
+		return (0);
+	}
 	if (dir == MEM_F_WRITE) {
 		if (pe->pe_barwrite != NULL)
 			pe->pe_barwrite(pi, idx, offset, size, *val);
@@ -421,6 +428,8 @@ pci_cmd_changed(struct pci_devinst *pi, uint16_t old)
 	uint16_t new = pci_get_cfgdata16(pi, PCIR_COMMAND);
 	int i;
 
+	if ((old ^ new) & PCIM_CMD_INTxDIS)
+		pci_lintr_refresh(pi);
 	if (((old ^ new) & (PCIM_CMD_PORTEN | PCIM_CMD_MEMEN)) == 0)
 		return;
 	for (i = 0; i <= PCI_BARMAX; i++) {
@@ -445,6 +454,7 @@ pci_msi_refresh(struct pci_devinst *pi)
 	int mme;
 
 	ctrl = pci_get_cfgdata16(pi, off + 2);
+	pthread_mutex_lock(&pi->pi_irq.mtx);
 	pi->pi_msi.enabled = (ctrl & PCIM_MSICTRL_MSI_ENABLE) != 0;
 	pi->pi_msi.addr = pci_get_cfgdata32(pi, off + 4) |
 	    (uint64_t)pci_get_cfgdata32(pi, off + 8) << 32;
@@ -453,6 +463,7 @@ pci_msi_refresh(struct pci_devinst *pi)
 	pi->pi_msi.msgnum = 1 << mme;
 	if (pi->pi_msi.msgnum > pi->pi_msi.maxmsgnum)
 		pi->pi_msi.msgnum = pi->pi_msi.maxmsgnum;
+	pthread_mutex_unlock(&pi->pi_irq.mtx);
 }
 
 static void
@@ -507,6 +518,9 @@ pci_cfgrw_locked(struct bhyve_vm *bvm, int in, int bus, int slot, int func,
 	if (pi->pi_msi.capoff != 0 && coff < pi->pi_msi.capoff + 14 &&
 	    coff + bytes > pi->pi_msi.capoff)
 		pci_msi_refresh(pi);
+	if (pi->pi_msix.capoff != 0 && coff < pi->pi_msix.capoff + 4 &&
+	    coff + bytes > pi->pi_msix.capoff + 2)
+		pci_msix_refresh(pi);
 }
 
 uint32_t
@@ -793,6 +807,7 @@ pci_emul_free_devinst(struct pci_devinst *pi)
 
 	if (pi->pi_d->pe_deinit != NULL)
 		pi->pi_d->pe_deinit(pi);
+	pci_irq_fini(pi);
 	free(pi);
 }
 
@@ -836,6 +851,7 @@ pci_emul_init_func(struct bhyve_vm *bvm, int bus, int slot, int func)
 	pi->pi_func = (uint8_t)func;
 	snprintf(pi->pi_name, sizeof(pi->pi_name), "%s@%s", pde->pe_emu, node);
 	pci_emul_init_wmask(pi);
+	pci_irq_init(pi);
 	/* Stored first so a failing pe_init's BARs are torn down by fini. */
 	pb->pb_bus[bus]->bi_dev[slot][func] = pi;
 	if (pde->pe_init(pi, node) != 0)

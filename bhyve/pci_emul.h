@@ -5,6 +5,7 @@
 #ifndef LHYVE_PCI_EMUL_H
 #define LHYVE_PCI_EMUL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,6 +106,26 @@ struct pci_devinst {
 		int		maxmsgnum;
 		int		msgnum;
 	} pi_msi;
+	struct {
+		int		capoff;	/* 0 without an MSI-X capability */
+		int		bar;	/* BAR holding the table and the PBA */
+		uint32_t	table_off, pba_off;
+		int		nvec;
+		bool		enabled, fmask;
+		struct pci_msix_entry {
+			uint32_t addr_lo, addr_hi, data, vctrl;
+		}		*table;
+		uint64_t	*pba;	/* pending bits */
+	} pi_msix;
+	struct {
+		int		pin;	/* INTx pin 1-4 (INTA#-INTD#), 0: none */
+		int		ioapic_pin;
+		bool		state;	/* the device asserts it */
+		bool		asserted; /* what the IOAPIC was told */
+	} pi_lintr;
+	struct {
+		pthread_mutex_t	mtx;	/* pi_msi, pi_msix, pi_lintr */
+	} pi_irq;
 	void		*pi_arg;	/* device emulation's softc */
 	struct pcibar	pi_bar[PCI_BARMAX + 1];
 	uint8_t		pi_cfgdata[PCIE_REGMAX + 1];
@@ -174,6 +195,28 @@ int	pci_emul_add_msicap(struct pci_devinst *pi, int msgnum);
 int	pci_emul_add_pciecap(struct pci_devinst *pi, int pcie_device_type);
 void	pci_emul_set_wmask(struct pci_devinst *pi, int offset, int bytes,
 	    uint32_t mask);
+
+/*
+ * Interrupts (pci_irq.c): MSI, MSI-X and INTx.  A device picks what the
+ * guest enabled: MSI-X, else MSI, else INTx.
+ */
+int	pci_emul_add_msixcap(struct pci_devinst *pi, int nvec, int barnum);
+bool	pci_msi_enabled(struct pci_devinst *pi);
+int	pci_msi_maxmsgnum(struct pci_devinst *pi);
+void	pci_generate_msi(struct pci_devinst *pi, int index);
+bool	pci_msix_enabled(struct pci_devinst *pi);
+void	pci_generate_msix(struct pci_devinst *pi, int index);
+int	pci_lintr_request(struct pci_devinst *pi);
+void	pci_lintr_assert(struct pci_devinst *pi);
+void	pci_lintr_deassert(struct pci_devinst *pi);
+/* For pci_emul.c: the BAR, config and command paths. */
+bool	pci_msix_table_bar(struct pci_devinst *pi, int baridx);
+uint64_t pci_msix_read(struct pci_devinst *pi, uint64_t offset, int size);
+void	pci_msix_write(struct pci_devinst *pi, uint64_t offset, int size, uint64_t val);
+void	pci_msix_refresh(struct pci_devinst *pi);
+void	pci_lintr_refresh(struct pci_devinst *pi);
+void	pci_irq_init(struct pci_devinst *pi);
+void	pci_irq_fini(struct pci_devinst *pi);
 
 /* Config space helpers; offsets come from the device, never the guest. */
 static inline void

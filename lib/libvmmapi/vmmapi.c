@@ -475,6 +475,14 @@ vm_map_gpa(struct vmctx *ctx, vm_paddr_t gaddr, size_t len)
 	return NULL;
 }
 
+void
+vm_mem_written(struct vmctx *ctx, vm_paddr_t gaddr, size_t len)
+{
+	/* Only the process running the VM has CPUs with translated code. */
+	if (ctx->vm != NULL)
+		vmm_mem_written(ctx->vm, gaddr, len);
+}
+
 int
 vm_get_memflags(struct vmctx *ctx)
 {

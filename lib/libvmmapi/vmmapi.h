@@ -54,6 +54,8 @@ const char *vm_get_name(struct vmctx *ctx);
 int	vm_parse_memsize(const char *optarg, size_t *memsize);
 int	vm_setup_memory(struct vmctx *ctx, size_t len, enum vm_mmap_style s);
 void	*vm_map_gpa(struct vmctx *ctx, vm_paddr_t gaddr, size_t len);
+/* lhyve: a device wrote guest RAM [gaddr, gaddr + len) (DMA): the CPU drops stale code. */
+void	vm_mem_written(struct vmctx *ctx, vm_paddr_t gaddr, size_t len);
 int	vm_get_memflags(struct vmctx *ctx);
 void	vm_set_memflags(struct vmctx *ctx, int flags);
 uint32_t vm_get_lowmem_limit(struct vmctx *ctx);
