@@ -393,6 +393,17 @@ config_get_bool(struct config *cfg, const char *path, bool *valp)
 	return (config_parse_bool(s, valp));
 }
 
+int
+config_get_bool_node(struct config *cfg, const char *node, const char *name, bool *valp)
+{
+	const char *s;
+
+	s = get_config_value_node(cfg, node, name);
+	if (s == NULL)
+		return (-ENOENT);
+	return (config_parse_bool(s, valp));
+}
+
 bool
 get_config_bool_default(struct config *cfg, const char *path, bool def)
 {

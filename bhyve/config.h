@@ -34,6 +34,8 @@ const char *get_config_value_node(struct config *cfg, const char *node,
 
 /* 0, -ENOENT (unset) or -EINVAL (not true/false/yes/no/on/off/1/0). */
 int	config_get_bool(struct config *cfg, const char *path, bool *valp);
+int	config_get_bool_node(struct config *cfg, const char *node, const char *name,
+	    bool *valp);
 bool	get_config_bool(struct config *cfg, const char *path);	/* false if unset */
 bool	get_config_bool_default(struct config *cfg, const char *path, bool def);
 bool	get_config_bool_node_default(struct config *cfg, const char *node,

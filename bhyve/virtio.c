@@ -135,7 +135,7 @@ vs_needs_reset(struct virtio_softc *vs, const char *fmt, ...)
 	vs_interrupt(vs, 2, vs->cfg_msix);
 }
 
-static void
+void
 vq_break(struct vqueue_info *vq, const char *why)
 {
 	vq->broken = true;

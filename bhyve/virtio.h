@@ -143,6 +143,8 @@ void	vs_config_changed(struct virtio_softc *vs);
 void	vs_needs_reset(struct virtio_softc *vs, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/* The guest broke the queue (@why, for the log): stop it until a reset. */
+void	vq_break(struct vqueue_info *vq, const char *why);
 /* Whether the driver made the queue usable and the device is running. */
 bool	vq_ready(struct vqueue_info *vq);
 /* Whether the guest has made buffers available that we have not taken. */
