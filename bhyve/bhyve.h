@@ -15,6 +15,7 @@
 #ifndef LHYVE_BHYVE_H
 #define LHYVE_BHYVE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -77,6 +78,8 @@ struct bhyve_vm {
 	int			(*msi)(struct bhyve_vm *bvm, uint64_t addr,
 				    uint64_t data);
 	int			(*ioapic_pin)(struct bhyve_vm *bvm, int pin, bool level);
+	/* An ISA IRQ line's level changed (the 8259 and IOAPIC hear it). */
+	int			(*isa_irq)(struct bhyve_vm *bvm, int irq, bool level);
 	/* Monotonic nanoseconds for the PM timer; CLOCK_MONOTONIC if NULL. */
 	uint64_t		(*clock_ns)(struct bhyve_vm *bvm);
 	void			*test_arg;	/* free for fakes */
@@ -87,6 +90,7 @@ struct bhyve_vm {
 	 * interrupt controllers read it through lpc_irq_asserted().
 	 */
 	uint32_t		lpc_irq_level[MACHINE_ISA_NIRQ];
+	pthread_mutex_t		lpc_irq_mtx;
 };
 
 int	bhyve_devices_init(struct bhyve_vm *bvm);

@@ -60,6 +60,7 @@ bhyve_devices_init(struct bhyve_vm *bvm)
 	bvm->lpc = NULL;
 	bvm->pm = NULL;
 	memset(bvm->lpc_irq_level, 0, sizeof(bvm->lpc_irq_level));
+	pthread_mutex_init(&bvm->lpc_irq_mtx, NULL);
 	if (bvm->suspend == NULL)
 		bvm->suspend = bhyve_vm_suspend;
 	if (bvm->gpa_map == NULL)
@@ -101,4 +102,5 @@ bhyve_devices_fini(struct bhyve_vm *bvm)
 	inout_table_destroy(bvm->inout);
 	bvm->inout = NULL;
 	memset(bvm->lpc_irq_level, 0, sizeof(bvm->lpc_irq_level));
+	pthread_mutex_destroy(&bvm->lpc_irq_mtx);
 }

@@ -54,17 +54,25 @@ static const struct {
 	{ "com4", MACHINE_IO_COM4, MACHINE_IRQ_COM4 },
 };
 
+/*
+ * An ISA line is the wired OR of its sources; the interrupt controllers
+ * hear its transitions (bvm->isa_irq: libvmmapi's vm_isa_assert_irq and
+ * vm_isa_deassert_irq).  The lock keeps the transitions in order when
+ * several threads drive one line.
+ */
 void
 lpc_irq_set(struct bhyve_vm *bvm, int irq, uint32_t source, bool level)
 {
+	uint32_t old, new;
 
 	VERIFY(irq >= 0 && irq < MACHINE_ISA_NIRQ);
-	if (level)
-		__atomic_fetch_or(&bvm->lpc_irq_level[irq], source,
-		    __ATOMIC_SEQ_CST);
-	else
-		__atomic_fetch_and(&bvm->lpc_irq_level[irq], ~source,
-		    __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&bvm->lpc_irq_mtx);
+	old = __atomic_load_n(&bvm->lpc_irq_level[irq], __ATOMIC_RELAXED);
+	new = level ? old | source : old & ~source;
+	__atomic_store_n(&bvm->lpc_irq_level[irq], new, __ATOMIC_SEQ_CST);
+	if ((old != 0) != (new != 0) && bvm->isa_irq != NULL)
+		bvm->isa_irq(bvm, irq, new != 0);
+	pthread_mutex_unlock(&bvm->lpc_irq_mtx);
 }
 
 int

@@ -34,6 +34,16 @@ fake_clock(struct bhyve_vm *bvm)
 	return (f->now);
 }
 
+/* ISA line transitions as the interrupt controllers hear them. */
+static int isa_edges[16][2];
+
+static int
+fake_isa_irq(struct bhyve_vm *bvm, int irq, bool level)
+{
+	isa_edges[irq][level]++;
+	return (0);
+}
+
 static struct bhyve_vm *
 pm_vm(struct fake *f)
 {
@@ -43,7 +53,9 @@ pm_vm(struct fake *f)
 	f->now = 5000000000ULL;		/* power-on is not time 0 */
 	bvm->suspend = fake_suspend;
 	bvm->clock_ns = fake_clock;
+	bvm->isa_irq = fake_isa_irq;
 	bvm->test_arg = f;
+	memset(isa_edges, 0, sizeof(isa_edges));
 	return (test_bvm_init(bvm));
 }
 
@@ -155,6 +167,9 @@ TEST(pm_power_button_sci)
 	test_pio(bvm, 0, 0x400, 2, PM1_PWRBTN_STS);
 	CHECK_EQ(test_pio(bvm, 1, 0x400, 2, 0), 0);
 	CHECK(!lpc_irq_asserted(bvm, MACHINE_IRQ_SCI));
+	/* The controllers heard one rise and one fall of IRQ 9, nothing else. */
+	CHECK_EQ(isa_edges[MACHINE_IRQ_SCI][1], 1);
+	CHECK_EQ(isa_edges[MACHINE_IRQ_SCI][0], 1);
 	CHECK_EQ(f.nsuspend, 0);
 	test_bvm_free(bvm);
 }
