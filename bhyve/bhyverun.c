@@ -86,6 +86,12 @@ usage(int code)
 	exit(code);
 }
 
+/*
+ * The instance while set-up may still fail: an error before any vCPU runs
+ * closes it, so it is not left marked as running.
+ */
+static struct vmctx *setup_ctx;
+
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
 {
@@ -96,6 +102,8 @@ die(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (setup_ctx != NULL)
+		vm_close(setup_ctx);
 	exit(BHYVE_EXIT_ERROR);
 }
 
@@ -531,6 +539,7 @@ main(int argc, char **argv)
 			die("%s", why());	/* left running by a dead bhyve: says the ways on */
 		die("cannot open VM '%s': %s", vmname, why());
 	}
+	setup_ctx = ctx;
 	if (get_config_bool_default(cfg, "memory.wired", false))
 		vm_set_memflags(ctx, VM_MEM_F_WIRED);
 	if (memsize == 0 && (val = get_config_value(cfg, "memory.size")) != NULL &&
@@ -571,6 +580,7 @@ main(int argc, char **argv)
 	uart_backend_set_escape_hook(on_console_escape);
 	atexit(uart_backend_restore_all);
 	if (bhyve_devices_init(&bvm) != 0) {
+		setup_ctx = NULL;
 		vm_close(ctx);
 		exit(BHYVE_EXIT_ERROR);
 	}
@@ -580,6 +590,7 @@ main(int argc, char **argv)
 	 * INIT-SIPI from the guest's local APIC (SPINUP_AP), as on bhyve.
 	 */
 	memset(vt, 0, sizeof(vt));
+	setup_ctx = NULL;	/* from here on the normal exit path closes it */
 	for (i = 0; i < 1; i++) {
 		vt[i].bvm = &bvm;
 		vt[i].id = i;

@@ -1,8 +1,15 @@
 /*
  * uart_backend.c - host side of the serial ports: "stdio" (our stdin and
- * stdout) or a terminal path.  Each backend has one reader thread that
- * polls the input and an eventfd, and feeds the port through its rx
- * callback; output is written by the vCPU thread that wrote THR.
+ * stdout), a terminal path, a new pseudo-terminal ("/dev/ptmx" or
+ * "/dev/pts/ptmx": its name is printed, as nmdm serves bhyve users), or a
+ * TCP socket ("tcp=ip:port": one client at a time, reconnects).
+ *
+ * Each backend has one I/O thread that polls the input, the output and an
+ * eventfd, and feeds the port through its rx callback.  Output from the
+ * vCPU thread that wrote THR goes into a ring the I/O thread drains, so a
+ * console nobody reads (a stopped terminal, a full pipe, no TCP client)
+ * never blocks a vCPU: when the ring is full, bytes are dropped and
+ * counted.
  *
  * Process-wide state: a terminal's mode belongs to the terminal, not to a
  * VM, and a signal handler must be able to put it back without any VM
@@ -23,12 +30,16 @@
 #include <sys/eventfd.h>
 #include <termios.h>
 #include <unistd.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "bhyve.h"
 #include "uart_backend.h"
 
 #define	UART_TTY_SLOTS	8	/* com1-com4 of a VM, with room to spare */
 #define	UART_PENDSZ	64
+#define	UART_OUTSZ	(256 * 1024)	/* output ring */
 
 struct uart_backend {
 	const char	*ub_name;
@@ -50,6 +61,15 @@ struct uart_backend {
 	size_t		ub_pendoff;
 	size_t		ub_npend;
 	bool		ub_esc;		/* stdio terminal: Ctrl-A seen */
+	/* Output ring: vCPU threads fill it, the I/O thread drains it. */
+	pthread_mutex_t	ub_omtx;
+	uint8_t		*ub_out;
+	size_t		ub_ohead, ub_onum;
+	uint64_t	ub_dropped;
+	/* tcp=: the listening socket, and the client (ub_rfd = ub_wfd) if any. */
+	int		ub_lfd;
+	/* A pty we made: our own slave fd keeps the master from EIO/HUP. */
+	int		ub_pty_slave;
 };
 
 /*
@@ -172,19 +192,37 @@ uart_tty_restore(int slot)
 }
 
 /*
- * Our own open file description of stdin, so that it can be non-blocking
- * without changing the O_NONBLOCK flag the shell shares with us.
+ * Our own open file description of stdin (or stdout), so that it can be
+ * non-blocking without changing the O_NONBLOCK flag the shell shares with
+ * us.
  */
 static int
-uart_stdin_reopen(void)
+uart_stdfd_reopen(int fd, int flags)
 {
-	int fd;
+	struct stat sb;
+	char path[32];
+	int nfd;
 
-	fd = open("/proc/self/fd/0", O_RDONLY | O_NONBLOCK | O_CLOEXEC |
-	    O_NOCTTY);
-	if (fd < 0)
-		fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0);	/* a socket */
-	return (fd);
+	/* A regular file never blocks; a new description would lose its offset. */
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+		return (fcntl(fd, F_DUPFD_CLOEXEC, 0));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	nfd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (nfd < 0)
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);	/* a socket */
+	return (nfd);
+}
+
+static void
+uart_backend_client_gone(struct uart_backend *be)
+{
+	/* TCP: the client left; wait for the next one. */
+	close(be->ub_rfd);
+	be->ub_rfd = be->ub_wfd = -1;
+	be->ub_npend = 0;
+	pthread_mutex_lock(&be->ub_omtx);
+	be->ub_onum = 0;	/* what was meant for the old client */
+	pthread_mutex_unlock(&be->ub_omtx);
 }
 
 static void
@@ -212,6 +250,10 @@ uart_backend_input(struct uart_backend *be)
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (be->ub_lfd >= 0) {
+		uart_backend_client_gone(be);
+		return;
+	}
 	/*
 	 * EOF, or an error such as EIO on a hung-up pty: input is over.  The
 	 * fd stays open until close; output may share it.
@@ -219,14 +261,78 @@ uart_backend_input(struct uart_backend *be)
 	be->ub_rdone = true;
 }
 
+static void
+uart_backend_accept(struct uart_backend *be)
+{
+	int fd = accept4(be->ub_lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (be->ub_rfd >= 0) {
+		/* One client at a time: the port is busy. */
+		static const char busy[] = "bhyve: this serial port has a client already\r\n";
+		(void)write(fd, busy, sizeof(busy) - 1);
+		close(fd);
+		return;
+	}
+	be->ub_rfd = be->ub_wfd = fd;
+	be->ub_rdone = false;
+}
+
+/* Write what the ring holds, as much as the host takes now. */
+static void
+uart_backend_drain(struct uart_backend *be)
+{
+	for (;;) {
+		size_t off, n;
+		ssize_t w;
+
+		pthread_mutex_lock(&be->ub_omtx);
+		n = be->ub_onum;
+		off = be->ub_ohead;
+		if (n > UART_OUTSZ - off)
+			n = UART_OUTSZ - off;
+		pthread_mutex_unlock(&be->ub_omtx);
+		if (n == 0 || be->ub_wfd < 0)
+			return;
+		w = write(be->ub_wfd, be->ub_out + off, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w < 0 && errno != EAGAIN) {
+				if (be->ub_lfd >= 0 && be->ub_rfd >= 0)
+					uart_backend_client_gone(be);
+				else
+					__atomic_store_n(&be->ub_wdead, true, __ATOMIC_RELAXED);
+			}
+			return;
+		}
+		pthread_mutex_lock(&be->ub_omtx);
+		be->ub_ohead = (be->ub_ohead + (size_t)w) % UART_OUTSZ;
+		be->ub_onum -= (size_t)w;
+		pthread_mutex_unlock(&be->ub_omtx);
+	}
+}
+
+static bool
+uart_backend_has_output(struct uart_backend *be)
+{
+	bool r;
+
+	pthread_mutex_lock(&be->ub_omtx);
+	r = be->ub_onum > 0;
+	pthread_mutex_unlock(&be->ub_omtx);
+	return (r);
+}
+
 static void *
 uart_backend_thread(void *arg)
 {
 	struct uart_backend *be = arg;
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	uint64_t cnt;
 	size_t took;
-	int nfds;
+	int nfds, in = -1, out = -1, lis = -1;
 
 	for (;;) {
 		if (__atomic_load_n(&be->ub_quit, __ATOMIC_ACQUIRE))
@@ -241,11 +347,25 @@ uart_backend_thread(void *arg)
 		}
 		pfd[0] = (struct pollfd){ .fd = be->ub_evfd, .events = POLLIN };
 		nfds = 1;
+		in = out = lis = -1;
 		/* Read more only once the port took everything (flow control). */
 		if (be->ub_rfd >= 0 && !be->ub_rdone && be->ub_npend == 0) {
-			pfd[1] = (struct pollfd){ .fd = be->ub_rfd,
-			    .events = POLLIN };
-			nfds = 2;
+			in = nfds;
+			pfd[nfds++] = (struct pollfd){ .fd = be->ub_rfd, .events = POLLIN };
+		}
+		if (be->ub_wfd >= 0 && !__atomic_load_n(&be->ub_wdead, __ATOMIC_RELAXED) &&
+		    uart_backend_has_output(be)) {
+			if (in >= 0 && pfd[in].fd == be->ub_wfd) {
+				pfd[in].events |= POLLOUT;
+				out = in;
+			} else {
+				out = nfds;
+				pfd[nfds++] = (struct pollfd){ .fd = be->ub_wfd, .events = POLLOUT };
+			}
+		}
+		if (be->ub_lfd >= 0 && be->ub_rfd < 0) {
+			lis = nfds;
+			pfd[nfds++] = (struct pollfd){ .fd = be->ub_lfd, .events = POLLIN };
 		}
 		if (poll(pfd, (nfds_t)nfds, -1) < 0) {
 			if (errno == EINTR)
@@ -254,8 +374,12 @@ uart_backend_thread(void *arg)
 		}
 		if (pfd[0].revents & POLLIN)
 			(void)read(be->ub_evfd, &cnt, sizeof(cnt));
-		if (nfds == 2 && pfd[1].revents != 0)
+		if (out >= 0 && (pfd[out].revents & (POLLOUT | POLLERR | POLLHUP)))
+			uart_backend_drain(be);
+		if (in >= 0 && be->ub_rfd >= 0 && (pfd[in].revents & ~POLLOUT) != 0)
 			uart_backend_input(be);
+		if (lis >= 0 && (pfd[lis].revents & POLLIN))
+			uart_backend_accept(be);
 	}
 	return (NULL);
 }
@@ -280,20 +404,22 @@ uart_backend_rx_wakeup(struct uart_backend *be)
 void
 uart_backend_write(struct uart_backend *be, uint8_t byte)
 {
-	ssize_t n;
+	bool was_empty;
 
 	if (be == NULL || __atomic_load_n(&be->ub_wdead, __ATOMIC_RELAXED))
 		return;
-	do {
-		n = write(be->ub_wfd, &byte, 1);
-	} while (n < 0 && errno == EINTR);
-	/*
-	 * EAGAIN: a terminal nobody drains; the byte is dropped rather than
-	 * stalling the vCPU (bhyve does the same).  Other errors (EPIPE,
-	 * EIO) are permanent.
-	 */
-	if (n < 0 && errno != EAGAIN)
-		__atomic_store_n(&be->ub_wdead, true, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&be->ub_omtx);
+	if (be->ub_onum == UART_OUTSZ) {
+		/* Nobody drains the host side: drop, never stall the vCPU. */
+		be->ub_dropped++;
+		pthread_mutex_unlock(&be->ub_omtx);
+		return;
+	}
+	be->ub_out[(be->ub_ohead + be->ub_onum) % UART_OUTSZ] = byte;
+	was_empty = be->ub_onum++ == 0;
+	pthread_mutex_unlock(&be->ub_omtx);
+	if (was_empty)
+		uart_backend_kick(be);
 }
 
 static int
@@ -311,8 +437,9 @@ uart_backend_open_stdio(struct uart_backend *be)
 		return (-EBUSY);
 	}
 	be->ub_stdio = true;
-	be->ub_wfd = STDOUT_FILENO;
-	be->ub_rfd = uart_stdin_reopen();
+	be->ub_wfd = uart_stdfd_reopen(STDOUT_FILENO, O_WRONLY);
+	be->ub_close_wfd = be->ub_wfd >= 0;
+	be->ub_rfd = uart_stdfd_reopen(STDIN_FILENO, O_RDONLY);
 	be->ub_close_rfd = be->ub_rfd >= 0;
 	if (isatty(STDIN_FILENO))
 		be->ub_tty_slot = uart_tty_make_raw(STDIN_FILENO);
@@ -343,6 +470,85 @@ uart_backend_open_tty(struct uart_backend *be, const char *path)
 	return (0);
 }
 
+/* A new pseudo-terminal: the guest's console is its slave, named on stderr. */
+static int
+uart_backend_open_pty(struct uart_backend *be)
+{
+	struct termios tio;
+	const char *name;
+	int m, error;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0 || (name = ptsname(m)) == NULL) {
+		error = -errno;
+		fprintf(stderr, "bhyve: %s: cannot create a pseudo-terminal: %s\n",
+		    be->ub_name, strerror(errno));
+		if (m >= 0)
+			close(m);
+		return (error);
+	}
+	/* Keep a slave open so the master never sees EIO/HUP between users. */
+	be->ub_pty_slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (be->ub_pty_slave >= 0 && tcgetattr(be->ub_pty_slave, &tio) == 0) {
+		cfmakeraw(&tio);
+		(void)tcsetattr(be->ub_pty_slave, TCSANOW, &tio);
+	}
+	fprintf(stderr, "bhyve: %s: %s\n", be->ub_name, name);
+	be->ub_rfd = be->ub_wfd = m;
+	be->ub_close_rfd = be->ub_close_wfd = true;
+	return (0);
+}
+
+/* tcp=ip:port ("[v6]:port" too): listen, serve one client at a time. */
+static int
+uart_backend_open_tcp(struct uart_backend *be, const char *spec)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST |
+	    AI_NUMERICSERV | AI_PASSIVE };
+	struct addrinfo *ai = NULL;
+	char host[128], *port, *end;
+	int fd, one = 1, error;
+	long pn;
+
+	snprintf(host, sizeof(host), "%s", spec);
+	port = strrchr(host, ':');
+	if (port == NULL || port == host) {
+		fprintf(stderr, "bhyve: %s: tcp=%s: expected tcp=ADDRESS:PORT\n",
+		    be->ub_name, spec);
+		return (-EINVAL);
+	}
+	*port++ = '\0';
+	pn = strtol(port, &end, 10);
+	if (*port == '\0' || *end != '\0' || pn < 1 || pn > 65535) {
+		fprintf(stderr, "bhyve: %s: tcp=%s: '%s' is not a port number\n",
+		    be->ub_name, spec, port);
+		return (-EINVAL);
+	}
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if ((error = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		fprintf(stderr, "bhyve: %s: tcp=%s: '%s' is not an IP address\n",
+		    be->ub_name, spec, host);
+		return (-EINVAL);
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1) != 0) {
+		error = -errno;
+		fprintf(stderr, "bhyve: %s: tcp=%s: cannot listen: %s\n", be->ub_name, spec,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return (error);
+	}
+	freeaddrinfo(ai);
+	be->ub_lfd = fd;
+	return (0);
+}
+
 int
 uart_backend_open(struct uart_backend **bep, const char *name,
     const char *path, uart_backend_rx_t rx, void *arg)
@@ -356,23 +562,34 @@ uart_backend_open(struct uart_backend **bep, const char *name,
 		return (-ENOMEM);
 	be->ub_name = name;
 	be->ub_rfd = be->ub_wfd = -1;
+	be->ub_lfd = -1;
+	be->ub_pty_slave = -1;
 	be->ub_tty_slot = -1;
 	be->ub_rx = rx;
 	be->ub_rx_arg = arg;
+	pthread_mutex_init(&be->ub_omtx, NULL);
+	be->ub_out = malloc(UART_OUTSZ);
 	be->ub_evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (be->ub_evfd < 0) {
-		error = -errno;
-		fprintf(stderr, "bhyve: %s: eventfd: %s\n", name,
-		    strerror(errno));
+	if (be->ub_evfd < 0 || be->ub_out == NULL) {
+		error = be->ub_evfd < 0 ? -errno : -ENOMEM;
+		fprintf(stderr, "bhyve: %s: %s\n", name, strerror(-error));
+		if (be->ub_evfd >= 0)
+			close(be->ub_evfd);
+		free(be->ub_out);
 		free(be);
 		return (error);
 	}
 	if (strcmp(path, "stdio") == 0)
 		error = uart_backend_open_stdio(be);
+	else if (strcmp(path, "/dev/ptmx") == 0 || strcmp(path, "/dev/pts/ptmx") == 0)
+		error = uart_backend_open_pty(be);
+	else if (strncmp(path, "tcp=", 4) == 0)
+		error = uart_backend_open_tcp(be, path + 4);
 	else
 		error = uart_backend_open_tty(be, path);
 	if (error != 0) {
 		close(be->ub_evfd);
+		free(be->ub_out);
 		free(be);
 		return (error);
 	}
@@ -388,6 +605,21 @@ uart_backend_open(struct uart_backend **bep, const char *name,
 	return (0);
 }
 
+/* At exit: what the guest printed last still reaches the host, within a bound. */
+static void
+uart_backend_flush_out(struct uart_backend *be)
+{
+	int tries;
+
+	for (tries = 0; tries < 100 && be->ub_wfd >= 0 && uart_backend_has_output(be) &&
+	    !__atomic_load_n(&be->ub_wdead, __ATOMIC_RELAXED); tries++) {
+		struct pollfd p = { .fd = be->ub_wfd, .events = POLLOUT };
+
+		if (poll(&p, 1, 20) > 0)
+			uart_backend_drain(be);
+	}
+}
+
 void
 uart_backend_close(struct uart_backend *be)
 {
@@ -399,16 +631,29 @@ uart_backend_close(struct uart_backend *be)
 		uart_backend_kick(be);
 		pthread_join(be->ub_thread, NULL);
 	}
+	uart_backend_flush_out(be);
+	if (be->ub_dropped != 0)
+		fprintf(stderr, "bhyve: %s: %llu bytes of output dropped: nobody read them\n",
+		    be->ub_name, (unsigned long long)be->ub_dropped);
 	uart_tty_restore(be->ub_tty_slot);
 	if (be->ub_close_rfd && be->ub_rfd >= 0)
 		close(be->ub_rfd);
 	if (be->ub_close_wfd && be->ub_wfd >= 0 && be->ub_wfd != be->ub_rfd)
 		close(be->ub_wfd);
+	if (be->ub_lfd >= 0) {
+		if (be->ub_rfd >= 0 && !be->ub_close_rfd)
+			close(be->ub_rfd);
+		close(be->ub_lfd);
+	}
+	if (be->ub_pty_slave >= 0)
+		close(be->ub_pty_slave);
 	if (be->ub_stdio) {
 		pthread_mutex_lock(&uart_tty_mtx);
 		uart_stdio_busy = false;
 		pthread_mutex_unlock(&uart_tty_mtx);
 	}
+	pthread_mutex_destroy(&be->ub_omtx);
+	free(be->ub_out);
 	close(be->ub_evfd);
 	free(be);
 }

@@ -58,6 +58,7 @@ struct vm {
 	atomic_int		suspend;	/* enum vm_suspend_how */
 	int			suspend_source;
 	uint32_t		active_cpus;	/* bitmask, vm->mtx */
+	bool			closing;	/* vmm_close: the final save says "not running" */
 	uint32_t		halted_cpus;	/* halted with interrupts disabled */
 	struct vmm_ctl_server	ctl;
 	/* Device snapshot hooks (vmm_snapshot_register), vm->mtx. */
@@ -469,7 +470,7 @@ vmm_save(struct vm *vm)
 	 * bhyve left does not make its state any less stale.
 	 */
 	if (vm->ops != NULL)
-		vm->img->run.running = vmm_suspended(vm) == VM_SUSPEND_NONE;
+		vm->img->run.running = !vm->closing && vmm_suspended(vm) == VM_SUSPEND_NONE;
 	if (error == 0)
 		error = sync_memory(vm);
 	if (error == 0)
@@ -565,6 +566,8 @@ vmm_close(struct vm *vm)
 	int error = 0;
 
 	vmm_ctl_stop(vm);
+	/* The owner lets go: no vCPU of this process runs it any more. */
+	vm->closing = true;
 	/* A VM being destroyed is not saved: its files go next. */
 	if ((vm->dirty || vm->ops != NULL) && vmm_suspended(vm) != VM_SUSPEND_DESTROY)
 		error = vmm_save(vm);
