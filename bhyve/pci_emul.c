@@ -370,6 +370,32 @@ pci_bar_move(struct pci_devinst *pi, int idx, uint64_t addr)
 	pci_bar_set_decode(pi, idx, pci_bar_decode_enabled(pi, idx));
 }
 
+static void pci_msi_refresh(struct pci_devinst *pi);
+
+void
+pci_restore_decode(struct pci_devinst *pi, const uint64_t *addrs)
+{
+	int i;
+
+	for (i = 0; i <= PCI_BARMAX; i++) {
+		switch (pi->pi_bar[i].type) {
+		case PCIBAR_IO:
+		case PCIBAR_MEM32:
+		case PCIBAR_MEM64:
+			pci_bar_set_decode(pi, i, false);
+			__atomic_store_n(&pi->pi_bar[i].addr, addrs[i], __ATOMIC_RELEASE);
+			pci_bar_set_decode(pi, i, pci_bar_decode_enabled(pi, i));
+			break;
+		default:
+			break;
+		}
+	}
+	if (pi->pi_msi.capoff != 0)
+		pci_msi_refresh(pi);
+	pci_msix_refresh(pi);
+	pci_lintr_refresh(pi);
+}
+
 /* Only dword writes program a BAR (bhyve ignores narrower ones too). */
 static void
 pci_bar_write(struct pci_devinst *pi, int coff, int bytes, uint32_t val)
@@ -856,7 +882,8 @@ pci_emul_init_func(struct bhyve_vm *bvm, int bus, int slot, int func)
 	pb->pb_bus[bus]->bi_dev[slot][func] = pi;
 	if (pde->pe_init(pi, node) != 0)
 		return (-1);
-	return (0);
+	/* A kept guest finds the function as it left it. */
+	return (pci_snapshot_register(pi));
 }
 
 static int

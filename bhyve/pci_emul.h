@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "bhyve.h"
 
@@ -153,6 +154,15 @@ struct pci_devemu {
 			    uint64_t offset, int size, uint64_t value);
 	uint64_t	(*pe_barread)(struct pci_devinst *pi, int baridx,
 			    uint64_t offset, int size);
+	/*
+	 * lhyve: the emulation's own state for the instance store, beside
+	 * the generic PCI state (pci_snapshot.c).  save returns the length
+	 * (more than @cap: call again with that much room; @buf may be NULL
+	 * then); restore validates everything and changes nothing on error.
+	 */
+	ssize_t		(*pe_snapshot_save)(struct pci_devinst *pi, uint8_t *buf, size_t cap);
+	int		(*pe_snapshot_restore)(struct pci_devinst *pi, const uint8_t *data,
+			    size_t len);
 };
 
 /*
@@ -217,6 +227,13 @@ void	pci_msix_refresh(struct pci_devinst *pi);
 void	pci_lintr_refresh(struct pci_devinst *pi);
 void	pci_irq_init(struct pci_devinst *pi);
 void	pci_irq_fini(struct pci_devinst *pi);
+
+/* The instance store (pci_snapshot.c): section "pci.B.S.F" per function. */
+int	pci_snapshot_register(struct pci_devinst *pi);
+ssize_t	pci_snapshot_save(struct pci_devinst *pi, uint8_t *buf, size_t cap);
+int	pci_snapshot_restore(struct pci_devinst *pi, const uint8_t *data, size_t len);
+/* After a restore: BARs at @addrs, decoding as the command register says. */
+void	pci_restore_decode(struct pci_devinst *pi, const uint64_t *addrs);
 
 /* Config space helpers; offsets come from the device, never the guest. */
 static inline void

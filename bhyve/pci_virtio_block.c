@@ -329,6 +329,14 @@ vblk_reset(void *dev)
 }
 
 static void
+vblk_quiesce(void *dev)
+{
+	struct vblk_softc *sc = dev;
+
+	blockif_drain(sc->bc);
+}
+
+static void
 vblk_make_ident(struct vblk_softc *sc, const char *node, struct pci_devinst *pi)
 {
 	const char *ser = get_config_value_node(pi->pi_vm->cfg, node, "ser");
@@ -401,6 +409,7 @@ vblk_init(struct pci_devinst *pi, const char *node)
 		.cfgsize = sizeof(sc->cfg),
 		.reset = vblk_reset,
 		.qnotify = vblk_notify,
+		.quiesce = vblk_quiesce,
 	};
 	sc->vq.max = VBLK_QSIZE;
 	return vs_init(&sc->vs, &sc->consts, sc, pi, &sc->vq);
@@ -433,5 +442,7 @@ static const struct pci_devemu pci_de_vblk = {
 	.pe_barwrite = vs_bar_write,
 	.pe_cfgread = vs_cfgread,
 	.pe_cfgwrite = vs_cfgwrite,
+	.pe_snapshot_save = vs_snapshot_save,
+	.pe_snapshot_restore = vs_snapshot_restore,
 };
 PCI_EMUL_SET(pci_de_vblk);

@@ -114,5 +114,7 @@ static const struct pci_devemu pci_de_vrnd = {
 	.pe_barwrite = vs_bar_write,
 	.pe_cfgread = vs_cfgread,
 	.pe_cfgwrite = vs_cfgwrite,
+	.pe_snapshot_save = vs_snapshot_save,
+	.pe_snapshot_restore = vs_snapshot_restore,
 };
 PCI_EMUL_SET(pci_de_vrnd);

@@ -853,3 +853,121 @@ vs_init(struct virtio_softc *vs, const struct virtio_consts *vc, void *dev,
 	vs->pcicfg_off = off;
 	return pci_lintr_request(pi);
 }
+
+/* ---- the instance store ---- */
+
+#define VS_SNAP_VERSION		1
+#define VS_SNAP_HDR		48
+#define VS_SNAP_QUEUE		48
+
+ssize_t
+vs_snapshot_save(struct pci_devinst *pi, uint8_t *buf, size_t cap)
+{
+	struct virtio_softc *vs = pi->pi_arg;
+	size_t len = VS_SNAP_HDR + VS_SNAP_QUEUE * (size_t)vs->vc->nvq;
+	uint8_t *p;
+	int i;
+
+	if (buf == NULL || cap < len)
+		return (ssize_t)len;
+	/* Requests in flight complete (used ring, interrupt) before the cut. */
+	if (vs->vc->quiesce != NULL)
+		vs->vc->quiesce(vs->dev);
+	memset(buf, 0, len);
+	pthread_mutex_lock(&vs->mtx);
+	buf[0] = VS_SNAP_VERSION;
+	buf[1] = vs->status;
+	buf[2] = vs->isr;
+	buf[3] = vs->cfg_gen;
+	buf[4] = vs->legacy;
+	memcpy(buf + 6, &vs->queue_sel, 2);
+	memcpy(buf + 8, &vs->cfg_msix, 2);
+	memcpy(buf + 10, &(uint16_t){ (uint16_t)vs->vc->nvq }, 2);
+	memcpy(buf + 12, &vs->dfselect, 4);
+	memcpy(buf + 16, &vs->gfselect, 4);
+	memcpy(buf + 24, &vs->offered, 8);
+	memcpy(buf + 32, &vs->negotiated, 8);
+	memcpy(buf + 40, &vs->driver_features, 8);
+	for (i = 0; i < vs->vc->nvq; i++) {
+		struct vqueue_info *vq = &vs->queues[i];
+
+		p = buf + VS_SNAP_HDR + VS_SNAP_QUEUE * (size_t)i;
+		memcpy(p, &vq->max, 2);
+		memcpy(p + 2, &vq->size, 2);
+		p[4] = vq->enabled;
+		p[5] = vq->broken;
+		p[6] = vq->signalled_valid;
+		memcpy(p + 8, &vq->last_avail, 2);
+		memcpy(p + 10, &vq->used_idx, 2);
+		memcpy(p + 12, &vq->signalled_used, 2);
+		memcpy(p + 14, &vq->msix_vector, 2);
+		memcpy(p + 16, &vq->desc_gpa, 8);
+		memcpy(p + 24, &vq->avail_gpa, 8);
+		memcpy(p + 32, &vq->used_gpa, 8);
+	}
+	pthread_mutex_unlock(&vs->mtx);
+	return (ssize_t)len;
+}
+
+int
+vs_snapshot_restore(struct pci_devinst *pi, const uint8_t *data, size_t len)
+{
+	struct virtio_softc *vs = pi->pi_arg;
+	struct vqueue_info saved[8], *vq;
+	uint64_t offered;
+	uint16_t nvq;
+	int i;
+
+	if (len < VS_SNAP_HDR || data[0] != VS_SNAP_VERSION)
+		return -EINVAL;
+	memcpy(&nvq, data + 10, 2);
+	memcpy(&offered, data + 24, 8);
+	if (nvq != vs->vc->nvq || len != VS_SNAP_HDR + VS_SNAP_QUEUE * (size_t)nvq ||
+	    offered != vs->offered || nvq > (int)(sizeof(saved) / sizeof(saved[0])))
+		return -EINVAL;
+	/* Check every queue before changing anything. */
+	for (i = 0; i < nvq; i++) {
+		const uint8_t *p = data + VS_SNAP_HDR + VS_SNAP_QUEUE * (size_t)i;
+
+		vq = &saved[i];
+		*vq = vs->queues[i];
+		memcpy(&vq->size, p + 2, 2);
+		vq->enabled = p[4] != 0;
+		vq->broken = p[5] != 0;
+		vq->signalled_valid = p[6] != 0;
+		memcpy(&vq->last_avail, p + 8, 2);
+		memcpy(&vq->used_idx, p + 10, 2);
+		memcpy(&vq->signalled_used, p + 12, 2);
+		memcpy(&vq->msix_vector, p + 14, 2);
+		memcpy(&vq->desc_gpa, p + 16, 8);
+		memcpy(&vq->avail_gpa, p + 24, 8);
+		memcpy(&vq->used_gpa, p + 32, 8);
+		if (memcmp(p, &vs->queues[i].max, 2) != 0)
+			return -EINVAL;
+		if (vq->enabled && (vq->size == 0 || vq->size > vq->max ||
+		    (vq->size & (vq->size - 1)) != 0 || !vq_map(vq)))
+			return -EINVAL;
+		if (!vq->enabled)
+			vq->desc = vq->avail = vq->used = NULL;
+	}
+	pthread_mutex_lock(&vs->mtx);
+	vs->status = data[1];
+	vs->isr = data[2] & 3;
+	vs->cfg_gen = data[3];
+	vs->legacy = data[4] != 0;
+	memcpy(&vs->queue_sel, data + 6, 2);
+	memcpy(&vs->cfg_msix, data + 8, 2);
+	memcpy(&vs->dfselect, data + 12, 4);
+	memcpy(&vs->gfselect, data + 16, 4);
+	memcpy(&vs->negotiated, data + 32, 8);
+	memcpy(&vs->driver_features, data + 40, 8);
+	vs->negotiated &= vs->offered;
+	for (i = 0; i < nvq; i++)
+		vs->queues[i] = saved[i];
+	pthread_mutex_unlock(&vs->mtx);
+	if (vs->negotiated != 0 && vs->vc->apply_features != NULL)
+		vs->vc->apply_features(vs->dev, vs->negotiated);
+	if ((vs->status & VIRTIO_S_DRIVER_OK) && vs->vc->driver_ok != NULL)
+		vs->vc->driver_ok(vs->dev);
+	return 0;
+}

@@ -101,6 +101,8 @@ struct virtio_consts {
 	void		(*apply_features)(void *dev, uint64_t features);
 	/* Optional: DRIVER_OK was set: queues are ready. */
 	void		(*driver_ok)(void *dev);
+	/* Optional: finish the I/O in flight before the state is saved. */
+	void		(*quiesce)(void *dev);
 };
 
 struct virtio_softc {
@@ -137,6 +139,14 @@ void	vs_bar_write(struct pci_devinst *pi, int baridx, uint64_t offset, int size,
 	    uint64_t value);
 int	vs_cfgread(struct pci_devinst *pi, int offset, int bytes, uint32_t *val);
 int	vs_cfgwrite(struct pci_devinst *pi, int offset, int bytes, uint32_t val);
+/*
+ * The transport's state for the instance store, as a device's
+ * pe_snapshot_save/restore (the generic PCI state is saved beside it).
+ * Restore re-maps the enabled queues' rings and refuses state that does
+ * not fit this device (other queue count, sizes or offered features).
+ */
+ssize_t	vs_snapshot_save(struct pci_devinst *pi, uint8_t *buf, size_t cap);
+int	vs_snapshot_restore(struct pci_devinst *pi, const uint8_t *data, size_t len);
 /* The device configuration changed (e.g. a new disk size): tell the guest. */
 void	vs_config_changed(struct virtio_softc *vs);
 /* A device-side fatal error: DEVICE_NEEDS_RESET, a configuration interrupt. */

@@ -440,3 +440,54 @@ TEST(virtio_legacy_interface)
 	CHECK_EQ(pi->pi_d->pe_barread(pi, 0, 19, 1), 1);
 	test_bvm_free(bvm);
 }
+
+TEST(virtio_snapshot_roundtrip)
+{
+	struct pci_devinst *pi, *pi2;
+	struct bhyve_vm *bvm = vm_with_rnd(&pi), *bvm2;
+	static uint8_t snap[16384];
+	ssize_t n;
+	int cap;
+
+	REQUIRE(bvm != NULL);
+	driver_init(pi, VIRTIO_F_VERSION_1 | VIRTIO_F_INDIRECT_DESC);
+	for (cap = pci_get_cfgdata8(pi, PCIR_CAP_PTR); cap && pci_get_cfgdata8(pi, cap) != 0x11;
+	    cap = pci_get_cfgdata8(pi, cap + 1))
+		;
+	pci_emul_cfgwrite(bvm, 0, SLOT, 0, cap + 2, 2, 0x8000);
+	wr(pi, 0x1a, 2, 1);
+	pci_msix_write(pi, 16, 4, 0xfee00000);
+	pci_msix_write(pi, 24, 4, 0x55);
+	pci_msix_write(pi, 28, 4, 0);
+	put_desc(DESC_GPA, 0, BUF_GPA, 8, VRING_DESC_F_WRITE, 0);
+	offer(0, 0);
+	notify(pi);
+	CHECK_EQ(get16(USED_GPA + 2), 1);
+	n = pci_snapshot_save(pi, snap, sizeof(snap));
+	REQUIRE(n > 0 && (size_t)n <= sizeof(snap));
+	CHECK_EQ(pci_snapshot_save(pi, snap, 10), n);	/* too small: the size */
+	/* A new bhyve (same -s options) continues the device. */
+	uint8_t *keep = malloc(RAM_SIZE);
+	memcpy(keep, ram, RAM_SIZE);
+	bvm2 = vm_with_rnd(&pi2);
+	memcpy(ram, keep, RAM_SIZE);
+	free(keep);
+	REQUIRE(bvm2 != NULL);
+	/* Corrupt versions are refused and change nothing. */
+	snap[0] ^= 1;
+	CHECK(pci_snapshot_restore(pi2, snap, (size_t)n) != 0);
+	snap[0] ^= 1;
+	CHECK(pci_snapshot_restore(pi2, snap, (size_t)n - 1) != 0);
+	CHECK_EQ(rd(pi2, 0x14, 1), 0);
+	REQUIRE(pci_snapshot_restore(pi2, snap, (size_t)n) == 0);
+	CHECK(rd(pi2, 0x14, 1) & VIRTIO_S_DRIVER_OK);
+	CHECK_EQ(pci_msix_read(pi2, 24, 4), 0x55);
+	msi_count = 0;
+	offer(1, 0);
+	pi2->pi_d->pe_barwrite(pi2, 4, 0x3000, 2, 0);
+	CHECK_EQ(get16(USED_GPA + 2), 2);
+	CHECK_EQ(msi_count, 1);
+	CHECK_EQ(msi_data, 0x55);
+	test_bvm_free(bvm2);
+	test_bvm_free(bvm);
+}
