@@ -49,6 +49,12 @@ fake_suspend(struct bhyve_vm *bvm, enum vm_suspend_how how)
 	return 0;
 }
 
+static void
+remove_image(void)
+{
+	unlink(img);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -64,6 +70,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fd < 0 || ftruncate(fd, 1 << 20) != 0)
 			abort();
 		close(fd);
+		atexit(remove_image);
 	}
 	nram = size < 0x10000 ? size : 0x10000;
 	memset(ram, 0, RAM_SIZE);
