@@ -17,28 +17,6 @@
 
 #define XEN_ELFNOTE_PHYS32_ENTRY	18
 
-static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void
-wr64(uint8_t *p, uint64_t v)
-{
-	wr32(p, (uint32_t)v);
-	wr32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* Walk the notes in [off, off + len) of @buf for Xen's PHYS32_ENTRY. */
 static int
 find_pvh_note(const uint8_t *buf, size_t len, uint64_t off, uint64_t sz, uint32_t *entry)
@@ -49,8 +27,8 @@ find_pvh_note(const uint8_t *buf, size_t len, uint64_t off, uint64_t sz, uint32_
 		return -EINVAL;
 	end = off + sz;
 	while (end - pos >= 12) {
-		uint32_t namesz = rd32(buf + pos), descsz = rd32(buf + pos + 4);
-		uint32_t type = rd32(buf + pos + 8);
+		uint32_t namesz = kload_rd32(buf + pos), descsz = kload_rd32(buf + pos + 4);
+		uint32_t type = kload_rd32(buf + pos + 8);
 		uint64_t name = pos + 12;
 		uint64_t desc = name + (((uint64_t)namesz + 3) & ~3ULL);
 		uint64_t next = desc + (((uint64_t)descsz + 3) & ~3ULL);
@@ -59,7 +37,7 @@ find_pvh_note(const uint8_t *buf, size_t len, uint64_t off, uint64_t sz, uint32_
 			return -EINVAL;
 		if (namesz == 4 && memcmp(buf + name, "Xen", 4) == 0 &&
 		    type == XEN_ELFNOTE_PHYS32_ENTRY && (descsz == 4 || descsz == 8)) {
-			*entry = rd32(buf + desc);
+			*entry = kload_rd32(buf + desc);
 			return 0;
 		}
 		pos = next;
@@ -110,25 +88,25 @@ kload_pvh_start_info(const struct kload_boot32_params *p, uint8_t *page, size_t 
 		return -ENOSPC;
 	}
 	memset(page, 0, need);
-	wr32(page + 0, 0x336ec578);		/* XEN_HVM_START_MAGIC_VALUE */
-	wr32(page + 4, 1);			/* version 1: with the memory map */
-	wr32(page + 12, (uint32_t)p->nmods);
-	wr64(page + 16, p->nmods ? page_gpa + mods : 0);
-	wr64(page + 24, p->cmdline_gpa);
-	wr64(page + 32, p->rsdp);
-	wr64(page + 40, page_gpa + map);
-	wr32(page + 48, (uint32_t)p->ne820);
+	kload_wr32(page + 0, 0x336ec578);		/* XEN_HVM_START_MAGIC_VALUE */
+	kload_wr32(page + 4, 1);			/* version 1: with the memory map */
+	kload_wr32(page + 12, (uint32_t)p->nmods);
+	kload_wr64(page + 16, p->nmods ? page_gpa + mods : 0);
+	kload_wr64(page + 24, p->cmdline_gpa);
+	kload_wr64(page + 32, p->rsdp);
+	kload_wr64(page + 40, page_gpa + map);
+	kload_wr32(page + 48, (uint32_t)p->ne820);
 	for (i = 0; i < p->nmods; i++) {
 		uint8_t *m = page + mods + 32 * i;
-		wr64(m, p->mods[i].gpa);
-		wr64(m + 8, p->mods[i].len);
-		wr64(m + 16, p->mods[i].cmdline_gpa);
+		kload_wr64(m, p->mods[i].gpa);
+		kload_wr64(m + 8, p->mods[i].len);
+		kload_wr64(m + 16, p->mods[i].cmdline_gpa);
 	}
 	for (i = 0; i < p->ne820; i++) {
 		uint8_t *e = page + map + 24 * i;
-		wr64(e, p->e820[i].addr);
-		wr64(e + 8, p->e820[i].len);
-		wr32(e + 16, p->e820[i].type);
+		kload_wr64(e, p->e820[i].addr);
+		kload_wr64(e + 8, p->e820[i].len);
+		kload_wr32(e + 16, p->e820[i].type);
 	}
 	return 0;
 }
@@ -196,8 +174,8 @@ kload_parse_multiboot(const uint8_t *buf, size_t len, struct kload_image *img,
 
 	/* The header is 32-bit aligned within the first 8192 bytes (spec 3.1.1). */
 	for (off = 0; off + 12 <= lim; off += 4) {
-		if (rd32(buf + off) == MB_MAGIC &&
-		    (uint32_t)(rd32(buf + off) + rd32(buf + off + 4) + rd32(buf + off + 8)) == 0) {
+		if (kload_rd32(buf + off) == MB_MAGIC &&
+		    (uint32_t)(kload_rd32(buf + off) + kload_rd32(buf + off + 4) + kload_rd32(buf + off + 8)) == 0) {
 			h = buf + off;
 			break;
 		}
@@ -206,7 +184,7 @@ kload_parse_multiboot(const uint8_t *buf, size_t len, struct kload_image *img,
 		*why = "no multiboot header";
 		return -ENOEXEC;
 	}
-	flags = rd32(h + 4);
+	flags = kload_rd32(h + 4);
 	*mbflags = flags;
 	if ((flags & 0xffff) & ~MB_KNOWN_REQUIRED) {
 		*why = "multiboot header requires features this loader lacks";
@@ -221,11 +199,11 @@ kload_parse_multiboot(const uint8_t *buf, size_t len, struct kload_image *img,
 			*why = "multiboot header is truncated";
 			return -EINVAL;
 		}
-		header_addr = rd32(h + 12);
-		load_addr = rd32(h + 16);
-		load_end = rd32(h + 20);
-		bss_end = rd32(h + 24);
-		entry = rd32(h + 28);
+		header_addr = kload_rd32(h + 12);
+		load_addr = kload_rd32(h + 16);
+		load_end = kload_rd32(h + 20);
+		bss_end = kload_rd32(h + 24);
+		entry = kload_rd32(h + 28);
 		if (load_addr > header_addr || header_addr - load_addr > off) {
 			*why = "multiboot header has impossible addresses (load_addr above the header)";
 			return -EINVAL;
@@ -299,9 +277,9 @@ kload_multiboot_info(const struct kload_boot32_params *p, uint8_t *page, size_t 
 			*why = "a multiboot module lies above 4 GiB";
 			return -EINVAL;
 		}
-		wr32(m, (uint32_t)p->mods[i].gpa);
-		wr32(m + 4, (uint32_t)(p->mods[i].gpa + p->mods[i].len));
-		wr32(m + 8, (uint32_t)p->mods[i].cmdline_gpa);
+		kload_wr32(m, (uint32_t)p->mods[i].gpa);
+		kload_wr32(m + 4, (uint32_t)(p->mods[i].gpa + p->mods[i].len));
+		kload_wr32(m + 8, (uint32_t)p->mods[i].cmdline_gpa);
 	}
 	for (i = 0; i < p->ne820; i++) {
 		const struct kload_e820_entry *e = &p->e820[i];
@@ -311,23 +289,23 @@ kload_multiboot_info(const struct kload_boot32_params *p, uint8_t *page, size_t 
 			lower = e->len;
 		if (e->type == KLOAD_E820_RAM && e->addr == 0x100000)
 			upper = e->len;
-		wr32(m, 20);			/* size of the rest of the entry */
-		wr64(m + 4, e->addr);
-		wr64(m + 12, e->len);
-		wr32(m + 20, e->type);
+		kload_wr32(m, 20);			/* size of the rest of the entry */
+		kload_wr64(m + 4, e->addr);
+		kload_wr64(m + 12, e->len);
+		kload_wr32(m + 20, e->type);
 	}
-	wr32(page + 4, (uint32_t)(lower >> 10));	/* mem_lower, KiB */
-	wr32(page + 8, (uint32_t)((upper >> 10) > UINT32_MAX ? UINT32_MAX : upper >> 10));
-	wr32(page + 16, (uint32_t)p->cmdline_gpa);
+	kload_wr32(page + 4, (uint32_t)(lower >> 10));	/* mem_lower, KiB */
+	kload_wr32(page + 8, (uint32_t)((upper >> 10) > UINT32_MAX ? UINT32_MAX : upper >> 10));
+	kload_wr32(page + 16, (uint32_t)p->cmdline_gpa);
 	if (p->nmods) {
 		flags |= 0x8;
-		wr32(page + 20, (uint32_t)p->nmods);
-		wr32(page + 24, (uint32_t)(page_gpa + mods));
+		kload_wr32(page + 20, (uint32_t)p->nmods);
+		kload_wr32(page + 24, (uint32_t)(page_gpa + mods));
 	}
-	wr32(page + 44, (uint32_t)(24 * p->ne820));	/* mmap_length */
-	wr32(page + 48, (uint32_t)(page_gpa + map));
+	kload_wr32(page + 44, (uint32_t)(24 * p->ne820));	/* mmap_length */
+	kload_wr32(page + 48, (uint32_t)(page_gpa + map));
 	memcpy(page + need, p->loader_name, namelen + 1);
-	wr32(page + 64, (uint32_t)(page_gpa + need));	/* boot_loader_name */
-	wr32(page, flags);
+	kload_wr32(page + 64, (uint32_t)(page_gpa + need));	/* boot_loader_name */
+	kload_wr32(page, flags);
 	return 0;
 }

@@ -11,6 +11,41 @@
 
 #define KLOAD_MAX_SEGS	16
 
+/* Little-endian fields of boot structures (the files may be unaligned). */
+static inline uint16_t
+kload_rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t
+kload_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t
+kload_rd64(const uint8_t *p)
+{
+	return kload_rd32(p) | (uint64_t)kload_rd32(p + 4) << 32;
+}
+
+static inline void
+kload_wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void
+kload_wr64(uint8_t *p, uint64_t v)
+{
+	kload_wr32(p, (uint32_t)v);
+	kload_wr32(p + 4, (uint32_t)(v >> 32));
+}
+
 struct kload_seg {
 	uint64_t	gpa;		/* where it goes in guest-physical memory */
 	uint64_t	file_off;	/* bytes [file_off, file_off+filesz) of the file */

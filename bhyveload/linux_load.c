@@ -52,40 +52,6 @@
 #define LOADFLAGS_CAN_USE_HEAP	0x80
 #define XLF_KERNEL_64		0x01
 
-static uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t
-rd64(const uint8_t *p)
-{
-	return rd32(p) | (uint64_t)rd32(p + 4) << 32;
-}
-
-static void
-wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static void
-wr64(uint8_t *p, uint64_t v)
-{
-	wr32(p, (uint32_t)v);
-	wr32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* The compression formats the kernel's build can use (arch/x86/boot/compressed/Makefile). */
 static enum kload_comp
 detect_comp(const uint8_t *p, size_t len)
@@ -135,11 +101,11 @@ kload_parse_bzimage(const uint8_t *buf, size_t len, struct kload_bzimage *bz, co
 		*why = "not a Linux bzImage (no \"HdrS\" setup header)";
 		return -ENOEXEC;
 	}
-	if (rd16(buf + HDR_BOOT_FLAG) != 0xaa55) {
+	if (kload_rd16(buf + HDR_BOOT_FLAG) != 0xaa55) {
 		*why = "bzImage boot sector lacks its 0xAA55 signature";
 		return -EINVAL;
 	}
-	bz->version = rd16(buf + HDR_VERSION);
+	bz->version = kload_rd16(buf + HDR_VERSION);
 	/* 2.12 brought xloadflags (the 64-bit entry); 64-bit kernels since 3.8 have it. */
 	if (bz->version < 0x20c) {
 		*why = "boot protocol older than 2.12: not a 64-bit bzImage this loader can enter";
@@ -159,17 +125,17 @@ kload_parse_bzimage(const uint8_t *buf, size_t len, struct kload_bzimage *bz, co
 		return -EINVAL;
 	}
 	bz->loadflags = buf[HDR_LOADFLAGS];
-	bz->xloadflags = rd16(buf + HDR_XLOADFLAGS);
+	bz->xloadflags = kload_rd16(buf + HDR_XLOADFLAGS);
 	if (!(bz->loadflags & LOADFLAGS_LOADED_HIGH) || !(bz->xloadflags & XLF_KERNEL_64)) {
 		*why = "bzImage has no 64-bit entry point (not an x86-64 kernel)";
 		return -EINVAL;
 	}
-	bz->initrd_addr_max = rd32(buf + HDR_INITRD_ADDR_MAX);
-	bz->kernel_alignment = rd32(buf + HDR_KERNEL_ALIGNMENT);
+	bz->initrd_addr_max = kload_rd32(buf + HDR_INITRD_ADDR_MAX);
+	bz->kernel_alignment = kload_rd32(buf + HDR_KERNEL_ALIGNMENT);
 	bz->relocatable = buf[HDR_RELOCATABLE] != 0;
-	bz->cmdline_size = rd32(buf + HDR_CMDLINE_SIZE);
-	bz->pref_address = rd64(buf + HDR_PREF_ADDRESS);
-	bz->init_size = rd32(buf + HDR_INIT_SIZE);
+	bz->cmdline_size = kload_rd32(buf + HDR_CMDLINE_SIZE);
+	bz->pref_address = kload_rd64(buf + HDR_PREF_ADDRESS);
+	bz->init_size = kload_rd32(buf + HDR_INIT_SIZE);
 	bz->pm_off = bz->setup_len;
 	bz->pm_len = len - bz->setup_len;
 	if (bz->kernel_alignment == 0 || (bz->kernel_alignment & (bz->kernel_alignment - 1)) != 0 ||
@@ -179,8 +145,8 @@ kload_parse_bzimage(const uint8_t *buf, size_t len, struct kload_bzimage *bz, co
 		*why = "bzImage setup header has impossible alignment, address or size fields";
 		return -EINVAL;
 	}
-	bz->payload_off = bz->pm_off + rd32(buf + HDR_PAYLOAD_OFFSET);
-	bz->payload_len = rd32(buf + HDR_PAYLOAD_LENGTH);
+	bz->payload_off = bz->pm_off + kload_rd32(buf + HDR_PAYLOAD_OFFSET);
+	bz->payload_len = kload_rd32(buf + HDR_PAYLOAD_LENGTH);
 	if (bz->payload_len < 8 || bz->payload_off < bz->pm_off || bz->payload_off > len ||
 	    bz->payload_len > len - bz->payload_off) {
 		*why = "bzImage payload lies outside the file (truncated?)";
@@ -193,7 +159,7 @@ kload_parse_bzimage(const uint8_t *buf, size_t len, struct kload_bzimage *bz, co
 	 * size_append); a hint only, checked against what decompresses.
 	 */
 	if (bz->comp != KLOAD_COMP_NONE)
-		bz->payload_size_hint = rd32(buf + bz->payload_off + bz->payload_len - 4);
+		bz->payload_size_hint = kload_rd32(buf + bz->payload_off + bz->payload_len - 4);
 	return 0;
 }
 
@@ -248,21 +214,21 @@ kload_linux_zero_page(const uint8_t *file, const struct kload_bzimage *bz,
 	zp[HDR_TYPE_OF_LOADER] = 0xff;		/* undefined boot loader: no version */
 	zp[HDR_LOADFLAGS] = (uint8_t)((bz->loadflags & ~LOADFLAGS_CAN_USE_HEAP) |
 	    LOADFLAGS_LOADED_HIGH);		/* no real-mode heap: setup does not run */
-	wr32(zp + HDR_HEAP_END_PTR, 0);
-	wr32(zp + HDR_CMD_LINE_PTR, (uint32_t)p->cmdline_gpa);
-	wr32(zp + BP_EXT_CMD_LINE_PTR, (uint32_t)(p->cmdline_gpa >> 32));
-	wr32(zp + HDR_RAMDISK_IMAGE, (uint32_t)p->initrd_gpa);
-	wr32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(p->initrd_gpa >> 32));
-	wr32(zp + HDR_RAMDISK_SIZE, (uint32_t)p->initrd_len);
-	wr32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)(p->initrd_len >> 32));
-	wr32(zp + HDR_HARDWARE_SUBARCH, 0);	/* X86_SUBARCH_PC */
-	wr64(zp + BP_ACPI_RSDP_ADDR, p->rsdp);
+	kload_wr32(zp + HDR_HEAP_END_PTR, 0);
+	kload_wr32(zp + HDR_CMD_LINE_PTR, (uint32_t)p->cmdline_gpa);
+	kload_wr32(zp + BP_EXT_CMD_LINE_PTR, (uint32_t)(p->cmdline_gpa >> 32));
+	kload_wr32(zp + HDR_RAMDISK_IMAGE, (uint32_t)p->initrd_gpa);
+	kload_wr32(zp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(p->initrd_gpa >> 32));
+	kload_wr32(zp + HDR_RAMDISK_SIZE, (uint32_t)p->initrd_len);
+	kload_wr32(zp + BP_EXT_RAMDISK_SIZE, (uint32_t)(p->initrd_len >> 32));
+	kload_wr32(zp + HDR_HARDWARE_SUBARCH, 0);	/* X86_SUBARCH_PC */
+	kload_wr64(zp + BP_ACPI_RSDP_ADDR, p->rsdp);
 	zp[BP_E820_ENTRIES] = (uint8_t)p->ne820;
 	for (i = 0; i < p->ne820; i++) {
 		uint8_t *e = zp + BP_E820_TABLE + 20 * i;
-		wr64(e, p->e820[i].addr);
-		wr64(e + 8, p->e820[i].len);
-		wr32(e + 16, p->e820[i].type);
+		kload_wr64(e, p->e820[i].addr);
+		kload_wr64(e + 8, p->e820[i].len);
+		kload_wr32(e + 16, p->e820[i].type);
 	}
 	return 0;
 }
