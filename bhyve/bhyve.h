@@ -112,7 +112,11 @@ void	uart_backend_restore_all(void);
 /* What Ctrl-A x on a stdio console does (from the reader thread); NULL: SIGTERM. */
 void	uart_backend_set_escape_hook(void (*fn)(void));
 
-/* ACPI power button press, as bhyve does on SIGTERM (pm.c); not from a signal handler. */
-void	pm_power_button(struct bhyve_vm *bvm);
+/*
+ * ACPI power button press, as bhyve does on SIGTERM (pm.c); not from a
+ * signal handler.  Returns whether the guest listens (ACPI enabled and the
+ * button's event enabled): a guest that does not would never react.
+ */
+bool	pm_power_button(struct bhyve_vm *bvm);
 
 #endif /* LHYVE_BHYVE_H */

@@ -86,6 +86,9 @@ bhyve_devices_init(struct bhyve_vm *bvm)
 		goto fail;
 	return (0);
 fail:
+	/* The devices' snapshot hooks point at what fini frees. */
+	if (bvm->ctx != NULL)
+		vm_snapshot_unregister(bvm->ctx, NULL);
 	bhyve_devices_fini(bvm);
 	return (-1);
 }

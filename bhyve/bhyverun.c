@@ -605,6 +605,7 @@ main(int argc, char **argv)
 	}
 
 	/* Wait for a signal or for a vCPU to stop. */
+	bool button_pressed = false;
 	pfd = (struct pollfd){ .fd = signal_pipe[0], .events = POLLIN };
 	for (;;) {
 		if (poll(&pfd, 1, -1) < 0) {
@@ -622,7 +623,18 @@ main(int argc, char **argv)
 			vm_suspend(ctx, VM_SUSPEND_KEEP);
 			break;
 		}
-		/* SIGTERM/SIGINT/SIGHUP: stop the guest; its state is saved below. */
+		/*
+		 * SIGTERM presses the ACPI power button (bhyve.8): a guest that
+		 * listens shuts down by itself.  One that does not (no ACPI, or
+		 * the button's event disabled), a second SIGTERM, SIGINT and
+		 * SIGHUP stop the guest; its state is saved below.
+		 */
+		if (c == SIGTERM && !button_pressed && pm_power_button(&bvm)) {
+			button_pressed = true;
+			fprintf(stderr, "%s: %s: ACPI power button pressed (SIGTERM again stops "
+			    "the guest at once)\n", progname, vmname);
+			continue;
+		}
 		stopped_by_signal = c;
 		vm_suspend(ctx, VM_SUSPEND_POWEROFF);
 		break;

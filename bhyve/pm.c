@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -225,17 +226,21 @@ pm_tmr_handler(struct bhyve_vm *bvm, int in, int port, int bytes,
 	return (0);
 }
 
-void
+bool
 pm_power_button(struct bhyve_vm *bvm)
 {
 	struct pm_state *pm = bvm->pm;
+	bool heard;
 
 	if (pm == NULL)
-		return;
+		return (false);
 	pthread_mutex_lock(&pm->pm_mtx);
 	pm->pm1_status |= PM1_PWRBTN_STS;
 	pm_sci_update(bvm, pm);
+	/* Someone listens: ACPI mode (SCI_EN) with the button's event enabled. */
+	heard = (pm->pm1_control & PM1_SCI_EN) && (pm->pm1_enable & PM1_PWRBTN_EN);
 	pthread_mutex_unlock(&pm->pm_mtx);
+	return (heard);
 }
 
 int

@@ -126,3 +126,28 @@ wait $pid; rc=$?
 	notok "halted guest powered off (exit 1)" "rc=$rc $(cat "$T/con5" "$T/err5")"
 $BHYVECTL --vm=vm3 --destroy >/dev/null 2>&1
 true
+
+# SIGTERM presses the ACPI power button; a guest in ACPI mode that ignores
+# it keeps running, and a second SIGTERM stops it (state saved, exit 1).
+$BHYVELOAD -m 64M -k "$GUESTS/cli_pwrbtn.elf" pb >/dev/null 2>&1
+$BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio pb >"$T/pb.out" 2>"$T/pb.err" </dev/null &
+pid=$!
+if wait_for "$T/pb.out" '^ARMED' 10; then
+	kill -TERM $pid
+	sleep 1
+	if kill -0 $pid 2>/dev/null && grep -q 'power button pressed' "$T/pb.err"; then
+		ok "SIGTERM presses the power button of a guest in ACPI mode"
+	else
+		notok "SIGTERM presses the power button" "$(cat "$T/pb.err")"
+	fi
+	kill -TERM $pid
+	wait $pid
+	rc=$?
+	[ $rc = 1 ] && grep -q 'state saved' "$T/pb.err" &&
+		ok "a second SIGTERM stops a guest that ignores the button" ||
+		notok "second SIGTERM" "rc=$rc $(cat "$T/pb.err")"
+else
+	kill -9 $pid
+	notok "power button guest runs" "$(cat "$T/pb.out" "$T/pb.err")"
+fi
+$BHYVECTL --vm=pb --destroy >/dev/null 2>&1
