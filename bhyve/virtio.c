@@ -280,8 +280,20 @@ vq_getchain(struct vqueue_info *vq, struct vq_chain *c, int maxbufs)
 	if (!vq_ready(vq))
 		return 0;
 	avail_idx = ld16_acquire(vq->avail + 2);
-	if (avail_idx == vq->last_avail)
-		return 0;
+	if (avail_idx == vq->last_avail) {
+		if (!(vq->vs->negotiated & VIRTIO_F_EVENT_IDX))
+			return 0;
+		/*
+		 * Ask for a notification when the driver makes the next entry
+		 * available (avail_event, 2.7.10), then look again: an entry
+		 * added before the driver could see it would otherwise wait.
+		 */
+		st16_release(vq->used + 4 + 8 * (size_t)vq->size, vq->last_avail);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		avail_idx = ld16_acquire(vq->avail + 2);
+		if (avail_idx == vq->last_avail)
+			return 0;
+	}
 	if ((uint16_t)(avail_idx - vq->last_avail) > vq->size) {
 		vq_break(vq, "the available index ran ahead by more than the queue size");
 		return -1;

@@ -305,6 +305,8 @@ TEST(virtio_event_idx_suppresses)
 	offer(2, 0);
 	notify(pi);
 	CHECK_EQ(intx_level, 1);
+	/* The device asks to be notified of the next entry (avail_event). */
+	CHECK_EQ(get16(USED_GPA + 4 + 8 * QSIZE), 3);
 	test_bvm_free(bvm);
 }
 
