@@ -440,8 +440,13 @@ vs_set_status(struct virtio_softc *vs, uint8_t val)
 			val &= (uint8_t)~VIRTIO_S_FEATURES_OK;
 		else {
 			vs->negotiated = vs->driver_features;
-			if (vs->vc->apply_features != NULL)
-				vs->vc->apply_features(vs->dev, vs->negotiated);
+			/* Devices take their own locks: not under the transport's. */
+			if (vs->vc->apply_features != NULL) {
+				uint64_t f = vs->negotiated;
+				pthread_mutex_unlock(&vs->mtx);
+				vs->vc->apply_features(vs->dev, f);
+				pthread_mutex_lock(&vs->mtx);
+			}
 		}
 	}
 	/* NEEDS_RESET is the device's to set; the driver cannot clear it. */
@@ -668,8 +673,12 @@ vs_legacy_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 	case VL_GUEST_FEATURES << 4 | 4:
 		/* Legacy drivers see the low 32 bits and never VERSION_1. */
 		vs->negotiated = (uint32_t)val & vs->offered;
-		if (vs->vc->apply_features != NULL)
-			vs->vc->apply_features(vs->dev, vs->negotiated);
+		if (vs->vc->apply_features != NULL) {
+			uint64_t f = vs->negotiated;
+			pthread_mutex_unlock(&vs->mtx);
+			vs->vc->apply_features(vs->dev, f);
+			return;
+		}
 		break;
 	case VL_QUEUE_PFN << 4 | 4:
 		if (vq == NULL)

@@ -97,7 +97,10 @@ struct virtio_consts {
 	void		(*qnotify)(void *dev, struct vqueue_info *vq);
 	/* Optional: a guest write to the device configuration (after it is stored). */
 	void		(*cfgwrite)(void *dev, uint32_t offset, int size);
-	/* Optional: FEATURES_OK (or legacy feature write) with these features. */
+	/*
+	 * Optional: FEATURES_OK (or legacy feature write) with these features.
+	 * The callbacks run without the transport's lock held.
+	 */
 	void		(*apply_features)(void *dev, uint64_t features);
 	/* Optional: DRIVER_OK was set: queues are ready. */
 	void		(*driver_ok)(void *dev);
