@@ -247,7 +247,20 @@ struct emu_cpu {
 	uint32_t		exc_err;
 	int			exc_nesting;	/* for #DF / triple fault (SDM Vol. 3A 6.15 table 6-5) */
 	struct vmm_intr_source	intr_src;	/* external interrupts (pending == NULL: none) */
-	uint64_t		tsc_offset;	/* guest TSC = host-derived ticks + offset */
+	/* The VM's time base, shared by its vCPUs (pvclock.c). */
+	struct emu_clock	*clock;
+};
+
+/*
+ * One VM-wide time base (pvclock.c): the TSC counts at EMU_TSC_HZ from
+ * @origin (host CLOCK_MONOTONIC nanoseconds at which the VM's count was
+ * 0); a vCPU's TSC is that count plus its IA32_TSC_ADJUST.  kvm_wall_clock
+ * is MSR_KVM_WALL_CLOCK_NEW, which KVM keeps per VM.
+ */
+#define EMU_TSC_HZ	1000000000ULL
+struct emu_clock {
+	_Atomic int64_t		origin;
+	_Atomic uint64_t	kvm_wall_clock;
 };
 
 /* ---- register access (inline: used by every handler) ---- */
@@ -610,8 +623,6 @@ emu_op_fn op_sti;
 emu_op_fn op_cpuid;
 emu_op_fn op_rdtsc;
 emu_op_fn op_rdtscp;
-emu_op_fn op_rdmsr;
-emu_op_fn op_wrmsr;
 emu_op_fn op_movcr;		/* 0F 20/22 */
 emu_op_fn op_movdr;		/* 0F 21/23 */
 emu_op_fn op_grp6;		/* 0F 00: sldt str lldt ltr verr verw */
@@ -623,6 +634,9 @@ emu_op_fn op_larlsl;		/* 0F 02 lar, 0F 03 lsl */
 emu_op_fn op_arpl;		/* 63 outside 64-bit mode */
 emu_op_fn op_rdrand;		/* 0F C7 /6 rdrand, /7 rdseed (in->sub = ModRM.reg), register forms */
 emu_op_fn op_rdpid;		/* F3 0F C7 /7 */
+/* msr.c */
+emu_op_fn op_rdmsr;		/* 0F 32 */
+emu_op_fn op_wrmsr;		/* 0F 30 */
 /* syscall.c: vendor rules in the file's header comment */
 emu_op_fn op_syscall;		/* 0F 05 */
 emu_op_fn op_sysret;		/* 0F 07 */
