@@ -8,7 +8,8 @@
  * same profile where the vendors behave differently.
  *
  * A feature bit is set only when the emulator implements it completely:
- * x87, FXSR, MMX, SSE through SSE4.2, MTRRs are set, no XSAVE yet; no AVX (VEX encodes only the BMI general-register instructions),
+ * x87, FXSR, MMX, SSE through SSE4.2, XSAVE for x87 and SSE, MTRRs are
+ * set; no AVX (VEX encodes only the BMI general-register instructions),
  * no local APIC yet.  Leaves beyond the maximum return zeros.  The
  * hypervisor leaves 40000000H-40000001H are KVM's (kvmclock only).
  */
@@ -184,7 +185,7 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		 * (PCMPxSTRx, CRC32, PCMPGTQ) is integer code in C: always.
 		 */
 		regs[2] = CPUID1_CX16 | CPUID1_SSE42 | CPUID1_MOVBE | CPUID1_POPCNT |
-		    CPUID1_RDRAND | CPUID1_HYPERVISOR |
+		    CPUID1_XSAVE | CPUID1_RDRAND | CPUID1_HYPERVISOR |
 		    (host_leaf1_ecx() & (CPUID1_SSE3 | CPUID1_SSSE3 | CPUID1_SSE41));
 		regs[3] = CPUID1_FPU | CPUID1_DE | CPUID1_PSE | CPUID1_TSC | CPUID1_MSR |
 		    CPUID1_PAE | CPUID1_CX8 | CPUID1_SEP | CPUID1_MTRR | CPUID1_PGE |
@@ -196,7 +197,8 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		if (subleaf != 0)
 			break;
 		regs[1] = CPUID7_TSC_ADJUST | CPUID7_BMI1 | CPUID7_BMI2 | CPUID7_ERMS |
-		    CPUID7_FDP_CSDS | CPUID7_RDSEED | CPUID7_ADX;
+		    CPUID7_FDP_CSDS | CPUID7_RDSEED | CPUID7_ADX | CPUID7_CLFLUSHOPT |
+		    CPUID7_CLWB;
 		regs[2] = CPUID7_RDPID;
 		/*
 		 * SPEC_CTRL and ARCH_CAPABILITIES on both profiles, as KVM
@@ -205,6 +207,22 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		 * other costly mitigations (msr.c, docs/cpu.md "Vendor profiles").
 		 */
 		regs[3] = CPUID7_SPEC_CTRL | CPUID7_ARCH_CAP;
+		break;
+	case 0xd:
+		/*
+		 * XSAVE (SDM Vol. 1 13.2): x87 and SSE only (XCR0 bits 0-1),
+		 * the 512-byte legacy region and the 64-byte header, the same
+		 * in the standard and the compacted format.  EBX (the size
+		 * for the current XCR0) is 576 for every valid XCR0.
+		 */
+		if (subleaf == 0) {
+			regs[0] = 0x3;
+			regs[1] = 576;
+			regs[2] = 576;
+		} else if (subleaf == 1) {
+			regs[0] = CPUIDD_XSAVEOPT | CPUIDD_XSAVEC | CPUIDD_XGETBV1;
+			regs[1] = 576;
+		}
 		break;
 	case 0x15:
 		/*

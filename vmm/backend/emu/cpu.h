@@ -647,6 +647,14 @@ emu_op_fn op_x87;		/* D8-DF: in->sub = ModRM.reg; register forms by in->rm */
 emu_op_fn op_fwait;		/* 9B */
 emu_op_fn op_fxsave;		/* 0F AE /0 (REX.W: FXSAVE64) */
 emu_op_fn op_fxrstor;		/* 0F AE /1 (REX.W: FXRSTOR64) */
+emu_op_fn op_xsave;		/* 0F AE /4 (REX.W: XSAVE64) */
+emu_op_fn op_xrstor;		/* 0F AE /5 (REX.W: XRSTOR64) */
+emu_op_fn op_xsaveopt_clwb;	/* 0F AE /6: XSAVEOPT, 66: CLWB */
+emu_op_fn op_xsavec;		/* 0F C7 /4 */
+/* XGETBV, XSETBV (0F 01 D0, D1: grp7 calls them); XINUSE of the state. */
+int	emu_xgetbv(struct emu_cpu *cpu);
+int	emu_xsetbv(struct emu_cpu *cpu);
+uint64_t emu_xinuse(const struct emu_cpu *cpu);
 /* An x87 escape whose encoding is reserved (#UD whatever the state). */
 bool	emu_x87_invalid(const struct emu_insn *in);
 /* sse.c: MMX, SSE-SSE4.2; in->sub is the operation (sse.h) */

@@ -26,7 +26,7 @@
 			 CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG)
 /* CR4 bits for features CPUID advertises; setting any other is #GP(0). */
 #define CR4_ALLOWED	(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | \
-			 CR4_OSFXSR | CR4_OSXMMEXCPT)
+			 CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE)
 
 static inline bool
 privileged_fault(const struct emu_cpu *cpu)
@@ -799,6 +799,10 @@ op_grp7(struct emu_cpu *cpu, const struct emu_insn *in)
 		}
 	}
 	switch (in->sub) {
+	case 2:		/* 0F 01 D0 XGETBV, D1 XSETBV (NP); D4-D7 VMFUNC, XEND, XTEST... */
+		if ((in->rm & 7) > 1 || in->rep || in->opsize_prefix)
+			return emu_raise(cpu, IDT_UD);
+		return (in->rm & 7) == 0 ? emu_xgetbv(cpu) : emu_xsetbv(cpu);
 	case 4:		/* SMSW r16/r32/r64 */
 		emu_reg_write(cpu, in->rm, in->opsize, in->rex, cpu->st.cr0);
 		return EMU_OK;
@@ -814,8 +818,8 @@ op_grp7(struct emu_cpu *cpu, const struct emu_insn *in)
 		return emu_raise(cpu, IDT_UD);
 	default:
 		/*
-		 * VMX/SVM instructions, MONITOR/MWAIT, CLAC/STAC, XGETBV/XSETBV,
-		 * RDPKRU/WRPKRU: none is advertised, so all are #UD.
+		 * VMX/SVM instructions, MONITOR/MWAIT, CLAC/STAC, RDPKRU/WRPKRU:
+		 * none is advertised, so all are #UD.
 		 */
 		return emu_raise(cpu, IDT_UD);
 	}
