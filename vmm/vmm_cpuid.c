@@ -30,6 +30,7 @@
 #define CPUID1_FPU		(1u << 0)	/* x87 (x87.c) */
 #define CPUID1_DE		(1u << 2)	/* CR4.DE, DR4/DR5 #UD */
 #define CPUID1_PSE		(1u << 3)	/* 4 MiB pages in 32-bit paging */
+#define CPUID1_MCE		(1u << 7)	/* CR4.MCE, #MC (never raised) */
 #define CPUID1_TSC		(1u << 4)
 #define CPUID1_MSR		(1u << 5)
 #define CPUID1_PAE		(1u << 6)
@@ -37,6 +38,7 @@
 #define CPUID1_SEP		(1u << 11)	/* SYSENTER/SYSEXIT (AMD: legacy mode only) */
 #define CPUID1_MTRR		(1u << 12)	/* MTRRcap, fixed and 8 variable ranges (msr.c) */
 #define CPUID1_PGE		(1u << 13)
+#define CPUID1_MCA		(1u << 14)	/* MCG_CAP (no banks), MCG_STATUS (msr.c) */
 #define CPUID1_CMOV		(1u << 15)
 #define CPUID1_PAT		(1u << 16)
 #define CPUID1_CLFSH		(1u << 19)
@@ -69,6 +71,7 @@
 #define CPUID7_RDPID		(1u << 22)	/* ECX */
 #define CPUID7_SPEC_CTRL	(1u << 26)	/* EDX: IA32_SPEC_CTRL (IBRS) and IA32_PRED_CMD (IBPB) */
 #define CPUID7_ARCH_CAP		(1u << 29)	/* EDX: IA32_ARCH_CAPABILITIES */
+#define CPUID7_2_BHI_CTRL	(1u << 4)	/* 7.2:EDX: IA32_SPEC_CTRL.BHI_DIS_S */
 /* CPUID.0DH.1:EAX */
 #define CPUIDD_XSAVEOPT		(1u << 0)
 #define CPUIDD_XSAVEC		(1u << 1)
@@ -188,14 +191,27 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		    CPUID1_XSAVE | CPUID1_RDRAND | CPUID1_HYPERVISOR |
 		    (host_leaf1_ecx() & (CPUID1_SSE3 | CPUID1_SSSE3 | CPUID1_SSE41));
 		regs[3] = CPUID1_FPU | CPUID1_DE | CPUID1_PSE | CPUID1_TSC | CPUID1_MSR |
-		    CPUID1_PAE | CPUID1_CX8 | CPUID1_SEP | CPUID1_MTRR | CPUID1_PGE |
+		    CPUID1_PAE | CPUID1_MCE | CPUID1_CX8 | CPUID1_SEP | CPUID1_MTRR |
+		    CPUID1_PGE | CPUID1_MCA |
 		    CPUID1_CMOV | CPUID1_PAT | CPUID1_CLFSH | CPUID1_MMX |
 		    CPUID1_FXSR | CPUID1_SSE | CPUID1_SSE2;
 		break;
 	case 7:
-		/* Subleaf 0 only: EAX (the highest subleaf) = 0. */
+		/*
+		 * Subleaves 0-2 (EAX of subleaf 0: the highest).  Subleaf 2
+		 * EDX: BHI_CTRL on the Intel profile, so that Linux (which
+		 * assumes BHI under any hypervisor since the ITS fixes) sets
+		 * SPEC_CTRL.BHI_DIS_S once instead of clearing the branch
+		 * history on every system call (msr.c).
+		 */
+		if (subleaf == 2) {
+			if (!amd)
+				regs[3] = CPUID7_2_BHI_CTRL;
+			break;
+		}
 		if (subleaf != 0)
 			break;
+		regs[0] = 2;
 		regs[1] = CPUID7_TSC_ADJUST | CPUID7_BMI1 | CPUID7_BMI2 | CPUID7_ERMS |
 		    CPUID7_FDP_CSDS | CPUID7_RDSEED | CPUID7_ADX | CPUID7_CLFLUSHOPT |
 		    CPUID7_CLWB;

@@ -98,6 +98,10 @@ TEST(msr_both_profiles)
 		CHECK_EQ(wrmsr(&f, 0x48, 2), GP);
 		CHECK_EQ(wrmsr(&f, 0x48, 4), GP);
 		CHECK_EQ(rd(&f, 0x48), 1);
+		/* BHI_DIS_S: Intel only (CPUID 7.2:EDX[4]). */
+		CHECK_EQ(wrmsr(&f, 0x48, 0x401), vendors[i] == VMM_VENDOR_INTEL ? EMU_OK : GP);
+		CHECK_EQ(rd(&f, 0x48), vendors[i] == VMM_VENDOR_INTEL ? 0x401 : 1);
+		CHECK_EQ(wrmsr(&f, 0x48, 1), EMU_OK);
 		/* PRED_CMD: write-only IBPB. */
 		CHECK_EQ(wrmsr(&f, 0x49, 1), EMU_OK);
 		CHECK_EQ(wrmsr(&f, 0x49, 2), GP);
@@ -118,8 +122,15 @@ TEST(msr_both_profiles)
 		CHECK_EQ(f.vme.exitcode, VM_EXITCODE_WRMSR);
 		CHECK_EQ(f.vme.inst_length, 2);
 		CHECK_EQ(f.vme.u.msr.wval, 7);
-		/* Machine check and the K7 counters are not offered: userland's. */
-		CHECK_EQ(rdmsr(&f, 0x179, &v), -EMU_EXIT);
+		/* Machine-check architecture without banks. */
+		CHECK_EQ(rd(&f, 0x179), 0);
+		CHECK_EQ(wrmsr(&f, 0x179, 0), GP);
+		CHECK_EQ(rd(&f, 0x17a), 0);
+		CHECK_EQ(wrmsr(&f, 0x17a, 0), EMU_OK);
+		CHECK_EQ(wrmsr(&f, 0x17a, 4), GP);
+		CHECK_EQ(rdmsr(&f, 0x17b, &v), -EMU_EXIT);	/* no MCG_CTL (MCG_CTL_P = 0) */
+		CHECK_EQ(rdmsr(&f, 0x400, &v), -EMU_EXIT);	/* no bank 0 */
+		/* The K7 counters are not offered: userland's. */
 		CHECK_EQ(rdmsr(&f, 0xc0010000, &v), -EMU_EXIT);
 		/* CPL 3: #GP before anything. */
 		f.cpu->cpl = 3;
@@ -500,9 +511,14 @@ TEST(cpuid_time_leaves)
 		vmm_cpuid(p, 0, 1, 0, r);
 		CHECK(r[2] & (1u << 31));
 		CHECK(r[3] & (1u << 12));		/* MTRR */
+		CHECK_EQ(r[3] & 0x4080, 0x4080);	/* MCE, MCA */
 		/* 7: TSC_ADJUST; EDX: SPEC_CTRL, ARCH_CAPABILITIES; no STIBP/SSBD/MD_CLEAR. */
 		vmm_cpuid(p, 0, 7, 0, r);
+		CHECK_EQ(r[0], 2);
 		CHECK(r[1] & (1u << 1));
 		CHECK_EQ(r[3], (1u << 26) | (1u << 29));
+		/* 7.2:EDX BHI_CTRL on Intel (Linux assumes BHI under a hypervisor). */
+		vmm_cpuid(p, 0, 7, 2, r);
+		CHECK_EQ(r[3], i ? 0 : 1u << 4);
 	}
 }

@@ -23,6 +23,8 @@
  * enhanced IBRS, the kvmclock MSRs, and on the AMD profile (family 0FH)
  * SYSCFG (k8_check_syscfg_dram_mod_en), HWCR (init_amd_k8) and
  * INT_PENDING_MSG (the erratum 400 check of family 0FH model 41H+).
+ * MCG_CAP says there is no bank: Linux gets a machine-check architecture
+ * (no "Unable to init MCE device") with nothing to poll.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -43,6 +45,8 @@
 #define MSR_PLATFORM_INFO	0x000000ce	/* Intel */
 #define MSR_MTRRCAP		0x000000fe
 #define MSR_MISC_FEATURES	0x00000140	/* Intel MISC_FEATURES_ENABLES */
+#define MSR_MCG_CAP		0x00000179
+#define MSR_MCG_STATUS		0x0000017a
 #define MSR_SYSENTER_CS		0x00000174
 #define MSR_SYSENTER_ESP	0x00000175
 #define MSR_SYSENTER_EIP	0x00000176
@@ -82,8 +86,12 @@
 			 (1ULL << 5) | (1ULL << 6) | (1ULL << 8) | (1ULL << 13) | \
 			 (1ULL << 14) | (1ULL << 15) | (1ULL << 20) | (1ULL << 24) | \
 			 (1ULL << 26) | (1ULL << 27) | (1ULL << 62))
-/* IA32_SPEC_CTRL: IBRS only (no STIBP, no SSBD: CPUID 7:EDX[27], [31] are clear). */
-#define SPEC_CTRL_IBRS	0x1ULL
+/*
+ * IA32_SPEC_CTRL: IBRS, and BHI_DIS_S on Intel (CPUID 7.2:EDX[4]); no
+ * STIBP, no SSBD (CPUID 7:EDX[27], [31] are clear).
+ */
+#define SPEC_CTRL_IBRS		0x1ULL
+#define SPEC_CTRL_BHI_DIS_S	(1ULL << 10)
 /* IA32_PRED_CMD: IBPB is the only command. */
 #define PRED_CMD_IBPB	0x1ULL
 /* UCODE_REV: revision 1 in EDX, KVM's default microcode version. */
@@ -201,6 +209,14 @@ msr_read(struct emu_cpu *cpu, uint32_t msr, uint64_t *val)
 	case MSR_SPEC_CTRL: *val = st->spec_ctrl; return EMU_OK;
 	case MSR_PRED_CMD:
 		return emu_raise_err(cpu, IDT_GP, 0);	/* write-only */
+	case MSR_MCG_CAP:
+		/*
+		 * Machine-check architecture without banks (CPUID 1:EDX MCE,
+		 * MCA): nothing here ever fails, so there is nothing to report.
+		 */
+		*val = 0;
+		return EMU_OK;
+	case MSR_MCG_STATUS: *val = 0; return EMU_OK;
 	case MSR_UCODE_REV: *val = UCODE_REV_VALUE; return EMU_OK;
 	case MSR_ARCH_CAPABILITIES: *val = ARCH_CAP_VALUE; return EMU_OK;
 	case MSR_MTRRCAP: *val = MTRRCAP_VALUE; return EMU_OK;
@@ -345,7 +361,8 @@ msr_write(struct emu_cpu *cpu, uint32_t msr, uint64_t val)
 		break;
 	case MSR_SPEC_CTRL:
 		/* A plain register: nothing here speculates. */
-		if (val & ~SPEC_CTRL_IBRS)
+		if (val & ~(SPEC_CTRL_IBRS |
+		    (cpu->vendor != VMM_VENDOR_AMD ? SPEC_CTRL_BHI_DIS_S : 0)))
 			return emu_raise_err(cpu, IDT_GP, 0);
 		st->spec_ctrl = val;
 		break;
@@ -362,7 +379,13 @@ msr_write(struct emu_cpu *cpu, uint32_t msr, uint64_t val)
 		break;
 	case MSR_ARCH_CAPABILITIES:
 	case MSR_MTRRCAP:
+	case MSR_MCG_CAP:
 		return emu_raise_err(cpu, IDT_GP, 0);	/* read-only */
+	case MSR_MCG_STATUS:
+		/* No machine check in progress: only 0 may be written (SDM Vol. 3B 16.3.1.2). */
+		if (val != 0)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		break;
 	case MSR_SYSENTER_CS:
 		st->sysenter_cs = val & 0xffffffffULL;
 		break;

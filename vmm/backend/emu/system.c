@@ -25,7 +25,7 @@
 #define CR0_DEFINED	(CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | \
 			 CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG)
 /* CR4 bits for features CPUID advertises; setting any other is #GP(0). */
-#define CR4_ALLOWED	(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | \
+#define CR4_ALLOWED	(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | \
 			 CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE)
 
 static inline bool
