@@ -649,7 +649,7 @@ TEST(isa_cpuid_bits)
 	CHECK(r[2] & (1u << 13));	/* CMPXCHG16B */
 	CHECK(!(r[2] & (1u << 28)));	/* no AVX */
 	vmm_cpuid(&prof, 0, 7, 0, r);
-	CHECK_EQ(r[0], 0);
+	CHECK_EQ(r[0], 2);		/* subleaves 0-2 (2: BHI_CTRL) */
 	CHECK(r[1] & (1u << 3));	/* BMI1 */
 	CHECK(r[1] & (1u << 8));	/* BMI2 */
 	CHECK(r[1] & (1u << 18));	/* RDSEED */
