@@ -59,6 +59,7 @@
 #define CPUID1_RDRAND		(1u << 30)
 #define CPUID1_HYPERVISOR	(1u << 31)
 /* CPUID.7.0:EBX / ECX */
+#define CPUID7_FSGSBASE		(1u << 0)	/* RDFSBASE & co, CR4.FSGSBASE (system.c) */
 #define CPUID7_TSC_ADJUST	(1u << 1)	/* IA32_TSC_ADJUST (pvclock.c) */
 #define CPUID7_BMI1		(1u << 3)
 #define CPUID7_BMI2		(1u << 8)
@@ -212,7 +213,7 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		if (subleaf != 0)
 			break;
 		regs[0] = 2;
-		regs[1] = CPUID7_TSC_ADJUST | CPUID7_BMI1 | CPUID7_BMI2 | CPUID7_ERMS |
+		regs[1] = CPUID7_FSGSBASE | CPUID7_TSC_ADJUST | CPUID7_BMI1 | CPUID7_BMI2 | CPUID7_ERMS |
 		    CPUID7_FDP_CSDS | CPUID7_RDSEED | CPUID7_ADX | CPUID7_CLFLUSHOPT |
 		    CPUID7_CLWB;
 		regs[2] = CPUID7_RDPID;

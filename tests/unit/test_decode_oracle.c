@@ -233,7 +233,9 @@ static const struct mnmap mnmap[] = {
 	MAP(op_sti, ANY, ANY, ANY, Z(STI)),
 	MAP(op_cpuid, ANY, ANY, ANY, Z(CPUID)),
 	MAP(op_rdtsc, ANY, ANY, ANY, Z(RDTSC)),
+	MAP(op_rdpmc, ANY, ANY, ANY, Z(RDPMC)),
 	MAPF(O_NOSIZE, op_rdtscp, ANY, ANY, ANY, Z(RDTSCP)),
+	MAPF(O_NOSIZE, op_fsgsbase, ANY, ANY, ANY, Z(RDFSBASE), Z(RDGSBASE), Z(WRFSBASE), Z(WRGSBASE)),
 	MAP(op_rdmsr, ANY, ANY, ANY, Z(RDMSR)),
 	MAP(op_wrmsr, ANY, ANY, ANY, Z(WRMSR)),
 	MAP(op_movcr, ANY, ANY, ANY, Z(MOV)),
@@ -327,7 +329,8 @@ fn_name(emu_op_fn *fn)
  *  - 0F 00, ARPL, LAR, LSL in real mode ("not recognized in real-address
  *    mode", SDM Vol. 2A ARPL, LAR, LSL, SLDT...).
  *  - SYSCALL/SYSRET outside 64-bit mode (Intel; SDM Vol. 2B SYSCALL).
- *  - F2/F3 0F AE /6 with memory (F3: CLRSSBSY, no CET).
+ *  - F2/F3 0F AE /6 with memory (F3: CLRSSBSY, no CET); 0F AE /0-/3
+ *    register forms other than F3 in 64-bit mode (RDFSBASE & co).
  *  - the reserved x87 encodings (SDM Vol. 2D A.5 tables A-7..A-22).
  */
 static bool
@@ -346,6 +349,8 @@ handler_always_ud(const struct emu_insn *in, enum emu_mode mode)
 	}
 	if (in->fn == op_xsaveopt_clwb)
 		return in->rep != 0;	/* F3: CLRSSBSY (CET), F2: reserved */
+	if (in->fn == op_fsgsbase)
+		return in->rep != 0xf3 || !mode64;	/* the F3 forms, 64-bit mode only */
 	if (in->fn == op_movcr)
 		return !(in->reg == 0 || in->reg == 2 || in->reg == 3 || in->reg == 4 ||
 		    in->reg == 8);
@@ -371,7 +376,7 @@ static const ZydisISASet isa_not_emulated[] = {
 	ZYDIS_ISA_SET_VTX, ZYDIS_ISA_SET_VMFUNC, ZYDIS_ISA_SET_SVM, ZYDIS_ISA_SET_SMX,
 	ZYDIS_ISA_SET_SGX, ZYDIS_ISA_SET_SGX_ENCLV, ZYDIS_ISA_SET_TDX, ZYDIS_ISA_SET_SNP,
 	ZYDIS_ISA_SET_RDPRU,
-	ZYDIS_ISA_SET_RDWRFSGS, ZYDIS_ISA_SET_RTM, ZYDIS_ISA_SET_TSX_LDTRK,
+	ZYDIS_ISA_SET_RTM, ZYDIS_ISA_SET_TSX_LDTRK,
 	ZYDIS_ISA_SET_MONITOR, ZYDIS_ISA_SET_MONITORX, ZYDIS_ISA_SET_WAITPKG,
 	ZYDIS_ISA_SET_SMAP, ZYDIS_ISA_SET_PKU, ZYDIS_ISA_SET_CET, ZYDIS_ISA_SET_PT,
 	ZYDIS_ISA_SET_SERIALIZE, ZYDIS_ISA_SET_UINTR, ZYDIS_ISA_SET_PCONFIG,

@@ -623,6 +623,7 @@ emu_op_fn op_sti;
 emu_op_fn op_cpuid;
 emu_op_fn op_rdtsc;
 emu_op_fn op_rdtscp;
+emu_op_fn op_rdpmc;		/* 0F 33 */
 emu_op_fn op_movcr;		/* 0F 20/22 */
 emu_op_fn op_movdr;		/* 0F 21/23 */
 emu_op_fn op_grp6;		/* 0F 00: sldt str lldt ltr verr verw */
@@ -634,6 +635,7 @@ emu_op_fn op_larlsl;		/* 0F 02 lar, 0F 03 lsl */
 emu_op_fn op_arpl;		/* 63 outside 64-bit mode */
 emu_op_fn op_rdrand;		/* 0F C7 /6 rdrand, /7 rdseed (in->sub = ModRM.reg), register forms */
 emu_op_fn op_rdpid;		/* F3 0F C7 /7 */
+emu_op_fn op_fsgsbase;		/* F3 0F AE /0-/3 (mod 3): RDFSBASE RDGSBASE WRFSBASE WRGSBASE */
 /* msr.c */
 emu_op_fn op_rdmsr;		/* 0F 32 */
 emu_op_fn op_wrmsr;		/* 0F 30 */

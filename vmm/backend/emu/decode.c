@@ -69,7 +69,6 @@ struct opdesc {
 };
 
 #define INV		{ NULL, F_INVALID, 0, 0 }
-#define UNIMPL		{ op_unimpl, 0, EMU_FORM_NONE, 0 }
 
 /* The eight ALU rows 00-3F (SDM Vol. 2D A.3 table A-2): sub = row. */
 #define ALU_ROW(r, lk)							\
@@ -191,12 +190,14 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 		[7] = { op_nop, F_NOREP, EMU_FORM_RM, 0 },
 	},
 	/*
-	 * 0F AE, register: LFENCE MFENCE SFENCE (RDFSBASE & co need FSGSBASE).
+	 * 0F AE, register: LFENCE MFENCE SFENCE; F3 0F AE /0-/3 RDFSBASE
+	 * RDGSBASE WRFSBASE WRGSBASE (system.c, FSGSBASE).
 	 * With 66/F2/F3 these are INCSSP, UMONITOR, UMWAIT, TPAUSE... or
 	 * reserved: #UD without those extensions (SDM Vol. 2A LFENCE: "NP").
 	 */
 	[G15R] = {
-		[0 ... 4] = INV,
+		[0 ... 3] = { op_fsgsbase, 0, EMU_FORM_RM, 0 },	/* F3: RD/WR FS/GS BASE */
+		[4] = INV,
 		[5 ... 7] = { op_nop, F_NP, EMU_FORM_NONE, 0 },
 	},
 	/* VEX.LZ.0F38 F3: BLSR BLSMSK BLSI (BMI1), vvvv is the destination */
@@ -464,7 +465,7 @@ static const struct opdesc two_byte[256] = {
 	[0x30] = { op_wrmsr, 0, EMU_FORM_NONE, 0 },
 	[0x31] = { op_rdtsc, 0, EMU_FORM_NONE, 0 },
 	[0x32] = { op_rdmsr, 0, EMU_FORM_NONE, 0 },
-	[0x33] = UNIMPL,	/* RDPMC */
+	[0x33] = { op_rdpmc, 0, EMU_FORM_NONE, 0 },
 	[0x34] = { op_sysenter, 0, EMU_FORM_NONE, 0 },
 	[0x35] = { op_sysexit, 0, EMU_FORM_NONE, 0 },
 	[0x36] = INV,

@@ -26,7 +26,7 @@
 			 CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG)
 /* CR4 bits for features CPUID advertises; setting any other is #GP(0). */
 #define CR4_ALLOWED	(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | \
-			 CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE)
+			 CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_FSGSBASE | CR4_OSXSAVE)
 
 static inline bool
 privileged_fault(const struct emu_cpu *cpu)
@@ -211,6 +211,17 @@ op_rdtscp(struct emu_cpu *cpu, const struct emu_insn *in)
 }
 
 /*
+ * RDPMC (SDM Vol. 2B): there is no performance counter, general or fixed
+ * (CPUID 0AH is empty, no AMD counters), so every ECX names an invalid
+ * one: #GP(0), at any CPL and whatever CR4.PCE says.
+ */
+int
+op_rdpmc(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	return emu_raise_err(cpu, IDT_GP, 0);
+}
+
+/*
  * RDRAND (sub 0) / RDSEED (sub 1), 0F C7 /6 /7 register forms (SDM Vol. 2B):
  * a random value of the operand size and CF = 1, or 0 and CF = 0 when none
  * is available; OF SF ZF AF PF are cleared.  The host kernel's CSPRNG
@@ -244,6 +255,39 @@ op_rdpid(struct emu_cpu *cpu, const struct emu_insn *in)
 		cpu->st.gpr[in->rm] = cpu->st.tsc_aux;
 	else
 		emu_reg_write(cpu, in->rm, 4, 0, cpu->st.tsc_aux);
+	return EMU_OK;
+}
+
+/*
+ * F3 0F AE /0-/3 RDFSBASE RDGSBASE WRFSBASE WRGSBASE (SDM Vol. 2B):
+ * 64-bit mode only, with CR4.FSGSBASE, any CPL; 32-bit operands without
+ * REX.W (a read takes the low half, a write zero-extends).  A 64-bit base
+ * that is not canonical is #GP(0).  Without the F3 prefix the encodings
+ * are other instructions or reserved: #UD.
+ */
+int
+op_fsgsbase(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	int seg = (in->sub & 1) ? SEG_GS : SEG_FS;
+	uint64_t v;
+
+	if (in->rep != 0xf3 || in->lock || cpu->mode != EMU_MODE_LONG64 ||
+	    !(cpu->st.cr4 & CR4_FSGSBASE))
+		return emu_raise(cpu, IDT_UD);
+	if (in->sub < 2) {
+		v = cpu->st.seg[seg].base;
+		if (in->rex & 0x8)
+			cpu->st.gpr[in->rm] = v;
+		else
+			cpu->st.gpr[in->rm] = (uint32_t)v;
+		return EMU_OK;
+	}
+	v = cpu->st.gpr[in->rm];
+	if (!(in->rex & 0x8))
+		v = (uint32_t)v;
+	else if (!emu_canonical(v))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	cpu->st.seg[seg].base = v;
 	return EMU_OK;
 }
 
