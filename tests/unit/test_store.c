@@ -409,6 +409,11 @@ TEST(v2_format_is_as_documented)
 	CHECK_EQ(back->ncpus, 1);
 	CHECK_EQ(back->cpu[0].rip, 0);
 	CHECK_EQ(back->cpu[1].rip, 0xfff0);	/* absent: RESET */
+	/* MSRs an (older) file does not list keep their RESET values. */
+	CHECK_EQ(back->cpu[0].mtrr_deftype, 0x806);
+	CHECK_EQ(back->cpu[0].misc_enable, 0x1801);
+	CHECK_EQ(back->cpu[0].kvm_system_time, 0);
+	CHECK_EQ(back->cpu[0].tsc_adjust, 0);
 	vmm_image_fini(back);
 	/* And the writer's header and first section are what the page says. */
 	vmm_image_init(img);
