@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "io/vlapic.h"
 #include "vmm_cpuid.h"
 
 /* Highest basic leaf: Intel has the TSC leaves 15H and 16H, AMD stops at 0DH. */
@@ -89,6 +90,17 @@
 #define CPUIDX_INVTSC		(1u << 8)
 
 static const char brand[48] = "lhyve software x86-64 CPU";
+
+/*
+ * CPUID 15H: the crystal is the local APIC timer's input clock, and the
+ * TSC runs at crystal * 125 / 16 = 1 GHz (the software CPU's EMU_TSC_HZ).
+ */
+#define TSC_CRYSTAL_HZ		VLAPIC_BUS_HZ
+#define TSC_RATIO_NUM		125u
+#define TSC_RATIO_DEN		16u
+_Static_assert((uint64_t)TSC_CRYSTAL_HZ * TSC_RATIO_NUM / TSC_RATIO_DEN == 1000000000u &&
+    (uint64_t)TSC_CRYSTAL_HZ * TSC_RATIO_NUM % TSC_RATIO_DEN == 0,
+    "CPUID 15H must describe the 1 GHz TSC from the LAPIC timer's clock");
 
 /* KVM's paravirtual interface (Linux Documentation/virt/kvm/x86/cpuid.rst). */
 #define KVM_CPUID_SIGNATURE	0x40000000u
@@ -250,9 +262,9 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		 * calibrating against the PIT.
 		 */
 		if (!amd) {
-			regs[0] = 16;
-			regs[1] = 125;
-			regs[2] = 128000000;
+			regs[0] = TSC_RATIO_DEN;
+			regs[1] = TSC_RATIO_NUM;
+			regs[2] = TSC_CRYSTAL_HZ;
 		}
 		break;
 	case 0x16:
