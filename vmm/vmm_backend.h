@@ -69,6 +69,15 @@ struct vm_cpu_state {
 	uint32_t	pad0;
 	uint8_t		fxsave[512];		/* x87/SSE state, FXSAVE layout (SDM Vol. 1 10.5.1) */
 	uint64_t	xcr0;
+	/* MTRRs (SDM Vol. 3A 12.11): MTRRdefType, the 11 fixed-range MSRs, 8 variable pairs */
+	uint64_t	mtrr_deftype;
+	uint64_t	mtrr_fixed[11];		/* 250, 258, 259, 268-26F */
+	uint64_t	mtrr_var[16];		/* PhysBase0, PhysMask0, ... PhysMask7 (200-20F) */
+	uint64_t	tsc_adjust;		/* IA32_TSC_ADJUST (3BH) */
+	uint64_t	spec_ctrl;		/* IA32_SPEC_CTRL (48H) */
+	uint64_t	hwcr;			/* AMD HWCR (C001_0015H) */
+	uint64_t	kvm_system_time;	/* MSR_KVM_SYSTEM_TIME_NEW: pvclock page | enable */
+	uint64_t	kvm_wall_clock;		/* MSR_KVM_WALL_CLOCK_NEW (the same on every vCPU) */
 	uint64_t	reserved[15];
 };
 

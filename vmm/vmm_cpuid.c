@@ -8,9 +8,10 @@
  * same profile where the vendors behave differently.
  *
  * A feature bit is set only when the emulator implements it completely:
- * x87, FXSR, MMX, SSE through SSE4.2 are set, no XSAVE and no AVX (VEX
- * encodes only the BMI general-register instructions), no local APIC yet,
- * no MTRRs.  Leaves beyond the maximum return zeros.
+ * x87, FXSR, MMX, SSE through SSE4.2, XSAVE for x87 and SSE, MTRRs are
+ * set; no AVX (VEX encodes only the BMI general-register instructions),
+ * no local APIC yet.  Leaves beyond the maximum return zeros.  The
+ * hypervisor leaves 40000000H-40000001H are KVM's (kvmclock only).
  */
 #include <cpuid.h>
 #include <errno.h>
@@ -18,21 +19,27 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "io/vlapic.h"
 #include "vmm_cpuid.h"
 
-#define CPUID_MAX_BASIC		0x7
+/* Highest basic leaf: Intel has the TSC leaves 15H and 16H, AMD stops at 0DH. */
+#define CPUID_MAX_BASIC_INTEL	0x16
+#define CPUID_MAX_BASIC_AMD	0xd
 #define CPUID_MAX_EXT		0x80000008u
 
 /* CPUID.1:EDX */
 #define CPUID1_FPU		(1u << 0)	/* x87 (x87.c) */
 #define CPUID1_DE		(1u << 2)	/* CR4.DE, DR4/DR5 #UD */
 #define CPUID1_PSE		(1u << 3)	/* 4 MiB pages in 32-bit paging */
+#define CPUID1_MCE		(1u << 7)	/* CR4.MCE, #MC (never raised) */
 #define CPUID1_TSC		(1u << 4)
 #define CPUID1_MSR		(1u << 5)
 #define CPUID1_PAE		(1u << 6)
 #define CPUID1_CX8		(1u << 8)
 #define CPUID1_SEP		(1u << 11)	/* SYSENTER/SYSEXIT (AMD: legacy mode only) */
+#define CPUID1_MTRR		(1u << 12)	/* MTRRcap, fixed and 8 variable ranges (msr.c) */
 #define CPUID1_PGE		(1u << 13)
+#define CPUID1_MCA		(1u << 14)	/* MCG_CAP (no banks), MCG_STATUS (msr.c) */
 #define CPUID1_CMOV		(1u << 15)
 #define CPUID1_PAT		(1u << 16)
 #define CPUID1_CLFSH		(1u << 19)
@@ -48,15 +55,29 @@
 #define CPUID1_SSE42		(1u << 20)
 #define CPUID1_MOVBE		(1u << 22)
 #define CPUID1_POPCNT		(1u << 23)
+#define CPUID1_XSAVE		(1u << 26)	/* XSAVE/XRSTOR/XSETBV/XGETBV, x87 and SSE (x87.c) */
+#define CPUID1_OSXSAVE		(1u << 27)	/* CR4.OSXSAVE: set by the CPU at CPUID time */
 #define CPUID1_RDRAND		(1u << 30)
 #define CPUID1_HYPERVISOR	(1u << 31)
 /* CPUID.7.0:EBX / ECX */
+#define CPUID7_FSGSBASE		(1u << 0)	/* RDFSBASE & co, CR4.FSGSBASE (system.c) */
+#define CPUID7_TSC_ADJUST	(1u << 1)	/* IA32_TSC_ADJUST (pvclock.c) */
 #define CPUID7_BMI1		(1u << 3)
 #define CPUID7_BMI2		(1u << 8)
+#define CPUID7_ERMS		(1u << 9)	/* REP MOVSB/STOSB are fast (string.c bulk paths) */
 #define CPUID7_FDP_CSDS		(1u << 13)	/* FCS/FDS deprecated: saved as 0 (x87.c) */
 #define CPUID7_RDSEED		(1u << 18)
 #define CPUID7_ADX		(1u << 19)
+#define CPUID7_CLFLUSHOPT	(1u << 23)
+#define CPUID7_CLWB		(1u << 24)
 #define CPUID7_RDPID		(1u << 22)	/* ECX */
+#define CPUID7_SPEC_CTRL	(1u << 26)	/* EDX: IA32_SPEC_CTRL (IBRS) and IA32_PRED_CMD (IBPB) */
+#define CPUID7_ARCH_CAP		(1u << 29)	/* EDX: IA32_ARCH_CAPABILITIES */
+#define CPUID7_2_BHI_CTRL	(1u << 4)	/* 7.2:EDX: IA32_SPEC_CTRL.BHI_DIS_S */
+/* CPUID.0DH.1:EAX */
+#define CPUIDD_XSAVEOPT		(1u << 0)
+#define CPUIDD_XSAVEC		(1u << 1)
+#define CPUIDD_XGETBV1		(1u << 2)
 /* CPUID.80000001:ECX / EDX */
 #define CPUIDX_LAHF		(1u << 0)
 #define CPUIDX_ABM		(1u << 5)	/* LZCNT */
@@ -69,6 +90,23 @@
 #define CPUIDX_INVTSC		(1u << 8)
 
 static const char brand[48] = "lhyve software x86-64 CPU";
+
+/*
+ * CPUID 15H: the crystal is the local APIC timer's input clock, and the
+ * TSC runs at crystal * 125 / 16 = 1 GHz (the software CPU's EMU_TSC_HZ).
+ */
+#define TSC_CRYSTAL_HZ		VLAPIC_BUS_HZ
+#define TSC_RATIO_NUM		125u
+#define TSC_RATIO_DEN		16u
+_Static_assert((uint64_t)TSC_CRYSTAL_HZ * TSC_RATIO_NUM / TSC_RATIO_DEN == 1000000000u &&
+    (uint64_t)TSC_CRYSTAL_HZ * TSC_RATIO_NUM % TSC_RATIO_DEN == 0,
+    "CPUID 15H must describe the 1 GHz TSC from the LAPIC timer's clock");
+
+/* KVM's paravirtual interface (Linux Documentation/virt/kvm/x86/cpuid.rst). */
+#define KVM_CPUID_SIGNATURE	0x40000000u
+#define KVM_CPUID_FEATURES	0x40000001u
+#define KVM_FEATURE_CLOCKSOURCE2	(1u << 3)
+#define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (1u << 24)
 
 enum vmm_vendor
 vmm_host_vendor(void)
@@ -150,7 +188,7 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 	memset(regs, 0, 4 * sizeof(regs[0]));
 	switch (leaf) {
 	case 0:
-		regs[0] = CPUID_MAX_BASIC;
+		regs[0] = amd ? CPUID_MAX_BASIC_AMD : CPUID_MAX_BASIC_INTEL;
 		put_vendor(prof, regs);
 		break;
 	case 1:
@@ -163,20 +201,89 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		 * (PCMPxSTRx, CRC32, PCMPGTQ) is integer code in C: always.
 		 */
 		regs[2] = CPUID1_CX16 | CPUID1_SSE42 | CPUID1_MOVBE | CPUID1_POPCNT |
-		    CPUID1_RDRAND | CPUID1_HYPERVISOR |
+		    CPUID1_XSAVE | CPUID1_RDRAND | CPUID1_HYPERVISOR |
 		    (host_leaf1_ecx() & (CPUID1_SSE3 | CPUID1_SSSE3 | CPUID1_SSE41));
 		regs[3] = CPUID1_FPU | CPUID1_DE | CPUID1_PSE | CPUID1_TSC | CPUID1_MSR |
-		    CPUID1_PAE | CPUID1_CX8 | CPUID1_SEP | CPUID1_PGE |
+		    CPUID1_PAE | CPUID1_MCE | CPUID1_CX8 | CPUID1_SEP | CPUID1_MTRR |
+		    CPUID1_PGE | CPUID1_MCA |
 		    CPUID1_CMOV | CPUID1_PAT | CPUID1_CLFSH | CPUID1_MMX |
 		    CPUID1_FXSR | CPUID1_SSE | CPUID1_SSE2;
 		break;
 	case 7:
-		/* Subleaf 0 only: EAX (the highest subleaf) = 0. */
+		/*
+		 * Subleaves 0-2 (EAX of subleaf 0: the highest).  Subleaf 2
+		 * EDX: BHI_CTRL on the Intel profile, so that Linux (which
+		 * assumes BHI under any hypervisor since the ITS fixes) sets
+		 * SPEC_CTRL.BHI_DIS_S once instead of clearing the branch
+		 * history on every system call (msr.c).
+		 */
+		if (subleaf == 2) {
+			if (!amd)
+				regs[3] = CPUID7_2_BHI_CTRL;
+			break;
+		}
 		if (subleaf != 0)
 			break;
-		regs[1] = CPUID7_BMI1 | CPUID7_BMI2 | CPUID7_FDP_CSDS | CPUID7_RDSEED |
-		    CPUID7_ADX;
+		regs[0] = 2;
+		regs[1] = CPUID7_FSGSBASE | CPUID7_TSC_ADJUST | CPUID7_BMI1 | CPUID7_BMI2 | CPUID7_ERMS |
+		    CPUID7_FDP_CSDS | CPUID7_RDSEED | CPUID7_ADX | CPUID7_CLFLUSHOPT |
+		    CPUID7_CLWB;
 		regs[2] = CPUID7_RDPID;
+		/*
+		 * SPEC_CTRL and ARCH_CAPABILITIES on both profiles, as KVM
+		 * offers them: the "not affected" bits of ARCH_CAPABILITIES
+		 * and enhanced IBRS keep Linux from PTI, retpolines and the
+		 * other costly mitigations (msr.c, docs/cpu.md "Vendor profiles").
+		 */
+		regs[3] = CPUID7_SPEC_CTRL | CPUID7_ARCH_CAP;
+		break;
+	case 0xd:
+		/*
+		 * XSAVE (SDM Vol. 1 13.2): x87 and SSE only (XCR0 bits 0-1),
+		 * the 512-byte legacy region and the 64-byte header, the same
+		 * in the standard and the compacted format.  EBX (the size
+		 * for the current XCR0) is 576 for every valid XCR0.
+		 */
+		if (subleaf == 0) {
+			regs[0] = 0x3;
+			regs[1] = 576;
+			regs[2] = 576;
+		} else if (subleaf == 1) {
+			regs[0] = CPUIDD_XSAVEOPT | CPUIDD_XSAVEC | CPUIDD_XGETBV1;
+			regs[1] = 576;
+		}
+		break;
+	case 0x15:
+		/*
+		 * TSC/crystal (SDM Vol. 3B 18.7.3): the crystal is the local
+		 * APIC timer's input clock (vlapic.h VLAPIC_BUS_HZ, 128 MHz)
+		 * and TSC = crystal * 125 / 16 = 1 GHz (pvclock.c).  Linux
+		 * takes tsc_khz and lapic_timer_period from here instead of
+		 * calibrating against the PIT.
+		 */
+		if (!amd) {
+			regs[0] = TSC_RATIO_DEN;
+			regs[1] = TSC_RATIO_NUM;
+			regs[2] = TSC_CRYSTAL_HZ;
+		}
+		break;
+	case 0x16:
+		/* Base and maximum frequency 1000 MHz, 100 MHz reference (BCLK). */
+		if (!amd) {
+			regs[0] = 1000;
+			regs[1] = 1000;
+			regs[2] = 100;
+		}
+		break;
+	case KVM_CPUID_SIGNATURE:
+		regs[0] = KVM_CPUID_FEATURES;
+		memcpy(&regs[1], "KVMK", 4);
+		memcpy(&regs[2], "VMKV", 4);
+		memcpy(&regs[3], "M\0\0\0", 4);
+		break;
+	case KVM_CPUID_FEATURES:
+		/* kvmclock through the new MSRs, with a stable TSC (pvclock.c) only. */
+		regs[0] = KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_CLOCKSOURCE_STABLE_BIT;
 		break;
 	case 0x80000000u:
 		regs[0] = CPUID_MAX_EXT;

@@ -195,4 +195,14 @@ vm_cpu_state_reset(struct vm_cpu_state *st, int vcpuid)
 	st->fxsave[24] = 0x80;
 	st->fxsave[25] = 0x1f;
 	st->xcr0 = 1;
+	/*
+	 * No firmware runs before the loaded kernel, so RESET leaves what a
+	 * BIOS would hand over (Firecracker sets the same): MTRRs enabled,
+	 * default type WB, fixed ranges off, no variable range in use.
+	 */
+	st->mtrr_deftype = 0x806;
+	/* MISC_ENABLE: fast strings on, BTS and PEBS unavailable (SDM Vol. 4 table 2-2). */
+	st->misc_enable = 0x1801;
+	/* AMD HWCR: SMMLOCK set by firmware, TSC at the P0 rate (APM Vol. 2 A.4). */
+	st->hwcr = 0x01000001;
 }

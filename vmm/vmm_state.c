@@ -286,8 +286,27 @@ static const struct {
 	{ 0xc0000084, offsetof(struct vm_cpu_state, sfmask) },
 	{ 0xc0000102, offsetof(struct vm_cpu_state, kgs_base) },
 	{ 0xc0000103, offsetof(struct vm_cpu_state, tsc_aux) },
+	/* Added after the first version 2 files: older files simply lack them. */
+	{ 0x0000003b, offsetof(struct vm_cpu_state, tsc_adjust) },
+	{ 0x00000048, offsetof(struct vm_cpu_state, spec_ctrl) },
+	{ 0x000002ff, offsetof(struct vm_cpu_state, mtrr_deftype) },
+#define MTRR_FIXED(i, msr) { msr, offsetof(struct vm_cpu_state, mtrr_fixed) + 8 * (i) }
+	MTRR_FIXED(0, 0x250), MTRR_FIXED(1, 0x258), MTRR_FIXED(2, 0x259),
+	MTRR_FIXED(3, 0x268), MTRR_FIXED(4, 0x269), MTRR_FIXED(5, 0x26a),
+	MTRR_FIXED(6, 0x26b), MTRR_FIXED(7, 0x26c), MTRR_FIXED(8, 0x26d),
+	MTRR_FIXED(9, 0x26e), MTRR_FIXED(10, 0x26f),
+#undef MTRR_FIXED
+#define MTRR_VAR(i) { 0x200 + (i), offsetof(struct vm_cpu_state, mtrr_var) + 8 * (i) }
+	MTRR_VAR(0), MTRR_VAR(1), MTRR_VAR(2), MTRR_VAR(3), MTRR_VAR(4), MTRR_VAR(5),
+	MTRR_VAR(6), MTRR_VAR(7), MTRR_VAR(8), MTRR_VAR(9), MTRR_VAR(10), MTRR_VAR(11),
+	MTRR_VAR(12), MTRR_VAR(13), MTRR_VAR(14), MTRR_VAR(15),
+#undef MTRR_VAR
+	{ 0xc0010015, offsetof(struct vm_cpu_state, hwcr) },
+	{ 0x4b564d00, offsetof(struct vm_cpu_state, kvm_wall_clock) },
+	{ 0x4b564d01, offsetof(struct vm_cpu_state, kvm_system_time) },
 };
 #define NMSR_MAP	(sizeof(msr_map) / sizeof(msr_map[0]))
+_Static_assert(NMSR_MAP <= 64, "r_msrs keeps a 64-bit set of the MSRs seen");
 
 static uint64_t *
 msr_field(struct vm_cpu_state *st, size_t i)
@@ -588,7 +607,7 @@ static int
 r_msrs(const uint8_t *p, uint32_t len, uint32_t id, struct vm_cpu_state *st)
 {
 	uint32_t n, i, idx;
-	uint32_t seen = 0;
+	uint64_t seen = 0;
 	size_t k;
 
 	if (len < 8)
@@ -607,10 +626,10 @@ r_msrs(const uint8_t *p, uint32_t len, uint32_t id, struct vm_cpu_state *st)
 		if (k == NMSR_MAP)
 			return vmm_store_fail(EBADMSG,
 			    "state file: vCPU %u: MSR 0x%x is not one this lhyve keeps", id, idx);
-		if (seen & (1u << k))
+		if (seen & (1ULL << k))
 			return vmm_store_fail(EBADMSG, "state file: vCPU %u: MSR 0x%x listed twice",
 			    id, idx);
-		seen |= 1u << k;
+		seen |= 1ULL << k;
 		*msr_field(st, k) = g64(p + 8 + 16 * i + 8);
 	}
 	return 0;

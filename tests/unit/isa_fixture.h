@@ -28,6 +28,7 @@ struct fx {
 	uint8_t			*ram;
 	struct vm_exit		vme;
 	struct emu_insn		in;
+	struct emu_clock	clock;
 };
 
 static inline void
@@ -73,6 +74,8 @@ fx_init(struct fx *f, enum emu_mode mode)
 	f->map.seg[0].hva = f->ram;
 	f->cpu->mem = &f->map;
 	f->cpu->exit = &f->vme;
+	emu_clock_init(&f->clock);
+	f->cpu->clock = &f->clock;
 	f->cpu->exc_vector = -1;
 	fx_put64(f, FX_GDT + 0x08, 0x00af9b000000ffffULL);
 	fx_put64(f, FX_GDT + 0x10, 0x00cf93000000ffffULL);

@@ -233,7 +233,9 @@ static const struct mnmap mnmap[] = {
 	MAP(op_sti, ANY, ANY, ANY, Z(STI)),
 	MAP(op_cpuid, ANY, ANY, ANY, Z(CPUID)),
 	MAP(op_rdtsc, ANY, ANY, ANY, Z(RDTSC)),
+	MAP(op_rdpmc, ANY, ANY, ANY, Z(RDPMC)),
 	MAPF(O_NOSIZE, op_rdtscp, ANY, ANY, ANY, Z(RDTSCP)),
+	MAPF(O_NOSIZE, op_fsgsbase, ANY, ANY, ANY, Z(RDFSBASE), Z(RDGSBASE), Z(WRFSBASE), Z(WRGSBASE)),
 	MAP(op_rdmsr, ANY, ANY, ANY, Z(RDMSR)),
 	MAP(op_wrmsr, ANY, ANY, ANY, Z(WRMSR)),
 	MAP(op_movcr, ANY, ANY, ANY, Z(MOV)),
@@ -246,7 +248,7 @@ static const struct mnmap mnmap[] = {
 	MAP(op_grp6, ANY, ANY, 5, Z(VERW)),
 	MAPF(O_NOSIZE64, op_grp7, ANY, ANY, 0, Z(SGDT)),
 	MAPF(O_NOSIZE64, op_grp7, ANY, ANY, 1, Z(SIDT)),
-	MAPF(O_NOSIZE64, op_grp7, ANY, ANY, 2, Z(LGDT)),
+	MAPF(O_NOSIZE64 | O_NOSIZE, op_grp7, ANY, ANY, 2, Z(LGDT), Z(XGETBV), Z(XSETBV)),
 	MAPF(O_NOSIZE64, op_grp7, ANY, ANY, 3, Z(LIDT)),
 	MAP(op_grp7, ANY, ANY, 4, Z(SMSW)),
 	MAP(op_grp7, ANY, ANY, 6, Z(LMSW)),
@@ -277,6 +279,10 @@ static const struct mnmap mnmap[] = {
 	MAP(op_fwait, ANY, ANY, ANY, Z(FWAIT)),
 	MAPF(O_NOSIZE, op_fxsave, ANY, ANY, ANY, Z(FXSAVE), Z(FXSAVE64)),
 	MAPF(O_NOSIZE, op_fxrstor, ANY, ANY, ANY, Z(FXRSTOR), Z(FXRSTOR64)),
+	MAPF(O_NOSIZE, op_xsave, ANY, ANY, ANY, Z(XSAVE), Z(XSAVE64)),
+	MAPF(O_NOSIZE, op_xrstor, ANY, ANY, ANY, Z(XRSTOR), Z(XRSTOR64)),
+	MAPF(O_NOSIZE, op_xsaveopt_clwb, ANY, ANY, ANY, Z(XSAVEOPT), Z(XSAVEOPT64), Z(CLWB)),
+	MAPF(O_NOSIZE, op_xsavec, ANY, ANY, ANY, Z(XSAVEC), Z(XSAVEC64)),
 	/* sse.c: op_sse and op_mmx are checked for validity and length only (below) */
 	MAPF(O_NOSIZE, op_emms, ANY, ANY, ANY, Z(EMMS)),
 	MAPF(O_NOSIZE, op_ldmxcsr, ANY, ANY, ANY, Z(LDMXCSR)),
@@ -323,6 +329,8 @@ fn_name(emu_op_fn *fn)
  *  - 0F 00, ARPL, LAR, LSL in real mode ("not recognized in real-address
  *    mode", SDM Vol. 2A ARPL, LAR, LSL, SLDT...).
  *  - SYSCALL/SYSRET outside 64-bit mode (Intel; SDM Vol. 2B SYSCALL).
+ *  - F2/F3 0F AE /6 with memory (F3: CLRSSBSY, no CET); 0F AE /0-/3
+ *    register forms other than F3 in 64-bit mode (RDFSBASE & co).
  *  - the reserved x87 encodings (SDM Vol. 2D A.5 tables A-7..A-22).
  */
 static bool
@@ -335,8 +343,14 @@ handler_always_ud(const struct emu_insn *in, enum emu_mode mode)
 			return in->sub == 5;
 		if (in->sub == 7 && (in->rm & 7) == 0)
 			return !mode64;
+		if (in->sub == 2 && (in->rm & 7) <= 1)
+			return in->rep || in->opsize_prefix;	/* XGETBV XSETBV are NP */
 		return !(in->sub == 4 || in->sub == 6 || (in->sub == 7 && (in->rm & 7) == 1));
 	}
+	if (in->fn == op_xsaveopt_clwb)
+		return in->rep != 0;	/* F3: CLRSSBSY (CET), F2: reserved */
+	if (in->fn == op_fsgsbase)
+		return in->rep != 0xf3 || !mode64;	/* the F3 forms, 64-bit mode only */
 	if (in->fn == op_movcr)
 		return !(in->reg == 0 || in->reg == 2 || in->reg == 3 || in->reg == 4 ||
 		    in->reg == 8);
@@ -362,12 +376,12 @@ static const ZydisISASet isa_not_emulated[] = {
 	ZYDIS_ISA_SET_VTX, ZYDIS_ISA_SET_VMFUNC, ZYDIS_ISA_SET_SVM, ZYDIS_ISA_SET_SMX,
 	ZYDIS_ISA_SET_SGX, ZYDIS_ISA_SET_SGX_ENCLV, ZYDIS_ISA_SET_TDX, ZYDIS_ISA_SET_SNP,
 	ZYDIS_ISA_SET_RDPRU,
-	ZYDIS_ISA_SET_RDWRFSGS, ZYDIS_ISA_SET_RTM, ZYDIS_ISA_SET_TSX_LDTRK,
+	ZYDIS_ISA_SET_RTM, ZYDIS_ISA_SET_TSX_LDTRK,
 	ZYDIS_ISA_SET_MONITOR, ZYDIS_ISA_SET_MONITORX, ZYDIS_ISA_SET_WAITPKG,
 	ZYDIS_ISA_SET_SMAP, ZYDIS_ISA_SET_PKU, ZYDIS_ISA_SET_CET, ZYDIS_ISA_SET_PT,
 	ZYDIS_ISA_SET_SERIALIZE, ZYDIS_ISA_SET_UINTR, ZYDIS_ISA_SET_PCONFIG,
 	ZYDIS_ISA_SET_MCOMMIT, ZYDIS_ISA_SET_CLZERO, ZYDIS_ISA_SET_AMD_INVLPGB,
-	ZYDIS_ISA_SET_XSAVE, ZYDIS_ISA_SET_XSAVEC, ZYDIS_ISA_SET_XSAVES,
+	ZYDIS_ISA_SET_XSAVES,
 	ZYDIS_ISA_SET_SSE4A, ZYDIS_ISA_SET_AMD3DNOW, ZYDIS_ISA_SET_PADLOCK_ACE,
 	ZYDIS_ISA_SET_PADLOCK_PHE, ZYDIS_ISA_SET_PADLOCK_PMM, ZYDIS_ISA_SET_PADLOCK_RNG,
 	/*

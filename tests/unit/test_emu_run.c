@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu.h"
+#include "machine.h"
 #include "vmm_backend.h"
 #include "test.h"
 
@@ -374,19 +375,47 @@ TEST(emu_double_fault)
 	vmf_fini(&f);
 }
 
+/*
+ * No decoded instruction is unimplemented any more (RDPMC was the last):
+ * the exit op_unimpl builds, on a decoded instruction, carries its bytes
+ * and RIP and retires nothing.
+ */
 TEST(emu_unimplemented_exit)
 {
-	static const uint8_t prog[] = { 0x0f, 0x33 };	/* rdpmc */
+	static const uint8_t bytes[] = { 0x66, 0x0f, 0x33 };
+	struct emu_cpu *cpu = calloc(1, sizeof(*cpu));
+	struct vm_exit vme;
+	struct emu_insn in;
+
+	REQUIRE(cpu != NULL);
+	REQUIRE(emu_decode(bytes, sizeof(bytes), EMU_MODE_LONG64, &in) == 0);
+	cpu->exit = &vme;
+	cpu->st.rip = CODE;
+	CHECK_EQ(op_unimpl(cpu, &in), EMU_EXIT);
+	CHECK_EQ(vme.exitcode, VM_EXITCODE_INST_UNIMPL);
+	CHECK_EQ(vme.rip, CODE);
+	CHECK_EQ(vme.inst_length, 0);
+	CHECK_EQ(vme.u.inst_unimpl.num_valid, 3);
+	CHECK(memcmp(vme.u.inst_unimpl.inst_bytes, bytes, 3) == 0);
+	free(cpu);
+}
+
+/* RDPMC: no counter exists, so #GP(0) at any CPL (SDM Vol. 2B RDPMC). */
+TEST(emu_rdpmc_gp)
+{
+	static const uint8_t prog[] = { 0x0f, 0x33 };
+	static const uint8_t handler[] = { 0xf4 };
 	struct vmf f;
 
 	REQUIRE(vmf_init(&f) == 0);
 	load(&f, CODE, prog, sizeof(prog));
+	load(&f, HANDLER, handler, sizeof(handler));
+	set_gate(&f, IDT_GP, HANDLER, 0xe);
 	CHECK_EQ(run(&f, CODE), 0);
-	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_INST_UNIMPL);
-	CHECK_EQ(f.vme.rip, CODE);
-	CHECK_EQ(f.vme.u.inst_unimpl.num_valid, 2);
-	CHECK_EQ(f.vme.u.inst_unimpl.inst_bytes[0], 0x0f);
-	CHECK_EQ(f.vme.u.inst_unimpl.inst_bytes[1], 0x33);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(f.vme.rip, HANDLER);
+	CHECK_EQ(get64(f.ram + reg(&f, VM_REG_GUEST_RSP)), 0);		/* error code */
+	CHECK_EQ(get64(f.ram + reg(&f, VM_REG_GUEST_RSP) + 8), CODE);	/* faulting RIP */
 	vmf_fini(&f);
 }
 

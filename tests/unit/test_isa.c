@@ -649,15 +649,61 @@ TEST(isa_cpuid_bits)
 	CHECK(r[2] & (1u << 13));	/* CMPXCHG16B */
 	CHECK(!(r[2] & (1u << 28)));	/* no AVX */
 	vmm_cpuid(&prof, 0, 7, 0, r);
-	CHECK_EQ(r[0], 0);
+	CHECK_EQ(r[0], 2);		/* subleaves 0-2 (2: BHI_CTRL) */
 	CHECK(r[1] & (1u << 3));	/* BMI1 */
 	CHECK(r[1] & (1u << 8));	/* BMI2 */
 	CHECK(r[1] & (1u << 18));	/* RDSEED */
 	CHECK(r[1] & (1u << 19));	/* ADX */
 	CHECK(!(r[1] & (1u << 5)));	/* no AVX2 */
 	CHECK(r[2] & (1u << 22));	/* RDPID */
+	CHECK(r[1] & (1u << 0));	/* FSGSBASE */
 	vmm_cpuid(&prof, 0, 7, 1, r);
 	CHECK_EQ(r[0] | r[1] | r[2] | r[3], 0);
 	vmm_cpuid(&prof, 0, 0x80000001u, 0, r);
 	CHECK(r[2] & (1u << 5));	/* ABM: LZCNT */
+}
+
+/* F3 (REX.W) 0F AE /0-/3: RDFSBASE RDGSBASE WRFSBASE WRGSBASE (SDM Vol. 2B). */
+TEST(isa_fsgsbase)
+{
+	struct fx f;
+
+	REQUIRE(fx_init(&f, EMU_MODE_LONG64) == 0);
+	f.cpu->st.seg[SEG_FS].base = 0x00007fff12345678ULL;
+	f.cpu->st.seg[SEG_GS].base = 0xffff800000001000ULL;
+	/* CR4.FSGSBASE clear: #UD. */
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x48, 0x0f, 0xae, 0xc0), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	f.cpu->st.cr4 |= CR4_FSGSBASE;
+	/* rdfsbase %rax, rdgsbase %ecx (zero-extended low half) */
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x48, 0x0f, 0xae, 0xc0), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[RAX], 0x00007fff12345678ULL);
+	f.cpu->st.gpr[RCX] = ~0ULL;
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x0f, 0xae, 0xc9), EMU_OK);
+	CHECK_EQ(f.cpu->st.gpr[RCX], 0x00001000ULL);
+	/* wrfsbase %r8, wrgsbase %edx; any CPL */
+	f.cpu->st.gpr[8] = 0x0000123456789000ULL;
+	f.cpu->cpl = 3;
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x49, 0x0f, 0xae, 0xd0), EMU_OK);
+	CHECK_EQ(f.cpu->st.seg[SEG_FS].base, 0x0000123456789000ULL);
+	f.cpu->st.gpr[RDX] = 0xffffffff80000000ULL;
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x0f, 0xae, 0xda), EMU_OK);
+	CHECK_EQ(f.cpu->st.seg[SEG_GS].base, 0x80000000ULL);
+	/* A non-canonical 64-bit base: #GP(0), nothing written. */
+	f.cpu->st.gpr[RDX] = 0x0000800000000000ULL;
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x48, 0x0f, 0xae, 0xda), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	CHECK_EQ(f.cpu->st.seg[SEG_GS].base, 0x80000000ULL);
+	/* Without F3, or with F2: #UD. */
+	CHECK_EQ(FX_RUN(&f, 0x48, 0x0f, 0xae, 0xc0), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	CHECK_EQ(FX_RUN(&f, 0xf2, 0x48, 0x0f, 0xae, 0xc0), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	fx_fini(&f);
+	/* Outside 64-bit mode: #UD. */
+	REQUIRE(fx_init(&f, EMU_MODE_PROT32) == 0);
+	f.cpu->st.cr4 |= CR4_FSGSBASE;
+	CHECK_EQ(FX_RUN(&f, 0xf3, 0x0f, 0xae, 0xc0), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	fx_fini(&f);
 }

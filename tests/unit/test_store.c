@@ -350,6 +350,13 @@ TEST(v2_every_section_round_trips)
 		for (k = 32; k < 416; k++)
 			st->fxsave[k] = (uint8_t)(k + i);
 		st->xcr0 = 3;
+		st->mtrr_deftype = 0xc06 + (uint64_t)i;
+		for (k = 0; k < 11; k++)
+			st->mtrr_fixed[k] = 0x0606060606060606ULL + (uint64_t)k;
+		for (k = 0; k < 16; k++)
+			st->mtrr_var[k] = 0x1000ULL * (uint64_t)(k + 1) + (uint64_t)i;
+		st->tsc_adjust = 15, st->spec_ctrl = 1, st->hwcr = 0x01000041;
+		st->kvm_system_time = 0x3001, st->kvm_wall_clock = 0x4000;
 		img->stats[i][VMST_INSNS] = 1000 + (uint64_t)i;
 	}
 	/* A vCPU beyond ncpus that holds something is kept too. */
@@ -402,6 +409,11 @@ TEST(v2_format_is_as_documented)
 	CHECK_EQ(back->ncpus, 1);
 	CHECK_EQ(back->cpu[0].rip, 0);
 	CHECK_EQ(back->cpu[1].rip, 0xfff0);	/* absent: RESET */
+	/* MSRs an (older) file does not list keep their RESET values. */
+	CHECK_EQ(back->cpu[0].mtrr_deftype, 0x806);
+	CHECK_EQ(back->cpu[0].misc_enable, 0x1801);
+	CHECK_EQ(back->cpu[0].kvm_system_time, 0);
+	CHECK_EQ(back->cpu[0].tsc_adjust, 0);
 	vmm_image_fini(back);
 	/* And the writer's header and first section are what the page says. */
 	vmm_image_init(img);

@@ -247,7 +247,20 @@ struct emu_cpu {
 	uint32_t		exc_err;
 	int			exc_nesting;	/* for #DF / triple fault (SDM Vol. 3A 6.15 table 6-5) */
 	struct vmm_intr_source	intr_src;	/* external interrupts (pending == NULL: none) */
-	uint64_t		tsc_offset;	/* guest TSC = host-derived ticks + offset */
+	/* The VM's time base, shared by its vCPUs (pvclock.c). */
+	struct emu_clock	*clock;
+};
+
+/*
+ * One VM-wide time base (pvclock.c): the TSC counts at EMU_TSC_HZ from
+ * @origin (host CLOCK_MONOTONIC nanoseconds at which the VM's count was
+ * 0); a vCPU's TSC is that count plus its IA32_TSC_ADJUST.  kvm_wall_clock
+ * is MSR_KVM_WALL_CLOCK_NEW, which KVM keeps per VM.
+ */
+#define EMU_TSC_HZ	1000000000ULL
+struct emu_clock {
+	_Atomic int64_t		origin;
+	_Atomic uint64_t	kvm_wall_clock;
 };
 
 /* ---- register access (inline: used by every handler) ---- */
@@ -610,8 +623,7 @@ emu_op_fn op_sti;
 emu_op_fn op_cpuid;
 emu_op_fn op_rdtsc;
 emu_op_fn op_rdtscp;
-emu_op_fn op_rdmsr;
-emu_op_fn op_wrmsr;
+emu_op_fn op_rdpmc;		/* 0F 33 */
 emu_op_fn op_movcr;		/* 0F 20/22 */
 emu_op_fn op_movdr;		/* 0F 21/23 */
 emu_op_fn op_grp6;		/* 0F 00: sldt str lldt ltr verr verw */
@@ -623,6 +635,10 @@ emu_op_fn op_larlsl;		/* 0F 02 lar, 0F 03 lsl */
 emu_op_fn op_arpl;		/* 63 outside 64-bit mode */
 emu_op_fn op_rdrand;		/* 0F C7 /6 rdrand, /7 rdseed (in->sub = ModRM.reg), register forms */
 emu_op_fn op_rdpid;		/* F3 0F C7 /7 */
+emu_op_fn op_fsgsbase;		/* F3 0F AE /0-/3 (mod 3): RDFSBASE RDGSBASE WRFSBASE WRGSBASE */
+/* msr.c */
+emu_op_fn op_rdmsr;		/* 0F 32 */
+emu_op_fn op_wrmsr;		/* 0F 30 */
 /* syscall.c: vendor rules in the file's header comment */
 emu_op_fn op_syscall;		/* 0F 05 */
 emu_op_fn op_sysret;		/* 0F 07 */
@@ -633,6 +649,14 @@ emu_op_fn op_x87;		/* D8-DF: in->sub = ModRM.reg; register forms by in->rm */
 emu_op_fn op_fwait;		/* 9B */
 emu_op_fn op_fxsave;		/* 0F AE /0 (REX.W: FXSAVE64) */
 emu_op_fn op_fxrstor;		/* 0F AE /1 (REX.W: FXRSTOR64) */
+emu_op_fn op_xsave;		/* 0F AE /4 (REX.W: XSAVE64) */
+emu_op_fn op_xrstor;		/* 0F AE /5 (REX.W: XRSTOR64) */
+emu_op_fn op_xsaveopt_clwb;	/* 0F AE /6: XSAVEOPT, 66: CLWB */
+emu_op_fn op_xsavec;		/* 0F C7 /4 */
+/* XGETBV, XSETBV (0F 01 D0, D1: grp7 calls them); XINUSE of the state. */
+int	emu_xgetbv(struct emu_cpu *cpu);
+int	emu_xsetbv(struct emu_cpu *cpu);
+uint64_t emu_xinuse(const struct emu_cpu *cpu);
 /* An x87 escape whose encoding is reserved (#UD whatever the state). */
 bool	emu_x87_invalid(const struct emu_insn *in);
 /* sse.c: MMX, SSE-SSE4.2; in->sub is the operation (sse.h) */

@@ -69,7 +69,6 @@ struct opdesc {
 };
 
 #define INV		{ NULL, F_INVALID, 0, 0 }
-#define UNIMPL		{ op_unimpl, 0, EMU_FORM_NONE, 0 }
 
 /* The eight ALU rows 00-3F (SDM Vol. 2D A.3 table A-2): sub = row. */
 #define ALU_ROW(r, lk)							\
@@ -148,13 +147,15 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 		[5 ... 7] = { op_bt, F_IMM8U | F_LOCK, EMU_FORM_RM_IMM, 0 },
 	},
 	/*
-	 * 0F C7, memory: CMPXCHG8B/16B; the VMX and XSAVES/XRSTORS forms are
+	 * 0F C7, memory: CMPXCHG8B/16B, XSAVEC; the VMX and XSAVES/XRSTORS forms are
 	 * #UD because CPUID does not advertise them.
 	 */
 	[G9M] = {
 		[0] = INV,
 		[1] = { op_cmpxchg8b, F_MEMONLY | F_LOCK, EMU_FORM_RM, 0 },
-		[2 ... 7] = INV,
+		[2 ... 3] = INV,
+		[4] = { op_xsavec, F_NP, EMU_FORM_RM, 0 },
+		[5 ... 7] = INV,	/* XSAVES XRSTORS (not offered), VMPTRLD... */
 	},
 	/* 0F C7, register: RDRAND, RDSEED, F3: RDPID (SDM Vol. 2B) */
 	[G9R] = {
@@ -173,26 +174,30 @@ static const struct opdesc grp_table[G_COUNT][8] = {
 		[1 ... 7] = INV,
 	},
 	/*
-	 * 0F AE, memory: FXSAVE FXRSTOR (x87.c; REX.W: the 64-bit forms),
-	 * LDMXCSR STMXCSR XSAVE XRSTOR XSAVEOPT belong to the SSE files;
-	 * CLFLUSH is a no-op on a cache-less CPU (66: CLFLUSHOPT, the same to
-	 * us; F2/F3 0F AE /7 are #UD on hardware).
+	 * 0F AE, memory: FXSAVE FXRSTOR XSAVE XRSTOR XSAVEOPT (x87.c; REX.W:
+	 * the 64-bit forms), LDMXCSR STMXCSR (sse.c); CLFLUSH is a no-op on a
+	 * cache-less CPU (66: CLFLUSHOPT, the same to us; F2/F3 0F AE /7 are
+	 * #UD on hardware); 66 0F AE /6 is CLWB, also a no-op.
 	 */
 	[G15M] = {
 		[0] = { op_fxsave, F_NP, EMU_FORM_RM, 0 },
 		[1] = { op_fxrstor, F_NP, EMU_FORM_RM, 0 },
 		[2] = { op_ldmxcsr, F_NP, EMU_FORM_RM, 0 },
 		[3] = { op_stmxcsr, F_NP, EMU_FORM_RM, 0 },
-		[4 ... 6] = { op_unimpl, 0, EMU_FORM_RM, 0 },
+		[4] = { op_xsave, F_NP, EMU_FORM_RM, 0 },
+		[5] = { op_xrstor, F_NP, EMU_FORM_RM, 0 },
+		[6] = { op_xsaveopt_clwb, 0, EMU_FORM_RM, 0 },
 		[7] = { op_nop, F_NOREP, EMU_FORM_RM, 0 },
 	},
 	/*
-	 * 0F AE, register: LFENCE MFENCE SFENCE (RDFSBASE & co need FSGSBASE).
+	 * 0F AE, register: LFENCE MFENCE SFENCE; F3 0F AE /0-/3 RDFSBASE
+	 * RDGSBASE WRFSBASE WRGSBASE (system.c, FSGSBASE).
 	 * With 66/F2/F3 these are INCSSP, UMONITOR, UMWAIT, TPAUSE... or
 	 * reserved: #UD without those extensions (SDM Vol. 2A LFENCE: "NP").
 	 */
 	[G15R] = {
-		[0 ... 4] = INV,
+		[0 ... 3] = { op_fsgsbase, 0, EMU_FORM_RM, 0 },	/* F3: RD/WR FS/GS BASE */
+		[4] = INV,
 		[5 ... 7] = { op_nop, F_NP, EMU_FORM_NONE, 0 },
 	},
 	/* VEX.LZ.0F38 F3: BLSR BLSMSK BLSI (BMI1), vvvv is the destination */
@@ -460,7 +465,7 @@ static const struct opdesc two_byte[256] = {
 	[0x30] = { op_wrmsr, 0, EMU_FORM_NONE, 0 },
 	[0x31] = { op_rdtsc, 0, EMU_FORM_NONE, 0 },
 	[0x32] = { op_rdmsr, 0, EMU_FORM_NONE, 0 },
-	[0x33] = UNIMPL,	/* RDPMC */
+	[0x33] = { op_rdpmc, 0, EMU_FORM_NONE, 0 },
 	[0x34] = { op_sysenter, 0, EMU_FORM_NONE, 0 },
 	[0x35] = { op_sysexit, 0, EMU_FORM_NONE, 0 },
 	[0x36] = INV,

@@ -26,6 +26,7 @@
 
 struct emu_vm {
 	struct vmm_cpu_profile	prof;
+	struct emu_clock	clock;		/* the VM's TSC and kvmclock (pvclock.c) */
 	struct vmm_memmap	map;
 	/* Bumped when the map changes, so vCPUs drop host pointers cached in TLBs. */
 	atomic_uint_fast64_t	gen;
@@ -177,6 +178,7 @@ emu_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 	if (evm == NULL)
 		return -ENOMEM;
 	evm->prof = *prof;
+	emu_clock_init(&evm->clock);
 	*vmcookie = evm;
 	return 0;
 }
@@ -256,11 +258,11 @@ emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 	vc->cpu.vcpuid = vcpuid;
 	vc->cpu.vendor = (uint8_t)vc->vm->prof.vendor;
 	vc->cpu.mem = &vc->vm->map;
+	vc->cpu.clock = &vc->vm->clock;
 	vc->cpu.exc_vector = -1;
 	vc->gen = atomic_load(&vc->vm->gen);
 	vm_cpu_state_reset(&vc->cpu.st, vcpuid);
 	emu_set_rflags(&vc->cpu, vc->cpu.st.rflags);
-	emu_tsc_write(&vc->cpu, 0);
 	emu_update_mode(&vc->cpu);
 	emu_tlb_flush(&vc->cpu, false);
 	vc->cpu.caps[VM_CAP_HALT_EXIT] = 1;
@@ -789,6 +791,7 @@ emu_get_state(void *vcpucookie, struct vm_cpu_state *st)
 
 	cpu->st.rflags = emu_rflags(cpu);
 	cpu->st.tsc = emu_tsc_read(cpu);
+	cpu->st.kvm_wall_clock = atomic_load(&cpu->clock->kvm_wall_clock);
 	*st = cpu->st;
 	return 0;
 }
@@ -808,10 +811,10 @@ emu_set_state(void *vcpucookie, const struct vm_cpu_state *st)
 
 	cpu->st = *st;
 	emu_set_rflags(cpu, st->rflags);
-	emu_tsc_write(cpu, st->tsc);
 	io_log_reset(cpu);
 	cpu->exc_vector = -1;
 	state_changed(cpu);
+	emu_tsc_restore(cpu);
 	return 0;
 }
 

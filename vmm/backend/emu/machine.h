@@ -113,9 +113,27 @@ emu_protected(const struct emu_cpu *cpu)
 	return cpu->mode != EMU_MODE_REAL;
 }
 
-/* Guest TSC (system.c). */
+/* ---- time (pvclock.c) ---- */
+
+/* Start the VM's count at 0 now. */
+void	emu_clock_init(struct emu_clock *clk);
+/* This vCPU's TSC now. */
 uint64_t emu_tsc_read(const struct emu_cpu *cpu);
+/* WRMSR IA32_TSC / IA32_TSC_ADJUST (SDM Vol. 3B 18.17.3): each moves the other. */
 void	emu_tsc_write(struct emu_cpu *cpu, uint64_t val);
+void	emu_tsc_adjust_write(struct emu_cpu *cpu, uint64_t val);
+/*
+ * set_state gave the vCPU st.tsc and st.tsc_adjust: keep the VM's count
+ * when st.tsc is 0 (a vCPU at RESET joins the VM's time) or within a
+ * second of count + st.tsc_adjust (the vCPUs of one saved VM, restored one
+ * after the other), else move the count to st.tsc - st.tsc_adjust.
+ */
+void	emu_tsc_restore(struct emu_cpu *cpu);
+/* MSR_KVM_SYSTEM_TIME_NEW / MSR_KVM_WALL_CLOCK_NEW writes (KVM's semantics). */
+void	emu_kvm_system_time_write(struct emu_cpu *cpu, uint64_t val);
+void	emu_kvm_wall_clock_write(struct emu_cpu *cpu, uint64_t val);
+/* Rewrite the vCPU's pvclock page after its TSC moved against the count. */
+void	emu_pvclock_update(struct emu_cpu *cpu);
 
 /* Mask of a register-sized value for the current code size (RIP wrap). */
 static inline uint64_t

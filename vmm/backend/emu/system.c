@@ -1,89 +1,37 @@
 /*
  * system.c - the system instructions of the software CPU: HLT, CLI/STI,
- * CPUID, RDTSC(P), RDMSR/WRMSR, MOV CR/DR, the 0F 00 and 0F 01 groups
+ * CPUID, RDTSC(P), MOV CR/DR, the 0F 00 and 0F 01 groups
  * (descriptor tables, LLDT/LTR, SMSW/LMSW, INVLPG, SWAPGS), CLTS, INVD,
  * LAR/LSL, ARPL, RDRAND/RDSEED/RDPID; and the descriptor-table helpers
- * control.c shares.  SYSCALL/SYSRET and SYSENTER/SYSEXIT are in syscall.c.
+ * control.c shares.  SYSCALL/SYSRET and SYSENTER/SYSEXIT are in syscall.c,
+ * RDMSR/WRMSR in msr.c, the TSC in pvclock.c.
  *
  * Privilege: every instruction the SDM marks privileged raises #GP(0) at
  * CPL > 0 before looking at its operands.  Reserved-bit and mode rules for
  * control registers follow SDM Vol. 2B "MOV-Move to/from Control
- * Registers", Vol. 3A 2.5 and 9.8.5; MSR rules SDM Vol. 4 and Vol. 2B WRMSR.
- *
- * MSRs the CPU itself owns are handled here.  Any other RDMSR exits to
- * userland with VM_EXITCODE_RDMSR (u.msr.code = ECX) and inst_length 0:
- * userland completes it with the value in u.msr.wval (or injects #GP) and
- * the instruction replays, taking the value from the replay log.  Any other
- * WRMSR exits with VM_EXITCODE_WRMSR (u.msr.code, u.msr.wval = EDX:EAX)
- * already retired (inst_length = its length), as bhyve does.
+ * Registers", Vol. 3A 2.5 and 9.8.5.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "cpu.h"
 #include "machine.h"
 #include "vmm_cpuid.h"
 
-#define MSR_TSC			0x00000010
-#define MSR_APICBASE		0x0000001b
-#define MSR_MTRRCAP		0x000000fe
-#define MSR_SYSENTER_CS		0x00000174
-#define MSR_SYSENTER_ESP	0x00000175
-#define MSR_SYSENTER_EIP	0x00000176
-#define MSR_MISC_ENABLE		0x000001a0
-#define MSR_PAT			0x00000277
-#define MSR_MTRRDEFTYPE		0x000002ff
-#define MSR_EFER		0xc0000080
-#define MSR_STAR		0xc0000081
-#define MSR_LSTAR		0xc0000082
-#define MSR_CSTAR		0xc0000083
-#define MSR_SFMASK		0xc0000084
-#define MSR_FSBASE		0xc0000100
-#define MSR_GSBASE		0xc0000101
-#define MSR_KGSBASE		0xc0000102
-#define MSR_TSC_AUX		0xc0000103
-
-/* msr_read/msr_write: the MSR belongs to userland (distinct from EMU_*). */
-#define MSR_NOT_OURS		(-1)
-
 /* CR0 bits that exist (SDM Vol. 3A 2.5); writes to the others are ignored. */
 #define CR0_DEFINED	(CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_ET | CR0_NE | \
 			 CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG)
 /* CR4 bits for features CPUID advertises; setting any other is #GP(0). */
-#define CR4_ALLOWED	(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE | \
-			 CR4_OSFXSR | CR4_OSXMMEXCPT)
+#define CR4_ALLOWED	(CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_MCE | CR4_PGE | \
+			 CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_FSGSBASE | CR4_OSXSAVE)
 
 static inline bool
 privileged_fault(const struct emu_cpu *cpu)
 {
 	return cpu->mode != EMU_MODE_REAL && cpu->cpl != 0;
-}
-
-/* ---- TSC: CLOCK_MONOTONIC at a nominal 1 GHz, plus a per-vCPU offset ---- */
-
-static uint64_t
-host_ticks(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t
-emu_tsc_read(const struct emu_cpu *cpu)
-{
-	return host_ticks() + cpu->tsc_offset;
-}
-
-void
-emu_tsc_write(struct emu_cpu *cpu, uint64_t val)
-{
-	cpu->tsc_offset = val - host_ticks();
 }
 
 /* ---- descriptors ---- */
@@ -225,10 +173,12 @@ int
 op_cpuid(struct emu_cpu *cpu, const struct emu_insn *in)
 {
 	struct vmm_cpu_profile prof = { .vendor = (enum vmm_vendor)cpu->vendor };
-	uint32_t r[4];
+	uint32_t r[4], leaf = (uint32_t)cpu->st.gpr[GPR_RAX];
 
-	vmm_cpuid(&prof, cpu->vcpuid, (uint32_t)cpu->st.gpr[GPR_RAX],
-	    (uint32_t)cpu->st.gpr[GPR_RCX], r);
+	vmm_cpuid(&prof, cpu->vcpuid, leaf, (uint32_t)cpu->st.gpr[GPR_RCX], r);
+	/* CPUID.1:ECX.OSXSAVE[27] mirrors CR4.OSXSAVE (SDM Vol. 2A CPUID). */
+	if (leaf == 1 && (cpu->st.cr4 & CR4_OSXSAVE))
+		r[2] |= 1u << 27;
 	cpu->st.gpr[GPR_RAX] = r[0];
 	cpu->st.gpr[GPR_RBX] = r[1];
 	cpu->st.gpr[GPR_RCX] = r[2];
@@ -258,6 +208,17 @@ op_rdtscp(struct emu_cpu *cpu, const struct emu_insn *in)
 	if (rc == EMU_OK)
 		cpu->st.gpr[GPR_RCX] = (uint32_t)cpu->st.tsc_aux;
 	return rc;
+}
+
+/*
+ * RDPMC (SDM Vol. 2B): there is no performance counter, general or fixed
+ * (CPUID 0AH is empty, no AMD counters), so every ECX names an invalid
+ * one: #GP(0), at any CPL and whatever CR4.PCE says.
+ */
+int
+op_rdpmc(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	return emu_raise_err(cpu, IDT_GP, 0);
 }
 
 /*
@@ -297,6 +258,39 @@ op_rdpid(struct emu_cpu *cpu, const struct emu_insn *in)
 	return EMU_OK;
 }
 
+/*
+ * F3 0F AE /0-/3 RDFSBASE RDGSBASE WRFSBASE WRGSBASE (SDM Vol. 2B):
+ * 64-bit mode only, with CR4.FSGSBASE, any CPL; 32-bit operands without
+ * REX.W (a read takes the low half, a write zero-extends).  A 64-bit base
+ * that is not canonical is #GP(0).  Without the F3 prefix the encodings
+ * are other instructions or reserved: #UD.
+ */
+int
+op_fsgsbase(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	int seg = (in->sub & 1) ? SEG_GS : SEG_FS;
+	uint64_t v;
+
+	if (in->rep != 0xf3 || in->lock || cpu->mode != EMU_MODE_LONG64 ||
+	    !(cpu->st.cr4 & CR4_FSGSBASE))
+		return emu_raise(cpu, IDT_UD);
+	if (in->sub < 2) {
+		v = cpu->st.seg[seg].base;
+		if (in->rex & 0x8)
+			cpu->st.gpr[in->rm] = v;
+		else
+			cpu->st.gpr[in->rm] = (uint32_t)v;
+		return EMU_OK;
+	}
+	v = cpu->st.gpr[in->rm];
+	if (!(in->rex & 0x8))
+		v = (uint32_t)v;
+	else if (!emu_canonical(v))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	cpu->st.seg[seg].base = v;
+	return EMU_OK;
+}
+
 int
 op_invd(struct emu_cpu *cpu, const struct emu_insn *in)
 {
@@ -313,206 +307,6 @@ op_clts(struct emu_cpu *cpu, const struct emu_insn *in)
 		return emu_raise_err(cpu, IDT_GP, 0);
 	cpu->st.cr0 &= ~CR0_TS;
 	return EMU_OK;
-}
-
-/* ---- MSRs ---- */
-
-static bool
-pat_valid(uint64_t v)
-{
-	int i;
-	uint8_t t;
-
-	/* Memory types 0 UC, 1 WC, 4 WT, 5 WP, 6 WB, 7 UC- (SDM Vol. 3A 12.12.2). */
-	for (i = 0; i < 8; i++) {
-		t = (uint8_t)(v >> (8 * i));
-		if (t == 2 || t == 3 || t > 7)
-			return false;
-	}
-	return true;
-}
-
-/* EMU_OK with *val, EMU_FAULT, or MSR_NOT_OURS. */
-static int
-msr_read(struct emu_cpu *cpu, uint32_t msr, uint64_t *val)
-{
-	const struct vm_cpu_state *st = &cpu->st;
-
-	switch (msr) {
-	case MSR_TSC: *val = emu_tsc_read(cpu); break;
-	case MSR_APICBASE: *val = st->apic_base; break;
-	case MSR_MTRRCAP: *val = 0; break;	/* no variable or fixed ranges */
-	case MSR_SYSENTER_CS: *val = st->sysenter_cs; break;
-	case MSR_SYSENTER_ESP: *val = st->sysenter_esp; break;
-	case MSR_SYSENTER_EIP: *val = st->sysenter_eip; break;
-	case MSR_MISC_ENABLE: *val = st->misc_enable; break;
-	case MSR_PAT: *val = st->pat; break;
-	case MSR_MTRRDEFTYPE: *val = 0x806; break;	/* MTRRs enabled, default WB */
-	case MSR_EFER: *val = st->efer; break;
-	case MSR_STAR: *val = st->star; break;
-	case MSR_LSTAR: *val = st->lstar; break;
-	case MSR_CSTAR: *val = st->cstar; break;
-	case MSR_SFMASK: *val = st->sfmask; break;
-	case MSR_FSBASE: *val = st->seg[SEG_FS].base; break;
-	case MSR_GSBASE: *val = st->seg[SEG_GS].base; break;
-	case MSR_KGSBASE: *val = st->kgs_base; break;
-	case MSR_TSC_AUX: *val = st->tsc_aux; break;
-	default:
-		return MSR_NOT_OURS;
-	}
-	return EMU_OK;
-}
-
-static int
-efer_write(struct emu_cpu *cpu, uint64_t val)
-{
-	uint64_t old = cpu->st.efer;
-
-	if (val & ~(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
-		return emu_raise_err(cpu, IDT_GP, 0);
-	/* LME may not change while paging is on (9.8.5); LMA is read-only. */
-	if ((cpu->st.cr0 & CR0_PG) && ((val ^ old) & EFER_LME))
-		return emu_raise_err(cpu, IDT_GP, 0);
-	cpu->st.efer = (val & ~EFER_LMA) | (old & EFER_LMA);
-	if ((cpu->st.efer ^ old) & EFER_NXE)
-		emu_tlb_flush(cpu, false);
-	emu_update_mode(cpu);
-	return EMU_OK;
-}
-
-static int
-msr_write(struct emu_cpu *cpu, uint32_t msr, uint64_t val)
-{
-	struct vm_cpu_state *st = &cpu->st;
-
-	switch (msr) {
-	case MSR_TSC:
-		emu_tsc_write(cpu, val);
-		break;
-	case MSR_APICBASE:
-		/* bits 7:0, 9, 10 (no x2APIC) and above MAXPHYADDR are reserved; BSP is read-only */
-		if (val & (0x6ffULL | ~EMU_PHYS_MASK))
-			return emu_raise_err(cpu, IDT_GP, 0);
-		st->apic_base = (val & ~0x100ULL) | (st->apic_base & 0x100ULL);
-		break;
-	case MSR_SYSENTER_CS:
-		st->sysenter_cs = val & 0xffffffffULL;
-		break;
-	case MSR_SYSENTER_ESP:
-	case MSR_SYSENTER_EIP:
-		if (!emu_canonical(val))
-			return emu_raise_err(cpu, IDT_GP, 0);
-		if (msr == MSR_SYSENTER_ESP)
-			st->sysenter_esp = val;
-		else
-			st->sysenter_eip = val;
-		break;
-	case MSR_MISC_ENABLE:
-		st->misc_enable = val;
-		break;
-	case MSR_PAT:
-		if (!pat_valid(val))
-			return emu_raise_err(cpu, IDT_GP, 0);
-		st->pat = val;
-		break;
-	case MSR_MTRRCAP:
-		return emu_raise_err(cpu, IDT_GP, 0);	/* read-only */
-	case MSR_EFER:
-		return efer_write(cpu, val);
-	case MSR_STAR:
-		st->star = val;
-		break;
-	case MSR_LSTAR:
-	case MSR_CSTAR:
-		if (!emu_canonical(val))
-			return emu_raise_err(cpu, IDT_GP, 0);
-		if (msr == MSR_LSTAR)
-			st->lstar = val;
-		else
-			st->cstar = val;
-		break;
-	case MSR_SFMASK:
-		if (val >> 32)
-			return emu_raise_err(cpu, IDT_GP, 0);
-		st->sfmask = val;
-		break;
-	case MSR_FSBASE:
-	case MSR_GSBASE:
-	case MSR_KGSBASE:
-		if (!emu_canonical(val))
-			return emu_raise_err(cpu, IDT_GP, 0);
-		if (msr == MSR_FSBASE)
-			st->seg[SEG_FS].base = val;
-		else if (msr == MSR_GSBASE)
-			st->seg[SEG_GS].base = val;
-		else
-			st->kgs_base = val;
-		break;
-	case MSR_TSC_AUX:
-		if (val >> 32)
-			return emu_raise_err(cpu, IDT_GP, 0);
-		st->tsc_aux = val;
-		break;
-	default:
-		return MSR_NOT_OURS;
-	}
-	return EMU_OK;
-}
-
-int
-op_rdmsr(struct emu_cpu *cpu, const struct emu_insn *in)
-{
-	struct emu_io_log *log = &cpu->io_log;
-	struct vm_exit *vme = cpu->exit;
-	uint32_t msr = (uint32_t)cpu->st.gpr[GPR_RCX];
-	uint64_t val;
-	int rc;
-
-	if (privileged_fault(cpu))
-		return emu_raise_err(cpu, IDT_GP, 0);
-	rc = msr_read(cpu, msr, &val);
-	if (rc == EMU_FAULT)
-		return rc;
-	if (rc == MSR_NOT_OURS) {
-		if (log->pos < log->n) {
-			val = log->data[log->pos++];
-		} else {
-			memset(&vme->u, 0, sizeof(vme->u));
-			vme->exitcode = VM_EXITCODE_RDMSR;
-			vme->rip = cpu->st.rip;
-			vme->inst_length = 0;
-			vme->u.msr.code = msr;
-			log->rip = cpu->st.rip;
-			log->pending_read = 1;
-			return EMU_EXIT;
-		}
-	}
-	cpu->st.gpr[GPR_RAX] = (uint32_t)val;
-	cpu->st.gpr[GPR_RDX] = val >> 32;
-	return EMU_OK;
-}
-
-int
-op_wrmsr(struct emu_cpu *cpu, const struct emu_insn *in)
-{
-	struct vm_exit *vme = cpu->exit;
-	uint32_t msr = (uint32_t)cpu->st.gpr[GPR_RCX];
-	uint64_t val;
-	int rc;
-
-	if (privileged_fault(cpu))
-		return emu_raise_err(cpu, IDT_GP, 0);
-	val = (cpu->st.gpr[GPR_RDX] << 32) | (uint32_t)cpu->st.gpr[GPR_RAX];
-	rc = msr_write(cpu, msr, val);
-	if (rc == EMU_OK || rc == EMU_FAULT)
-		return rc;
-	memset(&vme->u, 0, sizeof(vme->u));
-	vme->exitcode = VM_EXITCODE_WRMSR;
-	vme->rip = cpu->st.rip;
-	vme->inst_length = in->len;
-	vme->u.msr.code = msr;
-	vme->u.msr.wval = val;
-	return EMU_EXIT;
 }
 
 /* ---- control registers ---- */
@@ -1049,6 +843,10 @@ op_grp7(struct emu_cpu *cpu, const struct emu_insn *in)
 		}
 	}
 	switch (in->sub) {
+	case 2:		/* 0F 01 D0 XGETBV, D1 XSETBV (NP); D4-D7 VMFUNC, XEND, XTEST... */
+		if ((in->rm & 7) > 1 || in->rep || in->opsize_prefix)
+			return emu_raise(cpu, IDT_UD);
+		return (in->rm & 7) == 0 ? emu_xgetbv(cpu) : emu_xsetbv(cpu);
 	case 4:		/* SMSW r16/r32/r64 */
 		emu_reg_write(cpu, in->rm, in->opsize, in->rex, cpu->st.cr0);
 		return EMU_OK;
@@ -1064,8 +862,8 @@ op_grp7(struct emu_cpu *cpu, const struct emu_insn *in)
 		return emu_raise(cpu, IDT_UD);
 	default:
 		/*
-		 * VMX/SVM instructions, MONITOR/MWAIT, CLAC/STAC, XGETBV/XSETBV,
-		 * RDPKRU/WRPKRU: none is advertised, so all are #UD.
+		 * VMX/SVM instructions, MONITOR/MWAIT, CLAC/STAC, RDPKRU/WRPKRU:
+		 * none is advertised, so all are #UD.
 		 */
 		return emu_raise(cpu, IDT_UD);
 	}

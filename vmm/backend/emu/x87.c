@@ -791,29 +791,22 @@ fx_checks(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t *ea)
 }
 
 /*
- * 0F AE /0 FXSAVE, REX.W FXSAVE64 (SDM Vol. 1 10.5.1, table 10-2 and
- * 10-4).  Bytes 0-415 in 64-bit mode (XMM0-15), 0-287 elsewhere
- * (XMM0-7); the reserved and software-available bytes past them are not
- * written.  Without REX.W, FIP and FDP are stored as 32-bit offsets with
- * FCS = FDS = 0.  AMD (APM Vol. 5 FXSAVE): FOP, FIP and FDP are stored
- * only when an unmasked exception is pending (FSW.ES), else as 0.
+ * The FXSAVE image of the x87 and SSE state as FXSAVE and XSAVE store it
+ * (@w: REX.W, 64-bit FIP/FDP), bytes 0-415.  AMD (APM Vol. 5 FXSAVE,
+ * XSAVE): FOP, FIP and FDP only when an unmasked exception is pending
+ * (FSW.ES), else 0.
  */
-int
-op_fxsave(struct emu_cpu *cpu, const struct emu_insn *in)
+static void
+fx_image(const struct emu_cpu *cpu, bool w, uint8_t img[512])
 {
-	uint8_t img[512];
 	const uint8_t *fx = cpu->st.fxsave;
-	uint64_t ea, fip = get64(fx + FX_FIP), fdp = get64(fx + FX_FDP);
+	uint64_t fip = get64(fx + FX_FIP), fdp = get64(fx + FX_FDP);
 	uint16_t fop = get16(fx + FX_FOP) & 0x7ff;
-	bool w = (in->rex & 0x8) != 0;
-	int n = cpu->mode == EMU_MODE_LONG64 ? 416 : 288, i, rc;
+	int i;
 
-	rc = fx_checks(cpu, in, &ea);
-	if (rc != EMU_OK)
-		return rc;
 	if (cpu->vendor == VMM_VENDOR_AMD && !(get16(fx + FX_FSW) & FSW_ES))
 		fip = fdp = fop = 0;
-	memset(img, 0, sizeof(img));
+	memset(img, 0, 512);
 	memcpy(img, fx, 4);
 	img[FX_FTW] = fx[FX_FTW];
 	put16(img + FX_FOP, fop);
@@ -828,7 +821,49 @@ op_fxsave(struct emu_cpu *cpu, const struct emu_insn *in)
 	put32(img + FX_MXCSR_MASK, EMU_MXCSR_MASK);
 	for (i = 0; i < 8; i++)
 		memcpy(img + FX_ST + 16 * i, fx + FX_ST + 16 * i, 10);
-	memcpy(img + FX_XMM, fx + FX_XMM, (size_t)(n - FX_XMM));
+	memcpy(img + FX_XMM, fx + FX_XMM, 256);
+}
+
+/* Load the x87 part of an FXSAVE image (FXRSTOR, XRSTOR). */
+static void
+fx_load_x87(struct emu_cpu *cpu, const uint8_t *img, bool w)
+{
+	uint8_t *fx = cpu->st.fxsave;
+	int i;
+
+	x87_load_cw_sw(fx, get16(img + FX_FCW), get16(img + FX_FSW));
+	fx[FX_FTW] = img[FX_FTW];
+	fx[FX_FTW + 1] = 0;
+	if (cpu->vendor != VMM_VENDOR_AMD || (get16(img + FX_FSW) & FSW_ES)) {
+		put16(fx + FX_FOP, get16(img + FX_FOP) & 0x7ff);
+		put64(fx + FX_FIP, w ? get64(img + FX_FIP) : get32(img + FX_FIP));
+		put64(fx + FX_FDP, w ? get64(img + FX_FDP) : get32(img + FX_FDP));
+	}
+	for (i = 0; i < 8; i++) {
+		memcpy(fx + FX_ST + 16 * i, img + FX_ST + 16 * i, 10);
+		memset(fx + FX_ST + 16 * i + 10, 0, 6);
+	}
+}
+
+/*
+ * 0F AE /0 FXSAVE, REX.W FXSAVE64 (SDM Vol. 1 10.5.1, table 10-2 and
+ * 10-4).  Bytes 0-415 in 64-bit mode (XMM0-15), 0-287 elsewhere
+ * (XMM0-7); the reserved and software-available bytes past them are not
+ * written.  Without REX.W, FIP and FDP are stored as 32-bit offsets with
+ * FCS = FDS = 0.  AMD (APM Vol. 5 FXSAVE): FOP, FIP and FDP are stored
+ * only when an unmasked exception is pending (FSW.ES), else as 0.
+ */
+int
+op_fxsave(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint8_t img[512];
+	uint64_t ea;
+	int n = cpu->mode == EMU_MODE_LONG64 ? 416 : 288, rc;
+
+	rc = fx_checks(cpu, in, &ea);
+	if (rc != EMU_OK)
+		return rc;
+	fx_image(cpu, (in->rex & 0x8) != 0, img);
 	return emu_write(cpu, in->seg, ea, img, n);
 }
 
@@ -842,8 +877,7 @@ op_fxrstor(struct emu_cpu *cpu, const struct emu_insn *in)
 {
 	uint8_t img[512];
 	uint8_t *fx = cpu->st.fxsave;
-	bool w = (in->rex & 0x8) != 0;
-	int n = cpu->mode == EMU_MODE_LONG64 ? 416 : 288, i, rc;
+	int n = cpu->mode == EMU_MODE_LONG64 ? 416 : 288, rc;
 	uint64_t ea;
 
 	rc = fx_checks(cpu, in, &ea);
@@ -854,19 +888,283 @@ op_fxrstor(struct emu_cpu *cpu, const struct emu_insn *in)
 		return rc;
 	if (get32(img + FX_MXCSR) & ~EMU_MXCSR_MASK)
 		return emu_raise_err(cpu, IDT_GP, 0);
-	x87_load_cw_sw(fx, get16(img + FX_FCW), get16(img + FX_FSW));
-	fx[FX_FTW] = img[FX_FTW];
-	fx[FX_FTW + 1] = 0;
-	if (cpu->vendor != VMM_VENDOR_AMD || (get16(img + FX_FSW) & FSW_ES)) {
-		put16(fx + FX_FOP, get16(img + FX_FOP) & 0x7ff);
-		put64(fx + FX_FIP, w ? get64(img + FX_FIP) : get32(img + FX_FIP));
-		put64(fx + FX_FDP, w ? get64(img + FX_FDP) : get32(img + FX_FDP));
-	}
+	fx_load_x87(cpu, img, (in->rex & 0x8) != 0);
 	memcpy(fx + FX_MXCSR, img + FX_MXCSR, 4);
-	for (i = 0; i < 8; i++) {
-		memcpy(fx + FX_ST + 16 * i, img + FX_ST + 16 * i, 10);
-		memset(fx + FX_ST + 16 * i + 10, 0, 6);
-	}
 	memcpy(fx + FX_XMM, img + FX_XMM, (size_t)(n - FX_XMM));
+	return EMU_OK;
+}
+
+/*
+ * ---- XSAVE (SDM Vol. 1 ch. 13; Vol. 2B XSAVE, XSAVEOPT, XSAVEC, XRSTOR,
+ * XGETBV, XSETBV) ----
+ *
+ * The supported state components are x87 (XCR0 bit 0) and SSE (bit 1),
+ * both in the 512-byte legacy region; the 64-byte XSAVE header follows
+ * (XSTATE_BV at 512, XCOMP_BV at 520), so the standard and the compacted
+ * formats have the same 576-byte layout and differ in XCOMP_BV only.
+ * XINUSE (13.6) is computed from the state: a component is in use unless
+ * it is in its initial configuration, which hardware allows (it may report
+ * a component in use when it is not; never the reverse).  XSAVEOPT and
+ * XSAVEC apply the init optimization (13.9); the modified optimization is
+ * optional and not done: every component in use is written.
+ */
+#define XSAVE_HDR		512
+#define XSAVE_SIZE		576
+#define XCR0_SUPPORTED		0x3ULL
+#define XCOMP_BV_COMPACT	(1ULL << 63)
+#define MXCSR_INIT		0x1f80u
+
+/* x87 initial configuration: FCW 037FH, FSW 0, FTW all empty, pointers and registers 0. */
+static bool
+x87_in_init(const uint8_t *fx)
+{
+	static const uint8_t zero[128];
+
+	return get16(fx + FX_FCW) == 0x037f && get16(fx + FX_FSW) == 0 && fx[FX_FTW] == 0 &&
+	    get16(fx + FX_FOP) == 0 && get64(fx + FX_FIP) == 0 && get64(fx + FX_FDP) == 0 &&
+	    memcmp(fx + FX_ST, zero, 128) == 0;
+}
+
+/* SSE initial configuration: XMM registers 0 and MXCSR 1F80H. */
+static bool
+sse_in_init(const uint8_t *fx)
+{
+	static const uint8_t zero[256];
+
+	return get32(fx + FX_MXCSR) == MXCSR_INIT && memcmp(fx + FX_XMM, zero, 256) == 0;
+}
+
+uint64_t
+emu_xinuse(const struct emu_cpu *cpu)
+{
+	return (x87_in_init(cpu->st.fxsave) ? 0 : 1) | (sse_in_init(cpu->st.fxsave) ? 0 : 2);
+}
+
+/* The x87 initial configuration (13.6); FNINIT keeps the registers, this clears them. */
+static void
+x87_xinit(uint8_t *fx)
+{
+	memset(fx, 0, 24);
+	memset(fx + FX_ST, 0, 128);
+	put16(fx + FX_FCW, 0x037f);
+}
+
+/* XMM0-15 in 64-bit mode, XMM0-7 elsewhere (13.8.1). */
+static int
+xsave_nxmm(const struct emu_cpu *cpu)
+{
+	return cpu->mode == EMU_MODE_LONG64 ? 16 : 8;
+}
+
+/*
+ * Exceptions common to the XSAVE family: #UD without CR4.OSXSAVE, #NM
+ * with CR0.TS, #GP(0) unless the linear address is 64-byte aligned.
+ */
+static int
+xsave_checks(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t *ea)
+{
+	uint64_t base = 0;
+
+	if (!(cpu->st.cr4 & CR4_OSXSAVE))
+		return emu_raise(cpu, IDT_UD);
+	if (cpu->st.cr0 & CR0_TS)
+		return emu_raise(cpu, IDT_NM);
+	*ea = emu_ea(cpu, in);
+	if (cpu->mode != EMU_MODE_LONG64 || in->seg == SEG_FS || in->seg == SEG_GS)
+		base = cpu->st.seg[in->seg].base;
+	if ((base + *ea) & 63)
+		return emu_raise_err(cpu, IDT_GP, 0);
+	return EMU_OK;
+}
+
+enum xsave_kind { XS_XSAVE, XS_XSAVEOPT, XS_XSAVEC };
+
+/*
+ * Store the components of RFBM = XCR0 & EDX:EAX: XSAVE writes each of
+ * them and XSTATE_BV[i] = XINUSE[i] for them, leaving the rest of the
+ * header; XSAVEOPT the same but skips the data of components not in use;
+ * XSAVEC (compacted) skips those too and writes XSTATE_BV = XINUSE & RFBM
+ * and XCOMP_BV = RFBM | bit 63.  MXCSR and MXCSR_MASK go with RFBM[1] or
+ * RFBM[2].  Everything is read before the first byte is written, then
+ * written in runs, so a fault leaves at most earlier runs written, as on
+ * hardware.
+ */
+static int
+xsave_store(struct emu_cpu *cpu, const struct emu_insn *in, enum xsave_kind kind)
+{
+	uint8_t img[512], hdr[16];
+	uint64_t ea, rfbm, inuse, save, xstate_bv;
+	int rc, nxmm;
+
+	rc = xsave_checks(cpu, in, &ea);
+	if (rc != EMU_OK)
+		return rc;
+	rfbm = cpu->st.xcr0 & ((cpu->st.gpr[GPR_RDX] << 32) | (uint32_t)cpu->st.gpr[GPR_RAX]);
+	inuse = emu_xinuse(cpu);
+	save = kind == XS_XSAVE ? rfbm : rfbm & inuse;
+	fx_image(cpu, (in->rex & 0x8) != 0, img);
+	nxmm = xsave_nxmm(cpu);
+	if (kind == XS_XSAVEC) {
+		xstate_bv = rfbm & inuse;
+		put64(hdr + 8, XCOMP_BV_COMPACT | rfbm);
+	} else {
+		rc = emu_read(cpu, in->seg, ea + XSAVE_HDR, hdr, 8);
+		if (rc != EMU_OK)
+			return rc;
+		xstate_bv = (get64(hdr) & ~rfbm) | (rfbm & inuse);
+	}
+	put64(hdr, xstate_bv);
+	if (save & 1) {
+		rc = emu_write(cpu, in->seg, ea, img, 24);
+		if (rc == EMU_OK)
+			rc = emu_write(cpu, in->seg, ea + FX_ST, img + FX_ST, 128);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	if (rfbm & 6) {
+		rc = emu_write(cpu, in->seg, ea + FX_MXCSR, img + FX_MXCSR, 8);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	if (save & 2) {
+		rc = emu_write(cpu, in->seg, ea + FX_XMM, img + FX_XMM, 16 * nxmm);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	return emu_write(cpu, in->seg, ea + XSAVE_HDR, hdr, kind == XS_XSAVEC ? 16 : 8);
+}
+
+/* 0F AE /4 XSAVE (REX.W: XSAVE64) */
+int
+op_xsave(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	return xsave_store(cpu, in, XS_XSAVE);
+}
+
+/* 0F C7 /4 XSAVEC (REX.W: XSAVEC64) */
+int
+op_xsavec(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	return xsave_store(cpu, in, XS_XSAVEC);
+}
+
+/*
+ * 0F AE /6: XSAVEOPT without a prefix; with 66 CLWB, which writes back a
+ * cache line this CPU does not have (SDM Vol. 2A CLWB).  F2/F3 are other
+ * instructions (#UD).
+ */
+int
+op_xsaveopt_clwb(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	if (in->rep)
+		return emu_raise(cpu, IDT_UD);
+	if (in->opsize_prefix)
+		return EMU_OK;
+	return xsave_store(cpu, in, XS_XSAVEOPT);
+}
+
+/*
+ * 0F AE /5 XRSTOR (REX.W: XRSTOR64), standard (XCOMP_BV[63] = 0) or
+ * compacted form (13.8).  #GP(0), before anything changes: standard
+ * form with XSTATE_BV bits outside XCR0 or header bytes 8-23 not zero;
+ * compacted form with XCOMP_BV[62:0] outside XCR0, XSTATE_BV outside
+ * XCOMP_BV or header bytes 16-63 not zero; a reserved MXCSR bit in a
+ * value to be loaded.  For each i in RFBM: XSTATE_BV[i] = 0 initializes
+ * the component, 1 loads it.  MXCSR: the standard form loads it whenever
+ * RFBM[1] or RFBM[2]; the compacted form loads it when the matching
+ * XSTATE_BV bit is set, else sets 1F80H.
+ */
+int
+op_xrstor(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	static const uint8_t zero[48];
+	uint8_t img[XSAVE_SIZE], *fx = cpu->st.fxsave;
+	uint64_t ea, rfbm, xstate_bv, xcomp_bv, xcr0 = cpu->st.xcr0;
+	bool compact, load_mxcsr;
+	int rc, nxmm;
+
+	rc = xsave_checks(cpu, in, &ea);
+	if (rc != EMU_OK)
+		return rc;
+	rc = emu_read(cpu, in->seg, ea + XSAVE_HDR, img + XSAVE_HDR, 64);
+	if (rc != EMU_OK)
+		return rc;
+	xstate_bv = get64(img + XSAVE_HDR);
+	xcomp_bv = get64(img + XSAVE_HDR + 8);
+	compact = (xcomp_bv & XCOMP_BV_COMPACT) != 0;
+	if (compact) {
+		if ((xcomp_bv & ~XCOMP_BV_COMPACT & ~xcr0) || (xstate_bv & ~xcomp_bv) ||
+		    memcmp(img + XSAVE_HDR + 16, zero, 48) != 0)
+			return emu_raise_err(cpu, IDT_GP, 0);
+	} else if ((xstate_bv & ~xcr0) || memcmp(img + XSAVE_HDR + 8, zero, 16) != 0) {
+		return emu_raise_err(cpu, IDT_GP, 0);
+	}
+	rfbm = xcr0 & ((cpu->st.gpr[GPR_RDX] << 32) | (uint32_t)cpu->st.gpr[GPR_RAX]);
+	rc = emu_read(cpu, in->seg, ea, img, 416);
+	if (rc != EMU_OK)
+		return rc;
+	load_mxcsr = compact ? (rfbm & xstate_bv & 6) != 0 : (rfbm & 6) != 0;
+	if (load_mxcsr && (get32(img + FX_MXCSR) & ~EMU_MXCSR_MASK))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	nxmm = xsave_nxmm(cpu);
+	if (rfbm & 1) {
+		if (xstate_bv & 1)
+			fx_load_x87(cpu, img, (in->rex & 0x8) != 0);
+		else
+			x87_xinit(fx);
+	}
+	if (load_mxcsr)
+		memcpy(fx + FX_MXCSR, img + FX_MXCSR, 4);
+	else if (rfbm & 6)
+		put32(fx + FX_MXCSR, MXCSR_INIT);
+	if (rfbm & 2) {
+		if (xstate_bv & 2)
+			memcpy(fx + FX_XMM, img + FX_XMM, 16 * (size_t)nxmm);
+		else
+			memset(fx + FX_XMM, 0, 16 * (size_t)nxmm);
+	}
+	return EMU_OK;
+}
+
+/*
+ * 0F 01 D0 XGETBV: ECX 0 reads XCR0, ECX 1 XCR0 & XINUSE (CPUID.0DH.1:
+ * EAX[2]); others #GP(0).  #UD without CR4.OSXSAVE.  Any CPL.
+ */
+int
+emu_xgetbv(struct emu_cpu *cpu)
+{
+	uint32_t ecx = (uint32_t)cpu->st.gpr[GPR_RCX];
+	uint64_t v;
+
+	if (!(cpu->st.cr4 & CR4_OSXSAVE))
+		return emu_raise(cpu, IDT_UD);
+	if (ecx == 0)
+		v = cpu->st.xcr0;
+	else if (ecx == 1)
+		v = cpu->st.xcr0 & emu_xinuse(cpu);
+	else
+		return emu_raise_err(cpu, IDT_GP, 0);
+	cpu->st.gpr[GPR_RAX] = (uint32_t)v;
+	cpu->st.gpr[GPR_RDX] = v >> 32;
+	return EMU_OK;
+}
+
+/*
+ * 0F 01 D1 XSETBV: #UD without CR4.OSXSAVE; #GP(0) at CPL > 0, for an
+ * XCR other than 0, an unsupported bit, bit 0 (x87) clear, or AVX (bit
+ * 2) without SSE (bit 1) (SDM Vol. 1 13.3).
+ */
+int
+emu_xsetbv(struct emu_cpu *cpu)
+{
+	uint64_t v = (cpu->st.gpr[GPR_RDX] << 32) | (uint32_t)cpu->st.gpr[GPR_RAX];
+
+	if (!(cpu->st.cr4 & CR4_OSXSAVE))
+		return emu_raise(cpu, IDT_UD);
+	if ((cpu->mode != EMU_MODE_REAL && cpu->cpl != 0) ||
+	    (uint32_t)cpu->st.gpr[GPR_RCX] != 0 || (v & ~XCR0_SUPPORTED) || !(v & 1) ||
+	    ((v & 4) && !(v & 2)))
+		return emu_raise_err(cpu, IDT_GP, 0);
+	cpu->st.xcr0 = v;
 	return EMU_OK;
 }
