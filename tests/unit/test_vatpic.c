@@ -565,7 +565,6 @@ TEST(vatpic_snapshot)
 		{ 8 + 10, 0x08 },		/* lowprio 8+ */
 		{ 8 + 11, 0x01 },		/* padding */
 		{ 24 + 8, 0x20 },		/* slave ELCR IRQ 13 */
-		{ 24 + 9, 0x04 },		/* slave pin 2 */
 		{ 24 + 15, 0x80 },		/* padding */
 	};
 	for (size_t i = 0; i < sizeof(patches) / sizeof(patches[0]); i++) {

@@ -292,8 +292,17 @@ TEST(vrtc_set_time)
 	/* The API. */
 	CHECK_EQ(vrtc_settime(&rtc, T0), 0);
 	CHECK_EQ(vrtc_gettime(&rtc), T0);
-	CHECK_EQ(vrtc_settime(&rtc, 253402300800ll), -EINVAL);	/* year 10000 */
-	CHECK_EQ(vrtc_settime(&rtc, -62167219201ll), -EINVAL);
+	CHECK_EQ(vrtc_settime(&rtc, 7258118400ll), -EINVAL);	/* 2200-01-01 */
+	CHECK_EQ(vrtc_settime(&rtc, -2208988801ll), -EINVAL);	/* 1899-12-31 23:59:59 */
+	CHECK_EQ(vrtc_settime(&rtc, 7258118399ll), 0);
+	CHECK_EQ(vrtc_settime(&rtc, -2208988800ll), 0);
+	/* A century outside 19-21 is an impossible date. */
+	wr(&rtc, RTC_CENTURY, 0x22);
+	CHECK_EQ(vrtc_gettime(&rtc), -1);
+	wr(&rtc, RTC_CENTURY, 0x18);
+	CHECK_EQ(vrtc_gettime(&rtc), -1);
+	wr(&rtc, RTC_CENTURY, 0x19);
+	CHECK_EQ(vrtc_gettime(&rtc), -2208988800ll);
 	CHECK_EQ(vrtc_settime(&rtc, 0), 0);
 	wr(&rtc, RTC_REG_B, RTCSB_24HR);
 	CHECK_EQ(date(&rtc), 0x0501017019ull);	/* 1970-01-01, a Thursday */
@@ -561,7 +570,7 @@ TEST(vrtc_snapshot)
 		{ 12, 0x10 },			/* unknown flag */
 		{ 12, 0x02 },			/* held with SET: not stopped */
 		{ 13, 1 },			/* padding */
-		{ 16 + 128 + 7, 0x40 },		/* offset > 2^62 */
+		{ 16 + 128 + 7, 0x70 },		/* offset past 2262 */
 		{ 16 + 128 + 16, 1 },		/* reserved */
 	};
 	for (size_t i = 0; i < sizeof(patches) / sizeof(patches[0]); i++) {

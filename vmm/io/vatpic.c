@@ -488,9 +488,6 @@ vatpic_snapshot_restore(void *arg, const uint8_t *data, size_t len)
 			if (p[j] != 0)
 				return -EINVAL;
 	}
-	/* IRQ 2 on the slave is no input: its line is never driven. */
-	if (n[SLAVE].pins & (1u << CASCADE_IRQ))
-		return -EINVAL;
 	intr = pic->chip[MASTER].intr;
 	memcpy(pic->chip, n, sizeof(n));
 	pic->chip[MASTER].intr = intr;

@@ -395,8 +395,12 @@ control_write(struct vatpit *pit, uint8_t val, uint64_t now)
 	ch->armed = false;
 	ch->null_count = true;
 	ch->ol_latched = ch->st_latched = false;
-	if (ch->ce_idle >= modulus(ch))
-		ch->ce_idle %= modulus(ch);
+	/* Nothing loads until a count is written: keep the old ones in range. */
+	ch->ce_idle %= modulus(ch);
+	if (ch->cr > modulus(ch))
+		ch->cr = modulus(ch);
+	if (ch->n > modulus(ch))
+		ch->n = modulus(ch);
 }
 
 static uint8_t

@@ -18,9 +18,15 @@
 #define UIP_NS		244000ll		/* UIP before the update (datasheet) */
 #define DAY		86400ll
 #define NONE		VIO_NO_DEADLINE
-/* Years 0-9999: the century byte and the year register hold no more. */
-#define MIN_SECS	(-62167219200ll)	/* 0000-01-01 00:00:00 */
-#define MAX_SECS	(253402300799ll)	/* 9999-12-31 23:59:59 */
+/*
+ * Years 1900-2199 can be set (century bytes 19-21): time is kept in int64
+ * nanoseconds, which reach from 1677 to 2262.
+ */
+#define MIN_YEAR	1900
+#define MAX_YEAR	2199
+#define MIN_SECS	(-2208988800ll)		/* 1900-01-01 00:00:00 */
+#define MAX_SECS	(7258118399ll)		/* 2199-12-31 23:59:59 */
+#define MAX_OFFSET	(8000000000000000000ll)
 
 /* ---- calendar arithmetic (proleptic Gregorian, H. Hinnant's algorithms) ---- */
 
@@ -152,7 +158,7 @@ regs_to_secs(const struct vrtc *rtc, const uint8_t *ram, int64_t *secs)
 	    y < 0 || y > 99 || c < 0 || c > 99)
 		return false;
 	year = (int64_t)c * 100 + y;
-	if (d < 1 || d > days_in_month(year, mo))
+	if (year < MIN_YEAR || year > MAX_YEAR || d < 1 || d > days_in_month(year, mo))
 		return false;
 	*secs = days_from_civil(year, mo, d) * DAY + h * 3600 + mi * 60 + s;
 	return true;
@@ -615,7 +621,7 @@ vrtc_init(struct vrtc *rtc, bool utc, const struct vrtc_clock *clock,
 	rtc->reg_a = RTCSA_DV_NORMAL | 0x06;
 	rtc->reg_b = RTCSB_24HR;
 	rtc->offset_ns = tz * NS;
-	/* Outside years 0-9999 (a host clock gone mad): start at 2000-01-01. */
+	/* Outside years 1900-2199 (a host clock gone mad): start at 2000-01-01. */
 	if (floordiv(dv_ns(rtc), NS) < MIN_SECS || floordiv(dv_ns(rtc), NS) > MAX_SECS)
 		rtc->offset_ns = 946684800ll * NS - host_ns(rtc);
 	rtc->ev_ns = dv_ns(rtc);
@@ -697,9 +703,10 @@ vrtc_snapshot_restore(void *arg, const uint8_t *data, size_t len)
 	} else if (!n.stopped) {
 		return -EINVAL;
 	}
-	/* The divider time must stay within years 0-9999 (±2^62 ns). */
-	if (n.offset_ns > (1ll << 62) || n.offset_ns < -(1ll << 62) ||
-	    n.dv_frozen_ns > (1ll << 62) || n.dv_frozen_ns < -(1ll << 62))
+	/* The divider time must stay within the years that can be set. */
+	if (n.offset_ns > MAX_OFFSET || n.offset_ns < -MAX_OFFSET ||
+	    n.dv_frozen_ns > MAX_SECS * NS || n.dv_frozen_ns < MIN_SECS * NS ||
+	    dv_ns(&n) > MAX_SECS * NS || dv_ns(&n) < MIN_SECS * NS)
 		return -EINVAL;
 	n.ev_ns = dv_ns(&n);
 	n.irq = rtc->irq;	/* set_irq tells the sink if IRQF differs */

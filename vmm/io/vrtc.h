@@ -137,7 +137,9 @@ bool	vrtc_nmi_masked(const struct vrtc *rtc);
  * Direct access for the machine and libvmmapi (vm_rtc_read/write,
  * vm_rtc_settime/gettime): @off 0-127 as the guest would see it; time in
  * seconds since the Epoch as the RTC shows it.  -EINVAL for @off out of
- * range, or a time outside years 0-9999.
+ * range, or a time outside years 1900-2199 (a calendar the guest sets
+ * outside them is an impossible date); vrtc_gettime() is -1 while the
+ * calendar holds an impossible date.
  */
 int	vrtc_nvram_read(struct vrtc *rtc, int off, uint8_t *val);
 int	vrtc_nvram_write(struct vrtc *rtc, int off, uint8_t val);
