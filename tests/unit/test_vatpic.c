@@ -530,6 +530,7 @@ TEST(vatpic_snapshot)
 	vatpic_pulse_irq(&a, 6);
 	CHECK_EQ(vatpic_intr_ack(&a), 0x2a);	/* IRQ 10 in service */
 	vatpic_assert_irq(&a, 9);		/* level, pending */
+	vatpic_assert_irq(&a, 10);		/* slave IR2's line held high */
 	out(&a, 0x20, 0xc3);			/* rotated */
 	out(&a, 0xa0, 0x0b);			/* reading ISR */
 	CHECK_EQ(vatpic_snapshot_save(&a, buf, 1), VATPIC_SNAP_SIZE);
