@@ -587,8 +587,10 @@ TEST(vatpit_snapshot)
 	CHECK_EQ(vatpit_snapshot_restore(&b, buf, sizeof(buf) - 1), -EINVAL);
 	CHECK_EQ(latched(&b, 1), latched(&a, 1));
 
-	/* A BCD control word over a binary count: still a valid snapshot. */
+	/* A BCD control word over a binary count and latch: still valid. */
 	program(&a, 0, 2, 0);			/* 65536 */
+	f.ns += 1000;
+	out(&a, VATPIT_PORT_CTRL, 0x00);	/* latch a count above 9999 */
 	out(&a, VATPIT_PORT_CTRL, 0x23);	/* MSB only, mode 1, BCD */
 	REQUIRE(vatpit_snapshot_save(&a, buf, sizeof(buf)) == VATPIT_SNAP_SIZE);
 	CHECK_EQ(vatpit_snapshot_restore(&b, buf, sizeof(buf)), 0);

@@ -395,6 +395,7 @@ control_write(struct vatpit *pit, uint8_t val, uint64_t now)
 	ch->armed = false;
 	ch->null_count = true;
 	ch->ol_latched = ch->st_latched = false;
+	ch->ol = 0;
 	/* Nothing loads until a count is written: keep the old ones in range. */
 	ch->ce_idle %= modulus(ch);
 	if (ch->cr > modulus(ch))
@@ -657,7 +658,7 @@ vatpit_snapshot_restore(void *arg, const uint8_t *data, size_t len)
 		m = modulus(ch);
 		/* Fields the model could never have produced. */
 		if (ch->mode > 7 || ch->rw < 1 || ch->rw > 3 || ch->cr < 1 || ch->cr > m ||
-		    ch->n < 1 || ch->n > m || ch->ce_idle >= m || ch->ol >= m ||
+		    ch->n < 1 || ch->n > m || ch->ce_idle >= m || (ch->ol_latched && ch->ol >= m) ||
 		    rel[i] > MAX_REL || pend_rel[i] > MAX_REL || ch->frozen_t > MAX_REL)
 			return -EINVAL;
 		if (ch->running && (mode_of(ch) == 2 || mode_of(ch) == 3) && ch->n < 2)
