@@ -10,6 +10,7 @@
 #include "test.h"
 #include "io/vatpic.h"
 #include "io/vmm_irqmap.h"
+#include "../../bhyve/machine.h"	/* not the CPU's machine.h */
 
 struct fake {
 	bool	intr;
@@ -600,20 +601,26 @@ TEST(vmm_irqmap)
 			CHECK(!vmm_irqmap_isa_level(irq));
 		CHECK_EQ((VMM_IRQMAP_ELCR >> irq) & 1, vmm_irqmap_isa_level(irq));
 	}
-	/* bhyve's fixed rule: 16 + (4 + slot + pin) % 8. */
-	CHECK_EQ(vmm_irqmap_pci_pin(0, 1), 21);
-	CHECK_EQ(vmm_irqmap_pci_pin(3, 1), 16);
-	CHECK_EQ(vmm_irqmap_pci_pin(3, 4), 19);
-	CHECK_EQ(vmm_irqmap_pci_pin(31, 4), 23);
+	/* The swizzle: 16 + (slot + pin - 1) % 8. */
+	CHECK_EQ(vmm_irqmap_pci_pin(0, 1), 16);
+	CHECK_EQ(vmm_irqmap_pci_pin(3, 1), 19);
+	CHECK_EQ(vmm_irqmap_pci_pin(3, 4), 22);
+	CHECK_EQ(vmm_irqmap_pci_pin(31, 4), 18);
 	CHECK_EQ(vmm_irqmap_pci_pin(32, 1), -1);
 	CHECK_EQ(vmm_irqmap_pci_pin(3, 0), -1);
 	CHECK_EQ(vmm_irqmap_pci_pin(3, 5), -1);
+	/* One machine: bhyve's side (machine.h) routes INTx and SCI the same. */
 	for (int s = 0; s < 32; s++)
 		for (int p = 1; p <= 4; p++) {
 			int pin = vmm_irqmap_pci_pin(s, p);
 
 			CHECK(pin >= 16 && pin < VMM_IRQMAP_IOAPIC_PINS);
+			CHECK_EQ(pin, machine_pci_intx_pin(s, p));
 		}
+	CHECK_EQ(VMM_IRQMAP_IRQ_SCI, MACHINE_IRQ_SCI);
+	CHECK_EQ(VMM_IRQMAP_PCI_PIN0, MACHINE_PCI_INTX_FIRST_PIN);
+	CHECK_EQ(VMM_IRQMAP_PCI_NPINS, MACHINE_PCI_INTX_NPINS);
+	CHECK_EQ(VMM_IRQMAP_ISA_NIRQ, MACHINE_ISA_NIRQ);
 	/* HPET routes stay off the ISA pins. */
 	CHECK_EQ(VMM_IRQMAP_HPET_ROUTE_CAP & 0xffff, 0);
 }

@@ -16,10 +16,12 @@
  *    set (bhyve's pm.c: sci_init).
  *
  * PCI INTx: IOAPIC pins 16-23, active low, level triggered.  Slot s (bus
- * 0), pin p (1 = INTA# .. 4 = INTD#) lands on pin 16 + (4 + s + p) % 8,
- * bhyve's fixed rule (ioapic.c, ioapic_pci_alloc_irq, as with a boot
- * ROM), so the DSDT's _PRT is a table computed from here.  Lines of
- * several devices on one pin are wire-ORed by the caller.
+ * 0), pin p (1 = INTA# .. 4 = INTD#) lands on pin 16 + (s + p - 1) % 8,
+ * the usual swizzle (PCI-to-PCI Bridge spec 1.2, 9.1), as bhyve/machine.h's
+ * machine_pci_intx_pin() says for bhyve's side and the DSDT's _PRT (the
+ * unit tests check that the two agree).  Unlike bhyve's allocation-order
+ * rule (ioapic.c), it depends on nothing but the slot.  Lines of several
+ * devices on one pin are wire-ORed by the caller.
  *
  * HPET: timers route to IOAPIC pins 20-23 (VMM_IRQMAP_HPET_ROUTE_CAP) or,
  * in legacy replacement, timer 0 -> IRQ 0 (pin 2) and timer 1 -> IRQ 8.
@@ -70,7 +72,7 @@ vmm_irqmap_pci_pin(int slot, int intpin)
 {
 	if (slot < 0 || slot > 31 || intpin < 1 || intpin > 4)
 		return -1;
-	return VMM_IRQMAP_PCI_PIN0 + (4 + slot + intpin) % VMM_IRQMAP_PCI_NPINS;
+	return VMM_IRQMAP_PCI_PIN0 + (slot + intpin - 1) % VMM_IRQMAP_PCI_NPINS;
 }
 
 #endif /* LHYVE_VMM_IRQMAP_H */
