@@ -493,6 +493,16 @@ TEST(vatpit_reload_and_bad_input)
 	program(&pit, 0, 2, 1);
 	uint64_t b = f.ns;
 	CHECK_EQ(vatpit_deadline(&pit), at(b, 2));
+	/* Also when it comes as a reload at the end of a period. */
+	program(&pit, 0, 2, 100);
+	b = f.ns;
+	out(&pit, 0x40, 1);
+	out(&pit, 0x40, 0);
+	f.ns = at(b, 100);
+	vatpit_update(&pit);
+	CHECK_EQ(vatpit_deadline(&pit), at(at(b, 100), 2));
+	CHECK_EQ(latched(&pit, 0), 2);
+	b = at(b, 100);
 	/* Modes 6 and 7 are 2 and 3; the status reports the mode as written. */
 	out(&pit, VATPIT_PORT_CTRL, 0x3c);	/* mode 6 */
 	out(&pit, 0x40, 10);

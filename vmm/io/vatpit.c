@@ -41,13 +41,25 @@ ticks(const struct vatpit_chan *ch, uint64_t now)
 	return vio_ns_to_ticks(now - ch->base_ns, VATPIT_HZ);
 }
 
+/* The count register as the counting element loads it. */
+static uint32_t
+load_count(const struct vatpit_chan *ch)
+{
+	int mode = mode_of(ch);
+
+	/* A count of 1 is illegal in modes 2 and 3; it counts as 2 here. */
+	if ((mode == 2 || mode == 3) && ch->cr < 2)
+		return 2;
+	return ch->cr;
+}
+
 /* A count register written in modes 2 and 3 reloads at the period's end. */
 static void
 chan_sync(struct vatpit_chan *ch, uint64_t now)
 {
 	if (ch->pend && (int64_t)(now - ch->pend_ns) >= 0) {
 		ch->base_ns = ch->pend_ns;
-		ch->n = ch->cr;
+		ch->n = load_count(ch);
 		ch->pend = false;
 		ch->null_count = false;
 	}
@@ -146,10 +158,7 @@ chan_start(struct vatpit_chan *ch, uint64_t now)
 
 	ch->running = true;
 	ch->base_ns = now;
-	ch->n = ch->cr;
-	/* A count of 1 is illegal in modes 2 and 3; it counts as 2 here. */
-	if ((mode == 2 || mode == 3) && ch->n < 2)
-		ch->n = 2;
+	ch->n = load_count(ch);
 	ch->pend = false;
 	ch->null_count = false;
 	/* Modes 0 and 4 count only while the gate is high. */
