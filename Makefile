@@ -132,6 +132,8 @@ FUZZ_SRCS_fuzz_config := $(FUZZ_SRCS_DEVICES)
 FUZZ_SRCS_fuzz_pio := $(FUZZ_SRCS_DEVICES)
 FUZZ_FLAGS_fuzz_virtio := -Ibhyve
 FUZZ_SRCS_fuzz_virtio := $(FUZZ_SRCS_DEVICES)
+FUZZ_SRCS_fuzz_platform := $(wildcard vmm/io/*.c)
+$(O)/fuzz/fuzz_platform: $(wildcard vmm/io/*.[ch])
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/backend/emu/*.c bhyveload/*.c bhyve/*.c)
 	@mkdir -p $(dir $@)
