@@ -576,11 +576,12 @@ main(int argc, char **argv)
 	}
 
 	/*
-	 * Only the boot processor starts; application processors wait for
-	 * INIT-SIPI from the guest's local APIC (SPINUP_AP), as on bhyve.
+	 * A thread for every vCPU.  Application processors sleep inside
+	 * vm_run in wait-for-SIPI until the guest's INIT-SIPI-SIPI (libvmm's
+	 * LAPIC starts them; bhyve never sees a SPINUP_AP exit).
 	 */
 	memset(vt, 0, sizeof(vt));
-	for (i = 0; i < 1; i++) {
+	for (i = 0; i < ncpus; i++) {
 		vt[i].bvm = &bvm;
 		vt[i].id = i;
 		vt[i].vcpu = vm_vcpu_open(ctx, i);

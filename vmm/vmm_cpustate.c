@@ -195,4 +195,6 @@ vm_cpu_state_reset(struct vm_cpu_state *st, int vcpuid)
 	st->fxsave[24] = 0x80;
 	st->fxsave[25] = 0x1f;
 	st->xcr0 = 1;
+	/* Application processors wait for INIT-SIPI-SIPI (SDM Vol. 3A 9.4.1). */
+	st->halted = vcpuid == 0 ? VM_ACTIVITY_ACTIVE : VM_ACTIVITY_WAIT_SIPI;
 }

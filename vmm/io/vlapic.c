@@ -250,6 +250,15 @@ fire_lvt(struct vlapic *vl, int idx)
 	}
 }
 
+int
+vlapic_fire_lvt(struct vlapic *vl, int idx)
+{
+	if (idx < 0 || idx >= LVT_COUNT)
+		return -EINVAL;
+	fire_lvt(vl, idx);
+	return 0;
+}
+
 void
 vlapic_lint(struct vlapic *vl, int pin, bool level)
 {
@@ -339,6 +348,12 @@ timer_ccr(const struct vlapic *vl)
 	if (timer_mode(vl) == TIMER_PERIODIC)
 		return vl->timer_icr - (uint32_t)(t % vl->timer_icr);
 	return t >= vl->timer_icr ? 0 : vl->timer_icr - (uint32_t)t;
+}
+
+uint32_t
+vlapic_timer_ccr(const struct vlapic *vl)
+{
+	return timer_ccr(vl);
 }
 
 uint64_t

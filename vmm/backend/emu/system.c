@@ -29,7 +29,6 @@
 #include "vmm_cpuid.h"
 
 #define MSR_TSC			0x00000010
-#define MSR_APICBASE		0x0000001b
 #define MSR_MTRRCAP		0x000000fe
 #define MSR_SYSENTER_CS		0x00000174
 #define MSR_SYSENTER_ESP	0x00000175
@@ -227,7 +226,7 @@ op_cpuid(struct emu_cpu *cpu, const struct emu_insn *in)
 	struct vmm_cpu_profile prof = { .vendor = (enum vmm_vendor)cpu->vendor };
 	uint32_t r[4];
 
-	vmm_cpuid(&prof, cpu->vcpuid, (uint32_t)cpu->st.gpr[GPR_RAX],
+	vmm_cpuid(cpu->prof != NULL ? cpu->prof : &prof, cpu->vcpuid, (uint32_t)cpu->st.gpr[GPR_RAX],
 	    (uint32_t)cpu->st.gpr[GPR_RCX], r);
 	cpu->st.gpr[GPR_RAX] = r[0];
 	cpu->st.gpr[GPR_RBX] = r[1];
@@ -332,7 +331,10 @@ pat_valid(uint64_t v)
 	return true;
 }
 
-/* EMU_OK with *val, EMU_FAULT, or MSR_NOT_OURS. */
+/*
+ * EMU_OK with *val, EMU_FAULT, or MSR_NOT_OURS.  The APIC MSRs (APIC_BASE,
+ * TSC_DEADLINE, x2APIC) are not ours: they exit to libvmm's LAPIC.
+ */
 static int
 msr_read(struct emu_cpu *cpu, uint32_t msr, uint64_t *val)
 {
@@ -340,7 +342,6 @@ msr_read(struct emu_cpu *cpu, uint32_t msr, uint64_t *val)
 
 	switch (msr) {
 	case MSR_TSC: *val = emu_tsc_read(cpu); break;
-	case MSR_APICBASE: *val = st->apic_base; break;
 	case MSR_MTRRCAP: *val = 0; break;	/* no variable or fixed ranges */
 	case MSR_SYSENTER_CS: *val = st->sysenter_cs; break;
 	case MSR_SYSENTER_ESP: *val = st->sysenter_esp; break;
@@ -388,12 +389,6 @@ msr_write(struct emu_cpu *cpu, uint32_t msr, uint64_t val)
 	switch (msr) {
 	case MSR_TSC:
 		emu_tsc_write(cpu, val);
-		break;
-	case MSR_APICBASE:
-		/* bits 7:0, 9, 10 (no x2APIC) and above MAXPHYADDR are reserved; BSP is read-only */
-		if (val & (0x6ffULL | ~EMU_PHYS_MASK))
-			return emu_raise_err(cpu, IDT_GP, 0);
-		st->apic_base = (val & ~0x100ULL) | (st->apic_base & 0x100ULL);
 		break;
 	case MSR_SYSENTER_CS:
 		st->sysenter_cs = val & 0xffffffffULL;
