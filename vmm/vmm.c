@@ -1082,8 +1082,87 @@ image_nmi(struct vm_cpu_state *st)
 int
 vmm_inject_nmi(struct vm *vm, int vcpuid)
 {
+	/* Through the LAPIC's event path, so that it also ends HLT (SDM 6.7). */
+	if (vm->intr != NULL && check_vcpu(vm, vcpuid) == 0) {
+		vm->dirty = true;
+		return vmm_intr_nmi(vm->intr, vcpuid);
+	}
 	return VCPU_ACCESS(vm, vcpuid, vm->ops->inject_nmi(cookie_),
 	    image_nmi(st_), true);
+}
+
+static int
+intr_check(struct vm *vm)
+{
+	if (vm->intr == NULL)
+		return vmm_store_fail(ENXIO,
+		    "interrupt controllers exist only while a bhyve runs the VM");
+	return 0;
+}
+
+#define INTR_CALL(vm, call) ({						\
+	int e_ = intr_check(vm);					\
+	if (e_ == 0 && (e_ = (call)) != 0)				\
+		vmm_store_fail(-e_, "%s", "invalid interrupt request");	\
+	e_;								\
+})
+
+int
+vmm_lapic_irq(struct vm *vm, int vcpuid, int vector)
+{
+	return INTR_CALL(vm, vmm_intr_lapic_irq(vm->intr, vcpuid, vector));
+}
+
+int
+vmm_lapic_local_irq(struct vm *vm, int vcpuid, int lvt)
+{
+	return INTR_CALL(vm, vmm_intr_lapic_local_irq(vm->intr, vcpuid, lvt));
+}
+
+int
+vmm_lapic_msi(struct vm *vm, uint64_t addr, uint64_t msg)
+{
+	return INTR_CALL(vm, vmm_intr_msi(vm->intr, addr, msg));
+}
+
+int
+vmm_ioapic_irq(struct vm *vm, int pin, int op)
+{
+	return INTR_CALL(vm, vmm_intr_ioapic_irq(vm->intr, pin, (enum vmm_irq_op)op));
+}
+
+int
+vmm_isa_irq(struct vm *vm, int atpic_irq, int ioapic_irq, int op)
+{
+	if (atpic_irq < 0 || atpic_irq > 15)
+		return vmm_store_fail(EINVAL, "ISA IRQ %d does not exist (0 to 15)", atpic_irq);
+	if (ioapic_irq >= 0)
+		return vmm_ioapic_irq(vm, ioapic_irq, op);
+	return INTR_CALL(vm, vmm_intr_isa_irq(vm->intr, atpic_irq, (enum vmm_irq_op)op));
+}
+
+int
+vmm_ioapic_pincount(struct vm *vm)
+{
+	return vmm_intr_ioapic_pincount();
+}
+
+int
+vmm_get_x2apic_state(struct vm *vm, int vcpuid, int *state)
+{
+	return INTR_CALL(vm, vmm_intr_get_x2apic(vm->intr, vcpuid, state));
+}
+
+int
+vmm_set_x2apic_state(struct vm *vm, int vcpuid, int state)
+{
+	return INTR_CALL(vm, vmm_intr_set_x2apic(vm->intr, vcpuid, state));
+}
+
+int
+vmm_lapic_info(struct vm *vm, int vcpuid, struct vmm_lapic_info *li)
+{
+	return INTR_CALL(vm, vmm_intr_lapic_info(vm->intr, vcpuid, li));
 }
 
 int

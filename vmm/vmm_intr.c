@@ -534,6 +534,19 @@ check_cpu(struct vmm_intr *in, int vcpu)
 }
 
 int
+vmm_intr_nmi(struct vmm_intr *in, int vcpu)
+{
+	struct intr_cpu *c;
+
+	if (vcpu < 0 || vcpu >= VM_MAXCPU)
+		return -EINVAL;
+	c = &in->cpu[vcpu];
+	atomic_fetch_or(&c->events, VMM_EV_NMI);
+	in->cb.notify(in->cb.arg, vcpu, true);
+	return 0;
+}
+
+int
 vmm_intr_lapic_irq(struct vmm_intr *in, int vcpu, int vector)
 {
 	struct vlapic_msg m = { .vector = (uint8_t)vector, .mode = APIC_DM_FIXED,

@@ -84,6 +84,7 @@ int	vmm_intr_rdmsr(struct vmm_intr *in, int vcpu, uint32_t msr, uint64_t *val);
 int	vmm_intr_wrmsr(struct vmm_intr *in, int vcpu, uint32_t msr, uint64_t val);
 
 /* libvmmapi (FreeBSD's calls).  0 or -EINVAL. */
+int	vmm_intr_nmi(struct vmm_intr *in, int vcpu);	/* as the LAPIC's NMI */
 int	vmm_intr_lapic_irq(struct vmm_intr *in, int vcpu, int vector);
 int	vmm_intr_lapic_local_irq(struct vmm_intr *in, int vcpu, int lvt);
 int	vmm_intr_msi(struct vmm_intr *in, uint64_t addr, uint64_t msg);
@@ -108,16 +109,6 @@ int	vmm_intr_lapic_restore(struct vmm_intr *in, int vcpu, const uint8_t *data, s
 ssize_t	vmm_intr_ioapic_save(void *in, uint8_t *buf, size_t cap);
 int	vmm_intr_ioapic_restore(void *in, const uint8_t *data, size_t len);
 
-/* bhyvectl --get-lapic */
-struct vmm_lapic_info {
-	uint64_t	apicbase;
-	uint32_t	id, tpr, ppr, svr, esr, ldr;
-	uint32_t	irr[8], isr[8], tmr[8];
-	uint32_t	lvt[6];		/* timer, thermal, perf, LINT0, LINT1, error */
-	uint32_t	timer_icr, timer_ccr, timer_dcr;
-	uint64_t	tsc_deadline;
-	int64_t		timer_due_ns;	/* from now; -1: not armed */
-};
 int	vmm_intr_lapic_info(struct vmm_intr *in, int vcpu, struct vmm_lapic_info *li);
 
 #endif /* LHYVE_VMM_INTR_H */
