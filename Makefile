@@ -123,11 +123,12 @@ FUZZ_SRCS_fuzz_state := vmm/vmm_state.c vmm/vmm_store.c vmm/vmm_cpustate.c vmm/v
 FUZZ_SRCS_fuzz_elf := bhyveload/elf_load.c
 FUZZ_SRCS_fuzz_decode := $(wildcard vmm/backend/emu/*.c) vmm/vmm_cpustate.c vmm/vmm_cpuid.c
 FUZZ_SRCS_fuzz_emu := $(FUZZ_SRCS_fuzz_decode)
+FUZZ_SRCS_fuzz_apic := vmm/vmm_intr.c vmm/io/vlapic.c vmm/io/vioapic.c
 FUZZ_SRCS_DEVICES := $(BHYVE_SRCS) $(VMMAPI_SRCS) $(VMM_SRCS)
 FUZZ_SRCS_fuzz_config := $(FUZZ_SRCS_DEVICES)
 FUZZ_SRCS_fuzz_pio := $(FUZZ_SRCS_DEVICES)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-$(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/backend/emu/*.c bhyveload/*.c bhyve/*.c)
+$(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c bhyveload/*.c bhyve/*.c)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_FLAGS_$*) -o $@ $< $(FUZZ_SRCS_$*) -lz -lpthread
 fuzz: $(FUZZ_BINS)

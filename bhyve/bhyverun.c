@@ -355,6 +355,10 @@ set_capabilities(struct bhyve_vm *bvm, struct vcpu *vcpu)
 	if (get_config_bool_default(bvm->cfg, "x86.vmexit_on_pause", false) &&
 	    vm_set_capability(vcpu, VM_CAP_PAUSE_EXIT, 1) != 0)
 		die("PAUSE exits are not supported by this backend");
+	/* -x / -a: whether CPUID offers x2APIC; lhyve offers it unless -a. */
+	if (vm_set_x2apic_state(vcpu, get_config_bool_default(bvm->cfg, "x86.x2apic", true) ?
+	    X2APIC_ENABLED : X2APIC_DISABLED) != 0)
+		die("-a: vCPU %d: %s", vcpu_id(vcpu), why());
 }
 
 /*
