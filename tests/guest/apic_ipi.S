@@ -69,6 +69,19 @@ _start:
 	movzbl	SEQ + 3, %eax
 	EXPECT	%rax, 0x50, m_order
 
+	/*
+	 * With IF set the IPI is taken right after the ICR write retires,
+	 * once: the write is not replayed after the handler.
+	 */
+	sti
+	nop					/* past the STI shadow */
+	movl	$0x40050, 0x300(%rbx)
+	nop
+	cli
+	EXPECT	%r10, 4, m_once
+	movzbl	SEQ + 4, %eax
+	EXPECT	%rax, 0x50, m_once
+
 	/* An illegal vector (< 16) sets "send illegal vector" (ESR bit 5). */
 	movl	$0x40005, 0x300(%rbx)
 	movl	$0, 0x280(%rbx)			/* a write latches ESR (11.5.3) */
@@ -104,7 +117,7 @@ _start:
 	sti
 	nop
 	cli
-	EXPECT	%r10, 4, m_x2taken
+	EXPECT	%r10, 5, m_x2taken
 	mov	$0x830, %ecx			/* ICR: one 64-bit register */
 	mov	$0x40050, %eax
 	xor	%edx, %edx
@@ -112,7 +125,7 @@ _start:
 	sti
 	nop
 	cli
-	EXPECT	%r10, 5, m_x2icr
+	EXPECT	%r10, 6, m_x2icr
 	/* EOI with a non-zero value is a reserved write: #GP (11.12.1.2). */
 	xor	%r8, %r8
 	mov	$0x80b, %ecx
@@ -169,6 +182,7 @@ m_isr_after:	.asciz	"apic_ipi: ISR not clear after EOI"
 m_ppr_after:	.asciz	"apic_ipi: PPR not 0 after EOI"
 m_two:		.asciz	"apic_ipi: two pending vectors not both taken"
 m_order:	.asciz	"apic_ipi: lower vector taken first"
+m_once:		.asciz	"apic_ipi: self IPI with IF set not taken exactly once"
 m_esr:		.asciz	"apic_ipi: ESR lacks send illegal vector"
 m_gp_xapic:	.asciz	"apic_ipi: x2APIC MSR read in xAPIC mode did not #GP"
 m_x2id:		.asciz	"apic_ipi: x2APIC ID not 0"

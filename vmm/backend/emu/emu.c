@@ -723,9 +723,14 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 			if (rc == EMU_EXIT)
 				return 0;
 		}
+		/*
+		 * Not while a replayed instruction is half done (io_log.n):
+		 * its device accesses happened, so it must retire first (an
+		 * ICR write that raised the interrupt would be sent again).
+		 */
 		if (cpu->intr_src.hint != NULL &&
 		    atomic_load_explicit(cpu->intr_src.hint, memory_order_relaxed) &&
-		    deliver_extint(cpu) == EMU_EXIT)
+		    cpu->io_log.n == 0 && deliver_extint(cpu) == EMU_EXIT)
 			return 0;
 		if (__builtin_expect((cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS)) ||
 		    (cpu->st.rflags & RFL_TF) || cpu->caps[VM_CAP_MTRAP_EXIT] ||
