@@ -149,6 +149,7 @@ demo: all
 bench: all
 	@bench/exit-latency $(O)
 	@bench/mips $(O)
+	@bench/ipi $(O)
 
 install: $(PROGS) $(LIBS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \
