@@ -365,6 +365,7 @@ vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
 }
 
 static void intr_detach(struct vm *vm);
+static int vcpu_take_events(struct vm *vm, struct vm_vcpu *vcpu);
 
 /*
  * The LAPICs and the IOAPIC come with the backend (FreeBSD's vm_init
@@ -651,7 +652,10 @@ vmm_save(struct vm *vm)
 	vmm_pause_all(vm);
 	for (i = 0; i < VM_MAXCPU && error == 0; i++) {
 		vcpu = &vm->vcpu[i];
-		if (vcpu->cookie != NULL) {
+		/* NMI/INIT/SIPI posted but not yet taken: into the state of the cut. */
+		if (vcpu->cookie != NULL && (error = vcpu_take_events(vm, vcpu)) != 0)
+			error = vmm_store_fail(-error, "vCPU %d: cannot take its INIT/SIPI/NMI", i);
+		if (vcpu->cookie != NULL && error == 0) {
 			error = vm->ops->get_state(vcpu->cookie, &vm->img->cpu[i]);
 			/* libvmm, not the backend, knows the vCPU sleeps in HLT or waits for SIPI. */
 			vm->img->cpu[i].halted = vcpu_activity(vcpu);
