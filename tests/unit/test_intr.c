@@ -217,11 +217,14 @@ TEST(ioapic_level_remote_irr)
 	 */
 	CHECK_EQ(vm_ioapic_assert_irq(g.ctx, 6), 0);
 	CHECK(wait_count(&g, 0x64, 3));
+	/*
+	 * Deasserted: at most the one message already sent is still taken
+	 * (its EOI finds the line low and sends nothing more).
+	 */
 	CHECK_EQ(vm_ioapic_deassert_irq(g.ctx, 6), 0);
-	usleep(20000);
 	c1 = count(&g, 0x64);
-	usleep(50000);
-	CHECK_EQ(count(&g, 0x64), c1);
+	usleep(100000);
+	CHECK(count(&g, 0x64) - c1 <= 1);
 	guest_stop(&g);
 }
 
