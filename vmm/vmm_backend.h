@@ -104,6 +104,13 @@ struct vmm_intr_source {
 	void	(*accept)(void *arg, int vector);
 	void	*arg;
 	const atomic_int *hint;
+	/*
+	 * Optional: the LAPIC's TPR, which MOV CR8 reads and writes as
+	 * CR8[3:0] = TPR[7:4] (SDM Vol. 3A 11.8.6.1).  NULL: CR8 is a plain
+	 * register.
+	 */
+	uint8_t	(*get_tpr)(void *arg);
+	void	(*set_tpr)(void *arg, uint8_t tpr);
 };
 
 struct vmm_memseg {

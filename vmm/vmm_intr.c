@@ -385,13 +385,35 @@ src_accept(void *arg, int vector)
 	cpu_unlock(c);
 }
 
+static uint8_t
+src_get_tpr(void *arg)
+{
+	struct intr_cpu *c = arg;
+	uint8_t tpr;
+
+	cpu_lock(c);
+	tpr = vlapic_get_tpr(&c->vl);
+	cpu_unlock(c);
+	return tpr;
+}
+
+static void
+src_set_tpr(void *arg, uint8_t tpr)
+{
+	struct intr_cpu *c = arg;
+
+	cpu_lock(c);
+	vlapic_set_tpr(&c->vl, tpr);
+	cpu_unlock(c);
+}
+
 void
 vmm_intr_source(struct vmm_intr *in, int vcpu, struct vmm_intr_source *src)
 {
 	struct intr_cpu *c = &in->cpu[vcpu];
 
 	*src = (struct vmm_intr_source){ .pending = src_pending, .accept = src_accept,
-	    .hint = &c->hint, .arg = c };
+	    .hint = &c->hint, .get_tpr = src_get_tpr, .set_tpr = src_set_tpr, .arg = c };
 }
 
 bool

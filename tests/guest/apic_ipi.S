@@ -45,7 +45,20 @@ _start:
 	nop
 	cli
 	EXPECT	%r10, 0, m_tpr
-	movl	$0, 0x80(%rbx)
+	/* MOV CR8 is TPR[7:4] (11.8.6.1): both ways, and it holds 0x50 back too. */
+	mov	%cr8, %rax
+	EXPECT	%rax, 6, m_cr8_read
+	mov	$7, %eax
+	mov	%rax, %cr8
+	mov	0x80(%rbx), %eax
+	EXPECT	%rax, 0x70, m_cr8_write
+	sti
+	nop
+	cli
+	EXPECT	%r10, 0, m_tpr
+	xor	%eax, %eax
+	mov	%rax, %cr8			/* TPR 0: 0x50 is taken */
+	nop
 	sti
 	nop
 	cli
@@ -175,6 +188,8 @@ m_irr:		.asciz	"apic_ipi: self IPI not in IRR"
 m_ppr0:		.asciz	"apic_ipi: PPR not 0"
 m_ppr_tpr:	.asciz	"apic_ipi: PPR does not follow TPR"
 m_tpr:		.asciz	"apic_ipi: TPR did not hold the vector back"
+m_cr8_read:	.asciz	"apic_ipi: MOV from CR8 is not TPR[7:4]"
+m_cr8_write:	.asciz	"apic_ipi: MOV to CR8 did not set TPR"
 m_taken:	.asciz	"apic_ipi: self IPI not taken"
 m_isr_in:	.asciz	"apic_ipi: ISR bit not set in the handler"
 m_ppr_in:	.asciz	"apic_ipi: PPR not 0x50 in the handler"

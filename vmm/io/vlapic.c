@@ -250,6 +250,20 @@ fire_lvt(struct vlapic *vl, int idx)
 	}
 }
 
+uint8_t
+vlapic_get_tpr(const struct vlapic *vl)
+{
+	return (uint8_t)vl->tpr;
+}
+
+void
+vlapic_set_tpr(struct vlapic *vl, uint8_t tpr)
+{
+	vl->tpr = tpr;
+	update_ppr(vl);
+	update_pending(vl);
+}
+
 int
 vlapic_fire_lvt(struct vlapic *vl, int idx)
 {

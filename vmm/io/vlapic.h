@@ -156,6 +156,9 @@ int	vlapic_mmio_write(struct vlapic *vl, uint32_t off, int size, uint64_t val);
 int	vlapic_rdmsr(struct vlapic *vl, uint32_t msr, uint64_t *val);
 int	vlapic_wrmsr(struct vlapic *vl, uint32_t msr, uint64_t val);
 
+/* TPR whatever the mode: MOV CR8 reaches it too (SDM 11.8.6.1). */
+uint8_t	vlapic_get_tpr(const struct vlapic *vl);
+void	vlapic_set_tpr(struct vlapic *vl, uint8_t tpr);
 /* The highest deliverable vector (SDM 11.8.3-11.8.5), or -1. */
 int	vlapic_pending_intr(struct vlapic *vl);
 /* The CPU takes @vector (from vlapic_pending_intr): IRR -> ISR. */

@@ -611,7 +611,12 @@ op_movcr(struct emu_cpu *cpu, const struct emu_insn *in)
 		case 2: val = cpu->st.cr2; break;
 		case 3: val = cpu->st.cr3; break;
 		case 4: val = cpu->st.cr4; break;
-		default: val = cpu->st.cr8; break;
+		default:
+			/* CR8 is TPR[7:4] of the local APIC (SDM Vol. 3A 11.8.6.1). */
+			if (cpu->intr_src.get_tpr != NULL)
+				cpu->st.cr8 = cpu->intr_src.get_tpr(cpu->intr_src.arg) >> 4;
+			val = cpu->st.cr8;
+			break;
 		}
 		emu_reg_write(cpu, in->rm, size, 1, val);
 		return EMU_OK;
@@ -631,6 +636,10 @@ op_movcr(struct emu_cpu *cpu, const struct emu_insn *in)
 		if (val >> 4)
 			return emu_raise_err(cpu, IDT_GP, 0);
 		cpu->st.cr8 = val;
+		if (cpu->intr_src.set_tpr != NULL) {
+			cpu->intr_src.set_tpr(cpu->intr_src.arg, (uint8_t)(val << 4));
+			cpu->block_stop = 1;	/* a lower TPR may let an interrupt in */
+		}
 		return EMU_OK;
 	}
 }
