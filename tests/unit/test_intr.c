@@ -143,6 +143,8 @@ guest_start(struct guest *g)
 		q = emit_store(q + 4, 0xfee000b0, 0);	/* EOI */
 		*q = 0xcf;			/* iretd */
 	}
+	/* NMI (vector 2) shares 0x6e's handler and count. */
+	memcpy(g->mem + IDT + 8 * 2, g->mem + IDT + 8 * 0x6e, 8);
 	p = g->mem + CODE;
 	p = emit_rte(p, 5, 0x61);		/* edge, fixed, physical, unmasked */
 	p = emit_rte(p, 6, 0x8064);		/* level */
@@ -254,6 +256,22 @@ TEST(lapic_irq_and_msi)
 	CHECK_EQ(vm_set_x2apic_state(g.vcpu, X2APIC_DISABLED), 0);
 	CHECK(vm_get_x2apic_state(g.vcpu, &xs) == 0 && xs == X2APIC_DISABLED);
 	CHECK(vm_set_x2apic_state(g.vcpu, X2APIC_STATE_LAST) == -1 && errno == EINVAL);
+	guest_stop(&g);
+}
+
+TEST(nmi_wakes_hlt)
+{
+	struct guest g;
+
+	guest_start(&g);
+	/* vm_inject_nmi goes through the LAPIC's event path: it ends HLT. */
+	CHECK_EQ(vm_inject_nmi(g.vcpu), 0);
+	CHECK(wait_count(&g, 0x6e, 1));
+	/* An NMI from the LAPIC's LINT1 (FreeBSD's APIC_LVT_LINT1) is masked at reset. */
+	CHECK_EQ(vm_lapic_local_irq(g.vcpu, 1), 0);
+	usleep(20000);
+	CHECK_EQ(count(&g, 0x6e), 1);
+	CHECK(vm_lapic_local_irq(g.vcpu, 6) == -1 && errno == EINVAL);
 	guest_stop(&g);
 }
 
