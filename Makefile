@@ -127,6 +127,7 @@ FUZZ_SRCS_fuzz_bzimage := bhyveload/linux_load.c bhyveload/decompress.c
 FUZZ_LIBS_fuzz_bzimage := -llzma -lzstd -llz4 -lbz2
 FUZZ_SRCS_fuzz_decode := $(wildcard vmm/backend/emu/*.c) vmm/vmm_cpustate.c vmm/vmm_cpuid.c
 FUZZ_SRCS_fuzz_emu := $(FUZZ_SRCS_fuzz_decode)
+FUZZ_SRCS_fuzz_apic := vmm/vmm_intr.c vmm/io/vlapic.c vmm/io/vioapic.c
 FUZZ_SRCS_DEVICES := $(BHYVE_SRCS) $(VMMAPI_SRCS) $(VMM_SRCS)
 FUZZ_SRCS_fuzz_config := $(FUZZ_SRCS_DEVICES)
 FUZZ_SRCS_fuzz_pio := $(FUZZ_SRCS_DEVICES)
@@ -135,7 +136,7 @@ FUZZ_SRCS_fuzz_virtio := $(FUZZ_SRCS_DEVICES)
 FUZZ_SRCS_fuzz_platform := $(wildcard vmm/io/*.c)
 $(O)/fuzz/fuzz_platform: $(wildcard vmm/io/*.[ch])
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-$(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/backend/emu/*.c bhyveload/*.c bhyve/*.c)
+$(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c bhyveload/*.c bhyve/*.c)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_FLAGS_$*) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*) -lz -lpthread
 fuzz: $(FUZZ_BINS)
@@ -156,6 +157,7 @@ demo: all
 bench: all
 	@bench/exit-latency $(O)
 	@bench/mips $(O)
+	@bench/ipi $(O)
 
 install: $(PROGS) $(LIBS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \

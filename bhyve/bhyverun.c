@@ -363,6 +363,10 @@ set_capabilities(struct bhyve_vm *bvm, struct vcpu *vcpu)
 	if (get_config_bool_default(bvm->cfg, "x86.vmexit_on_pause", false) &&
 	    vm_set_capability(vcpu, VM_CAP_PAUSE_EXIT, 1) != 0)
 		die("PAUSE exits are not supported by this backend");
+	/* -x / -a: whether CPUID offers x2APIC; lhyve offers it unless -a. */
+	if (vm_set_x2apic_state(vcpu, get_config_bool_default(bvm->cfg, "x86.x2apic", true) ?
+	    X2APIC_ENABLED : X2APIC_DISABLED) != 0)
+		die("-a: vCPU %d: %s", vcpu_id(vcpu), why());
 }
 
 /*
@@ -586,12 +590,13 @@ main(int argc, char **argv)
 	}
 
 	/*
-	 * Only the boot processor starts; application processors wait for
-	 * INIT-SIPI from the guest's local APIC (SPINUP_AP), as on bhyve.
+	 * A thread for every vCPU.  Application processors sleep inside
+	 * vm_run in wait-for-SIPI until the guest's INIT-SIPI-SIPI (libvmm's
+	 * LAPIC starts them; bhyve never sees a SPINUP_AP exit).
 	 */
 	memset(vt, 0, sizeof(vt));
 	setup_ctx = NULL;	/* from here on the normal exit path closes it */
-	for (i = 0; i < 1; i++) {
+	for (i = 0; i < ncpus; i++) {
 		vt[i].bvm = &bvm;
 		vt[i].id = i;
 		vt[i].vcpu = vm_vcpu_open(ctx, i);

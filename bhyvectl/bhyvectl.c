@@ -75,7 +75,7 @@ enum {
 	OPT_VM = 1000, OPT_CPU, OPT_CREATE, OPT_DESTROY, OPT_GET_ALL, OPT_GET_STATS,
 	OPT_FORCE_RESET, OPT_FORCE_POWEROFF, OPT_GET_LOWMEM, OPT_GET_HIGHMEM,
 	OPT_INJECT_NMI, OPT_CAPNAME, OPT_GETCAP, OPT_SETCAP, OPT_DESC_BASE,
-	OPT_DESC_LIMIT, OPT_DESC_ACCESS, OPT_LIST, OPT_HELP, OPT_SUSPEND,
+	OPT_DESC_LIMIT, OPT_DESC_ACCESS, OPT_LIST, OPT_HELP, OPT_SUSPEND, OPT_GET_LAPIC,
 	OPT_REG_BASE = 2000	/* + 4*i: get, set, get-desc, set-desc */
 };
 
@@ -86,6 +86,7 @@ static const struct option fixed[] = {
 	{ "destroy", no_argument, NULL, OPT_DESTROY },
 	{ "get-all", no_argument, NULL, OPT_GET_ALL },
 	{ "get-stats", no_argument, NULL, OPT_GET_STATS },
+	{ "get-lapic", no_argument, NULL, OPT_GET_LAPIC },
 	{ "force-reset", no_argument, NULL, OPT_FORCE_RESET },
 	{ "force-poweroff", no_argument, NULL, OPT_FORCE_POWEROFF },
 	{ "suspend", no_argument, NULL, OPT_SUSPEND },
@@ -118,7 +119,7 @@ usage(int code)
 
 	fprintf(code ? stderr : stdout,
 	    "usage: %s --vm=<name> [--cpu=<vcpu>] [--create] [--destroy] [--get-all]\n"
-	    "       [--get-stats] [--get-<reg>] [--set-<reg>=<value>] [--get-desc-<seg>]\n"
+	    "       [--get-stats] [--get-lapic] [--get-<reg>] [--set-<reg>=<value>] [--get-desc-<seg>]\n"
 	    "       [--set-desc-<seg> --desc-base=B --desc-limit=L --desc-access=A]\n"
 	    "       [--get-lowmem] [--get-highmem] [--inject-nmi] [--force-reset]\n"
 	    "       [--force-poweroff] [--suspend] [--capname=<cap> [--getcap] [--setcap=0|1]]\n"
@@ -202,6 +203,48 @@ print_stats(struct vmctx *ctx, struct vcpu *vcpu, int id)
 		printf("%-40s\t%" PRIu64 "\n", vm_get_stat_desc(ctx, i), stats[i]);
 }
 
+static void
+print_bank(int id, const char *name, const uint32_t *bank)
+{
+	int i;
+
+	printf("%s[%d]\t", name, id);
+	for (i = 7; i >= 0; i--)
+		printf("%08x%s", bank[i], i ? " " : "\n");
+}
+
+/* The local APIC (SDM Vol. 3A 11.4): its registers and the timer. */
+static void
+print_lapic(struct vcpu *vcpu, int id)
+{
+	static const char *const lvt[6] = { "timer", "thermal", "perf", "lint0", "lint1",
+	    "error" };
+	struct vmm_lapic_info li;
+	int i;
+
+	if (vm_get_lapic(vcpu, &li) != 0)
+		fail("get-lapic");
+	printf("apic_base[%d]\t0x%016" PRIx64 " (%s)\n", id, li.apicbase,
+	    !(li.apicbase & 0x800) ? "disabled" : (li.apicbase & 0x400) ? "x2APIC" : "xAPIC");
+	printf("apic_id[%d]\t0x%08x\n", id, li.id);
+	printf("tpr[%d]\t\t0x%02x\nppr[%d]\t\t0x%02x\n", id, li.tpr, id, li.ppr);
+	printf("svr[%d]\t\t0x%08x\nesr[%d]\t\t0x%08x\nldr[%d]\t\t0x%08x\n", id, li.svr,
+	    id, li.esr, id, li.ldr);
+	/* Banks as 256-bit numbers, vector 255 first, like the SDM's figures. */
+	print_bank(id, "irr", li.irr);
+	print_bank(id, "isr", li.isr);
+	print_bank(id, "tmr", li.tmr);
+	for (i = 0; i < 6; i++)
+		printf("lvt_%s[%d]\t0x%08x\n", lvt[i], id, li.lvt[i]);
+	printf("timer_icr[%d]\t0x%08x\ntimer_ccr[%d]\t0x%08x\ntimer_dcr[%d]\t0x%08x\n", id,
+	    li.timer_icr, id, li.timer_ccr, id, li.timer_dcr);
+	printf("tsc_deadline[%d]\t0x%016" PRIx64 "\n", id, li.tsc_deadline);
+	if (li.timer_due_ns < 0)
+		printf("timer_due[%d]\tnot armed\n", id);
+	else
+		printf("timer_due[%d]\tin %" PRId64 " ns\n", id, li.timer_due_ns);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -213,7 +256,7 @@ main(int argc, char **argv)
 	const char *vmname = NULL, *capname = NULL;
 	int create = 0, destroy = 0, get_all = 0, get_stats = 0, force_reset = 0;
 	int force_poweroff = 0, get_lowmem = 0, get_highmem = 0, inject_nmi = 0;
-	int getcap = 0, setcap = -1, list = 0, cpu = 0, ch, nopts = 0, acted = 0, suspend = 0;
+	int get_lapic = 0, getcap = 0, setcap = -1, list = 0, cpu = 0, ch, nopts = 0, acted = 0, suspend = 0;
 	uint64_t desc_base = 0;
 	uint32_t desc_limit = 0, desc_access = 0;
 	int have_desc_base = 0, have_desc_limit = 0, have_desc_access = 0;
@@ -245,6 +288,7 @@ main(int argc, char **argv)
 		case OPT_DESTROY: destroy = 1; break;
 		case OPT_GET_ALL: get_all = 1; break;
 		case OPT_GET_STATS: get_stats = 1; break;
+		case OPT_GET_LAPIC: get_lapic = 1; break;
 		case OPT_FORCE_RESET: force_reset = 1; break;
 		case OPT_FORCE_POWEROFF: force_poweroff = 1; break;
 		case OPT_SUSPEND: suspend = 1; break;
@@ -368,6 +412,10 @@ main(int argc, char **argv)
 	}
 	if (get_stats) {
 		print_stats(ctx, vcpu, cpu);
+		acted = 1;
+	}
+	if (get_lapic) {
+		print_lapic(vcpu, cpu);
 		acted = 1;
 	}
 	if (capname != NULL) {

@@ -206,6 +206,17 @@ struct vm_exit {
 	} u;
 };
 
+/* lhyve: a local APIC as bhyvectl --get-lapic shows it (vm_get_lapic). */
+struct vmm_lapic_info {
+	uint64_t	apicbase;
+	uint32_t	id, tpr, ppr, svr, esr, ldr;
+	uint32_t	irr[8], isr[8], tmr[8];
+	uint32_t	lvt[6];		/* timer, thermal, perf, LINT0, LINT1, error */
+	uint32_t	timer_icr, timer_ccr, timer_dcr;
+	uint64_t	tsc_deadline;
+	int64_t		timer_due_ns;	/* from now; -1: not armed */
+};
+
 /* Exception vectors (Intel SDM Vol. 3A 6.3.1). */
 #define IDT_DE	0
 #define IDT_DB	1

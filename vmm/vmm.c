@@ -8,6 +8,12 @@
  *                vcpu->reqidle and kicks the backend; the vCPU thread then
  *                waits on vcpu->cv with the mutex released, and the accessor
  *                gets the mutex.  Lock order: vcpu->mtx before vm->mtx.
+ *   vcpu->slp    a leaf lock for a vCPU asleep in HLT or wait-for-SIPI:
+ *                it sleeps on vcpu->slpcv with vcpu->mtx released, until
+ *                one of the conditions of vcpu_wake_cond() holds; whoever
+ *                makes one true (an interrupt, NMI, INIT, SIPI, an accessor,
+ *                a suspend) sets it first, then signals under slp.
+ *   The interrupt controllers have their own locks (vmm_intr.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +25,7 @@
 
 #include "vmm_core.h"
 #include "vmm_ctl.h"
+#include "vmm_intr.h"
 
 struct vm_vcpu {
 	struct vm		*vm;
@@ -29,6 +36,10 @@ struct vm_vcpu {
 	void			*cookie;	/* backend vCPU, NULL until first use */
 	uint64_t		nextrip;
 	bool			halted;		/* sleeping in HLT until an interrupt */
+	bool			hlt_if;		/* RFLAGS.IF when it halted */
+	bool			wait_sipi;	/* an AP waiting for SIPI (SDM 9.4) */
+	pthread_mutex_t		slp;
+	pthread_cond_t		slpcv;
 	bool			need_complete;	/* last exit awaits userland data */
 	/*
 	 * complete() handed the backend an access of an instruction that has
@@ -59,8 +70,10 @@ struct vm {
 	int			suspend_source;
 	uint32_t		active_cpus;	/* bitmask, vm->mtx */
 	bool			closing;	/* vmm_close: the final save says "not running" */
-	uint32_t		halted_cpus;	/* halted with interrupts disabled */
+	uint32_t		halted_cpus;	/* HLT with IF clear, or wait-for-SIPI */
+	_Atomic uint32_t	ran_cpus;	/* vCPUs vmm_run ran (without vm_activate_cpu) */
 	struct vmm_ctl_server	ctl;
+	struct vmm_intr		*intr;		/* LAPICs and IOAPIC, with the backend */
 	/* Device snapshot hooks (vmm_snapshot_register), vm->mtx. */
 	struct vmm_snapshot_hook {
 		char			name[VMM_SEC_NAMELEN];
@@ -155,6 +168,8 @@ vmm_open(const char *name, struct vm **vmp)
 		vm->vcpu[i].id = i;
 		pthread_mutex_init(&vm->vcpu[i].mtx, NULL);
 		pthread_cond_init(&vm->vcpu[i].cv, NULL);
+		pthread_mutex_init(&vm->vcpu[i].slp, NULL);
+		pthread_cond_init(&vm->vcpu[i].slpcv, NULL);
 	}
 	vm->lockfd = vmm_store_lock(name);
 	if (vm->lockfd < 0) {
@@ -197,6 +212,50 @@ fail:
 	return error;
 }
 
+/* Wake the vCPU if it sleeps in HLT or wait-for-SIPI; its condition is set. */
+static void
+vcpu_wake(struct vm_vcpu *vcpu)
+{
+	pthread_mutex_lock(&vcpu->slp);
+	pthread_cond_broadcast(&vcpu->slpcv);
+	pthread_mutex_unlock(&vcpu->slp);
+}
+
+/* The thread that runs a vCPU of this process, if this one does. */
+static __thread struct vm_vcpu *cur_vcpu;
+
+/* vmm_intr_cb.notify: an interrupt or event for @id. */
+static void
+intr_notify(void *arg, int id, bool kick)
+{
+	struct vm *vm = arg;
+	struct vm_vcpu *vcpu = &vm->vcpu[id];
+
+	/* The vCPU's own thread takes it at its next boundary anyway. */
+	if (kick && cur_vcpu != vcpu && vcpu->cookie != NULL)
+		vm->ops->kick(vcpu->cookie);
+	vcpu_wake(vcpu);
+}
+
+/* vmm_intr_cb.tsc: on the vCPU's thread, which holds vcpu->mtx. */
+static uint64_t
+intr_tsc(void *arg, int id)
+{
+	struct vm *vm = arg;
+	struct vm_vcpu *vcpu = &vm->vcpu[id];
+	struct vm_cpu_state *st;
+	uint64_t tsc = 0;
+
+	if (vcpu->cookie == NULL)
+		return 0;
+	if (vm->ops->get_tsc != NULL)
+		return vm->ops->get_tsc(vcpu->cookie);
+	if ((st = malloc(sizeof(*st))) != NULL && vm->ops->get_state(vcpu->cookie, st) == 0)
+		tsc = st->tsc;
+	free(st);
+	return tsc;
+}
+
 /* Get vCPU @id out of the backend and hold it (see the locking note). */
 static struct vm_vcpu *
 vcpu_acquire(struct vm *vm, int id)
@@ -206,6 +265,7 @@ vcpu_acquire(struct vm *vm, int id)
 	atomic_fetch_add(&vcpu->reqidle, 1);
 	if (vcpu->cookie != NULL)
 		vm->ops->kick(vcpu->cookie);
+	vcpu_wake(vcpu);
 	pthread_mutex_lock(&vcpu->mtx);
 	atomic_fetch_sub(&vcpu->reqidle, 1);
 	return vcpu;
@@ -216,6 +276,64 @@ vcpu_release(struct vm_vcpu *vcpu)
 {
 	pthread_cond_broadcast(&vcpu->cv);
 	pthread_mutex_unlock(&vcpu->mtx);
+}
+
+/* Make every vCPU see a suspend: kick running ones, wake sleeping ones. */
+static void
+vmm_suspend_wake(struct vm *vm)
+{
+	int i;
+
+	for (i = 0; i < VM_MAXCPU; i++) {
+		if (vm->vcpu[i].cookie != NULL)
+			vm->ops->kick(vm->vcpu[i].cookie);
+		vcpu_wake(&vm->vcpu[i]);
+	}
+}
+
+/*
+ * A vCPU that cannot leave its state without help from outside (HLT with
+ * interrupts disabled, wait-for-SIPI) is in vm->halted_cpus; when every
+ * active vCPU is, nothing can wake any of them and the VM is halted
+ * (bhyve's vm_handle_hlt).  vcpu->mtx held.
+ */
+static void
+vcpu_set_stuck(struct vm *vm, struct vm_vcpu *vcpu, bool stuck)
+{
+	uint32_t bit = 1u << vcpu->id, active;
+	bool all;
+
+	pthread_mutex_lock(&vm->mtx);
+	if (stuck)
+		vm->halted_cpus |= bit;
+	else
+		vm->halted_cpus &= ~bit;
+	active = vm->active_cpus ? vm->active_cpus : atomic_load(&vm->ran_cpus);
+	all = stuck && (active & bit) && (vm->halted_cpus & active) == active;
+	pthread_mutex_unlock(&vm->mtx);
+	if (all) {
+		int expected = VM_SUSPEND_NONE;
+
+		atomic_compare_exchange_strong(&vm->suspend, &expected, VM_SUSPEND_HALT);
+		vmm_suspend_wake(vm);
+	}
+}
+
+/* Enter an activity state (VM_ACTIVITY_*).  vcpu->mtx held. */
+static void
+vcpu_set_activity(struct vm *vm, struct vm_vcpu *vcpu, uint32_t act, bool intr_enabled)
+{
+	vcpu->halted = act == VM_ACTIVITY_HLT;
+	vcpu->hlt_if = intr_enabled;
+	vcpu->wait_sipi = act == VM_ACTIVITY_WAIT_SIPI;
+	vcpu_set_stuck(vm, vcpu, vcpu->wait_sipi || (vcpu->halted && !intr_enabled));
+}
+
+static uint32_t
+vcpu_activity(const struct vm_vcpu *vcpu)
+{
+	return vcpu->wait_sipi ? VM_ACTIVITY_WAIT_SIPI :
+	    vcpu->halted ? VM_ACTIVITY_HLT : VM_ACTIVITY_ACTIVE;
 }
 
 /* The backend vCPU, created on first use from the image.  vcpu->mtx held. */
@@ -234,8 +352,63 @@ vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
 	if (error != 0)
 		return vmm_store_fail(-error, "cannot load vCPU %d state", vcpu->id);
 	vcpu->nextrip = vm->img->cpu[vcpu->id].rip;
-	vcpu->halted = vm->img->cpu[vcpu->id].halted != 0;
+	vcpu_set_activity(vm, vcpu, vm->img->cpu[vcpu->id].halted,
+	    (vm->img->cpu[vcpu->id].rflags & 0x200) != 0);
+	if (vm->intr != NULL) {
+		struct vmm_intr_source src;
+
+		vmm_intr_source(vm->intr, vcpu->id, &src);
+		if ((error = vm->ops->set_intr_source(vcpu->cookie, &src)) != 0)
+			return vmm_store_fail(-error, "vCPU %d: cannot attach its local APIC",
+			    vcpu->id);
+	}
 	return 0;
+}
+
+static void intr_detach(struct vm *vm);
+static int vcpu_take_events(struct vm *vm, struct vm_vcpu *vcpu);
+
+/*
+ * The LAPICs and the IOAPIC come with the backend (FreeBSD's vm_init
+ * creates them with the VM), from the state file: each LAPIC's section,
+ * else APIC_BASE from its MSRS; the IOAPIC's DEVICE section "vioapic".
+ */
+static int
+intr_attach(struct vm *vm)
+{
+	const struct vmm_section *sec;
+	struct vmm_intr_cb cb = { .notify = intr_notify, .tsc = intr_tsc, .arg = vm };
+	int i, error;
+
+	if ((error = vmm_intr_create(&vm->intr, &cb, (int)vm->img->ncpus)) != 0)
+		return vmm_store_fail(-error, "cannot create the interrupt controllers");
+	for (i = 0; i < VM_MAXCPU; i++) {
+		sec = vmm_image_section(vm->img, VMM_SEC_LAPIC, (uint16_t)i, "");
+		if (sec == NULL) {
+			vmm_intr_set_apicbase(vm->intr, i, vm->img->cpu[i].apic_base);
+			continue;
+		}
+		if ((error = vmm_intr_lapic_restore(vm->intr, i, sec->data, sec->len)) != 0) {
+			intr_detach(vm);
+			return vmm_store_fail(-error, "VM '%s': the saved local APIC of vCPU %d "
+			    "cannot be restored", vm->name, i);
+		}
+	}
+	error = vmm_snapshot_register(vm, "vioapic", vmm_intr_ioapic_save,
+	    vmm_intr_ioapic_restore, vm->intr);
+	if (error != 0)
+		intr_detach(vm);
+	return error;
+}
+
+static void
+intr_detach(struct vm *vm)
+{
+	if (vm->intr == NULL)
+		return;
+	vmm_snapshot_unregister(vm, "vioapic");
+	vmm_intr_destroy(vm->intr);
+	vm->intr = NULL;
 }
 
 int
@@ -255,11 +428,18 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 	if (vm->img->vendor[0] != '\0' &&
 	    vmm_vendor_parse(vm->img->vendor, &prof.vendor) != 0)
 		return vmm_store_fail(EINVAL, "unknown CPU vendor '%s'", vm->img->vendor);
-	if ((error = ops->vm_init(vm, &prof, &vm->cookie)) != 0)
+	if ((error = intr_attach(vm)) != 0)
+		return error;
+	prof.ncpus = (int)vm->img->ncpus;
+	prof.x2apic_off = vmm_intr_x2apic_off(vm->intr);
+	if ((error = ops->vm_init(vm, &prof, &vm->cookie)) != 0) {
+		intr_detach(vm);
 		return vmm_store_fail(-error, "backend '%s' failed to start: %s", ops->name,
 		    strerror(-error));
+	}
 	if (vm->memmap.nsegs > 0 && (error = ops->vm_memmap(vm->cookie, &vm->memmap)) != 0) {
 		ops->vm_cleanup(vm->cookie);
+		intr_detach(vm);
 		return vmm_store_fail(-error, "backend '%s' cannot map guest memory", ops->name);
 	}
 	vm->ops = ops;
@@ -282,6 +462,7 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 		vm->ops = NULL;
 		ops->vm_cleanup(vm->cookie);
 		vm->cookie = NULL;
+		intr_detach(vm);
 		return error;
 	}
 	return 0;
@@ -309,8 +490,11 @@ vmm_force_reset(struct vm *vm)
 		return vmm_store_fail(EBUSY, "VM '%s' is running", vm->name);
 	/* A machine after a power cut: every vCPU from RESET, memory as it is. */
 	pthread_mutex_lock(&vm->mtx);
-	for (i = 0; i < VM_MAXCPU; i++)
+	for (i = 0; i < VM_MAXCPU; i++) {
 		vm_cpu_state_reset(&vm->img->cpu[i], i);
+		vmm_image_drop_section(vm->img, VMM_SEC_LAPIC, (uint16_t)i, "");
+	}
+	vmm_image_drop_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, "vioapic");
 	vm->img->run.running = 0;
 	pthread_mutex_unlock(&vm->mtx);
 	vm->dirty = true;
@@ -427,6 +611,23 @@ save_devices(struct vm *vm)
 	return error;
 }
 
+/* vCPU @i's LAPIC into its LAPIC section, APIC_BASE into its MSRs. */
+static int
+save_lapic(struct vm *vm, int i)
+{
+	uint8_t buf[VMM_INTR_LAPIC_SNAP_MAX];
+	ssize_t n;
+
+	vm->img->cpu[i].apic_base = vmm_intr_apicbase(vm->intr, i);
+	if ((uint32_t)i >= vm->img->ncpus)
+		return 0;
+	n = vmm_intr_lapic_save(vm->intr, i, buf, sizeof(buf));
+	if (n < 0 || (size_t)n > sizeof(buf))
+		return vmm_store_fail(EOVERFLOW, "vCPU %d: local APIC state too large", i);
+	return vmm_image_put_section(vm->img, VMM_SEC_LAPIC, 0, (uint16_t)i, "", buf,
+	    (size_t)n);
+}
+
 /* Guest memory reaches its file before the state that describes it. */
 static int
 sync_memory(struct vm *vm)
@@ -452,13 +653,18 @@ vmm_save(struct vm *vm)
 	vmm_pause_all(vm);
 	for (i = 0; i < VM_MAXCPU && error == 0; i++) {
 		vcpu = &vm->vcpu[i];
-		if (vcpu->cookie != NULL) {
+		/* NMI/INIT/SIPI posted but not yet taken: into the state of the cut. */
+		if (vcpu->cookie != NULL && (error = vcpu_take_events(vm, vcpu)) != 0)
+			error = vmm_store_fail(-error, "vCPU %d: cannot take its INIT/SIPI/NMI", i);
+		if (vcpu->cookie != NULL && error == 0) {
 			error = vm->ops->get_state(vcpu->cookie, &vm->img->cpu[i]);
-			/* libvmm, not the backend, knows the vCPU sleeps in HLT. */
-			vm->img->cpu[i].halted = vcpu->halted;
+			/* libvmm, not the backend, knows the vCPU sleeps in HLT or waits for SIPI. */
+			vm->img->cpu[i].halted = vcpu_activity(vcpu);
 			if (error != 0)
 				error = vmm_store_fail(-error, "cannot read vCPU %d state", i);
 		}
+		if (vm->intr != NULL && error == 0)
+			error = save_lapic(vm, i);
 		vcpu_stats_held(vm, vcpu, vm->img->stats[i]);
 	}
 	pthread_mutex_lock(&vm->mtx);
@@ -547,6 +753,7 @@ vm_release(struct vm *vm)
 				vm->ops->vcpu_cleanup(vm->vcpu[i].cookie);
 		vm->ops->vm_cleanup(vm->cookie);
 	}
+	intr_detach(vm);
 	if (vm->base != NULL)
 		munmap(vm->base, vm->reserved);
 	if (vm->memfd >= 0)
@@ -554,6 +761,8 @@ vm_release(struct vm *vm)
 	for (i = 0; i < VM_MAXCPU; i++) {
 		pthread_mutex_destroy(&vm->vcpu[i].mtx);
 		pthread_cond_destroy(&vm->vcpu[i].cv);
+		pthread_mutex_destroy(&vm->vcpu[i].slp);
+		pthread_cond_destroy(&vm->vcpu[i].slpcv);
 	}
 	pthread_mutex_destroy(&vm->mtx);
 	vmm_image_fini(vm->img);
@@ -693,6 +902,8 @@ vmm_set_ncpus(struct vm *vm, int ncpus)
 		return vmm_store_fail(EINVAL, "%d vCPUs: lhyve supports 1 to %d", ncpus,
 		    VM_MAXCPU);
 	vm->img->ncpus = (uint32_t)ncpus;
+	if (vm->intr != NULL)
+		vmm_intr_set_ncpus(vm->intr, ncpus);
 	vmm_autosave(vm);
 	return 0;
 }
@@ -765,6 +976,7 @@ vcpu_resume_at(struct vm_vcpu *vcpu, uint64_t rip)
 	vcpu->need_complete = false;
 	vcpu->replaying = false;
 	vcpu->halted = false;	/* resume at the new RIP, not in HLT */
+	vcpu_set_stuck(vcpu->vm, vcpu, vcpu->wait_sipi);
 }
 
 int
@@ -877,8 +1089,87 @@ image_nmi(struct vm_cpu_state *st)
 int
 vmm_inject_nmi(struct vm *vm, int vcpuid)
 {
+	/* Through the LAPIC's event path, so that it also ends HLT (SDM 6.7). */
+	if (vm->intr != NULL && check_vcpu(vm, vcpuid) == 0) {
+		vm->dirty = true;
+		return vmm_intr_nmi(vm->intr, vcpuid);
+	}
 	return VCPU_ACCESS(vm, vcpuid, vm->ops->inject_nmi(cookie_),
 	    image_nmi(st_), true);
+}
+
+static int
+intr_check(struct vm *vm)
+{
+	if (vm->intr == NULL)
+		return vmm_store_fail(ENXIO,
+		    "interrupt controllers exist only while a bhyve runs the VM");
+	return 0;
+}
+
+#define INTR_CALL(vm, call) ({						\
+	int e_ = intr_check(vm);					\
+	if (e_ == 0 && (e_ = (call)) != 0)				\
+		vmm_store_fail(-e_, "%s", "invalid interrupt request");	\
+	e_;								\
+})
+
+int
+vmm_lapic_irq(struct vm *vm, int vcpuid, int vector)
+{
+	return INTR_CALL(vm, vmm_intr_lapic_irq(vm->intr, vcpuid, vector));
+}
+
+int
+vmm_lapic_local_irq(struct vm *vm, int vcpuid, int lvt)
+{
+	return INTR_CALL(vm, vmm_intr_lapic_local_irq(vm->intr, vcpuid, lvt));
+}
+
+int
+vmm_lapic_msi(struct vm *vm, uint64_t addr, uint64_t msg)
+{
+	return INTR_CALL(vm, vmm_intr_msi(vm->intr, addr, msg));
+}
+
+int
+vmm_ioapic_irq(struct vm *vm, int pin, int op)
+{
+	return INTR_CALL(vm, vmm_intr_ioapic_irq(vm->intr, pin, (enum vmm_irq_op)op));
+}
+
+int
+vmm_isa_irq(struct vm *vm, int atpic_irq, int ioapic_irq, int op)
+{
+	if (atpic_irq < 0 || atpic_irq > 15)
+		return vmm_store_fail(EINVAL, "ISA IRQ %d does not exist (0 to 15)", atpic_irq);
+	if (ioapic_irq >= 0)
+		return vmm_ioapic_irq(vm, ioapic_irq, op);
+	return INTR_CALL(vm, vmm_intr_isa_irq(vm->intr, atpic_irq, (enum vmm_irq_op)op));
+}
+
+int
+vmm_ioapic_pincount(struct vm *vm)
+{
+	return vmm_intr_ioapic_pincount();
+}
+
+int
+vmm_get_x2apic_state(struct vm *vm, int vcpuid, int *state)
+{
+	return INTR_CALL(vm, vmm_intr_get_x2apic(vm->intr, vcpuid, state));
+}
+
+int
+vmm_set_x2apic_state(struct vm *vm, int vcpuid, int state)
+{
+	return INTR_CALL(vm, vmm_intr_set_x2apic(vm->intr, vcpuid, state));
+}
+
+int
+vmm_lapic_info(struct vm *vm, int vcpuid, struct vmm_lapic_info *li)
+{
+	return INTR_CALL(vm, vmm_intr_lapic_info(vm->intr, vcpuid, li));
 }
 
 int
@@ -894,6 +1185,9 @@ vmm_vcpu_reset(struct vm *vm, int vcpuid)
 		return -ENOMEM;
 	vm_cpu_state_reset(st, vcpuid);
 	if (vm->ops == NULL) {
+		pthread_mutex_lock(&vm->mtx);
+		vmm_image_drop_section(vm->img, VMM_SEC_LAPIC, (uint16_t)vcpuid, "");
+		pthread_mutex_unlock(&vm->mtx);
 		error = VCPU_ACCESS(vm, vcpuid, -EINVAL, (memcpy(st_, st, sizeof(*st)), 0),
 		    true);
 	} else {
@@ -901,8 +1195,11 @@ vmm_vcpu_reset(struct vm *vm, int vcpuid)
 		error = vcpu_backend(vm, vcpu);
 		if (error == 0)
 			error = vm->ops->set_state(vcpu->cookie, st);
-		if (error == 0)
+		if (error == 0) {
 			vcpu_resume_at(vcpu, st->rip);
+			vcpu_set_activity(vm, vcpu, st->halted, false);
+			vmm_intr_reset_lapic(vm->intr, vcpuid);
+		}
 		vcpu_release(vcpu);
 		vm->dirty = true;
 	}
@@ -992,10 +1289,12 @@ vmm_reinit(struct vm *vm)
 		memset(vm->vcpu[i].stats, 0, sizeof(vm->vcpu[i].stats));
 	}
 	pthread_mutex_lock(&vm->mtx);
-	vm->halted_cpus = 0;
 	vm->active_cpus = 0;
 	vm->img->run.running = 0;	/* reloaded: nothing stale is left */
+	vmm_image_drop_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, "vioapic");
 	pthread_mutex_unlock(&vm->mtx);
+	if (vm->intr != NULL)
+		vmm_intr_reset(vm->intr);
 	atomic_store(&vm->suspend, VM_SUSPEND_NONE);
 	vmm_autosave(vm);
 	return 0;
@@ -1003,27 +1302,152 @@ vmm_reinit(struct vm *vm)
 
 /*
  * HLT (bhyve: vm_handle_hlt).  With interrupts disabled a vCPU can only be
- * woken by NMI/INIT; when every active vCPU sits like that the VM is halted.
- * With interrupts enabled the vCPU sleeps until something wakes it.
+ * woken by NMI/INIT; when every active vCPU sits like that (or waits for
+ * SIPI) the VM is halted.  With interrupts enabled it sleeps until its
+ * LAPIC has an interrupt to deliver.
  */
 static void
 vcpu_handle_hlt(struct vm *vm, struct vm_vcpu *vcpu, const struct vm_exit *vme)
 {
-	bool intr_disabled = (vme->u.hlt.rflags & 0x200) == 0;
-
-	vcpu->halted = true;
 	vcpu->stats[VMST_HLT_SLEEPS]++;
-	if (intr_disabled) {
-		pthread_mutex_lock(&vm->mtx);
-		vm->halted_cpus |= 1u << vcpu->id;
-		uint32_t active = vm->active_cpus ? vm->active_cpus : 1u << vcpu->id;
-		bool all = (vm->halted_cpus & active) == active;
-		pthread_mutex_unlock(&vm->mtx);
-		if (all) {
-			int expected = VM_SUSPEND_NONE;
-			atomic_compare_exchange_strong(&vm->suspend, &expected, VM_SUSPEND_HALT);
-		}
+	vcpu_set_activity(vm, vcpu, VM_ACTIVITY_HLT, (vme->u.hlt.rflags & 0x200) != 0);
+}
+
+/*
+ * Whether a sleeping vCPU must wake (vcpu->slp held, vcpu->mtx not: the
+ * activity is passed in).  An interrupt ends HLT only with IF set; NMI
+ * and INIT end HLT; INIT and SIPI end wait-for-SIPI (SDM Vol. 3A 9.4,
+ * 11.6.1); accessors and suspends end any sleep.
+ */
+static bool
+vcpu_wake_cond(struct vm *vm, struct vm_vcpu *vcpu, uint32_t act, bool hlt_if)
+{
+	unsigned ev;
+
+	if (atomic_load(&vcpu->reqidle) > 0 || vmm_suspended(vm) != VM_SUSPEND_NONE)
+		return true;
+	if (vm->intr == NULL)
+		return false;
+	ev = vmm_intr_events(vm->intr, vcpu->id);
+	if (act == VM_ACTIVITY_WAIT_SIPI)
+		return (ev & (VMM_EV_INIT | VMM_EV_SIPI)) != 0;
+	return (ev & (VMM_EV_NMI | VMM_EV_INIT)) != 0 ||
+	    (hlt_if && vmm_intr_pending(vm->intr, vcpu->id));
+}
+
+/* Sleep in HLT or wait-for-SIPI, vcpu->mtx released meanwhile. */
+static void
+vcpu_sleep(struct vm *vm, struct vm_vcpu *vcpu)
+{
+	uint32_t act = vcpu_activity(vcpu);
+	bool hlt_if = vcpu->hlt_if;
+
+	pthread_mutex_unlock(&vcpu->mtx);
+	pthread_mutex_lock(&vcpu->slp);
+	while (!vcpu_wake_cond(vm, vcpu, act, hlt_if))
+		pthread_cond_wait(&vcpu->slpcv, &vcpu->slp);
+	pthread_mutex_unlock(&vcpu->slp);
+	pthread_mutex_lock(&vcpu->mtx);
+}
+
+/*
+ * INIT: the vCPU's RESET state but for the BSP flag kept in APIC_BASE and
+ * the LAPIC's mode (SDM Vol. 3A 9.1.1, 11.4.7.3), and wait-for-SIPI.
+ * SIPI, only in wait-for-SIPI: real mode at vector << 12, CS = vector << 8,
+ * IP = 0 (9.4.3, 11.6.1).  NMI: delivered by the CPU; dropped while the vCPU
+ * waits for SIPI.  vcpu->mtx held.
+ */
+static int
+vcpu_take_events(struct vm *vm, struct vm_vcpu *vcpu)
+{
+	struct vm_cpu_state *st;
+	struct seg_desc cs;
+	uint8_t vec;
+	unsigned ev;
+	int error = 0;
+
+	if (vm->intr == NULL || vmm_intr_events(vm->intr, vcpu->id) == 0)
+		return 0;
+	ev = vmm_intr_take_events(vm->intr, vcpu->id, &vec);
+	if (ev & VMM_EV_INIT) {
+		if ((st = malloc(sizeof(*st))) == NULL)
+			return -ENOMEM;
+		vm_cpu_state_reset(st, vcpu->id);
+		error = vm->ops->set_state(vcpu->cookie, st);
+		free(st);
+		if (error != 0)
+			return error;
+		vmm_intr_init_lapic(vm->intr, vcpu->id);
+		vcpu->need_complete = vcpu->replaying = false;
+		vcpu_set_activity(vm, vcpu, VM_ACTIVITY_WAIT_SIPI, false);
 	}
+	if ((ev & VMM_EV_SIPI) && vcpu->wait_sipi) {
+		cs = (struct seg_desc){ .base = (uint64_t)vec << 12, .limit = 0xffff,
+		    .access = 0x9b };
+		if ((error = vm->ops->set_desc(vcpu->cookie, VM_REG_GUEST_CS, &cs)) != 0 ||
+		    (error = vm->ops->set_reg(vcpu->cookie, VM_REG_GUEST_CS,
+		    (uint64_t)vec << 8)) != 0 ||
+		    (error = vm->ops->set_reg(vcpu->cookie, VM_REG_GUEST_RIP, 0)) != 0)
+			return error;
+		vcpu->nextrip = 0;
+		vcpu_set_activity(vm, vcpu, VM_ACTIVITY_ACTIVE, false);
+	}
+	if ((ev & VMM_EV_NMI) && !vcpu->wait_sipi) {
+		if ((error = vm->ops->inject_nmi(vcpu->cookie)) != 0)
+			return error;
+		if (vcpu->halted)
+			vcpu_set_activity(vm, vcpu, VM_ACTIVITY_ACTIVE, false);
+	}
+	return 0;
+}
+
+/*
+ * Exits the interrupt controllers serve (FreeBSD's vmm.ko serves the LAPIC
+ * and IOAPIC in the kernel): 1 when served, 0 when userland's.
+ */
+static int
+vcpu_intr_exit(struct vm *vm, struct vm_vcpu *vcpu, struct vm_exit *vme)
+{
+	uint64_t val;
+	int error;
+
+	switch (vme->exitcode) {
+	case VM_EXITCODE_INST_EMUL:
+		if (!vmm_intr_mmio(vm->intr, vcpu->id, vme))
+			return 0;
+		break;
+	case VM_EXITCODE_RDMSR:
+		error = vmm_intr_rdmsr(vm->intr, vcpu->id, vme->u.msr.code, &val);
+		if (error == -ENOENT)
+			return 0;
+		if (error != 0)
+			goto gp;
+		vme->u.msr.wval = val;
+		break;
+	case VM_EXITCODE_WRMSR:
+		error = vmm_intr_wrmsr(vm->intr, vcpu->id, vme->u.msr.code, vme->u.msr.wval);
+		if (error == -ENOENT)
+			return 0;
+		if (error != 0)
+			goto gp;
+		return 1;	/* retired: nothing to complete */
+	default:
+		return 0;
+	}
+	/* The replayed instruction consumes the access (docs/cpu.md "Exits and replay"). */
+	vcpu->lastexit = *vme;
+	error = vm->ops->complete(vcpu->cookie, &vcpu->lastexit);
+	if (error != 0)
+		return 0;	/* userland reports what the backend cannot complete */
+	vcpu->replaying = vme->inst_length == 0;
+	return 1;
+gp:
+	/* #GP(0) at the MSR instruction, which does not retire (SDM Vol. 2B RDMSR/WRMSR). */
+	if (vm->ops->inject_exception(vcpu->cookie, IDT_GP, 1, 0, 1) != 0)
+		return 0;
+	vcpu->nextrip = vme->rip;
+	vcpu->replaying = false;
+	return 1;
 }
 
 static void
@@ -1077,6 +1501,8 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 			return 0;
 		}
 	}
+	cur_vcpu = vcpu;
+	atomic_fetch_or(&vm->ran_cpus, 1u << vcpuid);
 	for (;;) {
 		/*
 		 * Someone wants the vCPU (an accessor, a save, stop-and-keep)
@@ -1100,14 +1526,27 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 				vcpu_fill_suspended(vm, vcpu, vme);
 				break;
 			}
-			if (vcpu->halted) {
-				/*
-				 * Nothing can raise an interrupt yet (the interrupt
-				 * controllers come with vmm/io): a halted vCPU sleeps
-				 * until the VM is suspended or an accessor pokes it.
-				 */
-				pthread_cond_wait(&vcpu->cv, &vcpu->mtx);
-				continue;
+			if ((error = vcpu_take_events(vm, vcpu)) != 0) {
+				memset(vme, 0, sizeof(*vme));
+				vme->exitcode = VM_EXITCODE_BACKEND_ERROR;
+				vme->rip = vcpu->nextrip;
+				vme->u.backend_error.error = -error;
+				snprintf(vme->u.backend_error.msg, sizeof(vme->u.backend_error.msg),
+				    "%s backend cannot take INIT/SIPI/NMI: %s", vm->ops->name,
+				    strerror(-error));
+				break;
+			}
+			if (vcpu->wait_sipi || vcpu->halted) {
+				uint32_t act = vcpu_activity(vcpu);
+
+				if (!vcpu_wake_cond(vm, vcpu, act, vcpu->hlt_if)) {
+					vcpu_sleep(vm, vcpu);
+					continue;
+				}
+				if (atomic_load(&vcpu->reqidle) > 0 || act == VM_ACTIVITY_WAIT_SIPI)
+					continue;	/* the top of the loop sorts it out */
+				/* An interrupt (IF set): HLT ends, the CPU takes it. */
+				vcpu_set_activity(vm, vcpu, VM_ACTIVITY_ACTIVE, false);
 			}
 		}
 		error = vm->ops->run(vcpu->cookie, vcpu->nextrip, vme);
@@ -1131,6 +1570,8 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 			continue;
 		}
 		vcpu->replaying = false;
+		if (vm->intr != NULL && vcpu_intr_exit(vm, vcpu, vme))
+			continue;
 		if (step && vme->exitcode == VM_EXITCODE_MTRAP && !mtrap_was)
 			continue;	/* retired: now the vCPU can be let go */
 		if (vme->exitcode == VM_EXITCODE_HLT) {
@@ -1154,6 +1595,7 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 	    vme->exitcode == VM_EXITCODE_RDMSR || vme->exitcode == VM_EXITCODE_WRMSR;
 	vcpu->stats[VMST_EXITS]++;
 	vm->dirty = true;
+	cur_vcpu = NULL;
 	pthread_mutex_unlock(&vcpu->mtx);
 	return 0;
 }

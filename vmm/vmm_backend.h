@@ -59,7 +59,8 @@ struct vm_cpu_state {
 	uint64_t	pat, apic_base, tsc, tsc_aux, misc_enable;
 	uint64_t	pdpte[4];
 	uint32_t	intr_shadow;		/* blocking by STI / MOV SS */
-	uint32_t	halted;			/* activity state: HLT executed */
+	/* Activity state, VMX's encoding (SDM Vol. 3C 25.4.2): VM_ACTIVITY_*. */
+	uint32_t	halted;
 	/* An exception or interrupt accepted but not yet delivered. */
 	uint32_t	pending_valid;
 	uint32_t	pending_vector;
@@ -81,6 +82,10 @@ struct vm_cpu_state {
 	uint64_t	reserved[15];
 };
 
+#define VM_ACTIVITY_ACTIVE	0
+#define VM_ACTIVITY_HLT		1
+#define VM_ACTIVITY_WAIT_SIPI	3	/* an AP after RESET or INIT (SDM Vol. 3A 9.4) */
+
 /* Counters every backend keeps per vCPU; libvmm adds its own after these. */
 struct vm_backend_stats {
 	uint64_t	insns_retired;		/* emu: instructions executed; kvm: 0 */
@@ -98,12 +103,23 @@ struct vm_vcpu;
  * Vol. 3A 6.8.3), no higher-priority event pending (6.9).  pending()
  * returns the vector the source would deliver now (16-255), or -1;
  * accept() says it is being delivered (the LAPIC moves it from IRR to
- * ISR).  Both run on the vCPU's thread.
+ * ISR).  Both run on the vCPU's thread.  @hint, when not NULL, is non-zero
+ * whenever pending() may return a vector: the CPU reads it (one relaxed
+ * load) at each boundary and calls pending() only when it is set.  It is
+ * set before a new interrupt's sender wakes or kicks the vCPU.
  */
 struct vmm_intr_source {
 	int	(*pending)(void *arg);
 	void	(*accept)(void *arg, int vector);
 	void	*arg;
+	const atomic_int *hint;
+	/*
+	 * Optional: the LAPIC's TPR, which MOV CR8 reads and writes as
+	 * CR8[3:0] = TPR[7:4] (SDM Vol. 3A 11.8.6.1).  NULL: CR8 is a plain
+	 * register.
+	 */
+	uint8_t	(*get_tpr)(void *arg);
+	void	(*set_tpr)(void *arg, uint8_t tpr);
 };
 
 struct vmm_memseg {
@@ -165,6 +181,12 @@ struct vmm_backend_ops {
 	int	(*get_cap)(void *vcpucookie, int type, int *val);
 	int	(*set_cap)(void *vcpucookie, int type, int val);
 	void	(*get_stats)(void *vcpucookie, struct vm_backend_stats *stats);
+	/*
+	 * The guest's TSC now (VMM_TSC_HZ ticks per second), for the LAPIC's
+	 * TSC-deadline timer.  Same lock rules as get_reg.  May be NULL: libvmm
+	 * then reads it through get_state.
+	 */
+	uint64_t (*get_tsc)(void *vcpucookie);
 };
 
 extern const struct vmm_backend_ops vmm_backend_emu;

@@ -107,6 +107,22 @@ int	vmm_get_stats(struct vm *vm, int vcpuid, uint64_t stats[VMST_COUNT]);
 int	vmm_activate_cpu(struct vm *vm, int vcpuid);
 
 /*
+ * Interrupts (vmm_intr.c; FreeBSD's vmm_lapic.c/vmm_ioapic.c calls), while a
+ * backend is attached (-ENXIO before).  @op: VMM_IRQ_ASSERT, _DEASSERT,
+ * _PULSE.  vmm_isa_irq: @ioapic_irq -1 takes the machine map's pin.
+ */
+struct vmm_lapic_info;
+int	vmm_lapic_irq(struct vm *vm, int vcpuid, int vector);
+int	vmm_lapic_local_irq(struct vm *vm, int vcpuid, int lvt);
+int	vmm_lapic_msi(struct vm *vm, uint64_t addr, uint64_t msg);
+int	vmm_ioapic_irq(struct vm *vm, int pin, int op);
+int	vmm_isa_irq(struct vm *vm, int atpic_irq, int ioapic_irq, int op);
+int	vmm_ioapic_pincount(struct vm *vm);
+int	vmm_get_x2apic_state(struct vm *vm, int vcpuid, int *state);
+int	vmm_set_x2apic_state(struct vm *vm, int vcpuid, int state);
+int	vmm_lapic_info(struct vm *vm, int vcpuid, struct vmm_lapic_info *li);
+
+/*
  * Run @vcpuid until an exit userland must handle.  @vme carries the
  * previous exit completed by userland (IN data, MMIO read data) and
  * receives the next one.

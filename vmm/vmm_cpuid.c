@@ -9,8 +9,9 @@
  *
  * A feature bit is set only when the emulator implements it completely:
  * x87, FXSR, MMX, SSE through SSE4.2, XSAVE for x87 and SSE, MTRRs are
- * set; no AVX (VEX encodes only the BMI general-register instructions),
- * no local APIC yet.  Leaves beyond the maximum return zeros.  The
+ * set; no AVX (VEX encodes only the BMI general-register instructions).
+ * The local APIC (xAPIC, x2APIC, TSC-deadline timer) is libvmm's
+ * (vmm_intr.c).  Leaves beyond the maximum return zeros.  The
  * hypervisor leaves 40000000H-40000001H are KVM's (kvmclock only).
  */
 #include <cpuid.h>
@@ -36,6 +37,7 @@
 #define CPUID1_MSR		(1u << 5)
 #define CPUID1_PAE		(1u << 6)
 #define CPUID1_CX8		(1u << 8)
+#define CPUID1_APIC		(1u << 9)	/* LAPIC (vmm/io/vlapic.c) */
 #define CPUID1_SEP		(1u << 11)	/* SYSENTER/SYSEXIT (AMD: legacy mode only) */
 #define CPUID1_MTRR		(1u << 12)	/* MTRRcap, fixed and 8 variable ranges (msr.c) */
 #define CPUID1_PGE		(1u << 13)
@@ -53,10 +55,12 @@
 #define CPUID1_CX16		(1u << 13)
 #define CPUID1_SSE41		(1u << 19)
 #define CPUID1_SSE42		(1u << 20)
+#define CPUID1_X2APIC		(1u << 21)
 #define CPUID1_MOVBE		(1u << 22)
 #define CPUID1_POPCNT		(1u << 23)
 #define CPUID1_XSAVE		(1u << 26)	/* XSAVE/XRSTOR/XSETBV/XGETBV, x87 and SSE (x87.c) */
 #define CPUID1_OSXSAVE		(1u << 27)	/* CR4.OSXSAVE: set by the CPU at CPUID time */
+#define CPUID1_TSC_DEADLINE	(1u << 24)
 #define CPUID1_RDRAND		(1u << 30)
 #define CPUID1_HYPERVISOR	(1u << 31)
 /* CPUID.7.0:EBX / ECX */
@@ -184,6 +188,7 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
     uint32_t subleaf, uint32_t regs[4])
 {
 	bool amd = prof->vendor == VMM_VENDOR_AMD;
+	int ncpus = prof->ncpus > 0 ? prof->ncpus : 1;
 
 	memset(regs, 0, 4 * sizeof(regs[0]));
 	switch (leaf) {
@@ -203,11 +208,45 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		regs[2] = CPUID1_CX16 | CPUID1_SSE42 | CPUID1_MOVBE | CPUID1_POPCNT |
 		    CPUID1_XSAVE | CPUID1_RDRAND | CPUID1_HYPERVISOR |
 		    (host_leaf1_ecx() & (CPUID1_SSE3 | CPUID1_SSSE3 | CPUID1_SSE41));
+		regs[2] |= CPUID1_TSC_DEADLINE;
+		if (prof->x2apic_off == NULL || !((*prof->x2apic_off >> vcpuid) & 1))
+			regs[2] |= CPUID1_X2APIC;
 		regs[3] = CPUID1_FPU | CPUID1_DE | CPUID1_PSE | CPUID1_TSC | CPUID1_MSR |
-		    CPUID1_PAE | CPUID1_MCE | CPUID1_CX8 | CPUID1_SEP | CPUID1_MTRR |
+		    CPUID1_PAE | CPUID1_MCE | CPUID1_CX8 | CPUID1_APIC | CPUID1_SEP | CPUID1_MTRR |
 		    CPUID1_PGE | CPUID1_MCA |
 		    CPUID1_CMOV | CPUID1_PAT | CPUID1_CLFSH | CPUID1_MMX |
 		    CPUID1_FXSR | CPUID1_SSE | CPUID1_SSE2;
+		break;
+	case 4:
+		/*
+		 * No cache described (type 0 ends the list), but EAX[31:26]:
+		 * cores per package - 1, as leaf 0xB counts them (Intel only).
+		 */
+		if (!amd && subleaf == 0)
+			regs[0] = (uint32_t)(ncpus - 1) << 26;
+		break;
+	case 0xb:
+		/*
+		 * x2APIC topology (SDM Vol. 2A CPUID 0BH): one package of
+		 * ncpus cores, one thread each.  EAX: bits to shift the x2APIC
+		 * ID right to reach the next level; EBX: logical processors at
+		 * this level; ECX: level number and type (1 SMT, 2 core); EDX:
+		 * the x2APIC ID (= vCPU id) for every subleaf.
+		 */
+		regs[2] = subleaf & 0xff;
+		regs[3] = (uint32_t)vcpuid;
+		if (subleaf == 0) {
+			regs[1] = 1;
+			regs[2] |= 1u << 8;
+		} else if (subleaf == 1) {
+			uint32_t shift = 0;
+
+			while ((1 << shift) < ncpus)
+				shift++;
+			regs[0] = shift;
+			regs[1] = (uint32_t)ncpus;
+			regs[2] |= 2u << 8;
+		}
 		break;
 	case 7:
 		/*

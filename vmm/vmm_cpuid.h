@@ -21,6 +21,9 @@ enum vmm_vendor {
 
 struct vmm_cpu_profile {
 	enum vmm_vendor	vendor;
+	int		ncpus;		/* topology leaves; 0 means 1 */
+	/* Bit i: vCPU i does not offer x2APIC (vm_set_x2apic_state); may be NULL. */
+	const _Atomic uint32_t *x2apic_off;
 };
 
 /* Signatures (CPUID.1:EAX, also RDX after RESET): generic models guests know. */

@@ -205,4 +205,6 @@ vm_cpu_state_reset(struct vm_cpu_state *st, int vcpuid)
 	st->misc_enable = 0x1801;
 	/* AMD HWCR: SMMLOCK set by firmware, TSC at the P0 rate (APM Vol. 2 A.4). */
 	st->hwcr = 0x01000001;
+	/* Application processors wait for INIT-SIPI-SIPI (SDM Vol. 3A 9.4.1). */
+	st->halted = vcpuid == 0 ? VM_ACTIVITY_ACTIVE : VM_ACTIVITY_WAIT_SIPI;
 }

@@ -19,6 +19,7 @@
 
 #include "vmm_core.h"
 #include "vmm_ctl.h"
+#include "vmm_intr.h"
 
 static int
 ctl_sockaddr(const char *name, struct sockaddr_un *sun)
@@ -34,6 +35,42 @@ ctl_sockaddr(const char *name, struct sockaddr_un *sun)
 	sun->sun_family = AF_UNIX;
 	memcpy(sun->sun_path, path, strlen(path) + 1);
 	return 0;
+}
+
+static int
+ctl_intr(struct vm *vm, const struct vmm_ctl_req *req, struct vmm_ctl_reply *rep)
+{
+	struct vmm_lapic_info li;
+	int error, ival = 0;
+
+	_Static_assert(sizeof(li) <= sizeof(rep->stats), "LAPIC info fits a reply");
+	switch (req->reg) {
+	case VMM_CTL_INTR_LAPIC_IRQ:
+		return vmm_lapic_irq(vm, req->vcpu, req->arg);
+	case VMM_CTL_INTR_LOCAL_IRQ:
+		return vmm_lapic_local_irq(vm, req->vcpu, req->arg);
+	case VMM_CTL_INTR_MSI:
+		return vmm_lapic_msi(vm, req->val, req->desc.base);
+	case VMM_CTL_INTR_IOAPIC:
+		return vmm_ioapic_irq(vm, req->arg, (int)req->arg2);
+	case VMM_CTL_INTR_ISA:
+		return vmm_isa_irq(vm, req->arg, (int)(int64_t)req->val, (int)req->arg2);
+	case VMM_CTL_INTR_PINCOUNT:
+		rep->val = (uint64_t)vmm_ioapic_pincount(vm);
+		return 0;
+	case VMM_CTL_INTR_GET_X2APIC:
+		error = vmm_get_x2apic_state(vm, req->vcpu, &ival);
+		rep->val = (uint64_t)ival;
+		return error;
+	case VMM_CTL_INTR_SET_X2APIC:
+		return vmm_set_x2apic_state(vm, req->vcpu, req->arg);
+	case VMM_CTL_INTR_LAPIC_INFO:
+		if ((error = vmm_lapic_info(vm, req->vcpu, &li)) == 0)
+			memcpy(rep->stats, &li, sizeof(li));
+		return error;
+	default:
+		return -EOPNOTSUPP;
+	}
 }
 
 static void
@@ -92,6 +129,9 @@ ctl_handle(struct vm *vm, const struct vmm_ctl_req *req, struct vmm_ctl_reply *r
 		break;
 	case VMM_CTL_VCPU_RESET:
 		error = vmm_vcpu_reset(vm, req->vcpu);
+		break;
+	case VMM_CTL_INTR:
+		error = ctl_intr(vm, req, rep);
 		break;
 	default:
 		error = -EOPNOTSUPP;

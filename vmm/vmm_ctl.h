@@ -32,7 +32,21 @@ enum vmm_ctl_op {
 	VMM_CTL_GET_CAP,
 	VMM_CTL_SET_CAP,
 	VMM_CTL_VCPU_RESET,
+	VMM_CTL_INTR,		/* reg: enum vmm_ctl_intr */
 	VMM_CTL_OP_COUNT
+};
+
+/* VMM_CTL_INTR requests: arg, arg2 (int), val and desc.base carry the operands. */
+enum vmm_ctl_intr {
+	VMM_CTL_INTR_LAPIC_IRQ,		/* vcpu, arg vector */
+	VMM_CTL_INTR_LOCAL_IRQ,		/* vcpu, arg lvt */
+	VMM_CTL_INTR_MSI,		/* val addr, desc.base msg */
+	VMM_CTL_INTR_IOAPIC,		/* arg pin, arg2 op */
+	VMM_CTL_INTR_ISA,		/* arg atpic irq, val ioapic irq (int), arg2 op */
+	VMM_CTL_INTR_PINCOUNT,		/* -> val */
+	VMM_CTL_INTR_GET_X2APIC,	/* vcpu -> val */
+	VMM_CTL_INTR_SET_X2APIC,	/* vcpu, arg state */
+	VMM_CTL_INTR_LAPIC_INFO,	/* vcpu -> stats[] holds a struct vmm_lapic_info */
 };
 
 struct vmm_ctl_req {

@@ -76,6 +76,18 @@ vmm_image_section(const struct vmm_image *img, uint32_t type, uint16_t vcpu,
 	return NULL;
 }
 
+void
+vmm_image_drop_section(struct vmm_image *img, uint32_t type, uint16_t vcpu, const char *name)
+{
+	struct vmm_section *s = (struct vmm_section *)vmm_image_section(img, type, vcpu, name);
+
+	if (s == NULL)
+		return;
+	free(s->data);
+	memmove(s, s + 1, (size_t)(img->sec + img->nsec - (s + 1)) * sizeof(*s));
+	img->nsec--;
+}
+
 int
 vmm_image_put_section(struct vmm_image *img, uint32_t type, uint16_t flags, uint16_t vcpu,
     const char *name, const void *data, size_t len)
@@ -695,7 +707,8 @@ image_validate(const struct vmm_image *img)
 		return vmm_store_fail(EBADMSG, "state file: bad running flag %u", img->run.running);
 	for (i = 0; i < VM_MAXCPU; i++) {
 		st = &img->cpu[i];
-		if (st->halted > 1 || st->pending_valid > 1 || st->pending_errcode_valid > 1 ||
+		if ((st->halted != VM_ACTIVITY_ACTIVE && st->halted != VM_ACTIVITY_HLT &&
+		    st->halted != VM_ACTIVITY_WAIT_SIPI) || st->pending_valid > 1 || st->pending_errcode_valid > 1 ||
 		    st->nmi_pending > 1 || (st->intr_shadow & ~0xfu) != 0)
 			return vmm_store_fail(EBADMSG, "state file: vCPU %d: bad event state", i);
 		if (st->pending_valid && st->pending_vector > 255)

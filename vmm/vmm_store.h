@@ -138,6 +138,8 @@ const struct vmm_section *vmm_image_section(const struct vmm_image *img, uint32_
 int	vmm_image_put_section(struct vmm_image *img, uint32_t type, uint16_t flags,
 	    uint16_t vcpu, const char *name, const void *data, size_t len);
 /* Copy @src's kept sections into @dst (replacing dst's). */
+void	vmm_image_drop_section(struct vmm_image *img, uint32_t type, uint16_t vcpu,
+	    const char *name);
 int	vmm_image_copy_sections(struct vmm_image *dst, const struct vmm_image *src);
 /*
  * This host's boot: /proc/sys/kernel/random/boot_id, or $LHYVE_BOOT_ID

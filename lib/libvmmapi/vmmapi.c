@@ -19,6 +19,7 @@
 #include "vmmapi.h"
 #include "vmm_core.h"
 #include "vmm_ctl.h"
+#include "vmm_intr.h"
 
 struct vcpu {
 	struct vmctx	*ctx;
@@ -923,4 +924,163 @@ vm_setup_freebsd_registers(struct vcpu *vcpu, uint64_t rip, uint64_t cr3,
 	    vm_set_register(vcpu, VM_REG_GUEST_RIP, rip))
 		return -1;
 	return 0;
+}
+
+/* ---- interrupts: libvmm's LAPICs and IOAPIC (vmm_intr.c) ---- */
+
+static int
+intr_remote(struct vmctx *ctx, int vcpuid, struct vmm_ctl_req *req, struct vmm_ctl_reply **repp)
+{
+	struct vmm_ctl_reply *rep;
+	int error;
+
+	rep = malloc(sizeof(*rep));
+	if (rep == NULL)
+		return -ENOMEM;
+	req->op = VMM_CTL_INTR;
+	req->vcpu = vcpuid;
+	error = remote_call(ctx, req, rep);
+	if (error != 0 || repp == NULL)
+		free(rep);
+	else
+		*repp = rep;
+	return error;
+}
+
+int
+vm_lapic_irq(struct vcpu *vcpu, int vector)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_LAPIC_IRQ, .arg = vector };
+
+	if (vcpu->ctx->vm != NULL)
+		return ret(vmm_lapic_irq(vcpu->ctx->vm, vcpu->vcpuid, vector));
+	return ret(intr_remote(vcpu->ctx, vcpu->vcpuid, &req, NULL));
+}
+
+int
+vm_lapic_local_irq(struct vcpu *vcpu, int vector)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_LOCAL_IRQ, .arg = vector };
+
+	if (vcpu->ctx->vm != NULL)
+		return ret(vmm_lapic_local_irq(vcpu->ctx->vm, vcpu->vcpuid, vector));
+	return ret(intr_remote(vcpu->ctx, vcpu->vcpuid, &req, NULL));
+}
+
+int
+vm_lapic_msi(struct vmctx *ctx, uint64_t addr, uint64_t msg)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_MSI, .val = addr, .desc.base = msg };
+
+	if (ctx->vm != NULL)
+		return ret(vmm_lapic_msi(ctx->vm, addr, msg));
+	return ret(intr_remote(ctx, 0, &req, NULL));
+}
+
+static int
+ioapic_op(struct vmctx *ctx, int irq, int op)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_IOAPIC, .arg = irq, .arg2 = (uint32_t)op };
+
+	if (ctx->vm != NULL)
+		return ret(vmm_ioapic_irq(ctx->vm, irq, op));
+	return ret(intr_remote(ctx, 0, &req, NULL));
+}
+
+int
+vm_ioapic_assert_irq(struct vmctx *ctx, int irq)
+{
+	return ioapic_op(ctx, irq, VMM_IRQ_ASSERT);
+}
+
+int
+vm_ioapic_deassert_irq(struct vmctx *ctx, int irq)
+{
+	return ioapic_op(ctx, irq, VMM_IRQ_DEASSERT);
+}
+
+int
+vm_ioapic_pulse_irq(struct vmctx *ctx, int irq)
+{
+	return ioapic_op(ctx, irq, VMM_IRQ_PULSE);
+}
+
+int
+vm_ioapic_pincount(struct vmctx *ctx, int *pincount)
+{
+	*pincount = vmm_intr_ioapic_pincount();
+	return 0;
+}
+
+static int
+isa_op(struct vmctx *ctx, int atpic_irq, int ioapic_irq, int op)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_ISA, .arg = atpic_irq,
+	    .val = (uint64_t)(int64_t)ioapic_irq, .arg2 = (uint32_t)op };
+
+	if (ctx->vm != NULL)
+		return ret(vmm_isa_irq(ctx->vm, atpic_irq, ioapic_irq, op));
+	return ret(intr_remote(ctx, 0, &req, NULL));
+}
+
+int
+vm_isa_assert_irq(struct vmctx *ctx, int atpic_irq, int ioapic_irq)
+{
+	return isa_op(ctx, atpic_irq, ioapic_irq, VMM_IRQ_ASSERT);
+}
+
+int
+vm_isa_deassert_irq(struct vmctx *ctx, int atpic_irq, int ioapic_irq)
+{
+	return isa_op(ctx, atpic_irq, ioapic_irq, VMM_IRQ_DEASSERT);
+}
+
+int
+vm_isa_pulse_irq(struct vmctx *ctx, int atpic_irq, int ioapic_irq)
+{
+	return isa_op(ctx, atpic_irq, ioapic_irq, VMM_IRQ_PULSE);
+}
+
+int
+vm_get_x2apic_state(struct vcpu *vcpu, enum x2apic_state *s)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_GET_X2APIC };
+	struct vmm_ctl_reply *rep;
+	int error, v = 0;
+
+	if (vcpu->ctx->vm != NULL) {
+		error = vmm_get_x2apic_state(vcpu->ctx->vm, vcpu->vcpuid, &v);
+	} else if ((error = intr_remote(vcpu->ctx, vcpu->vcpuid, &req, &rep)) == 0) {
+		v = (int)rep->val;
+		free(rep);
+	}
+	if (error == 0)
+		*s = (enum x2apic_state)v;
+	return ret(error);
+}
+
+int
+vm_set_x2apic_state(struct vcpu *vcpu, enum x2apic_state s)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_SET_X2APIC, .arg = (int)s };
+
+	if (vcpu->ctx->vm != NULL)
+		return ret(vmm_set_x2apic_state(vcpu->ctx->vm, vcpu->vcpuid, (int)s));
+	return ret(intr_remote(vcpu->ctx, vcpu->vcpuid, &req, NULL));
+}
+
+int
+vm_get_lapic(struct vcpu *vcpu, struct vmm_lapic_info *li)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_LAPIC_INFO };
+	struct vmm_ctl_reply *rep;
+	int error;
+
+	if (vcpu->ctx->vm != NULL)
+		return ret(vmm_lapic_info(vcpu->ctx->vm, vcpu->vcpuid, li));
+	if ((error = intr_remote(vcpu->ctx, vcpu->vcpuid, &req, &rep)) == 0) {
+		memcpy(li, rep->stats, sizeof(*li));
+		free(rep);
+	}
+	return ret(error);
 }

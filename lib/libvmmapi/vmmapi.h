@@ -96,6 +96,34 @@ int	vm_setup_freebsd_registers(struct vcpu *vcpu, uint64_t rip, uint64_t cr3,
 	    uint64_t gdtbase, uint64_t rsp);
 int	vm_activate_cpu(struct vcpu *vcpu);
 
+/*
+ * Interrupts (FreeBSD's calls), served by libvmm's LAPICs and IOAPIC while
+ * a bhyve runs the VM (ENXIO otherwise).  vm_isa_*: lhyve has no 8259 yet,
+ * so @atpic_irq only chooses the IOAPIC pin when @ioapic_irq is -1 (the
+ * machine map: IRQ 0 on pin 2, the others on their own pin).
+ * vm_lapic_local_irq: @vector is FreeBSD's LVT index (APIC_LVT_LINT0 0,
+ * LINT1 1, TIMER 2, ERROR 3, PMC 4, THERMAL 5).
+ */
+enum x2apic_state {
+	X2APIC_DISABLED,
+	X2APIC_ENABLED,
+	X2APIC_STATE_LAST
+};
+int	vm_lapic_irq(struct vcpu *vcpu, int vector);
+int	vm_lapic_local_irq(struct vcpu *vcpu, int vector);
+int	vm_lapic_msi(struct vmctx *ctx, uint64_t addr, uint64_t msg);
+int	vm_ioapic_assert_irq(struct vmctx *ctx, int irq);
+int	vm_ioapic_deassert_irq(struct vmctx *ctx, int irq);
+int	vm_ioapic_pulse_irq(struct vmctx *ctx, int irq);
+int	vm_ioapic_pincount(struct vmctx *ctx, int *pincount);
+int	vm_isa_assert_irq(struct vmctx *ctx, int atpic_irq, int ioapic_irq);
+int	vm_isa_deassert_irq(struct vmctx *ctx, int atpic_irq, int ioapic_irq);
+int	vm_isa_pulse_irq(struct vmctx *ctx, int atpic_irq, int ioapic_irq);
+int	vm_get_x2apic_state(struct vcpu *vcpu, enum x2apic_state *s);
+int	vm_set_x2apic_state(struct vcpu *vcpu, enum x2apic_state s);
+/* lhyve: the LAPIC of @vcpu as bhyvectl --get-lapic shows it. */
+int	vm_get_lapic(struct vcpu *vcpu, struct vmm_lapic_info *li);
+
 /* lhyve additions */
 const char *vm_store_dir(void);		/* $VMM_DIR, /run/vmm or $XDG_RUNTIME_DIR/vmm */
 int	vm_is_running(struct vmctx *ctx);	/* 1 if a bhyve runs it (this ctx is remote) */

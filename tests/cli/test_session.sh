@@ -106,7 +106,7 @@ true
 # HLT with interrupts on: the vCPU sleeps (no CPU used), bhyvectl still
 # reaches it, and --force-poweroff wakes it to stop.
 $BHYVELOAD -m 64M -k "${GUESTS:-build/guests}/cli_hltsleep.elf" vm3 >/dev/null
-$BHYVE -m 64M -s 31,lpc -l com1,stdio vm3 >"$T/con5" 2>"$T/err5" </dev/null &
+$BHYVE -c 2 -m 64M -s 31,lpc -l com1,stdio vm3 >"$T/con5" 2>"$T/err5" </dev/null &
 pid=$!
 wait_for "$T/con5" 'PASS cli_hltsleep' 20
 sleep 0.5
@@ -120,6 +120,13 @@ out=$($BHYVECTL --vm=vm3 --get-rflags 2>&1)
 fl=$(echo "$out" | awk '{print $2}')
 [ -n "$fl" ] && [ $((fl & 0x200)) != 0 ] && ok "bhyvectl reaches a halted vCPU (IF set)" ||
 	notok "bhyvectl reaches a halted vCPU" "$out"
+# -c 2: the AP sleeps in wait-for-SIPI; the VM is neither halted nor busy.
+out=$($BHYVECTL --vm=vm3 --get-lapic 2>&1)
+echo "$out" | grep -q '^apic_base\[0\].*0x00000000fee00900 (xAPIC)' && echo "$out" | grep -q '^lvt_timer\[0\]' &&
+	ok "bhyvectl --get-lapic" || notok "bhyvectl --get-lapic" "$out"
+out=$($BHYVECTL --vm=vm3 --cpu=1 --get-lapic 2>&1)
+echo "$out" | grep -q '^apic_id\[1\]	0x01000000' && ok "bhyvectl --get-lapic --cpu=1" ||
+	notok "bhyvectl --get-lapic --cpu=1" "$out"
 expect "force-poweroff wakes a halted vCPU" 0 $BHYVECTL --vm=vm3 --force-poweroff
 wait $pid; rc=$?
 [ $rc = 1 ] && ! grep -q FAIL "$T/con5" && ok "halted guest powered off (exit 1)" ||

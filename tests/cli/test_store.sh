@@ -30,6 +30,24 @@ total=$(($(dots "$T/c1") + $(dots "$T/c2")))
 	notok "no device access lost or repeated across the stop" "$total dots, want 64"
 $BHYVECTL --vm=s1 --destroy >/dev/null 2>&1
 
+# The LAPIC timer, its pending interrupts and the IOAPIC continue across
+# --suspend (their state is in the store's LAPIC and vioapic sections).
+$BHYVELOAD -m 64M -k "$G/cli_apictimer.elf" t1 >/dev/null
+$RUN t1 >"$T/t1" 2>"$T/te1" </dev/null &
+pid=$!
+wait_for "$T/t1" '\.\.' 60 || notok "cli_apictimer ticks" "$(cat "$T/t1" "$T/te1")"
+expect "bhyvectl --suspend a guest in HLT" 0 $BHYVECTL --vm=t1 --suspend
+wait $pid; rc=$?
+[ $rc = 5 ] && ok "suspended timer guest exits 5" || notok "suspended timer guest exits 5" "rc=$rc $(cat "$T/te1")"
+timeout 60 $RUN t1 >"$T/t2" 2>"$T/te2" </dev/null; rc=$?
+[ $rc = 1 ] && grep -qx "PASS cli_apictimer" "$T/t2" && ! grep -q START "$T/t2" &&
+	ok "LAPIC timer and IOAPIC continue after a stop" ||
+	notok "LAPIC timer and IOAPIC continue after a stop" "rc=$rc $(tail -c 200 "$T/t2") $(cat "$T/te2")"
+total=$(($(dots "$T/t1") + $(dots "$T/t2")))
+[ $total = 20 ] && ok "every timer tick counted once across the stop" ||
+	notok "every timer tick counted once across the stop" "$total dots, want 20"
+$BHYVECTL --vm=t1 --destroy >/dev/null 2>&1
+
 # kill -9: the state on disk says "running"; the next bhyve refuses.
 $BHYVELOAD -m 64M -k "$G/cli_count.elf" k1 >/dev/null
 $RUN k1 >"$T/c3" 2>"$T/e3" </dev/null &

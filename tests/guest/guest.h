@@ -29,6 +29,26 @@
 1:
 .endm
 
+/* Fail with message \msg unless \lo <= \reg <= \hi (unsigned, 64-bit). */
+.macro EXPECT_RANGE reg, lo, hi, msg
+	movabs	$\lo, %r15
+	cmp	%r15, \reg
+	jb	1f
+	movabs	$\hi, %r15
+	cmp	%r15, \reg
+	jbe	2f
+1:	lea	\msg(%rip), %rsi
+	jmp	guest_fail
+2:
+.endm
+
+/* %rax = the TSC (RDTSC's EDX:EAX joined); clobbers %rdx. */
+.macro RDTSC64
+	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+.endm
+
 .macro POWEROFF
 	mov	$PM1A_CNT, %dx
 	mov	$SLP_S5, %ax

@@ -5,6 +5,17 @@
 . "$(dirname "$0")/../cli/lib.sh"
 GUESTS=${GUESTS:-build/guests}
 
+# The vCPU counts (-c) each guest runs with: smp starts its APs by
+# INIT-SIPI; halt also checks that APs waiting for SIPI do not keep a VM
+# whose BSP halted with interrupts off from being halted.
+cpus_for() {
+	case $1 in
+	smp) echo "2 4" ;;
+	halt) echo "1 2" ;;
+	*) echo 1 ;;
+	esac
+}
+
 backends="emu"
 [ -c /dev/kvm ] && [ -w /dev/kvm ] && echo "skip - kvm backend: not part of this build yet"
 
@@ -15,20 +26,23 @@ for elf in "$GUESTS"/*.elf; do
 	case $g in reboot) want=0 ;; halt) want=2 ;; triple) want=3 ;; *) want=1 ;; esac
 	for be in $backends; do
 		for form in elf flat; do
+		for ncpu in $(cpus_for $g); do
 			vm="g-$g-$form"
+			c=""; [ $ncpu = 1 ] || c=":c$ncpu"
 			if [ $form = elf ]; then k=$elf; else k="$GUESTS/$g.bin@0x10000"; fi
 			if ! $BHYVELOAD -m 64M -k "$k" "$vm" >"$T/load" 2>&1; then
-				notok "$be:$form:$g loads" "$(cat "$T/load")"; continue
+				notok "$be:$form:$g$c loads" "$(cat "$T/load")"; continue
 			fi
-			timeout 20 $BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio \
+			timeout 60 $BHYVE -c $ncpu -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio \
 				-o vmm.backend=$be -o cpu.vendor=intel "$vm" >"$T/con" 2>"$T/err" </dev/null
 			rc=$?
 			if [ $rc = $want ] && grep -qx "PASS $g" "$T/con" && ! grep -q FAIL "$T/con"; then
-				ok "$be:$form:$g (exit $rc)"
+				ok "$be:$form:$g$c (exit $rc)"
 			else
-				notok "$be:$form:$g" "exit $rc (want $want); console: $(head -c 300 "$T/con"); stderr: $(head -c 300 "$T/err")"
+				notok "$be:$form:$g$c" "exit $rc (want $want); console: $(head -c 300 "$T/con"); stderr: $(head -c 300 "$T/err")"
 			fi
 			$BHYVECTL --vm="$vm" --destroy >/dev/null 2>&1
+		done
 		done
 	done
 done

@@ -834,7 +834,8 @@ TEST(emu_external_interrupt_window)
 		0x48, 0xcf,				/* iretq */
 	};
 	struct fake_intr fi = { .vector = 0x40 };
-	struct vmm_intr_source src = { fake_pending, fake_accept, &fi };
+	struct vmm_intr_source src = { .pending = fake_pending, .accept = fake_accept,
+	    .arg = &fi };
 	struct vmf f;
 
 	REQUIRE(vmf_init(&f) == 0);
@@ -865,5 +866,16 @@ TEST(emu_external_interrupt_window)
 	REQUIRE(vmm_backend_emu.set_intr_source(f.vcpu, NULL) == 0);
 	CHECK_EQ(run(&f, CODE + 0x106), 0);
 	CHECK_EQ(fi.accepted, 1);
+
+	/* With a hint, the source is asked only while the hint is set. */
+	atomic_int hint = 0;
+	src.hint = &hint;
+	REQUIRE(vmm_backend_emu.set_intr_source(f.vcpu, &src) == 0);
+	CHECK_EQ(run(&f, CODE + 0x106), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(fi.accepted, 1);
+	atomic_store(&hint, 1);
+	CHECK_EQ(run(&f, CODE + 0x106), 0);
+	CHECK_EQ(fi.accepted, 2);
 	vmf_fini(&f);
 }

@@ -250,6 +250,29 @@ fire_lvt(struct vlapic *vl, int idx)
 	}
 }
 
+uint8_t
+vlapic_get_tpr(const struct vlapic *vl)
+{
+	return (uint8_t)vl->tpr;
+}
+
+void
+vlapic_set_tpr(struct vlapic *vl, uint8_t tpr)
+{
+	vl->tpr = tpr;
+	update_ppr(vl);
+	update_pending(vl);
+}
+
+int
+vlapic_fire_lvt(struct vlapic *vl, int idx)
+{
+	if (idx < 0 || idx >= LVT_COUNT)
+		return -EINVAL;
+	fire_lvt(vl, idx);
+	return 0;
+}
+
 void
 vlapic_lint(struct vlapic *vl, int pin, bool level)
 {
@@ -339,6 +362,12 @@ timer_ccr(const struct vlapic *vl)
 	if (timer_mode(vl) == TIMER_PERIODIC)
 		return vl->timer_icr - (uint32_t)(t % vl->timer_icr);
 	return t >= vl->timer_icr ? 0 : vl->timer_icr - (uint32_t)t;
+}
+
+uint32_t
+vlapic_timer_ccr(const struct vlapic *vl)
+{
+	return timer_ccr(vl);
 }
 
 uint64_t

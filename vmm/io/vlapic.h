@@ -156,6 +156,9 @@ int	vlapic_mmio_write(struct vlapic *vl, uint32_t off, int size, uint64_t val);
 int	vlapic_rdmsr(struct vlapic *vl, uint32_t msr, uint64_t *val);
 int	vlapic_wrmsr(struct vlapic *vl, uint32_t msr, uint64_t val);
 
+/* TPR whatever the mode: MOV CR8 reaches it too (SDM 11.8.6.1). */
+uint8_t	vlapic_get_tpr(const struct vlapic *vl);
+void	vlapic_set_tpr(struct vlapic *vl, uint8_t tpr);
 /* The highest deliverable vector (SDM 11.8.3-11.8.5), or -1. */
 int	vlapic_pending_intr(struct vlapic *vl);
 /* The CPU takes @vector (from vlapic_pending_intr): IRR -> ISR. */
@@ -165,6 +168,12 @@ void	vlapic_accept_intr(struct vlapic *vl, int vector);
 void	vlapic_deliver(struct vlapic *vl, const struct vlapic_msg *msg);
 /* LINT0/LINT1 changed level (the 8259's INTR, the NMI line). */
 void	vlapic_lint(struct vlapic *vl, int pin, bool level);
+/*
+ * Raise the interrupt LVT entry @idx describes (0 timer, 1 thermal, 2 perf,
+ * 3 LINT0, 4 LINT1, 5 error), as the event it stands for would (SDM
+ * 11.5.1); a masked entry delivers nothing.  -EINVAL for another index.
+ */
+int	vlapic_fire_lvt(struct vlapic *vl, int idx);
 /* Whether @vl is a destination of @dest in physical or logical mode. */
 bool	vlapic_match_dest(const struct vlapic *vl, uint32_t dest, bool logical);
 /*
@@ -175,6 +184,7 @@ int	vlapic_route(struct vlapic *const *vls, int n, const struct vlapic_msg *msg)
 
 /* Timer: next expiry (UINT64_MAX: none); fire what is due. */
 uint64_t vlapic_timer_deadline(const struct vlapic *vl);
+uint32_t vlapic_timer_ccr(const struct vlapic *vl);	/* current count (SDM 11.5.4) */
 void	vlapic_timer_update(struct vlapic *vl);
 
 /*

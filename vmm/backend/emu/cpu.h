@@ -215,6 +215,7 @@ struct emu_cpu {
 	 * and AMD differ (docs/cpu.md, "Vendor profiles").
 	 */
 	uint8_t			vendor;		/* enum vmm_vendor */
+	const struct vmm_cpu_profile *prof;	/* the VM's, for CPUID */
 	const struct vmm_memmap	*mem;		/* guest RAM, owned by libvmm */
 	struct vm_exit		*exit;		/* where an EMU_EXIT handler writes */
 	struct emu_io_log	io_log;

@@ -257,6 +257,7 @@ emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 	vc->vm = vmcookie;
 	vc->cpu.vcpuid = vcpuid;
 	vc->cpu.vendor = (uint8_t)vc->vm->prof.vendor;
+	vc->cpu.prof = &vc->vm->prof;
 	vc->cpu.mem = &vc->vm->map;
 	vc->cpu.clock = &vc->vm->clock;
 	vc->cpu.exc_vector = -1;
@@ -669,9 +670,14 @@ emu_set_intr_source(void *vcpucookie, const struct vmm_intr_source *src)
 
 	if (src != NULL && (src->pending == NULL || src->accept == NULL))
 		return -EINVAL;
-	if (src != NULL)
+	/* Without a hint the source is asked at every boundary. */
+	static const atomic_int always = 1;
+
+	if (src != NULL) {
 		cpu->intr_src = *src;
-	else
+		if (src->hint == NULL)
+			cpu->intr_src.hint = &always;
+	} else
 		memset(&cpu->intr_src, 0, sizeof(cpu->intr_src));
 	return 0;
 }
@@ -719,7 +725,14 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 			if (rc == EMU_EXIT)
 				return 0;
 		}
-		if (cpu->intr_src.pending != NULL && deliver_extint(cpu) == EMU_EXIT)
+		/*
+		 * Not while a replayed instruction is half done (io_log.n):
+		 * its device accesses happened, so it must retire first (an
+		 * ICR write that raised the interrupt would be sent again).
+		 */
+		if (cpu->intr_src.hint != NULL &&
+		    atomic_load_explicit(cpu->intr_src.hint, memory_order_relaxed) &&
+		    cpu->io_log.n == 0 && deliver_extint(cpu) == EMU_EXIT)
 			return 0;
 		if (__builtin_expect((cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS)) ||
 		    (cpu->st.rflags & RFL_TF) || cpu->caps[VM_CAP_MTRAP_EXIT] ||
@@ -816,6 +829,12 @@ emu_set_state(void *vcpucookie, const struct vm_cpu_state *st)
 	state_changed(cpu);
 	emu_tsc_restore(cpu);
 	return 0;
+}
+
+static uint64_t
+emu_get_tsc(void *vcpucookie)
+{
+	return emu_tsc_read(&((struct emu_vcpu *)vcpucookie)->cpu);
 }
 
 static int
@@ -989,4 +1008,5 @@ const struct vmm_backend_ops vmm_backend_emu = {
 	.get_cap = emu_get_cap,
 	.set_cap = emu_set_cap,
 	.get_stats = emu_get_stats,
+	.get_tsc = emu_get_tsc,
 };

@@ -35,7 +35,6 @@
 #include "vmm_cpuid.h"
 
 #define MSR_TSC			0x00000010
-#define MSR_APICBASE		0x0000001b
 #define MSR_FEATURE_CONTROL	0x0000003a	/* Intel */
 #define MSR_TSC_ADJUST		0x0000003b
 #define MSR_SPEC_CTRL		0x00000048
@@ -204,7 +203,6 @@ msr_read(struct emu_cpu *cpu, uint32_t msr, uint64_t *val)
 
 	switch (msr) {
 	case MSR_TSC: *val = emu_tsc_read(cpu); return EMU_OK;
-	case MSR_APICBASE: *val = st->apic_base; return EMU_OK;
 	case MSR_TSC_ADJUST: *val = st->tsc_adjust; return EMU_OK;
 	case MSR_SPEC_CTRL: *val = st->spec_ctrl; return EMU_OK;
 	case MSR_PRED_CMD:
@@ -352,12 +350,6 @@ msr_write(struct emu_cpu *cpu, uint32_t msr, uint64_t val)
 		break;
 	case MSR_TSC_ADJUST:
 		emu_tsc_adjust_write(cpu, val);
-		break;
-	case MSR_APICBASE:
-		/* bits 7:0, 9, 10 (no x2APIC) and above MAXPHYADDR are reserved; BSP is read-only */
-		if (val & (0x6ffULL | ~EMU_PHYS_MASK))
-			return emu_raise_err(cpu, IDT_GP, 0);
-		st->apic_base = (val & ~0x100ULL) | (st->apic_base & 0x100ULL);
 		break;
 	case MSR_SPEC_CTRL:
 		/* A plain register: nothing here speculates. */

@@ -175,7 +175,8 @@ op_cpuid(struct emu_cpu *cpu, const struct emu_insn *in)
 	struct vmm_cpu_profile prof = { .vendor = (enum vmm_vendor)cpu->vendor };
 	uint32_t r[4], leaf = (uint32_t)cpu->st.gpr[GPR_RAX];
 
-	vmm_cpuid(&prof, cpu->vcpuid, leaf, (uint32_t)cpu->st.gpr[GPR_RCX], r);
+	vmm_cpuid(cpu->prof != NULL ? cpu->prof : &prof, cpu->vcpuid, leaf,
+	    (uint32_t)cpu->st.gpr[GPR_RCX], r);
 	/* CPUID.1:ECX.OSXSAVE[27] mirrors CR4.OSXSAVE (SDM Vol. 2A CPUID). */
 	if (leaf == 1 && (cpu->st.cr4 & CR4_OSXSAVE))
 		r[2] |= 1u << 27;
@@ -410,7 +411,12 @@ op_movcr(struct emu_cpu *cpu, const struct emu_insn *in)
 		case 2: val = cpu->st.cr2; break;
 		case 3: val = cpu->st.cr3; break;
 		case 4: val = cpu->st.cr4; break;
-		default: val = cpu->st.cr8; break;
+		default:
+			/* CR8 is TPR[7:4] of the local APIC (SDM Vol. 3A 11.8.6.1). */
+			if (cpu->intr_src.get_tpr != NULL)
+				cpu->st.cr8 = cpu->intr_src.get_tpr(cpu->intr_src.arg) >> 4;
+			val = cpu->st.cr8;
+			break;
 		}
 		emu_reg_write(cpu, in->rm, size, 1, val);
 		return EMU_OK;
@@ -430,6 +436,10 @@ op_movcr(struct emu_cpu *cpu, const struct emu_insn *in)
 		if (val >> 4)
 			return emu_raise_err(cpu, IDT_GP, 0);
 		cpu->st.cr8 = val;
+		if (cpu->intr_src.set_tpr != NULL) {
+			cpu->intr_src.set_tpr(cpu->intr_src.arg, (uint8_t)(val << 4));
+			cpu->block_stop = 1;	/* a lower TPR may let an interrupt in */
+		}
 		return EMU_OK;
 	}
 }

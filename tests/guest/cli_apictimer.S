@@ -1,0 +1,67 @@
+/*
+ * cli_apictimer: a periodic LAPIC timer (5 ms) that must survive
+ * bhyvectl --suspend and a new bhyve (tests/cli/test_store.sh): the guest
+ * sleeps in HLT between ticks, prints '.' every 20 ticks and passes after
+ * 400; an IOAPIC redirection entry written first must read back the same
+ * at the end.  A timer or IOAPIC lost across the stop hangs or fails it.
+ */
+#include "guest.h"
+#define IDT	0x100000
+#define LAPIC	0xfee00000
+#define IOAPIC	0xfec00000
+#define VEC	0x40
+#define RTE	0x0000a031		/* pin 9: vector 0x31, level, masked */
+	.globl	_start
+_start:
+	PUTS	start
+	lea	handler(%rip), %rax
+	mov	$IDT + VEC * 16, %rdi
+	call	guest_set_gate
+	lidt	idtr(%rip)
+	mov	$IOAPIC, %rbp
+	movl	$0x10 + 2 * 9, (%rbp)		/* IOREGSEL: pin 9, low word */
+	movl	$RTE | 0x10000, 0x10(%rbp)
+	mov	$LAPIC, %rbx
+	movl	$0x1ff, 0xf0(%rbx)
+	movl	$0xb, 0x3e0(%rbx)		/* divide by 1: 128 MHz */
+	movl	$VEC | (1 << 17), 0x320(%rbx)	/* periodic */
+	xor	%r12, %r12
+	movl	$640000, 0x380(%rbx)		/* 5 ms */
+1:	sti
+	hlt
+	cli
+	cmp	$400, %r12
+	jb	1b
+	movl	$0, 0x380(%rbx)
+	movl	$0x10 + 2 * 9, (%rbp)
+	mov	0x10(%rbp), %eax
+	EXPECT	%rax, RTE | 0x10000, m_ioapic
+	PUTS	pass
+	POWEROFF
+
+handler:
+	push	%rax
+	push	%rdx
+	inc	%r12
+	mov	%r12, %rax
+	xor	%edx, %edx
+	push	%rcx
+	mov	$20, %ecx
+	div	%rcx
+	pop	%rcx
+	test	%rdx, %rdx
+	jnz	2f
+	mov	$'.', %al
+	mov	$COM1, %dx
+	out	%al, %dx
+2:	movl	$0, 0xb0(%rbx)			/* EOI */
+	pop	%rdx
+	pop	%rax
+	iretq
+
+idtr:	.word	256 * 16 - 1
+	.quad	IDT
+start:	.asciz	"START\n"
+pass:	.asciz	"\nPASS cli_apictimer\n"
+m_ioapic:	.asciz	"cli_apictimer: IOAPIC entry lost"
+	GUEST_LIB
