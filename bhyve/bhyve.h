@@ -72,13 +72,13 @@ struct bhyve_vm {
 				    size_t len);
 	/*
 	 * Interrupt delivery: an MSI/MSI-X message to the local APICs, and the
-	 * level of an IOAPIC pin (PCI INTx).  Default: libvmmapi's; NULL
-	 * when the VM has no interrupt controllers; tests fake them.
+	 * level of an IOAPIC pin (PCI INTx).  Default: libvmmapi's
+	 * (vm_lapic_msi, vm_ioapic_assert/deassert_irq); tests fake them.
 	 */
 	int			(*msi)(struct bhyve_vm *bvm, uint64_t addr,
 				    uint64_t data);
 	int			(*ioapic_pin)(struct bhyve_vm *bvm, int pin, bool level);
-	/* An ISA IRQ line's level changed (the 8259 and IOAPIC hear it). */
+	/* An ISA IRQ line's level changed (vm_isa_assert/deassert_irq). */
 	int			(*isa_irq)(struct bhyve_vm *bvm, int irq, bool level);
 	/* Monotonic nanoseconds for the PM timer; CLOCK_MONOTONIC if NULL. */
 	uint64_t		(*clock_ns)(struct bhyve_vm *bvm);

@@ -44,6 +44,32 @@ bhyve_vm_mem_written(struct bhyve_vm *bvm, uint64_t gpa, size_t len)
 		vm_mem_written(bvm->ctx, gpa, len);
 }
 
+/* Interrupts go to libvmm's LAPICs, IOAPIC (and 8259) through libvmmapi. */
+static int
+bhyve_vm_msi(struct bhyve_vm *bvm, uint64_t addr, uint64_t data)
+{
+	return (vm_lapic_msi(bvm->ctx, addr, data) == 0 ? 0 : -errno);
+}
+
+static int
+bhyve_vm_ioapic_pin(struct bhyve_vm *bvm, int pin, bool level)
+{
+	int error = level ? vm_ioapic_assert_irq(bvm->ctx, pin) :
+	    vm_ioapic_deassert_irq(bvm->ctx, pin);
+
+	return (error == 0 ? 0 : -errno);
+}
+
+static int
+bhyve_vm_isa_irq(struct bhyve_vm *bvm, int irq, bool level)
+{
+	/* -1: the IOAPIC pin the machine map gives the ISA line. */
+	int error = level ? vm_isa_assert_irq(bvm->ctx, irq, -1) :
+	    vm_isa_deassert_irq(bvm->ctx, irq, -1);
+
+	return (error == 0 ? 0 : -errno);
+}
+
 int
 bhyve_devices_init(struct bhyve_vm *bvm)
 {
@@ -67,6 +93,14 @@ bhyve_devices_init(struct bhyve_vm *bvm)
 		bvm->gpa_map = bhyve_vm_gpa_map;
 	if (bvm->mem_written == NULL)
 		bvm->mem_written = bhyve_vm_mem_written;
+	if (bvm->ctx != NULL) {
+		if (bvm->msi == NULL)
+			bvm->msi = bhyve_vm_msi;
+		if (bvm->ioapic_pin == NULL)
+			bvm->ioapic_pin = bhyve_vm_ioapic_pin;
+		if (bvm->isa_irq == NULL)
+			bvm->isa_irq = bhyve_vm_isa_irq;
+	}
 
 	error = config_get_bool(bvm->cfg, "x86.strictio", &strict);
 	if (error == -EINVAL) {
