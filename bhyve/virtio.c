@@ -292,6 +292,16 @@ vq_getchain(struct vqueue_info *vq, struct vq_chain *c, int maxbufs)
 		return -1;
 	}
 	vq->last_avail++;
+	if (vq->vs->negotiated & VIRTIO_F_EVENT_IDX) {
+		/*
+		 * avail_event (2.7.10): the driver notifies when it makes the
+		 * entry after this one available.  Published before we next
+		 * read the available index, so an entry added meanwhile is
+		 * either seen or notified.
+		 */
+		st16_release(vq->used + 4 + 8 * vq->size, vq->last_avail);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
 	c->head = head;
 	for (i = head, seen = 0;; ) {
 		vdesc_read(vq->desc, i, &d);
