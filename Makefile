@@ -131,6 +131,10 @@ FUZZ_SRCS_fuzz_emu := $(FUZZ_SRCS_fuzz_decode)
 FUZZ_SRCS_DEVICES := $(BHYVE_SRCS) $(VMMAPI_SRCS) $(VMM_SRCS)
 FUZZ_SRCS_fuzz_config := $(FUZZ_SRCS_DEVICES)
 FUZZ_SRCS_fuzz_pio := $(FUZZ_SRCS_DEVICES)
+FUZZ_FLAGS_fuzz_virtio_net := -Ibhyve
+FUZZ_SRCS_fuzz_virtio_net := $(FUZZ_SRCS_DEVICES)
+FUZZ_FLAGS_fuzz_virtio_console := -Ibhyve
+FUZZ_SRCS_fuzz_virtio_console := $(FUZZ_SRCS_DEVICES)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/backend/emu/*.c bhyveload/*.c bhyve/*.c)
 	@mkdir -p $(dir $@)

@@ -633,10 +633,11 @@ TEST(vnet_legacy_header)
 	CHECK_EQ(len, 10 + sizeof(fr));
 	CHECK(memcmp(ram + BUF_GPA + 10, fr, sizeof(fr)) == 0);
 	/* With MRG_RXBUF the legacy header has num_buffers: 12 bytes. */
-	legacy_init(pi, (uint32_t)(F_MAC | F_MRG));
+	pi->pi_d->pe_barwrite(pi, 0, 18, 1, 0);		/* reset, then clean rings */
 	memset(q_next_avail, 0, sizeof(q_next_avail));
 	memset(q_next_desc, 0, sizeof(q_next_desc));
 	memset(ram + 0x100000, 0, 0x20000);
+	legacy_init(pi, (uint32_t)(F_MAC | F_MRG));
 	offer_chain(RXQ, 1, &a, &l, true);
 	CHECK_EQ(deliver(fr, sizeof(fr)), 0);
 	used_entry(RXQ, 0, &id, &len);
