@@ -81,6 +81,7 @@ struct vtcon_softc {
 	struct vqueue_info	vq[2 * (VTCON_MAXPORTS + 1)];
 	struct virtio_consts	consts;
 	struct vtcon_config	cfg;
+	struct vtcon_config	cfg_ro;		/* what the guest may not change */
 	pthread_mutex_t		mtx;
 	int			nports;
 	struct vtcon_port	ports[VTCON_MAXPORTS];
@@ -541,10 +542,14 @@ vtcon_cfgwrite(void *dev, uint32_t offset, int size)
 	struct vtcon_softc *sc = dev;
 	uint8_t b;
 
+	/* Only emerg_wr is writable (5.3.4): the transport stored any write; undo the rest. */
+	pthread_mutex_lock(&sc->vs.mtx);
+	b = (uint8_t)sc->cfg.emerg_wr;
+	sc->cfg = sc->cfg_ro;
+	pthread_mutex_unlock(&sc->vs.mtx);
 	if (offset != offsetof(struct vtcon_config, emerg_wr))
 		return;
 	pthread_mutex_lock(&sc->mtx);
-	b = (uint8_t)sc->cfg.emerg_wr;
 	if (sc->ports[0].cfd >= 0 && send(sc->ports[0].cfd, &b, 1,
 	    MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
 		sc->st.tx_bytes++;
@@ -729,6 +734,7 @@ vtcon_init(struct pci_devinst *pi, const char *node)
 	sc->cfg.cols = 80;
 	sc->cfg.rows = 25;
 	sc->cfg.max_nr_ports = (uint32_t)sc->nports;
+	sc->cfg_ro = sc->cfg;
 	sc->consts = (struct virtio_consts){
 		.name = "virtio-console",
 		.nvq = 2 * (sc->nports + 1),

@@ -63,14 +63,21 @@ struct vnet_softc {
 	struct vnet_config	cfg;
 	struct net_backend	*be;
 	char			name[PI_NAMESZ + 32];
-	/* rx_mtx: the receive queue; tx_mtx: the transmit queue.  Both: hdrlen, mrg. */
+	/* rx_mtx: the receive queue; tx_mtx: the transmit queue. */
 	pthread_mutex_t		rx_mtx, tx_mtx;
-	size_t			hdrlen;
-	bool			mrg;
+	uint64_t		features;	/* negotiated; atomic */
 	struct vq_chain		*rx_chains;	/* VNET_MAX_MRG */
 	struct vq_chain		tx_chain;
 	struct vnet_stats	st;		/* rx_* under rx_mtx, tx_* under tx_mtx */
 };
+
+/* 5.1.6.1: the 12-byte header, except for a legacy driver without MRG_RXBUF. */
+static size_t
+vnet_hdrlen(uint64_t features)
+{
+	return (features & (VIRTIO_F_VERSION_1 | VIRTIO_NET_F_MRG_RXBUF)) ? VNET_HDR_V1 :
+	    VNET_HDR_LEGACY;
+}
 
 /* ---- the byte stream of a chain's readable or writable buffers ---- */
 
@@ -137,21 +144,22 @@ vnet_tx_one(struct vnet_softc *sc, const struct vq_chain *c)
 	struct iovec iov[VQ_CHAIN_MAX];
 	uint8_t hdr[VNET_HDR_V1];
 	size_t total = chain_len(c, false), len;
+	size_t hdrlen = vnet_hdrlen(__atomic_load_n(&sc->features, __ATOMIC_ACQUIRE));
 	int n;
 
 	/* The header (5.1.6.2): without CSUM/GSO negotiated, no offload may be asked for. */
-	if (total < sc->hdrlen) {
+	if (total < hdrlen) {
 		sc->st.tx_bad_hdr++;
 		return;
 	}
-	n = chain_slice(c, 0, sc->hdrlen, iov);
+	n = chain_slice(c, 0, hdrlen, iov);
 	for (int i = 0, off = 0; i < n; off += (int)iov[i].iov_len, i++)
 		memcpy(hdr + off, iov[i].iov_base, iov[i].iov_len);
 	if ((hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) || hdr[1] != VIRTIO_NET_HDR_GSO_NONE) {
 		sc->st.tx_bad_hdr++;
 		return;
 	}
-	len = total - sc->hdrlen;
+	len = total - hdrlen;
 	if (len > NETBE_MAX_FRAME) {
 		sc->st.tx_too_big++;
 		return;
@@ -160,7 +168,7 @@ vnet_tx_one(struct vnet_softc *sc, const struct vq_chain *c)
 		sc->st.tx_runt++;
 		return;
 	}
-	n = chain_slice(c, sc->hdrlen, len, iov);
+	n = chain_slice(c, hdrlen, len, iov);
 	if (sc->be == NULL || netbe_send(sc->be, iov, n, len) != 0) {
 		sc->st.tx_dropped++;
 		return;
@@ -202,7 +210,9 @@ vnet_rx(void *arg, const void *frame, size_t len)
 	struct vnet_softc *sc = arg;
 	struct vqueue_info *vq = &sc->vq[VNET_RXQ];
 	uint8_t hdr[VNET_HDR_V1];
-	size_t need, room = 0, off = 0, used;
+	uint64_t features = __atomic_load_n(&sc->features, __ATOMIC_ACQUIRE);
+	size_t hdrlen = vnet_hdrlen(features), need, room = 0, off = 0, used;
+	bool mrg = (features & VIRTIO_NET_F_MRG_RXBUF) != 0;
 	uint16_t nbufs;
 	int k = 0, n;
 
@@ -217,9 +227,9 @@ vnet_rx(void *arg, const void *frame, size_t len)
 		pthread_mutex_unlock(&sc->rx_mtx);
 		return 0;
 	}
-	need = sc->hdrlen + len;
+	need = hdrlen + len;
 	while (room < need) {
-		if (k == (sc->mrg ? VNET_MAX_MRG : 1)) {
+		if (k == (mrg ? VNET_MAX_MRG : 1)) {
 			/* The buffers can never hold it: drop it, leave them to the next. */
 			vnet_rx_retchains(vq, k);
 			sc->st.rx_too_big++;
@@ -245,20 +255,20 @@ vnet_rx(void *arg, const void *frame, size_t len)
 	/* The header: no offloads, so all zero but num_buffers (5.1.6.4). */
 	memset(hdr, 0, sizeof(hdr));
 	nbufs = (uint16_t)k;
-	if (sc->hdrlen == VNET_HDR_V1)
+	if (hdrlen == VNET_HDR_V1)
 		memcpy(hdr + 10, &nbufs, 2);
 	for (int i = 0; i < k; i++) {
 		size_t cap = chain_len(&sc->rx_chains[i], true), w = 0;
 
-		if (off < sc->hdrlen) {
-			w = sc->hdrlen - off < cap ? sc->hdrlen - off : cap;
+		if (off < hdrlen) {
+			w = hdrlen - off < cap ? hdrlen - off : cap;
 			chain_write(&sc->rx_chains[i], 0, hdr + off, w);
 			off += w;
 		}
 		if (w < cap && off < need) {
 			size_t f = need - off < cap - w ? need - off : cap - w;
 
-			chain_write(&sc->rx_chains[i], w, (const uint8_t *)frame + (off - sc->hdrlen), f);
+			chain_write(&sc->rx_chains[i], w, (const uint8_t *)frame + (off - hdrlen), f);
 			off += f;
 			w += f;
 		}
@@ -288,18 +298,17 @@ vnet_driver_ok(void *dev)
 	netbe_rx_ready(sc->be);
 }
 
+/*
+ * Called with the transport's lock held, which the rx and tx paths take
+ * (interrupts) while holding theirs: no queue lock here.  The features
+ * are set before DRIVER_OK, when neither path uses its queue.
+ */
 static void
 vnet_apply_features(void *dev, uint64_t features)
 {
 	struct vnet_softc *sc = dev;
 
-	pthread_mutex_lock(&sc->rx_mtx);
-	pthread_mutex_lock(&sc->tx_mtx);
-	sc->mrg = (features & VIRTIO_NET_F_MRG_RXBUF) != 0;
-	/* 5.1.6.1: the 12-byte header, except for a legacy driver without MRG_RXBUF. */
-	sc->hdrlen = (features & VIRTIO_F_VERSION_1) || sc->mrg ? VNET_HDR_V1 : VNET_HDR_LEGACY;
-	pthread_mutex_unlock(&sc->tx_mtx);
-	pthread_mutex_unlock(&sc->rx_mtx);
+	__atomic_store_n(&sc->features, features, __ATOMIC_RELEASE);
 }
 
 static void
@@ -310,8 +319,7 @@ vnet_reset(void *dev)
 	/* The queues are disabled now; let a transmission or delivery in progress finish. */
 	pthread_mutex_lock(&sc->rx_mtx);
 	pthread_mutex_lock(&sc->tx_mtx);
-	sc->mrg = false;
-	sc->hdrlen = VNET_HDR_LEGACY;
+	__atomic_store_n(&sc->features, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&sc->tx_mtx);
 	pthread_mutex_unlock(&sc->rx_mtx);
 }
@@ -391,7 +399,6 @@ vnet_init(struct pci_devinst *pi, const char *node)
 	pi->pi_arg = &sc->vs;
 	snprintf(sc->name, sizeof(sc->name), "virtio-net at %d:%d.%d", pi->pi_bus, pi->pi_slot,
 	    pi->pi_func);
-	sc->hdrlen = VNET_HDR_LEGACY;
 	if (mac != NULL && vnet_parse_mac(mac, sc->cfg.mac) != 0) {
 		fprintf(stderr, "bhyve: %s: mac '%s' is not a unicast address xx:xx:xx:xx:xx:xx\n",
 		    sc->name, mac);

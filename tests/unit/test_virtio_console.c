@@ -393,6 +393,11 @@ TEST(vcon_control_and_data)
 	/* Emergency write (5.3.4): a byte to port 0's client. */
 	wr(pi, 0x2008, 4, 'E');
 	CHECK(read_all(fd, buf, 1) && buf[0] == 'E');
+	/* The rest of the configuration is read-only. */
+	wr(pi, 0x2004, 4, 99);
+	wr(pi, 0x2000, 2, 1);
+	CHECK_EQ(rd(pi, 0x2004, 4), 2);
+	CHECK_EQ(rd(pi, 0x2000, 2), 80);
 	CHECK_EQ(vtcon_get_stats(pi, &st), 0);
 	CHECK_EQ(st.connects, 3);			/* the one turned away is not counted */
 	CHECK_EQ(st.rx_bytes, 15);

@@ -8,7 +8,12 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -981,5 +986,102 @@ TEST(slirp_hostfwd)
 	CHECK(find_rx(0x0806, is_to_guest_15, &len) != NULL ||
 	    find_rx(0x0800, is_to_guest_15, &len) != NULL);
 	close(fd);
+	test_bvm_free(bvm);
+}
+
+/* ---- tap, where this user may make one ---- */
+
+static bool
+if_up(const char *name)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	bool ok;
+
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ok = s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0;
+	ifr.ifr_flags |= IFF_UP;
+	ok = ok && ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+	if (s >= 0)
+		close(s);
+	return ok;
+}
+
+/* A frame of the local experimental ethertype 0x88b5 carrying @tag. */
+static size_t
+tagged_frame(uint8_t *f, const uint8_t *dst, const char *tag)
+{
+	memset(f, 0, 64);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, guest_mac, 6);
+	f[12] = 0x88;
+	f[13] = 0xb5;
+	memcpy(f + 14, tag, strlen(tag));
+	return 64;
+}
+
+TEST(tap_frames_both_ways)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct pci_devinst *pi;
+	struct bhyve_vm *bvm;
+	struct sockaddr_ll sll;
+	char name[IFNAMSIZ], opts[64];
+	uint8_t f[64], buf[2048];
+	bool seen = false;
+	int ps;
+
+	snprintf(name, sizeof(name), "lhvt%d", (int)(getpid() % 100000));
+	snprintf(opts, sizeof(opts), "tap=%s", name);
+	ps = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	if (ps < 0)
+		SKIP("no packet socket here (needs CAP_NET_RAW)");
+	bvm = vm_with_net(opts, &pi);
+	if (bvm == NULL) {
+		close(ps);
+		SKIP("cannot make tap %s (needs CAP_NET_ADMIN)", name);
+	}
+	if (!if_up(name)) {
+		close(ps);
+		test_bvm_free(bvm);
+		SKIP("cannot bring %s up", name);
+	}
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = (int)if_nametoindex(name);
+	REQUIRE(bind(ps, (struct sockaddr *)&sll, sizeof(sll)) == 0);
+	driver_init(pi, F_MAC | F_MRG | VIRTIO_F_VERSION_1);
+	post_rx_buffers(8);
+	/* Guest -> tap: the host sees the frame on the interface. */
+	tagged_frame(f, bcast, "lhyve-guest-to-host");
+	transmit(pi, NULL, 12, f, sizeof(f), 2, false);
+	for (int i = 0; i < 50 && !seen; i++) {
+		struct pollfd p = { .fd = ps, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		n = recv(ps, buf, sizeof(buf), 0);
+		seen = n >= 64 && memcmp(buf + 14, "lhyve-guest-to-host", 19) == 0;
+	}
+	CHECK(seen);
+	/* Host -> tap: the guest receives it. */
+	tagged_frame(f, bcast, "lhyve-host-to-guest");
+	CHECK_EQ(send(ps, f, sizeof(f), 0), (ssize_t)sizeof(f));
+	seen = false;
+	for (int i = 0; i < 50 && !seen; i++) {
+		for (uint16_t u = 0; u < used_idx(RXQ) && !seen; u++) {
+			uint32_t len;
+			const uint8_t *r = rx_frame(u, &len);
+
+			seen = len >= 33 && memcmp(r + 14, "lhyve-host-to-guest", 19) == 0;
+		}
+		if (!seen)
+			wait_used(RXQ, (uint16_t)(used_idx(RXQ) + 1), 100);
+	}
+	CHECK(seen);
+	close(ps);
 	test_bvm_free(bvm);
 }
