@@ -264,6 +264,7 @@ struct tap_priv {
 	int		wakefd;		/* eventfd: rx_ready, stop */
 	pthread_t	thread;
 	bool		stop;		/* atomic */
+	bool		dead;		/* the tap failed: no more reading */
 	size_t		held;		/* length of the frame held in buf; 0: none */
 	uint8_t		buf[NETBE_MAX_FRAME];
 };
@@ -293,7 +294,7 @@ tap_thread(void *arg)
 	while (!__atomic_load_n(&tp->stop, __ATOMIC_ACQUIRE)) {
 		struct pollfd p[2] = {
 			{ .fd = tp->wakefd, .events = POLLIN },
-			{ .fd = tp->fd, .events = tp->held ? 0 : POLLIN },
+			{ .fd = tp->dead ? -1 : tp->fd, .events = tp->held ? 0 : POLLIN },
 		};
 
 		if (poll(p, 2, -1) < 0) {
@@ -309,9 +310,15 @@ tap_thread(void *arg)
 				continue;
 			tp->held = 0;
 		}
-		for (int i = 0; i < TAP_READ_BURST; i++) {
+		for (int i = 0; i < TAP_READ_BURST && !tp->dead; i++) {
 			ssize_t n = read(tp->fd, tp->buf, sizeof(tp->buf));
 
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				/* E.g. the interface was deleted: say so once, do not spin. */
+				fprintf(stderr, "bhyve: tap: read: %s; receiving stops\n",
+				    strerror(errno));
+				tp->dead = true;
+			}
 			if (n <= 0)
 				break;
 			if (be->rx(be->rx_arg, tp->buf, (size_t)n) == -EAGAIN) {
