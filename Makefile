@@ -22,8 +22,9 @@ else
 CFLAGS_OPT := -O2
 endif
 CFLAGS	+= $(CFLAGS_BASE) $(CFLAGS_OPT)
-# bhyveload decompresses Linux kernels with the libraries of each format.
-LDLIBS	:= -lpthread -lz -llzma -lzstd -llz4 -lbz2
+# bhyveload decompresses Linux kernels with the libraries of each format;
+# virtio-net's slirp backend is libslirp.
+LDLIBS	:= -lpthread -lz -llzma -lzstd -llz4 -lbz2 -lslirp
 LDFLAGS	+= $(LDFLAGS_SAN)
 
 VMM_SRCS	:= $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c)
@@ -135,10 +136,14 @@ FUZZ_FLAGS_fuzz_virtio := -Ibhyve
 FUZZ_SRCS_fuzz_virtio := $(FUZZ_SRCS_DEVICES)
 FUZZ_SRCS_fuzz_platform := $(wildcard vmm/io/*.c)
 $(O)/fuzz/fuzz_platform: $(wildcard vmm/io/*.[ch])
+FUZZ_FLAGS_fuzz_virtio_net := -Ibhyve
+FUZZ_SRCS_fuzz_virtio_net := $(FUZZ_SRCS_DEVICES)
+FUZZ_FLAGS_fuzz_virtio_console := -Ibhyve
+FUZZ_SRCS_fuzz_virtio_console := $(FUZZ_SRCS_DEVICES)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c bhyveload/*.c bhyve/*.c)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_FLAGS_$*) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*) -lz -lpthread
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(FUZZ_FLAGS_$*) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*) -lz -lpthread -lslirp
 fuzz: $(FUZZ_BINS)
 
 check: all

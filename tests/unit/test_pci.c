@@ -143,7 +143,8 @@ TEST(pci_devemu_table_complete)
 {
 	const struct pci_devemu *const *tab;
 	static const char *const expected[] = { "hostbridge",
-	    "amd_hostbridge", "lpc", "testdev" };
+	    "amd_hostbridge", "lpc", "testdev", "virtio-blk", "virtio-rnd",
+	    "virtio-net", "virtio-console" };
 	size_t i, j, n;
 
 	/*

@@ -305,7 +305,10 @@ TEST(virtio_event_idx_suppresses)
 	offer(2, 0);
 	notify(pi);
 	CHECK_EQ(intx_level, 1);
-	/* The device asks to be notified of the next entry (avail_event). */
+	/*
+	 * avail_event follows what the device took, so the driver notifies
+	 * for its next buffer (2.7.10); a zero there would silence it.
+	 */
 	CHECK_EQ(get16(USED_GPA + 4 + 8 * QSIZE), 3);
 	test_bvm_free(bvm);
 }
