@@ -7,8 +7,8 @@
  * order.  The only process-wide state is the host terminal (see
  * uart_backend.c).
  *
- * Life cycle: the caller fills ctx, ncpus and cfg (and optionally suspend and
- * clock_ns), calls bhyve_devices_init() before any vCPU runs, dispatches
+ * Life cycle: the caller fills ctx, ncpus and cfg (and optionally suspend),
+ * calls bhyve_devices_init() before any vCPU runs, dispatches
  * exits with emulate_inout()/emulate_mem() from any number of vCPU threads,
  * and calls bhyve_devices_fini() after every vCPU thread has stopped.
  */
@@ -80,8 +80,6 @@ struct bhyve_vm {
 	int			(*ioapic_pin)(struct bhyve_vm *bvm, int pin, bool level);
 	/* An ISA IRQ line's level changed (vm_isa_assert/deassert_irq). */
 	int			(*isa_irq)(struct bhyve_vm *bvm, int irq, bool level);
-	/* Monotonic nanoseconds for the PM timer; CLOCK_MONOTONIC if NULL. */
-	uint64_t		(*clock_ns)(struct bhyve_vm *bvm);
 	void			*test_arg;	/* free for fakes */
 
 	/*

@@ -2,7 +2,9 @@
  * pm.c - bhyve's power management ports (usr.sbin/bhyve/pm.c): the reset
  * control register at 0xcf9, the ACPI PM1a event block (status, enable),
  * the PM1a control block with SLP_TYP/SLP_EN, the SMI command port that
- * switches ACPI mode on and off, and the 32-bit ACPI PM timer.
+ * switches ACPI mode on and off.  The ACPI PM timer (port 0x408) is
+ * libvmm's (vmm/vmm_platform.c, vpmtmr), as vmm.ko serves it on FreeBSD;
+ * this PM1 block has no TMR_STS/TMR_EN (the FADT does not offer them).
  *
  * Concurrency: every register lives in struct pm_state under pm_mtx; the
  * guest may touch them from any vCPU and bhyverun from its signal thread
@@ -13,7 +15,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "bhyve.h"
 #include "inout.h"
@@ -26,7 +27,6 @@ struct pm_state {
 	uint16_t	pm1_status;
 	uint16_t	pm1_enable;
 	uint16_t	pm1_control;
-	uint64_t	pm_tmr_base;	/* clock at power-on, ns */
 };
 
 /* The SCI is level triggered: it follows (status & enable) (ACPI 4.8.3.1). */
@@ -192,40 +192,6 @@ pm_smi_cmd_handler(struct bhyve_vm *bvm, int in, int port, int bytes,
 	return (0);
 }
 
-static uint64_t
-pm_clock_ns(struct bhyve_vm *bvm)
-{
-	struct timespec ts;
-
-	if (bvm->clock_ns != NULL)
-		return (bvm->clock_ns(bvm));
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
-}
-
-/* 32-bit counter at 3.579545 MHz (the FADT sets TMR_VAL_EXT). */
-static int
-pm_tmr_handler(struct bhyve_vm *bvm, int in, int port, int bytes,
-    uint32_t *eax, void *arg)
-{
-	struct pm_state *pm = arg;
-	uint64_t ns, ticks;
-	uint32_t val = 0;
-	int i, p;
-
-	ns = pm_clock_ns(bvm) - pm->pm_tmr_base;
-	/* Split to keep ns * PM_TMR_FREQ within 64 bits. */
-	ticks = (ns / 1000000000ULL) * PM_TMR_FREQ +
-	    (ns % 1000000000ULL) * PM_TMR_FREQ / 1000000000ULL;
-	for (i = 0; i < bytes; i++) {
-		p = port - MACHINE_IO_PM_TMR + i;
-		val |= (p < 4 ? (uint32_t)(ticks >> (8 * p)) & 0xff : 0xff) <<
-		    (8 * i);
-	}
-	*eax = val;
-	return (0);
-}
-
 bool
 pm_power_button(struct bhyve_vm *bvm)
 {
@@ -247,7 +213,7 @@ int
 pm_init(struct bhyve_vm *bvm)
 {
 	struct pm_state *pm;
-	struct inout_port ports[5];
+	struct inout_port ports[4];
 	int i;
 
 	pm = calloc(1, sizeof(*pm));
@@ -255,7 +221,6 @@ pm_init(struct bhyve_vm *bvm)
 		return (-1);
 	pthread_mutex_init(&pm->pm_mtx, NULL);
 	bvm->pm = pm;
-	pm->pm_tmr_base = pm_clock_ns(bvm);
 
 	ports[0] = (struct inout_port){ "reset_reg", MACHINE_IO_RESET_CNT, 1,
 	    IOPORT_F_INOUT, pm_reset_handler, pm };
@@ -265,9 +230,7 @@ pm_init(struct bhyve_vm *bvm)
 	    IOPORT_F_INOUT, pm1_handler, pm };
 	ports[3] = (struct inout_port){ "smi_cmd", MACHINE_IO_SMI_CMD, 1,
 	    IOPORT_F_OUT, pm_smi_cmd_handler, pm };
-	ports[4] = (struct inout_port){ "pm_tmr", MACHINE_IO_PM_TMR, 4,
-	    IOPORT_F_IN, pm_tmr_handler, pm };
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < 4; i++) {
 		if (register_inout(bvm->inout, &ports[i]) != 0) {
 			fprintf(stderr, "bhyve: pm: port %#x is taken\n",
 			    ports[i].port);

@@ -26,6 +26,7 @@
 #include "vmm_core.h"
 #include "vmm_ctl.h"
 #include "vmm_intr.h"
+#include "vmm_platform.h"
 
 struct vm_vcpu {
 	struct vm		*vm;
@@ -74,6 +75,7 @@ struct vm {
 	_Atomic uint32_t	ran_cpus;	/* vCPUs vmm_run ran (without vm_activate_cpu) */
 	struct vmm_ctl_server	ctl;
 	struct vmm_intr		*intr;		/* LAPICs and IOAPIC, with the backend */
+	struct vmm_platform	*plat;		/* 8259, 8254, HPET, RTC, PM timer, with intr */
 	/* Device snapshot hooks (vmm_snapshot_register), vm->mtx. */
 	struct vmm_snapshot_hook {
 		char			name[VMM_SEC_NAMELEN];
@@ -371,7 +373,8 @@ static int vcpu_take_events(struct vm *vm, struct vm_vcpu *vcpu);
 /*
  * The LAPICs and the IOAPIC come with the backend (FreeBSD's vm_init
  * creates them with the VM), from the state file: each LAPIC's section,
- * else APIC_BASE from its MSRS; the IOAPIC's DEVICE section "vioapic".
+ * else APIC_BASE from its MSRS; the IOAPIC's DEVICE section "vioapic";
+ * then the platform devices (vmm_platform.h), each from its own section.
  */
 static int
 intr_attach(struct vm *vm)
@@ -396,7 +399,18 @@ intr_attach(struct vm *vm)
 	}
 	error = vmm_snapshot_register(vm, "vioapic", vmm_intr_ioapic_save,
 	    vmm_intr_ioapic_restore, vm->intr);
-	if (error != 0)
+	if (error != 0) {
+		intr_detach(vm);
+		return error;
+	}
+	/* The RTC in local time, as FreeBSD's rtc.use_localtime; bhyve -u sets UTC. */
+	if ((error = vmm_platform_create(&vm->plat, vm->intr, false)) != 0) {
+		intr_detach(vm);
+		return vmm_store_fail(-error, "cannot create the platform devices");
+	}
+	/* CMOS memory size (bhyve's rtc_init); a saved RTC brings its own. */
+	vmm_platform_set_memsize(vm->plat, vm->img->lowmem, vm->img->highmem);
+	if ((error = vmm_platform_register(vm->plat, vm)) != 0)
 		intr_detach(vm);
 	return error;
 }
@@ -406,6 +420,11 @@ intr_detach(struct vm *vm)
 {
 	if (vm->intr == NULL)
 		return;
+	if (vm->plat != NULL) {
+		vmm_platform_unregister(vm->plat, vm);
+		vmm_platform_destroy(vm->plat);
+		vm->plat = NULL;
+	}
 	vmm_snapshot_unregister(vm, "vioapic");
 	vmm_intr_destroy(vm->intr);
 	vm->intr = NULL;
@@ -852,6 +871,8 @@ vmm_setup_memory(struct vm *vm, uint64_t len, int memflags)
 	pthread_mutex_unlock(&vm->mtx);
 	if (vm->ops != NULL && (error = vm->ops->vm_memmap(vm->cookie, &vm->memmap)) != 0)
 		return vmm_store_fail(-error, "backend cannot map guest memory");
+	if (vm->plat != NULL)
+		vmm_platform_set_memsize(vm->plat, vm->img->lowmem, vm->img->highmem);
 	vmm_autosave(vm);
 	return 0;
 }
@@ -1143,9 +1164,33 @@ vmm_isa_irq(struct vm *vm, int atpic_irq, int ioapic_irq, int op)
 {
 	if (atpic_irq < 0 || atpic_irq > 15)
 		return vmm_store_fail(EINVAL, "ISA IRQ %d does not exist (0 to 15)", atpic_irq);
-	if (ioapic_irq >= 0)
-		return vmm_ioapic_irq(vm, ioapic_irq, op);
-	return INTR_CALL(vm, vmm_intr_isa_irq(vm->intr, atpic_irq, (enum vmm_irq_op)op));
+	return INTR_CALL(vm, vmm_intr_isa_irq(vm->intr, atpic_irq, ioapic_irq,
+	    (enum vmm_irq_op)op));
+}
+
+/* The RTC (FreeBSD's vm_rtc_*; vrtc.c): CMOS bytes and the time in seconds. */
+int
+vmm_rtc_read(struct vm *vm, int offset, uint8_t *val)
+{
+	return INTR_CALL(vm, vmm_platform_rtc_read(vm->plat, offset, val));
+}
+
+int
+vmm_rtc_write(struct vm *vm, int offset, uint8_t val)
+{
+	return INTR_CALL(vm, vmm_platform_rtc_write(vm->plat, offset, val));
+}
+
+int
+vmm_rtc_settime(struct vm *vm, int64_t secs)
+{
+	return INTR_CALL(vm, vmm_platform_rtc_settime(vm->plat, secs));
+}
+
+int
+vmm_rtc_gettime(struct vm *vm, int64_t *secs)
+{
+	return INTR_CALL(vm, vmm_platform_rtc_gettime(vm->plat, secs));
 }
 
 int
@@ -1292,9 +1337,14 @@ vmm_reinit(struct vm *vm)
 	vm->active_cpus = 0;
 	vm->img->run.running = 0;	/* reloaded: nothing stale is left */
 	vmm_image_drop_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, "vioapic");
+	vmm_image_drop_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, "vatpic");
+	vmm_image_drop_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, "vatpit");
+	vmm_image_drop_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, "vhpet");
 	pthread_mutex_unlock(&vm->mtx);
-	if (vm->intr != NULL)
+	if (vm->intr != NULL) {
 		vmm_intr_reset(vm->intr);
+		vmm_platform_reset(vm->plat);
+	}
 	atomic_store(&vm->suspend, VM_SUSPEND_NONE);
 	vmm_autosave(vm);
 	return 0;
@@ -1402,8 +1452,9 @@ vcpu_take_events(struct vm *vm, struct vm_vcpu *vcpu)
 }
 
 /*
- * Exits the interrupt controllers serve (FreeBSD's vmm.ko serves the LAPIC
- * and IOAPIC in the kernel): 1 when served, 0 when userland's.
+ * Exits the interrupt controllers and platform devices serve (FreeBSD's
+ * vmm.ko serves the LAPIC, IOAPIC, 8259, 8254, HPET, RTC and PM timer in
+ * the kernel): 1 when served, 0 when userland's.
  */
 static int
 vcpu_intr_exit(struct vm *vm, struct vm_vcpu *vcpu, struct vm_exit *vme)
@@ -1412,8 +1463,12 @@ vcpu_intr_exit(struct vm *vm, struct vm_vcpu *vcpu, struct vm_exit *vme)
 	int error;
 
 	switch (vme->exitcode) {
+	case VM_EXITCODE_INOUT:
+		if (!vmm_platform_inout(vm->plat, vme))
+			return 0;
+		break;
 	case VM_EXITCODE_INST_EMUL:
-		if (!vmm_intr_mmio(vm->intr, vcpu->id, vme))
+		if (!vmm_intr_mmio(vm->intr, vcpu->id, vme) && !vmm_platform_mmio(vm->plat, vme))
 			return 0;
 		break;
 	case VM_EXITCODE_RDMSR:

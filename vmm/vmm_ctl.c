@@ -41,6 +41,8 @@ static int
 ctl_intr(struct vm *vm, const struct vmm_ctl_req *req, struct vmm_ctl_reply *rep)
 {
 	struct vmm_lapic_info li;
+	int64_t secs = 0;
+	uint8_t b = 0;
 	int error, ival = 0;
 
 	_Static_assert(sizeof(li) <= sizeof(rep->stats), "LAPIC info fits a reply");
@@ -67,6 +69,18 @@ ctl_intr(struct vm *vm, const struct vmm_ctl_req *req, struct vmm_ctl_reply *rep
 	case VMM_CTL_INTR_LAPIC_INFO:
 		if ((error = vmm_lapic_info(vm, req->vcpu, &li)) == 0)
 			memcpy(rep->stats, &li, sizeof(li));
+		return error;
+	case VMM_CTL_INTR_RTC_READ:
+		error = vmm_rtc_read(vm, req->arg, &b);
+		rep->val = b;
+		return error;
+	case VMM_CTL_INTR_RTC_WRITE:
+		return vmm_rtc_write(vm, req->arg, (uint8_t)req->arg2);
+	case VMM_CTL_INTR_RTC_SETTIME:
+		return vmm_rtc_settime(vm, (int64_t)req->val);
+	case VMM_CTL_INTR_RTC_GETTIME:
+		error = vmm_rtc_gettime(vm, &secs);
+		rep->val = (uint64_t)secs;
 		return error;
 	default:
 		return -EOPNOTSUPP;

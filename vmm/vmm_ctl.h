@@ -47,6 +47,10 @@ enum vmm_ctl_intr {
 	VMM_CTL_INTR_GET_X2APIC,	/* vcpu -> val */
 	VMM_CTL_INTR_SET_X2APIC,	/* vcpu, arg state */
 	VMM_CTL_INTR_LAPIC_INFO,	/* vcpu -> stats[] holds a struct vmm_lapic_info */
+	VMM_CTL_INTR_RTC_READ,		/* arg offset -> val */
+	VMM_CTL_INTR_RTC_WRITE,		/* arg offset, arg2 value */
+	VMM_CTL_INTR_RTC_SETTIME,	/* val secs (int64) */
+	VMM_CTL_INTR_RTC_GETTIME,	/* -> val secs (int64) */
 };
 
 struct vmm_ctl_req {

@@ -14,6 +14,7 @@
 #include "vmm_intr.h"
 #include "io/vioapic.h"
 #include "io/vlapic.h"
+#include "io/vmm_irqmap.h"
 
 #define OUTBOX_MAX	4
 #define NO_DEADLINE	UINT64_MAX
@@ -25,6 +26,10 @@
  */
 #define TIMER_MIN_NS	50000ull
 
+/* intr_cpu.hint bits */
+#define HINT_LAPIC	0x1	/* the LAPIC has a deliverable vector */
+#define HINT_EXTINT	0x2	/* BSP: the 8259 requests and LINT0 takes ExtINT */
+
 /* FreeBSD's enum x2apic_state */
 enum { X2APIC_DISABLED, X2APIC_ENABLED, X2APIC_STATE_LAST };
 
@@ -33,7 +38,7 @@ struct intr_cpu {
 	int			id;
 	pthread_mutex_t		lk;
 	struct vlapic		vl;
-	atomic_int		hint;		/* vl.pending, readable without lk */
+	atomic_int		hint;		/* HINT_*, readable without lk */
 	atomic_uint		events;		/* VMM_EV_* */
 	atomic_uint		sipi_vector;
 	/* Messages a register write produced, routed once lk is dropped. */
@@ -53,6 +58,13 @@ struct vmm_intr {
 	struct intr_cpu		cpu[VM_MAXCPU];
 	pthread_mutex_t		iolk;
 	struct vioapic		io;
+	struct vmm_intr_pic	pic;
+	struct {
+		pthread_mutex_t	lk;
+		bool		line;		/* the 8259's INT */
+		atomic_bool	ok;		/* vlapic_extint_ok(BSP), written under its lk */
+		int		vec;		/* acknowledged, not yet taken (BSP thread) */
+	} ext;
 	struct {
 		pthread_mutex_t	mtx;
 		pthread_cond_t	cv;
@@ -93,7 +105,10 @@ sink_intr_changed(void *arg, int vcpu, bool pending)
 	struct intr_cpu *c = arg;
 
 	(void)vcpu;
-	atomic_store_explicit(&c->hint, pending, memory_order_release);
+	if (pending)
+		atomic_fetch_or_explicit(&c->hint, HINT_LAPIC, memory_order_release);
+	else
+		atomic_fetch_and_explicit(&c->hint, ~HINT_LAPIC, memory_order_release);
 	if (pending)
 		c->in->cb.notify(c->in->cb.arg, c->id, true);
 }
@@ -138,9 +153,9 @@ sink_cpu_event(void *arg, int vcpu, enum vlapic_event ev, uint8_t vector)
 		break;
 	default:
 		/*
-		 * SMI: no SMM, ignored as bhyve does.  ExtINT: the 8259's
-		 * vector through LINT0; nothing drives it until a vatpic model
-		 * is attached here (vmm_intr_isa_irq's other half).
+		 * SMI: no SMM, ignored as bhyve does.  ExtINT: an edge on
+		 * LINT0 or a message says nothing more than the 8259's INT
+		 * level, which vmm_intr_extint follows (ext.line).
 		 */
 		return;
 	}
@@ -185,6 +200,20 @@ ioapic_deliver(void *arg, const struct vlapic_msg *msg)
 	route(arg, msg);	/* iolk held: the lock order allows LAPIC locks */
 }
 
+/* HINT_EXTINT of the BSP from the line and its LINT0; ext.lk held. */
+static void
+extint_update(struct vmm_intr *in)
+{
+	struct intr_cpu *c = &in->cpu[0];
+
+	if (in->ext.line && atomic_load(&in->ext.ok)) {
+		atomic_fetch_or_explicit(&c->hint, HINT_EXTINT, memory_order_release);
+		in->cb.notify(in->cb.arg, 0, true);
+	} else {
+		atomic_fetch_and_explicit(&c->hint, ~HINT_EXTINT, memory_order_release);
+	}
+}
+
 static void
 cpu_lock(struct intr_cpu *c)
 {
@@ -199,6 +228,13 @@ cpu_unlock(struct intr_cpu *c)
 	uint8_t eoi[OUTBOX_MAX];
 	int nipi = c->nipi, neoi = c->neoi, i;
 
+	/* The BSP's LINT0 may have started or stopped taking ExtINT. */
+	if (c->id == 0 && vlapic_extint_ok(&c->vl) != atomic_load(&c->in->ext.ok)) {
+		pthread_mutex_lock(&c->in->ext.lk);
+		atomic_store(&c->in->ext.ok, vlapic_extint_ok(&c->vl));
+		extint_update(c->in);
+		pthread_mutex_unlock(&c->in->ext.lk);
+	}
 	memcpy(ipi, c->ipi, sizeof(ipi[0]) * (size_t)nipi);
 	memcpy(eoi, c->eoi, (size_t)neoi);
 	c->nipi = c->neoi = 0;
@@ -284,6 +320,8 @@ vmm_intr_create(struct vmm_intr **inp, const struct vmm_intr_cb *cb, int ncpus)
 	in->cb = *cb;
 	atomic_init(&in->ncpus, ncpus);
 	pthread_mutex_init(&in->iolk, NULL);
+	pthread_mutex_init(&in->ext.lk, NULL);
+	in->ext.vec = -1;
 	pthread_mutex_init(&in->tmr.mtx, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -329,6 +367,7 @@ vmm_intr_destroy(struct vmm_intr *in)
 	pthread_join(in->tmr.thread, NULL);
 	for (i = 0; i < VM_MAXCPU; i++)
 		pthread_mutex_destroy(&in->cpu[i].lk);
+	pthread_mutex_destroy(&in->ext.lk);
 	pthread_mutex_destroy(&in->iolk);
 	pthread_mutex_destroy(&in->tmr.mtx);
 	pthread_cond_destroy(&in->tmr.cv);
@@ -350,6 +389,7 @@ vmm_intr_reset(struct vmm_intr *in)
 	pthread_mutex_lock(&in->iolk);
 	vioapic_reset(&in->io);
 	pthread_mutex_unlock(&in->iolk);
+	in->ext.vec = -1;	/* no vCPU runs */
 	for (i = 0; i < VM_MAXCPU; i++) {
 		struct intr_cpu *c = &in->cpu[i];
 
@@ -363,12 +403,39 @@ vmm_intr_reset(struct vmm_intr *in)
 
 /* ---- the CPU side ---- */
 
+/*
+ * The BSP takes the 8259's vector first, as bhyve's vm_extint_pending
+ * comes before the LAPIC's.  The INTA cycle happens here, when the CPU
+ * can take an interrupt now (vmm_intr_source); the vector waits in ext.vec
+ * for accept().  Vectors 0-15 are exceptions' and the CPU takes none
+ * (struct vmm_intr_source): an 8259 programmed with such a base loses its
+ * interrupts, rather than raising faults.
+ */
+static int
+extint_pending(struct vmm_intr *in)
+{
+	int v;
+
+	if (in->ext.vec >= 0)
+		return in->ext.vec;
+	if (in->pic.ack == NULL)
+		return -1;
+	v = in->pic.ack(in->pic.arg);
+	if (v >= 16)
+		in->ext.vec = v;
+	return v >= 16 ? v : -1;
+}
+
 static int
 src_pending(void *arg)
 {
 	struct intr_cpu *c = arg;
 	int v;
 
+	if (c->id == 0 && (c->in->ext.vec >= 0 ||
+	    (atomic_load(&c->hint) & HINT_EXTINT)) &&
+	    (v = extint_pending(c->in)) >= 0)
+		return v;
 	cpu_lock(c);
 	v = vlapic_pending_intr(&c->vl);
 	cpu_unlock(c);
@@ -380,6 +447,10 @@ src_accept(void *arg, int vector)
 {
 	struct intr_cpu *c = arg;
 
+	if (c->id == 0 && c->in->ext.vec >= 0 && vector == c->in->ext.vec) {
+		c->in->ext.vec = -1;
+		return;
+	}
 	cpu_lock(c);
 	vlapic_accept_intr(&c->vl, vector);
 	cpu_unlock(c);
@@ -419,7 +490,23 @@ vmm_intr_source(struct vmm_intr *in, int vcpu, struct vmm_intr_source *src)
 bool
 vmm_intr_pending(struct vmm_intr *in, int vcpu)
 {
-	return atomic_load_explicit(&in->cpu[vcpu].hint, memory_order_acquire) != 0;
+	return atomic_load_explicit(&in->cpu[vcpu].hint, memory_order_acquire) != 0 ||
+	    (vcpu == 0 && in->ext.vec >= 0);
+}
+
+void
+vmm_intr_set_pic(struct vmm_intr *in, const struct vmm_intr_pic *pic)
+{
+	in->pic = *pic;
+}
+
+void
+vmm_intr_extint(struct vmm_intr *in, bool level)
+{
+	pthread_mutex_lock(&in->ext.lk);
+	in->ext.line = level;
+	extint_update(in);
+	pthread_mutex_unlock(&in->ext.lk);
 }
 
 unsigned
@@ -666,29 +753,22 @@ vmm_intr_ioapic_irq(struct vmm_intr *in, int pin, enum vmm_irq_op op)
 }
 
 /*
- * The machine map of ISA IRQs: the IOAPIC has IRQ 0 (the 8254) on pin 2,
- * the others on their own pin (the MADT's interrupt source override).
+ * An ISA line reaches both interrupt controllers, as FreeBSD's
+ * vm_isa_assert_irq feeds vatpic and vioapic: the 8259 on @irq, the IOAPIC
+ * on @pin, or with @pin -1 on the machine map's (vmm_irqmap.h: IRQ 0 on
+ * pin 2; IRQ 2 is the cascade, no line of its own).
  */
-static int
-isa_irq_to_pin(int irq)
-{
-	if (irq < 0 || irq > 15)
-		return -1;
-	return irq == 0 ? 2 : irq;
-}
-
 int
-vmm_intr_isa_irq(struct vmm_intr *in, int irq, enum vmm_irq_op op)
+vmm_intr_isa_irq(struct vmm_intr *in, int irq, int pin, enum vmm_irq_op op)
 {
-	int pin = isa_irq_to_pin(irq);
-
-	if (pin < 0)
+	if (irq < 0 || irq >= VMM_IRQMAP_ISA_NIRQ || (unsigned)op > VMM_IRQ_PULSE)
 		return -EINVAL;
-	/*
-	 * An ISA line reaches both interrupt controllers: the 8259 pair (on
-	 * @irq) joins here when the vatpic model lands, as FreeBSD's
-	 * vm_isa_assert_irq feeds vatpic and vioapic.
-	 */
+	if (pin < 0 && (pin = vmm_irqmap_isa_pin(irq)) < 0)
+		return -EINVAL;
+	if (pin >= VIOAPIC_PINS)
+		return -EINVAL;
+	if (irq != VMM_IRQMAP_CASCADE && in->pic.isa != NULL)
+		in->pic.isa(in->pic.arg, irq, op);
 	return vmm_intr_ioapic_irq(in, pin, op);
 }
 

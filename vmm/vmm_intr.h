@@ -18,8 +18,11 @@
  *   iolk        the IOAPIC.  Order: iolk before any LAPIC lock.
  *   tmr.mtx     the timer thread's deadlines; taken under a LAPIC lock
  *               (sink.timer_changed), never held while taking one.
+ *   ext.lk      the 8259's INTR line to the BSP (vmm_intr_extint): a leaf,
+ *               taken under the 8259's lock and under the BSP's LAPIC lock.
  * Each vCPU's "an interrupt may be deliverable" flag (hint) is an atomic
- * the CPU reads at block boundaries before it asks the LAPIC.
+ * the CPU reads at block boundaries before it asks the LAPIC (bit 0) or,
+ * on the BSP, the 8259 through ExtINT (bit 1).
  */
 #ifndef LHYVE_VMM_INTR_H
 #define LHYVE_VMM_INTR_H
@@ -90,8 +93,24 @@ int	vmm_intr_lapic_local_irq(struct vmm_intr *in, int vcpu, int lvt);
 int	vmm_intr_msi(struct vmm_intr *in, uint64_t addr, uint64_t msg);
 enum vmm_irq_op { VMM_IRQ_ASSERT, VMM_IRQ_DEASSERT, VMM_IRQ_PULSE };
 int	vmm_intr_ioapic_irq(struct vmm_intr *in, int pin, enum vmm_irq_op op);
-int	vmm_intr_isa_irq(struct vmm_intr *in, int irq, enum vmm_irq_op op);
+/* ISA IRQ @irq to the 8259 and IOAPIC pin @pin (-1: the machine map's). */
+int	vmm_intr_isa_irq(struct vmm_intr *in, int irq, int pin, enum vmm_irq_op op);
 int	vmm_intr_ioapic_pincount(void);
+
+/*
+ * The 8259 pair (vmm_platform.c), attached before any vCPU runs: isa()
+ * drives its input @irq (ISA IRQs reach both controllers, as FreeBSD's
+ * vm_isa_assert_irq); ack() is the INTA cycle, the vector or -1 when the
+ * 8259 no longer requests.  isa() is called with no vmm_intr lock held.
+ */
+struct vmm_intr_pic {
+	void	(*isa)(void *arg, int irq, enum vmm_irq_op op);
+	int	(*ack)(void *arg);
+	void	*arg;
+};
+void	vmm_intr_set_pic(struct vmm_intr *in, const struct vmm_intr_pic *pic);
+/* The 8259's INT output, wired to the BSP's LINT0 (ExtINT, level sensitive). */
+void	vmm_intr_extint(struct vmm_intr *in, bool level);
 /* FreeBSD's enum x2apic_state: whether the guest may switch to x2APIC mode. */
 int	vmm_intr_get_x2apic(struct vmm_intr *in, int vcpu, int *state);
 int	vmm_intr_set_x2apic(struct vmm_intr *in, int vcpu, int state);

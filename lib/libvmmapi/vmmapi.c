@@ -1012,6 +1012,64 @@ vm_ioapic_pincount(struct vmctx *ctx, int *pincount)
 	return 0;
 }
 
+int
+vm_rtc_write(struct vmctx *ctx, int offset, uint8_t value)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_RTC_WRITE, .arg = offset,
+	    .arg2 = value };
+
+	if (ctx->vm != NULL)
+		return ret(vmm_rtc_write(ctx->vm, offset, value));
+	return ret(intr_remote(ctx, 0, &req, NULL));
+}
+
+int
+vm_rtc_read(struct vmctx *ctx, int offset, uint8_t *retval)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_RTC_READ, .arg = offset };
+	struct vmm_ctl_reply *rep;
+	int error;
+
+	if (ctx->vm != NULL)
+		return ret(vmm_rtc_read(ctx->vm, offset, retval));
+	if ((error = intr_remote(ctx, 0, &req, &rep)) == 0) {
+		*retval = (uint8_t)rep->val;
+		free(rep);
+	}
+	return ret(error);
+}
+
+int
+vm_rtc_settime(struct vmctx *ctx, time_t secs)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_RTC_SETTIME,
+	    .val = (uint64_t)(int64_t)secs };
+
+	if (ctx->vm != NULL)
+		return ret(vmm_rtc_settime(ctx->vm, (int64_t)secs));
+	return ret(intr_remote(ctx, 0, &req, NULL));
+}
+
+int
+vm_rtc_gettime(struct vmctx *ctx, time_t *secs)
+{
+	struct vmm_ctl_req req = { .reg = VMM_CTL_INTR_RTC_GETTIME };
+	struct vmm_ctl_reply *rep;
+	int64_t s = 0;
+	int error;
+
+	if (ctx->vm != NULL) {
+		error = vmm_rtc_gettime(ctx->vm, &s);
+		*secs = (time_t)s;
+		return ret(error);
+	}
+	if ((error = intr_remote(ctx, 0, &req, &rep)) == 0) {
+		*secs = (time_t)(int64_t)rep->val;
+		free(rep);
+	}
+	return ret(error);
+}
+
 static int
 isa_op(struct vmctx *ctx, int atpic_irq, int ioapic_irq, int op)
 {

@@ -84,7 +84,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vmm_intr_ioapic_irq(in, (int)(addr % 30) - 2, (enum vmm_irq_op)(val % 4));
 			break;
 		case 6:
-			vmm_intr_isa_irq(in, (int)(addr % 20) - 2, (enum vmm_irq_op)(val % 4));
+			vmm_intr_isa_irq(in, (int)(addr % 20) - 2, (int)(val >> 8) % 26 - 2,
+			    (enum vmm_irq_op)(val % 4));
 			break;
 		case 7:
 			vmm_intr_msi(in, 0xfee00000ull | (addr & 0xfffff) |

@@ -260,9 +260,6 @@ TEST(inout_strictio)
 	CHECK_EQ(register_inout(bvm->inout, &p), 0);
 	CHECK_EQ(io(bvm, 0, 0x710, 1, &eax), -1);
 	CHECK_EQ(io(bvm, 1, 0x710, 1, &eax), 0);
-	/* The PM timer is read-only: a write is unhandled too. */
-	CHECK_EQ(io(bvm, 0, MACHINE_IO_PM_TMR, 4, &eax), -1);
-	CHECK_EQ(io(bvm, 1, MACHINE_IO_PM_TMR, 4, &eax), 0);
 	bare_free(bvm);
 
 	/* A value that is not a boolean is a config error. */

@@ -13,7 +13,6 @@
 struct fake {
 	int	nsuspend;
 	enum vm_suspend_how how;
-	uint64_t now;
 };
 
 static int
@@ -24,14 +23,6 @@ fake_suspend(struct bhyve_vm *bvm, enum vm_suspend_how how)
 	f->nsuspend++;
 	f->how = how;
 	return (f->nsuspend > 1 ? -EALREADY : 0);
-}
-
-static uint64_t
-fake_clock(struct bhyve_vm *bvm)
-{
-	struct fake *f = bvm->test_arg;
-
-	return (f->now);
 }
 
 /* ISA line transitions as the interrupt controllers hear them. */
@@ -50,9 +41,7 @@ pm_vm(struct fake *f)
 	struct bhyve_vm *bvm = test_bvm_alloc();
 
 	memset(f, 0, sizeof(*f));
-	f->now = 5000000000ULL;		/* power-on is not time 0 */
 	bvm->suspend = fake_suspend;
-	bvm->clock_ns = fake_clock;
 	bvm->isa_irq = fake_isa_irq;
 	bvm->test_arg = f;
 	memset(isa_edges, 0, sizeof(isa_edges));
@@ -171,53 +160,6 @@ TEST(pm_power_button_sci)
 	CHECK_EQ(isa_edges[MACHINE_IRQ_SCI][1], 1);
 	CHECK_EQ(isa_edges[MACHINE_IRQ_SCI][0], 1);
 	CHECK_EQ(f.nsuspend, 0);
-	test_bvm_free(bvm);
-}
-
-TEST(pm_timer)
-{
-	struct fake f;
-	struct bhyve_vm *bvm = pm_vm(&f);
-	uint32_t t0;
-
-	REQUIRE(bvm != NULL);
-	CHECK_EQ(test_pio(bvm, 1, 0x408, 4, 0), 0);		/* from power-on */
-	f.now += 1000000000ULL;
-	CHECK_EQ(test_pio(bvm, 1, 0x408, 4, 0), PM_TMR_FREQ);
-	f.now += 1000;					/* 1 us = 3.58 ticks */
-	CHECK_EQ(test_pio(bvm, 1, 0x408, 4, 0), PM_TMR_FREQ + 3);
-	/* Byte and word reads see the same counter's lanes. */
-	t0 = test_pio(bvm, 1, 0x408, 4, 0);
-	CHECK_EQ(test_pio(bvm, 1, 0x408, 1, 0), t0 & 0xff);
-	CHECK_EQ(test_pio(bvm, 1, 0x409, 2, 0), (t0 >> 8) & 0xffff);
-	CHECK_EQ(test_pio(bvm, 1, 0x40b, 2, 0), 0xff00 | (t0 >> 24));
-	/* 32 bits wrap after 2^32 / 3579545 s; no 64-bit overflow either. */
-	f.now = 5000000000ULL + 1200ULL * 1000000000ULL;
-	CHECK_EQ(test_pio(bvm, 1, 0x408, 4, 0),
-	    (uint32_t)(1200ULL * PM_TMR_FREQ));
-	f.now = 5000000000ULL + 100000ULL * 3600 * 1000000000ULL;
-	CHECK_EQ(test_pio(bvm, 1, 0x408, 4, 0),
-	    (uint32_t)(100000ULL * 3600 * PM_TMR_FREQ));
-	/* Writes are dropped (unclaimed direction, not strict). */
-	CHECK_EQ(test_pio(bvm, 0, 0x408, 4, 0), 0);
-	test_bvm_free(bvm);
-}
-
-TEST(pm_real_clock_advances)
-{
-	struct bhyve_vm *bvm = calloc(1, sizeof(*bvm));
-	struct fake f = { 0 };
-	uint32_t a, b;
-	int i;
-
-	bvm->cfg = config_create();
-	bvm->suspend = fake_suspend;
-	bvm->test_arg = &f;
-	REQUIRE(bhyve_devices_init(bvm) == 0);
-	a = test_pio(bvm, 1, 0x408, 4, 0);
-	for (i = 0; i < 1000000 && (b = test_pio(bvm, 1, 0x408, 4, 0)) == a; i++)
-		continue;
-	CHECK(b != a);
 	test_bvm_free(bvm);
 }
 

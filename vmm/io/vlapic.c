@@ -283,6 +283,16 @@ vlapic_lint(struct vlapic *vl, int pin, bool level)
 		fire_lvt(vl, LVT_LINT0 + pin);
 }
 
+bool
+vlapic_extint_ok(const struct vlapic *vl)
+{
+	uint32_t lvt = vl->lvt[LVT_LINT0];
+
+	if (!hw_enabled(vl))
+		return true;
+	return sw_enabled(vl) && !(lvt & LVT_MASKED) && LVT_DM(lvt) == APIC_DM_EXTINT;
+}
+
 /* ---- timer (SDM 11.5.4) ---- */
 
 static uint32_t

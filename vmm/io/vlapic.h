@@ -169,6 +169,12 @@ void	vlapic_deliver(struct vlapic *vl, const struct vlapic_msg *msg);
 /* LINT0/LINT1 changed level (the 8259's INTR, the NMI line). */
 void	vlapic_lint(struct vlapic *vl, int pin, bool level);
 /*
+ * Whether the 8259's INTR reaches the CPU through this LAPIC: LVT LINT0
+ * unmasked in ExtINT mode, or the LAPIC hardware-disabled, when LINT0 is
+ * the CPU's INTR pin (SDM Vol. 3A 11.4.3, 11.5.1).
+ */
+bool	vlapic_extint_ok(const struct vlapic *vl);
+/*
  * Raise the interrupt LVT entry @idx describes (0 timer, 1 thermal, 2 perf,
  * 3 LINT0, 4 LINT1, 5 error), as the event it stands for would (SDM
  * 11.5.1); a masked entry delivers nothing.  -EINVAL for another index.
