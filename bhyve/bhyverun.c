@@ -222,6 +222,22 @@ vmexit_backend_error(struct bhyve_vm *bvm, struct vcpu_thread *vt, struct vm_exi
 	return VMEXIT_ABORT;
 }
 
+/*
+ * The RTC's time at each start, as FreeBSD's rtc_init: the host's local
+ * time, or UTC with -u (rtc.use_localtime=false).
+ */
+static time_t
+rtc_time(struct config *cfg)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (get_config_bool_default(cfg, "rtc.use_localtime", true) &&
+	    localtime_r(&t, &tm) != NULL)
+		t += tm.tm_gmtoff;
+	return (t);
+}
+
 static int
 vmexit_continue(struct bhyve_vm *bvm, struct vcpu_thread *vt, struct vm_exit *vme)
 {
@@ -575,6 +591,8 @@ main(int argc, char **argv)
 	val = get_config_value(cfg, "vmm.backend");
 	if (vm_attach_backend(ctx, val != NULL ? val : "auto") != 0)
 		die("%s", why());
+	if (vm_rtc_settime(ctx, rtc_time(cfg)) != 0)
+		die("cannot set the RTC: %s", why());
 
 	memset(&bvm, 0, sizeof(bvm));
 	bvm.ctx = ctx;
