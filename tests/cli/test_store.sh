@@ -48,6 +48,24 @@ total=$(($(dots "$T/t1") + $(dots "$T/t2")))
 	notok "every timer tick counted once across the stop" "$total dots, want 20"
 $BHYVECTL --vm=t1 --destroy >/dev/null 2>&1
 
+# The 8254 and the 8259 (ExtINT through LINT0) continue across --suspend
+# too (the store's vatpit and vatpic sections).
+$BHYVELOAD -m 64M -k "$G/cli_pittimer.elf" p1 >/dev/null
+$RUN p1 >"$T/p1" 2>"$T/pe1" </dev/null &
+pid=$!
+wait_for "$T/p1" '\.\.' 60 || notok "cli_pittimer ticks" "$(cat "$T/p1" "$T/pe1")"
+expect "bhyvectl --suspend a guest on PIT interrupts" 0 $BHYVECTL --vm=p1 --suspend
+wait $pid; rc=$?
+[ $rc = 5 ] && ok "suspended PIT guest exits 5" || notok "suspended PIT guest exits 5" "rc=$rc $(cat "$T/pe1")"
+timeout 60 $RUN p1 >"$T/p2" 2>"$T/pe2" </dev/null; rc=$?
+[ $rc = 1 ] && grep -qx "PASS cli_pittimer" "$T/p2" && ! grep -q START "$T/p2" &&
+	ok "PIT and 8259 continue after a stop" ||
+	notok "PIT and 8259 continue after a stop" "rc=$rc $(tail -c 200 "$T/p2") $(cat "$T/pe2")"
+total=$(($(dots "$T/p1") + $(dots "$T/p2")))
+[ $total = 20 ] && ok "every PIT tick counted once across the stop" ||
+	notok "every PIT tick counted once across the stop" "$total dots, want 20"
+$BHYVECTL --vm=p1 --destroy >/dev/null 2>&1
+
 # kill -9: the state on disk says "running"; the next bhyve refuses.
 $BHYVELOAD -m 64M -k "$G/cli_count.elf" k1 >/dev/null
 $RUN k1 >"$T/c3" 2>"$T/e3" </dev/null &
