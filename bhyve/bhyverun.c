@@ -23,8 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "bhyve.h"
 #include "config.h"
+#include "mptable.h"
 #include "vmmapi.h"
 
 #define BHYVE_EXIT_RESET	0
@@ -61,7 +63,7 @@ usage(int code)
 	    "       [-k config_file] [-l lpc] [-m mem] [-o var=value]\n"
 	    "       [-s pci] [-U uuid] vmname\n"
 	    "       -a: local apic is in xAPIC mode (default)\n"
-	    "       -A: create ACPI tables (accepted; tables come with the ACPI work)\n"
+	    "       -A: create ACPI tables (the default)\n"
 	    "       -c: number of CPUs and/or topology specification\n"
 	    "       -C: include guest memory in core file\n"
 	    "       -D: destroy on power-off\n"
@@ -376,6 +378,46 @@ release_devices(struct bhyve_vm *bvm)
 	bhyve_devices_fini(bvm);
 }
 
+/*
+ * Has the guest run since it was loaded?  bhyveload and vm_reinit() zero
+ * the counters; every vm_run() counts.  A guest that ran already has its
+ * firmware tables, and the FACS holds its state (global lock).
+ */
+static bool
+guest_at_start(struct vmctx *ctx)
+{
+	struct vcpu *vcpu = vm_vcpu_open(ctx, 0);
+	uint64_t *stats;
+	int i, n = 0;
+	bool fresh = true;
+
+	if (vcpu == NULL)
+		die("vCPU 0: %s", why());
+	stats = vm_get_stats(vcpu, NULL, &n);
+	if (stats == NULL)
+		die("vCPU 0: counters: %s", why());
+	for (i = 0; i < n; i++)
+		if (stats[i] != 0)
+			fresh = false;
+	vm_vcpu_close(vcpu);
+	return (fresh);
+}
+
+/* The ACPI tables (-A, default) and the MP table (unless -Y), as bhyve. */
+static int
+build_firmware_tables(struct bhyve_vm *bvm)
+{
+	if (!guest_at_start(bvm->ctx))
+		return (0);
+	if (get_config_bool_default(bvm->cfg, "acpi_tables", true) &&
+	    acpi_build(bvm) != 0)
+		return (-1);
+	if (get_config_bool_default(bvm->cfg, "x86.mptable", true) &&
+	    mptable_build(bvm) != 0)
+		return (-1);
+	return (0);
+}
+
 /* -c [[cpus=]n][,sockets=n][,cores=n][,threads=n] */
 static int
 parse_cpus(struct config *cfg, const char *opt)
@@ -581,6 +623,11 @@ main(int argc, char **argv)
 	atexit(uart_backend_restore_all);
 	if (bhyve_devices_init(&bvm) != 0) {
 		setup_ctx = NULL;
+		vm_close(ctx);
+		exit(BHYVE_EXIT_ERROR);
+	}
+	if (build_firmware_tables(&bvm) != 0) {
+		release_devices(&bvm);
 		vm_close(ctx);
 		exit(BHYVE_EXIT_ERROR);
 	}

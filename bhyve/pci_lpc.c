@@ -128,6 +128,24 @@ lpc_print_supported_devices(void)
 		printf("%s\n", lpc_uart_map[unit].name);
 }
 
+void
+lpc_firmware_info(struct bhyve_vm *bvm, int *slot, int *func,
+    unsigned *com_mask, bool *fwcfg)
+{
+	struct lpc_state *ls = bvm->lpc;
+	int unit;
+
+	*com_mask = 0;
+	*fwcfg = false;
+	if (ls == NULL)
+		return;
+	*slot = ls->ls_pi->pi_slot;
+	*func = ls->ls_pi->pi_func;
+	for (unit = 0; unit < LPC_UART_NUM; unit++)
+		if (ls->ls_uart[unit].lu_be != NULL)
+			*com_mask |= 1u << unit;
+}
+
 int
 lpc_check_config(struct bhyve_vm *bvm)
 {
