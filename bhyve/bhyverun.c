@@ -750,6 +750,10 @@ main(int argc, char **argv)
 			vm_close(ctx);
 		}
 	}
+	/* -l pc-testdev: the guest's isa-debug-exit replaces a power-off's 1. */
+	if (status == BHYVE_EXIT_POWEROFF && !stopped_by_signal &&
+	    __atomic_load_n(&bvm.exit_request, __ATOMIC_SEQ_CST) >= 0)
+		status = __atomic_load_n(&bvm.exit_request, __ATOMIC_SEQ_CST);
 	if (stuck) {
 		/* The blocked thread still uses the devices: leave without teardown. */
 		uart_backend_restore_all();

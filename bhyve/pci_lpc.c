@@ -19,6 +19,7 @@
 #include "inout.h"
 #include "pci_emul.h"
 #include "pci_lpc.h"
+#include "pctestdev.h"
 #include "uart_backend.h"
 #include "uart_emul.h"
 #include "vmmapi.h"
@@ -41,6 +42,7 @@ struct lpc_uart {
 struct lpc_state {
 	struct pci_devinst	*ls_pi;
 	struct lpc_uart		ls_uart[LPC_UART_NUM];
+	struct pctestdev	*ls_testdev;	/* -l pc-testdev */
 };
 
 static const struct {
@@ -99,6 +101,10 @@ lpc_device_parse(struct config *cfg, const char *opt)
 		fprintf(stderr, "bhyve: -l bootrom is not supported yet\n");
 		goto done;
 	}
+	if (strcasecmp(name, "pc-testdev") == 0) {
+		error = pctestdev_parse(cfg, str);
+		goto done;
+	}
 	for (unit = 0; unit < LPC_UART_NUM; unit++) {
 		if (strcasecmp(name, lpc_uart_map[unit].name) != 0)
 			continue;
@@ -126,6 +132,7 @@ lpc_print_supported_devices(void)
 
 	for (unit = 0; unit < LPC_UART_NUM; unit++)
 		printf("%s\n", lpc_uart_map[unit].name);
+	printf("pc-testdev\n");
 }
 
 void
@@ -162,6 +169,11 @@ lpc_check_config(struct bhyve_vm *bvm)
 			    "(e.g. -s 31,lpc)\n", lpc_uart_map[unit].name);
 			return (-1);
 		}
+	}
+	if (get_config_bool_default(bvm->cfg, "lpc.pc-testdev", false)) {
+		fprintf(stderr, "bhyve: -l pc-testdev needs an LPC bridge "
+		    "(e.g. -s 31,lpc)\n");
+		return (-1);
 	}
 	return (0);
 }
@@ -327,6 +339,7 @@ pci_lpc_deinit(struct pci_devinst *pi)
 		lu->lu_be = NULL;
 		pthread_mutex_destroy(&lu->lu_mtx);
 	}
+	pctestdev_fini(ls->ls_testdev);
 	if (pi->pi_vm->lpc == ls)
 		pi->pi_vm->lpc = NULL;
 	free(ls);
@@ -360,6 +373,8 @@ pci_lpc_init(struct pci_devinst *pi, const char *node)
 	for (unit = 0; unit < LPC_UART_NUM; unit++)
 		if (lpc_uart_init(bvm, &ls->ls_uart[unit], unit) != 0)
 			return (-1);
+	if (pctestdev_init(bvm, &ls->ls_testdev) != 0)
+		return (-1);
 
 	pci_set_cfgdata16(pi, PCIR_VENDOR, LPC_VENDOR);
 	pci_set_cfgdata16(pi, PCIR_DEVICE, LPC_DEVICE);
