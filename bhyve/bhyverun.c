@@ -27,6 +27,7 @@
 #include "bhyve.h"
 #include "config.h"
 #include "mptable.h"
+#include "qemu_fwcfg.h"
 #include "vmmapi.h"
 
 #define BHYVE_EXIT_RESET	0
@@ -60,7 +61,8 @@ usage(int code)
 	fprintf(code ? stderr : stdout,
 	    "usage: %s [-aACDeHhIPSuWwxY]\n"
 	    "       [-c [[cpus=]numcpus][,sockets=n][,cores=n][,threads=n]]\n"
-	    "       [-k config_file] [-l lpc] [-m mem] [-o var=value]\n"
+	    "       [-f name,string=STRING|file=PATH] [-k config_file] [-l lpc]\n"
+	    "       [-m mem] [-o var=value]\n"
 	    "       [-s pci] [-U uuid] vmname\n"
 	    "       -a: local apic is in xAPIC mode (default)\n"
 	    "       -A: create ACPI tables (the default)\n"
@@ -68,6 +70,7 @@ usage(int code)
 	    "       -C: include guest memory in core file\n"
 	    "       -D: destroy on power-off\n"
 	    "       -e: exit on unhandled I/O access\n"
+	    "       -f: add a file to QEMU's fw_cfg (with -l fwcfg,qemu)\n"
 	    "       -h: help\n"
 	    "       -H: vmexit from the guest on HLT\n"
 	    "       -k: key=value flat config file\n"
@@ -472,7 +475,7 @@ main(int argc, char **argv)
 	cfg = config_create();
 	if (cfg == NULL)
 		die("out of memory");
-	while ((ch = getopt(argc, argv, "aAc:CDeHhIk:l:m:o:PSs:uU:wWxY")) != -1) {
+	while ((ch = getopt(argc, argv, "aAc:CDef:HhIk:l:m:o:PSs:uU:wWxY")) != -1) {
 		switch (ch) {
 		case 'a':
 			set_config_bool(cfg, "x86.x2apic", false);
@@ -492,6 +495,10 @@ main(int argc, char **argv)
 			break;
 		case 'e':
 			set_config_bool(cfg, "x86.strictio", true);
+			break;
+		case 'f':
+			if (qemu_fwcfg_parse_file(cfg, optarg) != 0)
+				exit(BHYVE_EXIT_ERROR);
 			break;
 		case 'H':
 			set_config_bool(cfg, "x86.vmexit_on_hlt", true);

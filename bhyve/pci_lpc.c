@@ -20,6 +20,7 @@
 #include "pci_emul.h"
 #include "pci_lpc.h"
 #include "pctestdev.h"
+#include "qemu_fwcfg.h"
 #include "uart_backend.h"
 #include "uart_emul.h"
 #include "vmmapi.h"
@@ -43,6 +44,7 @@ struct lpc_state {
 	struct pci_devinst	*ls_pi;
 	struct lpc_uart		ls_uart[LPC_UART_NUM];
 	struct pctestdev	*ls_testdev;	/* -l pc-testdev */
+	struct fwcfg		*ls_fwcfg;	/* -l fwcfg,qemu */
 };
 
 static const struct {
@@ -101,6 +103,10 @@ lpc_device_parse(struct config *cfg, const char *opt)
 		fprintf(stderr, "bhyve: -l bootrom is not supported yet\n");
 		goto done;
 	}
+	if (strcasecmp(name, "fwcfg") == 0) {
+		error = qemu_fwcfg_parse(cfg, str);
+		goto done;
+	}
 	if (strcasecmp(name, "pc-testdev") == 0) {
 		error = pctestdev_parse(cfg, str);
 		goto done;
@@ -132,6 +138,7 @@ lpc_print_supported_devices(void)
 
 	for (unit = 0; unit < LPC_UART_NUM; unit++)
 		printf("%s\n", lpc_uart_map[unit].name);
+	printf("fwcfg\n");
 	printf("pc-testdev\n");
 }
 
@@ -151,6 +158,7 @@ lpc_firmware_info(struct bhyve_vm *bvm, int *slot, int *func,
 	for (unit = 0; unit < LPC_UART_NUM; unit++)
 		if (ls->ls_uart[unit].lu_be != NULL)
 			*com_mask |= 1u << unit;
+	*fwcfg = ls->ls_fwcfg != NULL;
 }
 
 int
@@ -159,6 +167,8 @@ lpc_check_config(struct bhyve_vm *bvm)
 	char path[32];
 	int unit;
 
+	if (qemu_fwcfg_check_config(bvm->cfg) != 0)
+		return (-1);
 	if (bvm->lpc != NULL)
 		return (0);
 	for (unit = 0; unit < LPC_UART_NUM; unit++) {
@@ -170,9 +180,11 @@ lpc_check_config(struct bhyve_vm *bvm)
 			return (-1);
 		}
 	}
-	if (get_config_bool_default(bvm->cfg, "lpc.pc-testdev", false)) {
-		fprintf(stderr, "bhyve: -l pc-testdev needs an LPC bridge "
-		    "(e.g. -s 31,lpc)\n");
+	if (get_config_bool_default(bvm->cfg, "lpc.pc-testdev", false) ||
+	    qemu_fwcfg_enabled(bvm->cfg)) {
+		fprintf(stderr, "bhyve: -l %s needs an LPC bridge "
+		    "(e.g. -s 31,lpc)\n", qemu_fwcfg_enabled(bvm->cfg) ?
+		    "fwcfg" : "pc-testdev");
 		return (-1);
 	}
 	return (0);
@@ -340,6 +352,7 @@ pci_lpc_deinit(struct pci_devinst *pi)
 		pthread_mutex_destroy(&lu->lu_mtx);
 	}
 	pctestdev_fini(ls->ls_testdev);
+	qemu_fwcfg_fini(pi->pi_vm, ls->ls_fwcfg);
 	if (pi->pi_vm->lpc == ls)
 		pi->pi_vm->lpc = NULL;
 	free(ls);
@@ -373,7 +386,8 @@ pci_lpc_init(struct pci_devinst *pi, const char *node)
 	for (unit = 0; unit < LPC_UART_NUM; unit++)
 		if (lpc_uart_init(bvm, &ls->ls_uart[unit], unit) != 0)
 			return (-1);
-	if (pctestdev_init(bvm, &ls->ls_testdev) != 0)
+	if (pctestdev_init(bvm, &ls->ls_testdev) != 0 ||
+	    qemu_fwcfg_init(bvm, &ls->ls_fwcfg) != 0)
 		return (-1);
 
 	pci_set_cfgdata16(pi, PCIR_VENDOR, LPC_VENDOR);

@@ -15,7 +15,8 @@ for elf in "$GUESTS"/*.elf; do
 	[ -f "tests/guest/$g.S" ] || continue	# left in the build by a guest since removed
 	case $g in reboot) want=0 ;; halt) want=2 ;; triple) want=3 ;; testdev) want=33 ;; *) want=1 ;; esac
 	extra=
-	case $g in testdev) extra="-l pc-testdev" ;; esac
+	case $g in testdev) extra="-l pc-testdev" ;;
+	fwcfg) extra="-l fwcfg,qemu -f opt/t,string=fwcfg" ;; esac
 	for be in $backends; do
 		for form in elf flat; do
 			vm="g-$g-$form"
