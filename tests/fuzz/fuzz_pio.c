@@ -1,7 +1,8 @@
 /*
  * fuzz_pio.c - libFuzzer target: a guest's port and MMIO accesses against
  * bhyve's device layer (PCI conf1 and ECAM, hostbridge, LPC bridge with
- * pc-testdev and fw_cfg, power management).  Input: 12-byte records {kind, size, port/addr, value}.
+ * pc-testdev and fw_cfg, power management).  Input: 12-byte records
+ * {kind, size, port/addr, value}.
  */
 #include <stdint.h>
 #include <stdio.h>
