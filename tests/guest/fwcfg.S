@@ -57,7 +57,7 @@ _start:
 	DMA_READ 0x20, 20			/* etc/e820, first entry */
 	EXPECT	%rax, 0, m_dma
 	mov	BUF+8, %rax
-	EXPECT	%rax, 0xa0000, m_e820
+	EXPECT	%rax, 0x9fc00, m_e820
 	movl	BUF+16, %eax
 	EXPECT	%rax, 1, m_e820
 
@@ -76,5 +76,5 @@ m_sig:	.asciz	"fwcfg: no QEMU signature on the data port"
 m_dmasig: .asciz "fwcfg: the DMA register does not read QEMU"
 m_dma:	.asciz	"fwcfg: DMA error"
 m_ncpus: .asciz	"fwcfg: FW_CFG_NB_CPUS"
-m_e820:	.asciz	"fwcfg: etc/e820 does not start with RAM below 640K"
+m_e820:	.asciz	"fwcfg: etc/e820 does not start with RAM up to the EBDA"
 	GUEST_LIB
