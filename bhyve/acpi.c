@@ -4,7 +4,7 @@
  * RSDP at MACHINE_ACPI_RSDP, the other tables after it.
  *
  *	RSDP -> RSDT, XSDT -> FADT -> FACS, DSDT
- *	                      MADT, HPET, MCFG
+ *	                      MADT, HPET (when the machine has one), MCFG
  *
  * The DSDT is built with the AML builder (acpi_aml.c).  Nothing here
  * touches guest memory but acpi_build(), which runs before any vCPU.
@@ -425,13 +425,16 @@ acpi_dsdt_aml(const struct acpi_machine *m, uint8_t **amlp, size_t *lenp)
 	aml_scope_begin(&a, "\\_SB");
 	dsdt_pci0(&a, m);
 
-	aml_device_begin(&a, "HPET");
-	aml_name_eisaid(&a, "_HID", "PNP0103");
-	aml_name_integer(&a, "_UID", 0);
-	dsdt_crs_begin(&a);
-	aml_res_memory32_fixed(&a, 0, (uint32_t)MACHINE_HPET_BASE, MACHINE_HPET_SIZE);
-	dsdt_crs_end(&a);
-	aml_end(&a);
+	if (m->am_hpet) {
+		aml_device_begin(&a, "HPET");
+		aml_name_eisaid(&a, "_HID", "PNP0103");
+		aml_name_integer(&a, "_UID", 0);
+		dsdt_crs_begin(&a);
+		aml_res_memory32_fixed(&a, 0, (uint32_t)MACHINE_HPET_BASE,
+		    MACHINE_HPET_SIZE);
+		dsdt_crs_end(&a);
+		aml_end(&a);
+	}
 
 	/* Motherboard resources: the ECAM window, which MCFG describes. */
 	aml_device_begin(&a, "MRES");
@@ -498,8 +501,9 @@ acpi_tables_write(uint8_t *bios, const struct acpi_machine *m,
 	l.al_facs = acpi_next(l.al_fadt, FADT_LEN, 64);	/* 64-byte aligned (5.2.10) */
 	l.al_madt = acpi_next(l.al_facs, FACS_LEN, 16);
 	madtlen = 44 + 8 * (size_t)m->am_ncpus + 12 + 10 + 10 + 6;
-	l.al_hpet = acpi_next(l.al_madt, madtlen, 16);
-	l.al_mcfg = acpi_next(l.al_hpet, HPET_LEN, 16);
+	l.al_hpet = m->am_hpet ? acpi_next(l.al_madt, madtlen, 16) : 0;
+	l.al_mcfg = m->am_hpet ? acpi_next(l.al_hpet, HPET_LEN, 16) :
+	    acpi_next(l.al_madt, madtlen, 16);
 	l.al_dsdt = acpi_next(l.al_mcfg, MCFG_LEN, 16);
 	l.al_end = l.al_dsdt + ACPI_HDR_LEN + amllen;
 	if (l.al_end > end) {
@@ -519,11 +523,12 @@ acpi_tables_write(uint8_t *bios, const struct acpi_machine *m,
 	acpi_fix_checksum(t, 20, 8);
 	acpi_fix_checksum(t, RSDP_LEN, 32);
 
-	tables[0] = l.al_fadt;
-	tables[1] = l.al_madt;
-	tables[2] = l.al_hpet;
-	tables[3] = l.al_mcfg;
-	n = sizeof(tables) / sizeof(tables[0]);
+	n = 0;
+	tables[n++] = l.al_fadt;
+	tables[n++] = l.al_madt;
+	if (m->am_hpet)
+		tables[n++] = l.al_hpet;
+	tables[n++] = l.al_mcfg;
 
 	t = bios + (l.al_rsdt - base);
 	acpi_header(t, "RSDT", (uint32_t)(ACPI_HDR_LEN + 4 * n), 1, "BVRSDT");
@@ -540,7 +545,8 @@ acpi_tables_write(uint8_t *bios, const struct acpi_machine *m,
 	acpi_fadt(bios + (l.al_fadt - base), &l);
 	acpi_facs(bios + (l.al_facs - base));
 	VERIFY(acpi_madt(bios + (l.al_madt - base), m) == madtlen);
-	acpi_hpet(bios + (l.al_hpet - base));
+	if (m->am_hpet)
+		acpi_hpet(bios + (l.al_hpet - base));
 	acpi_mcfg(bios + (l.al_mcfg - base));
 
 	t = bios + (l.al_dsdt - base);
@@ -567,6 +573,7 @@ acpi_machine_describe(struct bhyve_vm *bvm, struct acpi_machine *m)
 		    vm_get_highmem_size(bvm->ctx);
 	}
 	m->am_mem64_base = machine_pci_mem64_base(highend);
+	m->am_hpet = MACHINE_HPET_PRESENT;
 	m->am_lpc_slot = -1;
 	m->am_lpc_func = 0;
 	lpc_firmware_info(bvm, &m->am_lpc_slot, &m->am_lpc_func,

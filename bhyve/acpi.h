@@ -21,9 +21,13 @@ struct acpi_machine {
 	int		am_lpc_func;
 	unsigned	am_com_mask;	/* bit N: COM(N+1) has a backend (-l) */
 	bool		am_fwcfg;	/* QEMU's fw_cfg ports (-l fwcfg,qemu) */
+	bool		am_hpet;	/* the HPET at MACHINE_HPET_BASE answers */
 };
 
-/* Table addresses, all inside the BIOS area (filled by acpi_tables_write). */
+/*
+ * Table addresses, all inside the BIOS area (filled by acpi_tables_write);
+ * al_hpet is 0 without an HPET.
+ */
 struct acpi_layout {
 	uint64_t	al_rsdp, al_rsdt, al_xsdt, al_fadt, al_facs, al_dsdt;
 	uint64_t	al_madt, al_hpet, al_mcfg, al_end;
@@ -33,8 +37,8 @@ struct acpi_layout {
 int	acpi_machine_describe(struct bhyve_vm *bvm, struct acpi_machine *m);
 
 /*
- * Writes RSDP, RSDT, XSDT, FADT, FACS, DSDT, MADT, HPET and MCFG into
- * bios, a host view of guest-physical [MACHINE_BIOS_AREA_BASE,
+ * Writes RSDP, RSDT, XSDT, FADT, FACS, MADT, HPET (with am_hpet), MCFG
+ * and DSDT into bios, a host view of guest-physical [MACHINE_BIOS_AREA_BASE,
  * + MACHINE_BIOS_AREA_SIZE), from MACHINE_ACPI_RSDP on.  0 or -errno.
  */
 int	acpi_tables_write(uint8_t *bios, const struct acpi_machine *m,

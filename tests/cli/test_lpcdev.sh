@@ -10,9 +10,6 @@ expect_err "-l pc-testdev without lpc" 4 "pc-testdev needs an LPC bridge" $BHYVE
 expect "-o config.dump shows lpc.pc-testdev" 0 $BHYVE -o config.dump=true -l pc-testdev t1
 grep -qx 'lpc.pc-testdev=true' "$T/out" && ok "lpc.pc-testdev=true in the config" || notok "lpc.pc-testdev=true in the config" "$(cat "$T/out")"
 # isa-debug-exit's status, and -D destroys the instance as after a power-off.
-# (Loaded again: a bhyve that fails at device set-up leaves the instance
-# marked running, which bhyve then refuses; see bhyverun.c's error path.)
-$BHYVELOAD -m 64M -k "$G/testdev.elf" t1 >/dev/null 2>&1
 expect "isa-debug-exit 0x10: exit 33" 33 timeout 20 $BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio -l pc-testdev -D t1
 [ ! -e "$VMM_DIR/t1" ] && ok "-D after isa-debug-exit destroys the instance" ||
 	notok "-D after isa-debug-exit destroys the instance"
@@ -29,12 +26,10 @@ expect_err "-f with an unknown kind" 4 "expected string=STRING or file=PATH" $BH
 $BHYVELOAD -m 64M -k "$G/fwcfg.elf" w1 >/dev/null 2>&1
 expect_err "-f without -l fwcfg,qemu" 4 "bhyve: -f needs QEMU's fw_cfg" \
 	$BHYVE -m 64M -s 0,hostbridge -s 31,lpc -f opt/x,string=1 w1
-$BHYVELOAD -m 64M -k "$G/fwcfg.elf" w1 >/dev/null 2>&1
 expect_err "-f twice with one name" 4 "bhyve: -f opt/x: this name is given twice" \
 	$BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l fwcfg,qemu -f opt/x,string=1 -f opt/x,string=2 w1
 # A -f file reaches the guest (tests/guest/fwcfg.S prints what key 0x21 holds).
 echo data >"$T/f"
-$BHYVELOAD -m 64M -k "$G/fwcfg.elf" w1 >/dev/null 2>&1
 expect "-f file: the guest reads it" 1 timeout 20 $BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio \
 	-l fwcfg,qemu -f "opt/t,file=$T/f" w1
 grep -qx 'PASS data' "$T/out" && ok "-f file: contents through DMA" || notok "-f file: contents through DMA" "$(head -c 300 "$T/out")"

@@ -42,6 +42,7 @@ machine(int ncpus)
 		.am_lpc_func = 0,
 		.am_com_mask = 0x3,
 		.am_fwcfg = true,
+		.am_hpet = true,
 	};
 	return m;
 }
@@ -215,7 +216,7 @@ check_table(const uint8_t *bios, uint64_t addr, const char *sig, uint32_t minlen
 }
 
 static void
-check_tables(int ncpus)
+check_tables(int ncpus, bool hpet)
 {
 	struct acpi_machine m = machine(ncpus);
 	struct acpi_layout l;
@@ -223,11 +224,14 @@ check_tables(int ncpus)
 	uint32_t n, i;
 	int nlapic = 0, niso = 0, nioapic = 0, nnmi = 0;
 	uint32_t off, len;
-	static const char *const sigs[] = { "FACP", "APIC", "HPET", "MCFG" };
+	static const char *const with_hpet[] = { "FACP", "APIC", "HPET", "MCFG" };
+	static const char *const without[] = { "FACP", "APIC", "MCFG" };
+	const char *const *sigs = hpet ? with_hpet : without;
 
 	bios = calloc(1, MACHINE_BIOS_AREA_SIZE);
 	REQUIRE(bios != NULL);
 	memset(bios, 0x5a, MACHINE_BIOS_AREA_SIZE);
+	m.am_hpet = hpet;
 	REQUIRE(acpi_tables_write(bios, &m, &l) == 0);
 	CHECK(l.al_end <= MACHINE_BIOS_AREA_BASE + MACHINE_BIOS_AREA_SIZE);
 	/* The MP table's space below the RSDP is not touched. */
@@ -246,9 +250,9 @@ check_tables(int ncpus)
 	check_table(bios, l.al_xsdt, "XSDT", 36);
 	check_table(bios, l.al_rsdt, "RSDT", 36);
 	n = (get32(AT(l.al_xsdt) + 4) - 36) / 8;
-	CHECK_EQ(n, 4);
+	CHECK_EQ(n, hpet ? 4 : 3);
 	CHECK_EQ((get32(AT(l.al_rsdt) + 4) - 36) / 4, n);
-	for (i = 0; i < n && i < 4; i++) {
+	for (i = 0; i < n && i < (hpet ? 4u : 3u); i++) {
 		uint64_t a = get64(AT(l.al_xsdt) + 36 + 8 * i);
 
 		CHECK_EQ(get32(AT(l.al_rsdt) + 36 + 4 * i), a);
@@ -334,9 +338,12 @@ check_tables(int ncpus)
 	CHECK_EQ(nnmi, 1);
 
 	/* HPET and MCFG. */
-	t = AT(l.al_hpet);
-	CHECK_EQ(get32(t + 36), MACHINE_HPET_CAP_ID);
-	CHECK_EQ(get64(t + 44), MACHINE_HPET_BASE);
+	if (hpet) {
+		t = AT(l.al_hpet);
+		CHECK_EQ(get32(t + 36), MACHINE_HPET_CAP_ID);
+		CHECK_EQ(get64(t + 44), MACHINE_HPET_BASE);
+	} else
+		CHECK_EQ(l.al_hpet, 0);
 	t = AT(l.al_mcfg);
 	CHECK_EQ(get32(t + 4), 60);
 	CHECK_EQ(get64(t + 44), MACHINE_PCI_ECFG_BASE);
@@ -346,12 +353,18 @@ check_tables(int ncpus)
 
 TEST(tables_1cpu)
 {
-	check_tables(1);
+	check_tables(1, true);
 }
 
 TEST(tables_4cpus)
 {
-	check_tables(4);
+	check_tables(4, true);
+}
+
+/* Without an HPET (MACHINE_HPET_PRESENT 0): no HPET table. */
+TEST(tables_without_hpet)
+{
+	check_tables(2, false);
 }
 
 TEST(tables_16cpus_fit_and_bad_counts)
@@ -391,6 +404,11 @@ TEST(dsdt_follows_the_machine)
 	CHECK(memmem(aml, len, "FWCF", 4) == NULL);
 	CHECK(memmem(aml, len, "PCI0", 4) != NULL);
 	CHECK(memmem(aml, len, "HPET", 4) != NULL);
+	free(aml);
+
+	m.am_hpet = false;
+	REQUIRE(acpi_dsdt_aml(&m, &aml, &len) == 0);
+	CHECK(memmem(aml, len, "HPET", 4) == NULL);
 	free(aml);
 }
 
