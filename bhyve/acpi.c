@@ -140,7 +140,13 @@ acpi_fadt(uint8_t *t, const struct acpi_layout *l)
 {
 	acpi_header(t, "FACP", FADT_LEN, 6, "BVFACP");
 	memset(t + ACPI_HDR_LEN, 0, FADT_LEN - ACPI_HDR_LEN);
-	put32(t + 36, (uint32_t)l->al_facs);
+	/*
+	 * The FACS through X_FIRMWARE_CTRL only: with both set, OSPM may
+	 * install it twice (Linux does); FIRMWARE_CTRL is ignored then anyway.
+	 * The DSDT through both DSDT and X_DSDT, as ACPI 1.0 OSes need the
+	 * former.
+	 */
+	put32(t + 36, 0);
 	put32(t + 40, (uint32_t)l->al_dsdt);
 	put16(t + 46, MACHINE_IRQ_SCI);
 	put32(t + 48, MACHINE_IO_SMI_CMD);
