@@ -121,6 +121,7 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -D_GNU_SOURCE -Iinclude -Ivmm -Ivmm/backend/emu 
 	-Ibhyveload -fsanitize=fuzzer,address,undefined
 FUZZ_FLAGS_fuzz_config := -Ibhyve
 FUZZ_FLAGS_fuzz_pio := -Ibhyve
+FUZZ_FLAGS_fuzz_fwcfg := -Ibhyve
 FUZZ_SRCS_fuzz_state := vmm/vmm_state.c vmm/vmm_store.c vmm/vmm_cpustate.c vmm/vmm_cpuid.c
 FUZZ_SRCS_fuzz_elf := bhyveload/elf_load.c
 FUZZ_SRCS_fuzz_boot32 := bhyveload/boot32_load.c bhyveload/elf_load.c
@@ -140,6 +141,7 @@ FUZZ_FLAGS_fuzz_virtio_net := -Ibhyve
 FUZZ_SRCS_fuzz_virtio_net := $(FUZZ_SRCS_DEVICES)
 FUZZ_FLAGS_fuzz_virtio_console := -Ibhyve
 FUZZ_SRCS_fuzz_virtio_console := $(FUZZ_SRCS_DEVICES)
+FUZZ_SRCS_fuzz_fwcfg := $(FUZZ_SRCS_DEVICES)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 $(O)/fuzz/%: tests/fuzz/%.c $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c bhyveload/*.c bhyve/*.c)
 	@mkdir -p $(dir $@)

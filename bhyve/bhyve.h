@@ -83,6 +83,13 @@ struct bhyve_vm {
 	void			*test_arg;	/* free for fakes */
 
 	/*
+	 * An exit status the guest asked for (pc-testdev's isa-debug-exit),
+	 * or -1.  Set with an atomic compare-and-swap before the device asks
+	 * for a power-off; bhyverun reads it once the vCPUs have stopped.
+	 */
+	int			exit_request;
+
+	/*
 	 * ISA IRQ line levels: per line, a bitmask of the sources asserting
 	 * it (LPC_IRQSRC_*).  Written with atomics by device threads; the
 	 * interrupt controllers read it through lpc_irq_asserted().

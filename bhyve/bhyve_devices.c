@@ -87,6 +87,7 @@ bhyve_devices_init(struct bhyve_vm *bvm)
 	bvm->pm = NULL;
 	memset(bvm->lpc_irq_level, 0, sizeof(bvm->lpc_irq_level));
 	pthread_mutex_init(&bvm->lpc_irq_mtx, NULL);
+	bvm->exit_request = -1;
 	if (bvm->suspend == NULL)
 		bvm->suspend = bhyve_vm_suspend;
 	if (bvm->gpa_map == NULL)

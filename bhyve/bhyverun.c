@@ -23,8 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acpi.h"
 #include "bhyve.h"
 #include "config.h"
+#include "mptable.h"
+#include "qemu_fwcfg.h"
 #include "vmmapi.h"
 
 #define BHYVE_EXIT_RESET	0
@@ -58,14 +61,16 @@ usage(int code)
 	fprintf(code ? stderr : stdout,
 	    "usage: %s [-aACDeHhIPSuWwxY]\n"
 	    "       [-c [[cpus=]numcpus][,sockets=n][,cores=n][,threads=n]]\n"
-	    "       [-k config_file] [-l lpc] [-m mem] [-o var=value]\n"
+	    "       [-f name,string=STRING|file=PATH] [-k config_file] [-l lpc]\n"
+	    "       [-m mem] [-o var=value]\n"
 	    "       [-s pci] [-U uuid] vmname\n"
 	    "       -a: local apic is in xAPIC mode (default)\n"
-	    "       -A: create ACPI tables (accepted; tables come with the ACPI work)\n"
+	    "       -A: create ACPI tables (the default)\n"
 	    "       -c: number of CPUs and/or topology specification\n"
 	    "       -C: include guest memory in core file\n"
 	    "       -D: destroy on power-off\n"
 	    "       -e: exit on unhandled I/O access\n"
+	    "       -f: add a file to QEMU's fw_cfg (with -l fwcfg,qemu)\n"
 	    "       -h: help\n"
 	    "       -H: vmexit from the guest on HLT\n"
 	    "       -k: key=value flat config file\n"
@@ -223,8 +228,8 @@ vmexit_backend_error(struct bhyve_vm *bvm, struct vcpu_thread *vt, struct vm_exi
 }
 
 /*
- * The RTC's time at each start, as FreeBSD's rtc_init: the host's local
- * time, or UTC with -u (rtc.use_localtime=false).
+ * The RTC's time when a freshly loaded guest starts, as FreeBSD's
+ * rtc_init: the host's local time, or UTC with -u (rtc.use_localtime=false).
  */
 static time_t
 rtc_time(struct config *cfg)
@@ -396,6 +401,46 @@ release_devices(struct bhyve_vm *bvm)
 	bhyve_devices_fini(bvm);
 }
 
+/*
+ * Has the guest run since it was loaded?  bhyveload and vm_reinit() zero
+ * the counters; every vm_run() counts.  A guest that ran already has its
+ * firmware tables, and the FACS holds its state (global lock).
+ */
+static bool
+guest_at_start(struct vmctx *ctx)
+{
+	struct vcpu *vcpu = vm_vcpu_open(ctx, 0);
+	uint64_t *stats;
+	int i, n = 0;
+	bool fresh = true;
+
+	if (vcpu == NULL)
+		die("vCPU 0: %s", why());
+	stats = vm_get_stats(vcpu, NULL, &n);
+	if (stats == NULL)
+		die("vCPU 0: counters: %s", why());
+	for (i = 0; i < n; i++)
+		if (stats[i] != 0)
+			fresh = false;
+	vm_vcpu_close(vcpu);
+	return (fresh);
+}
+
+/* The ACPI tables (-A, default) and the MP table (unless -Y), as bhyve. */
+static int
+build_firmware_tables(struct bhyve_vm *bvm)
+{
+	if (!guest_at_start(bvm->ctx))
+		return (0);
+	if (get_config_bool_default(bvm->cfg, "acpi_tables", true) &&
+	    acpi_build(bvm) != 0)
+		return (-1);
+	if (get_config_bool_default(bvm->cfg, "x86.mptable", true) &&
+	    mptable_build(bvm) != 0)
+		return (-1);
+	return (0);
+}
+
 /* -c [[cpus=]n][,sockets=n][,cores=n][,threads=n] */
 static int
 parse_cpus(struct config *cfg, const char *opt)
@@ -450,7 +495,7 @@ main(int argc, char **argv)
 	cfg = config_create();
 	if (cfg == NULL)
 		die("out of memory");
-	while ((ch = getopt(argc, argv, "aAc:CDeHhIk:l:m:o:PSs:uU:wWxY")) != -1) {
+	while ((ch = getopt(argc, argv, "aAc:CDef:HhIk:l:m:o:PSs:uU:wWxY")) != -1) {
 		switch (ch) {
 		case 'a':
 			set_config_bool(cfg, "x86.x2apic", false);
@@ -470,6 +515,10 @@ main(int argc, char **argv)
 			break;
 		case 'e':
 			set_config_bool(cfg, "x86.strictio", true);
+			break;
+		case 'f':
+			if (qemu_fwcfg_parse_file(cfg, optarg) != 0)
+				exit(BHYVE_EXIT_ERROR);
 			break;
 		case 'H':
 			set_config_bool(cfg, "x86.vmexit_on_hlt", true);
@@ -591,7 +640,8 @@ main(int argc, char **argv)
 	val = get_config_value(cfg, "vmm.backend");
 	if (vm_attach_backend(ctx, val != NULL ? val : "auto") != 0)
 		die("%s", why());
-	if (vm_rtc_settime(ctx, rtc_time(cfg)) != 0)
+	/* A guest that continues keeps its RTC (the store's vrtc section). */
+	if (guest_at_start(ctx) && vm_rtc_settime(ctx, rtc_time(cfg)) != 0)
 		die("cannot set the RTC: %s", why());
 
 	memset(&bvm, 0, sizeof(bvm));
@@ -603,6 +653,11 @@ main(int argc, char **argv)
 	atexit(uart_backend_restore_all);
 	if (bhyve_devices_init(&bvm) != 0) {
 		setup_ctx = NULL;
+		vm_close(ctx);
+		exit(BHYVE_EXIT_ERROR);
+	}
+	if (build_firmware_tables(&bvm) != 0) {
+		release_devices(&bvm);
 		vm_close(ctx);
 		exit(BHYVE_EXIT_ERROR);
 	}
@@ -726,6 +781,10 @@ main(int argc, char **argv)
 			vm_close(ctx);
 		}
 	}
+	/* -l pc-testdev: the guest's isa-debug-exit replaces a power-off's 1. */
+	if (status == BHYVE_EXIT_POWEROFF && !stopped_by_signal &&
+	    __atomic_load_n(&bvm.exit_request, __ATOMIC_SEQ_CST) >= 0)
+		status = __atomic_load_n(&bvm.exit_request, __ATOMIC_SEQ_CST);
 	if (stuck) {
 		/* The blocked thread still uses the devices: leave without teardown. */
 		uart_backend_restore_all();

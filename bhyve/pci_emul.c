@@ -932,8 +932,7 @@ pci_emul_init(struct bhyve_vm *bvm)
 		    vm_get_highmem_size(bvm->ctx);
 	}
 	pb->pb_mem32limit = MACHINE_PCI_MEM32_LIMIT;
-	pb->pb_mem64base = (highend + MACHINE_PCI_MEM64_ALIGN - 1) &
-	    ~(MACHINE_PCI_MEM64_ALIGN - 1);
+	pb->pb_mem64base = machine_pci_mem64_base(highend);
 	pb->pb_mem64limit = pb->pb_mem64base + MACHINE_PCI_MEM64_SIZE;
 	bvm->pci = pb;
 

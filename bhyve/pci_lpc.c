@@ -19,6 +19,8 @@
 #include "inout.h"
 #include "pci_emul.h"
 #include "pci_lpc.h"
+#include "pctestdev.h"
+#include "qemu_fwcfg.h"
 #include "uart_backend.h"
 #include "uart_emul.h"
 #include "vmmapi.h"
@@ -41,6 +43,8 @@ struct lpc_uart {
 struct lpc_state {
 	struct pci_devinst	*ls_pi;
 	struct lpc_uart		ls_uart[LPC_UART_NUM];
+	struct pctestdev	*ls_testdev;	/* -l pc-testdev */
+	struct fwcfg		*ls_fwcfg;	/* -l fwcfg,qemu */
 };
 
 static const struct {
@@ -99,6 +103,14 @@ lpc_device_parse(struct config *cfg, const char *opt)
 		fprintf(stderr, "bhyve: -l bootrom is not supported yet\n");
 		goto done;
 	}
+	if (strcasecmp(name, "fwcfg") == 0) {
+		error = qemu_fwcfg_parse(cfg, str);
+		goto done;
+	}
+	if (strcasecmp(name, "pc-testdev") == 0) {
+		error = pctestdev_parse(cfg, str);
+		goto done;
+	}
 	for (unit = 0; unit < LPC_UART_NUM; unit++) {
 		if (strcasecmp(name, lpc_uart_map[unit].name) != 0)
 			continue;
@@ -126,6 +138,27 @@ lpc_print_supported_devices(void)
 
 	for (unit = 0; unit < LPC_UART_NUM; unit++)
 		printf("%s\n", lpc_uart_map[unit].name);
+	printf("fwcfg\n");
+	printf("pc-testdev\n");
+}
+
+void
+lpc_firmware_info(struct bhyve_vm *bvm, int *slot, int *func,
+    unsigned *com_mask, bool *fwcfg)
+{
+	struct lpc_state *ls = bvm->lpc;
+	int unit;
+
+	*com_mask = 0;
+	*fwcfg = false;
+	if (ls == NULL)
+		return;
+	*slot = ls->ls_pi->pi_slot;
+	*func = ls->ls_pi->pi_func;
+	for (unit = 0; unit < LPC_UART_NUM; unit++)
+		if (ls->ls_uart[unit].lu_be != NULL)
+			*com_mask |= 1u << unit;
+	*fwcfg = ls->ls_fwcfg != NULL;
 }
 
 int
@@ -134,6 +167,8 @@ lpc_check_config(struct bhyve_vm *bvm)
 	char path[32];
 	int unit;
 
+	if (qemu_fwcfg_check_config(bvm->cfg) != 0)
+		return (-1);
 	if (bvm->lpc != NULL)
 		return (0);
 	for (unit = 0; unit < LPC_UART_NUM; unit++) {
@@ -144,6 +179,13 @@ lpc_check_config(struct bhyve_vm *bvm)
 			    "(e.g. -s 31,lpc)\n", lpc_uart_map[unit].name);
 			return (-1);
 		}
+	}
+	if (get_config_bool_default(bvm->cfg, "lpc.pc-testdev", false) ||
+	    qemu_fwcfg_enabled(bvm->cfg)) {
+		fprintf(stderr, "bhyve: -l %s needs an LPC bridge "
+		    "(e.g. -s 31,lpc)\n", qemu_fwcfg_enabled(bvm->cfg) ?
+		    "fwcfg" : "pc-testdev");
+		return (-1);
 	}
 	return (0);
 }
@@ -309,6 +351,8 @@ pci_lpc_deinit(struct pci_devinst *pi)
 		lu->lu_be = NULL;
 		pthread_mutex_destroy(&lu->lu_mtx);
 	}
+	pctestdev_fini(ls->ls_testdev);
+	qemu_fwcfg_fini(pi->pi_vm, ls->ls_fwcfg);
 	if (pi->pi_vm->lpc == ls)
 		pi->pi_vm->lpc = NULL;
 	free(ls);
@@ -342,6 +386,9 @@ pci_lpc_init(struct pci_devinst *pi, const char *node)
 	for (unit = 0; unit < LPC_UART_NUM; unit++)
 		if (lpc_uart_init(bvm, &ls->ls_uart[unit], unit) != 0)
 			return (-1);
+	if (pctestdev_init(bvm, &ls->ls_testdev) != 0 ||
+	    qemu_fwcfg_init(bvm, &ls->ls_fwcfg) != 0)
+		return (-1);
 
 	pci_set_cfgdata16(pi, PCIR_VENDOR, LPC_VENDOR);
 	pci_set_cfgdata16(pi, PCIR_DEVICE, LPC_DEVICE);

@@ -19,6 +19,14 @@ struct bhyve_vm;
 /* Drives one ISA line from one source; lines wire-OR their sources. */
 void	lpc_irq_set(struct bhyve_vm *bvm, int irq, uint32_t source, bool level);
 
+/*
+ * For the firmware tables: the bridge's slot and function on bus 0, the
+ * COM ports with a backend (bit N: COM(N+1)) and whether QEMU's fw_cfg is
+ * there.  Without a bridge, *slot is left alone.
+ */
+void	lpc_firmware_info(struct bhyve_vm *bvm, int *slot, int *func,
+	    unsigned *com_mask, bool *fwcfg);
+
 /* After PCI init: -l options need an lpc device to attach to. */
 int	lpc_check_config(struct bhyve_vm *bvm);
 

@@ -163,29 +163,18 @@ kload_parse_bzimage(const uint8_t *buf, size_t len, struct kload_bzimage *bz, co
 	return 0;
 }
 
+/* The machine map's memory map (machine_e820), in the loader's type. */
 int
 kload_e820(uint64_t lowmem, uint64_t highmem, struct kload_e820_entry *map, int max)
 {
-	struct kload_e820_entry all[] = {
-		/* Base memory up to the EBDA, as a PC BIOS reports it. */
-		{ 0, MACHINE_EBDA_BASE, KLOAD_E820_RAM },
-		/* EBDA, VGA hole, option ROMs, BIOS area with the ACPI and MP tables. */
-		{ MACHINE_EBDA_BASE, 0x100000 - MACHINE_EBDA_BASE, KLOAD_E820_RESERVED },
-		{ 0x100000, lowmem > 0x100000 ? lowmem - 0x100000 : 0, KLOAD_E820_RAM },
-		{ MACHINE_PCI_ECFG_BASE, MACHINE_PCI_ECFG_SIZE, KLOAD_E820_RESERVED },
-		{ MACHINE_IOAPIC_BASE, 0x1000, KLOAD_E820_RESERVED },
-		{ MACHINE_LAPIC_BASE, 0x1000, KLOAD_E820_RESERVED },
-		{ 1ULL << 32, highmem, KLOAD_E820_RAM },
-	};
-	int i, n = 0;
+	struct machine_e820_entry e[MACHINE_E820_MAX];
+	int i, n;
 
-	for (i = 0; i < (int)(sizeof(all) / sizeof(all[0])); i++) {
-		if (all[i].len == 0)
-			continue;
-		if (n == max)
-			return -ENOSPC;
-		map[n++] = all[i];
-	}
+	n = machine_e820(lowmem, highmem, e);
+	if (n > max)
+		return -ENOSPC;
+	for (i = 0; i < n; i++)
+		map[i] = (struct kload_e820_entry){ e[i].addr, e[i].len, e[i].type };
 	return n;
 }
 

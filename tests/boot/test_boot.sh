@@ -29,8 +29,10 @@ boot() {
 		return 1
 	fi
 	timeout $BOOT_TIMEOUT $BHYVE -c 2 -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
-		"$name" >"$T/$name.con" 2>"$T/$name.err" </dev/null
+		"$name" >"$T/$name.raw" 2>"$T/$name.err" </dev/null
 	echo $? > "$T/$name.rc"
+	# The guest's tty ends lines with CR LF.
+	tr -d '\r' <"$T/$name.raw" >"$T/$name.con"
 }
 
 # report NAME WANT_RC : the checks on one boot's console

@@ -1,7 +1,8 @@
 /*
  * fuzz_pio.c - libFuzzer target: a guest's port and MMIO accesses against
- * bhyve's device layer (PCI conf1 and ECAM, hostbridge, LPC bridge, power
- * management).  Input: 12-byte records {kind, size, port/addr, value}.
+ * bhyve's device layer (PCI conf1 and ECAM, hostbridge, LPC bridge with
+ * pc-testdev and fw_cfg, power management).  Input: 12-byte records
+ * {kind, size, port/addr, value}.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +35,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bvm.suspend = fake_suspend;
 	set_config_value(bvm.cfg, "pci.0.0.0.device", "hostbridge");
 	set_config_value(bvm.cfg, "pci.0.31.0.device", "lpc");
+	set_config_value(bvm.cfg, "lpc.pc-testdev", "true");
+	set_config_value(bvm.cfg, "lpc.fwcfg", "qemu");
 	if (bhyve_devices_init(&bvm) != 0)
 		abort();
 	for (i = 0; i + 12 <= size; i += 12) {

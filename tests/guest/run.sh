@@ -1,6 +1,7 @@
 # run.sh - boot every tiny guest on every backend this machine has and check
 # what it printed and how bhyve exited.  Expected exit status per guest:
-#   reboot 0, halt 2, triple 3, the rest 1 (power-off).
+#   reboot 0, halt 2, triple 3, testdev 33 (isa-debug-exit 0x10, with
+#   -l pc-testdev), the rest 1 (power-off).
 # The guests pin the Intel vendor profile; cli_vendor runs under both.
 . "$(dirname "$0")/../cli/lib.sh"
 GUESTS=${GUESTS:-build/guests}
@@ -23,7 +24,10 @@ for elf in "$GUESTS"/*.elf; do
 	g=$(basename "$elf" .elf)
 	case $g in cli_*) continue ;; esac	# driven by tests/cli/ or below
 	[ -f "tests/guest/$g.S" ] || continue	# left in the build by a guest since removed
-	case $g in reboot) want=0 ;; halt) want=2 ;; triple) want=3 ;; *) want=1 ;; esac
+	case $g in reboot) want=0 ;; halt) want=2 ;; triple) want=3 ;; testdev) want=33 ;; *) want=1 ;; esac
+	extra=
+	case $g in testdev) extra="-l pc-testdev" ;;
+	fwcfg) extra="-l fwcfg,qemu -f opt/t,string=fwcfg" ;; esac
 	for be in $backends; do
 		for form in elf flat; do
 		for ncpu in $(cpus_for $g); do
@@ -33,7 +37,7 @@ for elf in "$GUESTS"/*.elf; do
 			if ! $BHYVELOAD -m 64M -k "$k" "$vm" >"$T/load" 2>&1; then
 				notok "$be:$form:$g$c loads" "$(cat "$T/load")"; continue
 			fi
-			timeout 60 $BHYVE -c $ncpu -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio \
+			timeout 60 $BHYVE -c $ncpu -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio $extra \
 				-o vmm.backend=$be -o cpu.vendor=intel "$vm" >"$T/con" 2>"$T/err" </dev/null
 			rc=$?
 			if [ $rc = $want ] && grep -qx "PASS $g" "$T/con" && ! grep -q FAIL "$T/con"; then

@@ -354,5 +354,5 @@ TEST(config_help_lists)
 	cap_begin(1);
 	lpc_print_supported_devices();
 	out = cap_end();
-	CHECK(strcmp(out, "com1\ncom2\ncom3\ncom4\n") == 0);
+	CHECK(strcmp(out, "com1\ncom2\ncom3\ncom4\nfwcfg\npc-testdev\n") == 0);
 }
