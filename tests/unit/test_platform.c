@@ -353,6 +353,43 @@ TEST(pit_irq0_through_ioapic_pin2)
 	guest_stop(&g);
 }
 
+/* PIT at its fastest (count 2, 597 kHz) on IOAPIC pin 2. */
+static uint8_t *
+setup_pit_fast(uint8_t *p)
+{
+	p = emit_store(p, 0xfee000f0, 0x1ff);
+	p = emit_rte(p, 2, 0x62);
+	return emit_pit(p, 2);
+}
+
+/*
+ * A hostile period: the timer thread fires the PIT at most every 50 us,
+ * so the guest gets coalesced ticks (at most 20000 a second), not a host
+ * thread spinning at 597 kHz.
+ */
+TEST(pit_tiny_period_is_coalesced)
+{
+	struct guest g;
+	struct timespec c0, c1;
+	double t0, dt, cpu;
+	uint32_t n0, n;
+
+	guest_start(&g, setup_pit_fast);
+	t0 = now_s();
+	n0 = count(&g, 0x62);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+	usleep(500000);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	n = count(&g, 0x62) - n0;
+	dt = now_s() - t0;
+	cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
+	CHECK(n > 0);
+	CHECK(n <= (uint32_t)(dt * 20000) + 2);
+	/* The vCPU and the timer thread: well under two whole cores. */
+	CHECK(cpu < 1.5 * dt);
+	guest_stop(&g);
+}
+
 /*
  * HPET timer 0, periodic at 100 Hz (2^24 / 100 ticks) in legacy
  * replacement mode: IRQ 0, IOAPIC pin 2 (HPET spec 2.3.9.2.2).
