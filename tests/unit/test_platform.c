@@ -446,7 +446,7 @@ TEST(rtc_periodic_irq8)
 
 TEST(rtc_time_and_cmos)
 {
-	struct vmctx *ctx;
+	struct vmctx *ctx, *remote;
 	time_t t = 0;
 	uint8_t b = 0;
 
@@ -482,5 +482,20 @@ TEST(rtc_time_and_cmos)
 	CHECK_EQ(b, 0xa5);
 	CHECK(vm_rtc_read(ctx, 128, &b) == -1 && errno == EINVAL);
 	CHECK(vm_rtc_settime(ctx, 7258118400) == -1 && errno == EINVAL);	/* 2200 */
+
+	/* The same calls over the control socket of the process that runs it. */
+	remote = vm_open("rtc");
+	REQUIRE(remote != NULL);
+	CHECK(vm_is_running(remote));
+	CHECK_EQ(vm_rtc_read(remote, 0x40, &b), 0);
+	CHECK_EQ(b, 0xa5);
+	CHECK_EQ(vm_rtc_write(remote, 0x41, 0x5a), 0);
+	CHECK_EQ(vm_rtc_read(ctx, 0x41, &b), 0);
+	CHECK_EQ(b, 0x5a);
+	CHECK_EQ(vm_rtc_settime(remote, 1907584496), 0);
+	CHECK_EQ(vm_rtc_gettime(remote, &t), 0);
+	CHECK(t >= 1907584496 && t <= 1907584498);
+	CHECK(vm_rtc_read(remote, -1, &b) == -1 && errno == EINVAL);
+	vm_close(remote);
 	vm_destroy(ctx);
 }
