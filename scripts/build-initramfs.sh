@@ -10,14 +10,16 @@
 #
 # The kernel and its modules come from scripts/fetch-kernel.sh, busybox from
 # Debian's busybox-static package (downloaded, not installed).  /init mounts
-# proc, sysfs and devtmpfs, loads the virtio, evdev and ACPI button modules with
-# their dependencies from modules.dep, starts busybox's acpid (the power
-# button runs poweroff) and then the shell or the test script.  Debian's
+# proc, sysfs and devtmpfs, loads the virtio, evdev, ACPI button and ext4
+# modules with their dependencies from modules.dep (and crc32c, which ext4
+# asks the crypto API for at mount time rather than depending on it),
+# starts busybox's acpid (the power button runs poweroff) and then the
+# shell or the test script.  Debian's
 # modules are plain .ko files (6.1); .ko.xz/.zst are unpacked if found.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 script="" marker=LHYVE-USERLAND-UP
-mods=(virtio_pci virtio_blk virtio_net virtio_console virtio_rng evdev button)
+mods=(virtio_pci virtio_blk virtio_net virtio_console virtio_rng evdev button crc32c_generic ext4)
 while getopts "x:M:m:" opt; do
 	case $opt in
 	x) script=$(realpath "$OPTARG") ;;
