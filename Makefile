@@ -25,7 +25,7 @@ CFLAGS	+= $(CFLAGS_BASE) $(CFLAGS_OPT)
 LDLIBS	:= -lpthread -lz
 LDFLAGS	+= $(LDFLAGS_SAN)
 
-VMM_SRCS	:= $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c)
+VMM_SRCS	:= $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c vmm/backend/kvm/*.c)
 VMMAPI_SRCS	:= $(wildcard lib/libvmmapi/*.c)
 BHYVE_SRCS	:= $(filter-out bhyve/bhyverun.c,$(wildcard bhyve/*.c))
 LOAD_SRCS	:= $(filter-out bhyveload/bhyveload.c,$(wildcard bhyveload/*.c))

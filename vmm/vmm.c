@@ -68,6 +68,7 @@ struct vm {
 	}			hooks[VMM_SNAPSHOT_MAX];
 	int			nhooks;
 	bool			hooks_off;	/* a device is stuck: keep their last sections */
+	char			backend_note[192];	/* why auto chose, or a warning */
 };
 
 struct vmm_ctl_server *
@@ -82,17 +83,52 @@ vmm_name(struct vm *vm)
 	return vm->name;
 }
 
+/*
+ * -o vmm.backend: "emu", "kvm" or "auto" (NULL).  auto is KVM when
+ * /dev/kvm works and is not PVM, else the software CPU; @note says why auto
+ * passed KVM over, or warns that an explicit kvm runs on PVM.
+ */
 int
-vmm_backend_lookup(const char *name, const struct vmm_backend_ops **opsp)
+vmm_backend_lookup(const char *name, const struct vmm_backend_ops **opsp, char *note,
+    size_t notelen)
 {
-	if (name == NULL || strcmp(name, "auto") == 0 || strcmp(name, "emu") == 0) {
-		/* auto: KVM when /dev/kvm works; this build has only the software CPU. */
+	int r;
+
+	note[0] = '\0';
+	if (name == NULL || strcmp(name, "auto") == 0) {
+		r = vmm_backend_kvm.probe();
+		if (r == 0) {
+			*opsp = &vmm_backend_kvm;
+			return 0;
+		}
+		snprintf(note, notelen, "auto: %s; the software CPU runs the guest",
+		    vmm_store_strerror());
+		vmm_store_clear_error();
 		*opsp = &vmm_backend_emu;
 		return 0;
 	}
-	if (strcmp(name, "kvm") == 0)
-		return vmm_store_fail(ENOTSUP, "the KVM backend is not part of this build");
+	if (strcmp(name, "emu") == 0) {
+		*opsp = &vmm_backend_emu;
+		return 0;
+	}
+	if (strcmp(name, "kvm") == 0) {
+		r = vmm_backend_kvm.probe();
+		if (r < 0)
+			return r;	/* the reason is set: no device, permission, capability */
+		if (r == 1)
+			snprintf(note, notelen, "warning: %s: the guest may hang or crawl",
+			    vmm_store_strerror());
+		vmm_store_clear_error();
+		*opsp = &vmm_backend_kvm;
+		return 0;
+	}
 	return vmm_store_fail(EINVAL, "unknown backend '%s' (emu, kvm or auto)", name);
+}
+
+const char *
+vmm_backend_note(struct vm *vm)
+{
+	return vm->backend_note;
 }
 
 static int
@@ -246,17 +282,22 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 
 	if (vm->ops != NULL)
 		return 0;
-	if ((error = vmm_backend_lookup(backend, &ops)) != 0)
+	if ((error = vmm_backend_lookup(backend, &ops, vm->backend_note,
+	    sizeof(vm->backend_note))) != 0)
 		return error;
-	if (ops->probe != NULL && (error = ops->probe()) != 0)
-		return vmm_store_fail(-error, "backend '%s' cannot run on this host", ops->name);
 	vmm_cpu_profile_default(&prof);
 	if (vm->img->vendor[0] != '\0' &&
 	    vmm_vendor_parse(vm->img->vendor, &prof.vendor) != 0)
 		return vmm_store_fail(EINVAL, "unknown CPU vendor '%s'", vm->img->vendor);
-	if ((error = ops->vm_init(vm, &prof, &vm->cookie)) != 0)
-		return vmm_store_fail(-error, "backend '%s' failed to start: %s", ops->name,
-		    strerror(-error));
+	vmm_store_clear_error();
+	if ((error = ops->vm_init(vm, &prof, &vm->cookie)) != 0) {
+		char why[160];
+
+		/* The backend's own reason when it gave one (KVM names the ioctl). */
+		snprintf(why, sizeof(why), "%s", vmm_store_strerror()[0] ?
+		    vmm_store_strerror() : strerror(-error));
+		return vmm_store_fail(-error, "backend '%s' failed to start: %s", ops->name, why);
+	}
 	if (vm->memmap.nsegs > 0 && (error = ops->vm_memmap(vm->cookie, &vm->memmap)) != 0) {
 		ops->vm_cleanup(vm->cookie);
 		return vmm_store_fail(-error, "backend '%s' cannot map guest memory", ops->name);

@@ -19,8 +19,20 @@ enum vmm_vendor {
 	VMM_VENDOR_AMD,
 };
 
+/*
+ * The CPU behind the guest: lhyve's software CPU, or the host's through
+ * KVM.  The few leaves that differ per backend test it (vmm_cpuid.c, "Per
+ * backend"); the KVM backend also masks every feature word with what
+ * KVM_GET_SUPPORTED_CPUID reports.
+ */
+enum vmm_cpu_engine {
+	VMM_ENGINE_EMU,
+	VMM_ENGINE_KVM,
+};
+
 struct vmm_cpu_profile {
 	enum vmm_vendor	vendor;
+	enum vmm_cpu_engine engine;
 };
 
 /* Signatures (CPUID.1:EAX, also RDX after RESET): generic models guests know. */
