@@ -21,7 +21,7 @@ $RUN -o vmm.backend=emu b1 >"$T/con" 2>"$T/err" </dev/null; rc=$?
 [ $rc = 1 ] && [ "$(cat "$T/err")" = "bhyve: b1: CPU backend emu" ] && ok "emu: one start-up line" ||
 	notok "emu: one start-up line" "rc=$rc $(cat "$T/err")"
 $BHYVECTL --vm=b1 --get-stats >"$T/stats" 2>&1
-grep -qP '^CPU backend\s+\temu$' "$T/stats" && ok "--get-stats names the backend" ||
+grep -qE '^CPU backend\s+emu$' "$T/stats" && ok "--get-stats names the backend" ||
 	notok "--get-stats names the backend" "$(head -n 4 "$T/stats")"
 $BHYVECTL --vm=b1 --destroy >/dev/null 2>&1
 
@@ -49,7 +49,7 @@ load hello b3
 $RUN b3 >"$T/con" 2>"$T/err" </dev/null; rc=$?
 [ $rc = 1 ] && [ "$(cat "$T/err")" = "bhyve: b3: CPU backend kvm" ] && ok "auto picks KVM" ||
 	notok "auto picks KVM" "rc=$rc $(cat "$T/err")"
-$BHYVECTL --vm=b3 --get-stats | grep -qP '^CPU backend\s+\tkvm$' && ok "--get-stats: kvm" ||
+$BHYVECTL --vm=b3 --get-stats | grep -qE '^CPU backend\s+kvm$' && ok "--get-stats: kvm" ||
 	notok "--get-stats: kvm"
 $BHYVECTL --vm=b3 --destroy >/dev/null 2>&1
 
