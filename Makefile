@@ -4,6 +4,7 @@
 #   make check      build, then run every test (also under ASan+UBSan)
 #   make demo       build, then boot the demo guest on the console
 #   make bench      build, then measure speed against QEMU TCG (docs/bench.md)
+#   make bench-kvm  build, then lhyve/KVM against QEMU/KVM in a nested guest
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -44,7 +45,7 @@ DIFF_BINS	:= $(DIFF_MAINS:tests/diff/%.c=$(O)/tests/%)
 PROGS	:= $(O)/bhyve $(O)/bhyveload $(O)/bhyvectl $(O)/simple-loader
 LIBS	:= $(O)/libvmmapi.a $(O)/libvmm.a
 
-.PHONY: all setup check demo install clean guests bench fuzz diff-long coverage
+.PHONY: all setup check demo install clean guests bench bench-kvm fuzz diff-long coverage
 # Keep objects make considers intermediate (test objects): no rebuilds, no noise.
 .SECONDARY:
 all: setup $(PROGS) $(UNIT_BINS) $(DIFF_BINS) guests
@@ -148,6 +149,10 @@ demo: all
 bench: all
 	@bench/exit-latency $(O)
 	@bench/mips $(O)
+
+# lhyve/KVM against QEMU/KVM, inside a QEMU TCG guest with KVM (docs/bench.md).
+bench-kvm: all
+	@bench/kvm-nested $(O)
 
 install: $(PROGS) $(LIBS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \

@@ -265,9 +265,17 @@ vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
 	if (error != 0)
 		return vmm_store_fail(-error, "cannot create vCPU %d: %s", vcpu->id,
 		    strerror(-error));
+	vmm_store_clear_error();
 	error = vm->ops->set_state(vcpu->cookie, &vm->img->cpu[vcpu->id]);
-	if (error != 0)
-		return vmm_store_fail(-error, "cannot load vCPU %d state", vcpu->id);
+	if (error != 0) {
+		char why[160];
+
+		/* Which part the backend refused, when it says (a state from the other backend). */
+		snprintf(why, sizeof(why), "%s", vmm_store_strerror()[0] ? vmm_store_strerror() :
+		    strerror(-error));
+		return vmm_store_fail(-error, "cannot load vCPU %d state into the %s backend: %s",
+		    vcpu->id, vm->ops->name, why);
+	}
 	vcpu->nextrip = vm->img->cpu[vcpu->id].rip;
 	vcpu->halted = vm->img->cpu[vcpu->id].halted != 0;
 	return 0;

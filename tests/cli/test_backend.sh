@@ -53,6 +53,14 @@ $BHYVECTL --vm=b3 --get-stats | grep -qE '^CPU backend\s+kvm$' && ok "--get-stat
 	notok "--get-stats: kvm"
 $BHYVECTL --vm=b3 --destroy >/dev/null 2>&1
 
+# A state KVM cannot load (EFER.LMA without LME, paging on): one line, which part, exit 4.
+load hello b4
+$BHYVECTL --vm=b4 --set-efer=0x400 >/dev/null 2>&1
+expect_err "kvm: a state KVM refuses is named" 4 \
+	"cannot load vCPU 0 state into the kvm backend: KVM refuses the control and segment registers: Invalid argument" \
+	$RUN -o vmm.backend=kvm b4
+$BHYVECTL --vm=b4 --destroy >/dev/null 2>&1
+
 # Stop mid-computation with --suspend, continue: every device access once.
 N=$((1 << 26))
 dots() { tr -cd . <"$1" | wc -c; }

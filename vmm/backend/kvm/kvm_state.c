@@ -24,6 +24,7 @@
 #include <sys/ioctl.h>
 
 #include "kvm.h"
+#include "vmm_store.h"
 
 /* The MSRs of struct vm_cpu_state that KVM_GET/SET_MSRS carry (SDM Vol. 4). */
 #define MSR_TSC			0x00000010
@@ -170,7 +171,7 @@ kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 	struct kvm_debugregs dbg;
 	struct msr_buf msrs;
 	uint64_t bv;
-	int i, n, error;
+	int i, n, first, error;
 
 	memset(st, 0, sizeof(*st));
 	if ((error = xioctl(vc->fd, KVM_GET_REGS, &regs)) != 0 ||
@@ -209,15 +210,22 @@ kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 	}
 	st->nmi_pending = ev.nmi.pending || ev.nmi.injected;
 
-	memset(&msrs, 0, sizeof(msrs));
-	for (i = 0; i < NMSRS; i++)
-		msrs.e[i].index = state_msrs[i].index;
-	msrs.hdr.nmsrs = NMSRS;
-	n = ioctl(vc->fd, KVM_GET_MSRS, &msrs);
-	if (n < 0)
-		return -errno;
-	for (i = 0; i < n; i++)
-		memcpy((uint8_t *)st + state_msrs[i].off, &msrs.e[i].data, sizeof(uint64_t));
+	/*
+	 * KVM_GET_MSRS stops at the first MSR this host's KVM lacks (TSC_AUX
+	 * without RDTSCP, api.rst 4.18): that one reads as 0, the rest go on.
+	 */
+	for (first = 0; first < NMSRS; first += n + 1) {
+		memset(&msrs, 0, sizeof(msrs));
+		for (i = first; i < NMSRS; i++)
+			msrs.e[i - first].index = state_msrs[i].index;
+		msrs.hdr.nmsrs = (uint32_t)(NMSRS - first);
+		n = ioctl(vc->fd, KVM_GET_MSRS, &msrs);
+		if (n < 0)
+			return -errno;
+		for (i = 0; i < n; i++)
+			memcpy((uint8_t *)st + state_msrs[first + i].off, &msrs.e[i].data,
+			    sizeof(uint64_t));
+	}
 
 	/* KVM_GET_XSAVE: the standard (non-compacted) XSAVE image (api.rst 4.42). */
 	xs = calloc(1, sizeof(*xs));
@@ -245,14 +253,23 @@ kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 			if (xcrs.xcrs[i].xcr == 0)
 				st->xcr0 = xcrs.xcrs[i].value;
 	}
-	return n == NMSRS ? 0 : -EIO;
+	return 0;
+}
+
+/* A KVM_SET_* the state cannot pass: say which part (libvmm prints it). */
+static int
+set_ioctl(struct kvm_vcpu *vc, unsigned long req, void *arg, const char *what)
+{
+	if (ioctl(vc->fd, req, arg) < 0)
+		return vmm_store_fail(errno, "KVM refuses the %s: %s", what, strerror(errno));
+	return 0;
 }
 
 static int
 set_msrs(struct kvm_vcpu *vc, const struct vm_cpu_state *st, bool tsc)
 {
 	struct msr_buf msrs;
-	int i, n = 0, r;
+	int i, n = 0, r, done;
 
 	memset(&msrs, 0, sizeof(msrs));
 	for (i = 0; i < NMSRS; i++) {
@@ -262,12 +279,23 @@ set_msrs(struct kvm_vcpu *vc, const struct vm_cpu_state *st, bool tsc)
 		memcpy(&msrs.e[n].data, (const uint8_t *)st + state_msrs[i].off, sizeof(uint64_t));
 		n++;
 	}
-	msrs.hdr.nmsrs = (uint32_t)n;
-	r = ioctl(vc->fd, KVM_SET_MSRS, &msrs);
-	if (r < 0)
-		return -errno;
-	/* KVM_SET_MSRS stops at the first MSR it refuses (api.rst 4.19). */
-	return r == n ? 0 : -EINVAL;
+	/*
+	 * KVM_SET_MSRS stops at the first MSR it refuses (api.rst 4.19).  One
+	 * this host's KVM lacks may hold 0 (its RESET value, as kvm_state_get
+	 * reads it); any other value cannot be kept here.
+	 */
+	for (done = 0; done < n; done += r + 1) {
+		msrs.hdr.nmsrs = (uint32_t)(n - done);
+		if (done != 0)
+			memmove(&msrs.e[0], &msrs.e[r + 1], (size_t)(n - done) * sizeof(msrs.e[0]));
+		r = ioctl(vc->fd, KVM_SET_MSRS, &msrs);
+		if (r < 0)
+			return vmm_store_fail(errno, "KVM refuses the MSRs: %s", strerror(errno));
+		if (r < n - done && msrs.e[r].data != 0)
+			return vmm_store_fail(EINVAL, "KVM refuses MSR %#x = %#llx",
+			    msrs.e[r].index, (unsigned long long)msrs.e[r].data);
+	}
+	return 0;
 }
 
 int
@@ -296,12 +324,13 @@ kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts)
 		sregs.idt.base = st->idtr.base;
 		sregs.idt.limit = (uint16_t)st->idtr.limit;
 		memset(sregs.interrupt_bitmap, 0, sizeof(sregs.interrupt_bitmap));
-		if ((error = xioctl(vc->fd, KVM_SET_SREGS, &sregs)) != 0)
+		if ((error = set_ioctl(vc, KVM_SET_SREGS, &sregs,
+		    "control and segment registers")) != 0)
 			return error;
 	}
 	if (parts & KVM_ST_REGS) {
 		regs_to_kvm(&regs, st);
-		if ((error = xioctl(vc->fd, KVM_SET_REGS, &regs)) != 0)
+		if ((error = set_ioctl(vc, KVM_SET_REGS, &regs, "general registers")) != 0)
 			return error;
 	}
 	if (parts & KVM_ST_FPU) {
@@ -311,14 +340,15 @@ kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts)
 		xcrs.xcrs[0].xcr = 0;
 		xcrs.xcrs[0].value = st->xcr0;
 		error = xioctl(vc->fd, KVM_SET_XCRS, &xcrs);
-		if (error != 0 && st->xcr0 != XSTATE_X87)
-			return error;	/* only x87 needs no XSAVE support on the host */
+		if (error != 0 && st->xcr0 != XSTATE_X87)	/* x87 alone needs no XSAVE */
+			return vmm_store_fail(-error, "KVM refuses XCR0 %#llx: %s",
+			    (unsigned long long)st->xcr0, strerror(-error));
 		xs = calloc(1, sizeof(*xs));
 		if (xs == NULL)
 			return -ENOMEM;
 		memcpy(xs->region, st->fxsave, sizeof(st->fxsave));
 		memcpy((uint8_t *)xs->region + XSAVE_HDR, &bv, sizeof(bv));
-		error = xioctl(vc->fd, KVM_SET_XSAVE, xs);
+		error = set_ioctl(vc, KVM_SET_XSAVE, xs, "x87/SSE state (XSAVE image)");
 		free(xs);
 		if (error != 0)
 			return error;
@@ -343,7 +373,8 @@ kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts)
 			ev.interrupt.injected = 1;
 			ev.interrupt.nr = (uint8_t)st->pending_vector;
 		}
-		if ((error = xioctl(vc->fd, KVM_SET_VCPU_EVENTS, &ev)) != 0)
+		if ((error = set_ioctl(vc, KVM_SET_VCPU_EVENTS, &ev,
+		    "pending events and interrupt shadow")) != 0)
 			return error;
 	}
 	if (parts & KVM_ST_DEBUG) {
@@ -352,7 +383,7 @@ kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts)
 			dbg.db[i] = st->dr[i];
 		dbg.dr6 = st->dr[6];
 		dbg.dr7 = st->dr[7];
-		if ((error = xioctl(vc->fd, KVM_SET_DEBUGREGS, &dbg)) != 0)
+		if ((error = set_ioctl(vc, KVM_SET_DEBUGREGS, &dbg, "debug registers")) != 0)
 			return error;
 	}
 	return 0;
