@@ -5,7 +5,8 @@ mkdir -p /tmp/mem
 [ -c /dev/kvm ] || { echo "BENCH no /dev/kvm in L1"; exit 0; }
 L=/lhyve
 # secs WANT CMD...: wall seconds of CMD; a status other than WANT is reported.
-secs() { local want=$1; shift; local t0=$EPOCHREALTIME; "$@" >/dev/null 2>/tmp/secs.err </dev/null
+secs() { local want=$1; shift; local t0=$EPOCHREALTIME
+	timeout 300 "$@" >/dev/null 2>/tmp/secs.err </dev/null
 	local rc=$?
 	echo "$t0 $EPOCHREALTIME" | awk '{ printf "%.4f\n", $2 - $1 }'
 	[ $rc = "$want" ] || echo "BENCH FAILED: $1 exited $rc, not $want: $(head -c 300 /tmp/secs.err)" >/dev/console; }
@@ -20,10 +21,11 @@ qemu_out() {
 		-kernel /bench/outloop-$1.bin -no-reboot
 }
 best3() { for i in 1 2 3; do "$@"; done | sort -g | head -n 1; }
+echo "BENCH start: exit round trips"
 for vmm in lhyve qemu; do
-	t1=$(best3 ${vmm}_out 20000)
-	t2=$(best3 ${vmm}_out 200000)
-	echo "$vmm $t1 $t2" | awk '{ d = $3 - $2; printf "BENCH exit round trip, %s/KVM: 20000 exits %.3f s, 200000 exits %.3f s: %.2f us per exit, %.0f exits/s\n", $1, $2, $3, d / 180000 * 1e6, 180000 / d }'
+	t1=$(best3 ${vmm}_out 2000)
+	t2=$(best3 ${vmm}_out 20000)
+	echo "$vmm $t1 $t2" | awk '{ d = $3 - $2; printf "BENCH exit round trip, %s/KVM: 2000 exits %.3f s, 20000 exits %.3f s: %.2f us per exit, %.0f exits/s\n", $1, $2, $3, d / 18000 * 1e6, 18000 / d }'
 done
 
 # RSS beyond guest memory, 128 MiB guest with every page written.
@@ -41,7 +43,10 @@ if wait_R /tmp/m.con; then
 else
 	echo "BENCH RSS lhyve: the guest did not start"
 fi
-$L/bhyvectl --vm=m --force-poweroff >/dev/null 2>&1; wait $pid; $L/bhyvectl --vm=m --destroy
+$L/bhyvectl --vm=m --force-poweroff >/dev/null 2>&1
+for i in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+kill -0 $pid 2>/dev/null && { echo "BENCH FAILED: bhyve did not stop on --force-poweroff"; kill -9 $pid; }
+wait $pid 2>/dev/null; $L/bhyvectl --vm=m --destroy
 qemu-system-x86_64 -accel kvm -M pc -m 128M -nic none -display none -serial file:/tmp/q.con \
 	-monitor none -kernel /bench/touchall.bin -no-reboot </dev/null >/dev/null 2>/tmp/q.err &
 pid=$!

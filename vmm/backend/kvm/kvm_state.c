@@ -154,11 +154,14 @@ xioctl(int fd, unsigned long req, void *arg)
 	return ioctl(fd, req, arg) < 0 ? -errno : 0;
 }
 
-/* Enough room for NMSRS entries after the header (no VLA, no flexible init). */
+/* struct kvm_msrs with room for NMSRS entries (api.rst 4.18). */
 struct msr_buf {
-	struct kvm_msrs		hdr;
+	uint32_t		nmsrs;
+	uint32_t		pad;
 	struct kvm_msr_entry	e[NMSRS];
 };
+_Static_assert(offsetof(struct msr_buf, e) == offsetof(struct kvm_msrs, entries),
+    "struct msr_buf is struct kvm_msrs");
 
 int
 kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
@@ -218,7 +221,7 @@ kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 		memset(&msrs, 0, sizeof(msrs));
 		for (i = first; i < NMSRS; i++)
 			msrs.e[i - first].index = state_msrs[i].index;
-		msrs.hdr.nmsrs = (uint32_t)(NMSRS - first);
+		msrs.nmsrs = (uint32_t)(NMSRS - first);
 		n = ioctl(vc->fd, KVM_GET_MSRS, &msrs);
 		if (n < 0)
 			return -errno;
@@ -285,7 +288,7 @@ set_msrs(struct kvm_vcpu *vc, const struct vm_cpu_state *st, bool tsc)
 	 * reads it); any other value cannot be kept here.
 	 */
 	for (done = 0; done < n; done += r + 1) {
-		msrs.hdr.nmsrs = (uint32_t)(n - done);
+		msrs.nmsrs = (uint32_t)(n - done);
 		if (done != 0)
 			memmove(&msrs.e[0], &msrs.e[r + 1], (size_t)(n - done) * sizeof(msrs.e[0]));
 		r = ioctl(vc->fd, KVM_SET_MSRS, &msrs);
