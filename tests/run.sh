@@ -71,6 +71,9 @@ for b in "${builds[@]}"; do
 	done
 done
 
+# The KVM backend on real KVM, inside a QEMU TCG guest (tests/nested/run.sh).
+run_one "nested" bash tests/nested/run.sh "${builds[0]}"
+
 # Fuzz the parsers of guest and user data for a few seconds each (libFuzzer).
 fuzz_one() {
 	local f=$1 secs=$2

@@ -1,8 +1,9 @@
 # run.sh - boot every tiny guest on every backend this machine has and check
 # what it printed and how bhyve exited.  Expected exit status per guest:
 #   reboot 0, halt 2, triple 3, testdev 33 (isa-debug-exit 0x10, with
-#   -l pc-testdev), the rest 1 (power-off).
+#   -l pc-testdev), nonram 4, the rest 1 (power-off).
 # The guests pin the Intel vendor profile; cli_vendor runs under both.
+# BACKENDS="kvm" (tests/nested) chooses the backends instead.
 . "$(dirname "$0")/../cli/lib.sh"
 GUESTS=${GUESTS:-build/guests}
 
@@ -17,14 +18,25 @@ cpus_for() {
 	esac
 }
 
-backends="emu"
-[ -c /dev/kvm ] && [ -w /dev/kvm ] && echo "skip - kvm backend: not part of this build yet"
+# KVM where /dev/kvm is real KVM; a PVM /dev/kvm (module kvm_pvm) runs only
+# PVM-enlightened kernels, so there tests/nested runs the guests on KVM.
+if [ -n "${BACKENDS:-}" ]; then
+	backends=$BACKENDS
+elif [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	backends="emu"
+	echo "skip - kvm backend: no usable /dev/kvm here (tests/nested runs the guests on KVM)"
+elif [ -e /sys/module/kvm_pvm ]; then
+	backends="emu"
+	echo "skip - kvm backend: /dev/kvm is PVM (kvm_pvm) (tests/nested runs the guests on KVM)"
+else
+	backends="emu kvm"
+fi
 
 for elf in "$GUESTS"/*.elf; do
 	g=$(basename "$elf" .elf)
 	case $g in cli_*) continue ;; esac	# driven by tests/cli/ or below
 	[ -f "tests/guest/$g.S" ] || continue	# left in the build by a guest since removed
-	case $g in reboot) want=0 ;; halt) want=2 ;; triple) want=3 ;; testdev) want=33 ;; *) want=1 ;; esac
+	case $g in reboot) want=0 ;; halt) want=2 ;; triple) want=3 ;; testdev) want=33 ;; nonram) want=4 ;; *) want=1 ;; esac
 	extra=
 	case $g in testdev) extra="-l pc-testdev" ;;
 	fwcfg) extra="-l fwcfg,qemu -f opt/t,string=fwcfg" ;; esac
@@ -44,6 +56,12 @@ for elf in "$GUESTS"/*.elf; do
 				ok "$be:$form:$g$c (exit $rc)"
 			else
 				notok "$be:$form:$g$c" "exit $rc (want $want); console: $(head -c 300 "$T/con"); stderr: $(head -c 300 "$T/err")"
+			fi
+			if [ $g = nonram ]; then
+				# emu: "instruction fetch from gpa ...", kvm: KVM_EXIT_INTERNAL_ERROR and registers
+				grep -qE 'at rip 0x8000000: .*(not RAM|KVM_EXIT_INTERNAL_ERROR.*rip 0x8000000 rsp 0x)' "$T/err" &&
+					ok "$be:$form:nonram names the rip" ||
+					notok "$be:$form:nonram names the rip" "$(cat "$T/err")"
 			fi
 			$BHYVECTL --vm="$vm" --destroy >/dev/null 2>&1
 		done
