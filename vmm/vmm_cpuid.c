@@ -111,6 +111,8 @@ _Static_assert((uint64_t)TSC_CRYSTAL_HZ * TSC_RATIO_NUM / TSC_RATIO_DEN == 10000
 #define KVM_CPUID_FEATURES	0x40000001u
 #define KVM_FEATURE_CLOCKSOURCE2	(1u << 3)
 #define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (1u << 24)
+
+/*
  * Per backend.  The brand names the CPU that runs the guest; on KVM that is
  * the host's, under lhyve's profile.
  */

@@ -1,7 +1,9 @@
-/* kvmpv: the guest's CPUID offers no KVM paravirtual interface, so KVM's
-   paravirtual MSRs (kvmclock 0x11, 0x12, 0x4b564d00-0x4b564dff) are absent
-   on every backend: RDMSR and WRMSR raise #GP(0), as for any unknown MSR.
-   On KVM this is the MSR filter's work (vmm/backend/kvm/kvm.c). */
+/* kvmpv: the guest's CPUID offers KVM's paravirtual clock and nothing else
+   of KVM's interface (vmm/vmm_cpuid.c): the signature leaf says
+   "KVMKVMKVM", the kvmclock MSRs 0x4b564d00/0x4b564d01 work, and the old
+   clock MSR 0x12 and the other paravirtual MSRs (0x4b564d02, async page
+   faults) raise #GP(0), as any unknown MSR.  On KVM the MSR filter does
+   the last part (vmm/backend/kvm/kvm.c). */
 #include "guest.h"
 #define IDT	0x100000
 	.globl	_start
@@ -10,17 +12,22 @@ _start:
 	mov	$IDT + 13 * 16, %rdi
 	call	guest_set_gate
 	lidt	idtr(%rip)
+	mov	$0x40000000, %eax
+	cpuid
+	EXPECT	%rbx, 0x4b4d564b, m_sig		/* "KVMK" */
 	xor	%r12, %r12
 	mov	$0x4b564d01, %ecx		/* MSR_KVM_SYSTEM_TIME_NEW */
 	rdmsr
-	EXPECT	%r12, 1, m_rd
 	xor	%eax, %eax
 	xor	%edx, %edx
-	wrmsr
-	EXPECT	%r12, 2, m_wr
-	mov	$0x12, %ecx			/* MSR_KVM_SYSTEM_TIME */
+	wrmsr					/* disabled: bit 0 clear */
+	EXPECT	%r12, 0, m_new
+	mov	$0x12, %ecx			/* MSR_KVM_SYSTEM_TIME (old) */
 	rdmsr
-	EXPECT	%r12, 3, m_old
+	EXPECT	%r12, 1, m_old
+	mov	$0x4b564d02, %ecx		/* MSR_KVM_ASYNC_PF_EN */
+	rdmsr
+	EXPECT	%r12, 2, m_apf
 	PUTS	pass
 	POWEROFF
 /* #GP: count it and skip the 2-byte RDMSR/WRMSR. */
@@ -32,7 +39,8 @@ gp_handler:
 idtr:	.word	256 * 16 - 1
 	.quad	IDT
 pass:	.asciz	"PASS kvmpv\n"
-m_rd:	.asciz	"kvmpv: rdmsr of kvmclock did not raise #GP"
-m_wr:	.asciz	"kvmpv: wrmsr of kvmclock did not raise #GP"
+m_sig:	.asciz	"kvmpv: CPUID 40000000H is not KVM's signature"
+m_new:	.asciz	"kvmpv: the kvmclock MSRs raised #GP"
 m_old:	.asciz	"kvmpv: rdmsr of the old kvmclock did not raise #GP"
+m_apf:	.asciz	"kvmpv: an unoffered paravirtual MSR did not raise #GP"
 	GUEST_LIB

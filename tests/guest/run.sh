@@ -45,6 +45,11 @@ for elf in "$GUESTS"/*.elf; do
 		for ncpu in $(cpus_for $g); do
 			vm="g-$g-$form"
 			c=""; [ $ncpu = 1 ] || c=":c$ncpu"
+			# KVM does not take libvmm's interrupts yet, and runs one vCPU (docs/kvm.md).
+			if [ $be = kvm ] && { [ $ncpu != 1 ] || case $g in apic_timer|apic_ipi|smp) true ;; *) false ;; esac; }; then
+				echo "skip - kvm:$form:$g$c: needs interrupts or APs, which the KVM backend does not have yet"
+				continue
+			fi
 			if [ $form = elf ]; then k=$elf; else k="$GUESTS/$g.bin@0x10000"; fi
 			if ! $BHYVELOAD -m 64M -k "$k" "$vm" >"$T/load" 2>&1; then
 				notok "$be:$form:$g$c loads" "$(cat "$T/load")"; continue

@@ -143,16 +143,19 @@ get_supported_cpuid(struct kvm_vm *kvm)
 
 /*
  * MSRs that reach userland even though KVM implements them: KVM's
- * paravirtual clock and feature MSRs (0x11, 0x12, 0x4b564d00-0x4b564dff).
- * lhyve's CPUID profile offers no KVM paravirtual interface, so a guest
- * must find them absent, as on the software CPU: the filter denies them,
- * KVM exits with KVM_MSR_EXIT_REASON_FILTER, and bhyve answers as for any
- * unknown MSR (#GP, or 0 with -w).  api.rst 4.121 KVM_X86_SET_MSR_FILTER.
+ * paravirtual MSRs that lhyve's CPUID profile does not offer.  The profile
+ * offers kvmclock through the new MSRs only (KVM_FEATURE_CLOCKSOURCE2:
+ * 0x4b564d00 wall clock, 0x4b564d01 system time), which KVM serves itself;
+ * the old clock MSRs (0x11, 0x12) and the rest of 0x4b564d00-0x4b564dff
+ * (async PF, steal time, PV EOI, ...) must be absent, as on the software
+ * CPU: the filter denies them, KVM exits with KVM_MSR_EXIT_REASON_FILTER,
+ * and bhyve answers as for any unknown MSR (#GP, or 0 with -w).  In a
+ * range's bitmap a set bit allows (api.rst 4.121 KVM_X86_SET_MSR_FILTER).
  */
 static int
 kvm_msr_setup(struct kvm_vm *kvm)
 {
-	static uint8_t deny_pv[256 / 8], deny_old[1];
+	static uint8_t deny_pv[256 / 8] = { 0x03 }, deny_old[1];
 	struct kvm_enable_cap cap;
 	struct kvm_msr_filter filter;
 
