@@ -50,6 +50,12 @@ for elf in "$GUESTS"/*.elf; do
 				echo "skip - kvm:$form:$g$c: needs interrupts or APs, which the KVM backend does not have yet"
 				continue
 			fi
+			# The software CPU's own answers: no performance counters (KVM
+			# has a PMU), and XSAVE's XSTATE_BV (docs/kvm.md: KVM's differs).
+			if [ $be = kvm ] && case $g in rdpmc|xsave_clock) true ;; *) false ;; esac; then
+				echo "skip - kvm:$form:$g: checks the software CPU's RDPMC/XSAVE answers, which KVM's hardware does not give (docs/kvm.md)"
+				continue
+			fi
 			if [ $form = elf ]; then k=$elf; else k="$GUESTS/$g.bin@0x10000"; fi
 			if ! $BHYVELOAD -m 64M -k "$k" "$vm" >"$T/load" 2>&1; then
 				notok "$be:$form:$g$c loads" "$(cat "$T/load")"; continue

@@ -390,8 +390,9 @@ kvm_vcpu_set_cpuid(struct kvm_vcpu *vc)
 	c = calloc(1, sizeof(*c) + KVM_MAX_CPUID * sizeof(c->entries[0]));
 	if (c == NULL)
 		return -ENOMEM;
-	for (b = 0; b < 2; b++) {
-		base = b == 0 ? 0 : 0x80000000u;
+	/* Basic, hypervisor (KVM's signature and kvmclock features) and extended leaves. */
+	for (b = 0; b < 3; b++) {
+		base = b == 0 ? 0 : b == 1 ? 0x40000000u : 0x80000000u;
 		vmm_cpuid(&kvm->prof, vc->id, base, 0, r);
 		max = r[0];
 		if (max < base || max - base > 0xff)
