@@ -4,6 +4,7 @@
 #   make check      build, then run every test (also under ASan+UBSan)
 #   make demo       build, then boot the demo guest on the console
 #   make bench      build, then measure speed against QEMU TCG (docs/bench.md)
+#   make bench-kvm  build, then lhyve/KVM against QEMU/KVM in a nested guest
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -27,7 +28,7 @@ CFLAGS	+= $(CFLAGS_BASE) $(CFLAGS_OPT)
 LDLIBS	:= -lpthread -lz -llzma -lzstd -llz4 -lbz2 -lslirp
 LDFLAGS	+= $(LDFLAGS_SAN)
 
-VMM_SRCS	:= $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c)
+VMM_SRCS	:= $(wildcard vmm/*.c vmm/io/*.c vmm/backend/emu/*.c vmm/backend/kvm/*.c)
 VMMAPI_SRCS	:= $(wildcard lib/libvmmapi/*.c)
 BHYVE_SRCS	:= $(filter-out bhyve/bhyverun.c,$(wildcard bhyve/*.c))
 LOAD_SRCS	:= $(filter-out bhyveload/bhyveload.c,$(wildcard bhyveload/*.c))
@@ -46,7 +47,7 @@ DIFF_BINS	:= $(DIFF_MAINS:tests/diff/%.c=$(O)/tests/%)
 PROGS	:= $(O)/bhyve $(O)/bhyveload $(O)/bhyvectl $(O)/simple-loader
 LIBS	:= $(O)/libvmmapi.a $(O)/libvmm.a
 
-.PHONY: all setup check demo install clean guests bench fuzz diff-long coverage
+.PHONY: all setup check demo install clean guests bench bench-kvm fuzz diff-long coverage
 # Keep objects make considers intermediate (test objects): no rebuilds, no noise.
 .SECONDARY:
 all: setup $(PROGS) $(UNIT_BINS) $(DIFF_BINS) guests
@@ -165,6 +166,10 @@ bench: all
 	@bench/exit-latency $(O)
 	@bench/mips $(O)
 	@bench/ipi $(O)
+
+# lhyve/KVM against QEMU/KVM, inside a QEMU TCG guest with KVM (docs/bench.md).
+bench-kvm: all
+	@bench/kvm-nested $(O)
 
 install: $(PROGS) $(LIBS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib \

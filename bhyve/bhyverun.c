@@ -640,6 +640,10 @@ main(int argc, char **argv)
 	val = get_config_value(cfg, "vmm.backend");
 	if (vm_attach_backend(ctx, val != NULL ? val : "auto") != 0)
 		die("%s", why());
+	/* One line naming the CPU backend, and why auto chose it when it did not pick KVM. */
+	fprintf(stderr, "%s: %s: CPU backend %s%s%s%s\n", progname, vmname, vm_backend_name(ctx),
+	    vm_backend_note(ctx)[0] ? " (" : "", vm_backend_note(ctx),
+	    vm_backend_note(ctx)[0] ? ")" : "");
 	/* A guest that continues keeps its RTC (the store's vrtc section). */
 	if (guest_at_start(ctx) && vm_rtc_settime(ctx, rtc_time(cfg)) != 0)
 		die("cannot set the RTC: %s", why());

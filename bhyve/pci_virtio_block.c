@@ -433,16 +433,4 @@ vblk_deinit(struct pci_devinst *pi)
 	pi->pi_arg = NULL;
 }
 
-static const struct pci_devemu pci_de_vblk = {
-	.pe_emu = "virtio-blk",
-	.pe_legacy_config = blockif_legacy_config,
-	.pe_init = vblk_init,
-	.pe_deinit = vblk_deinit,
-	.pe_barread = vs_bar_read,
-	.pe_barwrite = vs_bar_write,
-	.pe_cfgread = vs_cfgread,
-	.pe_cfgwrite = vs_cfgwrite,
-	.pe_snapshot_save = vs_snapshot_save,
-	.pe_snapshot_restore = vs_snapshot_restore,
-};
-PCI_EMUL_SET(pci_de_vblk);
+VIRTIO_PCI_EMUL(pci_de_vblk, "virtio-blk", blockif_legacy_config, vblk_init, vblk_deinit, true);

@@ -490,14 +490,4 @@ vnet_get_stats(struct pci_devinst *pi, struct vnet_stats *st)
 	return 0;
 }
 
-static const struct pci_devemu pci_de_vnet = {
-	.pe_emu = "virtio-net",
-	.pe_legacy_config = netbe_legacy_config,
-	.pe_init = vnet_init,
-	.pe_deinit = vnet_deinit,
-	.pe_barread = vs_bar_read,
-	.pe_barwrite = vs_bar_write,
-	.pe_cfgread = vs_cfgread,
-	.pe_cfgwrite = vs_cfgwrite,
-};
-PCI_EMUL_SET(pci_de_vnet);
+VIRTIO_PCI_EMUL(pci_de_vnet, "virtio-net", netbe_legacy_config, vnet_init, vnet_deinit, true);

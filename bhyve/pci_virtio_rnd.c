@@ -106,15 +106,4 @@ rnd_deinit(struct pci_devinst *pi)
 	free(sc);
 }
 
-static const struct pci_devemu pci_de_vrnd = {
-	.pe_emu = "virtio-rnd",
-	.pe_init = rnd_init,
-	.pe_deinit = rnd_deinit,
-	.pe_barread = vs_bar_read,
-	.pe_barwrite = vs_bar_write,
-	.pe_cfgread = vs_cfgread,
-	.pe_cfgwrite = vs_cfgwrite,
-	.pe_snapshot_save = vs_snapshot_save,
-	.pe_snapshot_restore = vs_snapshot_restore,
-};
-PCI_EMUL_SET(pci_de_vrnd);
+VIRTIO_PCI_EMUL(pci_de_vrnd, "virtio-rnd", NULL, rnd_init, rnd_deinit, true);

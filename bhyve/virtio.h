@@ -184,4 +184,24 @@ void	vq_relchain(struct vqueue_info *vq, const struct vq_chain *c, uint32_t len)
  */
 void	vq_endchains(struct vqueue_info *vq, bool used_all_avail);
 
+/*
+ * A virtio device's PCI emulation: its name, -s option parser (may be
+ * NULL), init and deinit; the transport serves the BARs, the PCI
+ * configuration window and, when @snapshot is true, the saved state.
+ */
+#define VIRTIO_PCI_EMUL(var, name, legacy_config, init, deinit, snapshot)	\
+	static const struct pci_devemu var = {				\
+		.pe_emu = (name),					\
+		.pe_legacy_config = (legacy_config),			\
+		.pe_init = (init),					\
+		.pe_deinit = (deinit),					\
+		.pe_barread = vs_bar_read,				\
+		.pe_barwrite = vs_bar_write,				\
+		.pe_cfgread = vs_cfgread,				\
+		.pe_cfgwrite = vs_cfgwrite,				\
+		.pe_snapshot_save = (snapshot) ? vs_snapshot_save : NULL, \
+		.pe_snapshot_restore = (snapshot) ? vs_snapshot_restore : NULL, \
+	};								\
+	PCI_EMUL_SET(var)
+
 #endif /* LHYVE_VIRTIO_H */

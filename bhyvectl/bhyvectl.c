@@ -199,6 +199,7 @@ print_stats(struct vmctx *ctx, struct vcpu *vcpu, int id)
 		fail("get-stats");
 	printf("vcpu%d stats:\n", id);
 	printf("%-40s\t%s\n", "stat name", "value");
+	printf("%-40s\t%s\n", "CPU backend", vm_backend_name(ctx)[0] ? vm_backend_name(ctx) : "none");
 	for (i = 0; i < n; i++)
 		printf("%-40s\t%" PRIu64 "\n", vm_get_stat_desc(ctx, i), stats[i]);
 }

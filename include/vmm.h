@@ -201,7 +201,7 @@ struct vm_exit {
 		} inst_unimpl;
 		struct {
 			int		error;		/* positive errno */
-			char		msg[96];
+			char		msg[256];	/* one line: what failed, registers, bytes */
 		} backend_error;
 	} u;
 };

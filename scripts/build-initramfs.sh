@@ -1,33 +1,47 @@
 #!/bin/bash
 # build-initramfs.sh - a busybox initramfs for Debian's stock kernel.
 #
-# usage: scripts/build-initramfs.sh [-x SCRIPT] [-M MARKER] [-m MODULE]... OUT
+# usage: scripts/build-initramfs.sh [-x SCRIPT] [-M MARKER] [-m MODULE]...
+#                                   [-f SRC:DEST]... [-b BINARY]... OUT
 #   -x SCRIPT  copy SCRIPT to /test.sh: /init runs it instead of the shell,
 #              then powers off (tests); without -x /init gives a shell on
 #              the console and powers off when it exits (make demo)
 #   -M MARKER  line /init prints once userland runs (default LHYVE-USERLAND-UP)
 #   -m MODULE  also load MODULE (and what modules.dep says it needs)
+#   -f SRC:DEST  copy the host file or directory SRC to DEST in the image
+#   -b BINARY  copy a dynamically linked host program to its own path, with
+#              the shared libraries ldd lists for it
 #
 # The kernel and its modules come from scripts/fetch-kernel.sh, busybox from
 # Debian's busybox-static package (downloaded, not installed).  /init mounts
-# proc, sysfs and devtmpfs, loads the virtio, evdev and ACPI button modules with
-# their dependencies from modules.dep, starts busybox's acpid (the power
-# button runs poweroff) and then the shell or the test script.  Debian's
+# proc, sysfs and devtmpfs, loads the virtio, evdev, ACPI button and ext4
+# modules with their dependencies from modules.dep (and crc32c, which ext4
+# asks the crypto API for at mount time rather than depending on it),
+# starts busybox's acpid (the power button runs poweroff) and then the
+# shell or the test script.  Debian's
 # modules are plain .ko files (6.1); .ko.xz/.zst are unpacked if found.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 script="" marker=LHYVE-USERLAND-UP
-mods=(virtio_pci virtio_blk virtio_net virtio_console virtio_rng evdev button)
-while getopts "x:M:m:" opt; do
+files_abs=()
+mods=(virtio_pci virtio_blk virtio_net virtio_console virtio_rng evdev button crc32c_generic ext4)
+files=() bins=()
+while getopts "x:M:m:f:b:" opt; do
 	case $opt in
 	x) script=$(realpath "$OPTARG") ;;
 	M) marker=$OPTARG ;;
 	m) mods+=("$OPTARG") ;;
-	*) sed -n '4,10p' "$0" >&2; exit 2 ;;
+	f) files+=("$OPTARG") ;;
+	b) bins+=("$(realpath "$OPTARG")") ;;
+	*) sed -n '4,14p' "$0" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# = 1 ] || { sed -n '4,10p' "$0" >&2; exit 2; }
+[ $# = 1 ] || { sed -n '4,14p' "$0" >&2; exit 2; }
+for f in "${files[@]}"; do
+	[ -e "${f%%:*}" ] || { echo "build-initramfs: no such file: ${f%%:*}" >&2; exit 2; }
+	files_abs+=("$(realpath "${f%%:*}"):${f#*:}")
+done
 out=$(realpath -m "$1")
 
 kdir=$("$here/fetch-kernel.sh")
@@ -92,6 +106,17 @@ done
 printf '#!/bin/sh\nsync\npoweroff -f\n' > etc/acpi/PWRF/00000080
 chmod +x etc/acpi/PWRF/00000080
 [ -n "$script" ] && { cp "$script" test.sh; chmod +x test.sh; }
+for f in "${files_abs[@]}"; do
+	src=${f%%:*} dst=${f#*:}
+	mkdir -p ".$(dirname "$dst")"
+	if [ -d "$src" ]; then mkdir -p ".$dst"; cp -rL "$src/." ".$dst/"; else cp -L "$src" ".$dst"; fi
+done
+for b in "${bins[@]}"; do
+	for f in "$b" $(ldd "$b" | grep -oE '/[^ ]+'); do
+		mkdir -p ".$(dirname "$f")"
+		cp -L "$f" ".$f"
+	done
+done
 
 cat > init <<EOF_INIT
 #!/bin/sh

@@ -29,7 +29,7 @@ run_one() {
 	if declare -F "$1" >/dev/null; then
 		"$@" >"$out" 2>"$out.err"
 	else
-		timeout 300 "$@" >"$out" 2>"$out.err"
+		timeout "${RUN_TIMEOUT:-300}" "$@" >"$out" 2>"$out.err"
 	fi
 	rc=$?
 	np=$(grep -c '^ok - ' "$out")
@@ -62,7 +62,9 @@ for b in "${builds[@]}"; do
 	if [ $kind = release ]; then
 		for t in tests/boot/test_*.sh; do
 			[ -f "$t" ] || continue
-			run_one "$kind:boot:$(basename "$t" .sh)" env BUILD="$b" GUESTS=build/guests bash "$t"
+			# Several Linux boots: a budget of its own (CI's total is 60 min).
+			RUN_TIMEOUT=1500 run_one "$kind:boot:$(basename "$t" .sh)" env BUILD="$b" \
+			    GUESTS=build/guests bash "$t"
 		done
 	fi
 	for t in tests/guest/run.sh; do
@@ -70,6 +72,9 @@ for b in "${builds[@]}"; do
 		run_one "$kind:guest" env BUILD="$b" GUESTS=build/guests bash "$t"
 	done
 done
+
+# The KVM backend on real KVM, inside a QEMU TCG guest (tests/nested/run.sh).
+run_one "nested" bash tests/nested/run.sh "${builds[0]}"
 
 # Fuzz the parsers of guest and user data for a few seconds each (libFuzzer).
 fuzz_one() {

@@ -84,6 +84,7 @@ struct vm {
 	}			hooks[VMM_SNAPSHOT_MAX];
 	int			nhooks;
 	bool			hooks_off;	/* a device is stuck: keep their last sections */
+	char			backend_note[192];	/* why auto chose, or a warning */
 };
 
 struct vmm_ctl_server *
@@ -98,17 +99,52 @@ vmm_name(struct vm *vm)
 	return vm->name;
 }
 
+/*
+ * -o vmm.backend: "emu", "kvm" or "auto" (NULL).  auto is KVM when
+ * /dev/kvm works and is not PVM, else the software CPU; @note says why auto
+ * passed KVM over, or warns that an explicit kvm runs on PVM.
+ */
 int
-vmm_backend_lookup(const char *name, const struct vmm_backend_ops **opsp)
+vmm_backend_lookup(const char *name, const struct vmm_backend_ops **opsp, char *note,
+    size_t notelen)
 {
-	if (name == NULL || strcmp(name, "auto") == 0 || strcmp(name, "emu") == 0) {
-		/* auto: KVM when /dev/kvm works; this build has only the software CPU. */
+	int r;
+
+	note[0] = '\0';
+	if (name == NULL || strcmp(name, "auto") == 0) {
+		r = vmm_backend_kvm.probe();
+		if (r == 0) {
+			*opsp = &vmm_backend_kvm;
+			return 0;
+		}
+		snprintf(note, notelen, "auto: %s; the software CPU runs the guest",
+		    vmm_store_strerror());
+		vmm_store_clear_error();
 		*opsp = &vmm_backend_emu;
 		return 0;
 	}
-	if (strcmp(name, "kvm") == 0)
-		return vmm_store_fail(ENOTSUP, "the KVM backend is not part of this build");
+	if (strcmp(name, "emu") == 0) {
+		*opsp = &vmm_backend_emu;
+		return 0;
+	}
+	if (strcmp(name, "kvm") == 0) {
+		r = vmm_backend_kvm.probe();
+		if (r < 0)
+			return r;	/* the reason is set: no device, permission, capability */
+		if (r == 1)
+			snprintf(note, notelen, "warning: %s: the guest may hang or crawl",
+			    vmm_store_strerror());
+		vmm_store_clear_error();
+		*opsp = &vmm_backend_kvm;
+		return 0;
+	}
 	return vmm_store_fail(EINVAL, "unknown backend '%s' (emu, kvm or auto)", name);
+}
+
+const char *
+vmm_backend_note(struct vm *vm)
+{
+	return vm->backend_note;
 }
 
 static int
@@ -350,9 +386,17 @@ vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
 	if (error != 0)
 		return vmm_store_fail(-error, "cannot create vCPU %d: %s", vcpu->id,
 		    strerror(-error));
+	vmm_store_clear_error();
 	error = vm->ops->set_state(vcpu->cookie, &vm->img->cpu[vcpu->id]);
-	if (error != 0)
-		return vmm_store_fail(-error, "cannot load vCPU %d state", vcpu->id);
+	if (error != 0) {
+		char why[160];
+
+		/* Which part the backend refused, when it says (a state from the other backend). */
+		snprintf(why, sizeof(why), "%s", vmm_store_strerror()[0] ? vmm_store_strerror() :
+		    strerror(-error));
+		return vmm_store_fail(-error, "cannot load vCPU %d state into the %s backend: %s",
+		    vcpu->id, vm->ops->name, why);
+	}
 	vcpu->nextrip = vm->img->cpu[vcpu->id].rip;
 	vcpu_set_activity(vm, vcpu, vm->img->cpu[vcpu->id].halted,
 	    (vm->img->cpu[vcpu->id].rflags & 0x200) != 0);
@@ -360,7 +404,13 @@ vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
 		struct vmm_intr_source src;
 
 		vmm_intr_source(vm->intr, vcpu->id, &src);
-		if ((error = vm->ops->set_intr_source(vcpu->cookie, &src)) != 0)
+		error = vm->ops->set_intr_source(vcpu->cookie, &src);
+		/*
+		 * -ENOTSUP: the backend cannot take libvmm's interrupts yet (KVM,
+		 * until its split irqchip: docs/kvm.md); the guest still sees the
+		 * LAPIC's registers, and runs as long as it needs no interrupt.
+		 */
+		if (error != 0 && error != -ENOTSUP)
 			return vmm_store_fail(-error, "vCPU %d: cannot attach its local APIC",
 			    vcpu->id);
 	}
@@ -439,10 +489,9 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 
 	if (vm->ops != NULL)
 		return 0;
-	if ((error = vmm_backend_lookup(backend, &ops)) != 0)
+	if ((error = vmm_backend_lookup(backend, &ops, vm->backend_note,
+	    sizeof(vm->backend_note))) != 0)
 		return error;
-	if (ops->probe != NULL && (error = ops->probe()) != 0)
-		return vmm_store_fail(-error, "backend '%s' cannot run on this host", ops->name);
 	vmm_cpu_profile_default(&prof);
 	if (vm->img->vendor[0] != '\0' &&
 	    vmm_vendor_parse(vm->img->vendor, &prof.vendor) != 0)
@@ -451,10 +500,15 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 		return error;
 	prof.ncpus = (int)vm->img->ncpus;
 	prof.x2apic_off = vmm_intr_x2apic_off(vm->intr);
+	vmm_store_clear_error();
 	if ((error = ops->vm_init(vm, &prof, &vm->cookie)) != 0) {
+		char why[160];
+
+		/* The backend's own reason when it gave one (KVM names the ioctl). */
+		snprintf(why, sizeof(why), "%s", vmm_store_strerror()[0] ?
+		    vmm_store_strerror() : strerror(-error));
 		intr_detach(vm);
-		return vmm_store_fail(-error, "backend '%s' failed to start: %s", ops->name,
-		    strerror(-error));
+		return vmm_store_fail(-error, "backend '%s' failed to start: %s", ops->name, why);
 	}
 	if (vm->memmap.nsegs > 0 && (error = ops->vm_memmap(vm->cookie, &vm->memmap)) != 0) {
 		ops->vm_cleanup(vm->cookie);

@@ -136,7 +136,11 @@ struct vmm_memmap {
 
 struct vmm_backend_ops {
 	const char *name;
-	/* 0 when this backend can run on this host, else a negative errno. */
+	/*
+	 * 0 when this backend can run on this host, else a negative errno
+	 * with the reason in vmm_store_strerror().  1: it can run, but "auto"
+	 * must not pick it (KVM on a PVM host), the reason likewise.
+	 */
 	int	(*probe)(void);
 	/* @prof: the vendor and features the guest sees, fixed for the VM's life. */
 	int	(*vm_init)(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie);
@@ -190,6 +194,7 @@ struct vmm_backend_ops {
 };
 
 extern const struct vmm_backend_ops vmm_backend_emu;
+extern const struct vmm_backend_ops vmm_backend_kvm;	/* vmm/backend/kvm, docs/kvm.md */
 
 /*
  * Helpers libvmm gives the backends (vmm/vmm_cpustate.c): register access on

@@ -66,8 +66,13 @@ int	vmm_snapshot_register(struct vm *vm, const char *name, vmm_snapshot_save_t *
 	    vmm_snapshot_restore_t *restore, void *arg);
 void	vmm_snapshot_unregister(struct vm *vm, const char *name);
 
-/* Pick the CPU backend: "emu", "kvm" or "auto".  -ENOTSUP with a reason. */
-int	vmm_backend_lookup(const char *name, const struct vmm_backend_ops **opsp);
+/*
+ * Pick the CPU backend: "emu", "kvm" or "auto" (docs/kvm.md).  A negative
+ * errno with a reason when it cannot run; @note: why auto did not pick KVM,
+ * or a warning for kvm on PVM, else "".
+ */
+int	vmm_backend_lookup(const char *name, const struct vmm_backend_ops **opsp, char *note,
+	    size_t notelen);
 int	vmm_attach_backend(struct vm *vm, const char *backend);
 /*
  * The CPU vendor the guest sees: "intel", "amd" or "host"; before a backend
@@ -77,6 +82,8 @@ int	vmm_attach_backend(struct vm *vm, const char *backend);
 int	vmm_set_cpu_vendor(struct vm *vm, const char *vendor);
 const char *vmm_cpu_vendor(struct vm *vm);	/* "" until chosen */
 const char *vmm_backend_name(struct vm *vm);
+/* The note of the last vmm_attach_backend ("" when there is nothing to say). */
+const char *vmm_backend_note(struct vm *vm);
 
 /* Memory */
 int	vmm_setup_memory(struct vm *vm, uint64_t len, int memflags);

@@ -112,6 +112,18 @@ _Static_assert((uint64_t)TSC_CRYSTAL_HZ * TSC_RATIO_NUM / TSC_RATIO_DEN == 10000
 #define KVM_FEATURE_CLOCKSOURCE2	(1u << 3)
 #define KVM_FEATURE_CLOCKSOURCE_STABLE_BIT (1u << 24)
 
+/*
+ * Per backend.  The brand names the CPU that runs the guest; on KVM that is
+ * the host's, under lhyve's profile.
+ */
+static const char brand_kvm[48] = "lhyve x86-64 CPU (KVM)";
+
+static const char *
+brand_string(const struct vmm_cpu_profile *prof)
+{
+	return prof->engine == VMM_ENGINE_KVM ? brand_kvm : brand;
+}
+
 enum vmm_vendor
 vmm_host_vendor(void)
 {
@@ -349,7 +361,7 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 	case 0x80000002u:
 	case 0x80000003u:
 	case 0x80000004u:
-		memcpy(regs, brand + (leaf - 0x80000002u) * 16, 16);
+		memcpy(regs, brand_string(prof) + (leaf - 0x80000002u) * 16, 16);
 		break;
 	case 0x80000007u:
 		/* The TSC runs at a constant rate in every state. */

@@ -19,11 +19,23 @@ enum vmm_vendor {
 	VMM_VENDOR_AMD,
 };
 
+/*
+ * The CPU behind the guest: lhyve's software CPU, or the host's through
+ * KVM.  The few leaves that differ per backend test it (vmm_cpuid.c, "Per
+ * backend"); the KVM backend also masks every feature word with what
+ * KVM_GET_SUPPORTED_CPUID reports.
+ */
+enum vmm_cpu_engine {
+	VMM_ENGINE_EMU,
+	VMM_ENGINE_KVM,
+};
+
 struct vmm_cpu_profile {
 	enum vmm_vendor	vendor;
 	int		ncpus;		/* topology leaves; 0 means 1 */
 	/* Bit i: vCPU i does not offer x2APIC (vm_set_x2apic_state); may be NULL. */
 	const _Atomic uint32_t *x2apic_off;
+	enum vmm_cpu_engine engine;
 };
 
 /* Signatures (CPUID.1:EAX, also RDX after RESET): generic models guests know. */

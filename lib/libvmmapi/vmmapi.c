@@ -353,6 +353,12 @@ vm_backend_name(struct vmctx *ctx)
 	return ctx->vm != NULL ? vmm_backend_name(ctx->vm) : ctx->backend;
 }
 
+const char *
+vm_backend_note(struct vmctx *ctx)
+{
+	return ctx->vm != NULL ? vmm_backend_note(ctx->vm) : "";
+}
+
 int
 vm_set_cpu_vendor(struct vmctx *ctx, const char *vendor)
 {

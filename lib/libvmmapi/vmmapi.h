@@ -134,6 +134,8 @@ const char *vm_store_dir(void);		/* $VMM_DIR, /run/vmm or $XDG_RUNTIME_DIR/vmm *
 int	vm_is_running(struct vmctx *ctx);	/* 1 if a bhyve runs it (this ctx is remote) */
 long	vm_runner_pid(struct vmctx *ctx);	/* pid of that bhyve, or -1 */
 const char *vm_backend_name(struct vmctx *ctx);
+/* After vm_attach_backend: why "auto" chose the software CPU, or a warning; else "". */
+const char *vm_backend_note(struct vmctx *ctx);
 int	vm_save_state(struct vmctx *ctx);	/* write NAME/state now (owner only) */
 /* Attach a CPU backend ("emu", "kvm", "auto") and serve NAME/ctl: bhyve does this. */
 int	vm_attach_backend(struct vmctx *ctx, const char *backend);

@@ -29,7 +29,8 @@ grep -qx 'x86.strictmsr=false' "$T/dump" && grep -q '^pci\.0\.0\.0\.device=hostb
 	ok "-o config.dump" || notok "-o config.dump" "$(cat "$T/dump")"
 expect_err "-o without =" 4 "" $BHYVE -o novalue o3
 expect_err "unknown backend" 4 "unknown backend 'foo'" $BHYVE -o vmm.backend=foo o3
-expect_err "kvm backend not built" 4 "KVM backend" $BHYVE -o vmm.backend=kvm o3
+expect_err "kvm backend without /dev/kvm" 4 "/nonexistent/kvm does not exist" \
+	env LHYVE_KVM_DEV=/nonexistent/kvm $BHYVE -o vmm.backend=kvm o3
 expect_err "unknown CPU vendor" 4 "unknown CPU vendor 'cyrix'" $BHYVE -o cpu.vendor=cyrix o3
 expect "-o cpu.vendor=amd" 1 $RUN -o cpu.vendor=amd o3
 expect "-c 2 (APs wait for INIT-SIPI)" 1 $RUN -c 2 o3

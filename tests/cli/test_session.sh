@@ -23,7 +23,8 @@ wait $pid; rc=$?
 grep -q 'state saved' "$T/err" && ok "bhyve says state saved" || notok "bhyve says state saved" "$(cat "$T/err")"
 
 $BHYVECTL --vm=vm0 --get-all >"$T/all" 2>&1
-for pat in '^rip\[0\]' '^rsp\[0\]' '^rflags\[0\]' '^cr0\[0\]\s+0x0000000080000021' \
+# CR0.ET (bit 4) is hardwired to 1 on hardware (SDM Vol. 3A 2.5), so KVM shows it.
+for pat in '^rip\[0\]' '^rsp\[0\]' '^rflags\[0\]' '^cr0\[0\]\s+0x00000000800000[23]1' \
 	'^cr3\[0\]\s+0x0000000000002000' '^cr4\[0\]\s+0x0000000000000020' '^efer\[0\]\s+0x0000000000000500' \
 	'^cs\[0\]\s+0x0008' '^cs desc\[0\]\s+0x0000000000000000/0x00000000/0x0000209b' \
 	'^ds\[0\]\s+0x0010' '^gdtr\[0\]\s+0x0000000000005000/0x00000017' '^idtr\[0\]'; do
@@ -38,7 +39,11 @@ $BHYVECTL --vm=vm0 --get-stats >"$T/stats" 2>&1
 inout=$(awk -F'\t' '/^exits: inout/ {print $2}' "$T/stats")
 insns=$(awk -F'\t' '/^instructions retired/ {print $2}' "$T/stats")
 [ "${inout:-0}" -gt 200 ] && ok "stats count inout exits ($inout)" || notok "stats count inout exits" "$(cat "$T/stats")"
-[ "${insns:-0}" -gt 600 ] && ok "stats count instructions ($insns)" || notok "stats count instructions" "$(cat "$T/stats")"
+if grep -qE '^CPU backend\s+emu$' "$T/stats"; then
+	[ "${insns:-0}" -gt 600 ] && ok "stats count instructions ($insns)" || notok "stats count instructions" "$(cat "$T/stats")"
+else
+	echo "skip - stats count instructions: only the software CPU counts them"
+fi
 
 # A second bhyve continues from the saved state; --force-poweroff ends it with 1.
 $RUN >"$T/console2" 2>"$T/err2" </dev/null &

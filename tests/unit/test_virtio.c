@@ -14,8 +14,9 @@
 #include "config.h"
 #include "pci_emul.h"
 #include "virtio.h"
+#include "test_guestmem.h"
 
-#define RAM_SIZE	(4u << 20)
+#define RAM_SIZE	TG_RAM_SIZE
 #define SLOT		4
 
 /* Guest driver's layout in fake RAM. */
@@ -26,100 +27,40 @@
 #define BUF_GPA		0x20000
 #define QSIZE		8
 
-static uint8_t *ram;
-static int msi_count, intx_level, intx_changes;
-static uint64_t msi_addr, msi_data;
-
-static void *
-fake_gpa_map(struct bhyve_vm *bvm, uint64_t gpa, size_t len)
-{
-	if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-		return NULL;
-	return ram + gpa;
-}
-
-static int
-fake_msi(struct bhyve_vm *bvm, uint64_t addr, uint64_t data)
-{
-	msi_count++;
-	msi_addr = addr;
-	msi_data = data;
-	return 0;
-}
-
-static int
-fake_pin(struct bhyve_vm *bvm, int pin, bool level)
-{
-	CHECK_EQ(pin, machine_pci_intx_pin(SLOT, 1));
-	intx_level = level;
-	intx_changes++;
-	return 0;
-}
+#define ram		tg_ram
+#define msi_count	tg_msi_count
+#define msi_addr	tg_msi_addr
+#define msi_data	tg_msi_data
+#define intx_level	tg_intx_level
+#define intx_changes	tg_intx_changes
+#define put_desc	tg_put_desc
+#define get16		tg_get16
+#define get32		tg_get32
+#define put16		tg_put16
 
 static struct bhyve_vm *
 vm_with_rnd(struct pci_devinst **pip)
 {
 	struct bhyve_vm *bvm = test_bvm_alloc();
 
-	if (ram == NULL)
-		ram = calloc(1, RAM_SIZE);
-	memset(ram, 0, RAM_SIZE);
-	msi_count = intx_level = intx_changes = 0;
-	bvm->gpa_map = fake_gpa_map;
-	bvm->msi = fake_msi;
-	bvm->ioapic_pin = fake_pin;
+	tg_attach(bvm);
 	set_config_value(bvm->cfg, "pci.0.4.0.device", "virtio-rnd");
 	bvm = test_bvm_init(bvm);
 	*pip = bvm ? pci_emul_find_devinst(bvm, 0, SLOT, 0) : NULL;
 	return bvm;
 }
 
-/* Modern common configuration accesses. */
+/* Modern common configuration accesses (BAR 4). */
 static uint64_t
 rd(struct pci_devinst *pi, uint64_t off, int size)
 {
-	return pi->pi_d->pe_barread(pi, 4, off, size);
+	return tg_bar_read(pi, 4, off, size);
 }
 
 static void
 wr(struct pci_devinst *pi, uint64_t off, int size, uint64_t val)
 {
-	pi->pi_d->pe_barwrite(pi, 4, off, size, val);
-}
-
-static void
-put_desc(uint64_t table, int i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
-{
-	uint8_t *d = ram + table + 16 * i;
-
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
-}
-
-static uint16_t
-get16(uint64_t gpa)
-{
-	uint16_t v;
-
-	memcpy(&v, ram + gpa, 2);
-	return v;
-}
-
-static uint32_t
-get32(uint64_t gpa)
-{
-	uint32_t v;
-
-	memcpy(&v, ram + gpa, 4);
-	return v;
-}
-
-static void
-put16(uint64_t gpa, uint16_t v)
-{
-	memcpy(ram + gpa, &v, 2);
+	tg_bar_write(pi, 4, off, size, val);
 }
 
 /* Make head @head available as avail entry @slot and bump the index. */
@@ -217,8 +158,9 @@ TEST(virtio_rnd_fills_buffers_intx)
 	for (int i = 0; i < 96; i++)
 		nonzero += ram[BUF_GPA + i] != 0;
 	CHECK(nonzero > 80);
-	/* No MSI-X: INTx and the ISR; reading the ISR lowers the line. */
+	/* No MSI-X: INTx (the slot's swizzled pin) and the ISR; reading the ISR lowers it. */
 	CHECK_EQ(intx_level, 1);
+	CHECK_EQ(tg_intx_pin, machine_pci_intx_pin(SLOT, 1));
 	CHECK_EQ(msi_count, 0);
 	CHECK_EQ(rd(pi, 0x1000, 1), 1);
 	CHECK_EQ(intx_level, 0);

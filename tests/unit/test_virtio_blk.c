@@ -17,8 +17,8 @@
 #include "config.h"
 #include "pci_emul.h"
 #include "virtio.h"
+#include "test_guestmem.h"
 
-#define RAM_SIZE	(4u << 20)
 #define SLOT		5
 #define DESC_GPA	0x10000
 #define AVAIL_GPA	0x11000
@@ -29,29 +29,10 @@
 #define QSIZE		16
 #define DISK_SIZE	(1u << 20)
 
-static uint8_t *ram;
 static uint16_t next_avail;
 static char img[64];
 
-static void *
-fake_gpa_map(struct bhyve_vm *bvm, uint64_t gpa, size_t len)
-{
-	if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-		return NULL;
-	return ram + gpa;
-}
-
-static int
-fake_msi(struct bhyve_vm *bvm, uint64_t addr, uint64_t data)
-{
-	return 0;
-}
-
-static int
-fake_pin(struct bhyve_vm *bvm, int pin, bool level)
-{
-	return 0;
-}
+#define ram	tg_ram
 
 static struct bhyve_vm *
 vm_with_blk(const char *opts, struct pci_devinst **pip)
@@ -59,13 +40,8 @@ vm_with_blk(const char *opts, struct pci_devinst **pip)
 	struct bhyve_vm *bvm = test_bvm_alloc();
 	char slot[256];
 
-	if (ram == NULL)
-		ram = calloc(1, RAM_SIZE);
-	memset(ram, 0, RAM_SIZE);
+	tg_attach(bvm);
 	next_avail = 0;
-	bvm->gpa_map = fake_gpa_map;
-	bvm->msi = fake_msi;
-	bvm->ioapic_pin = fake_pin;
 	snprintf(slot, sizeof(slot), "%d,virtio-blk,%s", SLOT, opts);
 	if (pci_parse_slot(bvm->cfg, slot) != 0) {
 		test_bvm_free(bvm);
@@ -91,13 +67,13 @@ make_image(void)
 static uint64_t
 rd(struct pci_devinst *pi, uint64_t off, int size)
 {
-	return pi->pi_d->pe_barread(pi, 4, off, size);
+	return tg_bar_read(pi, 4, off, size);
 }
 
 static void
 wr(struct pci_devinst *pi, uint64_t off, int size, uint64_t val)
 {
-	pi->pi_d->pe_barwrite(pi, 4, off, size, val);
+	tg_bar_write(pi, 4, off, size, val);
 }
 
 static void
@@ -127,18 +103,13 @@ driver_init(struct pci_devinst *pi)
 static void
 put_desc(int i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
-	uint8_t *d = ram + DESC_GPA + 16 * i;
-
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
+	tg_put_desc(DESC_GPA, i, addr, len, flags, next);
 }
 
 static uint16_t
 used_idx(void)
 {
-	return __atomic_load_n((uint16_t *)(ram + USED_GPA + 2), __ATOMIC_ACQUIRE);
+	return tg_get16(USED_GPA + 2);
 }
 
 /*

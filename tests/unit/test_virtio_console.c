@@ -23,8 +23,9 @@
 #include "pci_emul.h"
 #include "pci_virtio_console.h"
 #include "virtio.h"
+#include "test_guestmem.h"
 
-#define RAM_SIZE	(16u << 20)
+#define RAM_SIZE	TG_RAM_SIZE
 #define SLOT		5
 #define QSIZE		16
 #define NQ		6		/* two ports */
@@ -36,30 +37,10 @@
 #define F_MULTIPORT	(1ULL << 1)
 #define F_EMERG_WRITE	(1ULL << 2)
 
-static uint8_t *ram;
+#define ram		tg_ram
 static char dir[40], sock1[64], sock2[64];
 static uint16_t next_avail[NQ], next_desc[NQ], seen[NQ];
 static uint64_t desc_addr[NQ][QSIZE];
-
-static void *
-fake_gpa_map(struct bhyve_vm *bvm, uint64_t gpa, size_t len)
-{
-	if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-		return NULL;
-	return ram + gpa;
-}
-
-static int
-fake_msi(struct bhyve_vm *bvm, uint64_t addr, uint64_t data)
-{
-	return 0;
-}
-
-static int
-fake_pin(struct bhyve_vm *bvm, int pin, bool level)
-{
-	return 0;
-}
 
 static void
 make_dir(void)
@@ -85,15 +66,10 @@ vm_with_con(const char *opts, struct pci_devinst **pip)
 	struct bhyve_vm *bvm = test_bvm_alloc();
 	char slot[512];
 
-	if (ram == NULL)
-		ram = calloc(1, RAM_SIZE);
-	memset(ram, 0, RAM_SIZE);
+	tg_attach(bvm);
 	memset(next_avail, 0, sizeof(next_avail));
 	memset(next_desc, 0, sizeof(next_desc));
 	memset(seen, 0, sizeof(seen));
-	bvm->gpa_map = fake_gpa_map;
-	bvm->msi = fake_msi;
-	bvm->ioapic_pin = fake_pin;
 	snprintf(slot, sizeof(slot), "%d,virtio-console,%s", SLOT, opts);
 	if (pci_parse_slot(bvm->cfg, slot) != 0) {
 		test_bvm_free(bvm);

@@ -26,8 +26,9 @@
 #include "pci_emul.h"
 #include "pci_virtio_net.h"
 #include "virtio.h"
+#include "test_guestmem.h"
 
-#define RAM_SIZE	(4u << 20)
+#define RAM_SIZE	TG_RAM_SIZE
 #define SLOT		3
 #define QSIZE		16
 #define RXQ		0
@@ -40,8 +41,8 @@
 #define F_STATUS	(1ULL << 16)
 #define F_MTU		(1ULL << 3)
 
-static uint8_t *ram;
-static int msi_count;
+#define ram		tg_ram
+#define msi_count	tg_msi_count
 
 /* Ring addresses per queue (modern); the legacy layout is computed. */
 static const uint64_t ring_desc[2] = { 0x10000, 0x20000 };
@@ -108,43 +109,16 @@ NET_BACKEND_SET(tnet_backend);
 
 /* ---- fake VM ---- */
 
-static void *
-fake_gpa_map(struct bhyve_vm *bvm, uint64_t gpa, size_t len)
-{
-	if (gpa >= RAM_SIZE || len > RAM_SIZE - gpa)
-		return NULL;
-	return ram + gpa;
-}
-
-static int
-fake_msi(struct bhyve_vm *bvm, uint64_t addr, uint64_t data)
-{
-	__atomic_add_fetch(&msi_count, 1, __ATOMIC_RELAXED);
-	return 0;
-}
-
-static int
-fake_pin(struct bhyve_vm *bvm, int pin, bool level)
-{
-	return 0;
-}
-
 static struct bhyve_vm *
 vm_with_net(const char *opts, struct pci_devinst **pip)
 {
 	struct bhyve_vm *bvm = test_bvm_alloc();
 	char slot[512];
 
-	if (ram == NULL)
-		ram = calloc(1, RAM_SIZE);
-	memset(ram, 0, RAM_SIZE);
+	tg_attach(bvm);
 	memset(q_next_avail, 0, sizeof(q_next_avail));
 	memset(q_next_desc, 0, sizeof(q_next_desc));
 	memset(q_seen_used, 0, sizeof(q_seen_used));
-	msi_count = 0;
-	bvm->gpa_map = fake_gpa_map;
-	bvm->msi = fake_msi;
-	bvm->ioapic_pin = fake_pin;
 	set_config_value(bvm->cfg, "name", "vm0");
 	snprintf(slot, sizeof(slot), "%d,virtio-net%s%s", SLOT, opts ? "," : "", opts ? opts : "");
 	if (pci_parse_slot(bvm->cfg, slot) != 0) {

@@ -1,0 +1,94 @@
+# CPU backend choice (-o vmm.backend=kvm|emu|auto, docs/kvm.md): the start-up
+# line, the errors, --get-stats, and on real KVM a stop and a continue, also
+# across backends.  LHYVE_KVM_DEV points the KVM backend at another device.
+. "$(dirname "$0")/lib.sh"
+G=${GUESTS:-build/guests}
+RUN="$BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio"
+load() { $BHYVELOAD -m 64M -k "$G/$1.elf" "$2" >/dev/null 2>&1; }
+
+load hello b1
+expect_err "kvm: no /dev/kvm (exit 4, one line)" 4 "^bhyve: /nonexistent/kvm does not exist \(no hardware virtualization" \
+	env LHYVE_KVM_DEV=/nonexistent/kvm $RUN -o vmm.backend=kvm b1
+expect_err "kvm: not a KVM device" 4 "^bhyve: /dev/null is not a KVM device$" \
+	env LHYVE_KVM_DEV=/dev/null $RUN -o vmm.backend=kvm b1
+LHYVE_KVM_DEV=/nonexistent/kvm $RUN b1 >"$T/con" 2>"$T/err" </dev/null; rc=$?
+[ $rc = 1 ] && grep -qx "PASS hello" "$T/con" &&
+	grep -qx "bhyve: b1: CPU backend emu (auto: /nonexistent/kvm does not exist (no hardware virtualization, or the kvm module is not loaded); the software CPU runs the guest)" "$T/err" &&
+	ok "auto without /dev/kvm: software CPU, says why in one line" ||
+	notok "auto without /dev/kvm" "rc=$rc $(cat "$T/err")"
+load hello b1
+$RUN -o vmm.backend=emu b1 >"$T/con" 2>"$T/err" </dev/null; rc=$?
+[ $rc = 1 ] && [ "$(cat "$T/err")" = "bhyve: b1: CPU backend emu" ] && ok "emu: one start-up line" ||
+	notok "emu: one start-up line" "rc=$rc $(cat "$T/err")"
+$BHYVECTL --vm=b1 --get-stats >"$T/stats" 2>&1
+grep -qE '^CPU backend\s+emu$' "$T/stats" && ok "--get-stats names the backend" ||
+	notok "--get-stats names the backend" "$(head -n 4 "$T/stats")"
+$BHYVECTL --vm=b1 --destroy >/dev/null 2>&1
+
+if [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
+	echo "skip - kvm backend runs: no usable /dev/kvm here (tests/nested runs these on KVM)"
+	exit 0
+fi
+if [ -e /sys/module/kvm_pvm ]; then
+	load hello b2
+	$RUN b2 >"$T/con" 2>"$T/err" </dev/null; rc=$?
+	[ $rc = 1 ] && grep -q "CPU backend emu (auto: /dev/kvm is PVM (module kvm_pvm)" "$T/err" &&
+		ok "auto on PVM: software CPU, says why" || notok "auto on PVM" "rc=$rc $(cat "$T/err")"
+	load hello b2
+	timeout 60 $RUN -o vmm.backend=kvm b2 >"$T/con" 2>"$T/err" </dev/null; rc=$?
+	[ $rc = 1 ] && grep -qx "PASS hello" "$T/con" &&
+		grep -q "CPU backend kvm (warning: /dev/kvm is PVM" "$T/err" &&
+		ok "kvm on PVM runs with a warning" || notok "kvm on PVM runs with a warning" "rc=$rc $(cat "$T/err")"
+	$BHYVECTL --vm=b2 --destroy >/dev/null 2>&1
+	echo "skip - kvm save and restore: /dev/kvm is PVM (tests/nested runs it on KVM)"
+	exit 0
+fi
+
+# Real KVM: auto picks it.
+load hello b3
+$RUN b3 >"$T/con" 2>"$T/err" </dev/null; rc=$?
+[ $rc = 1 ] && [ "$(cat "$T/err")" = "bhyve: b3: CPU backend kvm" ] && ok "auto picks KVM" ||
+	notok "auto picks KVM" "rc=$rc $(cat "$T/err")"
+$BHYVECTL --vm=b3 --get-stats | grep -qE '^CPU backend\s+kvm$' && ok "--get-stats: kvm" ||
+	notok "--get-stats: kvm"
+$BHYVECTL --vm=b3 --destroy >/dev/null 2>&1
+
+# A state KVM cannot load (EFER.LMA without LME, paging on): one line, which part, exit 4.
+load hello b4
+$BHYVECTL --vm=b4 --set-efer=0x400 >/dev/null 2>&1
+expect_err "kvm: a state KVM refuses is named" 4 \
+	"cannot load vCPU 0 state into the kvm backend: KVM refuses the control and segment registers: Invalid argument" \
+	$RUN -o vmm.backend=kvm b4
+$BHYVECTL --vm=b4 --destroy >/dev/null 2>&1
+
+# Stop mid-computation with --suspend, continue: every device access once.
+N=$((1 << 26))
+dots() { tr -cd . <"$1" | wc -c; }
+stop_continue() {	# NAME FIRST-BACKEND SECOND-BACKEND
+	local name=$1 vm=b-$2-$3 rc rcx total
+	load cli_count $vm
+	$RUN -o vmm.backend=$2 $vm >"$T/c1" 2>"$T/e1" </dev/null &
+	local pid=$!
+	wait_for "$T/c1" '\.' 120 || notok "$name: guest runs" "$(cat "$T/c1" "$T/e1")"
+	$BHYVECTL --vm=$vm --suspend >/dev/null 2>&1
+	wait $pid; rc=$?
+	if [ $rc = 1 ] && grep -qx "PASS cli_count" "$T/c1"; then
+		echo "skip - $name: the guest finished before --suspend reached it"
+		$BHYVECTL --vm=$vm --destroy >/dev/null 2>&1
+		return
+	fi
+	[ $rc = 5 ] && ok "$name: --suspend stops it (exit 5)" || notok "$name: --suspend stops it" "rc=$rc $(cat "$T/e1")"
+	rcx=$($BHYVECTL --vm=$vm --get-rcx | awk '{print $2}')
+	[ -n "$rcx" ] && [ $((rcx)) -gt 0 ] && [ $((rcx)) -lt $N ] && ok "$name: stopped mid-computation" ||
+		notok "$name: stopped mid-computation" "rcx=$rcx"
+	$RUN -o vmm.backend=$3 $vm >"$T/c2" 2>"$T/e2" </dev/null; rc=$?
+	[ $rc = 1 ] && grep -qx "PASS cli_count" "$T/c2" && ! grep -q START "$T/c2" &&
+		ok "$name: continues to the right result" ||
+		notok "$name: continues to the right result" "rc=$rc $(tail -c 200 "$T/c2") $(cat "$T/e2")"
+	total=$(($(dots "$T/c1") + $(dots "$T/c2")))
+	[ $total = 64 ] && ok "$name: no device access lost or repeated" ||
+		notok "$name: no device access lost or repeated" "$total dots, want 64"
+	$BHYVECTL --vm=$vm --destroy >/dev/null 2>&1
+}
+stop_continue "kvm save and restore" kvm kvm
+stop_continue "emu state continues on kvm" emu kvm

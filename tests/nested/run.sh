@@ -1,0 +1,59 @@
+#!/bin/bash
+# run.sh BUILD - lhyve's KVM backend on real KVM, one level down (docs/kvm.md,
+# "The nested harness").  The host has no usable /dev/kvm (none, or PVM), so
+# this boots Debian's stock kernel (scripts/fetch-kernel.sh) under
+#   qemu-system-x86_64 -accel tcg -cpu max -m 1G
+# whose CPU has SVM with nested paging; its initramfs loads kvm and kvm-amd
+# and holds lhyve's programs, the test guests and the test scripts, and
+# /test.sh (tests/nested/l1.sh) runs the guest and CLI tests there with the
+# KVM backend, all in one boot.  Their ok / not ok / skip lines come back on
+# the serial console and are printed here for tests/run.sh to count.
+# Skipped, loudly, only when qemu or the kernel package cannot be had.
+set -u
+cd "$(dirname "$0")/../.."
+B=${1:-build}
+TIMEOUT=${NESTED_TIMEOUT:-280}
+
+if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
+	echo "skip - nested: qemu-system-x86_64 is not installed (package qemu-system-x86)"
+	exit 0
+fi
+if ! kdir=$(scripts/fetch-kernel.sh 2>"${TMPDIR:-/tmp}/nested-fetch.$$"); then
+	echo "skip - nested: Debian's kernel package cannot be had: $(cat "${TMPDIR:-/tmp}/nested-fetch.$$")"
+	rm -f "${TMPDIR:-/tmp}/nested-fetch.$$"
+	exit 0
+fi
+rm -f "${TMPDIR:-/tmp}/nested-fetch.$$"
+kver=$(cat "$kdir/KVER")
+work=$(mktemp -d /tmp/lhyve-nested.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# The tree as the tests see it: build/ (programs, guests) and tests/.
+files=()
+for p in bhyve bhyveload bhyvectl simple-loader; do
+	[ -x "$B/$p" ] || { echo "not ok - nested: $B/$p is not built"; exit 0; }
+	files+=(-b "$B/$p" -f "$B/$p:/lhyve/build/$p")
+done
+files+=(-f "$B/guests:/lhyve/build/guests" -f "tests/cli:/lhyve/tests/cli" -f "tests/guest:/lhyve/tests/guest")
+if ! scripts/build-initramfs.sh -m kvm -m kvm-amd -b /bin/bash "${files[@]}" \
+	-x "$PWD/tests/nested/l1.sh" -M NESTED-L1-UP "$work/initrd.gz" >"$work/build.log" 2>&1; then
+	echo "not ok - nested: initramfs build"
+	sed 's/^/# /' "$work/build.log" >&2
+	exit 0
+fi
+
+start=$(date +%s)
+timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1G -smp 1 -nographic \
+	-no-reboot -nic none -kernel "$kdir/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
+	-append "console=ttyS0 panic=-1 quiet" </dev/null >"$work/console" 2>&1
+rc=$?
+secs=$(($(date +%s) - start))
+tr -d '\r' <"$work/console" >"$work/log"
+grep -E '^(ok|not ok|skip) - ' "$work/log" | sed 's/^\(ok\|not ok\|skip\) - /\1 - nested: /'
+grep -E '^# ' "$work/log" >&2
+if ! grep -q '^NESTED-DONE' "$work/log"; then
+	echo "not ok - nested: L1 did not finish (qemu status $rc after $secs s)"
+	tail -n 30 "$work/log" | sed 's/^/# /' >&2
+fi
+echo "# nested: L1 boot and tests took $secs s" >&2
+exit 0

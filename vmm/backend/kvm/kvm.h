@@ -1,0 +1,139 @@
+/*
+ * kvm.h - the KVM backend's private declarations (docs/kvm.md).
+ *
+ * vmm/backend/kvm/ is the only place in lhyve that includes <linux/kvm.h>.
+ * The API is Linux's Documentation/virt/kvm/api.rst; section numbers below
+ * refer to it ("api.rst 4.5") and to the SDM.
+ *
+ *   kvm.c        /dev/kvm checks, the VM, memory slots, CPUID, MSR filter,
+ *                the ops table
+ *   kvm_vcpu.c   vCPUs: KVM_RUN, completion of exits, kicks, injection,
+ *                capabilities
+ *   kvm_exit.c   the translation of struct kvm_run exits into struct vm_exit
+ *                (a pure function, unit-tested without /dev/kvm)
+ *   kvm_state.c  struct vm_cpu_state <-> regs, sregs, XSAVE, XCRs, MSRs,
+ *                events, debug registers
+ */
+#ifndef LHYVE_KVM_H
+#define LHYVE_KVM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vmm_backend.h"
+
+/* The KVM capabilities lhyve cannot run without (checked by probe). */
+struct kvm_required_cap {
+	int		cap;
+	const char	*name;
+};
+extern const struct kvm_required_cap kvm_required_caps[];
+
+struct kvm_vm {
+	int			sysfd;		/* /dev/kvm */
+	int			vmfd;
+	int			run_size;	/* KVM_GET_VCPU_MMAP_SIZE */
+	struct vmm_cpu_profile	prof;
+	struct kvm_cpuid2	*supported;	/* KVM_GET_SUPPORTED_CPUID */
+	struct vmm_memmap	map;
+	int			nslots;		/* memory slots in use */
+};
+
+/*
+ * What the kernel holds for the last exit (api.rst 5, "kvm_run"): KVM
+ * finishes an IO, MMIO or MSR exit only at the next KVM_RUN, from the data
+ * userspace left in struct kvm_run.
+ */
+enum kvm_pending {
+	KVM_PENDING_NONE,
+	KVM_PENDING_EXIT,	/* exit returned, userland has not completed it */
+	KVM_PENDING_DONE,	/* complete() filled kvm_run; KVM_RUN finishes it */
+	KVM_PENDING_QUEUED,	/* finishing one exit raised the next: run() returns it */
+};
+
+struct kvm_vcpu {
+	struct kvm_vm		*vm;
+	int			id;
+	int			fd;
+	struct kvm_run		*run;
+	enum kvm_pending	pending;
+	uint32_t		last_reason;	/* exit_reason of the pending exit */
+	uint64_t		rip;		/* KVM's RIP as last seen or set */
+	uint64_t		exit_rip;	/* RIP KVM reported with the pending exit */
+	/* String I/O: KVM hands over 'count' elements at once; lhyve exits once per element. */
+	uint32_t		io_index;
+	uint32_t		io_count;
+	int			mtrap;		/* VM_CAP_MTRAP_EXIT: single-step */
+	int			pause_exit;	/* VM_CAP_PAUSE_EXIT (KVM yields in the kernel) */
+	/* Kicks (kvm_vcpu.c): the thread inside run(), if any. */
+	pthread_mutex_t		kick_mtx;
+	bool			in_run;
+	pthread_t		thread;
+	atomic_int		kicked;
+	struct vm_backend_stats	stats;
+};
+
+/* kvm_exit.c: translate the exit in @run into @vme.  rip: KVM's RIP after the exit. */
+struct kvm_exit_info {
+	uint64_t	rip;
+	uint64_t	rflags;
+	int		vcpuid;
+	bool		mtrap;		/* single-stepping for VM_CAP_MTRAP_EXIT */
+	uint32_t	io_index;	/* element of a string I/O exit */
+};
+void	kvm_exit_translate(const struct kvm_run *run, const struct kvm_exit_info *ei,
+	    struct vm_exit *vme);
+/* The name of a KVM_EXIT_* reason, or NULL. */
+const char *kvm_exit_name(uint32_t reason);
+/* A KVM_EXIT_IO element's value and where it lives in the kvm_run page. */
+uint32_t kvm_io_value(const struct kvm_run *run, uint32_t index);
+void	kvm_io_store(struct kvm_run *run, uint32_t index, uint32_t value);
+
+/* kvm_state.c */
+int	kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st);
+/* Which parts of a state to load (set_reg loads only what the register touches). */
+#define KVM_ST_REGS	0x01
+#define KVM_ST_SREGS	0x02
+#define KVM_ST_FPU	0x04
+#define KVM_ST_MSRS	0x08
+#define KVM_ST_EVENTS	0x10
+#define KVM_ST_DEBUG	0x20
+#define KVM_ST_TSC	0x40	/* the TSC MSR: only with the whole state */
+#define KVM_ST_ALL	0x7f
+int	kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts);
+/* The parts of the state that register @reg (enum vm_reg_name) lives in. */
+int	kvm_state_reg_parts(int reg);
+/* One line: the registers and the bytes at RIP, for a failure report. */
+void	kvm_state_dump(struct kvm_vcpu *vc, char *buf, size_t len);
+
+/* kvm.c */
+int	kvm_vcpu_set_cpuid(struct kvm_vcpu *vc);
+/* The host address of guest-physical [gpa, gpa + len), or NULL. */
+uint8_t	*kvm_gpa_hva(struct kvm_vm *kvm, uint64_t gpa, uint64_t len);
+
+/* kvm_vcpu.c */
+int	kvm_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucookie);
+void	kvm_vcpu_cleanup(void *vcpucookie);
+int	kvm_vcpu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme);
+int	kvm_vcpu_complete(void *vcpucookie, const struct vm_exit *vme);
+void	kvm_vcpu_kick(void *vcpucookie);
+int	kvm_vcpu_get_state(void *vcpucookie, struct vm_cpu_state *st);
+int	kvm_vcpu_set_state(void *vcpucookie, const struct vm_cpu_state *st);
+int	kvm_vcpu_get_reg(void *vcpucookie, int reg, uint64_t *val);
+int	kvm_vcpu_set_reg(void *vcpucookie, int reg, uint64_t val);
+int	kvm_vcpu_get_desc(void *vcpucookie, int reg, struct seg_desc *desc);
+int	kvm_vcpu_set_desc(void *vcpucookie, int reg, const struct seg_desc *desc);
+int	kvm_vcpu_inject_exception(void *vcpucookie, int vector, int errcode_valid,
+	    uint32_t errcode, int restart_instruction);
+int	kvm_vcpu_inject_nmi(void *vcpucookie);
+int	kvm_vcpu_set_intr_source(void *vcpucookie, const struct vmm_intr_source *src);
+int	kvm_vcpu_get_cap(void *vcpucookie, int type, int *val);
+int	kvm_vcpu_set_cap(void *vcpucookie, int type, int val);
+void	kvm_vcpu_get_stats(void *vcpucookie, struct vm_backend_stats *stats);
+/* Install the kick signal's handler (once per process). */
+int	kvm_kick_signal_init(void);
+
+#endif /* LHYVE_KVM_H */

@@ -1,0 +1,621 @@
+/*
+ * kvm_vcpu.c - the KVM backend's vCPUs: KVM_RUN, the completion of exits,
+ * kicks, event injection and capabilities (api.rst 4.10 KVM_RUN, 5 "The
+ * kvm_run structure").
+ *
+ * Completion.  KVM finishes an IO, MMIO or MSR exit at the next KVM_RUN,
+ * from the data userspace left in struct kvm_run; until then the guest's
+ * registers show the instruction not executed yet (RIP at it), as the
+ * software CPU shows an instruction it will replay.  vcpu->pending follows
+ * it: EXIT (returned, userland busy with it), DONE (complete() has filled
+ * kvm_run).  Normally the next run() enters KVM_RUN, which finishes the
+ * instruction and goes on with the guest in one system call.  Otherwise:
+ *
+ *   - before the state is read or written, a DONE exit is finished with
+ *     KVM_RUN and immediate_exit set (api.rst 5: "userspace can re-enter
+ *     the guest ... with the immediate_exit field set to complete pending
+ *     operations without allowing any further instructions to be
+ *     executed"), so a save never lands between an exit and its completion;
+ *   - an exit userland drops (libvmm resumes elsewhere, or restarts the
+ *     instruction to inject a fault) is finished the same way with neutral
+ *     data and the registers put back as they were: the instruction has not
+ *     happened.  The one exception is #GP for an MSR (bhyve's answer to an
+ *     unknown MSR): KVM raises it itself when the exit is completed with
+ *     msr.error set (api.rst 5, KVM_EXIT_X86_RDMSR).
+ *
+ * String I/O.  KVM hands over all 'count' elements of a REP INS/OUTS in one
+ * exit; lhyve's exits carry one element each (vm_inout.string is 0), so
+ * run() returns them one by one and enters KVM_RUN after the last.
+ *
+ * Kicks.  kick() sets immediate_exit, which stays set until a KVM_RUN has
+ * returned for it, and signals the thread inside run() with a signal whose
+ * handler does nothing (SA_RESTART): a guest running in KVM_RUN leaves it
+ * with EINTR.  The signal goes only to a thread inside run(), under
+ * kick_mtx, so it never interrupts a device's system call and never hits a
+ * thread that has gone.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kvm.h"
+
+static int kick_signo;
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+static int kick_error;
+
+static void
+kick_handler(int sig)
+{
+	(void)sig;	/* only there to make KVM_RUN return EINTR */
+}
+
+static void
+kick_install(void)
+{
+	struct sigaction sa;
+
+	/* A real-time signal nothing else in lhyve uses (docs/kvm.md). */
+	kick_signo = SIGRTMIN + 4;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(kick_signo, &sa, NULL) != 0)
+		kick_error = -errno;
+}
+
+int
+kvm_kick_signal_init(void)
+{
+	pthread_once(&kick_once, kick_install);
+	return kick_error;
+}
+
+int
+kvm_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucookie)
+{
+	struct kvm_vm *kvm = vmcookie;
+	struct kvm_vcpu *vc;
+	int error;
+
+	(void)vcpu;
+	vc = calloc(1, sizeof(*vc));
+	if (vc == NULL)
+		return -ENOMEM;
+	vc->vm = kvm;
+	vc->id = vcpuid;
+	pthread_mutex_init(&vc->kick_mtx, NULL);
+	vc->fd = ioctl(kvm->vmfd, KVM_CREATE_VCPU, (unsigned long)vcpuid);
+	if (vc->fd < 0) {
+		error = -errno;
+		goto fail;
+	}
+	vc->run = mmap(NULL, (size_t)kvm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vc->fd, 0);
+	if (vc->run == MAP_FAILED) {
+		error = -errno;
+		vc->run = NULL;
+		goto fail;
+	}
+	if ((error = kvm_vcpu_set_cpuid(vc)) != 0)
+		goto fail;
+	/* KVM_CAP_SYNC_REGS: every exit leaves the GPRs, RIP and RFLAGS in kvm_run. */
+	vc->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	*vcpucookie = vc;
+	return 0;
+fail:
+	kvm_vcpu_cleanup(vc);
+	return error;
+}
+
+void
+kvm_vcpu_cleanup(void *vcpucookie)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+
+	if (vc->run != NULL)
+		munmap(vc->run, (size_t)vc->vm->run_size);
+	if (vc->fd >= 0)
+		close(vc->fd);
+	pthread_mutex_destroy(&vc->kick_mtx);
+	free(vc);
+}
+
+/* KVM_RUN once; 0 for an exit, 1 for EINTR (kick or immediate_exit), else -errno. */
+static int
+kvm_run_once(struct kvm_vcpu *vc)
+{
+	int r;
+
+	vc->stats.backend_entries++;
+	r = ioctl(vc->fd, KVM_RUN, 0);
+	if (r < 0 && errno != EINTR && errno != EAGAIN)
+		return -errno;
+	/* With kvm_valid_regs set, KVM stores the registers on every return. */
+	vc->rip = vc->run->s.regs.regs.rip;
+	if (r < 0 || vc->run->exit_reason == KVM_EXIT_INTR)
+		return 1;
+	return 0;
+}
+
+static bool
+exit_needs_completion(uint32_t reason)
+{
+	return reason == KVM_EXIT_IO || reason == KVM_EXIT_MMIO ||
+	    reason == KVM_EXIT_X86_RDMSR || reason == KVM_EXIT_X86_WRMSR;
+}
+
+/* An exit KVM finishes at the next KVM_RUN has arrived: remember it. */
+static void
+pending_set(struct kvm_vcpu *vc, enum kvm_pending how)
+{
+	vc->pending = how;
+	vc->last_reason = vc->run->exit_reason;
+	vc->exit_rip = vc->rip;
+	vc->io_index = 0;
+	vc->io_count = vc->run->exit_reason == KVM_EXIT_IO ? vc->run->io.count : 1;
+}
+
+/*
+ * Finish the pending exit with KVM_RUN and immediate_exit: no guest
+ * instruction runs.  Finishing one element batch of a string instruction
+ * may raise the next exit: then it is QUEUED for run() to return.
+ */
+static int
+pending_flush(struct kvm_vcpu *vc)
+{
+	int r;
+
+	vc->run->immediate_exit = 1;
+	r = kvm_run_once(vc);
+	vc->run->immediate_exit = atomic_load(&vc->kicked) ? 1 : 0;
+	if (r < 0)
+		return r;
+	if (r == 0 && exit_needs_completion(vc->run->exit_reason)) {
+		pending_set(vc, KVM_PENDING_QUEUED);
+		return 0;
+	}
+	vc->pending = KVM_PENDING_NONE;
+	return 0;
+}
+
+/*
+ * Drop the pending exit: finish it with neutral data (IN and MMIO reads
+ * keep whatever kvm_run holds, an MSR reads 0) and put the registers back,
+ * so the instruction has not happened.  A string instruction's elements
+ * already in memory stay there (docs/kvm.md).
+ */
+static int
+pending_cancel(struct kvm_vcpu *vc)
+{
+	struct kvm_regs regs;
+	int i, error;
+
+	if (ioctl(vc->fd, KVM_GET_REGS, &regs) < 0)
+		return -errno;
+	for (i = 0; i < 64 && vc->pending != KVM_PENDING_NONE; i++) {
+		if (vc->last_reason == KVM_EXIT_X86_RDMSR || vc->last_reason == KVM_EXIT_X86_WRMSR) {
+			vc->run->msr.error = 0;
+			vc->run->msr.data = 0;
+		}
+		if ((error = pending_flush(vc)) != 0)
+			return error;
+	}
+	if (vc->pending != KVM_PENDING_NONE)
+		return -EIO;
+	if (ioctl(vc->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	vc->rip = regs.rip;
+	return 0;
+}
+
+/* Before the state is read or written: nothing may be half done. */
+static int
+settle(struct kvm_vcpu *vc)
+{
+	if (vc->pending == KVM_PENDING_DONE)
+		return pending_flush(vc);
+	return 0;
+}
+
+static int
+set_rip(struct kvm_vcpu *vc, uint64_t rip)
+{
+	struct kvm_regs regs;
+
+	if (ioctl(vc->fd, KVM_GET_REGS, &regs) < 0)
+		return -errno;
+	regs.rip = rip;
+	if (ioctl(vc->fd, KVM_SET_REGS, &regs) < 0)
+		return -errno;
+	vc->rip = rip;
+	return 0;
+}
+
+/* The pending exit (or its next string element) as lhyve's exit. */
+static void
+deliver(struct kvm_vcpu *vc, struct vm_exit *vme)
+{
+	struct kvm_exit_info ei = {
+		.rip = vc->exit_rip,
+		.rflags = vc->run->s.regs.regs.rflags,
+		.vcpuid = vc->id,
+		.mtrap = vc->mtrap != 0,
+		.io_index = vc->io_index,
+	};
+
+	kvm_exit_translate(vc->run, &ei, vme);
+	vc->pending = KVM_PENDING_EXIT;
+}
+
+int
+kvm_vcpu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+	struct kvm_exit_info ei;
+	int r, error = 0;
+
+	/* The next element of a string I/O: KVM already has them all. */
+	if (vc->pending == KVM_PENDING_DONE && vc->last_reason == KVM_EXIT_IO &&
+	    vc->io_index + 1 < vc->io_count && rip == vc->exit_rip) {
+		vc->io_index++;
+		deliver(vc, vme);
+		return 0;
+	}
+	if (vc->pending == KVM_PENDING_QUEUED && rip == vc->exit_rip) {
+		deliver(vc, vme);
+		return 0;
+	}
+	/* Userland dropped the exit (new RIP, restart): it must not happen. */
+	if (vc->pending == KVM_PENDING_EXIT || vc->pending == KVM_PENDING_QUEUED)
+		error = pending_cancel(vc);
+	else if (vc->pending == KVM_PENDING_DONE && rip != vc->exit_rip)
+		error = pending_flush(vc);
+	if (error == 0 && vc->pending == KVM_PENDING_QUEUED) {
+		/* A string instruction went on: its next elements come first. */
+		deliver(vc, vme);
+		return 0;
+	}
+	if (error == 0 && vc->pending == KVM_PENDING_NONE && rip != vc->rip)
+		error = set_rip(vc, rip);
+	if (error != 0)
+		return error;
+
+	pthread_mutex_lock(&vc->kick_mtx);
+	vc->in_run = true;
+	vc->thread = pthread_self();
+	pthread_mutex_unlock(&vc->kick_mtx);
+	r = kvm_run_once(vc);
+	pthread_mutex_lock(&vc->kick_mtx);
+	vc->in_run = false;
+	pthread_mutex_unlock(&vc->kick_mtx);
+	if (r < 0)
+		return r;
+	/* The DONE exit, if any, was finished by this KVM_RUN. */
+	vc->pending = KVM_PENDING_NONE;
+	if (r == 1) {
+		/* Kicked: the kick is served; a later one sets immediate_exit again. */
+		atomic_store(&vc->kicked, 0);
+		vc->run->immediate_exit = 0;
+		memset(vme, 0, sizeof(*vme));
+		vme->exitcode = VM_EXITCODE_BOGUS;
+		vme->rip = vc->rip;
+		return 0;
+	}
+	if (exit_needs_completion(vc->run->exit_reason)) {
+		pending_set(vc, KVM_PENDING_EXIT);
+		deliver(vc, vme);
+		return 0;
+	}
+	ei = (struct kvm_exit_info){
+		.rip = vc->rip,
+		.rflags = vc->run->s.regs.regs.rflags,
+		.vcpuid = vc->id,
+		.mtrap = vc->mtrap != 0,
+	};
+	kvm_exit_translate(vc->run, &ei, vme);
+	if (vc->run->exit_reason == KVM_EXIT_INTERNAL_ERROR ||
+	    vc->run->exit_reason == KVM_EXIT_FAIL_ENTRY) {
+		/* As the software CPU reports an instruction it lacks: registers, bytes. */
+		size_t n = strlen(vme->u.backend_error.msg);
+		char *m = vme->u.backend_error.msg;
+
+		if (n + 3 < sizeof(vme->u.backend_error.msg)) {
+			memcpy(m + n, "; ", 3);
+			kvm_state_dump(vc, m + n + 2, sizeof(vme->u.backend_error.msg) - n - 2);
+		}
+	}
+	return 0;
+}
+
+int
+kvm_vcpu_complete(void *vcpucookie, const struct vm_exit *vme)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+	struct kvm_run *run = vc->run;
+	uint64_t data;
+
+	switch (vme->exitcode) {
+	case VM_EXITCODE_INOUT:
+	case VM_EXITCODE_INST_EMUL:
+	case VM_EXITCODE_RDMSR:
+	case VM_EXITCODE_WRMSR:
+		break;
+	default:
+		return 0;
+	}
+	if (vc->pending != KVM_PENDING_EXIT || vme->rip != vc->exit_rip)
+		return -EINVAL;
+	switch (vme->exitcode) {
+	case VM_EXITCODE_INOUT:
+		if (run->exit_reason != KVM_EXIT_IO)
+			return -EINVAL;
+		if (vme->u.inout.in)
+			kvm_io_store(run, vc->io_index, vme->u.inout.eax);
+		break;
+	case VM_EXITCODE_INST_EMUL:
+		if (run->exit_reason != KVM_EXIT_MMIO)
+			return -EINVAL;
+		if (!run->mmio.is_write) {
+			data = vme->u.mmio.data;
+			memcpy(run->mmio.data, &data, run->mmio.len <= 8 ? run->mmio.len : 8);
+		}
+		break;
+	default:
+		if (run->exit_reason != KVM_EXIT_X86_RDMSR && run->exit_reason != KVM_EXIT_X86_WRMSR)
+			return -EINVAL;
+		run->msr.error = 0;
+		if (run->exit_reason == KVM_EXIT_X86_RDMSR)
+			run->msr.data = vme->u.msr.wval;
+		break;
+	}
+	vc->pending = KVM_PENDING_DONE;
+	return 0;
+}
+
+void
+kvm_vcpu_kick(void *vcpucookie)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+
+	atomic_store(&vc->kicked, 1);
+	__atomic_store_n(&vc->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&vc->kick_mtx);
+	if (vc->in_run)
+		pthread_kill(vc->thread, kick_signo);
+	pthread_mutex_unlock(&vc->kick_mtx);
+}
+
+int
+kvm_vcpu_get_state(void *vcpucookie, struct vm_cpu_state *st)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+	int error;
+
+	if ((error = settle(vc)) != 0)
+		return error;
+	return kvm_state_get(vc, st);
+}
+
+int
+kvm_vcpu_set_state(void *vcpucookie, const struct vm_cpu_state *st)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+	int error;
+
+	if ((error = settle(vc)) != 0)
+		return error;
+	if ((error = kvm_state_set(vc, st, KVM_ST_ALL)) != 0)
+		return error;
+	vc->rip = st->rip;
+	/* Without an in-kernel LAPIC, KVM_RUN loads CR8 from kvm_run (api.rst 5). */
+	vc->run->cr8 = st->cr8;
+	return 0;
+}
+
+int
+kvm_vcpu_get_reg(void *vcpucookie, int reg, uint64_t *val)
+{
+	struct vm_cpu_state *st;
+	int error;
+
+	if ((st = malloc(sizeof(*st))) == NULL)
+		return -ENOMEM;
+	error = kvm_vcpu_get_state(vcpucookie, st);
+	if (error == 0)
+		error = vm_cpu_state_get_reg(st, reg, val);
+	free(st);
+	return error;
+}
+
+/* Read the whole state, change it with @edit, load the parts that changed. */
+static int
+edit_state(struct kvm_vcpu *vc, int parts, int (*edit)(struct vm_cpu_state *, int, const void *),
+    int reg, const void *arg)
+{
+	struct vm_cpu_state *st;
+	int error;
+
+	if ((st = malloc(sizeof(*st))) == NULL)
+		return -ENOMEM;
+	error = kvm_vcpu_get_state(vc, st);
+	if (error == 0)
+		error = edit(st, reg, arg);
+	if (error == 0)
+		error = kvm_state_set(vc, st, parts);
+	if (error == 0) {
+		vc->rip = st->rip;
+		vc->run->cr8 = st->cr8;
+	}
+	free(st);
+	return error;
+}
+
+static int
+edit_reg(struct vm_cpu_state *st, int reg, const void *arg)
+{
+	return vm_cpu_state_set_reg(st, reg, *(const uint64_t *)arg);
+}
+
+static int
+edit_desc(struct vm_cpu_state *st, int reg, const void *arg)
+{
+	return vm_cpu_state_set_desc(st, reg, arg);
+}
+
+int
+kvm_vcpu_set_reg(void *vcpucookie, int reg, uint64_t val)
+{
+	return edit_state(vcpucookie, kvm_state_reg_parts(reg), edit_reg, reg, &val);
+}
+
+int
+kvm_vcpu_get_desc(void *vcpucookie, int reg, struct seg_desc *desc)
+{
+	struct vm_cpu_state *st;
+	int error;
+
+	if ((st = malloc(sizeof(*st))) == NULL)
+		return -ENOMEM;
+	error = kvm_vcpu_get_state(vcpucookie, st);
+	if (error == 0)
+		error = vm_cpu_state_get_desc(st, reg, desc);
+	free(st);
+	return error;
+}
+
+int
+kvm_vcpu_set_desc(void *vcpucookie, int reg, const struct seg_desc *desc)
+{
+	return edit_state(vcpucookie, KVM_ST_SREGS, edit_desc, reg, desc);
+}
+
+int
+kvm_vcpu_inject_exception(void *vcpucookie, int vector, int errcode_valid,
+    uint32_t errcode, int restart_instruction)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+	struct kvm_vcpu_events ev;
+	int error;
+
+	if (vector < 0 || vector >= 32)
+		return -EINVAL;
+	/* #GP(0) for an MSR userland refused: KVM raises it when completing the exit. */
+	if (vc->pending == KVM_PENDING_EXIT && vector == IDT_GP && errcode_valid &&
+	    errcode == 0 && restart_instruction &&
+	    (vc->last_reason == KVM_EXIT_X86_RDMSR || vc->last_reason == KVM_EXIT_X86_WRMSR)) {
+		vc->run->msr.error = 1;
+		vc->pending = KVM_PENDING_DONE;
+		return 0;
+	}
+	if ((error = settle(vc)) != 0)
+		return error;
+	/* A fault at the exiting instruction: the instruction must not happen. */
+	if (restart_instruction && vc->pending != KVM_PENDING_NONE &&
+	    (error = pending_cancel(vc)) != 0)
+		return error;
+	if (ioctl(vc->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	if (ev.exception.injected || ev.exception.pending)
+		return -EBUSY;
+	/* flags 0: the interrupt shadow, NMI and SIPI state are left as they are. */
+	ev.flags = 0;
+	ev.exception.injected = 1;
+	ev.exception.pending = 0;
+	ev.exception.nr = (uint8_t)vector;
+	ev.exception.has_error_code = errcode_valid != 0;
+	ev.exception.error_code = errcode;
+	if (ioctl(vc->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+kvm_vcpu_inject_nmi(void *vcpucookie)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+	int error;
+
+	if ((error = settle(vc)) != 0)
+		return error;
+	/* api.rst 4.74 KVM_NMI: well defined without an in-kernel irqchip. */
+	if (ioctl(vc->fd, KVM_NMI) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+kvm_vcpu_set_intr_source(void *vcpucookie, const struct vmm_intr_source *src)
+{
+	/*
+	 * External interrupts on KVM come with the split irqchip (docs/kvm.md,
+	 * "Interrupts"): the local APIC in the kernel, vmm/io behind it.
+	 */
+	(void)vcpucookie;
+	return src == NULL ? 0 : -ENOTSUP;
+}
+
+int
+kvm_vcpu_get_cap(void *vcpucookie, int type, int *val)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+
+	switch (type) {
+	case VM_CAP_HALT_EXIT:		/* every HLT exits: no in-kernel LAPIC */
+	case VM_CAP_UNRESTRICTED_GUEST:	/* KVM runs real mode */
+		*val = 1;
+		return 0;
+	case VM_CAP_MTRAP_EXIT:
+		*val = vc->mtrap;
+		return 0;
+	case VM_CAP_PAUSE_EXIT:
+		*val = vc->pause_exit;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+int
+kvm_vcpu_set_cap(void *vcpucookie, int type, int val)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+	struct kvm_guest_debug dbg;
+
+	switch (type) {
+	case VM_CAP_HALT_EXIT:
+	case VM_CAP_UNRESTRICTED_GUEST:
+		return val ? 0 : -EINVAL;
+	case VM_CAP_MTRAP_EXIT:
+		/* Single-step (api.rst 4.39 KVM_SET_GUEST_DEBUG): KVM_EXIT_DEBUG after each instruction. */
+		memset(&dbg, 0, sizeof(dbg));
+		if (val)
+			dbg.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+		if (ioctl(vc->fd, KVM_SET_GUEST_DEBUG, &dbg) < 0)
+			return -errno;
+		vc->mtrap = val ? 1 : 0;
+		return 0;
+	case VM_CAP_PAUSE_EXIT:
+		/*
+		 * KVM keeps PAUSE to itself: its pause-loop exiting yields the
+		 * host CPU in the kernel, which is what bhyve -P is for; no
+		 * PAUSE exit reaches userland (bhyve.8).
+		 */
+		vc->pause_exit = val ? 1 : 0;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+void
+kvm_vcpu_get_stats(void *vcpucookie, struct vm_backend_stats *stats)
+{
+	*stats = ((struct kvm_vcpu *)vcpucookie)->stats;
+}
