@@ -286,20 +286,22 @@ TEST(tsc_rate_and_adjust)
 		;
 	t1 = rdtsc(&f);
 	h1 = mono_ns();
-	CHECK(t1 - t0 >= 20000000 && t1 - t0 <= (uint64_t)(h1 - h0));
+	/* (1 us of slack: the two clocks are read at different instants.) */
+	CHECK(t1 - t0 >= 20000000 && t1 - t0 <= (uint64_t)(h1 - h0) + 1000);
 	/* WRMSR TSC moves TSC_ADJUST by the same amount (SDM Vol. 3B 18.17.3). */
 	t0 = rd(&f, 0x10);
 	CHECK_EQ(wrmsr(&f, 0x10, t0 + 5000000000ULL), EMU_OK);
+	/* Bounds wide enough for a loaded host that stops us for a while. */
 	adj = rd(&f, 0x3b);
-	CHECK(adj >= 4900000000ULL && adj <= 5000000000ULL);
+	CHECK(adj >= 3000000000ULL && adj <= 5000000000ULL);
 	t1 = rd(&f, 0x10);
-	CHECK(t1 >= t0 + 5000000000ULL && t1 < t0 + 5100000000ULL);
+	CHECK(t1 >= t0 + 5000000000ULL && t1 < t0 + 7000000000ULL);
 	/* ... and the reverse. */
 	CHECK_EQ(wrmsr(&f, 0x3b, 0), EMU_OK);
 	CHECK_EQ(rd(&f, 0x3b), 0);
-	CHECK(rd(&f, 0x10) < t0 + 1000000000ULL);
+	CHECK(rd(&f, 0x10) < t0 + 3000000000ULL);
 	CHECK_EQ(wrmsr(&f, 0x3b, -1000000ULL), EMU_OK);
-	CHECK(rd(&f, 0x10) < t0 + 1000000000ULL - 1000000ULL);
+	CHECK(rd(&f, 0x10) < t0 + 3000000000ULL - 1000000ULL);
 	fx_fini(&f);
 }
 
