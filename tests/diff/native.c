@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <ucontext.h>
 
 #include "native.h"
@@ -60,6 +61,77 @@ diff_emit_pops(uint8_t **p)
 
 	memcpy(*p, pops, sizeof(pops));
 	*p += sizeof(pops);
+}
+
+int
+(*diff_build_harness(uint8_t *code, uint64_t base, uint64_t fx_base))(void)
+{
+	uint8_t *p;
+	int r;
+
+	memset(code, 0xcc, 0x1000);
+	p = code + DIFF_ENTRY;
+	diff_emit_pushes(&p);			/* callee-saved registers */
+	diff_emit_mov(&p, 4 /* RSP */, base + DIFF_SL_HOSTRSP, true);
+	if (fx_base != 0) {
+		diff_emit_fx(&p, fx_base + DIFF_FX_HOST, false);
+		diff_emit_fx(&p, fx_base + DIFF_FX_IN, true);
+	}
+	*p++ = 0xff;				/* push qword [rip+flags]; popfq */
+	diff_emit_rip(&p, 6, base + DIFF_SL_IN + 16 * 8);
+	*p++ = 0x9d;
+	for (r = 0; r < 16; r++)
+		diff_emit_mov(&p, r, base + DIFF_SL_IN + 8 * r, false);
+	if (p > code + DIFF_SLOT - 15)
+		abort();
+	memset(p, 0x90, (size_t)(code + DIFF_SLOT - p));
+
+	p = code + DIFF_SLOT;
+	for (r = 0; r < 16; r++)
+		diff_emit_mov(&p, r, base + DIFF_SL_OUT + 8 * r, true);
+	diff_emit_mov(&p, 4, base + DIFF_SL_HOSTRSP, false);
+	*p++ = 0x9c;				/* pushfq; pop qword [rip+flags] */
+	*p++ = 0x8f;
+	diff_emit_rip(&p, 0, base + DIFF_SL_OUT + 16 * 8);
+	if (fx_base != 0) {
+		diff_emit_fx(&p, fx_base + DIFF_FX_OUT, false);
+		diff_emit_fx(&p, fx_base + DIFF_FX_HOST, true);
+	}
+	*p++ = 0xfc;				/* cld: the ABI wants DF = 0 */
+	diff_emit_pops(&p);
+	*p++ = 0x31; *p++ = 0xc0; *p++ = 0xc3;	/* xor eax, eax; ret */
+	if (p > code + DIFF_LANDING)
+		abort();
+
+	/* RSP may be anything here: take the host's back first. */
+	p = code + DIFF_LANDING;
+	diff_emit_mov(&p, 4, base + DIFF_SL_HOSTRSP, false);
+	if (fx_base != 0) {
+		diff_emit_fx(&p, fx_base + DIFF_FX_OUT, false);
+		diff_emit_fx(&p, fx_base + DIFF_FX_HOST, true);
+	}
+	*p++ = 0xfc;
+	diff_emit_pops(&p);
+	*p++ = 0xb8; *p++ = 1; *p++ = 0; *p++ = 0; *p++ = 0;	/* mov eax, 1 */
+	*p++ = 0xc3;
+	return (int (*)(void))(uintptr_t)(base + DIFF_ENTRY);
+}
+
+void *
+diff_map_fixed(uint64_t addr, size_t size, bool exec)
+{
+	void *p;
+
+	p = mmap((void *)(uintptr_t)addr, size,
+	    PROT_READ | PROT_WRITE | (exec ? PROT_EXEC : 0),
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (p != (void *)(uintptr_t)addr) {	/* an old kernel's hint */
+		munmap(p, size);
+		return NULL;
+	}
+	return p;
 }
 
 static uint64_t fault_code, fault_size, fault_landing;

@@ -32,7 +32,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <ucontext.h>
 #include <cpuid.h>
@@ -59,11 +58,6 @@
 #endif
 
 /* Layout of the code page (offsets from DIFF_CODE). */
-#define SL_IN		0x000	/* 16 GPRs, then RFLAGS */
-#define SL_OUT		0x100
-#define SL_HOSTRSP	0x200
-#define ENTRY		0x400
-#define LANDING		0xa00
 
 static uint8_t *code;		/* DIFF_CODE */
 static uint8_t *data;		/* DIFF_DATA */
@@ -83,72 +77,19 @@ static const char *const gpr_name[16] = {
 
 /* ---- native execution ---- */
 
-/*
- * Build the fixed parts of the code page: prologue at ENTRY ending in NOPs
- * up to the instruction slot, epilogue at DIFF_SLOT_END, landing pad.
- */
-static void
-build_code(void)
-{
-	uint64_t base = DIFF_CODE;
-	uint8_t *p;
-	int r;
-
-	memset(code, 0xcc, DIFF_CODE_SIZE);
-	p = code + ENTRY;
-	diff_emit_pushes(&p);	/* callee-saved registers */
-	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, true);
-	*p++ = 0xff;				/* push qword [rip+flags]; popfq */
-	diff_emit_rip(&p, 6, base + SL_IN + 16 * 8);
-	*p++ = 0x9d;
-	for (r = 0; r < 16; r++)
-		diff_emit_mov(&p, r, base + SL_IN + 8 * r, false);
-	VERIFY(p <= code + (DIFF_SLOT_END - DIFF_CODE) - 15);
-	memset(p, 0x90, code + (DIFF_SLOT_END - DIFF_CODE) - p);
-
-	p = code + (DIFF_SLOT_END - DIFF_CODE);
-	for (r = 0; r < 16; r++)
-		diff_emit_mov(&p, r, base + SL_OUT + 8 * r, true);
-	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, false);
-	*p++ = 0x9c;				/* pushfq; pop qword [rip+flags] */
-	*p++ = 0x8f;
-	diff_emit_rip(&p, 0, base + SL_OUT + 16 * 8);
-	*p++ = 0xfc;				/* cld: the ABI wants DF = 0 */
-	diff_emit_pops(&p);
-	*p++ = 0x31; *p++ = 0xc0; *p++ = 0xc3;	/* xor eax, eax; ret */
-	VERIFY(p <= code + LANDING);
-
-	p = code + LANDING;
-	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, false);
-	*p++ = 0xfc;
-	diff_emit_pops(&p);
-	*p++ = 0xb8; *p++ = 1; *p++ = 0; *p++ = 0; *p++ = 0;	/* mov eax, 1 */
-	*p++ = 0xc3;
-	nat_entry = (int (*)(void))(uintptr_t)(base + ENTRY);
-}
-
+/* The code page (native.h's harness, no FPU state) and the data window. */
 static int
 native_setup(void)
 {
-	void *p;
-
-	p = mmap((void *)(uintptr_t)DIFF_CODE, DIFF_CODE_SIZE,
-	    PROT_READ | PROT_WRITE | PROT_EXEC,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p != (void *)(uintptr_t)DIFF_CODE)
+	code = diff_map_fixed(DIFF_CODE, DIFF_CODE_SIZE, true);
+	data = diff_map_fixed(DIFF_DATA, DIFF_DATA_SIZE, false);
+	if (code == NULL || data == NULL)
 		return -ENOMEM;
-	code = p;
-	p = mmap((void *)(uintptr_t)DIFF_DATA, DIFF_DATA_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p != (void *)(uintptr_t)DIFF_DATA)
-		return -ENOMEM;
-	data = p;
 	init_img = malloc(DIFF_DATA_SIZE);
 	nat_img = malloc(DIFF_DATA_SIZE);
 	VERIFY(init_img != NULL && nat_img != NULL);
-	build_code();
-
-	diff_catch_faults(DIFF_CODE, DIFF_CODE_SIZE, DIFF_CODE + LANDING, &nat_signal);
+	nat_entry = diff_build_harness(code, DIFF_CODE, 0);
+	diff_catch_faults(DIFF_CODE, DIFF_CODE_SIZE, DIFF_CODE + DIFF_LANDING, &nat_signal);
 	return 0;
 }
 
@@ -160,13 +101,13 @@ native_run(const struct diff_case *c, uint64_t *gpr, uint64_t *flags)
 
 	memset(slot - 15, 0x90, 15 - c->len);
 	memcpy(slot - c->len, c->bytes, c->len);
-	memcpy(code + SL_IN, c->gpr, 16 * 8);
-	memcpy(code + SL_IN + 16 * 8, &c->rflags, 8);
+	memcpy(code + DIFF_SL_IN, c->gpr, 16 * 8);
+	memcpy(code + DIFF_SL_IN + 16 * 8, &c->rflags, 8);
 	nat_signal = 0;
 	if (nat_entry() != 0)
 		return nat_signal != 0 ? nat_signal : -1;
-	memcpy(gpr, code + SL_OUT, 16 * 8);
-	memcpy(flags, code + SL_OUT + 16 * 8, 8);
+	memcpy(gpr, code + DIFF_SL_OUT, 16 * 8);
+	memcpy(flags, code + DIFF_SL_OUT + 16 * 8, 8);
 	return 0;
 }
 

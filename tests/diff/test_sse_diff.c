@@ -32,7 +32,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <ucontext.h>
 #include <cpuid.h>
@@ -57,16 +56,10 @@
 #define ITERS_DEFAULT	1500
 #endif
 
-/* Code page layout (offsets from DIFF_CODE), and the FXSAVE page after it. */
-#define SL_IN		0x000	/* 16 GPRs, then RFLAGS */
-#define SL_OUT		0x100
-#define SL_HOSTRSP	0x200
-#define ENTRY		0x400
-#define LANDING		0xa00
+/* The harness's FXSAVE images (native.h) live in a page of their own. */
 #define FXPAGE		(DIFF_CODE + 0x2000)
-#define FX_IN		0x000
-#define FX_OUT		0x200
-#define FX_HOST		0x400
+#define FX_IN		DIFF_FX_IN
+#define FX_OUT		DIFF_FX_OUT
 #define DATA_SIZE	4096	/* the part of the data window the cases use */
 
 static uint8_t *code, *fxp, *data;
@@ -602,74 +595,17 @@ again:
 
 /* ---- native ---- */
 
-static void
-build_code(void)
-{
-	uint64_t base = DIFF_CODE;
-	uint8_t *p;
-	int r;
-
-	memset(code, 0xcc, DIFF_CODE_SIZE);
-	p = code + ENTRY;
-	diff_emit_pushes(&p);	/* callee-saved registers */
-	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, true);
-	diff_emit_fx(&p, FXPAGE + FX_HOST, false);
-	diff_emit_fx(&p, FXPAGE + FX_IN, true);
-	*p++ = 0xff;				/* push qword [rip+flags]; popfq */
-	diff_emit_rip(&p, 6, base + SL_IN + 16 * 8);
-	*p++ = 0x9d;
-	for (r = 0; r < 16; r++)
-		diff_emit_mov(&p, r, base + SL_IN + 8 * r, false);
-	VERIFY(p <= code + (DIFF_SLOT_END - DIFF_CODE) - 15);
-	memset(p, 0x90, code + (DIFF_SLOT_END - DIFF_CODE) - p);
-
-	p = code + (DIFF_SLOT_END - DIFF_CODE);
-	for (r = 0; r < 16; r++)
-		diff_emit_mov(&p, r, base + SL_OUT + 8 * r, true);
-	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, false);
-	*p++ = 0x9c;
-	*p++ = 0x8f;
-	diff_emit_rip(&p, 0, base + SL_OUT + 16 * 8);
-	diff_emit_fx(&p, FXPAGE + FX_OUT, false);
-	diff_emit_fx(&p, FXPAGE + FX_HOST, true);
-	*p++ = 0xfc;
-	diff_emit_pops(&p);
-	*p++ = 0x31; *p++ = 0xc0; *p++ = 0xc3;
-	VERIFY(p <= code + LANDING);
-
-	p = code + LANDING;
-	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, false);
-	diff_emit_fx(&p, FXPAGE + FX_OUT, false);
-	diff_emit_fx(&p, FXPAGE + FX_HOST, true);
-	*p++ = 0xfc;
-	diff_emit_pops(&p);
-	*p++ = 0xb8; *p++ = 1; *p++ = 0; *p++ = 0; *p++ = 0;
-	*p++ = 0xc3;
-	nat_entry = (int (*)(void))(uintptr_t)(base + ENTRY);
-}
 
 static int
 native_setup(void)
 {
-	void *p;
-
-	p = mmap((void *)(uintptr_t)DIFF_CODE, DIFF_CODE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p != (void *)(uintptr_t)DIFF_CODE)
+	code = diff_map_fixed(DIFF_CODE, DIFF_CODE_SIZE, true);
+	fxp = diff_map_fixed(FXPAGE, 4096, false);
+	data = diff_map_fixed(DIFF_DATA, DATA_SIZE, false);
+	if (code == NULL || fxp == NULL || data == NULL)
 		return -ENOMEM;
-	code = p;
-	p = mmap((void *)(uintptr_t)FXPAGE, 4096, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p != (void *)(uintptr_t)FXPAGE)
-		return -ENOMEM;
-	fxp = p;
-	p = mmap((void *)(uintptr_t)DIFF_DATA, DATA_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p != (void *)(uintptr_t)DIFF_DATA)
-		return -ENOMEM;
-	data = p;
-	build_code();
-	diff_catch_faults(DIFF_CODE, DIFF_CODE_SIZE, DIFF_CODE + LANDING, &nat_signal);
+	nat_entry = diff_build_harness(code, DIFF_CODE, FXPAGE);
+	diff_catch_faults(DIFF_CODE, DIFF_CODE_SIZE, DIFF_CODE + DIFF_LANDING, &nat_signal);
 	return 0;
 }
 
@@ -680,16 +616,16 @@ native_run(const struct sse_case *c, uint64_t *gpr, uint64_t *flags, uint8_t *fx
 
 	memset(slot - 15, 0x90, 15 - c->len);
 	memcpy(slot - c->len, c->bytes, c->len);
-	memcpy(code + SL_IN, c->gpr, 16 * 8);
-	memcpy(code + SL_IN + 16 * 8, &c->rflags, 8);
+	memcpy(code + DIFF_SL_IN, c->gpr, 16 * 8);
+	memcpy(code + DIFF_SL_IN + 16 * 8, &c->rflags, 8);
 	memcpy(fxp + FX_IN, c->fx, 512);
 	nat_signal = 0;
 	if (nat_entry() != 0) {
 		memcpy(fx, fxp + FX_OUT, 512);
 		return nat_signal != 0 ? nat_signal : -1;
 	}
-	memcpy(gpr, code + SL_OUT, 16 * 8);
-	memcpy(flags, code + SL_OUT + 16 * 8, 8);
+	memcpy(gpr, code + DIFF_SL_OUT, 16 * 8);
+	memcpy(flags, code + DIFF_SL_OUT + 16 * 8, 8);
 	memcpy(fx, fxp + FX_OUT, 512);
 	return 0;
 }

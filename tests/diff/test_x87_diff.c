@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <ucontext.h>
 
@@ -55,15 +54,9 @@
 /* Our own pages (a process of its own: test_diff's addresses are free). */
 #define X_CODE		0x42000000ULL
 #define X_CODE_SIZE	0x3000ULL
-#define SL_IN		0x000	/* 16 GPRs, RFLAGS */
-#define SL_OUT		0x100
-#define SL_HOSTRSP	0x200
-#define ENTRY		0x400
-#define SLOT_END	0x800
-#define LANDING		0xa00
-#define FX_IN		0x1000
-#define FX_OUT		0x1200
-#define FX_HOST		0x1400
+#define X_FX		0x1000	/* the harness's FXSAVE images, after the code page */
+#define FX_IN		(X_FX + DIFF_FX_IN)
+#define FX_OUT		(X_FX + DIFF_FX_OUT)
 
 static uint8_t *code, *data, *init_img, *nat_img;
 static volatile sig_atomic_t nat_signal;
@@ -296,71 +289,19 @@ gen_state(uint8_t *fx, bool raw)
 
 /* ---- native execution ---- */
 
-static void
-build_code(void)
-{
-	uint64_t base = X_CODE;
-	uint8_t *p;
-	int r;
-
-	memset(code, 0xcc, 0x1000);
-	p = code + ENTRY;
-	diff_emit_pushes(&p);	/* callee-saved registers */
-	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, true);
-	diff_emit_fx(&p, base + FX_HOST, false);
-	diff_emit_fx(&p, base + FX_IN, true);
-	*p++ = 0xff;				/* push qword [rip+flags]; popfq */
-	diff_emit_rip(&p, 6, base + SL_IN + 16 * 8);
-	*p++ = 0x9d;
-	for (r = 0; r < 16; r++)
-		diff_emit_mov(&p, r, base + SL_IN + 8 * r, false);
-	VERIFY(p <= code + SLOT_END - 15);
-	memset(p, 0x90, code + SLOT_END - p);
-
-	p = code + SLOT_END;
-	for (r = 0; r < 16; r++)
-		diff_emit_mov(&p, r, base + SL_OUT + 8 * r, true);
-	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, false);
-	*p++ = 0x9c;				/* pushfq; pop qword [rip+flags] */
-	*p++ = 0x8f;
-	diff_emit_rip(&p, 0, base + SL_OUT + 16 * 8);
-	diff_emit_fx(&p, base + FX_OUT, false);
-	diff_emit_fx(&p, base + FX_HOST, true);
-	*p++ = 0xfc;
-	diff_emit_pops(&p);
-	*p++ = 0x31; *p++ = 0xc0; *p++ = 0xc3;
-	VERIFY(p <= code + LANDING);
-
-	p = code + LANDING;
-	diff_emit_mov(&p, GPR_RSP, base + SL_HOSTRSP, false);
-	diff_emit_fx(&p, base + FX_HOST, true);
-	*p++ = 0xfc;
-	diff_emit_pops(&p);
-	*p++ = 0xb8; *p++ = 1; *p++ = 0; *p++ = 0; *p++ = 0;
-	*p++ = 0xc3;
-	nat_entry = (int (*)(void))(uintptr_t)(base + ENTRY);
-}
 
 static int
 native_setup(void)
 {
-	void *p;
-
-	p = mmap((void *)(uintptr_t)X_CODE, X_CODE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p != (void *)(uintptr_t)X_CODE)
+	code = diff_map_fixed(X_CODE, X_CODE_SIZE, true);
+	data = diff_map_fixed(DIFF_DATA, DIFF_DATA_SIZE, false);
+	if (code == NULL || data == NULL)
 		return -ENOMEM;
-	code = p;
-	p = mmap((void *)(uintptr_t)DIFF_DATA, DIFF_DATA_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-	if (p != (void *)(uintptr_t)DIFF_DATA)
-		return -ENOMEM;
-	data = p;
 	init_img = malloc(DIFF_DATA_SIZE);
 	nat_img = malloc(DIFF_DATA_SIZE);
 	VERIFY(init_img != NULL && nat_img != NULL);
-	build_code();
-	diff_catch_faults(X_CODE, 0x1000, X_CODE + LANDING, &nat_signal);
+	nat_entry = diff_build_harness(code, X_CODE, X_CODE + X_FX);
+	diff_catch_faults(X_CODE, 0x1000, X_CODE + DIFF_LANDING, &nat_signal);
 	return 0;
 }
 
@@ -375,18 +316,18 @@ struct xcase {
 static int
 native_run(const struct xcase *c, uint64_t *gpr, uint64_t *flags, uint8_t *fx)
 {
-	uint8_t *slot = code + SLOT_END;
+	uint8_t *slot = code + DIFF_SLOT;
 
 	memset(slot - 15, 0x90, 15 - c->len);
 	memcpy(slot - c->len, c->bytes, c->len);
-	memcpy(code + SL_IN, c->gpr, 16 * 8);
-	memcpy(code + SL_IN + 16 * 8, &c->rflags, 8);
+	memcpy(code + DIFF_SL_IN, c->gpr, 16 * 8);
+	memcpy(code + DIFF_SL_IN + 16 * 8, &c->rflags, 8);
 	memcpy(code + FX_IN, c->fx, 512);
 	nat_signal = 0;
 	if (nat_entry() != 0)
 		return nat_signal != 0 ? nat_signal : -1;
-	memcpy(gpr, code + SL_OUT, 16 * 8);
-	memcpy(flags, code + SL_OUT + 16 * 8, 8);
+	memcpy(gpr, code + DIFF_SL_OUT, 16 * 8);
+	memcpy(flags, code + DIFF_SL_OUT + 16 * 8, 8);
 	memcpy(fx, code + FX_OUT, 512);
 	return 0;
 }
@@ -438,7 +379,7 @@ struct eres {
 static void
 emu_run_case(const struct xcase *c, struct eres *r)
 {
-	uint64_t rip = X_CODE + SLOT_END - (uint64_t)c->len;
+	uint64_t rip = X_CODE + DIFF_SLOT - (uint64_t)c->len;
 	struct emu_insn in;
 	int rc;
 
@@ -490,7 +431,7 @@ encode_mem(struct xcase *c, const uint8_t *op, int nop, int reg, uint64_t target
 		memcpy(b + n, op, nop);
 		n += nop;
 		b[n++] = (uint8_t)(reg << 3 | 5);
-		disp = (int32_t)(target - (X_CODE + SLOT_END));
+		disp = (int32_t)(target - (X_CODE + DIFF_SLOT));
 		memcpy(b + n, &disp, 4);
 		return n + 4;
 	}
