@@ -63,7 +63,7 @@ for b in "${builds[@]}"; do
 		for t in tests/boot/test_*.sh; do
 			[ -f "$t" ] || continue
 			# Several Linux boots: a budget of its own (CI's total is 60 min).
-			RUN_TIMEOUT=1500 run_one "$kind:boot:$(basename "$t" .sh)" env BUILD="$b" \
+			RUN_TIMEOUT=2400 run_one "$kind:boot:$(basename "$t" .sh)" env BUILD="$b" \
 			    GUESTS=build/guests bash "$t"
 		done
 	fi

@@ -18,7 +18,9 @@ if ! scripts/build-initramfs.sh -x tests/boot/guest-test.sh "$T/initrd" >"$T/mk"
 fi
 MEM=512M
 CMD="console=ttyS0 panic=-1"
-BOOT_TIMEOUT=${BOOT_TIMEOUT:-180}
+# A boot takes ~20 s on an idle host; the bound is for a hang, and wide
+# enough for a host loaded several times over (CI has seen 180 s there).
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-400}
 
 # boot NAME ACTION [bhyveload args...] : load and run, console in $T/NAME.con
 boot() {
