@@ -149,6 +149,34 @@ TEST(extint_needs_lint0)
 	guest_stop(&g);
 }
 
+/* LINT0 masked; IOAPIC pin 0, the 8259's INT, in ExtINT mode (edge, high). */
+static uint8_t *
+setup_pic_ioapic_pin0(uint8_t *p)
+{
+	p = emit_pic(p, 0xf3, 0xfe);		/* IRQ 2 (cascade), 3, 8 unmasked */
+	p = tiny_emit_store(p, 0xfee000f0, 0x1ff);
+	return tiny_emit_rte(p, 0, 0x700);
+}
+
+TEST(extint_through_ioapic_pin0)
+{
+	struct tinyguest g;
+
+	guest_start(&g, setup_pic_ioapic_pin0);
+	/* The 8259's vector through the I/O APIC's ExtINT message (MP spec 5.3.1). */
+	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 3, -1), 0);
+	CHECK(tiny_wait_count(&g, 0x63, 1));
+	/* Each INTA lowers INT, the next request raises it: one edge each. */
+	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 3, -1), 0);
+	CHECK(tiny_wait_count(&g, 0x63, 2));
+	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 8, -1), 0);
+	CHECK(tiny_wait_count(&g, 0x68, 1));
+	usleep(50000);
+	CHECK_EQ(tiny_count(&g, 0x63), 2);
+	CHECK_EQ(tiny_count(&g, 0x68), 1);
+	guest_stop(&g);
+}
+
 /* PIT at 100 Hz (count 11932) through the 8259, IRQ 0 only. */
 static uint8_t *
 setup_pit_8259(uint8_t *p)
