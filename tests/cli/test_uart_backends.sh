@@ -81,7 +81,7 @@ $BHYVECTL --vm=u4 --destroy >/dev/null 2>&1
 
 # The PCI uart (-s N,uart,backend) takes the same backends: on stdio it
 # carries what the guest writes to its BAR 0 (tests/guest/pciuart.S).
-$BHYVELOAD -m 64M -k "$B/guests/pciuart.elf" u5 >/dev/null 2>&1
+$BHYVELOAD -m 64M -k "${GUESTS:-build/guests}/pciuart.elf" u5 >/dev/null 2>&1
 timeout 60 $BHYVE -m 64M -s 0,hostbridge -s 5,uart,stdio -s 31,lpc u5 \
 	>"$T/u5.out" 2>"$T/u5.err" </dev/null
 rc=$?
