@@ -196,6 +196,12 @@ machine_e820(uint64_t lowmem, uint64_t highmem,
 #define	MACHINE_IO_TESTDEV		0x00e0	/* 0xe0-0xeb */
 #define	MACHINE_TESTDEV_IOMEM_BASE	0xff000000ULL
 #define	MACHINE_TESTDEV_IOMEM_SIZE	0x10000ULL
+/*
+ * pc-testdev's IRQ line ports, one per IOAPIC pin.  QEMU's 0x2000 is the
+ * bottom of our PCI I/O window: with the device there, BARs start above.
+ */
+#define	MACHINE_IO_TESTDEV_IRQ		0x2000
+#define	MACHINE_TESTDEV_NIRQ		MACHINE_IOAPIC_NPINS
 
 /* QEMU's fw_cfg on x86 (QEMU docs/specs/fw_cfg.rst, "Register Locations"). */
 #define	MACHINE_IO_FWCFG		0x0510	/* selector; data at +1 */

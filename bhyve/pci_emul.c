@@ -923,6 +923,8 @@ pci_emul_init(struct bhyve_vm *bvm)
 		return (-1);
 	pthread_mutex_init(&pb->pb_mtx, NULL);
 	pb->pb_iobase = MACHINE_PCI_IO_BASE;
+	if (get_config_bool_default(bvm->cfg, "lpc.pc-testdev", false))
+		pb->pb_iobase = MACHINE_IO_TESTDEV_IRQ + MACHINE_TESTDEV_NIRQ;
 	pb->pb_iolimit = MACHINE_PCI_IO_LIMIT;
 	pb->pb_mem32base = MACHINE_PCI_MEM32_BASE;
 	highend = VM_HIGHMEM_BASE;

@@ -15,6 +15,7 @@ struct bhyve_vm;
 /* Sources that drive ISA IRQ lines, one bit each in lpc_irq_level[]. */
 #define	LPC_IRQSRC_COM(unit)	(1u << (unit))
 #define	LPC_IRQSRC_SCI		(1u << LPC_UART_NUM)
+#define	LPC_IRQSRC_TESTDEV	(1u << (LPC_UART_NUM + 1))	/* pc-testdev */
 
 /* Drives one ISA line from one source; lines wire-OR their sources. */
 void	lpc_irq_set(struct bhyve_vm *bvm, int irq, uint32_t source, bool level);

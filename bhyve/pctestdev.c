@@ -10,10 +10,13 @@
  *	0xe4-0xe7	"flush page": a dword write names a guest page
  *	0xe8-0xeb	the same scratch register, a byte at a time
  *	0xff000000	64 KiB of scratch memory, any width
+ *	0x2000-0x2017	IRQ lines: a byte written to 0x2000 + N raises line
+ *			N (nonzero) or lowers it (zero), as QEMU's
+ *			test_irq_line (N is a GSI: ISA IRQ N, IOAPIC pin N)
  *
- * QEMU's IRQ line ports (0x2000 + N, 24 lines) are not here: they need
- * the ISA interrupt calls of libvmmapi (vm_isa_assert_irq), which do not
- * exist yet.
+ * The ISA lines are wired-OR with the LPC bridge's other sources
+ * (lpc_irq_set); pins 16-23, the PCI INTx pins, go to the IOAPIC as the
+ * PCI functions' do (FreeBSD's pctestdev.c: vm_ioapic_assert_irq).
  *
  * Concurrency: the scratch register and memory are under pt_mtx; the exit
  * request is one atomic in struct bhyve_vm.
@@ -28,6 +31,7 @@
 #include "inout.h"
 #include "mem.h"
 #include "config.h"
+#include "pci_lpc.h"
 #include "pctestdev.h"
 
 #define	PT_SCRATCH	MACHINE_IO_TESTDEV		/* 0xe0 */
@@ -111,6 +115,34 @@ pctestdev_flush(struct bhyve_vm *bvm, int in, int port, int bytes,
 	return (0);
 }
 
+/*
+ * IRQ line N.  GSIs as QEMU's gsi_handler: 0-15 are the ISA IRQs (the
+ * 8259's input N and, by the machine map, IOAPIC pin N, IRQ 0 on pin 2),
+ * 16-23 IOAPIC pins only.  Line 2, the 8259's cascade input, is IOAPIC pin
+ * 2 alone (QEMU's GSI 2).  Byte writes only (QEMU and FreeBSD); other
+ * accesses do nothing, reads give 0.
+ */
+static int
+pctestdev_irq(struct bhyve_vm *bvm, int in, int port, int bytes,
+    uint32_t *eax, void *arg)
+{
+	int line = port - MACHINE_IO_TESTDEV_IRQ;
+	bool level;
+
+	if (in) {
+		*eax = 0;
+		return (0);
+	}
+	if (bytes != 1 || line < 0 || line >= MACHINE_TESTDEV_NIRQ)
+		return (0);
+	level = (*eax & 0xff) != 0;
+	if (line < MACHINE_ISA_NIRQ && line != 2)
+		lpc_irq_set(bvm, line, LPC_IRQSRC_TESTDEV, level);
+	else if (bvm->ioapic_pin != NULL)
+		(void)bvm->ioapic_pin(bvm, line, level);
+	return (0);
+}
+
 static int
 pctestdev_iomem(struct bhyve_vm *bvm, int dir, uint64_t addr, int size,
     uint64_t *val, void *arg1, long arg2)
@@ -146,7 +178,7 @@ int
 pctestdev_init(struct bhyve_vm *bvm, struct pctestdev **ptp)
 {
 	struct pctestdev *pt;
-	struct inout_port iop[4];
+	struct inout_port iop[5];
 	struct mem_range mr;
 	int i;
 
@@ -166,7 +198,9 @@ pctestdev_init(struct bhyve_vm *bvm, struct pctestdev **ptp)
 	    IOPORT_F_INOUT, pctestdev_flush, pt };
 	iop[3] = (struct inout_port){ "pc-testdev-byte", PT_SCRATCH_BYTE, 4,
 	    IOPORT_F_INOUT, pctestdev_scratch, pt };
-	for (i = 0; i < 4; i++) {
+	iop[4] = (struct inout_port){ "pc-testdev-irq-line", MACHINE_IO_TESTDEV_IRQ,
+	    MACHINE_TESTDEV_NIRQ, IOPORT_F_INOUT, pctestdev_irq, pt };
+	for (i = 0; i < 5; i++) {
 		if (register_inout(bvm->inout, &iop[i]) != 0) {
 			fprintf(stderr, "bhyve: pc-testdev: ports %#x-%#x are taken\n",
 			    iop[i].port, iop[i].port + iop[i].size - 1);

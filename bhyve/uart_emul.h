@@ -2,7 +2,7 @@
  * uart_emul.h - the NS16550A register model (bhyve's uart_emul.c).
  *
  * A pure state machine: no locks and no system calls.  The attachment
- * (pci_lpc.c) serializes every call with its own mutex and provides the
+ * (pci_lpc.c's COM ports, pci_uart.c's BAR) serializes every call with its own mutex and provides the
  * callbacks; the host side (uart_backend.c) feeds input with uart_rx_push().
  */
 #ifndef LHYVE_UART_EMUL_H

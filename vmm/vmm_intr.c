@@ -29,6 +29,7 @@
 /* intr_cpu.hint bits */
 #define HINT_LAPIC	0x1	/* the LAPIC has a deliverable vector */
 #define HINT_EXTINT	0x2	/* BSP: the 8259 requests and LINT0 takes ExtINT */
+#define HINT_EXTMSG	0x4	/* an ExtINT message came (IOAPIC pin 0, an IPI) */
 
 /* FreeBSD's enum x2apic_state */
 enum { X2APIC_DISABLED, X2APIC_ENABLED, X2APIC_STATE_LAST };
@@ -39,6 +40,7 @@ struct intr_cpu {
 	pthread_mutex_t		lk;
 	struct vlapic		vl;
 	atomic_int		hint;		/* HINT_*, readable without lk */
+	atomic_int		extvec;		/* 8259 vector acknowledged, not yet taken */
 	atomic_uint		events;		/* VMM_EV_* */
 	atomic_uint		sipi_vector;
 	/* Messages a register write produced, routed once lk is dropped. */
@@ -63,7 +65,6 @@ struct vmm_intr {
 		pthread_mutex_t	lk;
 		bool		line;		/* the 8259's INT */
 		atomic_bool	ok;		/* vlapic_extint_ok(BSP), written under its lk */
-		int		vec;		/* acknowledged, not yet taken (BSP thread) */
 	} ext;
 	struct {
 		pthread_mutex_t	mtx;
@@ -151,11 +152,20 @@ sink_cpu_event(void *arg, int vcpu, enum vlapic_event ev, uint8_t vector)
 		atomic_store(&c->sipi_vector, vector);
 		bit = VMM_EV_SIPI;
 		break;
+	case VLAPIC_EV_EXTINT_MSG:
+		/*
+		 * An IOAPIC entry in ExtINT mode (pin 0, the 8259's INT: MP
+		 * spec 5.3.1, "virtual wire" through the I/O APIC) or an IPI:
+		 * this CPU runs an INTA cycle (src_pending).
+		 */
+		atomic_fetch_or_explicit(&c->hint, HINT_EXTMSG, memory_order_release);
+		c->in->cb.notify(c->in->cb.arg, c->id, true);
+		return;
 	default:
 		/*
-		 * SMI: no SMM, ignored as bhyve does.  ExtINT: an edge on
-		 * LINT0 or a message says nothing more than the 8259's INT
-		 * level, which vmm_intr_extint follows (ext.line).
+		 * SMI: no SMM, ignored as bhyve does.  ExtINT from LINT0: an
+		 * edge there says nothing more than the 8259's INT level,
+		 * which vmm_intr_extint follows (ext.line).
 		 */
 		return;
 	}
@@ -321,7 +331,6 @@ vmm_intr_create(struct vmm_intr **inp, const struct vmm_intr_cb *cb, int ncpus)
 	atomic_init(&in->ncpus, ncpus);
 	pthread_mutex_init(&in->iolk, NULL);
 	pthread_mutex_init(&in->ext.lk, NULL);
-	in->ext.vec = -1;
 	pthread_mutex_init(&in->tmr.mtx, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -337,6 +346,7 @@ vmm_intr_create(struct vmm_intr **inp, const struct vmm_intr_cb *cb, int ncpus)
 
 		c->in = in;
 		c->id = i;
+		atomic_init(&c->extvec, -1);
 		c->due = NO_DEADLINE;
 		pthread_mutex_init(&c->lk, NULL);
 		/* Initial APIC ID = vCPU id, as CPUID.1:EBX[31:24] and the MADT say. */
@@ -389,10 +399,11 @@ vmm_intr_reset(struct vmm_intr *in)
 	pthread_mutex_lock(&in->iolk);
 	vioapic_reset(&in->io);
 	pthread_mutex_unlock(&in->iolk);
-	in->ext.vec = -1;	/* no vCPU runs */
 	for (i = 0; i < VM_MAXCPU; i++) {
 		struct intr_cpu *c = &in->cpu[i];
 
+		atomic_store(&c->extvec, -1);	/* no vCPU runs */
+		atomic_fetch_and(&c->hint, ~HINT_EXTMSG);
 		cpu_lock(c);
 		vlapic_reset(&c->vl);
 		c->nipi = c->neoi = 0;
@@ -404,26 +415,32 @@ vmm_intr_reset(struct vmm_intr *in)
 /* ---- the CPU side ---- */
 
 /*
- * The BSP takes the 8259's vector first, as bhyve's vm_extint_pending
- * comes before the LAPIC's.  The INTA cycle happens here, when the CPU
- * can take an interrupt now (vmm_intr_source); the vector waits in ext.vec
- * for accept().  Vectors 0-15 are exceptions' and the CPU takes none
- * (struct vmm_intr_source): an 8259 programmed with such a base loses its
- * interrupts, rather than raising faults.
+ * The 8259's vector comes first, as bhyve's vm_extint_pending comes
+ * before the LAPIC's: on the BSP while its LINT0 takes the 8259's INT, on
+ * any CPU an ExtINT message sent (HINT_EXTMSG).  The INTA cycle happens
+ * here, when the CPU can take an interrupt now (vmm_intr_source); the
+ * vector waits in extvec for accept().  A message is used up by its INTA;
+ * with nothing to acknowledge it is dropped.  Vectors 0-15 are exceptions'
+ * and the CPU takes none (struct vmm_intr_source): an 8259 programmed with
+ * such a base loses its interrupts, rather than raising faults.
  */
 static int
-extint_pending(struct vmm_intr *in)
+extint_pending(struct intr_cpu *c)
 {
-	int v;
+	int v = atomic_load(&c->extvec), hint = atomic_load(&c->hint);
 
-	if (in->ext.vec >= 0)
-		return in->ext.vec;
-	if (in->pic.ack == NULL)
+	if (v >= 0)
+		return v;
+	if (!((c->id == 0 && (hint & HINT_EXTINT)) || (hint & HINT_EXTMSG)))
 		return -1;
-	v = in->pic.ack(in->pic.arg);
-	if (v >= 16)
-		in->ext.vec = v;
-	return v >= 16 ? v : -1;
+	atomic_fetch_and(&c->hint, ~HINT_EXTMSG);
+	if (c->in->pic.ack == NULL)
+		return -1;
+	v = c->in->pic.ack(c->in->pic.arg);
+	if (v < 16)
+		return -1;
+	atomic_store(&c->extvec, v);
+	return v;
 }
 
 static int
@@ -432,9 +449,7 @@ src_pending(void *arg)
 	struct intr_cpu *c = arg;
 	int v;
 
-	if (c->id == 0 && (c->in->ext.vec >= 0 ||
-	    (atomic_load(&c->hint) & HINT_EXTINT)) &&
-	    (v = extint_pending(c->in)) >= 0)
+	if ((v = extint_pending(c)) >= 0)
 		return v;
 	cpu_lock(c);
 	v = vlapic_pending_intr(&c->vl);
@@ -447,8 +462,8 @@ src_accept(void *arg, int vector)
 {
 	struct intr_cpu *c = arg;
 
-	if (c->id == 0 && c->in->ext.vec >= 0 && vector == c->in->ext.vec) {
-		c->in->ext.vec = -1;
+	if (atomic_load(&c->extvec) >= 0 && vector == atomic_load(&c->extvec)) {
+		atomic_store(&c->extvec, -1);
 		return;
 	}
 	cpu_lock(c);
@@ -491,7 +506,7 @@ bool
 vmm_intr_pending(struct vmm_intr *in, int vcpu)
 {
 	return atomic_load_explicit(&in->cpu[vcpu].hint, memory_order_acquire) != 0 ||
-	    (vcpu == 0 && in->ext.vec >= 0);
+	    atomic_load(&in->cpu[vcpu].extvec) >= 0;
 }
 
 void

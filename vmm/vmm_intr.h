@@ -20,9 +20,12 @@
  *               (sink.timer_changed), never held while taking one.
  *   ext.lk      the 8259's INTR line to the BSP (vmm_intr_extint): a leaf,
  *               taken under the 8259's lock and under the BSP's LAPIC lock.
+ *   The 8259's lock is taken before iolk: its INTR also drives IOAPIC
+ *   pin 0 (vmm_platform.c), and no path takes it under iolk or a LAPIC lock.
  * Each vCPU's "an interrupt may be deliverable" flag (hint) is an atomic
- * the CPU reads at block boundaries before it asks the LAPIC (bit 0) or,
- * on the BSP, the 8259 through ExtINT (bit 1).
+ * the CPU reads at block boundaries before it asks the LAPIC (bit 0) or
+ * the 8259 through ExtINT: on the BSP's LINT0 (bit 1), or an ExtINT
+ * message from the IOAPIC or an IPI on any vCPU (bit 2).
  */
 #ifndef LHYVE_VMM_INTR_H
 #define LHYVE_VMM_INTR_H

@@ -186,12 +186,21 @@ timer_main(void *arg)
 
 /* ---- interrupt lines ---- */
 
+/*
+ * The master 8259's INT goes to the BSP's LINT0 and to IOAPIC pin 0 (MP
+ * spec 5.3.1, both virtual wire modes), as bhyve's vatpic_notify_intr;
+ * pin 0 has no other source (ISA IRQ 0 is on pin 2).  A guest that sets
+ * pin 0's entry to ExtINT mode gets the 8259's vector through the I/O
+ * APIC.  Called with piclk held, which the lock order puts before iolk.
+ */
 static void
 pic_intr_changed(void *arg, bool level)
 {
 	struct vmm_platform *p = arg;
 
 	vmm_intr_extint(p->in, level);
+	(void)vmm_intr_ioapic_irq(p->in, VMM_IRQMAP_PIC_PIN,
+	    level ? VMM_IRQ_ASSERT : VMM_IRQ_DEASSERT);
 }
 
 /* vmm_intr's ISA path, the 8259 side. */
@@ -215,7 +224,7 @@ pic_isa(void *arg, int irq, enum vmm_irq_op op)
 	pthread_mutex_unlock(&p->piclk);
 }
 
-/* The INTA cycle for the BSP's ExtINT. */
+/* The INTA cycle of a CPU taking the 8259's vector (ExtINT). */
 static int
 pic_ack(void *arg)
 {

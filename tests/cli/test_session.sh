@@ -141,7 +141,7 @@ true
 
 # SIGTERM presses the ACPI power button; a guest in ACPI mode that ignores
 # it keeps running, and a second SIGTERM stops it (state saved, exit 1).
-$BHYVELOAD -m 64M -k "$GUESTS/cli_pwrbtn.elf" pb >/dev/null 2>&1
+$BHYVELOAD -m 64M -k "${GUESTS:-build/guests}/cli_pwrbtn.elf" pb >/dev/null 2>&1
 $BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio pb >"$T/pb.out" 2>"$T/pb.err" </dev/null &
 pid=$!
 if wait_for "$T/pb.out" '^ARMED' 10; then
@@ -163,3 +163,24 @@ else
 	notok "power button guest runs" "$(cat "$T/pb.out" "$T/pb.err")"
 fi
 $BHYVECTL --vm=pb --destroy >/dev/null 2>&1
+
+# A guest that handles the button: SIGTERM raises the SCI on IOAPIC pin 9,
+# its handler clears PWRBTN_STS and it powers off (exit 1).  On the
+# software CPU: the KVM backend does not take libvmm's interrupts yet
+# (tests/guest/run.sh skips such guests there too).
+$BHYVELOAD -m 64M -k "${GUESTS:-build/guests}/cli_sci.elf" sci >/dev/null 2>&1
+$BHYVE -m 64M -s 0,hostbridge -s 31,lpc -l com1,stdio -o vmm.backend=emu sci \
+	>"$T/sci.out" 2>"$T/sci.err" </dev/null &
+pid=$!
+if wait_for "$T/sci.out" '^ARMED' 10; then
+	kill -TERM $pid
+	wait $pid
+	rc=$?
+	[ $rc = 1 ] && grep -qx "PASS cli_sci" "$T/sci.out" && ! grep -q FAIL "$T/sci.out" &&
+		ok "SIGTERM: the guest's SCI handler takes the power button and powers off" ||
+		notok "SCI handler" "rc=$rc $(cat "$T/sci.out" "$T/sci.err")"
+else
+	kill -9 $pid
+	notok "SCI guest runs" "$(cat "$T/sci.out" "$T/sci.err")"
+fi
+$BHYVECTL --vm=sci --destroy >/dev/null 2>&1

@@ -78,3 +78,18 @@ expect_err "tcp= with a bad address" 4 "is not an IP address" \
 expect_err "two consoles on stdio" 4 "stdio is already used" \
 	$BHYVE -m 128M -s 0,hostbridge -s 31,lpc -l com1,stdio -l com2,stdio u4
 $BHYVECTL --vm=u4 --destroy >/dev/null 2>&1
+
+# The PCI uart (-s N,uart,backend) takes the same backends: on stdio it
+# carries what the guest writes to its BAR 0 (tests/guest/pciuart.S).
+$BHYVELOAD -m 64M -k "${GUESTS:-build/guests}/pciuart.elf" u5 >/dev/null 2>&1
+timeout 60 $BHYVE -m 64M -s 0,hostbridge -s 5,uart,stdio -s 31,lpc u5 \
+	>"$T/u5.out" 2>"$T/u5.err" </dev/null
+rc=$?
+[ $rc = 1 ] && grep -qx "pciuart: hello through BAR 0" "$T/u5.out" &&
+	ok "-s 5,uart,stdio: the guest's PCI uart is the console" ||
+	notok "-s 5,uart,stdio" "exit $rc; $(head -c 300 "$T/u5.out"); $(head -c 300 "$T/u5.err")"
+expect_err "-s N,uart with a bad backend" 4 "uart@pci.0.5.0: tcp=nonsense: expected tcp=ADDRESS:PORT" \
+	$BHYVE -m 64M -s 0,hostbridge -s 5,uart,tcp=nonsense -s 31,lpc u5
+expect_err "-s N,uart and com1 on stdio both" 4 "stdio is already used" \
+	$BHYVE -m 64M -s 0,hostbridge -s 5,uart,stdio -s 31,lpc -l com1,stdio u5
+$BHYVECTL --vm=u5 --destroy >/dev/null 2>&1

@@ -1,7 +1,7 @@
 /*
  * fuzz_pio.c - libFuzzer target: a guest's port and MMIO accesses against
- * bhyve's device layer (PCI conf1 and ECAM, hostbridge, LPC bridge with
- * pc-testdev and fw_cfg, power management).  Input: 12-byte records
+ * bhyve's device layer (PCI conf1 and ECAM, hostbridge, the PCI uart, LPC
+ * bridge with pc-testdev and fw_cfg, power management).  Input: 12-byte records
  * {kind, size, port/addr, value}.
  */
 #include <stdint.h>
@@ -34,6 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bvm.cfg = config_create();
 	bvm.suspend = fake_suspend;
 	set_config_value(bvm.cfg, "pci.0.0.0.device", "hostbridge");
+	set_config_value(bvm.cfg, "pci.0.5.0.device", "uart");
 	set_config_value(bvm.cfg, "pci.0.31.0.device", "lpc");
 	set_config_value(bvm.cfg, "lpc.pc-testdev", "true");
 	set_config_value(bvm.cfg, "lpc.fwcfg", "qemu");

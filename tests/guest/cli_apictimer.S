@@ -14,7 +14,7 @@
 	.globl	_start
 _start:
 	PUTS	start
-	lea	handler(%rip), %rax
+	lea	tick_handler(%rip), %rax
 	mov	$IDT + VEC * 16, %rdi
 	call	guest_set_gate
 	lidt	idtr(%rip)
@@ -39,25 +39,10 @@ _start:
 	PUTS	pass
 	POWEROFF
 
-handler:
-	push	%rax
-	push	%rdx
-	inc	%r12
-	mov	%r12, %rax
-	xor	%edx, %edx
-	push	%rcx
-	mov	$20, %ecx
-	div	%rcx
-	pop	%rcx
-	test	%rdx, %rdx
-	jnz	2f
-	mov	$'.', %al
-	mov	$COM1, %dx
-	out	%al, %dx
-2:	movl	$0, 0xb0(%rbx)			/* EOI */
-	pop	%rdx
-	pop	%rax
-	iretq
+	TICK_HANDLER
+tick_eoi:
+	movl	$0, 0xb0(%rbx)			/* LAPIC EOI */
+	ret
 
 idtr:	.word	256 * 16 - 1
 	.quad	IDT

@@ -13,7 +13,7 @@
 	.globl	_start
 _start:
 	PUTS	start
-	lea	handler(%rip), %rax
+	lea	tick_handler(%rip), %rax
 	mov	$IDT + PICVEC * 16, %rdi
 	call	guest_set_gate
 	lidt	idtr(%rip)
@@ -53,26 +53,11 @@ _start:
 	PUTS	pass
 	POWEROFF
 
-handler:
-	push	%rax
-	push	%rdx
-	inc	%r12
-	mov	%r12, %rax
-	xor	%edx, %edx
-	push	%rcx
-	mov	$20, %ecx
-	div	%rcx
-	pop	%rcx
-	test	%rdx, %rdx
-	jnz	2f
-	mov	$'.', %al
-	mov	$COM1, %dx
-	out	%al, %dx
-2:	mov	$0x20, %al			/* OCW2: EOI */
+	TICK_HANDLER
+tick_eoi:
+	mov	$0x20, %al			/* OCW2: non-specific EOI */
 	out	%al, $0x20
-	pop	%rdx
-	pop	%rax
-	iretq
+	ret
 
 idtr:	.word	256 * 16 - 1
 	.quad	IDT

@@ -56,6 +56,34 @@
 	hlt
 .endm
 
+/*
+ * tick_handler: a timer's interrupt handler for the guests that count
+ * ticks across a suspend (cli_apictimer, cli_pittimer): %r12 counts them,
+ * every 20th prints '.' on COM1, then it calls tick_eoi, which the guest
+ * defines to end the interrupt at its controller.
+ */
+.macro TICK_HANDLER
+tick_handler:
+	push	%rax
+	push	%rcx
+	push	%rdx
+	inc	%r12
+	mov	%r12, %rax
+	xor	%edx, %edx
+	mov	$20, %ecx
+	div	%rcx
+	test	%rdx, %rdx
+	jnz	1f
+	mov	$'.', %al
+	mov	$COM1, %dx
+	out	%al, %dx
+1:	call	tick_eoi
+	pop	%rdx
+	pop	%rcx
+	pop	%rax
+	iretq
+.endm
+
 /* The library: emitted once per guest, after its code. */
 .macro GUEST_LIB
 /* rdi: address of a 16-byte IDT gate, rax: handler.  64-bit interrupt gate,

@@ -144,7 +144,7 @@ TEST(pci_devemu_table_complete)
 	const struct pci_devemu *const *tab;
 	static const char *const expected[] = { "hostbridge",
 	    "amd_hostbridge", "lpc", "testdev", "virtio-blk", "virtio-rnd",
-	    "virtio-net", "virtio-console" };
+	    "virtio-net", "virtio-console", "uart" };
 	size_t i, j, n;
 
 	/*

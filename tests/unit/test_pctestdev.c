@@ -1,7 +1,7 @@
 /*
  * test_pctestdev.c - -l pc-testdev with a fake vm_suspend: isa-debug-exit's
  * status, the scratch register through both windows, the scratch memory,
- * and the option's parsing.
+ * the IRQ line ports with fake interrupt hooks, and the option's parsing.
  */
 #include <errno.h>
 
@@ -9,8 +9,10 @@
 #include "test_bhyve.h"
 #include "bhyve.h"
 #include "config.h"
+#include "pci_emul.h"
 
 static int nsuspend;
+static int isa_level[16], isa_changes, pin_level[24], pin_changes;
 static enum vm_suspend_how last_how;
 
 static int
@@ -21,13 +23,34 @@ fake_suspend(struct bhyve_vm *bvm, enum vm_suspend_how how)
 	return 0;
 }
 
+static int
+fake_isa_irq(struct bhyve_vm *bvm, int irq, bool level)
+{
+	isa_level[irq] = level;
+	isa_changes++;
+	return 0;
+}
+
+static int
+fake_ioapic_pin(struct bhyve_vm *bvm, int pin, bool level)
+{
+	pin_level[pin] = level;
+	pin_changes++;
+	return 0;
+}
+
 static struct bhyve_vm *
 testdev_vm(void)
 {
 	struct bhyve_vm *bvm = test_bvm_alloc();
 
 	nsuspend = 0;
+	memset(isa_level, 0, sizeof(isa_level));
+	memset(pin_level, 0, sizeof(pin_level));
+	isa_changes = pin_changes = 0;
 	bvm->suspend = fake_suspend;
+	bvm->isa_irq = fake_isa_irq;
+	bvm->ioapic_pin = fake_ioapic_pin;
 	set_config_value(bvm->cfg, "pci.0.31.0.device", "lpc");
 	if (lpc_device_parse(bvm->cfg, "pc-testdev") != 0)
 		abort();
@@ -119,6 +142,65 @@ TEST(scratch_memory)
 	test_bvm_free(bvm);
 }
 
+TEST(irq_lines)
+{
+	struct bhyve_vm *bvm = testdev_vm();
+
+	REQUIRE(bvm != NULL);
+	/* ISA lines: the interrupt controllers hear each transition once. */
+	test_pio(bvm, 0, 0x2005, 1, 1);
+	CHECK_EQ(isa_level[5], 1);
+	test_pio(bvm, 0, 0x2005, 1, 0x80);
+	CHECK_EQ(isa_changes, 1);
+	test_pio(bvm, 0, 0x2005, 1, 0);
+	CHECK_EQ(isa_level[5], 0);
+	CHECK_EQ(isa_changes, 2);
+	test_pio(bvm, 0, 0x2000, 1, 1);			/* IRQ 0 (the map: pin 2) */
+	CHECK_EQ(isa_level[0], 1);
+	test_pio(bvm, 0, 0x2000, 1, 0);
+	/* Wired-OR with COM1 on IRQ 4: the line stays up until both let go. */
+	test_pio(bvm, 0, 0x2004, 1, 1);
+	test_pio(bvm, 0, 0x3f8 + 1, 1, 0x02);		/* COM1 IER: THRE */
+	test_pio(bvm, 0, 0x2004, 1, 0);
+	CHECK_EQ(isa_level[4], 1);
+	CHECK_EQ(test_pio(bvm, 1, 0x3f8 + 2, 1, 0) & 0x0f, 0x02);	/* IIR read */
+	CHECK_EQ(isa_level[4], 0);
+	/* Line 2 (the cascade) and 16-23: IOAPIC pins alone. */
+	test_pio(bvm, 0, 0x2002, 1, 1);
+	CHECK_EQ(pin_level[2], 1);
+	CHECK_EQ(isa_level[2], 0);
+	test_pio(bvm, 0, 0x2010, 1, 1);
+	test_pio(bvm, 0, 0x2017, 1, 7);
+	CHECK_EQ(pin_level[16], 1);
+	CHECK_EQ(pin_level[23], 1);
+	test_pio(bvm, 0, 0x2017, 1, 0);
+	CHECK_EQ(pin_level[23], 0);
+	CHECK_EQ(pin_changes, 4);
+	/* Other widths do nothing; reads give 0; 0x2018 is not ours. */
+	test_pio(bvm, 0, 0x2016, 2, 0x0101);
+	CHECK_EQ(pin_level[22], 0);
+	CHECK_EQ(pin_changes, 4);
+	CHECK_EQ(test_pio(bvm, 1, 0x2010, 1, 0), 0);
+	CHECK_EQ(test_pio(bvm, 1, 0x2018, 1, 0) & 0xff, 0xff);
+	test_bvm_free(bvm);
+}
+
+TEST(pci_io_bars_above_irq_lines)
+{
+	struct bhyve_vm *bvm = test_bvm_alloc();
+	struct pci_devinst *pi;
+
+	set_config_value(bvm->cfg, "pci.0.31.0.device", "lpc");
+	set_config_value(bvm->cfg, "pci.0.5.0.device", "uart");
+	REQUIRE(lpc_device_parse(bvm->cfg, "pc-testdev") == 0);
+	bvm = test_bvm_init(bvm);
+	REQUIRE(bvm != NULL);
+	pi = pci_emul_find_devinst(bvm, 0, 5, 0);
+	REQUIRE(pi != NULL);
+	CHECK(pi->pi_bar[0].addr >= 0x2018);
+	test_bvm_free(bvm);
+}
+
 TEST(absent_without_option)
 {
 	struct bhyve_vm *bvm = test_bvm_alloc();
@@ -127,6 +209,7 @@ TEST(absent_without_option)
 	bvm = test_bvm_init(bvm);
 	REQUIRE(bvm != NULL);
 	CHECK_EQ(test_pio(bvm, 1, 0xe0, 4, 0), 0xffffffff);
+	CHECK_EQ(test_pio(bvm, 1, 0x2000, 1, 0) & 0xff, 0xff);
 	test_pio(bvm, 0, 0xf4, 1, 1);
 	CHECK_EQ(bvm->exit_request, -1);
 	test_bvm_free(bvm);

@@ -14,24 +14,8 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "test_tinyguest.h"
 #include "vmmapi.h"
-
-#define CODE	0x1000
-#define GDT	0x2000
-#define IDT	0x3000
-#define HANDLERS 0x4000		/* 32 bytes per vector 0x60-0x6f */
-#define COUNTS	0x5000		/* u32 per vector 0x60-0x6f */
-
-static void
-fresh_store(void)
-{
-	static char dir[64];
-
-	snprintf(dir, sizeof(dir), "/tmp/lhyve-plat-XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		abort();
-	setenv("VMM_DIR", dir, 1);
-}
 
 static double
 now_s(void)
@@ -42,38 +26,6 @@ now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* mov dword [addr], val */
-static uint8_t *
-emit_store(uint8_t *p, uint32_t addr, uint32_t val)
-{
-	*p++ = 0xc7;
-	*p++ = 0x05;
-	memcpy(p, &addr, 4);
-	memcpy(p + 4, &val, 4);
-	return p + 8;
-}
-
-/* mov al, val; out port, al */
-static uint8_t *
-emit_out(uint8_t *p, uint8_t port, uint8_t val)
-{
-	*p++ = 0xb0;
-	*p++ = val;
-	*p++ = 0xe6;
-	*p++ = port;
-	return p;
-}
-
-/* IOAPIC pin @pin: redirection entry @lo, destination APIC 0. */
-static uint8_t *
-emit_rte(uint8_t *p, int pin, uint32_t lo)
-{
-	p = emit_store(p, 0xfec00000, 0x11 + 2 * (uint32_t)pin);
-	p = emit_store(p, 0xfec00010, 0);
-	p = emit_store(p, 0xfec00000, 0x10 + 2 * (uint32_t)pin);
-	return emit_store(p, 0xfec00010, lo);
-}
-
 /*
  * The 8259 pair as PC BIOSes leave it, but vectors 0x60 (master) and 0x68
  * (slave): ICW1 edge/cascade/ICW4, ICW2 base, ICW3 wiring, ICW4 8086 mode,
@@ -82,172 +34,67 @@ emit_rte(uint8_t *p, int pin, uint32_t lo)
 static uint8_t *
 emit_pic(uint8_t *p, uint8_t mmask, uint8_t smask)
 {
-	p = emit_out(p, 0x20, 0x11);
-	p = emit_out(p, 0x21, 0x60);
-	p = emit_out(p, 0x21, 0x04);
-	p = emit_out(p, 0x21, 0x01);
-	p = emit_out(p, 0xa0, 0x11);
-	p = emit_out(p, 0xa1, 0x68);
-	p = emit_out(p, 0xa1, 0x02);
-	p = emit_out(p, 0xa1, 0x01);
-	p = emit_out(p, 0x21, mmask);
-	return emit_out(p, 0xa1, smask);
+	p = tiny_emit_out(p, 0x20, 0x11);
+	p = tiny_emit_out(p, 0x21, 0x60);
+	p = tiny_emit_out(p, 0x21, 0x04);
+	p = tiny_emit_out(p, 0x21, 0x01);
+	p = tiny_emit_out(p, 0xa0, 0x11);
+	p = tiny_emit_out(p, 0xa1, 0x68);
+	p = tiny_emit_out(p, 0xa1, 0x02);
+	p = tiny_emit_out(p, 0xa1, 0x01);
+	p = tiny_emit_out(p, 0x21, mmask);
+	return tiny_emit_out(p, 0xa1, smask);
 }
 
 /* The LAPIC enabled, LINT0 in ExtINT mode (virtual wire, MP spec 3.6.2.2). */
 static uint8_t *
 emit_virtual_wire(uint8_t *p)
 {
-	p = emit_store(p, 0xfee000f0, 0x1ff);
-	return emit_store(p, 0xfee00350, 0x700);
+	p = tiny_emit_store(p, 0xfee000f0, 0x1ff);
+	return tiny_emit_store(p, 0xfee00350, 0x700);
 }
 
 /* PIT channel 0, mode 2, binary, count @n (82C54: control 0x34, LSB, MSB). */
 static uint8_t *
 emit_pit(uint8_t *p, uint16_t n)
 {
-	p = emit_out(p, 0x43, 0x34);
-	p = emit_out(p, 0x40, (uint8_t)n);
-	return emit_out(p, 0x40, (uint8_t)(n >> 8));
+	p = tiny_emit_out(p, 0x43, 0x34);
+	p = tiny_emit_out(p, 0x40, (uint8_t)n);
+	return tiny_emit_out(p, 0x40, (uint8_t)(n >> 8));
 }
 
-struct guest {
-	struct vmctx	*ctx;
-	struct vcpu	*vcpu;
-	uint8_t		*mem;
-	pthread_t	thread;
-	atomic_int	ready;
-	atomic_int	bad_exit;
-};
-
-static void *
-vcpu_main(void *arg)
+/* The handlers' tail: EOIs to both 8259s, and RTC register C read (IRQ 8). */
+static uint8_t *
+handler_tail(uint8_t *q)
 {
-	struct guest *g = arg;
-	struct vm_exit vme;
-	struct vm_run run = { .cpuid = 0, .vm_exit = &vme };
-
-	memset(&vme, 0, sizeof(vme));
-	for (;;) {
-		if (vm_run(g->vcpu, &run) != 0) {
-			atomic_store(&g->bad_exit, 1000);
-			return NULL;
-		}
-		if (vme.exitcode == VM_EXITCODE_SUSPENDED)
-			return NULL;
-		if (vme.exitcode == VM_EXITCODE_INOUT && vme.u.inout.port == 0x80) {
-			atomic_store(&g->ready, 1);
-			continue;
-		}
-		if (vme.exitcode == VM_EXITCODE_BOGUS)
-			continue;
-		/* Everything else (the platform's ports, MMIO) libvmm serves. */
-		atomic_store(&g->bad_exit, (int)vme.exitcode + 1);
-		vm_suspend(g->ctx, VM_SUSPEND_POWEROFF);
-	}
-}
-
-static uint32_t
-count(struct guest *g, int vector)
-{
-	return __atomic_load_n((uint32_t *)(g->mem + COUNTS + 4 * (vector - 0x60)),
-	    __ATOMIC_SEQ_CST);
-}
-
-static bool
-wait_count(struct guest *g, int vector, uint32_t n)
-{
-	for (int i = 0; i < 10000; i++) {
-		if (count(g, vector) >= n)
-			return true;
-		usleep(1000);
-	}
-	return false;
+	*q++ = 0xb0; *q++ = 0x20;	/* mov al, 0x20: OCW2 EOI */
+	*q++ = 0xe6; *q++ = 0xa0;	/* out 0xa0, al */
+	*q++ = 0xe6; *q++ = 0x20;	/* out 0x20, al */
+	*q++ = 0xb0; *q++ = 0x0c;	/* mov al, 0x0c */
+	*q++ = 0xe6; *q++ = 0x70;	/* out 0x70, al */
+	*q++ = 0xe4; *q++ = 0x71;	/* in al, 0x71: RTC C, releases IRQ 8 */
+	return q;
 }
 
 /* Builds the guest, whose set-up code @setup emits; runs it to its HLT loop. */
 static void
-guest_start(struct guest *g, uint8_t *(*setup)(uint8_t *p))
+guest_start(struct tinyguest *g, uint8_t *(*setup)(uint8_t *p))
 {
-	uint8_t *p;
-	uint64_t *gdt;
-	int v;
-
-	fresh_store();
-	memset(g, 0, sizeof(*g));
-	REQUIRE(vm_create("plat") == 0);
-	g->ctx = vm_openf("plat", VMMAPI_OPEN_RUN);
-	REQUIRE(g->ctx != NULL);
-	REQUIRE(vm_setup_memory(g->ctx, 1 << 20, VM_MMAP_ALL) == 0);
-	REQUIRE(vm_attach_backend(g->ctx, "emu") == 0);
-	g->mem = vm_map_gpa(g->ctx, 0, 1 << 20);
-	REQUIRE(g->mem != NULL);
-	g->vcpu = vm_vcpu_open(g->ctx, 0);
-
-	gdt = (uint64_t *)(g->mem + GDT);
-	gdt[1] = 0x00cf9a000000ffffull;
-	gdt[2] = 0x00cf92000000ffffull;
-	for (v = 0x60; v < 0x70; v++) {
-		uint32_t h = HANDLERS + 32 * (uint32_t)(v - 0x60);
-		uint32_t *gate = (uint32_t *)(g->mem + IDT + 8 * v);
-		uint32_t c = COUNTS + 4 * (uint32_t)(v - 0x60);
-		uint8_t *q = g->mem + h;
-
-		gate[0] = (h & 0xffff) | (0x08u << 16);
-		gate[1] = (h & 0xffff0000u) | 0x8e00u;
-		*q++ = 0xff;			/* inc dword [count] */
-		*q++ = 0x05;
-		memcpy(q, &c, 4);
-		q = emit_store(q + 4, 0xfee000b0, 0);	/* LAPIC EOI */
-		*q++ = 0xb0; *q++ = 0x20;	/* mov al, 0x20: OCW2 EOI */
-		*q++ = 0xe6; *q++ = 0xa0;	/* out 0xa0, al */
-		*q++ = 0xe6; *q++ = 0x20;	/* out 0x20, al */
-		*q++ = 0xb0; *q++ = 0x0c;	/* mov al, 0x0c */
-		*q++ = 0xe6; *q++ = 0x70;	/* out 0x70, al */
-		*q++ = 0xe4; *q++ = 0x71;	/* in al, 0x71: RTC C, releases IRQ 8 */
-		*q = 0xcf;			/* iretd */
-	}
-	p = setup(g->mem + CODE);
-	p = emit_out(p, 0x80, 1);		/* ready */
-	*p++ = 0xfb; *p++ = 0xf4;		/* 1: sti; hlt */
-	*p++ = 0xeb; *p++ = 0xfc;		/* jmp 1b */
-
-	REQUIRE(vm_set_register(g->vcpu, VM_REG_GUEST_CR0, 0x11) == 0);
-	REQUIRE(vm_set_desc(g->vcpu, VM_REG_GUEST_CS, 0, 0xffffffff, 0xc09b) == 0);
-	REQUIRE(vm_set_register(g->vcpu, VM_REG_GUEST_CS, 0x08) == 0);
-	for (int r = VM_REG_GUEST_ES; r <= VM_REG_GUEST_GS; r++) {
-		if (r == VM_REG_GUEST_CS)
-			continue;
-		REQUIRE(vm_set_desc(g->vcpu, r, 0, 0xffffffff, 0xc093) == 0);
-		REQUIRE(vm_set_register(g->vcpu, r, 0x10) == 0);
-	}
-	REQUIRE(vm_set_desc(g->vcpu, VM_REG_GUEST_GDTR, GDT, 23, 0) == 0);
-	REQUIRE(vm_set_desc(g->vcpu, VM_REG_GUEST_IDTR, IDT, 256 * 8 - 1, 0) == 0);
-	REQUIRE(vm_set_register(g->vcpu, VM_REG_GUEST_RSP, 0x9000) == 0);
-	REQUIRE(vm_set_register(g->vcpu, VM_REG_GUEST_RFLAGS, 2) == 0);
-	REQUIRE(vm_set_register(g->vcpu, VM_REG_GUEST_RIP, CODE) == 0);
-	REQUIRE(pthread_create(&g->thread, NULL, vcpu_main, g) == 0);
-	for (int i = 0; i < 10000 && !atomic_load(&g->ready); i++)
-		usleep(1000);
-	REQUIRE(atomic_load(&g->ready));
+	REQUIRE(tiny_start(g, "plat", handler_tail, setup) == 0);
 }
 
 static void
-guest_stop(struct guest *g)
+guest_stop(struct tinyguest *g)
 {
-	CHECK_EQ(atomic_load(&g->bad_exit), 0);
-	vm_suspend(g->ctx, VM_SUSPEND_POWEROFF);
-	pthread_join(g->thread, NULL);
-	vm_vcpu_close(g->vcpu);
-	vm_destroy(g->ctx);
+	CHECK_EQ(tiny_stop(g), 0);
 }
 
 /* Every vector's count but @except's (and 0x6e, NMI) is 0. */
 static bool
-only(struct guest *g, int except)
+only(struct tinyguest *g, int except)
 {
 	for (int v = 0x60; v < 0x70; v++)
-		if (v != except && count(g, v) != 0)
+		if (v != except && tiny_count(g, v) != 0)
 			return false;
 	return true;
 }
@@ -261,23 +108,23 @@ setup_pic_wire(uint8_t *p)
 
 TEST(isa_irq_through_8259_extint)
 {
-	struct guest g;
+	struct tinyguest g;
 
 	guest_start(&g, setup_pic_wire);
 	/* IRQ 3: master IR3, vector 0x63; its IOAPIC pin 3 is masked (RESET). */
 	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 3, -1), 0);
-	CHECK(wait_count(&g, 0x63, 1));
+	CHECK(tiny_wait_count(&g, 0x63, 1));
 	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 3, -1), 0);
-	CHECK(wait_count(&g, 0x63, 2));
+	CHECK(tiny_wait_count(&g, 0x63, 2));
 	/* IRQ 8: slave IR0 through the cascade, vector 0x68. */
 	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 8, -1), 0);
-	CHECK(wait_count(&g, 0x68, 1));
+	CHECK(tiny_wait_count(&g, 0x68, 1));
 	/* IRQ 4 is masked in the IMR: nothing. */
 	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 4, -1), 0);
 	usleep(50000);
-	CHECK_EQ(count(&g, 0x64), 0);
-	CHECK_EQ(count(&g, 0x63), 2);
-	CHECK_EQ(count(&g, 0x68), 1);
+	CHECK_EQ(tiny_count(&g, 0x64), 0);
+	CHECK_EQ(tiny_count(&g, 0x63), 2);
+	CHECK_EQ(tiny_count(&g, 0x68), 1);
 	/* IRQ 2 is the cascade, no line; 16 does not exist. */
 	CHECK(vm_isa_pulse_irq(g.ctx, 2, -1) == -1 && errno == EINVAL);
 	CHECK(vm_isa_pulse_irq(g.ctx, 16, -1) == -1 && errno == EINVAL);
@@ -288,17 +135,45 @@ static uint8_t *
 setup_pic_no_wire(uint8_t *p)
 {
 	p = emit_pic(p, 0xf7, 0xff);		/* IRQ 3 unmasked */
-	return emit_store(p, 0xfee000f0, 0x1ff);	/* LINT0 stays masked */
+	return tiny_emit_store(p, 0xfee000f0, 0x1ff);	/* LINT0 stays masked */
 }
 
 TEST(extint_needs_lint0)
 {
-	struct guest g;
+	struct tinyguest g;
 
 	guest_start(&g, setup_pic_no_wire);
 	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 3, -1), 0);
 	usleep(100000);
-	CHECK_EQ(count(&g, 0x63), 0);
+	CHECK_EQ(tiny_count(&g, 0x63), 0);
+	guest_stop(&g);
+}
+
+/* LINT0 masked; IOAPIC pin 0, the 8259's INT, in ExtINT mode (edge, high). */
+static uint8_t *
+setup_pic_ioapic_pin0(uint8_t *p)
+{
+	p = emit_pic(p, 0xf3, 0xfe);		/* IRQ 2 (cascade), 3, 8 unmasked */
+	p = tiny_emit_store(p, 0xfee000f0, 0x1ff);
+	return tiny_emit_rte(p, 0, 0x700);
+}
+
+TEST(extint_through_ioapic_pin0)
+{
+	struct tinyguest g;
+
+	guest_start(&g, setup_pic_ioapic_pin0);
+	/* The 8259's vector through the I/O APIC's ExtINT message (MP spec 5.3.1). */
+	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 3, -1), 0);
+	CHECK(tiny_wait_count(&g, 0x63, 1));
+	/* Each INTA lowers INT, the next request raises it: one edge each. */
+	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 3, -1), 0);
+	CHECK(tiny_wait_count(&g, 0x63, 2));
+	CHECK_EQ(vm_isa_pulse_irq(g.ctx, 8, -1), 0);
+	CHECK(tiny_wait_count(&g, 0x68, 1));
+	usleep(50000);
+	CHECK_EQ(tiny_count(&g, 0x63), 2);
+	CHECK_EQ(tiny_count(&g, 0x68), 1);
 	guest_stop(&g);
 }
 
@@ -313,12 +188,12 @@ setup_pit_8259(uint8_t *p)
 
 /* 20 periods of 10 ms cannot come in less than 190 ms. */
 static void
-check_100hz(struct guest *g, int vector)
+check_100hz(struct tinyguest *g, int vector)
 {
 	double t0 = now_s(), dt;
-	uint32_t c0 = count(g, vector);
+	uint32_t c0 = tiny_count(g, vector);
 
-	CHECK(wait_count(g, vector, c0 + 20));
+	CHECK(tiny_wait_count(g, vector, c0 + 20));
 	dt = now_s() - t0;
 	CHECK(dt >= 0.19);
 	CHECK(dt < 5.0);
@@ -326,7 +201,7 @@ check_100hz(struct guest *g, int vector)
 
 TEST(pit_irq0_through_8259)
 {
-	struct guest g;
+	struct tinyguest g;
 
 	guest_start(&g, setup_pit_8259);
 	check_100hz(&g, 0x60);
@@ -338,14 +213,14 @@ TEST(pit_irq0_through_8259)
 static uint8_t *
 setup_pit_ioapic(uint8_t *p)
 {
-	p = emit_store(p, 0xfee000f0, 0x1ff);
-	p = emit_rte(p, 2, 0x62);
+	p = tiny_emit_store(p, 0xfee000f0, 0x1ff);
+	p = tiny_emit_rte(p, 2, 0x62);
 	return emit_pit(p, 11932);
 }
 
 TEST(pit_irq0_through_ioapic_pin2)
 {
-	struct guest g;
+	struct tinyguest g;
 
 	guest_start(&g, setup_pit_ioapic);
 	check_100hz(&g, 0x62);
@@ -357,8 +232,8 @@ TEST(pit_irq0_through_ioapic_pin2)
 static uint8_t *
 setup_pit_fast(uint8_t *p)
 {
-	p = emit_store(p, 0xfee000f0, 0x1ff);
-	p = emit_rte(p, 2, 0x62);
+	p = tiny_emit_store(p, 0xfee000f0, 0x1ff);
+	p = tiny_emit_rte(p, 2, 0x62);
 	return emit_pit(p, 2);
 }
 
@@ -369,18 +244,18 @@ setup_pit_fast(uint8_t *p)
  */
 TEST(pit_tiny_period_is_coalesced)
 {
-	struct guest g;
+	struct tinyguest g;
 	struct timespec c0, c1;
 	double t0, dt, cpu;
 	uint32_t n0, n;
 
 	guest_start(&g, setup_pit_fast);
 	t0 = now_s();
-	n0 = count(&g, 0x62);
+	n0 = tiny_count(&g, 0x62);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	usleep(500000);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
-	n = count(&g, 0x62) - n0;
+	n = tiny_count(&g, 0x62) - n0;
 	dt = now_s() - t0;
 	cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
 	CHECK(n > 0);
@@ -397,17 +272,17 @@ TEST(pit_tiny_period_is_coalesced)
 static uint8_t *
 setup_hpet(uint8_t *p)
 {
-	p = emit_store(p, 0xfee000f0, 0x1ff);
-	p = emit_rte(p, 2, 0x62);
+	p = tiny_emit_store(p, 0xfee000f0, 0x1ff);
+	p = tiny_emit_rte(p, 2, 0x62);
 	/* T0: int enable, periodic, VAL_SET, 32-bit mode (Linux's hpet_set_periodic) */
-	p = emit_store(p, 0xfed00100, 0x14c);
-	p = emit_store(p, 0xfed00108, 167772);	/* comparator and period */
-	return emit_store(p, 0xfed00010, 3);	/* ENABLE_CNF | LEG_RT_CNF */
+	p = tiny_emit_store(p, 0xfed00100, 0x14c);
+	p = tiny_emit_store(p, 0xfed00108, 167772);	/* comparator and period */
+	return tiny_emit_store(p, 0xfed00010, 3);	/* ENABLE_CNF | LEG_RT_CNF */
 }
 
 TEST(hpet_legacy_timer0_pin2)
 {
-	struct guest g;
+	struct tinyguest g;
 
 	guest_start(&g, setup_hpet);
 	check_100hz(&g, 0x62);
@@ -419,24 +294,24 @@ TEST(hpet_legacy_timer0_pin2)
 static uint8_t *
 setup_rtc(uint8_t *p)
 {
-	p = emit_store(p, 0xfee000f0, 0x1ff);
-	p = emit_rte(p, 8, 0x68);
-	p = emit_out(p, 0x70, 0x0a);
-	p = emit_out(p, 0x71, 0x2a);		/* divider 010, rate 10 */
-	p = emit_out(p, 0x70, 0x0b);
-	return emit_out(p, 0x71, 0x42);		/* PIE, 24-hour */
+	p = tiny_emit_store(p, 0xfee000f0, 0x1ff);
+	p = tiny_emit_rte(p, 8, 0x68);
+	p = tiny_emit_out(p, 0x70, 0x0a);
+	p = tiny_emit_out(p, 0x71, 0x2a);		/* divider 010, rate 10 */
+	p = tiny_emit_out(p, 0x70, 0x0b);
+	return tiny_emit_out(p, 0x71, 0x42);		/* PIE, 24-hour */
 }
 
 TEST(rtc_periodic_irq8)
 {
-	struct guest g;
+	struct tinyguest g;
 	double t0, dt;
 	uint32_t c0;
 
 	guest_start(&g, setup_rtc);
 	t0 = now_s();
-	c0 = count(&g, 0x68);
-	CHECK(wait_count(&g, 0x68, c0 + 32));
+	c0 = tiny_count(&g, 0x68);
+	CHECK(tiny_wait_count(&g, 0x68, c0 + 32));
 	dt = now_s() - t0;
 	/* 32 more interrupts: 31 whole periods of 15.625 ms at least. */
 	CHECK(dt >= 0.48);
@@ -450,7 +325,7 @@ TEST(rtc_time_and_cmos)
 	time_t t = 0;
 	uint8_t b = 0;
 
-	fresh_store();
+	tiny_fresh_store("plat");
 	REQUIRE(vm_create("rtc") == 0);
 	ctx = vm_openf("rtc", VMMAPI_OPEN_RUN);
 	REQUIRE(ctx != NULL);

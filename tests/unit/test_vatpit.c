@@ -285,7 +285,10 @@ TEST(vatpit_channel2_port61)
 	CHECK_EQ(in(&pit, 0x61) & 0x0f, 0);
 	out(&pit, 0x61, 0xff);
 	CHECK_EQ(in(&pit, 0x61) & 0x0f, 0x0f);
+	/* SERR# (bit 7) and IOCHK# (bit 6) NMI status: nothing in the machine signals them. */
+	CHECK_EQ(in(&pit, 0x61) & 0xc0, 0);
 	out(&pit, 0x61, 0x00);
+	CHECK_EQ(in(&pit, 0x61) & 0xc0, 0);
 	/* Refresh toggles every 15.085 us. */
 	f.ns = 0;
 	uint8_t r0 = in(&pit, 0x61) & NMISC_REFRESH;

@@ -506,7 +506,7 @@ vlapic_deliver(struct vlapic *vl, const struct vlapic_msg *msg)
 		cpu_event(vl, VLAPIC_EV_SMI, 0);
 		break;
 	case APIC_DM_EXTINT:
-		cpu_event(vl, VLAPIC_EV_EXTINT, 0);
+		cpu_event(vl, VLAPIC_EV_EXTINT_MSG, 0);
 		break;
 	default:
 		break;

@@ -91,9 +91,15 @@ struct vlapic_msg {
 	int		src;		/* sending vCPU, -1 for a device */
 };
 
-/* What a LAPIC hands to its vCPU rather than to IRR. */
+/*
+ * What a LAPIC hands to its vCPU rather than to IRR.  ExtINT comes from an
+ * LVT in ExtINT mode (EXTINT: LINT0 wired to the 8259) or from a message
+ * (EXTINT_MSG: an IOAPIC entry or an IPI in ExtINT mode); either way the
+ * CPU fetches the vector from the 8259 by an INTA cycle.
+ */
 enum vlapic_event {
 	VLAPIC_EV_NMI, VLAPIC_EV_INIT, VLAPIC_EV_SIPI, VLAPIC_EV_SMI, VLAPIC_EV_EXTINT,
+	VLAPIC_EV_EXTINT_MSG,
 };
 
 struct vlapic_clock {

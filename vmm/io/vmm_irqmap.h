@@ -23,6 +23,10 @@
  * rule (ioapic.c), it depends on nothing but the slot.  Lines of several
  * devices on one pin are wire-ORed by the caller.
  *
+ * The master 8259's INT output: the BSP's LINT0 and IOAPIC pin 0 (MP spec
+ * 1.4, 5.3.1: ExtINT on pin 0, as the MP table's entry says), so a guest
+ * may take the 8259 through either virtual wire mode.
+ *
  * HPET: timers route to IOAPIC pins 20-23 (VMM_IRQMAP_HPET_ROUTE_CAP) or,
  * in legacy replacement, timer 0 -> IRQ 0 (pin 2) and timer 1 -> IRQ 8.
  */
@@ -34,6 +38,7 @@
 #define VMM_IRQMAP_ISA_NIRQ	16
 #define VMM_IRQMAP_IOAPIC_PINS	24
 #define VMM_IRQMAP_CASCADE	2	/* master IR2 <- slave INTR */
+#define VMM_IRQMAP_PIC_PIN	0	/* IOAPIC pin <- master INT */
 
 #define VMM_IRQMAP_IRQ_PIT	0
 #define VMM_IRQMAP_IRQ_RTC	8
