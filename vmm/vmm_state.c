@@ -1008,6 +1008,15 @@ parse_v1(const uint8_t *buf, size_t len, struct vmm_image *img)
 	}
 	if (!have_vm || ncpu == 0)
 		return vmm_store_fail(EBADMSG, "state file: missing sections");
+	/*
+	 * No lhyve that wrote version 1 started APs, and it wrote them
+	 * active (0) at RESET.  An AP after RESET waits for INIT-SIPI-SIPI
+	 * (SDM Vol. 3A 9.4.1): converted so, it does not run from 0xfff0
+	 * beside the BSP once bhyve -c 2 starts every vCPU.
+	 */
+	for (vcpuid = 1; vcpuid < VM_MAXCPU; vcpuid++)
+		if (img->cpu[vcpuid].halted == VM_ACTIVITY_ACTIVE)
+			img->cpu[vcpuid].halted = VM_ACTIVITY_WAIT_SIPI;
 	return 0;
 }
 

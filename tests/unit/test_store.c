@@ -551,8 +551,8 @@ fb_v1(struct fb *f, uint32_t pending_valid, uint16_t mxcsr_hi)
 	v = 64 << 20;
 	memcpy(vm, &v, 8);
 	memcpy(vm + 8, &v, 8);
-	u = 1;
-	memcpy(vm + 28, &u, 4);
+	u = 2;
+	memcpy(vm + 28, &u, 4);			/* ncpus: bhyve -c 2 */
 	memcpy(vm + 32, "emu", 3);
 #define V1SEC(t, d) do { tag = (t); len = sizeof(d); memcpy(f->buf + f->len, &tag, 4); \
 	memcpy(f->buf + f->len + 4, &len, 4); memcpy(f->buf + f->len + 8, d, len); \
@@ -604,6 +604,9 @@ TEST(v1_file_read_and_converted)
 	CHECK_EQ(img->cpu[0].fxsave[200], 0x5a);
 	CHECK_EQ(img->stats[1][2], 77);
 	CHECK(strcmp(img->vendor, "intel") == 0);
+	/* Version 1 wrote APs active at RESET; they wait for SIPI now. */
+	CHECK_EQ(img->cpu[0].halted, VM_ACTIVITY_ACTIVE);
+	CHECK_EQ(img->cpu[1].halted, VM_ACTIVITY_WAIT_SIPI);
 	vmm_image_fini(img);
 
 	/* Opened from the store and saved: now a version 2 file, same values. */
@@ -637,6 +640,9 @@ TEST(v1_file_read_and_converted)
 	CHECK_EQ(vmm_get_reg(vm, 0, VM_REG_GUEST_RAX, &v), 0);
 	CHECK_EQ(v, 5);
 	vmm_close(vm);
+	REQUIRE(vmm_store_load("v1", img) == 0);
+	CHECK_EQ(img->cpu[1].halted, VM_ACTIVITY_WAIT_SIPI);	/* written so */
+	vmm_image_fini(img);
 	vmm_store_destroy("v1");
 	unsetenv("VMM_MEM_DIR");
 
