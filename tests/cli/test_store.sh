@@ -1,6 +1,8 @@
 # The instance store across stops, crashes and reboots (issue 8):
-# --suspend and continue, kill -9, --force-reset, --destroy of a running VM,
-# an idle control client, and a simulated host reboot.
+# --suspend and continue (one vCPU and two), kill -9, --force-reset,
+# --destroy of a running VM, an idle control client, an owner that never
+# answers, and a simulated host reboot.  The state files the guests leave
+# join fuzz_state's seed corpus ($LHYVE_STATE_SEEDS).
 . "$(dirname "$0")/lib.sh"
 G=${GUESTS:-build/guests}
 export VMM_MEM_DIR="$T/mem"	# on the test's file system, not /dev/shm
@@ -30,6 +32,34 @@ total=$(($(dots "$T/c1") + $(dots "$T/c2")))
 	notok "no device access lost or repeated across the stop" "$total dots, want 64"
 $BHYVECTL --vm=s1 --destroy >/dev/null 2>&1
 
+# A consistent save of a 2-vCPU guest: both vCPUs count (their registers,
+# their own words and a shared LOCKed counter), are stopped in one cut, and
+# continue; the shared counter would run over if they were not (cli_smpcount.S).
+$BHYVELOAD -m 64M -k "$G/cli_smpcount.elf" m1 >/dev/null
+$RUN -c 2 m1 >"$T/m1" 2>"$T/me1" </dev/null &
+pid=$!
+wait_for "$T/m1" '\..*\..*\.' 120 && wait_for "$T/m1" '\+.*\+' 120 ||
+	notok "cli_smpcount: both vCPUs count" "$(cat "$T/m1" "$T/me1")"
+expect "bhyvectl --suspend a 2-vCPU guest" 0 $BHYVECTL --vm=m1 --suspend
+wait $pid; rc=$?
+[ $rc = 5 ] && ok "suspended 2-vCPU bhyve exits 5" || notok "suspended 2-vCPU bhyve exits 5" "rc=$rc $(cat "$T/me1")"
+M=$((1 << 24))
+for c in 0 1; do
+	rcx=$($BHYVECTL --vm=m1 --cpu=$c --get-rcx | awk '{print $2}')
+	[ -n "$rcx" ] && [ $((rcx)) -gt 0 ] && [ $((rcx)) -lt $M ] &&
+		ok "vCPU $c stopped mid-count (ecx $((rcx)))" || notok "vCPU $c stopped mid-count" "rcx=$rcx"
+done
+[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/m1/state" "$LHYVE_STATE_SEEDS/cli-smp-suspended" 2>/dev/null
+timeout 120 $RUN -c 2 m1 >"$T/m2" 2>"$T/me2" </dev/null; rc=$?
+[ $rc = 1 ] && grep -qx "PASS cli_smpcount" "$T/m2" && ! grep -q START "$T/m2" &&
+	ok "both vCPUs continue to the right counts" ||
+	notok "both vCPUs continue to the right counts" "rc=$rc $(tail -c 200 "$T/m2") $(cat "$T/me2")"
+plus() { tr -cd + <"$1" | wc -c; }
+total="$(($(dots "$T/m1") + $(dots "$T/m2"))) $(($(plus "$T/m1") + $(plus "$T/m2")))"
+[ "$total" = "16 16" ] && ok "no device access of either vCPU lost or repeated" ||
+	notok "no device access of either vCPU lost or repeated" "'.' and '+': $total, want 16 16"
+$BHYVECTL --vm=m1 --destroy >/dev/null 2>&1
+
 # The LAPIC timer, its pending interrupts and the IOAPIC continue across
 # --suspend (their state is in the store's LAPIC and vioapic sections).
 $BHYVELOAD -m 64M -k "$G/cli_apictimer.elf" t1 >/dev/null
@@ -39,6 +69,7 @@ wait_for "$T/t1" '\.\.' 60 || notok "cli_apictimer ticks" "$(cat "$T/t1" "$T/te1
 expect "bhyvectl --suspend a guest in HLT" 0 $BHYVECTL --vm=t1 --suspend
 wait $pid; rc=$?
 [ $rc = 5 ] && ok "suspended timer guest exits 5" || notok "suspended timer guest exits 5" "rc=$rc $(cat "$T/te1")"
+[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/t1/state" "$LHYVE_STATE_SEEDS/cli-apictimer-suspended" 2>/dev/null
 timeout 60 $RUN t1 >"$T/t2" 2>"$T/te2" </dev/null; rc=$?
 [ $rc = 1 ] && grep -qx "PASS cli_apictimer" "$T/t2" && ! grep -q START "$T/t2" &&
 	ok "LAPIC timer and IOAPIC continue after a stop" ||
@@ -57,6 +88,7 @@ wait_for "$T/p1" '\.\.' 60 || notok "cli_pittimer ticks" "$(cat "$T/p1" "$T/pe1"
 expect "bhyvectl --suspend a guest on PIT interrupts" 0 $BHYVECTL --vm=p1 --suspend
 wait $pid; rc=$?
 [ $rc = 5 ] && ok "suspended PIT guest exits 5" || notok "suspended PIT guest exits 5" "rc=$rc $(cat "$T/pe1")"
+[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/p1/state" "$LHYVE_STATE_SEEDS/cli-pittimer-suspended" 2>/dev/null
 timeout 60 $RUN p1 >"$T/p2" 2>"$T/pe2" </dev/null; rc=$?
 [ $rc = 1 ] && grep -qx "PASS cli_pittimer" "$T/p2" && ! grep -q START "$T/p2" &&
 	ok "PIT and 8259 continue after a stop" ||
@@ -72,6 +104,7 @@ $RUN k1 >"$T/c3" 2>"$T/e3" </dev/null &
 pid=$!
 wait_for "$T/c3" '\.\.' 120
 kill -9 $pid; wait $pid 2>/dev/null
+[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/k1/state" "$LHYVE_STATE_SEEDS/cli-left-running" 2>/dev/null
 [ -S "$VMM_DIR/k1/ctl" ] && ok "a killed bhyve leaves its socket" || notok "a killed bhyve leaves its socket"
 expect_err "bhyve refuses what a killed bhyve left" 4 \
 	"left running by process $pid, which is gone.*--force-reset.*bhyveload" $RUN k1
@@ -130,6 +163,32 @@ echo "$out" | grep -qE '^rip\[0\]' && ok "an idle ctl client does not block --ge
 kill $idle 2>/dev/null
 $BHYVECTL --vm=i1 --destroy >/dev/null 2>&1
 wait $pid 2>/dev/null
+
+# A request the owner never answers is an error after 10 s, not a hang: a
+# fake owner holds the lock and accepts on the socket, but never replies.
+$BHYVECTL --vm=h1 --create >/dev/null
+python3 -c '
+import fcntl, os, socket, sys
+d = sys.argv[1]
+lk = os.open(d + "/lock", os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(lk, fcntl.LOCK_EX)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(d + "/ctl")
+s.listen(4)
+open(sys.argv[2], "w").close()
+held = []
+while True:
+	held.append(s.accept()[0])' "$VMM_DIR/h1" "$T/h1.ready" &
+mute=$!
+wait_for_file() { for i in $(seq 1 100); do [ -e "$1" ] && return 0; sleep 0.05; done; return 1; }
+wait_for_file "$T/h1.ready"
+start=$(date +%s)
+expect_err "an unanswered request fails" 1 "did not answer within 10 s" timeout 30 $BHYVECTL --vm=h1 --get-rip
+took=$(($(date +%s) - start))
+[ $took -ge 9 ] && [ $took -le 20 ] && ok "after the 10 s time-out (${took} s)" ||
+	notok "after the 10 s time-out" "took ${took} s"
+kill $mute 2>/dev/null; wait $mute 2>/dev/null
+$BHYVECTL --vm=h1 --destroy >/dev/null 2>&1
 
 # vmrun.sh keeps a suspended instance.
 mkdir -p "$T/bin"

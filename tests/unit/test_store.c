@@ -1,4 +1,5 @@
 /* test_store.c - the instance store: names, create/open/destroy, lock, state file. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -291,6 +292,42 @@ fb_minimal(struct fb *f, int skip_type)
 		fb_sec(f, VMM_SEC_EVENTS, 1, 0, NULL, ev, sizeof(ev));
 }
 
+/*
+ * The same bytes as an instance's state: opening it is refused with -@err
+ * and the file is left as it was, byte for byte, with no temporary left.
+ */
+static void
+refused_in_store(const struct fb *f, int err)
+{
+	char path[512], dir[512];
+	struct vm *vm;
+	uint8_t *back = malloc(sizeof(f->buf) + 1);
+	struct dirent *de;
+	FILE *fp;
+	DIR *d;
+	size_t n;
+
+	REQUIRE(back != NULL);
+	REQUIRE(vmm_store_create("bad") == 0);
+	vmm_store_path(path, sizeof(path), "bad", "state");
+	REQUIRE((fp = fopen(path, "w")) != NULL);
+	CHECK(fwrite(f->buf, 1, f->len, fp) == f->len);
+	fclose(fp);
+	CHECK_EQ(vmm_open("bad", &vm), -err);
+	CHECK(strchr(vmm_store_strerror(), '\n') == NULL);
+	REQUIRE((fp = fopen(path, "r")) != NULL);
+	n = fread(back, 1, sizeof(f->buf) + 1, fp);
+	fclose(fp);
+	CHECK(n == f->len && memcmp(back, f->buf, n) == 0);
+	vmm_store_path(dir, sizeof(dir), "bad", "");
+	REQUIRE((d = opendir(dir)) != NULL);
+	while ((de = readdir(d)) != NULL)
+		CHECK(strncmp(de->d_name, "state.", 6) != 0);
+	closedir(d);
+	CHECK_EQ(vmm_store_destroy("bad"), 0);
+	free(back);
+}
+
 /* Parse: refused with -@err and a one-line reason containing @what. */
 static void
 expect_refused(const char *seedname, struct fb *f, int err, const char *what)
@@ -309,6 +346,7 @@ expect_refused(const char *seedname, struct fb *f, int err, const char *what)
 	}
 	CHECK(img->sec == NULL);
 	free(img);
+	refused_in_store(f, err);
 }
 
 TEST(v2_every_section_round_trips)
@@ -438,6 +476,7 @@ TEST(v2_bad_input_refused)
 	uint32_t n;
 
 	REQUIRE(f != NULL);
+	fresh_store();
 	fb_start(f); fb_minimal(f, 0);
 	fb_sec(f, VMM_SEC_RUN, 1, 0xffff, NULL, big, 56);
 	fb_finish(f, 2);
