@@ -70,6 +70,36 @@ expect "bhyvectl --suspend a guest in HLT" 0 $BHYVECTL --vm=t1 --suspend
 wait $pid; rc=$?
 [ $rc = 5 ] && ok "suspended timer guest exits 5" || notok "suspended timer guest exits 5" "rc=$rc $(cat "$T/te1")"
 [ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/t1/state" "$LHYVE_STATE_SEEDS/cli-apictimer-suspended" 2>/dev/null
+# A section whose checksum is right but whose device cannot take it: bhyve
+# refuses with one line naming it, and the file stays as it was.
+cp "$VMM_DIR/t1/state" "$T/t1.state"
+for bad in "21 0 - local APIC of vCPU 0 cannot be restored" \
+	"32 65535 lpc.com1 device lpc.com1 cannot be restored" \
+	"32 65535 vatpit device vatpit cannot be restored"; do
+	set -- $bad
+	python3 -c '
+import struct, sys, zlib
+path, typ, vcpu, name = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+b = bytearray(open(path, "rb").read())
+off = 32
+for i in range(struct.unpack_from("<I", b, 24)[0]):
+	t, fl, v, l = struct.unpack_from("<IHHI", b, off)
+	n = bytes(b[off + 16:off + 32]).rstrip(b"\0").decode()
+	if t == typ and v == vcpu and n == ("" if name == "-" else name):
+		b[off + 32] ^= 0x5a	# the version or magic of the device
+		crc = zlib.crc32(b[off + 32:off + 32 + l], zlib.crc32(b[off + 16:off + 32], zlib.crc32(b[off:off + 12])))
+		struct.pack_into("<I", b, off + 12, crc)
+		open(path, "wb").write(b)
+		sys.exit(0)
+	off += 32 + l
+sys.exit(1)' "$VMM_DIR/t1/state" "$1" "$2" "$3" || notok "section $3 found"
+	cp "$VMM_DIR/t1/state" "$T/t1.bad"
+	shift 3
+	expect_err "a $* section: refused" 4 "$*" $RUN t1
+	cmp -s "$VMM_DIR/t1/state" "$T/t1.bad" && ok "... and the file left as it was" ||
+		notok "... and the file left as it was ($*)"
+	cp "$T/t1.state" "$VMM_DIR/t1/state"
+done
 timeout 60 $RUN t1 >"$T/t2" 2>"$T/te2" </dev/null; rc=$?
 [ $rc = 1 ] && grep -qx "PASS cli_apictimer" "$T/t2" && ! grep -q START "$T/t2" &&
 	ok "LAPIC timer and IOAPIC continue after a stop" ||

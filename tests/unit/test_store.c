@@ -746,13 +746,17 @@ static int
 hook_restore(void *arg, const uint8_t *data, size_t len)
 {
 	hook_restored = (int)len;
-	return len == 999 ? -EINVAL : 0;
+	if (len == 999)
+		return vmm_store_fail(EINVAL, "bad register image");
+	return len == 998 ? -EINVAL : 0;
 }
 
 TEST(device_snapshot_hooks)
 {
 	struct vm *vm;
 	char state[] = "device state of some length";
+	struct vmm_image *img = calloc(1, sizeof(*img));
+	uint8_t *junk = calloc(1, 999);
 
 	fresh_store();
 	REQUIRE(vmm_store_create("d1") == 0);
@@ -770,7 +774,27 @@ TEST(device_snapshot_hooks)
 	CHECK_EQ(hook_restored, (int)strlen(state));
 	vmm_snapshot_unregister(vm, "uart0");
 	vmm_close(vm);
+
+	/* A saved state a device cannot take: one line naming the device and why. */
+	REQUIRE(img != NULL && junk != NULL);
+	REQUIRE(vmm_store_load("d1", img) == 0);
+	CHECK_EQ(vmm_image_put_section(img, VMM_SEC_DEVICE, 0, 0xffff, "uart1", junk, 999), 0);
+	CHECK_EQ(vmm_image_put_section(img, VMM_SEC_DEVICE, 0, 0xffff, "uart2", junk, 998), 0);
+	REQUIRE(vmm_store_save("d1", img) == 0);
+	vmm_image_fini(img);
+	REQUIRE(vmm_open("d1", &vm) == 0);
+	vmm_store_fail(EIO, "an earlier error");
+	CHECK_EQ(vmm_snapshot_register(vm, "uart1", hook_save, hook_restore, state), -EINVAL);
+	CHECK(strcmp(vmm_store_strerror(), "VM 'd1': the saved state of device uart1 cannot be "
+	    "restored (bad register image)") == 0);
+	vmm_store_fail(EIO, "an earlier error");
+	CHECK_EQ(vmm_snapshot_register(vm, "uart2", hook_save, hook_restore, state), -EINVAL);
+	CHECK(strcmp(vmm_store_strerror(), "VM 'd1': the saved state of device uart2 cannot be "
+	    "restored (Invalid argument)") == 0);
+	vmm_close(vm);
 	vmm_store_destroy("d1");
+	free(img);
+	free(junk);
 }
 
 TEST(left_running_and_force_reset)
