@@ -210,8 +210,22 @@ held = []
 while True:
 	held.append(s.accept()[0])' "$VMM_DIR/h1" "$T/h1.ready" &
 mute=$!
-wait_for_file() { for i in $(seq 1 100); do [ -e "$1" ] && return 0; sleep 0.05; done; return 1; }
+wait_for_file() { for i in $(seq 1 $((${2:-5} * 20))); do [ -e "$1" ] && return 0; sleep 0.05; done; return 1; }
 wait_for_file "$T/h1.ready"
+# Meanwhile: --destroy takes NAME/lock before it removes a file, so an owner
+# that holds it without serving NAME/ctl (a bhyveload at work) keeps them.
+$BHYVECTL --vm=h2 --create >/dev/null
+python3 -c '
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1] + "/lock", os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.ftruncate(fd, 0)
+os.write(fd, b"%d\n" % os.getpid())
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$VMM_DIR/h2" "$T/h2.ready" &
+holder=$!
+wait_for_file "$T/h2.ready"
+(timeout 30 $BHYVECTL --vm=h2 --destroy >"$T/h2.out" 2>&1; echo $? >"$T/h2.rc") &
 start=$(date +%s)
 expect_err "an unanswered request fails" 1 "did not answer within 10 s" timeout 30 $BHYVECTL --vm=h1 --get-rip
 took=$(($(date +%s) - start))
@@ -219,6 +233,14 @@ took=$(($(date +%s) - start))
 	notok "after the 10 s time-out" "took ${took} s"
 kill $mute 2>/dev/null; wait $mute 2>/dev/null
 $BHYVECTL --vm=h1 --destroy >/dev/null 2>&1
+wait_for_file "$T/h2.rc" 20
+[ "$(cat "$T/h2.rc")" = 1 ] && grep -qx "bhyvectl: h2: VM 'h2' is in use by process $holder" "$T/h2.out" &&
+	[ "$(wc -l <"$T/h2.out")" = 1 ] && [ -e "$VMM_DIR/h2/state" ] &&
+	ok "--destroy leaves an instance whose owner holds the lock" ||
+	notok "--destroy leaves an instance whose owner holds the lock" "rc=$(cat "$T/h2.rc") $(cat "$T/h2.out")"
+kill $holder 2>/dev/null; wait $holder 2>/dev/null
+expect "--destroy once the owner is gone" 0 $BHYVECTL --vm=h2 --destroy
+[ ! -e "$VMM_DIR/h2" ] && ok "... removes it" || notok "... removes it" "$(ls "$VMM_DIR/h2")"
 
 # vmrun.sh keeps a suspended instance.
 mkdir -p "$T/bin"
@@ -237,6 +259,10 @@ $BHYVECTL --vm=v1 --destroy >/dev/null 2>&1
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	reboot() { unshare -m sh -c 'mount -t tmpfs tmpfs /dev/shm && exec "$@"' sh "$@"; }
 	$BHYVELOAD -m 64M -k "$G/cli_count.elf" r1 >/dev/null
+	case $(readlink "$VMM_DIR/r1/mem") in
+	"$VMM_MEM_DIR"/lhyve-r1-??????) ok "guest memory in VMM_MEM_DIR on disk" ;;
+	*) notok "guest memory in VMM_MEM_DIR on disk" "$(ls -l "$VMM_DIR/r1")" ;;
+	esac
 	$RUN r1 >"$T/c8" 2>/dev/null </dev/null &
 	pid=$!
 	wait_for "$T/c8" '\.\.' 120

@@ -72,6 +72,31 @@ TEST(lock_excludes_second_owner)
 	vmm_store_destroy("t2");
 }
 
+/* What a dead owner left (its socket, a save cut short) goes with the next owner. */
+TEST(leftovers_of_a_dead_owner_cleaned)
+{
+	char path[512];
+	struct vm *vm;
+	FILE *fp;
+
+	fresh_store();
+	REQUIRE(vmm_store_create("t6") == 0);
+	vmm_store_path(path, sizeof(path), "t6", "state.Ab12Cd");
+	REQUIRE((fp = fopen(path, "w")) != NULL);
+	fclose(fp);
+	vmm_store_path(path, sizeof(path), "t6", "ctl");
+	REQUIRE((fp = fopen(path, "w")) != NULL);
+	fclose(fp);
+	REQUIRE(vmm_open("t6", &vm) == 0);
+	CHECK(access(path, F_OK) != 0);
+	vmm_store_path(path, sizeof(path), "t6", "state.Ab12Cd");
+	CHECK(access(path, F_OK) != 0);
+	vmm_store_path(path, sizeof(path), "t6", "state");
+	CHECK(access(path, F_OK) == 0);
+	vmm_close(vm);
+	vmm_store_destroy("t6");
+}
+
 TEST(registers_persist_between_opens)
 {
 	struct vm *vm;
@@ -523,6 +548,14 @@ TEST(v2_bad_input_refused)
 	fb_sec(f, VMM_SEC_MSRS, 1, 0, NULL, msrs, sizeof(msrs));
 	fb_finish(f, 2);
 	expect_refused("v2-huge-msrs", f, EBADMSG, "100000 MSRs");
+
+	fb_start(f); fb_minimal(f, 0);
+	n = 5000;
+	memset(msrs, 0, sizeof(msrs));
+	memcpy(msrs, &n, 4);
+	fb_sec(f, VMM_SEC_STATS, 0, 0, NULL, msrs, sizeof(msrs));
+	fb_finish(f, 2);
+	expect_refused("v2-huge-stats", f, EBADMSG, "5000 counters");
 
 	fb_start(f); fb_minimal(f, VMM_SEC_MSRS);
 	n = 2;
