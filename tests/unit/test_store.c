@@ -10,6 +10,13 @@
 #include "test.h"
 #include "vmm_core.h"
 #include "vmm_store.h"
+#include "io/vatpic.h"
+#include "io/vatpit.h"
+#include "io/vhpet.h"
+#include "io/vioapic.h"
+#include "io/vlapic.h"
+#include "io/vpmtmr.h"
+#include "io/vrtc.h"
 
 static void
 fresh_store(void)
@@ -871,4 +878,16 @@ TEST(left_running_and_force_reset)
 	vmm_store_destroy("c1");
 	vmm_image_fini(img);
 	free(img);
+}
+
+/* docs/store.md gives these sections byte by byte: a change here changes that page. */
+TEST(device_sections_as_documented)
+{
+	CHECK_EQ(VLAPIC_SNAP_SIZE, 208);
+	CHECK_EQ(VIOAPIC_SNAP_SIZE, 212);
+	CHECK_EQ(VATPIC_SNAP_SIZE, 40);
+	CHECK_EQ(VATPIT_SNAP_SIZE, 164);
+	CHECK_EQ(VHPET_SNAP_SIZE, 120);
+	CHECK_EQ(VRTC_SNAP_SIZE, 168);
+	CHECK_EQ(VPMTMR_SNAP_SIZE, 28);
 }
