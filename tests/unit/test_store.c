@@ -485,6 +485,46 @@ TEST(v2_format_is_as_documented)
 	CHECK_EQ(back->cpu[0].kvm_system_time, 0);
 	CHECK_EQ(back->cpu[0].tsc_adjust, 0);
 	vmm_image_fini(back);
+
+	/*
+	 * APs written active at RESET (before lhyve started APs) wait for
+	 * SIPI; an AP active anywhere else stays active.
+	 */
+	{
+		uint8_t cpu[536] = { 0 }, xs[576] = { 0 }, msrs[8] = { 0 }, ev[32] = { 0 };
+		uint64_t v;
+
+		fb_start(f);
+		fb_minimal(f, 0);
+		xs[24] = 0x80, xs[25] = 0x1f, xs[512] = 3;
+		v = 1;
+		memcpy(cpu + 528, &v, 8);			/* xcr0 */
+		v = 0xfff0;
+		memcpy(cpu + 128, &v, 8);			/* rip */
+		v = 0xffff0000ULL;
+		memcpy(cpu + 256 + 24, &v, 8);			/* CS base */
+		memcpy(cpu + 256 + 24 + 16, &(uint16_t){ 0xf000 }, 2);	/* CS selector */
+		fb_sec(f, VMM_SEC_CPU, 1, 1, NULL, cpu, sizeof(cpu));
+		fb_sec(f, VMM_SEC_XSAVE, 1, 1, NULL, xs, sizeof(xs));
+		fb_sec(f, VMM_SEC_MSRS, 1, 1, NULL, msrs, sizeof(msrs));
+		fb_sec(f, VMM_SEC_EVENTS, 1, 1, NULL, ev, sizeof(ev));
+		v = 0x9000;
+		memcpy(cpu + 128, &v, 8);			/* rip: past a SIPI */
+		v = 0x9000;
+		memcpy(cpu + 256 + 24, &v, 8);
+		memcpy(cpu + 256 + 24 + 16, &(uint16_t){ 0x900 }, 2);
+		fb_sec(f, VMM_SEC_CPU, 1, 2, NULL, cpu, sizeof(cpu));
+		fb_sec(f, VMM_SEC_XSAVE, 1, 2, NULL, xs, sizeof(xs));
+		fb_sec(f, VMM_SEC_MSRS, 1, 2, NULL, msrs, sizeof(msrs));
+		fb_sec(f, VMM_SEC_EVENTS, 1, 2, NULL, ev, sizeof(ev));
+		fb_finish(f, 2);
+		seed("v2-aps", f->buf, f->len);
+		CHECK_EQ(vmm_state_parse(f->buf, f->len, back), 0);
+		CHECK_EQ(back->cpu[0].halted, VM_ACTIVITY_ACTIVE);
+		CHECK_EQ(back->cpu[1].halted, VM_ACTIVITY_WAIT_SIPI);
+		CHECK_EQ(back->cpu[2].halted, VM_ACTIVITY_ACTIVE);
+		vmm_image_fini(back);
+	}
 	/* And the writer's header and first section are what the page says. */
 	vmm_image_init(img);
 	REQUIRE(vmm_state_serialize(img, &buf, &len) == 0);
