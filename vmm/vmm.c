@@ -71,6 +71,8 @@ struct vm {
 	int			suspend_source;
 	uint32_t		active_cpus;	/* bitmask, vm->mtx */
 	bool			closing;	/* vmm_close: the final save says "not running" */
+	/* RUN says "running" on disk (mark_running, before the first instruction). */
+	atomic_bool		run_marked;
 	uint32_t		halted_cpus;	/* HLT with IF clear, or wait-for-SIPI */
 	_Atomic uint32_t	ran_cpus;	/* vCPUs vmm_run ran (without vm_activate_cpu) */
 	struct vmm_ctl_server	ctl;
@@ -520,25 +522,39 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 	snprintf(vm->img->vendor, sizeof(vm->img->vendor), "%s", vmm_vendor_name(prof.vendor));
 	atomic_store(&vm->suspend, VM_SUSPEND_NONE);
 	/*
-	 * Crash consistency: from here on the guest may change its memory,
-	 * so the record on disk says "running" until a save of a stopped VM
-	 * says otherwise.  A process that dies leaves the mark behind.
+	 * Nothing is written yet: the devices register (and may refuse their
+	 * saved state) before the guest runs, and a bhyve that stops then
+	 * leaves the file as it was.  mark_running writes "running" first.
 	 */
-	pthread_mutex_lock(&vm->mtx);
-	vm->img->run.running = 1;
-	vm->img->run.pid = (int64_t)getpid();
-	vmm_store_boot_id(vm->img->run.boot_id, sizeof(vm->img->run.boot_id));
-	error = vmm_store_save(vm->name, vm->img);
-	pthread_mutex_unlock(&vm->mtx);
-	if (error != 0) {
-		vm->img->run.running = 0;
-		vm->ops = NULL;
-		ops->vm_cleanup(vm->cookie);
-		vm->cookie = NULL;
-		intr_detach(vm);
-		return error;
-	}
 	return 0;
+}
+
+/*
+ * Crash consistency: from the first guest instruction on, the guest may
+ * change its memory, so the record on disk says "running" (with our pid
+ * and boot id) until a save of a stopped VM says otherwise.  A process that
+ * dies leaves the mark behind.  Called by vmm_run before it enters the
+ * backend; vcpu->mtx not held.
+ */
+static int
+mark_running(struct vm *vm)
+{
+	int error = 0;
+
+	if (atomic_load(&vm->run_marked))
+		return 0;
+	pthread_mutex_lock(&vm->mtx);
+	if (!atomic_load(&vm->run_marked)) {
+		vm->img->run.running = 1;
+		vm->img->run.pid = (int64_t)getpid();
+		vmm_store_boot_id(vm->img->run.boot_id, sizeof(vm->img->run.boot_id));
+		if ((error = vmm_store_save(vm->name, vm->img)) == 0)
+			atomic_store(&vm->run_marked, true);
+		else
+			vm->img->run.running = 0;
+	}
+	pthread_mutex_unlock(&vm->mtx);
+	return error;
 }
 
 int
@@ -749,7 +765,8 @@ vmm_save(struct vm *vm)
 	 * bhyve left does not make its state any less stale.
 	 */
 	if (vm->ops != NULL)
-		vm->img->run.running = !vm->closing && vmm_suspended(vm) == VM_SUSPEND_NONE;
+		vm->img->run.running = atomic_load(&vm->run_marked) && !vm->closing &&
+		    vmm_suspended(vm) == VM_SUSPEND_NONE;
 	if (error == 0)
 		error = sync_memory(vm);
 	if (error == 0)
@@ -781,10 +798,18 @@ vmm_snapshot_register(struct vm *vm, const char *name, vmm_snapshot_save_t *save
 		error = vmm_store_fail(ENOSPC, "more than %d snapshot hooks", VMM_SNAPSHOT_MAX);
 	s = vmm_image_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, name);
 	/* The device continues from its saved state, if the instance has one. */
-	if (error == 0 && s != NULL && restore != NULL && (error = restore(arg, s->data, s->len)) != 0)
-		error = vmm_store_fail(-error, "VM '%s': the saved state of device %s cannot be "
-		    "restored (%s)", vm->name, name, vmm_store_strerror()[0] ?
-		    vmm_store_strerror() : strerror(-error));
+	if (error == 0 && s != NULL && restore != NULL) {
+		char why[160];
+
+		/* The reason is the device's own, never an earlier error's. */
+		vmm_store_clear_error();
+		if ((error = restore(arg, s->data, s->len)) != 0) {
+			snprintf(why, sizeof(why), "%s", vmm_store_strerror()[0] ?
+			    vmm_store_strerror() : strerror(-error));
+			error = vmm_store_fail(-error, "VM '%s': the saved state of device %s "
+			    "cannot be restored (%s)", vm->name, name, why);
+		}
+	}
 	if (error == 0) {
 		snprintf(vm->hooks[vm->nhooks].name, VMM_SEC_NAMELEN, "%s", name);
 		vm->hooks[vm->nhooks].save = save;
@@ -850,8 +875,12 @@ vmm_close(struct vm *vm)
 	vmm_ctl_stop(vm);
 	/* The owner lets go: no vCPU of this process runs it any more. */
 	vm->closing = true;
-	/* A VM being destroyed is not saved: its files go next. */
-	if ((vm->dirty || vm->ops != NULL) && vmm_suspended(vm) != VM_SUSPEND_DESTROY)
+	/*
+	 * A VM being destroyed is not saved: its files go next.  One whose
+	 * guest never ran, with nothing edited, is left as it was on disk.
+	 */
+	if ((vm->dirty || (vm->ops != NULL && atomic_load(&vm->run_marked))) &&
+	    vmm_suspended(vm) != VM_SUSPEND_DESTROY)
 		error = vmm_save(vm);
 	vm_release(vm);
 	close(vm->lockfd);
@@ -1582,6 +1611,8 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 	if (vm->memmap.nsegs == 0)
 		return vmm_store_fail(ENXIO, "VM '%s' has no memory (run bhyveload first)",
 		    vm->name);
+	if ((error = mark_running(vm)) != 0)
+		return error;
 	vcpu = &vm->vcpu[vcpuid];
 	pthread_mutex_lock(&vcpu->mtx);
 	if ((error = vcpu_backend(vm, vcpu)) != 0) {

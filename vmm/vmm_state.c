@@ -1011,6 +1011,30 @@ parse_v1(const uint8_t *buf, size_t len, struct vmm_image *img)
 	return 0;
 }
 
+/*
+ * lhyve before INIT/SIPI (every version 1 file, and version 2 files of that
+ * time) never started APs and wrote them active (0) at RESET.  An AP after
+ * RESET waits for INIT-SIPI-SIPI (SDM Vol. 3A 9.4.1): converted so, it does
+ * not run from 0xfff0 beside the BSP once bhyve -c 2 starts every vCPU.  In
+ * version 1 every active AP is one that never ran; in version 2 one active
+ * at the reset vector (CS base FFFF0000, which only RESET loads) is.
+ */
+static void
+aps_wait_for_sipi(struct vmm_image *img, bool v1)
+{
+	struct vm_cpu_state *st;
+	int i;
+
+	for (i = 1; i < VM_MAXCPU; i++) {
+		st = &img->cpu[i];
+		if (st->halted != VM_ACTIVITY_ACTIVE)
+			continue;
+		if (v1 || (st->rip == 0xfff0 && st->seg[SEG_CS].sel == 0xf000 &&
+		    st->seg[SEG_CS].base == 0xffff0000ULL && !(st->cr0 & 1)))
+			st->halted = VM_ACTIVITY_WAIT_SIPI;
+	}
+}
+
 int
 vmm_state_parse(const uint8_t *buf, size_t len, struct vmm_image *img)
 {
@@ -1036,6 +1060,8 @@ vmm_state_parse(const uint8_t *buf, size_t len, struct vmm_image *img)
 		    version, VMM_STATE_VERSION);
 	if (error == 0)
 		error = image_validate(img);
+	if (error == 0)
+		aps_wait_for_sipi(img, version == 1);
 	if (error != 0)
 		vmm_image_fini(img);
 	return error;

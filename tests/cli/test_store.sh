@@ -1,6 +1,8 @@
 # The instance store across stops, crashes and reboots (issue 8):
-# --suspend and continue, kill -9, --force-reset, --destroy of a running VM,
-# an idle control client, and a simulated host reboot.
+# --suspend and continue (one vCPU and two), kill -9, --force-reset,
+# --destroy of a running VM, an idle control client, an owner that never
+# answers, and a simulated host reboot.  The state files the guests leave
+# join fuzz_state's seed corpus ($LHYVE_STATE_SEEDS).
 . "$(dirname "$0")/lib.sh"
 G=${GUESTS:-build/guests}
 export VMM_MEM_DIR="$T/mem"	# on the test's file system, not /dev/shm
@@ -8,6 +10,7 @@ mkdir -p "$VMM_MEM_DIR"
 RUN="$BHYVE -m 64M -s 31,lpc -l com1,stdio"
 N=$((1 << 26))			# cli_count's steps; one dot per 2^20
 dots() { tr -cd . <"$1" | wc -c; }
+SF="python3 $(dirname "$0")/statefile.py"	# edits a state file, checksums right
 
 # --suspend stops the guest mid-computation; the next bhyve continues it.
 $BHYVELOAD -m 64M -k "$G/cli_count.elf" s1 >/dev/null
@@ -30,6 +33,34 @@ total=$(($(dots "$T/c1") + $(dots "$T/c2")))
 	notok "no device access lost or repeated across the stop" "$total dots, want 64"
 $BHYVECTL --vm=s1 --destroy >/dev/null 2>&1
 
+# A consistent save of a 2-vCPU guest: both vCPUs count (their registers,
+# their own words and a shared LOCKed counter), are stopped in one cut, and
+# continue; the shared counter would run over if they were not (cli_smpcount.S).
+$BHYVELOAD -m 64M -k "$G/cli_smpcount.elf" m1 >/dev/null
+$RUN -c 2 m1 >"$T/m1" 2>"$T/me1" </dev/null &
+pid=$!
+wait_for "$T/m1" '\..*\..*\.' 120 && wait_for "$T/m1" '\+.*\+' 120 ||
+	notok "cli_smpcount: both vCPUs count" "$(cat "$T/m1" "$T/me1")"
+expect "bhyvectl --suspend a 2-vCPU guest" 0 $BHYVECTL --vm=m1 --suspend
+wait $pid; rc=$?
+[ $rc = 5 ] && ok "suspended 2-vCPU bhyve exits 5" || notok "suspended 2-vCPU bhyve exits 5" "rc=$rc $(cat "$T/me1")"
+M=$((1 << 24))
+for c in 0 1; do
+	rcx=$($BHYVECTL --vm=m1 --cpu=$c --get-rcx | awk '{print $2}')
+	[ -n "$rcx" ] && [ $((rcx)) -gt 0 ] && [ $((rcx)) -lt $M ] &&
+		ok "vCPU $c stopped mid-count (ecx $((rcx)))" || notok "vCPU $c stopped mid-count" "rcx=$rcx"
+done
+[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/m1/state" "$LHYVE_STATE_SEEDS/cli-smp-suspended" 2>/dev/null
+timeout 120 $RUN -c 2 m1 >"$T/m2" 2>"$T/me2" </dev/null; rc=$?
+[ $rc = 1 ] && grep -qx "PASS cli_smpcount" "$T/m2" && ! grep -q START "$T/m2" &&
+	ok "both vCPUs continue to the right counts" ||
+	notok "both vCPUs continue to the right counts" "rc=$rc $(tail -c 200 "$T/m2") $(cat "$T/me2")"
+plus() { tr -cd + <"$1" | wc -c; }
+total="$(($(dots "$T/m1") + $(dots "$T/m2"))) $(($(plus "$T/m1") + $(plus "$T/m2")))"
+[ "$total" = "16 16" ] && ok "no device access of either vCPU lost or repeated" ||
+	notok "no device access of either vCPU lost or repeated" "'.' and '+': $total, want 16 16"
+$BHYVECTL --vm=m1 --destroy >/dev/null 2>&1
+
 # The LAPIC timer, its pending interrupts and the IOAPIC continue across
 # --suspend (their state is in the store's LAPIC and vioapic sections).
 $BHYVELOAD -m 64M -k "$G/cli_apictimer.elf" t1 >/dev/null
@@ -39,6 +70,25 @@ wait_for "$T/t1" '\.\.' 60 || notok "cli_apictimer ticks" "$(cat "$T/t1" "$T/te1
 expect "bhyvectl --suspend a guest in HLT" 0 $BHYVECTL --vm=t1 --suspend
 wait $pid; rc=$?
 [ $rc = 5 ] && ok "suspended timer guest exits 5" || notok "suspended timer guest exits 5" "rc=$rc $(cat "$T/te1")"
+[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/t1/state" "$LHYVE_STATE_SEEDS/cli-apictimer-suspended" 2>/dev/null
+# A section whose checksum is right but whose device cannot take it: bhyve
+# refuses with one line naming it, and the file stays as it was.
+cp "$VMM_DIR/t1/state" "$T/t1.state"
+for bad in "21 0 - local APIC of vCPU 0 cannot be restored" \
+	"32 65535 lpc.com1 device lpc.com1 cannot be restored" \
+	"32 65535 vatpit device vatpit cannot be restored"; do
+	set -- $bad
+	$SF "$VMM_DIR/t1/state" corrupt "$1" "$2" "$3" || notok "section $3 found"
+	cp "$VMM_DIR/t1/state" "$T/t1.bad"
+	shift 3
+	expect_err "a $* section: refused" 4 "$*" $RUN t1
+	cmp -s "$VMM_DIR/t1/state" "$T/t1.bad" && ok "... and the file left as it was" ||
+		notok "... and the file left as it was ($*)"
+	cp "$T/t1.state" "$VMM_DIR/t1/state"
+done
+# Sections this lhyve does not know, and another backend's, ride along.
+$SF "$VMM_DIR/t1/state" add 4000 65535 future "a later lhyve's"
+$SF "$VMM_DIR/t1/state" add 33 0 kvm "KVM's vCPU events"
 timeout 60 $RUN t1 >"$T/t2" 2>"$T/te2" </dev/null; rc=$?
 [ $rc = 1 ] && grep -qx "PASS cli_apictimer" "$T/t2" && ! grep -q START "$T/t2" &&
 	ok "LAPIC timer and IOAPIC continue after a stop" ||
@@ -46,6 +96,10 @@ timeout 60 $RUN t1 >"$T/t2" 2>"$T/te2" </dev/null; rc=$?
 total=$(($(dots "$T/t1") + $(dots "$T/t2")))
 [ $total = 20 ] && ok "every timer tick counted once across the stop" ||
 	notok "every timer tick counted once across the stop" "$total dots, want 20"
+$SF "$VMM_DIR/t1/state" has 4000 65535 future "a later lhyve's" &&
+	$SF "$VMM_DIR/t1/state" has 33 0 kvm "KVM's vCPU events" &&
+	ok "unknown and other backends' sections kept across a run" ||
+	notok "unknown and other backends' sections kept across a run"
 $BHYVECTL --vm=t1 --destroy >/dev/null 2>&1
 
 # The 8254 and the 8259 (ExtINT through LINT0) continue across --suspend
@@ -57,6 +111,7 @@ wait_for "$T/p1" '\.\.' 60 || notok "cli_pittimer ticks" "$(cat "$T/p1" "$T/pe1"
 expect "bhyvectl --suspend a guest on PIT interrupts" 0 $BHYVECTL --vm=p1 --suspend
 wait $pid; rc=$?
 [ $rc = 5 ] && ok "suspended PIT guest exits 5" || notok "suspended PIT guest exits 5" "rc=$rc $(cat "$T/pe1")"
+[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/p1/state" "$LHYVE_STATE_SEEDS/cli-pittimer-suspended" 2>/dev/null
 timeout 60 $RUN p1 >"$T/p2" 2>"$T/pe2" </dev/null; rc=$?
 [ $rc = 1 ] && grep -qx "PASS cli_pittimer" "$T/p2" && ! grep -q START "$T/p2" &&
 	ok "PIT and 8259 continue after a stop" ||
@@ -72,6 +127,7 @@ $RUN k1 >"$T/c3" 2>"$T/e3" </dev/null &
 pid=$!
 wait_for "$T/c3" '\.\.' 120
 kill -9 $pid; wait $pid 2>/dev/null
+[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/k1/state" "$LHYVE_STATE_SEEDS/cli-left-running" 2>/dev/null
 [ -S "$VMM_DIR/k1/ctl" ] && ok "a killed bhyve leaves its socket" || notok "a killed bhyve leaves its socket"
 expect_err "bhyve refuses what a killed bhyve left" 4 \
 	"left running by process $pid, which is gone.*--force-reset.*bhyveload" $RUN k1
@@ -131,6 +187,54 @@ kill $idle 2>/dev/null
 $BHYVECTL --vm=i1 --destroy >/dev/null 2>&1
 wait $pid 2>/dev/null
 
+# A request the owner never answers is an error after 10 s, not a hang: a
+# fake owner holds the lock and accepts on the socket, but never replies.
+$BHYVECTL --vm=h1 --create >/dev/null
+python3 -c '
+import fcntl, os, socket, sys
+d = sys.argv[1]
+lk = os.open(d + "/lock", os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(lk, fcntl.LOCK_EX)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(d + "/ctl")
+s.listen(4)
+open(sys.argv[2], "w").close()
+held = []
+while True:
+	held.append(s.accept()[0])' "$VMM_DIR/h1" "$T/h1.ready" &
+mute=$!
+wait_for_file() { for i in $(seq 1 $((${2:-5} * 20))); do [ -e "$1" ] && return 0; sleep 0.05; done; return 1; }
+wait_for_file "$T/h1.ready"
+# Meanwhile: --destroy takes NAME/lock before it removes a file, so an owner
+# that holds it without serving NAME/ctl (a bhyveload at work) keeps them.
+$BHYVECTL --vm=h2 --create >/dev/null
+python3 -c '
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1] + "/lock", os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.ftruncate(fd, 0)
+os.write(fd, b"%d\n" % os.getpid())
+open(sys.argv[2], "w").close()
+time.sleep(60)' "$VMM_DIR/h2" "$T/h2.ready" &
+holder=$!
+wait_for_file "$T/h2.ready"
+(timeout 30 $BHYVECTL --vm=h2 --destroy >"$T/h2.out" 2>&1; echo $? >"$T/h2.rc") &
+start=$(date +%s)
+expect_err "an unanswered request fails" 1 "did not answer within 10 s" timeout 30 $BHYVECTL --vm=h1 --get-rip
+took=$(($(date +%s) - start))
+[ $took -ge 9 ] && [ $took -le 20 ] && ok "after the 10 s time-out (${took} s)" ||
+	notok "after the 10 s time-out" "took ${took} s"
+kill $mute 2>/dev/null; wait $mute 2>/dev/null
+$BHYVECTL --vm=h1 --destroy >/dev/null 2>&1
+wait_for_file "$T/h2.rc" 20
+[ "$(cat "$T/h2.rc")" = 1 ] && grep -qx "bhyvectl: h2: VM 'h2' is in use by process $holder" "$T/h2.out" &&
+	[ "$(wc -l <"$T/h2.out")" = 1 ] && [ -e "$VMM_DIR/h2/state" ] &&
+	ok "--destroy leaves an instance whose owner holds the lock" ||
+	notok "--destroy leaves an instance whose owner holds the lock" "rc=$(cat "$T/h2.rc") $(cat "$T/h2.out")"
+kill $holder 2>/dev/null; wait $holder 2>/dev/null
+expect "--destroy once the owner is gone" 0 $BHYVECTL --vm=h2 --destroy
+[ ! -e "$VMM_DIR/h2" ] && ok "... removes it" || notok "... removes it" "$(ls "$VMM_DIR/h2")"
+
 # vmrun.sh keeps a suspended instance.
 mkdir -p "$T/bin"
 for p in bhyve bhyveload bhyvectl; do ln -sf "$(realpath "$B/$p")" "$T/bin/$p"; done
@@ -148,6 +252,10 @@ $BHYVECTL --vm=v1 --destroy >/dev/null 2>&1
 if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
 	reboot() { unshare -m sh -c 'mount -t tmpfs tmpfs /dev/shm && exec "$@"' sh "$@"; }
 	$BHYVELOAD -m 64M -k "$G/cli_count.elf" r1 >/dev/null
+	case $(readlink "$VMM_DIR/r1/mem") in
+	"$VMM_MEM_DIR"/lhyve-r1-??????) ok "guest memory in VMM_MEM_DIR on disk" ;;
+	*) notok "guest memory in VMM_MEM_DIR on disk" "$(ls -l "$VMM_DIR/r1")" ;;
+	esac
 	$RUN r1 >"$T/c8" 2>/dev/null </dev/null &
 	pid=$!
 	wait_for "$T/c8" '\.\.' 120

@@ -1,4 +1,5 @@
 /* test_store.c - the instance store: names, create/open/destroy, lock, state file. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -9,6 +10,13 @@
 #include "test.h"
 #include "vmm_core.h"
 #include "vmm_store.h"
+#include "io/vatpic.h"
+#include "io/vatpit.h"
+#include "io/vhpet.h"
+#include "io/vioapic.h"
+#include "io/vlapic.h"
+#include "io/vpmtmr.h"
+#include "io/vrtc.h"
 
 static void
 fresh_store(void)
@@ -69,6 +77,31 @@ TEST(lock_excludes_second_owner)
 	REQUIRE(vmm_open("t2", &b) == 0);
 	vmm_close(b);
 	vmm_store_destroy("t2");
+}
+
+/* What a dead owner left (its socket, a save cut short) goes with the next owner. */
+TEST(leftovers_of_a_dead_owner_cleaned)
+{
+	char path[512];
+	struct vm *vm;
+	FILE *fp;
+
+	fresh_store();
+	REQUIRE(vmm_store_create("t6") == 0);
+	vmm_store_path(path, sizeof(path), "t6", "state.Ab12Cd");
+	REQUIRE((fp = fopen(path, "w")) != NULL);
+	fclose(fp);
+	vmm_store_path(path, sizeof(path), "t6", "ctl");
+	REQUIRE((fp = fopen(path, "w")) != NULL);
+	fclose(fp);
+	REQUIRE(vmm_open("t6", &vm) == 0);
+	CHECK(access(path, F_OK) != 0);
+	vmm_store_path(path, sizeof(path), "t6", "state.Ab12Cd");
+	CHECK(access(path, F_OK) != 0);
+	vmm_store_path(path, sizeof(path), "t6", "state");
+	CHECK(access(path, F_OK) == 0);
+	vmm_close(vm);
+	vmm_store_destroy("t6");
 }
 
 TEST(registers_persist_between_opens)
@@ -291,6 +324,42 @@ fb_minimal(struct fb *f, int skip_type)
 		fb_sec(f, VMM_SEC_EVENTS, 1, 0, NULL, ev, sizeof(ev));
 }
 
+/*
+ * The same bytes as an instance's state: opening it is refused with -@err
+ * and the file is left as it was, byte for byte, with no temporary left.
+ */
+static void
+refused_in_store(const struct fb *f, int err)
+{
+	char path[512], dir[512];
+	struct vm *vm;
+	uint8_t *back = malloc(sizeof(f->buf) + 1);
+	struct dirent *de;
+	FILE *fp;
+	DIR *d;
+	size_t n;
+
+	REQUIRE(back != NULL);
+	REQUIRE(vmm_store_create("bad") == 0);
+	vmm_store_path(path, sizeof(path), "bad", "state");
+	REQUIRE((fp = fopen(path, "w")) != NULL);
+	CHECK(fwrite(f->buf, 1, f->len, fp) == f->len);
+	fclose(fp);
+	CHECK_EQ(vmm_open("bad", &vm), -err);
+	CHECK(strchr(vmm_store_strerror(), '\n') == NULL);
+	REQUIRE((fp = fopen(path, "r")) != NULL);
+	n = fread(back, 1, sizeof(f->buf) + 1, fp);
+	fclose(fp);
+	CHECK(n == f->len && memcmp(back, f->buf, n) == 0);
+	vmm_store_path(dir, sizeof(dir), "bad", "");
+	REQUIRE((d = opendir(dir)) != NULL);
+	while ((de = readdir(d)) != NULL)
+		CHECK(strncmp(de->d_name, "state.", 6) != 0);
+	closedir(d);
+	CHECK_EQ(vmm_store_destroy("bad"), 0);
+	free(back);
+}
+
 /* Parse: refused with -@err and a one-line reason containing @what. */
 static void
 expect_refused(const char *seedname, struct fb *f, int err, const char *what)
@@ -309,6 +378,7 @@ expect_refused(const char *seedname, struct fb *f, int err, const char *what)
 	}
 	CHECK(img->sec == NULL);
 	free(img);
+	refused_in_store(f, err);
 }
 
 TEST(v2_every_section_round_trips)
@@ -415,6 +485,46 @@ TEST(v2_format_is_as_documented)
 	CHECK_EQ(back->cpu[0].kvm_system_time, 0);
 	CHECK_EQ(back->cpu[0].tsc_adjust, 0);
 	vmm_image_fini(back);
+
+	/*
+	 * APs written active at RESET (before lhyve started APs) wait for
+	 * SIPI; an AP active anywhere else stays active.
+	 */
+	{
+		uint8_t cpu[536] = { 0 }, xs[576] = { 0 }, msrs[8] = { 0 }, ev[32] = { 0 };
+		uint64_t v;
+
+		fb_start(f);
+		fb_minimal(f, 0);
+		xs[24] = 0x80, xs[25] = 0x1f, xs[512] = 3;
+		v = 1;
+		memcpy(cpu + 528, &v, 8);			/* xcr0 */
+		v = 0xfff0;
+		memcpy(cpu + 128, &v, 8);			/* rip */
+		v = 0xffff0000ULL;
+		memcpy(cpu + 256 + 24, &v, 8);			/* CS base */
+		memcpy(cpu + 256 + 24 + 16, &(uint16_t){ 0xf000 }, 2);	/* CS selector */
+		fb_sec(f, VMM_SEC_CPU, 1, 1, NULL, cpu, sizeof(cpu));
+		fb_sec(f, VMM_SEC_XSAVE, 1, 1, NULL, xs, sizeof(xs));
+		fb_sec(f, VMM_SEC_MSRS, 1, 1, NULL, msrs, sizeof(msrs));
+		fb_sec(f, VMM_SEC_EVENTS, 1, 1, NULL, ev, sizeof(ev));
+		v = 0x9000;
+		memcpy(cpu + 128, &v, 8);			/* rip: past a SIPI */
+		v = 0x9000;
+		memcpy(cpu + 256 + 24, &v, 8);
+		memcpy(cpu + 256 + 24 + 16, &(uint16_t){ 0x900 }, 2);
+		fb_sec(f, VMM_SEC_CPU, 1, 2, NULL, cpu, sizeof(cpu));
+		fb_sec(f, VMM_SEC_XSAVE, 1, 2, NULL, xs, sizeof(xs));
+		fb_sec(f, VMM_SEC_MSRS, 1, 2, NULL, msrs, sizeof(msrs));
+		fb_sec(f, VMM_SEC_EVENTS, 1, 2, NULL, ev, sizeof(ev));
+		fb_finish(f, 2);
+		seed("v2-aps", f->buf, f->len);
+		CHECK_EQ(vmm_state_parse(f->buf, f->len, back), 0);
+		CHECK_EQ(back->cpu[0].halted, VM_ACTIVITY_ACTIVE);
+		CHECK_EQ(back->cpu[1].halted, VM_ACTIVITY_WAIT_SIPI);
+		CHECK_EQ(back->cpu[2].halted, VM_ACTIVITY_ACTIVE);
+		vmm_image_fini(back);
+	}
 	/* And the writer's header and first section are what the page says. */
 	vmm_image_init(img);
 	REQUIRE(vmm_state_serialize(img, &buf, &len) == 0);
@@ -438,6 +548,7 @@ TEST(v2_bad_input_refused)
 	uint32_t n;
 
 	REQUIRE(f != NULL);
+	fresh_store();
 	fb_start(f); fb_minimal(f, 0);
 	fb_sec(f, VMM_SEC_RUN, 1, 0xffff, NULL, big, 56);
 	fb_finish(f, 2);
@@ -484,6 +595,14 @@ TEST(v2_bad_input_refused)
 	fb_sec(f, VMM_SEC_MSRS, 1, 0, NULL, msrs, sizeof(msrs));
 	fb_finish(f, 2);
 	expect_refused("v2-huge-msrs", f, EBADMSG, "100000 MSRs");
+
+	fb_start(f); fb_minimal(f, 0);
+	n = 5000;
+	memset(msrs, 0, sizeof(msrs));
+	memcpy(msrs, &n, 4);
+	fb_sec(f, VMM_SEC_STATS, 0, 0, NULL, msrs, sizeof(msrs));
+	fb_finish(f, 2);
+	expect_refused("v2-huge-stats", f, EBADMSG, "5000 counters");
 
 	fb_start(f); fb_minimal(f, VMM_SEC_MSRS);
 	n = 2;
@@ -551,8 +670,8 @@ fb_v1(struct fb *f, uint32_t pending_valid, uint16_t mxcsr_hi)
 	v = 64 << 20;
 	memcpy(vm, &v, 8);
 	memcpy(vm + 8, &v, 8);
-	u = 1;
-	memcpy(vm + 28, &u, 4);
+	u = 2;
+	memcpy(vm + 28, &u, 4);			/* ncpus: bhyve -c 2 */
 	memcpy(vm + 32, "emu", 3);
 #define V1SEC(t, d) do { tag = (t); len = sizeof(d); memcpy(f->buf + f->len, &tag, 4); \
 	memcpy(f->buf + f->len + 4, &len, 4); memcpy(f->buf + f->len + 8, d, len); \
@@ -604,6 +723,9 @@ TEST(v1_file_read_and_converted)
 	CHECK_EQ(img->cpu[0].fxsave[200], 0x5a);
 	CHECK_EQ(img->stats[1][2], 77);
 	CHECK(strcmp(img->vendor, "intel") == 0);
+	/* Version 1 wrote APs active at RESET; they wait for SIPI now. */
+	CHECK_EQ(img->cpu[0].halted, VM_ACTIVITY_ACTIVE);
+	CHECK_EQ(img->cpu[1].halted, VM_ACTIVITY_WAIT_SIPI);
 	vmm_image_fini(img);
 
 	/* Opened from the store and saved: now a version 2 file, same values. */
@@ -637,6 +759,9 @@ TEST(v1_file_read_and_converted)
 	CHECK_EQ(vmm_get_reg(vm, 0, VM_REG_GUEST_RAX, &v), 0);
 	CHECK_EQ(v, 5);
 	vmm_close(vm);
+	REQUIRE(vmm_store_load("v1", img) == 0);
+	CHECK_EQ(img->cpu[1].halted, VM_ACTIVITY_WAIT_SIPI);	/* written so */
+	vmm_image_fini(img);
 	vmm_store_destroy("v1");
 	unsetenv("VMM_MEM_DIR");
 
@@ -701,13 +826,17 @@ static int
 hook_restore(void *arg, const uint8_t *data, size_t len)
 {
 	hook_restored = (int)len;
-	return len == 999 ? -EINVAL : 0;
+	if (len == 999)
+		return vmm_store_fail(EINVAL, "bad register image");
+	return len == 998 ? -EINVAL : 0;
 }
 
 TEST(device_snapshot_hooks)
 {
 	struct vm *vm;
 	char state[] = "device state of some length";
+	struct vmm_image *img = calloc(1, sizeof(*img));
+	uint8_t *junk = calloc(1, 999);
 
 	fresh_store();
 	REQUIRE(vmm_store_create("d1") == 0);
@@ -725,7 +854,27 @@ TEST(device_snapshot_hooks)
 	CHECK_EQ(hook_restored, (int)strlen(state));
 	vmm_snapshot_unregister(vm, "uart0");
 	vmm_close(vm);
+
+	/* A saved state a device cannot take: one line naming the device and why. */
+	REQUIRE(img != NULL && junk != NULL);
+	REQUIRE(vmm_store_load("d1", img) == 0);
+	CHECK_EQ(vmm_image_put_section(img, VMM_SEC_DEVICE, 0, 0xffff, "uart1", junk, 999), 0);
+	CHECK_EQ(vmm_image_put_section(img, VMM_SEC_DEVICE, 0, 0xffff, "uart2", junk, 998), 0);
+	REQUIRE(vmm_store_save("d1", img) == 0);
+	vmm_image_fini(img);
+	REQUIRE(vmm_open("d1", &vm) == 0);
+	vmm_store_fail(EIO, "an earlier error");
+	CHECK_EQ(vmm_snapshot_register(vm, "uart1", hook_save, hook_restore, state), -EINVAL);
+	CHECK(strcmp(vmm_store_strerror(), "VM 'd1': the saved state of device uart1 cannot be "
+	    "restored (bad register image)") == 0);
+	vmm_store_fail(EIO, "an earlier error");
+	CHECK_EQ(vmm_snapshot_register(vm, "uart2", hook_save, hook_restore, state), -EINVAL);
+	CHECK(strcmp(vmm_store_strerror(), "VM 'd1': the saved state of device uart2 cannot be "
+	    "restored (Invalid argument)") == 0);
+	vmm_close(vm);
 	vmm_store_destroy("d1");
+	free(img);
+	free(junk);
 }
 
 TEST(left_running_and_force_reset)
@@ -769,4 +918,16 @@ TEST(left_running_and_force_reset)
 	vmm_store_destroy("c1");
 	vmm_image_fini(img);
 	free(img);
+}
+
+/* docs/store.md gives these sections byte by byte: a change here changes that page. */
+TEST(device_sections_as_documented)
+{
+	CHECK_EQ(VLAPIC_SNAP_SIZE, 208);
+	CHECK_EQ(VIOAPIC_SNAP_SIZE, 212);
+	CHECK_EQ(VATPIC_SNAP_SIZE, 40);
+	CHECK_EQ(VATPIT_SNAP_SIZE, 164);
+	CHECK_EQ(VHPET_SNAP_SIZE, 120);
+	CHECK_EQ(VRTC_SNAP_SIZE, 168);
+	CHECK_EQ(VPMTMR_SNAP_SIZE, 28);
 }
