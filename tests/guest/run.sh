@@ -45,11 +45,6 @@ for elf in "$GUESTS"/*.elf; do
 		for ncpu in $(cpus_for $g); do
 			vm="g-$g-$form"
 			c=""; [ $ncpu = 1 ] || c=":c$ncpu"
-			# KVM does not take libvmm's interrupts yet, and runs one vCPU (docs/kvm.md).
-			if [ $be = kvm ] && { [ $ncpu != 1 ] || case $g in apic_timer|apic_ipi|smp|platform) true ;; *) false ;; esac; }; then
-				echo "skip - kvm:$form:$g$c: needs interrupts or APs, which the KVM backend does not have yet"
-				continue
-			fi
 			# The software CPU's own answers: no performance counters (KVM
 			# has a PMU), and XSAVE's XSTATE_BV (docs/kvm.md: KVM's differs).
 			if [ $be = kvm ] && case $g in rdpmc|xsave_clock) true ;; *) false ;; esac; then
