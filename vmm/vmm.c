@@ -517,6 +517,18 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 		intr_detach(vm);
 		return vmm_store_fail(-error, "backend '%s' cannot map guest memory", ops->name);
 	}
+	if (ops->msi != NULL) {
+		/* The backend has the LAPICs: our IOAPIC and 8259 send them messages. */
+		struct vmm_intr_lapic lb = { .msi = ops->msi, .routes = ops->ioapic_routes,
+		    .arg = vm->cookie };
+
+		if ((error = vmm_intr_set_lapic(vm->intr, &lb)) != 0) {
+			ops->vm_cleanup(vm->cookie);
+			intr_detach(vm);
+			return vmm_store_fail(-error, "backend '%s' refused the IOAPIC's routes",
+			    ops->name);
+		}
+	}
 	vm->ops = ops;
 	snprintf(vm->img->backend, sizeof(vm->img->backend), "%s", ops->name);
 	snprintf(vm->img->vendor, sizeof(vm->img->vendor), "%s", vmm_vendor_name(prof.vendor));
@@ -747,12 +759,17 @@ vmm_save(struct vm *vm)
 			error = vmm_store_fail(-error, "vCPU %d: cannot take its INIT/SIPI/NMI", i);
 		if (vcpu->cookie != NULL && error == 0) {
 			error = vm->ops->get_state(vcpu->cookie, &vm->img->cpu[i]);
-			/* libvmm, not the backend, knows the vCPU sleeps in HLT or waits for SIPI. */
-			vm->img->cpu[i].halted = vcpu_activity(vcpu);
+			/*
+			 * libvmm, not the backend, knows the vCPU sleeps in HLT or
+			 * waits for SIPI, unless the backend has the LAPIC.
+			 */
+			if (vm->ops->msi == NULL)
+				vm->img->cpu[i].halted = vcpu_activity(vcpu);
 			if (error != 0)
 				error = vmm_store_fail(-error, "cannot read vCPU %d state", i);
 		}
-		if (vm->intr != NULL && error == 0)
+		/* A backend's own LAPIC: APIC_BASE came with its state (docs/kvm.md). */
+		if (vm->intr != NULL && error == 0 && vm->ops->msi == NULL)
 			error = save_lapic(vm, i);
 		vcpu_stats_held(vm, vcpu, vm->img->stats[i]);
 	}
@@ -1297,6 +1314,8 @@ vmm_set_x2apic_state(struct vm *vm, int vcpuid, int state)
 int
 vmm_lapic_info(struct vm *vm, int vcpuid, struct vmm_lapic_info *li)
 {
+	if (vm->ops != NULL && vm->ops->lapic_info != NULL)
+		return VCPU_ACCESS(vm, vcpuid, vm->ops->lapic_info(cookie_, li), -ENXIO, false);
 	return INTR_CALL(vm, vmm_intr_lapic_info(vm->intr, vcpuid, li));
 }
 
@@ -1611,6 +1630,25 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 	if (vm->memmap.nsegs == 0)
 		return vmm_store_fail(ENXIO, "VM '%s' has no memory (run bhyveload first)",
 		    vm->name);
+	/*
+	 * A backend with its own LAPICs gets every vCPU before any runs: an
+	 * INIT-SIPI for an AP whose thread has not started yet must find its
+	 * LAPIC.  One vCPU at a time, taken as an accessor takes it (its
+	 * thread may already run it), none held here.
+	 */
+	if (vm->ops->msi != NULL) {
+		int i;
+
+		for (i = 0; i < (int)vm->img->ncpus && i < VM_MAXCPU; i++) {
+			if (i == vcpuid || vm->vcpu[i].cookie != NULL)
+				continue;
+			vcpu = vcpu_acquire(vm, i);
+			error = vcpu_backend(vm, vcpu);
+			vcpu_release(vcpu);
+			if (error != 0)
+				return error;
+		}
+	}
 	if ((error = mark_running(vm)) != 0)
 		return error;
 	vcpu = &vm->vcpu[vcpuid];
@@ -1676,7 +1714,8 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 				    strerror(-error));
 				break;
 			}
-			if (vcpu->wait_sipi || vcpu->halted) {
+			/* A backend with its own LAPIC sleeps in run() (vmm_backend.h, msi). */
+			if ((vcpu->wait_sipi || vcpu->halted) && vm->ops->msi == NULL) {
 				uint32_t act = vcpu_activity(vcpu);
 
 				if (!vcpu_wake_cond(vm, vcpu, act, vcpu->hlt_if)) {
@@ -1705,11 +1744,22 @@ vmm_run(struct vm *vm, int vcpuid, struct vm_exit *vme)
 		if ((unsigned)vme->exitcode < VM_EXITCODE_MAX)
 			vcpu->stats[VMST_EXIT_BASE + vme->exitcode]++;
 		if (vme->exitcode == VM_EXITCODE_BOGUS) {
-			/* A kick taken before the replayed instruction ran: still half done. */
+			/*
+			 * A kick taken before the replayed instruction ran: still
+			 * half done.  Unless RIP moved on: the backend finished it
+			 * first (KVM completes an exit at any KVM_RUN, and its vCPU
+			 * may then sleep in HLT, where no MTRAP step ever ends).
+			 */
+			if (vcpu->replaying && vme->rip != vcpu->lastexit.rip)
+				vcpu->replaying = false;
 			vcpu->stats[VMST_KICKS]++;
 			continue;
 		}
 		vcpu->replaying = false;
+		/* The backend's LAPIC: any other exit says the vCPU runs again. */
+		if (vm->ops->msi != NULL && vme->exitcode != VM_EXITCODE_HLT &&
+		    (vcpu->halted || vcpu->wait_sipi))
+			vcpu_set_activity(vm, vcpu, VM_ACTIVITY_ACTIVE, false);
 		if (vm->intr != NULL && vcpu_intr_exit(vm, vcpu, vme))
 			continue;
 		if (step && vme->exitcode == VM_EXITCODE_MTRAP && !mtrap_was)

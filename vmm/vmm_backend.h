@@ -120,6 +120,20 @@ struct vmm_intr_source {
 	 */
 	uint8_t	(*get_tpr)(void *arg);
 	void	(*set_tpr)(void *arg, uint8_t tpr);
+	/*
+	 * For a backend whose local APICs are its own (vmm_backend_ops.msi):
+	 * the guest EOId level-triggered @vector, which libvmm's IOAPIC
+	 * takes as the end of the line's interrupt (82093AA 3.2.4).  Such a
+	 * backend asks pending() only for the 8259's ExtINT (the BSP).
+	 */
+	void	(*eoi)(void *arg, int vector);
+};
+
+/* An interrupt message (SDM Vol. 3A 11.11): the IOAPIC's pins as MSIs. */
+struct vmm_msi_route {
+	uint64_t	addr;		/* FEEx_xxxxH */
+	uint32_t	data;
+	uint32_t	valid;		/* 0: the pin is masked */
 };
 
 struct vmm_memseg {
@@ -191,6 +205,22 @@ struct vmm_backend_ops {
 	 * then reads it through get_state.
 	 */
 	uint64_t (*get_tsc)(void *vcpucookie);
+	/*
+	 * Optional: the backend has the local APICs (KVM's in-kernel LAPIC
+	 * with the split irqchip, docs/kvm.md "Interrupts").  libvmm then
+	 * keeps the IOAPIC, 8259 and timers (vmm/io), hands every message for
+	 * a LAPIC to msi(), and the backend serves the LAPIC page, the APIC
+	 * MSRs, INIT-SIPI and HLT itself.  run() then returns VM_EXITCODE_HLT
+	 * only to say whether the vCPU is stuck (HLT with RFLAGS.IF clear, or
+	 * waiting for SIPI: u.hlt.rflags with IF clear) or no longer is (IF
+	 * set); it never sleeps in libvmm.  get_state's halted is the
+	 * backend's.  NULL: libvmm's own LAPICs serve the vCPUs.
+	 */
+	int	(*msi)(void *vmcookie, uint64_t addr, uint32_t data);
+	/* The IOAPIC's 24 pins as messages, so that level EOIs come back (eoi). */
+	int	(*ioapic_routes)(void *vmcookie, const struct vmm_msi_route *r, int n);
+	/* bhyvectl --get-lapic; same lock rules as get_reg. */
+	int	(*lapic_info)(void *vcpucookie, struct vmm_lapic_info *li);
 };
 
 extern const struct vmm_backend_ops vmm_backend_emu;

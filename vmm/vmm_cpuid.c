@@ -312,7 +312,12 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		 * takes tsc_khz and lapic_timer_period from here instead of
 		 * calibrating against the PIT.
 		 */
-		if (!amd) {
+		if (!amd && prof->tsc_khz != 0) {
+			/* KVM: its LAPIC bus (1 GHz) as the crystal, TSC = 1e9 * kHz / 1e6. */
+			regs[0] = 1000000;
+			regs[1] = prof->tsc_khz;
+			regs[2] = 1000000000;
+		} else if (!amd) {
 			regs[0] = TSC_RATIO_DEN;
 			regs[1] = TSC_RATIO_NUM;
 			regs[2] = TSC_CRYSTAL_HZ;
@@ -321,8 +326,8 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 	case 0x16:
 		/* Base and maximum frequency 1000 MHz, 100 MHz reference (BCLK). */
 		if (!amd) {
-			regs[0] = 1000;
-			regs[1] = 1000;
+			regs[0] = prof->tsc_khz != 0 ? prof->tsc_khz / 1000 : 1000;
+			regs[1] = regs[0];
 			regs[2] = 100;
 		}
 		break;

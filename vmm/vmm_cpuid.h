@@ -36,6 +36,12 @@ struct vmm_cpu_profile {
 	/* Bit i: vCPU i does not offer x2APIC (vm_set_x2apic_state); may be NULL. */
 	const _Atomic uint32_t *x2apic_off;
 	enum vmm_cpu_engine engine;
+	/*
+	 * KVM: the guest TSC's rate (KVM_GET_TSC_KHZ); CPUID 15H/16H then
+	 * describe it, with KVM's 1 GHz LAPIC bus as the crystal.  0: the
+	 * software CPU's 1 GHz TSC and 128 MHz crystal.
+	 */
+	uint32_t	tsc_khz;
 };
 
 /* Signatures (CPUID.1:EAX, also RDX after RESET): generic models guests know. */

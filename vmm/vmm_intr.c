@@ -55,6 +55,8 @@ struct intr_cpu {
 
 struct vmm_intr {
 	struct vmm_intr_cb	cb;
+	struct vmm_intr_lapic	lb;		/* the backend's LAPICs, msi NULL: ours */
+	struct vmm_msi_route	routes[VIOAPIC_PINS];	/* last given to lb.routes (iolk) */
 	atomic_int		ncpus;
 	_Atomic uint32_t	x2apic_off;	/* bit per vCPU: x2APIC not offered */
 	struct intr_cpu		cpu[VM_MAXCPU];
@@ -188,6 +190,29 @@ sink_timer_changed(void *arg, int vcpu, uint64_t deadline)
 
 /* ---- routing ---- */
 
+/*
+ * @m as an MSI for the backend's LAPICs (SDM Vol. 3A 11.11.1, 11.11.2):
+ * destination in address 19:12, DM in bit 2 (RH set with it, so that
+ * both backends read it as logical); vector, delivery mode and trigger
+ * mode in the data, level asserted.
+ */
+static void
+msg_to_msi(const struct vlapic_msg *m, uint64_t *addr, uint32_t *data)
+{
+	*addr = 0xfee00000ull | ((uint64_t)(m->dest & 0xff) << 12) | (m->logical ? 0xc : 0);
+	*data = m->vector | (uint32_t)(m->mode & 7) << 8 | 1u << 14 | (m->level ? 1u << 15 : 0);
+}
+
+static void
+route_backend(struct vmm_intr *in, const struct vlapic_msg *m)
+{
+	uint64_t addr;
+	uint32_t data;
+
+	msg_to_msi(m, &addr, &data);
+	in->lb.msi(in->lb.arg, addr, data);
+}
+
 /* Deliver @m to its LAPICs, all locks taken in ascending order. */
 static void
 route(struct vmm_intr *in, const struct vlapic_msg *m)
@@ -195,6 +220,10 @@ route(struct vmm_intr *in, const struct vlapic_msg *m)
 	struct vlapic *vls[VM_MAXCPU] = { NULL };
 	int n = atomic_load(&in->ncpus), i;
 
+	if (in->lb.msi != NULL) {
+		route_backend(in, m);
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		pthread_mutex_lock(&in->cpu[i].lk);
 		vls[i] = &in->cpu[i].vl;
@@ -239,7 +268,8 @@ cpu_unlock(struct intr_cpu *c)
 	int nipi = c->nipi, neoi = c->neoi, i;
 
 	/* The BSP's LINT0 may have started or stopped taking ExtINT. */
-	if (c->id == 0 && vlapic_extint_ok(&c->vl) != atomic_load(&c->in->ext.ok)) {
+	if (c->id == 0 && c->in->lb.msi == NULL &&
+	    vlapic_extint_ok(&c->vl) != atomic_load(&c->in->ext.ok)) {
 		pthread_mutex_lock(&c->in->ext.lk);
 		atomic_store(&c->in->ext.ok, vlapic_extint_ok(&c->vl));
 		extint_update(c->in);
@@ -312,6 +342,8 @@ timer_main(void *arg)
 	pthread_mutex_unlock(&in->tmr.mtx);
 	return NULL;
 }
+
+static int routes_update(struct vmm_intr *in, bool force);
 
 /* ---- life ---- */
 
@@ -398,6 +430,7 @@ vmm_intr_reset(struct vmm_intr *in)
 
 	pthread_mutex_lock(&in->iolk);
 	vioapic_reset(&in->io);
+	routes_update(in, false);
 	pthread_mutex_unlock(&in->iolk);
 	for (i = 0; i < VM_MAXCPU; i++) {
 		struct intr_cpu *c = &in->cpu[i];
@@ -449,6 +482,9 @@ src_pending(void *arg)
 	struct intr_cpu *c = arg;
 	int v;
 
+	/* The backend's own LAPIC asks only for the 8259's vector, at the BSP. */
+	if (c->in->lb.msi != NULL)
+		return c->id == 0 ? extint_pending(c) : -1;
 	if ((v = extint_pending(c)) >= 0)
 		return v;
 	cpu_lock(c);
@@ -466,6 +502,8 @@ src_accept(void *arg, int vector)
 		atomic_store(&c->extvec, -1);
 		return;
 	}
+	if (c->in->lb.msi != NULL)
+		return;
 	cpu_lock(c);
 	vlapic_accept_intr(&c->vl, vector);
 	cpu_unlock(c);
@@ -493,13 +531,80 @@ src_set_tpr(void *arg, uint8_t tpr)
 	cpu_unlock(c);
 }
 
+/* A level-triggered EOI from the backend's LAPIC: the IOAPIC clears remote IRR. */
+static void
+src_eoi(void *arg, int vector)
+{
+	struct intr_cpu *c = arg;
+
+	if (vector < 0 || vector > 255)
+		return;
+	pthread_mutex_lock(&c->in->iolk);
+	vioapic_eoi(&c->in->io, (uint8_t)vector);
+	pthread_mutex_unlock(&c->in->iolk);
+}
+
 void
 vmm_intr_source(struct vmm_intr *in, int vcpu, struct vmm_intr_source *src)
 {
 	struct intr_cpu *c = &in->cpu[vcpu];
 
 	*src = (struct vmm_intr_source){ .pending = src_pending, .accept = src_accept,
-	    .hint = &c->hint, .get_tpr = src_get_tpr, .set_tpr = src_set_tpr, .arg = c };
+	    .hint = &c->hint, .get_tpr = src_get_tpr, .set_tpr = src_set_tpr,
+	    .eoi = src_eoi, .arg = c };
+	if (in->lb.msi != NULL) {
+		/* CR8 is the backend's LAPIC's TPR. */
+		src->get_tpr = NULL;
+		src->set_tpr = NULL;
+	}
+}
+
+/*
+ * The IOAPIC's entries as messages (82093AA 3.2.4: vector 7:0, delivery
+ * mode 10:8, destination mode 11, trigger mode 15, mask 16, destination
+ * 63:56), given to the backend when they changed.  iolk held.
+ */
+static int
+routes_update(struct vmm_intr *in, bool force)
+{
+	struct vmm_msi_route r[VIOAPIC_PINS];
+	int i;
+
+	if (in->lb.routes == NULL)
+		return 0;
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < VIOAPIC_PINS; i++) {
+		uint64_t e = in->io.rte[i];
+		struct vlapic_msg m = { .dest = (uint32_t)(e >> 56), .vector = (uint8_t)e,
+		    .mode = (uint8_t)((e >> 8) & 7), .logical = (e & IOART_DEST_LOGICAL) != 0,
+		    .level = (e & IOART_TRIGGER_LEVEL) != 0 };
+
+		if (e & IOART_MASKED)
+			continue;
+		msg_to_msi(&m, &r[i].addr, &r[i].data);
+		r[i].valid = 1;
+	}
+	if (!force && memcmp(r, in->routes, sizeof(r)) == 0)
+		return 0;
+	memcpy(in->routes, r, sizeof(r));
+	return in->lb.routes(in->lb.arg, r, VIOAPIC_PINS);
+}
+
+int
+vmm_intr_set_lapic(struct vmm_intr *in, const struct vmm_intr_lapic *lb)
+{
+	int error;
+
+	pthread_mutex_lock(&in->iolk);
+	in->lb = *lb;
+	error = routes_update(in, true);
+	pthread_mutex_unlock(&in->iolk);
+	/* LINT0 is the backend's to check: the 8259's INT always reaches the BSP. */
+	pthread_mutex_lock(&in->ext.lk);
+	atomic_store(&in->ext.ok, true);
+	extint_update(in);
+	pthread_mutex_unlock(&in->ext.lk);
+	return error;
 }
 
 bool
@@ -579,6 +684,8 @@ vmm_intr_mmio(struct vmm_intr *in, int vcpu, struct vm_exit *vme)
 
 	if (size != 1 && size != 2 && size != 4 && size != 8)
 		return 0;
+	if (in->lb.msi != NULL)
+		goto ioapic;	/* the backend serves its LAPIC page */
 	cpu_lock(c);
 	base = vlapic_get_apicbase(&c->vl) & 0x000ffffffffff000ull;
 	if (gpa >= base && gpa - base < 4096) {
@@ -595,14 +702,17 @@ vmm_intr_mmio(struct vmm_intr *in, int vcpu, struct vm_exit *vme)
 	} else {
 		cpu_unlock(c);
 	}
+ioapic:
 	if (gpa >= VIOAPIC_BASE && gpa - VIOAPIC_BASE < VIOAPIC_SIZE) {
 		pthread_mutex_lock(&in->iolk);
-		if (vme->u.mmio.write)
+		if (vme->u.mmio.write) {
 			vioapic_mmio_write(&in->io, (uint32_t)(gpa - VIOAPIC_BASE), size,
 			    vme->u.mmio.data);
-		else
+			routes_update(in, false);
+		} else {
 			vioapic_mmio_read(&in->io, (uint32_t)(gpa - VIOAPIC_BASE), size,
 			    &vme->u.mmio.data);
+		}
 		pthread_mutex_unlock(&in->iolk);
 		return 1;
 	}
@@ -679,6 +789,12 @@ vmm_intr_lapic_irq(struct vmm_intr *in, int vcpu, int vector)
 
 	if (check_cpu(in, vcpu) != 0 || vector < 0 || vector > 255)
 		return -EINVAL;
+	if (in->lb.msi != NULL) {
+		/* Physical destination: APIC ID = vCPU id (vmm_intr_create). */
+		m.dest = (uint32_t)vcpu;
+		route_backend(in, &m);
+		return 0;
+	}
 	/* An edge-triggered fixed interrupt to this LAPIC (FreeBSD lapic_intr_edge). */
 	c = &in->cpu[vcpu];
 	cpu_lock(c);
@@ -704,6 +820,9 @@ vmm_intr_lapic_local_irq(struct vmm_intr *in, int vcpu, int lvt)
 
 	if (idx < 0 || vcpu < -1 || vcpu >= n)
 		return -EINVAL;
+	/* The backend's LAPICs take messages only: their LVTs are theirs to fire. */
+	if (in->lb.msi != NULL)
+		return -ENOTSUP;
 	/* vcpu -1: every vCPU, as FreeBSD's vm_lapic_local_irq. */
 	for (i = 0; i < n; i++) {
 		if (vcpu != -1 && i != vcpu)
@@ -899,6 +1018,8 @@ vmm_intr_ioapic_restore(void *arg, const uint8_t *data, size_t len)
 
 	pthread_mutex_lock(&in->iolk);
 	error = vioapic_snapshot_restore(&in->io, data, len);
+	if (error == 0)
+		routes_update(in, false);
 	pthread_mutex_unlock(&in->iolk);
 	return error;
 }

@@ -133,4 +133,18 @@ int	vmm_intr_ioapic_restore(void *in, const uint8_t *data, size_t len);
 
 int	vmm_intr_lapic_info(struct vmm_intr *in, int vcpu, struct vmm_lapic_info *li);
 
+/*
+ * The backend has the local APICs (vmm_backend_ops.msi): from here on every
+ * message goes to msi() instead of vmm/io's LAPICs, the IOAPIC's entries
+ * are mirrored to routes() after each change, and the 8259 reaches the BSP
+ * whenever it requests (the backend's LAPIC decides on LINT0).  Set once,
+ * after the backend started and before any vCPU runs.
+ */
+struct vmm_intr_lapic {
+	int	(*msi)(void *arg, uint64_t addr, uint32_t data);
+	int	(*routes)(void *arg, const struct vmm_msi_route *r, int n);
+	void	*arg;
+};
+int	vmm_intr_set_lapic(struct vmm_intr *in, const struct vmm_intr_lapic *lb);
+
 #endif /* LHYVE_VMM_INTR_H */

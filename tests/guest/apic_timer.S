@@ -1,8 +1,9 @@
 /*
  * apic_timer: the local APIC timer wakes HLT (SDM Vol. 3A 11.5.4):
  * one-shot, periodic (10 ticks) and TSC-deadline, each measured against
- * the TSC (1 GHz) with generous bounds; CPUID reports the APIC, x2APIC and
- * TSC-deadline.  Bus clock 128 MHz, divide by 1.
+ * the TSC (in ns, RDTSC64) with generous bounds; CPUID reports the APIC,
+ * x2APIC and TSC-deadline.  Bus clock from CPUID 15H (128 MHz on the
+ * software CPU, 1 GHz on KVM), divide by 1.
  */
 #include "guest.h"
 #define IDT	0x100000
@@ -28,12 +29,18 @@ _start:
 	movl	$0x1ff, 0xf0(%rbx)		/* SVR: enabled, spurious 0xff */
 	movl	$0xb, 0x3e0(%rbx)		/* DCR: divide by 1 */
 
-	/* One-shot: 256000 bus cycles = 2 ms. */
+	/* One-shot: 2 ms of bus cycles. */
+	RDTSC64					/* reads CPUID 15H once */
+	mov	guest_bus_hz(%rip), %rax
+	xor	%edx, %edx
+	mov	$500, %ecx
+	div	%rcx
+	mov	%rax, %r14			/* %r14: bus cycles in 2 ms */
 	xor	%r12, %r12
 	movl	$VEC, 0x320(%rbx)
 	RDTSC64
 	mov	%rax, %r13
-	movl	$256000, 0x380(%rbx)
+	movl	%r14d, 0x380(%rbx)
 5:	sti
 	hlt
 	cli
@@ -50,7 +57,8 @@ _start:
 	movl	$VEC | (1 << 17), 0x320(%rbx)
 	RDTSC64
 	mov	%rax, %r13
-	movl	$128000, 0x380(%rbx)
+	shr	$1, %r14			/* 1 ms */
+	movl	%r14d, 0x380(%rbx)
 6:	sti
 	hlt
 	cli
@@ -66,7 +74,13 @@ _start:
 	movl	$VEC | (2 << 17), 0x320(%rbx)
 	RDTSC64
 	mov	%rax, %r13
-	add	$3000000, %rax
+	mov	$3000000, %eax
+	call	guest_ns_to_tsc
+	mov	%rax, %r15
+	rdtsc					/* the MSR counts raw TSC ticks */
+	shl	$32, %rdx
+	or	%rdx, %rax
+	add	%r15, %rax
 	mov	%rax, %rdx
 	shr	$32, %rdx
 	mov	$0x6e0, %ecx

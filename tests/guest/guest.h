@@ -42,11 +42,12 @@
 2:
 .endm
 
-/* %rax = the TSC (RDTSC's EDX:EAX joined); clobbers %rdx. */
+/*
+ * %rax = the TSC in ns, at the rate CPUID 15H gives (1 GHz on the software
+ * CPU, the host's TSC on KVM); clobbers %rdx.  Needs a stack.
+ */
 .macro RDTSC64
-	rdtsc
-	shl	$32, %rdx
-	or	%rdx, %rax
+	call	guest_tsc_ns
 .endm
 
 .macro POWEROFF
@@ -119,4 +120,75 @@ guest_fail:
 	POWEROFF
 guest_fail_prefix:
 	.asciz	"FAIL "
+guest_tsc_ns:
+	push	%rcx
+	mov	guest_tsc_mult(%rip), %rcx
+	test	%rcx, %rcx
+	jnz	1f
+	call	guest_tsc_init
+	mov	guest_tsc_mult(%rip), %rcx
+1:	rdtsc
+	shl	$32, %rdx
+	or	%rdx, %rax
+	mul	%rcx			/* ns = TSC * mult / 2^32 */
+	shrd	$32, %rdx, %rax
+	pop	%rcx
+	ret
+/* %rax: ns -> TSC ticks (for IA32_TSC_DEADLINE); clobbers %rdx. */
+guest_ns_to_tsc:
+	push	%rcx
+	mov	guest_tsc_mult(%rip), %rcx
+	test	%rcx, %rcx
+	jnz	1f
+	call	guest_tsc_init
+	mov	guest_tsc_mult(%rip), %rcx
+1:	mov	%rax, %rdx
+	shr	$32, %rdx
+	shl	$32, %rax
+	div	%rcx
+	pop	%rcx
+	ret
+/*
+ * guest_tsc_mult = 2^32 * 1e9 / TSC Hz and guest_bus_hz = the crystal (the
+ * LAPIC timer's clock), from CPUID 15H (SDM Vol. 3B 18.7.3: TSC = crystal
+ * * EBX / EAX); without that leaf, the software CPU's 1 GHz and 128 MHz.
+ */
+guest_tsc_init:
+	push	%rax
+	push	%rbx
+	push	%rcx
+	push	%rdx
+	xor	%eax, %eax
+	cpuid
+	cmp	$0x15, %eax
+	jb	8f
+	mov	$0x15, %eax
+	xor	%ecx, %ecx
+	cpuid
+	test	%eax, %eax
+	jz	8f
+	test	%ebx, %ebx
+	jz	8f
+	test	%ecx, %ecx
+	jz	8f
+	mov	%rcx, guest_bus_hz(%rip)
+	imul	%rbx, %rcx		/* crystal * EBX */
+	mov	$1000000000, %ebx
+	mul	%rbx			/* EAX * 1e9 */
+	shld	$32, %rax, %rdx
+	shl	$32, %rax
+	div	%rcx
+	jmp	9f
+8:	movq	$128000000, guest_bus_hz(%rip)
+	mov	$1, %eax
+	shl	$32, %rax
+9:	mov	%rax, guest_tsc_mult(%rip)
+	pop	%rdx
+	pop	%rcx
+	pop	%rbx
+	pop	%rax
+	ret
+	.balign	8
+guest_tsc_mult:	.quad	0
+guest_bus_hz:	.quad	0
 .endm

@@ -9,8 +9,10 @@
  *   - the RTC: a date in 2026-2099 (BCD), the periodic interrupt at 64 Hz
  *     on IOAPIC pin 8;
  *   - IRQ 0 through the 8259 to LINT0 in ExtINT mode (its own vector).
- * Each sample of a counter is bracketed by two TSC reads less than 100 us
- * apart, so a host that preempts the vCPU only makes it retry.
+ * Each sample of a counter is bracketed by two TSC reads less than 1 ms
+ * apart, so a host that preempts the vCPU only makes it retry (1 ms: one
+ * exit to userland takes about 100 us on KVM nested under QEMU's TCG, and
+ * a PIT sample makes three; 2 ms in 1 s is still 0.2 %).
  */
 #include "guest.h"
 #define IDT	0x100000
@@ -20,7 +22,7 @@
 #define PMTMR	0x408
 #define VEC	0x40		/* IOAPIC routes */
 #define PICVEC	0x50		/* 8259 master base */
-#define SKEW	100000		/* ns between the TSC reads around a sample */
+#define SKEW	1000000		/* ns between the TSC reads around a sample */
 
 /* IOAPIC redirection entry of pin \pin := \lo (destination APIC 0). */
 .macro RTE pin, lo

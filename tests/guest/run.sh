@@ -38,19 +38,13 @@ for elf in "$GUESTS"/*.elf; do
 	[ -f "tests/guest/$g.S" ] || continue	# left in the build by a guest since removed
 	case $g in reboot) want=0 ;; halt) want=2 ;; triple) want=3 ;; testdev) want=33 ;; nonram) want=4 ;; *) want=1 ;; esac
 	extra=
-	case $g in testdev|irqline) extra="-l pc-testdev" ;;
-	fwcfg) extra="-l fwcfg,qemu -f opt/t,string=fwcfg" ;;
-	pciuart) extra="-s 5,uart" ;; esac
+	case $g in testdev) extra="-l pc-testdev" ;;
+	fwcfg) extra="-l fwcfg,qemu -f opt/t,string=fwcfg" ;; esac
 	for be in $backends; do
 		for form in elf flat; do
 		for ncpu in $(cpus_for $g); do
 			vm="g-$g-$form"
 			c=""; [ $ncpu = 1 ] || c=":c$ncpu"
-			# KVM does not take libvmm's interrupts yet, and runs one vCPU (docs/kvm.md).
-			if [ $be = kvm ] && { [ $ncpu != 1 ] || case $g in apic_timer|apic_ipi|smp|platform|pciuart|irqline) true ;; *) false ;; esac; }; then
-				echo "skip - kvm:$form:$g$c: needs interrupts or APs, which the KVM backend does not have yet"
-				continue
-			fi
 			# The software CPU's own answers: no performance counters (KVM
 			# has a PMU), and XSAVE's XSTATE_BV (docs/kvm.md: KVM's differs).
 			if [ $be = kvm ] && case $g in rdpmc|xsave_clock) true ;; *) false ;; esac; then

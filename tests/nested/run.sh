@@ -2,17 +2,19 @@
 # run.sh BUILD - lhyve's KVM backend on real KVM, one level down (docs/kvm.md,
 # "The nested harness").  The host has no usable /dev/kvm (none, or PVM), so
 # this boots Debian's stock kernel (scripts/fetch-kernel.sh) under
-#   qemu-system-x86_64 -accel tcg -cpu max -m 1G
+#   qemu-system-x86_64 -accel tcg -cpu max -m 1536M
 # whose CPU has SVM with nested paging; its initramfs loads kvm and kvm-amd
 # and holds lhyve's programs, the test guests and the test scripts, and
 # /test.sh (tests/nested/l1.sh) runs the guest and CLI tests there with the
-# KVM backend, all in one boot.  Their ok / not ok / skip lines come back on
-# the serial console and are printed here for tests/run.sh to count.
+# KVM backend, then boots the same Debian kernel with the boot tests'
+# initramfs (tests/boot/guest-test.sh) on KVM with -c 2, all in one boot.
+# Their ok / not ok / skip lines come back on the serial console and are
+# printed here for tests/run.sh to count.
 # Skipped, loudly, only when qemu or the kernel package cannot be had.
 set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
-TIMEOUT=${NESTED_TIMEOUT:-280}
+TIMEOUT=${NESTED_TIMEOUT:-560}
 
 if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
 	echo "skip - nested: qemu-system-x86_64 is not installed (package qemu-system-x86)"
@@ -35,6 +37,15 @@ for p in bhyve bhyveload bhyvectl simple-loader; do
 	files+=(-b "$B/$p" -f "$B/$p:/lhyve/build/$p")
 done
 files+=(-f "$B/guests:/lhyve/build/guests" -f "tests/cli:/lhyve/tests/cli" -f "tests/guest:/lhyve/tests/guest")
+# Linux on KVM, one level down: the kernel and the boot tests' initramfs.
+if scripts/build-initramfs.sh -x tests/boot/guest-test.sh "$work/l2-initrd.gz" \
+    >"$work/l2-build.log" 2>&1; then
+	files+=(-f "$kdir/boot/vmlinuz-$kver:/lhyve/linux/vmlinuz"
+	    -f "$work/l2-initrd.gz:/lhyve/linux/initrd.gz")
+else
+	echo "not ok - nested: the Linux guest's initramfs builds"
+	sed 's/^/# /' "$work/l2-build.log" >&2
+fi
 if ! scripts/build-initramfs.sh -m kvm -m kvm-amd -b /bin/bash "${files[@]}" \
 	-x "$PWD/tests/nested/l1.sh" -M NESTED-L1-UP "$work/initrd.gz" >"$work/build.log" 2>&1; then
 	echo "not ok - nested: initramfs build"
@@ -43,7 +54,9 @@ if ! scripts/build-initramfs.sh -m kvm -m kvm-amd -b /bin/bash "${files[@]}" \
 fi
 
 start=$(date +%s)
-timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1G -smp 1 -nographic \
+# 1.5 GiB: the initramfs with a kernel and an initramfs inside, and the
+# Linux guest's 256 MiB of RAM in L1's tmpfs.
+timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1536M -smp 1 -nographic \
 	-no-reboot -nic none -kernel "$kdir/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
 	-append "console=ttyS0 panic=-1 quiet" </dev/null >"$work/console" 2>&1
 rc=$?

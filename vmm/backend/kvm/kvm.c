@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kvm.h"
@@ -42,6 +43,12 @@ const struct kvm_required_cap kvm_required_caps[] = {
 	{ KVM_CAP_DEBUGREGS, "KVM_CAP_DEBUGREGS" },
 	{ KVM_CAP_SET_GUEST_DEBUG, "KVM_CAP_SET_GUEST_DEBUG" },
 	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
+	{ KVM_CAP_SPLIT_IRQCHIP, "KVM_CAP_SPLIT_IRQCHIP" },
+	{ KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI" },
+	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
+	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
+	{ KVM_CAP_TSC_DEADLINE_TIMER, "KVM_CAP_TSC_DEADLINE_TIMER" },
+	{ KVM_CAP_GET_TSC_KHZ, "KVM_CAP_GET_TSC_KHZ" },
 	{ 0, NULL },
 };
 
@@ -185,18 +192,95 @@ kvm_vm_cleanup(void *vmcookie)
 {
 	struct kvm_vm *kvm = vmcookie;
 
+	kvm_prober_stop(kvm);
 	if (kvm->vmfd >= 0)
 		close(kvm->vmfd);
 	if (kvm->sysfd >= 0)
 		close(kvm->sysfd);
 	free(kvm->supported);
+	pthread_mutex_destroy(&kvm->vcpus_mtx);
+	pthread_cond_destroy(&kvm->prober_cv);
 	free(kvm);
+}
+
+/*
+ * The split irqchip (api.rst 7.15 KVM_CAP_SPLIT_IRQCHIP): the local APICs
+ * in the kernel, the IOAPIC and 8259 in userspace (libvmm's vmm/io), with
+ * 24 GSI routes reserved for the IOAPIC's pins.  Before any vCPU exists.
+ */
+static int
+kvm_irqchip_setup(struct kvm_vm *kvm)
+{
+	struct kvm_enable_cap cap;
+
+	memset(&cap, 0, sizeof(cap));
+	cap.cap = KVM_CAP_SPLIT_IRQCHIP;
+	cap.args[0] = 24;
+	if (ioctl(kvm->vmfd, KVM_ENABLE_CAP, &cap) < 0)
+		return vmm_store_fail(errno, "KVM_CAP_SPLIT_IRQCHIP: %s", strerror(errno));
+	return 0;
+}
+
+/*
+ * A message for the local APICs (api.rst 4.71 KVM_SIGNAL_MSI): delivered
+ * (> 0) or blocked by the guest's own masking (0); either way done.
+ */
+int
+kvm_vm_msi(void *vmcookie, uint64_t addr, uint32_t data)
+{
+	struct kvm_vm *kvm = vmcookie;
+	struct kvm_msi msi;
+
+	memset(&msi, 0, sizeof(msi));
+	msi.address_lo = (uint32_t)addr;
+	msi.address_hi = (uint32_t)(addr >> 32);
+	msi.data = data;
+	if (ioctl(kvm->vmfd, KVM_SIGNAL_MSI, &msi) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * The IOAPIC's pins as MSI routes on GSIs 0-23 (api.rst 4.52
+ * KVM_SET_GSI_ROUTING).  Delivery goes through KVM_SIGNAL_MSI; the routes
+ * are there because with the split irqchip KVM finds the level-triggered
+ * vectors whose EOI userspace must see (KVM_EXIT_IOAPIC_EOI) in them.
+ */
+int
+kvm_vm_ioapic_routes(void *vmcookie, const struct vmm_msi_route *r, int n)
+{
+	struct kvm_vm *kvm = vmcookie;
+	struct kvm_irq_routing *rt;
+	int i, error = 0;
+
+	if (n < 0 || n > 24)
+		return -EINVAL;
+	rt = calloc(1, sizeof(*rt) + (size_t)n * sizeof(rt->entries[0]));
+	if (rt == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct kvm_irq_routing_entry *e;
+
+		if (!r[i].valid)
+			continue;
+		e = &rt->entries[rt->nr++];
+		e->gsi = (uint32_t)i;
+		e->type = KVM_IRQ_ROUTING_MSI;
+		e->u.msi.address_lo = (uint32_t)r[i].addr;
+		e->u.msi.address_hi = (uint32_t)(r[i].addr >> 32);
+		e->u.msi.data = r[i].data;
+	}
+	if (ioctl(kvm->vmfd, KVM_SET_GSI_ROUTING, rt) < 0)
+		error = -errno;
+	free(rt);
+	return error;
 }
 
 static int
 kvm_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 {
 	struct kvm_vm *kvm;
+	pthread_condattr_t ca;
 	int error;
 
 	(void)vm;
@@ -206,6 +290,11 @@ kvm_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 	if (kvm == NULL)
 		return -ENOMEM;
 	kvm->vmfd = -1;
+	pthread_mutex_init(&kvm->vcpus_mtx, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&kvm->prober_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	kvm->prof = *prof;
 	kvm->prof.engine = VMM_ENGINE_KVM;
 	kvm->sysfd = kvm_open_checked();
@@ -241,6 +330,8 @@ kvm_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 		}
 	}
 	if ((error = kvm_msr_setup(kvm)) != 0)
+		goto fail;
+	if ((error = kvm_irqchip_setup(kvm)) != 0)
 		goto fail;
 	*vmcookie = kvm;
 	return 0;
@@ -313,7 +404,12 @@ static const struct {
 	int		reg;		/* 0 EAX, 1 EBX, 2 ECX, 3 EDX */
 	uint32_t	keep;		/* bits not masked: informational only */
 } cpuid_features[] = {
-	{ 0x1, 0, 2, 1u << 31 },	/* ECX; bit 31: running under a hypervisor */
+	/*
+	 * ECX; bit 31: running under a hypervisor; 21 x2APIC and 24
+	 * TSC-deadline: the in-kernel LAPIC has both, and api.rst 4.46 says
+	 * KVM_GET_SUPPORTED_CPUID reports TSC-deadline as clear regardless.
+	 */
+	{ 0x1, 0, 2, 1u << 31 | 1u << 21 | 1u << 24 },
 	{ 0x1, 0, 3, 0 },
 	{ 0x6, 0, 0, 0 },
 	{ 0x7, 0, 1, 0 },
@@ -390,6 +486,13 @@ kvm_vcpu_set_cpuid(struct kvm_vcpu *vc)
 	c = calloc(1, sizeof(*c) + KVM_MAX_CPUID * sizeof(c->entries[0]));
 	if (c == NULL)
 		return -ENOMEM;
+	/* CPUID 15H/16H describe KVM's TSC (api.rst 4.56 KVM_GET_TSC_KHZ). */
+	if (kvm->prof.tsc_khz == 0) {
+		int khz = ioctl(vc->fd, KVM_GET_TSC_KHZ, 0);
+
+		if (khz > 0)
+			vc->vm->prof.tsc_khz = (uint32_t)khz;
+	}
 	/* Basic, hypervisor (KVM's signature and kvmclock features) and extended leaves. */
 	for (b = 0; b < 3; b++) {
 		base = b == 0 ? 0 : b == 1 ? 0x40000000u : 0x80000000u;
@@ -440,4 +543,7 @@ const struct vmm_backend_ops vmm_backend_kvm = {
 	.get_cap = kvm_vcpu_get_cap,
 	.set_cap = kvm_vcpu_set_cap,
 	.get_stats = kvm_vcpu_get_stats,
+	.msi = kvm_vm_msi,
+	.ioapic_routes = kvm_vm_ioapic_routes,
+	.lapic_info = kvm_vcpu_lapic_info,
 };

@@ -40,6 +40,13 @@ struct kvm_vm {
 	struct kvm_cpuid2	*supported;	/* KVM_GET_SUPPORTED_CPUID */
 	struct vmm_memmap	map;
 	int			nslots;		/* memory slots in use */
+	/* The prober (kvm_vcpu.c): finds vCPUs stuck in the kernel's HLT or wait-for-SIPI. */
+	pthread_mutex_t		vcpus_mtx;
+	struct kvm_vcpu		*vcpus[VM_MAXCPU];
+	pthread_t		prober;
+	bool			prober_on;
+	bool			prober_stop;
+	pthread_cond_t		prober_cv;
 };
 
 /*
@@ -73,6 +80,14 @@ struct kvm_vcpu {
 	bool			in_run;
 	pthread_t		thread;
 	atomic_int		kicked;
+	/* Interrupts (kvm_vcpu.c): libvmm's source, for the 8259's ExtINT and level EOIs. */
+	struct vmm_intr_source	src;
+	bool			has_src;
+	/* The prober: KVM_RUN calls (under kick_mtx), its last look, its signal. */
+	uint64_t		runs;
+	uint64_t		probe_seen;
+	atomic_int		probe;
+	bool			stuck;		/* as last reported to libvmm (VM_EXITCODE_HLT) */
 	struct vm_backend_stats	stats;
 };
 
@@ -102,7 +117,8 @@ int	kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st);
 #define KVM_ST_EVENTS	0x10
 #define KVM_ST_DEBUG	0x20
 #define KVM_ST_TSC	0x40	/* the TSC MSR: only with the whole state */
-#define KVM_ST_ALL	0x7f
+#define KVM_ST_MP	0x80	/* the activity state (mp_state: the LAPIC is KVM's) */
+#define KVM_ST_ALL	0xff
 int	kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts);
 /* The parts of the state that register @reg (enum vm_reg_name) lives in. */
 int	kvm_state_reg_parts(int reg);
@@ -135,5 +151,11 @@ int	kvm_vcpu_set_cap(void *vcpucookie, int type, int val);
 void	kvm_vcpu_get_stats(void *vcpucookie, struct vm_backend_stats *stats);
 /* Install the kick signal's handler (once per process). */
 int	kvm_kick_signal_init(void);
+/* The prober thread of a VM: start with its first vCPU, stop before cleanup. */
+int	kvm_prober_start(struct kvm_vm *kvm);
+void	kvm_prober_stop(struct kvm_vm *kvm);
+int	kvm_vm_msi(void *vmcookie, uint64_t addr, uint32_t data);
+int	kvm_vm_ioapic_routes(void *vmcookie, const struct vmm_msi_route *r, int n);
+int	kvm_vcpu_lapic_info(void *vcpucookie, struct vmm_lapic_info *li);
 
 #endif /* LHYVE_KVM_H */

@@ -173,6 +173,7 @@ kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 	struct kvm_vcpu_events ev;
 	struct kvm_debugregs dbg;
 	struct msr_buf msrs;
+	struct kvm_mp_state mp;
 	uint64_t bv;
 	int i, n, first, error;
 
@@ -212,6 +213,13 @@ kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 		st->pending_vector = ev.interrupt.nr;
 	}
 	st->nmi_pending = ev.nmi.pending || ev.nmi.injected;
+
+	/* The activity state is KVM's, whose LAPIC takes HLT and INIT-SIPI (api.rst 4.38). */
+	if ((error = xioctl(vc->fd, KVM_GET_MP_STATE, &mp)) != 0)
+		return error;
+	st->halted = mp.mp_state == KVM_MP_STATE_UNINITIALIZED ||
+	    mp.mp_state == KVM_MP_STATE_INIT_RECEIVED ? VM_ACTIVITY_WAIT_SIPI :
+	    mp.mp_state == KVM_MP_STATE_HALTED ? VM_ACTIVITY_HLT : VM_ACTIVITY_ACTIVE;
 
 	/*
 	 * KVM_GET_MSRS stops at the first MSR this host's KVM lacks (TSC_AUX
@@ -310,6 +318,7 @@ kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts)
 	struct kvm_xcrs xcrs;
 	struct kvm_vcpu_events ev;
 	struct kvm_debugregs dbg;
+	struct kvm_mp_state mp;
 	uint64_t bv = XSTATE_X87 | XSTATE_SSE;
 	int i, error;
 
@@ -388,6 +397,16 @@ kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts)
 		dbg.dr7 = st->dr[7];
 		if ((error = set_ioctl(vc, KVM_SET_DEBUGREGS, &dbg, "debug registers")) != 0)
 			return error;
+	}
+	if (parts & KVM_ST_MP) {
+		/* Wait-for-SIPI is INIT_RECEIVED: a SIPI starts it (api.rst 4.39). */
+		mp.mp_state = st->halted == VM_ACTIVITY_WAIT_SIPI ? KVM_MP_STATE_INIT_RECEIVED :
+		    st->halted == VM_ACTIVITY_HLT ? KVM_MP_STATE_HALTED : KVM_MP_STATE_RUNNABLE;
+		if ((error = set_ioctl(vc, KVM_SET_MP_STATE, &mp, "activity state")) != 0)
+			return error;
+		/* What libvmm knows of it (vcpu_set_activity), for the prober. */
+		vc->stuck = st->halted == VM_ACTIVITY_WAIT_SIPI ||
+		    (st->halted == VM_ACTIVITY_HLT && !(st->rflags & 0x200));
 	}
 	return 0;
 }

@@ -33,6 +33,18 @@
  * with EINTR.  The signal goes only to a thread inside run(), under
  * kick_mtx, so it never interrupts a device's system call and never hits a
  * thread that has gone.
+ *
+ * Interrupts (docs/kvm.md "Interrupts"): the split irqchip puts the local
+ * APICs in the kernel, so HLT, the LAPIC timer, IPIs and INIT-SIPI never
+ * leave KVM_RUN.  libvmm's IOAPIC reaches them as MSIs (kvm.c); here the
+ * 8259's vector goes in with KVM_INTERRUPT when KVM says the BSP can take
+ * it (api.rst 5: ready_for_interrupt_injection, request_interrupt_window,
+ * KVM_EXIT_IRQ_WINDOW_OPEN), and KVM_EXIT_IOAPIC_EOI goes to libvmm's
+ * IOAPIC.  A vCPU that sleeps in the kernel forever (HLT with IF clear, or
+ * waiting for SIPI) is found by the prober, a thread that signals a vCPU
+ * which has not left KVM_RUN for a while; run() then reads its mp_state
+ * and tells libvmm (VM_EXITCODE_HLT), which halts the VM when every vCPU
+ * is stuck, as bhyve's vm_handle_hlt does.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,6 +54,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kvm.h"
@@ -78,6 +91,73 @@ kvm_kick_signal_init(void)
 	return kick_error;
 }
 
+/* How often the prober looks; a vCPU asleep that long is probed at the next look. */
+#define PROBE_NS	100000000L
+
+static void *
+prober_main(void *arg)
+{
+	struct kvm_vm *kvm = arg;
+	struct timespec ts;
+	int i;
+
+	pthread_mutex_lock(&kvm->vcpus_mtx);
+	while (!kvm->prober_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += PROBE_NS;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&kvm->prober_cv, &kvm->vcpus_mtx, &ts);
+		for (i = 0; i < VM_MAXCPU && !kvm->prober_stop; i++) {
+			struct kvm_vcpu *vc = kvm->vcpus[i];
+
+			if (vc == NULL)
+				continue;
+			pthread_mutex_lock(&vc->kick_mtx);
+			/* Still in the same KVM_RUN as at the last look. */
+			if (vc->in_run && vc->runs == vc->probe_seen) {
+				atomic_store(&vc->probe, 1);
+				pthread_kill(vc->thread, kick_signo);
+			}
+			vc->probe_seen = vc->runs;
+			pthread_mutex_unlock(&vc->kick_mtx);
+		}
+	}
+	pthread_mutex_unlock(&kvm->vcpus_mtx);
+	return NULL;
+}
+
+int
+kvm_prober_start(struct kvm_vm *kvm)
+{
+	int error;
+
+	if (kvm->prober_on)
+		return 0;
+	kvm->prober_stop = false;
+	error = pthread_create(&kvm->prober, NULL, prober_main, kvm);
+	if (error != 0)
+		return -error;
+	pthread_setname_np(kvm->prober, "kvm prober");
+	kvm->prober_on = true;
+	return 0;
+}
+
+void
+kvm_prober_stop(struct kvm_vm *kvm)
+{
+	if (!kvm->prober_on)
+		return;
+	pthread_mutex_lock(&kvm->vcpus_mtx);
+	kvm->prober_stop = true;
+	pthread_cond_signal(&kvm->prober_cv);
+	pthread_mutex_unlock(&kvm->vcpus_mtx);
+	pthread_join(kvm->prober, NULL);
+	kvm->prober_on = false;
+}
+
 int
 kvm_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucookie)
 {
@@ -107,6 +187,13 @@ kvm_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 		goto fail;
 	/* KVM_CAP_SYNC_REGS: every exit leaves the GPRs, RIP and RFLAGS in kvm_run. */
 	vc->run->kvm_valid_regs = KVM_SYNC_X86_REGS;
+	pthread_mutex_lock(&kvm->vcpus_mtx);
+	if (vcpuid >= 0 && vcpuid < VM_MAXCPU && kvm->vcpus[vcpuid] == NULL)
+		kvm->vcpus[vcpuid] = vc;
+	error = kvm->prober_on ? 0 : kvm_prober_start(kvm);
+	pthread_mutex_unlock(&kvm->vcpus_mtx);
+	if (error != 0)
+		goto fail;
 	*vcpucookie = vc;
 	return 0;
 fail:
@@ -119,6 +206,10 @@ kvm_vcpu_cleanup(void *vcpucookie)
 {
 	struct kvm_vcpu *vc = vcpucookie;
 
+	pthread_mutex_lock(&vc->vm->vcpus_mtx);
+	if (vc->id >= 0 && vc->id < VM_MAXCPU && vc->vm->vcpus[vc->id] == vc)
+		vc->vm->vcpus[vc->id] = NULL;
+	pthread_mutex_unlock(&vc->vm->vcpus_mtx);
 	if (vc->run != NULL)
 		munmap(vc->run, (size_t)vc->vm->run_size);
 	if (vc->fd >= 0)
@@ -238,6 +329,58 @@ set_rip(struct kvm_vcpu *vc, uint64_t rip)
 	return 0;
 }
 
+/*
+ * The 8259's vector for the BSP (api.rst 4.16 KVM_INTERRUPT: with the
+ * split irqchip, the ExtINT the in-kernel LAPIC takes through LINT0).
+ * ready_for_interrupt_injection (from the last exit) says KVM can take one
+ * now: IF set, no shadow, no other event, LINT0 accepting ExtINT; until
+ * then request_interrupt_window makes KVM exit when it can.  The INTA
+ * cycle (pending) happens only when the vector goes in.
+ */
+static void
+extint_inject(struct kvm_vcpu *vc)
+{
+	struct kvm_interrupt irq;
+	int v;
+
+	vc->run->request_interrupt_window = 0;
+	if (!vc->has_src || vc->src.hint == NULL ||
+	    atomic_load_explicit(vc->src.hint, memory_order_acquire) == 0)
+		return;
+	if (!vc->run->ready_for_interrupt_injection) {
+		vc->run->request_interrupt_window = 1;
+		return;
+	}
+	if ((v = vc->src.pending(vc->src.arg)) < 0)
+		return;
+	irq.irq = (uint32_t)v;
+	if (ioctl(vc->fd, KVM_INTERRUPT, &irq) < 0) {
+		/* EEXIST: the last one is not taken yet; this one waits (the 8259 keeps it). */
+		vc->run->request_interrupt_window = 1;
+		return;
+	}
+	vc->src.accept(vc->src.arg, v);
+}
+
+/* 1: asleep in the kernel until INIT, SIPI or NMI comes (SDM Vol. 3A 9.4, 6.7). */
+static int
+probe_stuck(struct kvm_vcpu *vc)
+{
+	struct kvm_mp_state mp;
+
+	if (ioctl(vc->fd, KVM_GET_MP_STATE, &mp) < 0)
+		return -errno;
+	switch (mp.mp_state) {
+	case KVM_MP_STATE_UNINITIALIZED:
+	case KVM_MP_STATE_INIT_RECEIVED:
+		return 1;
+	case KVM_MP_STATE_HALTED:
+		return (vc->run->s.regs.regs.rflags & 0x200) == 0;
+	default:
+		return 0;
+	}
+}
+
 /* The pending exit (or its next string element) as lhyve's exit. */
 static void
 deliver(struct kvm_vcpu *vc, struct vm_exit *vme)
@@ -287,18 +430,47 @@ kvm_vcpu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 	if (error != 0)
 		return error;
 
-	pthread_mutex_lock(&vc->kick_mtx);
-	vc->in_run = true;
-	vc->thread = pthread_self();
-	pthread_mutex_unlock(&vc->kick_mtx);
-	r = kvm_run_once(vc);
-	pthread_mutex_lock(&vc->kick_mtx);
-	vc->in_run = false;
-	pthread_mutex_unlock(&vc->kick_mtx);
-	if (r < 0)
-		return r;
-	/* The DONE exit, if any, was finished by this KVM_RUN. */
-	vc->pending = KVM_PENDING_NONE;
+	for (;;) {
+		extint_inject(vc);
+		pthread_mutex_lock(&vc->kick_mtx);
+		vc->in_run = true;
+		vc->thread = pthread_self();
+		vc->runs++;
+		pthread_mutex_unlock(&vc->kick_mtx);
+		r = kvm_run_once(vc);
+		pthread_mutex_lock(&vc->kick_mtx);
+		vc->in_run = false;
+		pthread_mutex_unlock(&vc->kick_mtx);
+		if (r < 0)
+			return r;
+		/* The DONE exit, if any, was finished by this KVM_RUN. */
+		vc->pending = KVM_PENDING_NONE;
+		if (r == 1 && !atomic_load(&vc->kicked) && atomic_exchange(&vc->probe, 0)) {
+			int stuck = probe_stuck(vc);
+
+			if (stuck < 0)
+				return stuck;
+			if ((stuck != 0) == vc->stuck)
+				continue;
+			/* Stuck, or no longer: libvmm's halted-VM check (vmm_backend.h, msi). */
+			vc->stuck = stuck != 0;
+			memset(vme, 0, sizeof(*vme));
+			vme->exitcode = VM_EXITCODE_HLT;
+			vme->rip = vc->rip;
+			vme->u.hlt.rflags = stuck ? vc->run->s.regs.regs.rflags & ~0x200ull :
+			    vc->run->s.regs.regs.rflags | 0x200;
+			return 0;
+		}
+		if (r == 0 && vc->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN)
+			continue;
+		if (r == 0 && vc->run->exit_reason == KVM_EXIT_IOAPIC_EOI) {
+			/* api.rst 5: a level-triggered vector of a userspace IOAPIC route. */
+			if (vc->has_src && vc->src.eoi != NULL)
+				vc->src.eoi(vc->src.arg, vc->run->eoi.vector);
+			continue;
+		}
+		break;
+	}
 	if (r == 1) {
 		/* Kicked: the kick is served; a later one sets immediate_exit again. */
 		atomic_store(&vc->kicked, 0);
@@ -308,6 +480,8 @@ kvm_vcpu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 		vme->rip = vc->rip;
 		return 0;
 	}
+	/* The guest ran an instruction that exits: it is not stuck. */
+	vc->stuck = false;
 	if (exit_needs_completion(vc->run->exit_reason)) {
 		pending_set(vc, KVM_PENDING_EXIT);
 		deliver(vc, vme);
@@ -553,12 +727,78 @@ kvm_vcpu_inject_nmi(void *vcpucookie)
 int
 kvm_vcpu_set_intr_source(void *vcpucookie, const struct vmm_intr_source *src)
 {
-	/*
-	 * External interrupts on KVM come with the split irqchip (docs/kvm.md,
-	 * "Interrupts"): the local APIC in the kernel, vmm/io behind it.
-	 */
-	(void)vcpucookie;
-	return src == NULL ? 0 : -ENOTSUP;
+	struct kvm_vcpu *vc = vcpucookie;
+
+	/* The 8259's ExtINT and the IOAPIC's EOIs; the LAPIC is KVM's (docs/kvm.md). */
+	if (src == NULL) {
+		vc->has_src = false;
+		return 0;
+	}
+	if (src->pending == NULL || src->accept == NULL)
+		return -EINVAL;
+	vc->src = *src;
+	vc->has_src = true;
+	return 0;
+}
+
+/*
+ * bhyvectl --get-lapic: the in-kernel LAPIC's register page (api.rst 4.57
+ * KVM_GET_LAPIC; offsets as in SDM Vol. 3A table 11-1), APIC_BASE from
+ * the sregs, the TSC deadline MSR (6E0H).
+ */
+static uint32_t
+lapic_reg(const struct kvm_lapic_state *ls, int off)
+{
+	uint32_t v;
+
+	memcpy(&v, &ls->regs[off], sizeof(v));
+	return v;
+}
+
+int
+kvm_vcpu_lapic_info(void *vcpucookie, struct vmm_lapic_info *li)
+{
+	static const int lvt_off[6] = { 0x320, 0x330, 0x340, 0x350, 0x360, 0x370 };
+	struct kvm_vcpu *vc = vcpucookie;
+	struct kvm_lapic_state ls;
+	struct kvm_sregs sregs;
+	struct {
+		struct kvm_msrs		hdr;
+		struct kvm_msr_entry	e;
+	} m;
+	int i, error;
+
+	if ((error = settle(vc)) != 0)
+		return error;
+	if (ioctl(vc->fd, KVM_GET_LAPIC, &ls) < 0 || ioctl(vc->fd, KVM_GET_SREGS, &sregs) < 0)
+		return -errno;
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.e.index = 0x6e0;
+	if (ioctl(vc->fd, KVM_GET_MSRS, &m) != 1)
+		m.e.data = 0;
+	memset(li, 0, sizeof(*li));
+	li->apicbase = sregs.apic_base;
+	li->id = lapic_reg(&ls, 0x20);
+	li->tpr = lapic_reg(&ls, 0x80);
+	li->ppr = lapic_reg(&ls, 0xa0);
+	li->ldr = lapic_reg(&ls, 0xd0);
+	li->svr = lapic_reg(&ls, 0xf0);
+	li->esr = lapic_reg(&ls, 0x280);
+	for (i = 0; i < 8; i++) {
+		li->isr[i] = lapic_reg(&ls, 0x100 + 0x10 * i);
+		li->tmr[i] = lapic_reg(&ls, 0x180 + 0x10 * i);
+		li->irr[i] = lapic_reg(&ls, 0x200 + 0x10 * i);
+	}
+	for (i = 0; i < 6; i++)
+		li->lvt[i] = lapic_reg(&ls, lvt_off[i]);
+	li->timer_icr = lapic_reg(&ls, 0x380);
+	li->timer_ccr = lapic_reg(&ls, 0x390);
+	li->timer_dcr = lapic_reg(&ls, 0x3e0);
+	li->tsc_deadline = m.e.data;
+	/* KVM does not say when its timer fires; armed or not is what is known. */
+	li->timer_due_ns = li->timer_ccr != 0 || li->tsc_deadline != 0 ? 0 : -1;
+	return 0;
 }
 
 int
