@@ -38,8 +38,9 @@ for elf in "$GUESTS"/*.elf; do
 	[ -f "tests/guest/$g.S" ] || continue	# left in the build by a guest since removed
 	case $g in reboot) want=0 ;; halt) want=2 ;; triple) want=3 ;; testdev) want=33 ;; nonram) want=4 ;; *) want=1 ;; esac
 	extra=
-	case $g in testdev) extra="-l pc-testdev" ;;
-	fwcfg) extra="-l fwcfg,qemu -f opt/t,string=fwcfg" ;; esac
+	case $g in testdev|irqline) extra="-l pc-testdev" ;;
+	fwcfg) extra="-l fwcfg,qemu -f opt/t,string=fwcfg" ;;
+	pciuart) extra="-s 5,uart" ;; esac
 	for be in $backends; do
 		for form in elf flat; do
 		for ncpu in $(cpus_for $g); do
