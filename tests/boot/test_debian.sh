@@ -30,6 +30,11 @@ cp --sparse=always "$IMG" "$T/disk.img"
 cp "$KEY" "$T/key"
 chmod 600 "$T/key"
 
+# The software CPU: the KVM backend has no interrupt controller and one
+# vCPU yet (docs/kvm.md), so a systemd boot cannot run there.
+if [ -c /dev/kvm ] && [ -w /dev/kvm ] && [ ! -e /sys/module/kvm_pvm ]; then
+	echo "skip - debian on kvm: needs interrupts and APs, which the KVM backend does not have yet"
+fi
 MEM=1G
 TIMEOUT=${DEBIAN_TIMEOUT:-900}
 PORT=$((20000 + RANDOM % 20000))
@@ -44,7 +49,7 @@ fi
 mkfifo "$T/in"
 exec 7<>"$T/in"
 t0=$(date +%s.%N)
-$BHYVE -c 2 -m $MEM -s 0,hostbridge -s 2,virtio-blk,"$T/disk.img" \
+$BHYVE -o vmm.backend=emu -c 2 -m $MEM -s 0,hostbridge -s 2,virtio-blk,"$T/disk.img" \
 	-s 3,virtio-net,slirp,hostfwd=tcp::$PORT-:22 -s 4,virtio-rnd -s 31,lpc -l com1,stdio \
 	debian <&7 >"$T/con" 2>"$T/err" &
 pid=$!
