@@ -5,6 +5,7 @@
 #   make demo       build, then boot the demo guest on the console
 #   make bench      build, then measure speed against QEMU TCG (docs/bench.md)
 #   make bench-kvm  build, then lhyve/KVM against QEMU/KVM in a nested guest
+#   make debian-image  debootstrap a Debian 12 system image (docs/debian.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -47,7 +48,8 @@ DIFF_BINS	:= $(DIFF_MAINS:tests/diff/%.c=$(O)/tests/%)
 PROGS	:= $(O)/bhyve $(O)/bhyveload $(O)/bhyvectl $(O)/simple-loader
 LIBS	:= $(O)/libvmmapi.a $(O)/libvmm.a
 
-.PHONY: all setup check demo install clean guests bench bench-kvm fuzz diff-long coverage
+.PHONY: all setup check demo install clean guests bench bench-kvm fuzz diff-long coverage \
+	debian-image
 # Keep objects make considers intermediate (test objects): no rebuilds, no noise.
 .SECONDARY:
 all: setup $(PROGS) $(UNIT_BINS) $(DIFF_BINS) guests
@@ -161,6 +163,11 @@ check: all
 
 demo: all
 	@scripts/demo.sh $(O)
+
+# A Debian 12 system with systemd on an ext4 image, cached under
+# ~/.cache/lhyve/debian (docs/debian.md); prints the image's path.
+debian-image: setup
+	@scripts/build-debian-image.sh
 
 bench: all
 	@bench/exit-latency $(O)

@@ -18,7 +18,10 @@
 # modules with their dependencies from modules.dep (and crc32c, which ext4
 # asks the crypto API for at mount time rather than depending on it),
 # starts busybox's acpid (the power button runs poweroff) and then the
-# shell or the test script.  Debian's
+# shell or the test script.  With root=DEVICE on the kernel command line
+# /init mounts DEVICE (ext4, read-write unless `ro`) after the modules and
+# switch_root's into its /sbin/init (or init=), as for a Debian system on a
+# virtio disk (scripts/build-debian-image.sh, docs/debian.md).  Debian's
 # modules are plain .ko files (6.1); .ko.xz/.zst are unpacked if found.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -118,6 +121,35 @@ for b in "${bins[@]}"; do
 	done
 done
 
+# root=DEVICE on the kernel command line: /init mounts DEVICE (ext4) and
+# switch_root's into its init (docs/debian.md), after loading the modules.
+cat > etc/switch-root.sh <<'EOF_ROOT'
+# Sourced by /init (PID 1) when the command line names root=; returns only
+# when the root cannot be mounted, and /init goes on to its shell.  The
+# root's init is usually a symlink into the root (systemd), so -L will do.
+rootdev= rootinit=/sbin/init rootmode=rw
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	root=*) rootdev=${arg#root=} ;;
+	init=*) rootinit=${arg#init=} ;;
+	ro) rootmode=ro ;;
+	esac
+done
+# No udev here: devtmpfs shows the disk once virtio_blk has probed it.
+i=0
+while [ ! -b "$rootdev" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+mkdir -p /newroot
+if mount -t ext4 -o "$rootmode" "$rootdev" /newroot 2>/dev/null &&
+    { [ -L "/newroot$rootinit" ] || [ -x "/newroot$rootinit" ]; }; then
+	mount --move /dev /newroot/dev
+	mount --move /proc /newroot/proc
+	mount --move /sys /newroot/sys
+	exec switch_root /newroot "$rootinit"
+fi
+echo "init: cannot mount root $rootdev or run its $rootinit; staying in the initramfs"
+umount /newroot 2>/dev/null
+EOF_ROOT
+
 cat > init <<EOF_INIT
 #!/bin/sh
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
@@ -125,6 +157,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 while read -r m; do insmod "\$m" 2>/dev/null || echo "init: cannot load \$m"; done < /etc/modules.order
+grep -qE '(^| )root=' /proc/cmdline && . /etc/switch-root.sh
 acpid
 echo $marker
 if [ -x /test.sh ]; then

@@ -76,3 +76,18 @@ rc=$?
 	[ ! -e "$VMM_DIR/o7" ] && ok "vmrun.sh: reboot reloads, power-off destroys" ||
 	notok "vmrun.sh: reboot reloads, power-off destroys" "rc=$rc $(cat "$T/con" "$T/err")"
 true
+
+# vmrun.sh -d/-t: a virtio disk in slot 2 and a NIC in slot 3 (bhyve's
+# arguments recorded by a wrapper).
+mkdir -p "$T/vbin"
+printf '#!/bin/sh\necho "$*" > %s/vargs\nexec %s "$@"\n' "$T" "$(realpath "$BHYVE")" > "$T/vbin/bhyve"
+chmod +x "$T/vbin/bhyve"
+truncate -s 1M "$T/vdisk"
+PATH="$T/vbin:$B:$PATH" sh scripts/vmrun.sh -m 64M -d "$T/vdisk" -t slirp -k "$G/hello.elf" o8 \
+	>"$T/con" 2>"$T/err" </dev/null
+rc=$?
+[ $rc = 1 ] && grep -qx 'PASS hello' "$T/con" &&
+	grep -q -- "-s 2,virtio-blk,$T/vdisk -s 3,virtio-net,slirp " "$T/vargs" &&
+	ok "vmrun.sh -d -t: a virtio disk and NIC" ||
+	notok "vmrun.sh -d -t: a virtio disk and NIC" "rc=$rc $(cat "$T/vargs" "$T/con" "$T/err")"
+true
