@@ -9,9 +9,9 @@
  * cpu->next_rip, which the run loop commits.
  *
  * Far transfers follow SDM Vol. 2A JMP/CALL, Vol. 2B RET/IRET and Vol. 3A
- * 5.8 (privilege checks for code segments).  Call gates, task gates, TSS
- * targets (task switches) and returns to virtual-8086 mode are not
- * implemented: they end run() with a BACKEND_ERROR exit naming them.
+ * 5.8 (privilege checks for code segments); call gates are gate.c's.  Task
+ * gates, TSS targets (task switches) and returns to virtual-8086 mode are
+ * not implemented: they end run() with a BACKEND_ERROR exit naming them.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -251,25 +251,30 @@ far_offset_ok(struct emu_cpu *cpu, const struct vm_seg *cs, uint64_t off)
 	return off <= cs->limit ? EMU_OK : emu_raise_err(cpu, IDT_GP, 0);
 }
 
-/* Code segment for a direct far JMP/CALL (SDM Vol. 3A 5.8.1). */
+/* jmpcall_cs: the selector names a call gate; emu_far_gate() takes over. */
+#define FAR_GATE	(-1)
+
+/*
+ * Code segment for a direct far JMP/CALL (SDM Vol. 3A 5.8.1), or FAR_GATE
+ * with the gate's descriptor in *raw and its linear address in *la.
+ */
 static int
-jmpcall_cs(struct emu_cpu *cpu, uint16_t sel, struct vm_seg *cs)
+jmpcall_cs(struct emu_cpu *cpu, uint16_t sel, struct vm_seg *cs, uint64_t *raw, uint64_t *la)
 {
-	uint64_t raw;
 	uint32_t type;
 	int rc, dpl;
 
 	if ((sel & 0xfffc) == 0)
 		return emu_raise_err(cpu, IDT_GP, 0);
-	rc = emu_desc_fetch(cpu, sel, &raw, NULL);
+	rc = emu_desc_fetch(cpu, sel, raw, la);
 	if (rc != EMU_OK)
 		return rc;
-	emu_desc_to_seg(raw, sel, cs);
+	emu_desc_to_seg(*raw, sel, cs);
 	type = SEG_DESC_TYPE(cs->access);
 	dpl = SEG_DESC_DPL(cs->access);
 	if (!SEG_DESC_S(cs->access)) {
 		if (type == 4 || type == 12)
-			return not_implemented(cpu, "far transfer through a call gate", sel);
+			return FAR_GATE;
 		if (type == 5 || type == 1 || type == 9)
 			return not_implemented(cpu, "task switch", sel);
 		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
@@ -293,7 +298,7 @@ int
 op_jmpfar(struct emu_cpu *cpu, const struct emu_insn *in)
 {
 	struct vm_seg cs;
-	uint64_t off;
+	uint64_t off, raw, la;
 	uint16_t sel;
 	int rc;
 
@@ -308,7 +313,9 @@ op_jmpfar(struct emu_cpu *cpu, const struct emu_insn *in)
 		cpu->next_rip = off;
 		return EMU_OK;
 	}
-	rc = jmpcall_cs(cpu, sel, &cs);
+	rc = jmpcall_cs(cpu, sel, &cs, &raw, &la);
+	if (rc == FAR_GATE)
+		return emu_far_gate(cpu, sel, raw, la, false);
 	if (rc != EMU_OK)
 		return rc;
 	rc = far_offset_ok(cpu, &cs, off);
@@ -323,7 +330,7 @@ int
 op_callfar(struct emu_cpu *cpu, const struct emu_insn *in)
 {
 	struct vm_seg cs;
-	uint64_t off, rsp = cpu->st.gpr[GPR_RSP];
+	uint64_t off, raw, la, rsp = cpu->st.gpr[GPR_RSP];
 	uint16_t sel;
 	int rc;
 
@@ -335,7 +342,9 @@ op_callfar(struct emu_cpu *cpu, const struct emu_insn *in)
 		if (off > cpu->st.seg[SEG_CS].limit)
 			return emu_raise_err(cpu, IDT_GP, 0);
 	} else {
-		rc = jmpcall_cs(cpu, sel, &cs);
+		rc = jmpcall_cs(cpu, sel, &cs, &raw, &la);
+		if (rc == FAR_GATE)
+			return emu_far_gate(cpu, sel, raw, la, true);
 		if (rc != EMU_OK)
 			return rc;
 		rc = far_offset_ok(cpu, &cs, off);

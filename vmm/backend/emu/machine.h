@@ -96,6 +96,11 @@ int	emu_desc_fetch(struct emu_cpu *cpu, uint16_t sel, uint64_t *raw, uint64_t *l
 void	emu_desc_to_seg(uint64_t raw, uint16_t sel, struct vm_seg *seg);
 /* Load CS from a descriptor that passed the checks; CPL becomes @cpl. */
 void	emu_load_cs(struct emu_cpu *cpu, uint16_t sel, const struct vm_seg *cs, int cpl);
+/*
+ * Far JMP (@call false) or CALL through the call gate @gsel whose first 8
+ * bytes are @lo, read from linear @gla (gate.c).  Sets CS, RSP, next_rip.
+ */
+int	emu_far_gate(struct emu_cpu *cpu, uint16_t gsel, uint64_t lo, uint64_t gla, bool call);
 /* Load a segment register in real mode (base = sel << 4). */
 void	emu_seg_load_real(struct emu_cpu *cpu, int seg, uint16_t sel);
 /* After a privilege drop, null DS/ES/FS/GS the new CPL may not use (SDM Vol. 2A IRET/RET). */
