@@ -120,6 +120,12 @@ struct vmm_intr_source {
 	 */
 	uint8_t	(*get_tpr)(void *arg);
 	void	(*set_tpr)(void *arg, uint8_t tpr);
+	/*
+	 * Optional: assert FERR# (an unmasked x87 exception with CR0.NE
+	 * clear), which a PC/AT routes to ISA IRQ 13; a write to port F0H
+	 * deasserts it (vmm_platform.c).
+	 */
+	void	(*ferr)(void *arg);
 };
 
 struct vmm_memseg {

@@ -478,13 +478,23 @@ src_set_tpr(void *arg, uint8_t tpr)
 	cpu_unlock(c);
 }
 
+/* FERR#: ISA IRQ 13, as the PC/AT wires the coprocessor's error line. */
+static void
+src_ferr(void *arg)
+{
+	struct intr_cpu *c = arg;
+
+	vmm_intr_isa_irq(c->in, 13, -1, VMM_IRQ_ASSERT);
+}
+
 void
 vmm_intr_source(struct vmm_intr *in, int vcpu, struct vmm_intr_source *src)
 {
 	struct intr_cpu *c = &in->cpu[vcpu];
 
 	*src = (struct vmm_intr_source){ .pending = src_pending, .accept = src_accept,
-	    .hint = &c->hint, .get_tpr = src_get_tpr, .set_tpr = src_set_tpr, .arg = c };
+	    .hint = &c->hint, .get_tpr = src_get_tpr, .set_tpr = src_set_tpr,
+	    .ferr = src_ferr, .arg = c };
 }
 
 bool

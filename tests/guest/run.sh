@@ -46,7 +46,7 @@ for elf in "$GUESTS"/*.elf; do
 			vm="g-$g-$form"
 			c=""; [ $ncpu = 1 ] || c=":c$ncpu"
 			# KVM does not take libvmm's interrupts yet, and runs one vCPU (docs/kvm.md).
-			if [ $be = kvm ] && { [ $ncpu != 1 ] || case $g in apic_timer|apic_ipi|smp|platform) true ;; *) false ;; esac; }; then
+			if [ $be = kvm ] && { [ $ncpu != 1 ] || case $g in apic_timer|apic_ipi|smp|platform|ferr) true ;; *) false ;; esac; }; then
 				echo "skip - kvm:$form:$g$c: needs interrupts or APs, which the KVM backend does not have yet"
 				continue
 			fi
