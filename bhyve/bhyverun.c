@@ -488,6 +488,7 @@ main(int argc, char **argv)
 	const char *vmname, *val;
 	size_t memsize = 0;
 	int ch, ncpus, i, status, stopped_by_signal = 0;
+	int topo_sockets = 0, topo_cores = 0, topo_threads = 0;
 	bool stuck = false, keep = false;
 	enum vm_suspend_how how;
 	char c;
@@ -598,6 +599,29 @@ main(int argc, char **argv)
 	}
 	val = get_config_value(cfg, "cpus");
 	ncpus = val != NULL ? atoi(val) : 1;
+	/*
+	 * Topology (bhyve.8 -c): a key not given is 1, and cpus, when given,
+	 * must be the product; without sockets/cores/threads the CPUID
+	 * leaves describe one socket of single-thread cores.
+	 */
+	if (get_config_value(cfg, "sockets") != NULL || get_config_value(cfg, "cores") != NULL ||
+	    get_config_value(cfg, "threads") != NULL) {
+		const char *sv = get_config_value(cfg, "sockets");
+		const char *cv = get_config_value(cfg, "cores");
+		const char *tv = get_config_value(cfg, "threads");
+
+		topo_sockets = sv != NULL ? atoi(sv) : 1;
+		topo_cores = cv != NULL ? atoi(cv) : 1;
+		topo_threads = tv != NULL ? atoi(tv) : 1;
+		if (topo_sockets * topo_cores * topo_threads > VM_MAXCPU)
+			die("-c: %d sockets x %d cores x %d threads is more than %d vCPUs",
+			    topo_sockets, topo_cores, topo_threads, VM_MAXCPU);
+		if (val == NULL)
+			ncpus = topo_sockets * topo_cores * topo_threads;
+		else if (ncpus != topo_sockets * topo_cores * topo_threads)
+			die("-c: topology (%d sockets, %d cores, %d threads) does not match %d vCPUs",
+			    topo_sockets, topo_cores, topo_threads, ncpus);
+	}
 
 	ctx = vm_openf(vmname, VMMAPI_OPEN_RUN);
 	if (ctx == NULL) {
@@ -633,6 +657,9 @@ main(int argc, char **argv)
 		}
 	}
 	if (vm_set_ncpus(ctx, ncpus) != 0)
+		die("%s", why());
+	if (topo_sockets > 0 && vm_set_topology(ctx, (uint16_t)topo_sockets, (uint16_t)topo_cores,
+	    (uint16_t)topo_threads, 0) != 0)
 		die("%s", why());
 	val = get_config_value(cfg, "cpu.vendor");
 	if (val != NULL && vm_set_cpu_vendor(ctx, val) != 0)

@@ -78,6 +78,7 @@ struct vm {
 	struct vmm_ctl_server	ctl;
 	struct vmm_intr		*intr;		/* LAPICs and IOAPIC, with the backend */
 	struct vmm_platform	*plat;		/* 8259, 8254, HPET, RTC, PM timer, with intr */
+	int			sockets, cores, threads;	/* vmm_set_topology, or 0 */
 	/* Device snapshot hooks (vmm_snapshot_register), vm->mtx. */
 	struct vmm_snapshot_hook {
 		char			name[VMM_SEC_NAMELEN];
@@ -501,6 +502,9 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 	if ((error = intr_attach(vm)) != 0)
 		return error;
 	prof.ncpus = (int)vm->img->ncpus;
+	prof.sockets = vm->sockets;
+	prof.cores = vm->cores;
+	prof.threads = vm->threads;
 	prof.x2apic_off = vmm_intr_x2apic_off(vm->intr);
 	vmm_store_clear_error();
 	if ((error = ops->vm_init(vm, &prof, &vm->cookie)) != 0) {
@@ -1027,6 +1031,37 @@ vmm_set_ncpus(struct vm *vm, int ncpus)
 		vmm_intr_set_ncpus(vm->intr, ncpus);
 	vmm_autosave(vm);
 	return 0;
+}
+
+int
+vmm_set_topology(struct vm *vm, int sockets, int cores, int threads)
+{
+	if (sockets < 1 || cores < 1 || threads < 1 ||
+	    sockets * cores * threads != (int)vm->img->ncpus)
+		return vmm_store_fail(EINVAL,
+		    "topology (%d sockets, %d cores, %d threads) does not match %u vCPUs",
+		    sockets, cores, threads, vm->img->ncpus);
+	if (vm->ops != NULL)
+		return vmm_store_fail(EBUSY, "the topology is set before the vCPUs start");
+	vm->sockets = sockets;
+	vm->cores = cores;
+	vm->threads = threads;
+	return 0;
+}
+
+void
+vmm_get_topology(struct vm *vm, int *sockets, int *cores, int *threads)
+{
+	if (vm->sockets * vm->cores * vm->threads == (int)vm->img->ncpus) {
+		*sockets = vm->sockets;
+		*cores = vm->cores;
+		*threads = vm->threads;
+	} else {
+		/* The default: one socket of single-thread cores (vmm_cpuid.c). */
+		*sockets = 1;
+		*cores = (int)vm->img->ncpus;
+		*threads = 1;
+	}
 }
 
 static int

@@ -127,6 +127,12 @@ struct vmm_intr_source {
 	 * backend asks pending() only for the 8259's ExtINT (the BSP).
 	 */
 	void	(*eoi)(void *arg, int vector);
+	/*
+	 * Optional: assert FERR# (an unmasked x87 exception with CR0.NE
+	 * clear), which a PC/AT routes to ISA IRQ 13; a write to port F0H
+	 * deasserts it (vmm_platform.c).
+	 */
+	void	(*ferr)(void *arg);
 };
 
 /* An interrupt message (SDM Vol. 3A 11.11): the IOAPIC's pins as MSIs. */

@@ -97,6 +97,13 @@ void	vmm_mem_layout(struct vm *vm, uint64_t *lowmem, uint64_t *highmem);
 int	vmm_get_memflags(struct vm *vm);
 int	vmm_get_ncpus(struct vm *vm);
 int	vmm_set_ncpus(struct vm *vm, int ncpus);
+/*
+ * CPU topology for the CPUID leaves (vmm_cpuid.h), before the backend
+ * starts: sockets x cores x threads must be the vCPU count.  Not kept in
+ * the store: bhyve gives it with -c at every start, as it gives ncpus.
+ */
+int	vmm_set_topology(struct vm *vm, int sockets, int cores, int threads);
+void	vmm_get_topology(struct vm *vm, int *sockets, int *cores, int *threads);
 
 /* vCPU state (vcpuid checked; -EINVAL for a bad id or register) */
 int	vmm_get_reg(struct vm *vm, int vcpuid, int reg, uint64_t *val);

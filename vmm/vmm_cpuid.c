@@ -26,7 +26,8 @@
 /* Highest basic leaf: Intel has the TSC leaves 15H and 16H, AMD stops at 0DH. */
 #define CPUID_MAX_BASIC_INTEL	0x16
 #define CPUID_MAX_BASIC_AMD	0xd
-#define CPUID_MAX_EXT		0x80000008u
+#define CPUID_MAX_EXT_INTEL	0x80000008u
+#define CPUID_MAX_EXT_AMD	0x8000001eu	/* the topology leaf */
 
 /* CPUID.1:EDX */
 #define CPUID1_FPU		(1u << 0)	/* x87 (x87.c) */
@@ -49,6 +50,7 @@
 #define CPUID1_FXSR		(1u << 24)
 #define CPUID1_SSE		(1u << 25)
 #define CPUID1_SSE2		(1u << 26)
+#define CPUID1_HTT		(1u << 28)	/* EBX[23:16] counts logical processors */
 /* CPUID.1:ECX */
 #define CPUID1_SSE3		(1u << 0)
 #define CPUID1_SSSE3		(1u << 9)
@@ -85,6 +87,7 @@
 /* CPUID.80000001:ECX / EDX */
 #define CPUIDX_LAHF		(1u << 0)
 #define CPUIDX_ABM		(1u << 5)	/* LZCNT */
+#define CPUIDX_TOPOEXT		(1u << 22)	/* AMD: leaf 8000001EH */
 #define CPUIDX_SYSCALL		(1u << 11)
 #define CPUIDX_NX		(1u << 20)
 #define CPUIDX_PAGE1GB		(1u << 26)
@@ -195,12 +198,52 @@ put_vendor(const struct vmm_cpu_profile *prof, uint32_t regs[4])
 	memcpy(&regs[2], id + 8, 4);
 }
 
+/* Bits to hold n IDs: ceil(log2(n)), as FreeBSD's vmm x86.c. */
+static uint32_t
+id_bits(int n)
+{
+	uint32_t b = 0;
+
+	while ((1 << b) < n)
+		b++;
+	return b;
+}
+
+/*
+ * The topology the leaves describe: sockets x cores x threads = ncpus, or
+ * one socket of ncpus cores.  APIC ID = vCPU id, split as package | core |
+ * thread by the ID widths (SDM Vol. 3A 10.4.1 / 9.9.1, "Hierarchical
+ * Mapping"), exact when cores and threads are powers of two.
+ */
+struct topo {
+	int		cores, threads;		/* per socket, per core */
+	uint32_t	tbits, cbits;		/* ID bits for thread, core */
+};
+
+static void
+topology(const struct vmm_cpu_profile *prof, int ncpus, struct topo *t)
+{
+	if (prof->sockets > 0 && prof->cores > 0 && prof->threads > 0 &&
+	    prof->sockets * prof->cores * prof->threads == ncpus) {
+		t->cores = prof->cores;
+		t->threads = prof->threads;
+	} else {
+		t->cores = ncpus;
+		t->threads = 1;
+	}
+	t->tbits = id_bits(t->threads);
+	t->cbits = id_bits(t->cores);
+}
+
 void
 vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
     uint32_t subleaf, uint32_t regs[4])
 {
 	bool amd = prof->vendor == VMM_VENDOR_AMD;
 	int ncpus = prof->ncpus > 0 ? prof->ncpus : 1;
+	struct topo t;
+
+	topology(prof, ncpus, &t);
 
 	memset(regs, 0, 4 * sizeof(regs[0]));
 	switch (leaf) {
@@ -210,8 +253,13 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		break;
 	case 1:
 		regs[0] = vmm_cpuid_signature(prof);
-		/* CLFLUSH line size 8 x 8 bytes; initial APIC ID = vCPU id */
-		regs[1] = (8u << 8) | ((uint32_t)vcpuid << 24);
+		/*
+		 * CLFLUSH line size 8 x 8 bytes; initial APIC ID = vCPU id;
+		 * EBX[23:16] addressable logical processors per package, with
+		 * HTT when more than one.
+		 */
+		regs[1] = (8u << 8) | ((uint32_t)vcpuid << 24) |
+		    ((1u << (t.tbits + t.cbits)) & 0xff) << 16;
 		/*
 		 * SSE3, SSSE3 and SSE4.1 floating point run on the host's own
 		 * unit (sse.c): offered only when the host has them.  SSE4.2
@@ -228,35 +276,34 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		    CPUID1_PGE | CPUID1_MCA |
 		    CPUID1_CMOV | CPUID1_PAT | CPUID1_CLFSH | CPUID1_MMX |
 		    CPUID1_FXSR | CPUID1_SSE | CPUID1_SSE2;
+		if (t.tbits + t.cbits > 0)
+			regs[3] |= CPUID1_HTT;
 		break;
 	case 4:
 		/*
 		 * No cache described (type 0 ends the list), but EAX[31:26]:
-		 * cores per package - 1, as leaf 0xB counts them (Intel only).
+		 * addressable core IDs per package - 1 (Intel only).
 		 */
 		if (!amd && subleaf == 0)
-			regs[0] = (uint32_t)(ncpus - 1) << 26;
+			regs[0] = ((1u << t.cbits) - 1) << 26;
 		break;
 	case 0xb:
 		/*
-		 * x2APIC topology (SDM Vol. 2A CPUID 0BH): one package of
-		 * ncpus cores, one thread each.  EAX: bits to shift the x2APIC
-		 * ID right to reach the next level; EBX: logical processors at
-		 * this level; ECX: level number and type (1 SMT, 2 core); EDX:
-		 * the x2APIC ID (= vCPU id) for every subleaf.
+		 * x2APIC topology (SDM Vol. 2A CPUID 0BH): level 0 SMT, level 1
+		 * core.  EAX: bits to shift the x2APIC ID right to reach the
+		 * next level; EBX: logical processors at this level; ECX:
+		 * level number and type (1 SMT, 2 core, 0 past the last);
+		 * EDX: the x2APIC ID (= vCPU id) for every subleaf.
 		 */
 		regs[2] = subleaf & 0xff;
 		regs[3] = (uint32_t)vcpuid;
 		if (subleaf == 0) {
-			regs[1] = 1;
+			regs[0] = t.tbits;
+			regs[1] = (uint32_t)t.threads;
 			regs[2] |= 1u << 8;
 		} else if (subleaf == 1) {
-			uint32_t shift = 0;
-
-			while ((1 << shift) < ncpus)
-				shift++;
-			regs[0] = shift;
-			regs[1] = (uint32_t)ncpus;
+			regs[0] = t.tbits + t.cbits;
+			regs[1] = (uint32_t)(t.threads * t.cores);
 			regs[2] |= 2u << 8;
 		}
 		break;
@@ -342,14 +389,14 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		regs[0] = KVM_FEATURE_CLOCKSOURCE2 | KVM_FEATURE_CLOCKSOURCE_STABLE_BIT;
 		break;
 	case 0x80000000u:
-		regs[0] = CPUID_MAX_EXT;
+		regs[0] = amd ? CPUID_MAX_EXT_AMD : CPUID_MAX_EXT_INTEL;
 		/* AMD repeats the vendor here (APM Vol. 3 E.4.1); Intel returns 0. */
 		if (amd)
 			put_vendor(prof, regs);
 		break;
 	case 0x80000001u:
 		regs[0] = vmm_cpuid_signature(prof);
-		regs[2] = CPUIDX_LAHF | CPUIDX_ABM;
+		regs[2] = CPUIDX_LAHF | CPUIDX_ABM | (amd ? CPUIDX_TOPOEXT : 0);
 		regs[3] = CPUIDX_SYSCALL | CPUIDX_NX | CPUIDX_PAGE1GB |
 		    CPUIDX_RDTSCP | CPUIDX_LM;
 		/*
@@ -375,6 +422,28 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 	case 0x80000008u:
 		/* 39-bit physical, 48-bit linear addresses (the MMU enforces both). */
 		regs[0] = 39 | (48 << 8);
+		/*
+		 * AMD: ECX[7:0] logical processors per package - 1, ECX[15:12]
+		 * their APIC ID bits (APM Vol. 3 E.4.7); Intel reserves ECX.
+		 */
+		if (amd)
+			regs[2] = (uint32_t)(t.cores * t.threads - 1) |
+			    (t.tbits + t.cbits) << 12;
+		break;
+	case 0x8000001eu:
+		/*
+		 * AMD extended APIC ID (APM Vol. 3 E.4.15): EAX the APIC ID;
+		 * EBX[7:0] core ID, [15:8] threads per core - 1; ECX[7:0] node
+		 * (= package) ID, [10:8] nodes per package - 1 (one).
+		 */
+		if (amd) {
+			uint32_t id = (uint32_t)vcpuid;
+
+			regs[0] = id;
+			regs[1] = ((id >> t.tbits) & ((1u << t.cbits) - 1)) |
+			    (uint32_t)(t.threads - 1) << 8;
+			regs[2] = (id >> (t.tbits + t.cbits)) & 0xff;
+		}
 		break;
 	default:
 		break;

@@ -33,6 +33,12 @@ enum vmm_cpu_engine {
 struct vmm_cpu_profile {
 	enum vmm_vendor	vendor;
 	int		ncpus;		/* topology leaves; 0 means 1 */
+	/*
+	 * Topology (bhyve -c sockets=,cores=,threads=): threads per core,
+	 * cores per socket.  Used when their product is ncpus; otherwise one
+	 * socket of ncpus single-thread cores.  vCPU i has APIC ID i.
+	 */
+	int		sockets, cores, threads;
 	/* Bit i: vCPU i does not offer x2APIC (vm_set_x2apic_state); may be NULL. */
 	const _Atomic uint32_t *x2apic_off;
 	enum vmm_cpu_engine engine;

@@ -544,6 +544,15 @@ src_eoi(void *arg, int vector)
 	pthread_mutex_unlock(&c->in->iolk);
 }
 
+/* FERR#: ISA IRQ 13, as the PC/AT wires the coprocessor's error line. */
+static void
+src_ferr(void *arg)
+{
+	struct intr_cpu *c = arg;
+
+	vmm_intr_isa_irq(c->in, 13, -1, VMM_IRQ_ASSERT);
+}
+
 void
 vmm_intr_source(struct vmm_intr *in, int vcpu, struct vmm_intr_source *src)
 {
@@ -551,7 +560,7 @@ vmm_intr_source(struct vmm_intr *in, int vcpu, struct vmm_intr_source *src)
 
 	*src = (struct vmm_intr_source){ .pending = src_pending, .accept = src_accept,
 	    .hint = &c->hint, .get_tpr = src_get_tpr, .set_tpr = src_set_tpr,
-	    .eoi = src_eoi, .arg = c };
+	    .eoi = src_eoi, .ferr = src_ferr, .arg = c };
 	if (in->lb.msi != NULL) {
 		/* CR8 is the backend's LAPIC's TPR. */
 		src->get_tpr = NULL;

@@ -532,6 +532,11 @@ vmm_platform_inout(struct vmm_platform *p, struct vm_exit *vme)
 		vme->u.inout.eax = v;
 		return 1;
 	}
+	/* PC/AT: a write to port F0H clears the coprocessor's FERR# (IRQ 13). */
+	if (port == 0xf0 && !in) {
+		vmm_intr_isa_irq(p->in, 13, -1, VMM_IRQ_DEASSERT);
+		return 1;
+	}
 	if (!byte_port(port))
 		return 0;
 	for (i = 0; i < bytes; i++) {

@@ -563,6 +563,35 @@ vm_set_ncpus(struct vmctx *ctx, int ncpus)
 	return ret(vmm_set_ncpus(ctx->vm, ncpus));
 }
 
+int
+vm_set_topology(struct vmctx *ctx, uint16_t sockets, uint16_t cores, uint16_t threads,
+    uint16_t maxcpus)
+{
+	if (ctx->vm == NULL)
+		return ret(vmm_store_fail(EBUSY, "VM '%s' is running", ctx->name));
+	/* No CPU hot-plug: maxcpus is the vCPU count (0: the same). */
+	if (maxcpus != 0 && maxcpus != vmm_get_ncpus(ctx->vm))
+		return ret(vmm_store_fail(EINVAL, "maxcpus %u: lhyve has no CPU hot-plug, "
+		    "maxcpus must be the vCPU count", maxcpus));
+	return ret(vmm_set_topology(ctx->vm, sockets, cores, threads));
+}
+
+int
+vm_get_topology(struct vmctx *ctx, uint16_t *sockets, uint16_t *cores, uint16_t *threads,
+    uint16_t *maxcpus)
+{
+	int s, c, t;
+
+	if (ctx->vm == NULL)
+		return ret(vmm_store_fail(EBUSY, "VM '%s' is running", ctx->name));
+	vmm_get_topology(ctx->vm, &s, &c, &t);
+	*sockets = (uint16_t)s;
+	*cores = (uint16_t)c;
+	*threads = (uint16_t)t;
+	*maxcpus = (uint16_t)vmm_get_ncpus(ctx->vm);
+	return 0;
+}
+
 struct vcpu *
 vm_vcpu_open(struct vmctx *ctx, int vcpuid)
 {

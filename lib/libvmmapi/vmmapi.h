@@ -64,6 +64,11 @@ vm_paddr_t vm_get_highmem_base(struct vmctx *ctx);
 size_t	vm_get_highmem_size(struct vmctx *ctx);
 int	vm_get_ncpus(struct vmctx *ctx);	/* lhyve: vCPUs the instance was created with */
 int	vm_set_ncpus(struct vmctx *ctx, int ncpus);	/* lhyve: before the first run */
+/* As FreeBSD's; after vm_set_ncpus, before the vCPUs run.  maxcpus must be ncpus. */
+int	vm_set_topology(struct vmctx *ctx, uint16_t sockets, uint16_t cores, uint16_t threads,
+	    uint16_t maxcpus);
+int	vm_get_topology(struct vmctx *ctx, uint16_t *sockets, uint16_t *cores, uint16_t *threads,
+	    uint16_t *maxcpus);
 
 struct vcpu *vm_vcpu_open(struct vmctx *ctx, int vcpuid);
 void	vm_vcpu_close(struct vcpu *vcpu);

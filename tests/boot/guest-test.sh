@@ -4,6 +4,7 @@
 # does what the kernel command line's lhyve.action= says.
 echo "UNAME $(uname -r)"
 echo "CPUS $(grep -c ^processor /proc/cpuinfo)"
+echo "SIBLINGS $(grep -m1 '^siblings' /proc/cpuinfo | cut -d: -f2 | tr -d ' ') CORES $(grep -m1 '^cpu cores' /proc/cpuinfo | cut -d: -f2 | tr -d ' ')"
 echo "CLOCKSOURCE $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 dmesg > /tmp/dmesg
 grep -E "BUG|WARNING|Call Trace|unhandled|unchecked MSR|[Uu]nable to calibrate|calibration failed|TSC.*unstable" /tmp/dmesg |

@@ -1,5 +1,6 @@
 # test_boot.sh - Debian's stock kernel boots to its initramfs on lhyve:
-# userland runs, uname, two CPUs with -c 2, a clean dmesg with a stable
+# userland runs, uname, two CPUs with -c 2 (/proc/cpuinfo: two cores; with
+# -c threads=2 one core of two threads), a clean dmesg with a stable
 # clocksource; poweroff exits 1, reboot exits 0 and vmrun.sh loads again,
 # SIGTERM presses the ACPI power button and the guest shuts down (exit 1);
 # the same kernel through its own decompressor and through its PVH entry.
@@ -30,7 +31,7 @@ boot() {
 		notok "$name: loads" "$(cat "$T/$name.load")"
 		return 1
 	fi
-	timeout $BOOT_TIMEOUT $BHYVE -c 2 -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
+	timeout $BOOT_TIMEOUT $BHYVE -c ${TOPO:-2} -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
 		"$name" >"$T/$name.raw" 2>"$T/$name.err" </dev/null
 	echo $? > "$T/$name.rc"
 	# The guest's tty ends lines with CR LF.
@@ -51,6 +52,10 @@ report() {
 		notok "$name: uname" "$(grep '^UNAME' "$T/$name.con")"
 	grep -qx "CPUS 2" "$T/$name.con" && ok "$name: /proc/cpuinfo shows 2 CPUs" ||
 		notok "$name: 2 CPUs" "$(grep '^CPUS' "$T/$name.con")"
+	# -c 2: two cores of one socket; -c threads=2 (TOPO): one core, two threads.
+	grep -qx "SIBLINGS 2 CORES ${CORES:-2}" "$T/$name.con" &&
+		ok "$name: /proc/cpuinfo siblings and cpu cores follow -c ${TOPO:-2}" ||
+		notok "$name: siblings/cores for -c ${TOPO:-2}" "$(grep '^SIBLINGS' "$T/$name.con")"
 	grep -qE '^CLOCKSOURCE (tsc|kvm-clock|hpet)$' "$T/$name.con" &&
 		ok "$name: stable clocksource ($(grep '^CLOCKSOURCE' "$T/$name.con" | cut -d' ' -f2))" ||
 		notok "$name: clocksource" "$(grep '^CLOCKSOURCE' "$T/$name.con")"
@@ -65,7 +70,9 @@ report() {
 }
 
 boot lx-off poweroff -k "$KERNEL" && report lx-off 1
+TOPO=threads=2 CORES=1
 boot lx-reboot reboot -k "$KERNEL" && report lx-reboot 0
+unset TOPO CORES
 
 # SIGTERM: bhyve presses the power button; acpid in the guest powers off.
 if $BHYVELOAD -m $MEM -k "$KERNEL" -i "$T/initrd" -a "$CMD lhyve.action=wait" lx-term \

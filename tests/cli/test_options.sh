@@ -34,6 +34,18 @@ expect_err "kvm backend without /dev/kvm" 4 "/nonexistent/kvm does not exist" \
 expect_err "unknown CPU vendor" 4 "unknown CPU vendor 'cyrix'" $BHYVE -o cpu.vendor=cyrix o3
 expect "-o cpu.vendor=amd" 1 $RUN -o cpu.vendor=amd o3
 expect "-c 2 (APs wait for INIT-SIPI)" 1 $RUN -c 2 o3
+expect_err "-c: topology must match cpus" 4 "does not match 3 vCPUs" $RUN -c cpus=3,sockets=2 o3
+
+# -c's topology reaches CPUID (tests/guest/cli_topology.S prints it; docs/cpu.md "CPU topology").
+topo() {	# NAME VENDOR WANT -c-ARG
+	load cli_topology o7
+	$RUN -o cpu.vendor=$2 -c $4 o7 >"$T/con" 2>"$T/err" </dev/null
+	grep -qx "TOPO $3" "$T/con" && ok "$1" || notok "$1" "$(cat "$T/con" "$T/err")"
+	$BHYVECTL --vm=o7 --destroy >/dev/null 2>&1
+}
+topo "-c 4: one socket of 4 cores" intel "01 04 04 00 00" 4
+topo "-c sockets=2,cores=2,threads=2 (Intel)" intel "02 04 04 00 00" sockets=2,cores=2,threads=2
+topo "-c sockets=2,cores=2,threads=2 (AMD)" amd "02 04 04 03 01" sockets=2,cores=2,threads=2
 expect "vmrun.sh-style reload" 0 $BHYVELOAD -m 64M -k "$G/hello.elf" o3
 expect_err "bhyveload: other size" 1 "has 64 MiB of memory, not 128 MiB" $BHYVELOAD -m 128M -k "$G/hello.elf" o3
 expect "destroy" 0 $BHYVECTL --vm=o3 --destroy

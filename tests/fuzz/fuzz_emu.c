@@ -1,9 +1,11 @@
 /*
  * fuzz_emu.c - libFuzzer target: the software CPU runs hostile code.
  *
- * The input becomes a 64-bit program at 0x10000 (and the data it finds
- * around it) in 4 MiB of guest RAM with identity paging, a GDT and an IDT
- * of the fuzzer's choosing.  Whatever it does (rewrite its page tables,
+ * The input becomes a program at 0x10000 (and the data it finds around it)
+ * in 4 MiB of guest RAM: 64-bit with identity paging, or (first byte odd)
+ * 32-bit protected mode without paging; the IDT, the upper GDT entries
+ * (call gates, task gates, TSSs: gate.c, task.c) and the current TSS are
+ * the fuzzer's choosing.  Whatever it does (rewrite its page tables,
  * point descriptors anywhere, fault recursively, touch MMIO), the host must
  * not crash, read or write outside guest RAM, or hang: a kicker thread
  * ends every run within a millisecond.
@@ -24,6 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define PD		0x3000ULL
 #define GDT		0x4000ULL
 #define IDT		0x5000ULL
+#define TSS		0x6000ULL
 #define CODE		0x10000ULL
 
 static const struct vmm_backend_ops *ops = &vmm_backend_emu;
@@ -73,7 +76,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int ready;
 	struct vm_cpu_state st;
 	struct vm_exit vme;
-	int i, n;
+	int i, n, prot32;
 
 	if (!ready) {
 		setup_once();
@@ -86,9 +89,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put64(ram + PD + i * 8, ((uint64_t)i << 21) | 0x87);
 	put64(ram + GDT + 0x8, 0x00af9b000000ffffULL);
 	put64(ram + GDT + 0x10, 0x00cf93000000ffffULL);
-	/* The input: the first 256 bytes also land in the IDT, the rest is code. */
+	put64(ram + GDT + 0x18, 0x00008b0000000067ULL | TSS << 16);	/* busy TSS */
+	put64(ram + GDT + 0x28, 0x00cf9b000000ffffULL);		/* 32-bit code */
+	/* The input: the first 256 bytes also land in the IDT, bytes 256-335
+	   in GDT entries 30H-7FH, the first 104 in the TSS; the rest is code. */
 	memcpy(ram + IDT, data, size < 256 ? size : 256);
+	if (size > 256)
+		memcpy(ram + GDT + 0x30, data + 256, size - 256 < 80 ? size - 256 : 80);
+	memcpy(ram + TSS, data, size < 0x68 ? size : 0x68);
 	memcpy(ram + CODE, data, size < 0x8000 ? size : 0x8000);
+	prot32 = size > 0 && (data[0] & 1);
 
 	vm_cpu_state_reset(&st, 0);
 	st.cr0 = CR0_PE | CR0_PG | CR0_ET | CR0_NE | CR0_WP;
@@ -102,12 +112,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		st.seg[i] = (struct vm_seg){ .sel = 0x10, .limit = 0xffffffff, .access = 0xc093 };
 	}
-	st.seg[SEG_TR] = (struct vm_seg){ .sel = 0, .limit = 0x67, .access = 0x8b };
+	st.seg[SEG_TR] = (struct vm_seg){ .sel = 0x18, .base = TSS, .limit = 0x67, .access = 0x8b };
 	st.seg[SEG_LDTR].access = DESC_UNUSABLE;
 	st.gdtr.base = GDT;
-	st.gdtr.limit = 0x17;
+	st.gdtr.limit = 0x7f;
+	if (prot32) {
+		st.cr0 = CR0_PE | CR0_ET;
+		st.cr4 = 0;
+		st.efer = 0;
+		st.seg[SEG_CS] = (struct vm_seg){ .sel = 0x28, .limit = 0xffffffff, .access = 0xc09b };
+	}
 	st.idtr.base = IDT;
-	st.idtr.limit = 0xfff;
+	st.idtr.limit = prot32 ? 0x7ff : 0xfff;
 	st.gpr[GPR_RSP] = 0x80000;
 	for (i = 0; i < 8 && (size_t)(i * 8 + 8) <= size; i++)
 		memcpy(&st.gpr[8 + i], data + i * 8, 8);	/* r8-r15 from the input */

@@ -48,6 +48,13 @@ for elf in "$GUESTS"/*.elf; do
 			c=""; [ $ncpu = 1 ] || c=":c$ncpu"
 			# The software CPU's own answers: no performance counters (KVM
 			# has a PMU), and XSAVE's XSTATE_BV (docs/kvm.md: KVM's differs).
+			# Seen on KVM over nested SVM (tests/nested): no RSVD #PF for bits
+			# 20:13 of a 2 MiB PDE, and a triple fault where the #DF task gate
+			# should run; the software CPU follows the SDM (docs/cpu.md).
+			if [ $be = kvm ] && case $g in pf|task) true ;; *) false ;; esac; then
+				echo "skip - kvm:$form:$g: checks SDM behaviour KVM over nested SVM does not give (see run.sh)"
+				continue
+			fi
 			if [ $be = kvm ] && case $g in rdpmc|xsave_clock) true ;; *) false ;; esac; then
 				echo "skip - kvm:$form:$g: checks the software CPU's RDPMC/XSAVE answers, which KVM's hardware does not give (docs/kvm.md)"
 				continue

@@ -9,9 +9,9 @@
  * cpu->next_rip, which the run loop commits.
  *
  * Far transfers follow SDM Vol. 2A JMP/CALL, Vol. 2B RET/IRET and Vol. 3A
- * 5.8 (privilege checks for code segments).  Call gates, task gates, TSS
- * targets (task switches) and returns to virtual-8086 mode are not
- * implemented: they end run() with a BACKEND_ERROR exit naming them.
+ * 5.8 (privilege checks for code segments); call gates are gate.c's, task
+ * gates, TSS targets and IRET with NT task.c's.  Returns to virtual-8086
+ * mode are not implemented: they end run() with a BACKEND_ERROR exit.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -251,27 +251,33 @@ far_offset_ok(struct emu_cpu *cpu, const struct vm_seg *cs, uint64_t off)
 	return off <= cs->limit ? EMU_OK : emu_raise_err(cpu, IDT_GP, 0);
 }
 
-/* Code segment for a direct far JMP/CALL (SDM Vol. 3A 5.8.1). */
+/* jmpcall_cs: the selector names a call gate or a task (TSS, task gate). */
+#define FAR_GATE	(-1)
+#define FAR_TASK	(-2)
+
+/*
+ * Code segment for a direct far JMP/CALL (SDM Vol. 3A 5.8.1), or FAR_GATE
+ * with the gate's descriptor in *raw and its linear address in *la.
+ */
 static int
-jmpcall_cs(struct emu_cpu *cpu, uint16_t sel, struct vm_seg *cs)
+jmpcall_cs(struct emu_cpu *cpu, uint16_t sel, struct vm_seg *cs, uint64_t *raw, uint64_t *la)
 {
-	uint64_t raw;
 	uint32_t type;
 	int rc, dpl;
 
 	if ((sel & 0xfffc) == 0)
 		return emu_raise_err(cpu, IDT_GP, 0);
-	rc = emu_desc_fetch(cpu, sel, &raw, NULL);
+	rc = emu_desc_fetch(cpu, sel, raw, la);
 	if (rc != EMU_OK)
 		return rc;
-	emu_desc_to_seg(raw, sel, cs);
+	emu_desc_to_seg(*raw, sel, cs);
 	type = SEG_DESC_TYPE(cs->access);
 	dpl = SEG_DESC_DPL(cs->access);
 	if (!SEG_DESC_S(cs->access)) {
 		if (type == 4 || type == 12)
-			return not_implemented(cpu, "far transfer through a call gate", sel);
+			return FAR_GATE;
 		if (type == 5 || type == 1 || type == 9)
-			return not_implemented(cpu, "task switch", sel);
+			return FAR_TASK;
 		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
 	}
 	if (!(type & 0x8))
@@ -293,7 +299,7 @@ int
 op_jmpfar(struct emu_cpu *cpu, const struct emu_insn *in)
 {
 	struct vm_seg cs;
-	uint64_t off;
+	uint64_t off, raw, la;
 	uint16_t sel;
 	int rc;
 
@@ -308,7 +314,11 @@ op_jmpfar(struct emu_cpu *cpu, const struct emu_insn *in)
 		cpu->next_rip = off;
 		return EMU_OK;
 	}
-	rc = jmpcall_cs(cpu, sel, &cs);
+	rc = jmpcall_cs(cpu, sel, &cs, &raw, &la);
+	if (rc == FAR_GATE)
+		return emu_far_gate(cpu, sel, raw, la, false);
+	if (rc == FAR_TASK)
+		return emu_task_far(cpu, sel, raw, false);
 	if (rc != EMU_OK)
 		return rc;
 	rc = far_offset_ok(cpu, &cs, off);
@@ -323,7 +333,7 @@ int
 op_callfar(struct emu_cpu *cpu, const struct emu_insn *in)
 {
 	struct vm_seg cs;
-	uint64_t off, rsp = cpu->st.gpr[GPR_RSP];
+	uint64_t off, raw, la, rsp = cpu->st.gpr[GPR_RSP];
 	uint16_t sel;
 	int rc;
 
@@ -335,7 +345,11 @@ op_callfar(struct emu_cpu *cpu, const struct emu_insn *in)
 		if (off > cpu->st.seg[SEG_CS].limit)
 			return emu_raise_err(cpu, IDT_GP, 0);
 	} else {
-		rc = jmpcall_cs(cpu, sel, &cs);
+		rc = jmpcall_cs(cpu, sel, &cs, &raw, &la);
+		if (rc == FAR_GATE)
+			return emu_far_gate(cpu, sel, raw, la, true);
+		if (rc == FAR_TASK)
+			return emu_task_far(cpu, sel, raw, true);
 		if (rc != EMU_OK)
 			return rc;
 		rc = far_offset_ok(cpu, &cs, off);
@@ -561,6 +575,15 @@ op_iret(struct emu_cpu *cpu, const struct emu_insn *in)
 	bool pop_ss;
 
 	memset(&ss, 0, sizeof(ss));
+	if (cpu->mode != EMU_MODE_REAL && (emu_rflags(cpu) & RFL_NT)) {
+		/* IA-32e mode: #GP(0); protected mode: back to the nesting task, nothing popped. */
+		if (cpu->st.efer & EFER_LMA)
+			return emu_raise_err(cpu, IDT_GP, 0);
+		rc = emu_task_return(cpu);
+		if (rc == EMU_OK)
+			cpu->st.intr_shadow &= ~EMU_SHADOW_NMI;
+		return rc;
+	}
 	rc = stack_peek(cpu, 0, size, &rip);
 	if (rc == EMU_OK)
 		rc = stack_peek(cpu, 1, size, &csel);
@@ -581,12 +604,6 @@ op_iret(struct emu_cpu *cpu, const struct emu_insn *in)
 		cpu->next_rip = rip;
 		cpu->st.intr_shadow &= ~EMU_SHADOW_NMI;
 		return EMU_OK;
-	}
-	if (rflags & RFL_NT) {
-		/* IA-32e mode: #GP(0); protected mode: return from a nested task. */
-		if (cpu->st.efer & EFER_LMA)
-			return emu_raise_err(cpu, IDT_GP, 0);
-		return not_implemented(cpu, "IRET task return", cpu->st.seg[SEG_TR].sel);
 	}
 	if (!(cpu->st.efer & EFER_LMA) && cpu->cpl == 0 && (fl & RFL_VM) && size == 4)
 		return not_implemented(cpu, "IRET to virtual-8086 mode", (uint16_t)csel);

@@ -12,8 +12,8 @@
  * 20.1.4 (real-address mode IVT).  Every check and every stack write happens
  * before the first register changes, so a fault during delivery leaves the
  * vCPU exactly as it was and the nested fault is delivered instead (or
- * escalates).  Task gates and virtual-8086 mode are not implemented and end
- * run() with a BACKEND_ERROR exit that says so.
+ * escalates).  A task gate switches tasks (task.c); virtual-8086 mode is
+ * not implemented and ends run() with a BACKEND_ERROR exit that says so.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -286,9 +286,24 @@ deliver_prot(struct emu_cpu *cpu, int vector, enum emu_event_kind kind,
 		return emu_raise_err(cpu, IDT_GP, idt_err);
 	if (!((lo >> 47) & 1))
 		return emu_raise_err(cpu, IDT_NP, idt_err);
-	if (type == 0x5)
-		return emu_backend_error(cpu, ENOTSUP,
-		    "task gate for vector %d: task switching is not implemented", vector);
+	if (type == 0x5) {
+		/* Task gate (6.12.2): the TSS it names must be an available one in the GDT. */
+		uint16_t tsel = (uint16_t)(lo >> 16);
+
+		if (tsel & 4)
+			return emu_raise_err(cpu, IDT_GP, (tsel & 0xfffc) | ext);
+		rc = emu_desc_fetch(cpu, tsel, &raw, NULL);
+		if (rc != EMU_OK) {
+			if (cpu->exc_vector == IDT_GP)
+				cpu->exc_err |= ext;
+			return rc;
+		}
+		if (((raw >> 40) & 0x1f) != 0x9 && ((raw >> 40) & 0x1f) != 0x1)
+			return emu_raise_err(cpu, IDT_GP, (tsel & 0xfffc) | ext);
+		if (!((raw >> 47) & 1))
+			return emu_raise_err(cpu, IDT_NP, (tsel & 0xfffc) | ext);
+		return emu_task_switch(cpu, tsel, raw, EMU_TASK_INT, has_err, err, ret_rip, ext);
+	}
 	w = (type & 0x8) ? 4 : 2;
 	if (w == 2)
 		target &= 0xffff;

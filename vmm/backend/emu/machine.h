@@ -96,6 +96,32 @@ int	emu_desc_fetch(struct emu_cpu *cpu, uint16_t sel, uint64_t *raw, uint64_t *l
 void	emu_desc_to_seg(uint64_t raw, uint16_t sel, struct vm_seg *seg);
 /* Load CS from a descriptor that passed the checks; CPL becomes @cpl. */
 void	emu_load_cs(struct emu_cpu *cpu, uint16_t sel, const struct vm_seg *cs, int cpl);
+/*
+ * Far JMP (@call false) or CALL through the call gate @gsel whose first 8
+ * bytes are @lo, read from linear @gla (gate.c).  Sets CS, RSP, next_rip.
+ */
+int	emu_far_gate(struct emu_cpu *cpu, uint16_t gsel, uint64_t lo, uint64_t gla, bool call);
+/* Task switches (task.c, SDM Vol. 3A 7.3): what started one. */
+enum emu_task_reason {
+	EMU_TASK_JMP,
+	EMU_TASK_CALL,
+	EMU_TASK_IRET,
+	EMU_TASK_INT,		/* an interrupt or exception through a task gate */
+};
+/*
+ * Switch to the 32-bit TSS @sel (descriptor @raw, checked by the caller for
+ * type, DPL and presence), saving @ret_rip as the old task's EIP; an
+ * exception's error code is pushed on the new stack.  EMU_OK with st.rip
+ * and next_rip at the new task; EMU_FAULT before the commit point leaves
+ * the old task intact, after it the fault belongs to the new task.
+ */
+int	emu_task_switch(struct emu_cpu *cpu, uint16_t sel, uint64_t raw,
+	    enum emu_task_reason why, bool has_err, uint32_t err, uint64_t ret_rip,
+	    uint32_t ext);
+/* Far JMP/CALL to a TSS descriptor or task gate. */
+int	emu_task_far(struct emu_cpu *cpu, uint16_t sel, uint64_t raw, bool call);
+/* IRET with EFLAGS.NT outside IA-32e mode: back to the linked task. */
+int	emu_task_return(struct emu_cpu *cpu);
 /* Load a segment register in real mode (base = sel << 4). */
 void	emu_seg_load_real(struct emu_cpu *cpu, int seg, uint16_t sel);
 /* After a privilege drop, null DS/ES/FS/GS the new CPL may not use (SDM Vol. 2A IRET/RET). */

@@ -1290,7 +1290,7 @@ mm_write(struct emu_cpu *cpu, int i, uint64_t v)
  * Exception conditions common to MMX and SSE (SDM Vol. 2A 2.5 table 2-21,
  * Vol. 3A table 22-7 for MMX): CR0.EM #UD, CR4.OSFXSR clear #UD (SSE),
  * CR0.TS #NM, a pending x87 exception #MF (instructions touching MMX
- * registers; CR0.NE = 0, the FERR# path, comes with the x87 files).
+ * registers; with CR0.NE clear, FERR# as x87.c's waiting instructions).
  */
 static int
 sse_check(struct emu_cpu *cpu, bool sse, bool mmx)
@@ -1301,8 +1301,12 @@ sse_check(struct emu_cpu *cpu, bool sse, bool mmx)
 		return emu_raise(cpu, IDT_UD);
 	if (cpu->st.cr0 & CR0_TS)
 		return emu_raise(cpu, IDT_NM);
-	if (mmx && (cpu->st.fxsave[FX_FSW] & 0x80) && (cpu->st.cr0 & CR0_NE))
-		return emu_raise(cpu, IDT_MF);
+	if (mmx && (cpu->st.fxsave[FX_FSW] & 0x80)) {
+		if (cpu->st.cr0 & CR0_NE)
+			return emu_raise(cpu, IDT_MF);
+		if (cpu->intr_src.ferr != NULL)
+			cpu->intr_src.ferr(cpu->intr_src.arg);
+	}
 	return EMU_OK;
 }
 

@@ -426,10 +426,11 @@ x87_pending(const uint8_t *fx)
 /*
  * A waiting instruction finds an exception pending (SDM Vol. 1 8.7): with
  * CR0.NE it is #MF, taken before the instruction executes.  Without NE the
- * processor signals FERR# to the interrupt controller (IRQ 13, the
- * platform's, not modelled): here the instruction then runs as if IGNNE#
- * were asserted, the pending flags unchanged.  Returns EMU_FAULT or EMU_OK;
- * *strip receives the bits to hide from the host while it runs.
+ * processor asserts FERR#, which the PC/AT routes to IRQ 13 (Vol. 1 D.2.1;
+ * libvmm's intr_src.ferr, cleared by a write to port F0H): the instruction
+ * then runs as if IGNNE# were asserted, the pending flags unchanged, and
+ * the interrupt comes after it.  Returns EMU_FAULT or EMU_OK; *strip
+ * receives the bits to hide from the host while it runs.
  */
 static int
 x87_wait_check(struct emu_cpu *cpu, uint16_t *strip)
@@ -442,6 +443,8 @@ x87_wait_check(struct emu_cpu *cpu, uint16_t *strip)
 		return EMU_OK;
 	if (cpu->st.cr0 & CR0_NE)
 		return emu_raise(cpu, IDT_MF);
+	if (cpu->intr_src.ferr != NULL)
+		cpu->intr_src.ferr(cpu->intr_src.arg);
 	*strip = (uint16_t)(fsw & ~fcw & FSW_EXC);
 	return EMU_OK;
 }

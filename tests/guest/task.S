@@ -1,0 +1,164 @@
+/*
+ * task: the #DF task of a 32-bit OS (SDM Vol. 3A 6.12.2, 7.3).  In 32-bit
+ * protected mode (left IA-32e mode as tests/guest/modes.S does), a #GP
+ * whose IDT entry is not present becomes #NP, then #DF (table 6-5); the
+ * #DF entry is a task gate to TSS B.  The #DF task checks its error code,
+ * NT, the back link and the EIP saved in the old TSS, moves that EIP past
+ * the faulting instruction and returns with IRET (NT: back to task A).
+ * Task A then checks TR, the busy bits and CR0.TS and goes back to 64-bit
+ * mode to report.
+ */
+#include "guest.h"
+#define IDT32	0x204000
+#define TSSA	0x205000
+#define TSSB	0x206000
+#define STACKB	0x208000
+#define EFER	0xc0000080
+
+	.globl	_start
+_start:
+	mov	%cr3, %rax
+	mov	%eax, saved_cr3
+	lgdt	gdtr(%rip)
+	pushq	$0x18
+	lea	c32(%rip), %rax
+	push	%rax
+	lretq
+
+	.code32
+c32:
+	mov	$0x10, %eax
+	mov	%eax, %ds
+	mov	%eax, %es
+	mov	%eax, %ss
+	/* Leave IA-32e mode (9.8.5.4). */
+	mov	%cr0, %eax
+	btr	$31, %eax
+	mov	%eax, %cr0
+	mov	$EFER, %ecx
+	rdmsr
+	btr	$8, %eax
+	wrmsr
+	mov	%cr4, %eax
+	btr	$5, %eax
+	mov	%eax, %cr4
+
+	/* IDT: only vector 8, a task gate to TSS B (30H). */
+	mov	$IDT32, %edi
+	xor	%eax, %eax
+	mov	$256 * 2, %ecx
+	rep stosl
+	movl	$0x00300000, IDT32 + 8 * 8
+	movl	$0x00008500, IDT32 + 8 * 8 + 4
+	lidt	idtr32
+	/* TSS A: the running task; TSS B: the #DF task. */
+	mov	$TSSA, %edi
+	mov	$0x2000 / 4, %ecx
+	rep stosl
+	movl	$df_task, TSSB + 0x20
+	movl	$0x2, TSSB + 0x24
+	movl	$STACKB, TSSB + 0x38
+	movl	$0x10, TSSB + 0x48
+	movl	$0x18, TSSB + 0x4c
+	movl	$0x10, TSSB + 0x50
+	movl	$0x10, TSSB + 0x54
+	mov	$0x28, %ax
+	ltr	%ax
+
+	/* Selector 38H is past the GDT: #GP(38H) → #NP(vector 13) → #DF. */
+	mov	$0x38, %ax
+fault:	mov	%ax, %ds
+resume:
+	str	%ax
+	movzwl	%ax, %eax
+	mov	%eax, r_tr
+	movzbl	gdt + 0x28 + 5, %eax
+	mov	%eax, r_busy_a
+	movzbl	gdt + 0x30 + 5, %eax
+	mov	%eax, r_busy_b
+	mov	%cr0, %eax
+	and	$8, %eax
+	mov	%eax, r_ts
+	clts
+
+	/* Back to IA-32e mode (9.8.5). */
+	mov	%cr4, %eax
+	bts	$5, %eax
+	mov	%eax, %cr4
+	mov	saved_cr3, %eax
+	mov	%eax, %cr3
+	mov	$EFER, %ecx
+	rdmsr
+	bts	$8, %eax
+	wrmsr
+	mov	%cr0, %eax
+	bts	$31, %eax
+	mov	%eax, %cr0
+	ljmp	$0x08, $l64
+
+df_task:
+	pop	%eax
+	mov	%eax, r_dferr
+	pushf
+	pop	%eax
+	and	$0x4000, %eax
+	mov	%eax, r_nt
+	mov	TSSB, %eax
+	mov	%eax, r_link
+	mov	TSSA + 0x20, %eax
+	mov	%eax, r_eip
+	movl	$resume, TSSA + 0x20
+	iret
+
+	.code64
+l64:
+	movl	r_dferr(%rip), %eax
+	EXPECT	%rax, 0, m_err
+	movl	r_nt(%rip), %eax
+	EXPECT	%rax, 0x4000, m_nt
+	movl	r_link(%rip), %eax
+	EXPECT	%rax, 0x28, m_link
+	movl	r_eip(%rip), %eax
+	EXPECT	%rax, fault, m_eip
+	movl	r_tr(%rip), %eax
+	EXPECT	%rax, 0x28, m_tr
+	movl	r_busy_a(%rip), %eax
+	EXPECT	%rax, 0x8b, m_busy
+	movl	r_busy_b(%rip), %eax
+	EXPECT	%rax, 0x89, m_busy
+	movl	r_ts(%rip), %eax
+	EXPECT	%rax, 8, m_ts
+	PUTS	pass
+	POWEROFF
+
+	.balign	8
+gdt:	.quad	0
+	.quad	0x00af9b000000ffff	/* 08: 64-bit code */
+	.quad	0x00cf93000000ffff	/* 10: flat data */
+	.quad	0x00cf9b000000ffff	/* 18: 32-bit code */
+	.quad	0
+	.quad	0x0000892050000067	/* 28: 32-bit TSS A at 0x205000 */
+	.quad	0x0000892060000067	/* 30: 32-bit TSS B at 0x206000 */
+gdt_end:
+gdtr:	.word	gdt_end - gdt - 1
+	.quad	gdt
+idtr32:	.word	256 * 8 - 1
+	.long	IDT32
+saved_cr3: .long 0
+r_dferr: .long	-1
+r_nt:	.long	0
+r_link:	.long	0
+r_eip:	.long	0
+r_tr:	.long	0
+r_busy_a: .long	0
+r_busy_b: .long	0
+r_ts:	.long	0
+pass:	.asciz	"PASS task\n"
+m_err:	.asciz	"task: #DF error code on the task's stack"
+m_nt:	.asciz	"task: NT not set in the #DF task"
+m_link:	.asciz	"task: back link"
+m_eip:	.asciz	"task: EIP saved in the old TSS"
+m_tr:	.asciz	"task: TR after IRET"
+m_busy:	.asciz	"task: busy bits after IRET"
+m_ts:	.asciz	"task: CR0.TS after the task switch"
+	GUEST_LIB

@@ -1,0 +1,226 @@
+/*
+ * test_task.c - hardware task switches between 32-bit TSSs (task.c) on the
+ * fixture CPU (isa_fixture.h): far JMP to a TSS, far CALL through a task
+ * gate and IRET back along the link, an exception through a task gate
+ * (the #DF task of 32-bit Linux) with its error code on the new stack, and
+ * the faults of SDM Vol. 3A 7.3 / table 7-1 and the JMP/CALL/IRET
+ * pseudo-code.  The vendors agree (AMD APM Vol. 2 12.3).
+ */
+#include <stdint.h>
+
+#include "cpu.h"
+#include "isa_fixture.h"
+#include "test.h"
+
+#define TA	(FX_DATA + 0x2000)	/* the running task's TSS, selector 38 */
+#define TB	(FX_DATA + 0x3000)	/* the other task's, selector 40 */
+#define IDT	(FX_DATA + 0x4000)
+#define RIP0	0x1000ULL
+#define EIPB	0x5000ULL
+#define STKB	0x180000ULL
+
+static void
+put32(struct fx *f, uint64_t gpa, uint32_t v)
+{
+	memcpy(f->ram + gpa, &v, 4);
+}
+
+static uint32_t
+get32(struct fx *f, uint64_t gpa)
+{
+	uint32_t v;
+
+	memcpy(&v, f->ram + gpa, 4);
+	return v;
+}
+
+static uint64_t
+tss_desc(uint64_t base, uint32_t limit, int type)
+{
+	return (limit & 0xffffULL) | (base & 0xffffffULL) << 16 | (uint64_t)type << 40 |
+	    1ULL << 47 | (base >> 24) << 56;
+}
+
+/* 38: busy TSS A (current), 40: available TSS B, 48: task gate to 40 (DPL 0). */
+static int
+setup(struct fx *f)
+{
+	int i;
+
+	if (fx_init(f, EMU_MODE_PROT32) != 0)
+		return -1;
+	fx_put64(f, FX_GDT + 0x38, tss_desc(TA, 0x67, 0xb));
+	fx_put64(f, FX_GDT + 0x40, tss_desc(TB, 0x67, 0x9));
+	fx_put64(f, FX_GDT + 0x48, 0x0000850000400000ULL);
+	emu_desc_to_seg(fx_get64(f, FX_GDT + 0x38), 0x38, &f->cpu->st.seg[SEG_TR]);
+	put32(f, TB + 0x20, EIPB);
+	put32(f, TB + 0x24, 0x202);
+	for (i = 0; i < 8; i++)
+		put32(f, TB + 0x28 + 4 * (uint64_t)i, 0xb000 + (uint32_t)i);
+	put32(f, TB + 0x38, STKB);
+	put32(f, TB + 0x48, 0x10);	/* ES */
+	put32(f, TB + 0x4c, 0x18);	/* CS */
+	put32(f, TB + 0x50, 0x10);	/* SS */
+	put32(f, TB + 0x54, 0x10);	/* DS */
+	for (i = 0; i < 8; i++)
+		f->cpu->st.gpr[i] = 0xa000 + (uint64_t)i;
+	f->cpu->st.rip = RIP0;
+	f->cpu->st.idtr.base = IDT;
+	f->cpu->st.idtr.limit = 0x7ff;
+	return 0;
+}
+
+static int
+desc_type(struct fx *f, uint16_t sel)
+{
+	return (int)((fx_get64(f, FX_GDT + sel) >> 40) & 0xf);
+}
+
+static void
+check_in_b(struct fx *f)
+{
+	CHECK_EQ(f->cpu->st.seg[SEG_TR].sel, 0x40);
+	CHECK_EQ(SEG_DESC_TYPE(f->cpu->st.seg[SEG_TR].access), 0xb);
+	CHECK_EQ(f->cpu->st.rip, EIPB);
+	CHECK_EQ(f->cpu->next_rip, EIPB);
+	CHECK_EQ(f->cpu->st.gpr[GPR_RAX], 0xb000);
+	CHECK_EQ(f->cpu->st.gpr[GPR_RDI], 0xb007);
+	CHECK_EQ(f->cpu->st.seg[SEG_CS].sel, 0x18);
+	CHECK_EQ(f->cpu->st.seg[SEG_SS].sel, 0x10);
+	CHECK(!SEG_DESC_UNUSABLE(f->cpu->st.seg[SEG_DS].access));
+	CHECK(SEG_DESC_UNUSABLE(f->cpu->st.seg[SEG_GS].access));
+	CHECK_EQ(f->cpu->mode, EMU_MODE_PROT32);
+	CHECK(f->cpu->st.cr0 & CR0_TS);
+	CHECK(emu_rflags(f->cpu) & RFL_IF);
+	CHECK_EQ(desc_type(f, 0x40), 0xb);
+}
+
+/* JMP 40:0 (EA): no link, no NT, the old TSS not busy any more. */
+TEST(task_jmp_tss)
+{
+	struct fx f;
+
+	REQUIRE(setup(&f) == 0);
+	CHECK_EQ(FX_RUN(&f, 0xea, 0, 0, 0, 0, 0x40, 0x00), EMU_OK);
+	check_in_b(&f);
+	CHECK(!(emu_rflags(f.cpu) & RFL_NT));
+	CHECK_EQ(get32(&f, TB), 0);
+	CHECK_EQ(desc_type(&f, 0x38), 0x9);
+	/* the old task's dynamic fields */
+	CHECK_EQ(get32(&f, TA + 0x20), RIP0 + 7);
+	CHECK_EQ(get32(&f, TA + 0x28), 0xa000);
+	CHECK_EQ(get32(&f, TA + 0x44), 0xa007);
+	CHECK_EQ(get32(&f, TA + 0x4c), 0x18);
+	CHECK_EQ(get32(&f, TA + 0x50), 0x10);
+	fx_fini(&f);
+}
+
+/* CALL 48:0 through the task gate, then IRET (NT) back along the link. */
+TEST(task_call_gate_iret)
+{
+	struct fx f;
+
+	REQUIRE(setup(&f) == 0);
+	CHECK_EQ(FX_RUN(&f, 0x9a, 0, 0, 0, 0, 0x48, 0x00), EMU_OK);
+	check_in_b(&f);
+	CHECK(emu_rflags(f.cpu) & RFL_NT);
+	CHECK_EQ(get32(&f, TB), 0x38);
+	CHECK_EQ(desc_type(&f, 0x38), 0xb);
+
+	/* nothing is popped: a stack that would fault does not matter */
+	f.cpu->st.gpr[GPR_RBX] = 0x1234;
+	f.cpu->st.gpr[GPR_RSP] = 0xfffffffe;
+	CHECK_EQ(FX_RUN(&f, 0xcf), EMU_OK);
+	CHECK_EQ(f.cpu->st.seg[SEG_TR].sel, 0x38);
+	CHECK_EQ(f.cpu->st.rip, RIP0 + 7);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RAX], 0xa000);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RBX], 0xa003);
+	CHECK(!(emu_rflags(f.cpu) & RFL_NT));
+	CHECK_EQ(desc_type(&f, 0x40), 0x9);
+	CHECK_EQ(desc_type(&f, 0x38), 0xb);
+	/* B's state as it left: EIP after the IRET, EBX, EFLAGS with NT clear */
+	CHECK_EQ(get32(&f, TB + 0x20), EIPB + 1);
+	CHECK_EQ(get32(&f, TB + 0x34), 0x1234);
+	CHECK(!(get32(&f, TB + 0x24) & RFL_NT));
+	fx_fini(&f);
+}
+
+/* #DF through a task gate: the error code (0) on the new task's stack. */
+TEST(task_exception_gate)
+{
+	struct fx f;
+
+	REQUIRE(setup(&f) == 0);
+	fx_put64(&f, IDT + 8 * 8, 0x0000850000400000ULL);
+	CHECK_EQ(emu_event_deliver(f.cpu, IDT_DF, EMU_EV_EXCEPTION, true, 0, RIP0), EMU_OK);
+	check_in_b(&f);
+	CHECK(emu_rflags(f.cpu) & RFL_NT);
+	CHECK_EQ(get32(&f, TB), 0x38);
+	CHECK_EQ(get32(&f, TA + 0x20), RIP0);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RSP], STKB - 4);
+	CHECK_EQ(get32(&f, STKB - 4), 0);
+	fx_fini(&f);
+}
+
+TEST(task_faults)
+{
+	struct fx f;
+
+	REQUIRE(setup(&f) == 0);
+	/* a busy TSS: #GP(sel); through a gate: #GP(TSS sel) */
+	CHECK_EQ(FX_RUN(&f, 0xea, 0, 0, 0, 0, 0x38, 0x00), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	CHECK_EQ(f.cpu->exc_err, 0x38);
+	fx_put64(&f, FX_GDT + 0x50, 0x0000850000380000ULL);
+	CHECK_EQ(FX_RUN(&f, 0xea, 0, 0, 0, 0, 0x50, 0x00), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	CHECK_EQ(f.cpu->exc_err, 0x38);
+	/* RPL above the TSS's DPL: #GP(sel) */
+	CHECK_EQ(FX_RUN(&f, 0xea, 0, 0, 0, 0, 0x43, 0x00), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	CHECK_EQ(f.cpu->exc_err, 0x40);
+	/* limit below 67H: #TS(sel); not present: #NP(sel) */
+	fx_put64(&f, FX_GDT + 0x40, tss_desc(TB, 0x66, 0x9));
+	CHECK_EQ(FX_RUN(&f, 0xea, 0, 0, 0, 0, 0x40, 0x00), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_TS);
+	CHECK_EQ(f.cpu->exc_err, 0x40);
+	fx_put64(&f, FX_GDT + 0x40, tss_desc(TB, 0x67, 0x9) & ~(1ULL << 47));
+	CHECK_EQ(FX_RUN(&f, 0xea, 0, 0, 0, 0, 0x40, 0x00), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_NP);
+	CHECK_EQ(f.cpu->exc_err, 0x40);
+	/* none of that touched the running task */
+	CHECK_EQ(f.cpu->st.seg[SEG_TR].sel, 0x38);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RAX], 0xa000);
+	CHECK_EQ(desc_type(&f, 0x38), 0xb);
+	CHECK_EQ(get32(&f, TA + 0x20), 0);
+	/* IRET with NT and a back link to an available TSS: #TS(link) */
+	fx_put64(&f, FX_GDT + 0x40, tss_desc(TB, 0x67, 0x9));
+	put32(&f, TA, 0x40);
+	emu_set_rflags(f.cpu, 0x2 | RFL_NT);
+	CHECK_EQ(FX_RUN(&f, 0xcf), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_TS);
+	CHECK_EQ(f.cpu->exc_err, 0x40);
+	emu_set_rflags(f.cpu, 0x2);
+	/* a bad CS in the new TSS: #TS(CS), taken in the new task */
+	put32(&f, TB + 0x4c, 0x10);
+	CHECK_EQ(FX_RUN(&f, 0xea, 0, 0, 0, 0, 0x40, 0x00), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_TS);
+	CHECK_EQ(f.cpu->exc_err, 0x10);
+	CHECK_EQ(f.cpu->st.seg[SEG_TR].sel, 0x40);
+	CHECK_EQ(f.cpu->st.rip, EIPB);
+	fx_fini(&f);
+}
+
+/* IA-32e mode has no task switches: JMP to a TSS is #GP(sel). */
+TEST(task_long_mode)
+{
+	struct fx f;
+
+	REQUIRE(fx_init(&f, EMU_MODE_LONG64) == 0);
+	fx_put64(&f, FX_GDT + 0x40, tss_desc(TB, 0x67, 0x9));
+	fx_put64(&f, FX_DATA, 0x40ULL << 32);
+	CHECK_EQ(FX_RUN(&f, 0xff, 0x2c, 0x25, 0x00, 0x00, 0x10, 0x00), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	CHECK_EQ(f.cpu->exc_err, 0x40);
+	fx_fini(&f);
+}

@@ -1,0 +1,333 @@
+/*
+ * task.c - hardware task switches between 32-bit TSSs (SDM Vol. 3A 7.3,
+ * table 7-1; Vol. 2A JMP/CALL, Vol. 2B IRET, 6.12.2 task gates in the IDT).
+ *
+ * Reached from far JMP/CALL to a TSS descriptor or task gate, IRET with
+ * EFLAGS.NT (the back link), and an interrupt or exception whose IDT entry
+ * is a task gate (the #DF task of 32-bit Linux, for one).  Protected mode
+ * only: IA-32e mode has no task switching (#GP from JMP/CALL, the IDT
+ * refuses type 5, IRET with NT is #GP(0)).
+ *
+ * Order: every check on the new TSS descriptor and the read of the whole
+ * new TSS come first, so a fault there leaves the old task untouched; then
+ * the old task's state goes to its TSS, busy bits and the back link are
+ * written, and the new state is committed (TR, CR3, registers, selectors).
+ * Loading the new task's descriptors comes last: a fault there (#TS, #NP,
+ * #SS with table 7-1's selectors) is taken in the new task, at its EIP, as
+ * the SDM says.  Not modelled: 16-bit TSSs and a new task in virtual-8086
+ * mode (BACKEND_ERROR exits that name them), the T bit's debug trap, and
+ * the I/O map or interrupt redirection of the new TSS (read when used).
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "machine.h"
+
+/* 32-bit TSS fields (SDM Vol. 3A 7.2.1, figure 7-2). */
+#define TSS_LINK	0x00
+#define TSS_CR3		0x1c
+#define TSS_EIP		0x20
+#define TSS_EFLAGS	0x24
+#define TSS_EAX		0x28	/* EAX ECX EDX EBX ESP EBP ESI EDI */
+#define TSS_ES		0x48	/* ES CS SS DS FS GS, 4 bytes apart */
+#define TSS_LDT		0x60
+#define TSS_MIN_LIMIT	0x67
+
+static uint32_t
+get32(const uint8_t *b)
+{
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	    (uint32_t)b[3] << 24;
+}
+
+static void
+put32(uint8_t *b, uint32_t v)
+{
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+	b[2] = (uint8_t)(v >> 16);
+	b[3] = (uint8_t)(v >> 24);
+}
+
+/* TSS order of the segment registers. */
+static const int tss_segs[6] = { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
+
+/* Set or clear the busy bit (type bit 1) of the TSS descriptor for @sel in the GDT. */
+static int
+set_busy(struct emu_cpu *cpu, uint16_t sel, bool busy)
+{
+	uint64_t raw, la;
+	uint8_t ab;
+	int rc;
+
+	rc = emu_desc_fetch(cpu, sel & ~4, &raw, &la);
+	if (rc != EMU_OK)
+		return rc;
+	ab = (uint8_t)(raw >> 40);
+	ab = busy ? (ab | 0x2) : (ab & ~0x2);
+	return emu_write_linear(cpu, la + 5, &ab, 1, 0);
+}
+
+/* Table 7-1: a new task's segment descriptor, #TS/#NP/#SS with its selector. */
+static int
+load_task_seg(struct emu_cpu *cpu, int seg, uint16_t sel, uint32_t ext)
+{
+	struct vm_seg s;
+	uint64_t raw;
+	uint32_t type, err = (sel & 0xfffc) | ext;
+	int rc, dpl, rpl = sel & 3, cpl = cpu->st.seg[SEG_CS].sel & 3;
+
+	if ((sel & 0xfffc) == 0) {
+		if (seg == SEG_CS || seg == SEG_SS)
+			return emu_raise_err(cpu, IDT_TS, err);
+		return EMU_OK;		/* already loaded null */
+	}
+	rc = emu_desc_fetch(cpu, sel, &raw, NULL);
+	if (rc != EMU_OK) {
+		if (cpu->exc_vector == IDT_GP)
+			return emu_raise_err(cpu, IDT_TS, err);
+		return rc;
+	}
+	emu_desc_to_seg(raw, sel, &s);
+	type = SEG_DESC_TYPE(s.access);
+	dpl = SEG_DESC_DPL(s.access);
+	if (!SEG_DESC_S(s.access))
+		return emu_raise_err(cpu, IDT_TS, err);
+	switch (seg) {
+	case SEG_CS:
+		if (!(type & 0x8) || ((type & 0x4) ? dpl > rpl : dpl != rpl))
+			return emu_raise_err(cpu, IDT_TS, err);
+		if (!SEG_DESC_PRESENT(s.access))
+			return emu_raise_err(cpu, IDT_NP, err);
+		break;
+	case SEG_SS:
+		if ((type & 0xa) != 0x2 || rpl != cpl || dpl != cpl)
+			return emu_raise_err(cpu, IDT_TS, err);
+		if (!SEG_DESC_PRESENT(s.access))
+			return emu_raise_err(cpu, IDT_SS, err);
+		break;
+	default:
+		/* data or readable code; DPL >= CPL and RPL unless conforming code */
+		if ((type & 0xa) == 0x8)
+			return emu_raise_err(cpu, IDT_TS, err);
+		if ((type & 0xc) != 0xc && (dpl < cpl || dpl < rpl))
+			return emu_raise_err(cpu, IDT_TS, err);
+		if (!SEG_DESC_PRESENT(s.access))
+			return emu_raise_err(cpu, IDT_NP, err);
+		break;
+	}
+	cpu->st.seg[seg] = s;
+	return EMU_OK;
+}
+
+int
+emu_task_switch(struct emu_cpu *cpu, uint16_t sel, uint64_t raw, enum emu_task_reason why,
+    bool has_err, uint32_t err, uint64_t ret_rip, uint32_t ext)
+{
+	struct vm_seg otr = cpu->st.seg[SEG_TR], ntr;
+	uint8_t nt[TSS_MIN_LIMIT + 1], save[TSS_LDT - TSS_EIP];
+	uint32_t eflags, cr3;
+	uint16_t sels[6], ldt;
+	int rc, i;
+	bool nest = why == EMU_TASK_CALL || why == EMU_TASK_INT;
+
+	emu_desc_to_seg(raw, sel, &ntr);
+	if ((SEG_DESC_TYPE(ntr.access) & 0x8) == 0 || (SEG_DESC_TYPE(otr.access) & 0x8) == 0)
+		return emu_backend_error(cpu, ENOTSUP,
+		    "task switch with a 16-bit TSS (selector %#x) is not implemented", sel);
+	if (ntr.limit < TSS_MIN_LIMIT)
+		return emu_raise_err(cpu, IDT_TS, (sel & 0xfffc) | ext);
+	if (SEG_DESC_UNUSABLE(otr.access) || otr.limit < TSS_MIN_LIMIT)
+		return emu_raise_err(cpu, IDT_TS, (otr.sel & 0xfffc) | ext);
+	rc = emu_read_linear(cpu, ntr.base & 0xffffffffULL, nt, sizeof(nt), 0);
+	if (rc != EMU_OK)
+		return rc;
+	eflags = get32(nt + TSS_EFLAGS);
+	if (eflags & RFL_VM)
+		return emu_backend_error(cpu, ENOTSUP,
+		    "task switch to virtual-8086 mode (TSS %#x) is not implemented", sel);
+
+	/* The old task's dynamic fields (7.2.1); IRET saves EFLAGS with NT clear. */
+	{
+		uint64_t fl = emu_rflags(cpu);
+
+		if (why == EMU_TASK_IRET)
+			fl &= ~RFL_NT;
+		put32(save, (uint32_t)ret_rip);
+		put32(save + 4, (uint32_t)fl);
+		for (i = 0; i < 8; i++)
+			put32(save + 8 + 4 * i, (uint32_t)cpu->st.gpr[i]);
+		for (i = 0; i < 6; i++)
+			put32(save + (TSS_ES - TSS_EIP) + 4 * i, cpu->st.seg[tss_segs[i]].sel);
+	}
+	rc = emu_write_linear(cpu, (otr.base + TSS_EIP) & 0xffffffffULL, save, sizeof(save), 0);
+	if (rc != EMU_OK)
+		return rc;
+	if (why == EMU_TASK_JMP || why == EMU_TASK_IRET) {
+		rc = set_busy(cpu, otr.sel, false);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	if (nest) {
+		uint8_t link[2] = { (uint8_t)otr.sel, (uint8_t)(otr.sel >> 8) };
+
+		rc = emu_write_linear(cpu, (ntr.base + TSS_LINK) & 0xffffffffULL, link, 2, 0);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	if (why != EMU_TASK_IRET) {
+		rc = set_busy(cpu, sel, true);
+		if (rc != EMU_OK)
+			return rc;
+	}
+
+	/* Commit the new task (7.3 steps 10-11). */
+	ntr.access |= 0x2;
+	cpu->st.seg[SEG_TR] = ntr;
+	cpu->st.cr0 |= CR0_TS;
+	cr3 = get32(nt + TSS_CR3);
+	if (cpu->st.cr0 & CR0_PG) {
+		if (cpu->st.cr4 & CR4_PAE) {
+			rc = emu_load_pdptes(cpu, cr3);
+			if (rc != EMU_OK)
+				return rc;
+		}
+		cpu->st.cr3 = cr3;
+		emu_tlb_flush(cpu, true);
+	}
+	for (i = 0; i < 8; i++)
+		cpu->st.gpr[i] = get32(nt + TSS_EAX + 4 * i);
+	if (nest)
+		eflags |= RFL_NT;
+	emu_set_rflags(cpu, (eflags & ~RFL_VM) | 0x2);
+	cpu->st.rip = get32(nt + TSS_EIP);
+	cpu->next_rip = cpu->st.rip;
+	/* Local breakpoint enables are cleared (SDM Vol. 3B 18.2.4). */
+	cpu->st.dr[7] &= ~0x55ULL;
+	ldt = (uint16_t)get32(nt + TSS_LDT);
+	for (i = 0; i < 6; i++) {
+		sels[i] = (uint16_t)get32(nt + TSS_ES + 4 * i);
+		memset(&cpu->st.seg[tss_segs[i]], 0, sizeof(struct vm_seg));
+		cpu->st.seg[tss_segs[i]].sel = sels[i];
+		cpu->st.seg[tss_segs[i]].access = DESC_UNUSABLE;
+	}
+	/* CPL is the new CS's RPL until SS is loaded (SS.DPL: emu_update_mode). */
+	cpu->st.seg[SEG_SS].access |= (uint32_t)(sels[1] & 3) << 5;
+	cpu->st.seg[SEG_CS].access |= 0x4000;
+	cpu->st.seg[SEG_LDTR].sel = ldt;
+	cpu->st.seg[SEG_LDTR].access = DESC_UNUSABLE;
+	emu_update_mode(cpu);
+
+	/* The new task's descriptors: LDT first, then CS, SS, data (table 7-1). */
+	if (ldt & 0xfffc) {
+		struct vm_seg l;
+		uint64_t lraw;
+
+		if (ldt & 4)
+			return emu_raise_err(cpu, IDT_TS, (ldt & 0xfffc) | ext);
+		rc = emu_desc_fetch(cpu, ldt, &lraw, NULL);
+		if (rc != EMU_OK) {
+			if (cpu->exc_vector == IDT_GP)
+				return emu_raise_err(cpu, IDT_TS, (ldt & 0xfffc) | ext);
+			return rc;
+		}
+		emu_desc_to_seg(lraw, ldt, &l);
+		if (SEG_DESC_S(l.access) || SEG_DESC_TYPE(l.access) != 2)
+			return emu_raise_err(cpu, IDT_TS, (ldt & 0xfffc) | ext);
+		if (!SEG_DESC_PRESENT(l.access))
+			return emu_raise_err(cpu, IDT_TS, (ldt & 0xfffc) | ext);
+		cpu->st.seg[SEG_LDTR] = l;
+	}
+	rc = load_task_seg(cpu, SEG_CS, sels[1], ext);
+	if (rc == EMU_OK)
+		rc = load_task_seg(cpu, SEG_SS, sels[2], ext);
+	for (i = 0; rc == EMU_OK && i < 6; i++) {
+		if (tss_segs[i] != SEG_CS && tss_segs[i] != SEG_SS)
+			rc = load_task_seg(cpu, tss_segs[i], sels[i], ext);
+	}
+	emu_update_mode(cpu);
+	if (rc != EMU_OK)
+		return rc;
+	if (cpu->st.rip > cpu->st.seg[SEG_CS].limit)
+		return emu_raise_err(cpu, IDT_GP, ext);
+	/* An exception's error code goes on the new task's stack (6.12.2). */
+	if (has_err) {
+		rc = emu_push(cpu, err, SEG_DESC_DEF32(cpu->st.seg[SEG_CS].access) ? 4 : 2);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	return EMU_OK;
+}
+
+/*
+ * Far JMP/CALL to the TSS descriptor or task gate @sel (@raw; SDM Vol. 2A
+ * JMP/CALL "TASK-GATE", "TASK-STATE-SEGMENT").
+ */
+int
+emu_task_far(struct emu_cpu *cpu, uint16_t sel, uint64_t raw, bool call)
+{
+	int type = (int)((raw >> 40) & 0xf), dpl = (int)((raw >> 45) & 3), rc;
+	uint16_t tsel = sel;
+
+	if (cpu->st.efer & EFER_LMA)
+		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	if (dpl < cpu->cpl || dpl < (sel & 3))
+		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	if (type == 5) {
+		if (!((raw >> 47) & 1))
+			return emu_raise_err(cpu, IDT_NP, sel & 0xfffc);
+		tsel = (uint16_t)(raw >> 16);
+		if (tsel & 4)
+			return emu_raise_err(cpu, IDT_GP, tsel & 0xfffc);
+		rc = emu_desc_fetch(cpu, tsel, &raw, NULL);
+		if (rc != EMU_OK)
+			return rc;
+		type = (int)((raw >> 40) & 0x1f);	/* S included: must be 0 */
+		if (type != 9 && type != 1)
+			return emu_raise_err(cpu, IDT_GP, tsel & 0xfffc);
+	} else if (sel & 4) {
+		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	} else if (type != 9 && type != 1) {
+		/* a busy TSS */
+		return emu_raise_err(cpu, IDT_GP, sel & 0xfffc);
+	}
+	if (!((raw >> 47) & 1))
+		return emu_raise_err(cpu, IDT_NP, tsel & 0xfffc);
+	return emu_task_switch(cpu, tsel, raw, call ? EMU_TASK_CALL : EMU_TASK_JMP,
+	    false, 0, cpu->next_rip, 0);
+}
+
+/* IRET with EFLAGS.NT in protected mode: back to the task in the back link (IRET "TASK-RETURN"). */
+int
+emu_task_return(struct emu_cpu *cpu)
+{
+	const struct vm_seg *tr = &cpu->st.seg[SEG_TR];
+	uint8_t b[2];
+	uint64_t raw;
+	uint16_t sel;
+	int rc;
+
+	if (SEG_DESC_UNUSABLE(tr->access) || tr->limit < 1)
+		return emu_raise_err(cpu, IDT_TS, tr->sel & 0xfffc);
+	rc = emu_read_linear(cpu, (tr->base + TSS_LINK) & 0xffffffffULL, b, 2, 0);
+	if (rc != EMU_OK)
+		return rc;
+	sel = (uint16_t)(b[0] | b[1] << 8);
+	if (sel & 4)
+		return emu_raise_err(cpu, IDT_TS, sel & 0xfffc);
+	rc = emu_desc_fetch(cpu, sel, &raw, NULL);
+	if (rc != EMU_OK) {
+		if (cpu->exc_vector == IDT_GP)
+			return emu_raise_err(cpu, IDT_TS, sel & 0xfffc);
+		return rc;
+	}
+	/* The nesting task is busy: type B (or 3), S clear. */
+	if (((raw >> 40) & 0x1f) != 0xb && ((raw >> 40) & 0x1f) != 0x3)
+		return emu_raise_err(cpu, IDT_TS, sel & 0xfffc);
+	if (!((raw >> 47) & 1))
+		return emu_raise_err(cpu, IDT_NP, sel & 0xfffc);
+	return emu_task_switch(cpu, sel, raw, EMU_TASK_IRET, false, 0, cpu->next_rip, 0);
+}
