@@ -75,7 +75,7 @@ done
 
 # The KVM backend on real KVM, inside a QEMU TCG guest (tests/nested/run.sh).
 # It boots Linux on KVM too: up to NESTED_TIMEOUT (560 s) for the L1 batch.
-RUN_TIMEOUT=660 run_one "nested" bash tests/nested/run.sh "${builds[0]}"
+RUN_TIMEOUT=1000 run_one "nested" bash tests/nested/run.sh "${builds[0]}"
 
 # Fuzz the parsers of guest and user data for a few seconds each (libFuzzer).
 fuzz_one() {

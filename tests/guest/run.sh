@@ -55,6 +55,12 @@ for elf in "$GUESTS"/*.elf; do
 				echo "skip - kvm:$form:$g: checks SDM behaviour KVM over nested SVM does not give (see run.sh)"
 				continue
 			fi
+			# KVM raises #MF whatever CR0.NE says: it has no FERR# line to
+			# the 8259 (seen in tests/nested: the guest waits for IRQ 13).
+			if [ $be = kvm ] && [ $g = ferr ]; then
+				echo "skip - kvm:$form:ferr: KVM has no FERR#/IRQ 13 path (the software CPU's PC/AT wiring)"
+				continue
+			fi
 			if [ $be = kvm ] && case $g in rdpmc|xsave_clock) true ;; *) false ;; esac; then
 				echo "skip - kvm:$form:$g: checks the software CPU's RDPMC/XSAVE answers, which KVM's hardware does not give (docs/kvm.md)"
 				continue

@@ -14,7 +14,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
-TIMEOUT=${NESTED_TIMEOUT:-560}
+TIMEOUT=${NESTED_TIMEOUT:-900}
 
 if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
 	echo "skip - nested: qemu-system-x86_64 is not installed (package qemu-system-x86)"
