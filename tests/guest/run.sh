@@ -55,8 +55,8 @@ for elf in "$GUESTS"/*.elf; do
 				echo "skip - kvm:$form:$g: checks SDM behaviour KVM over nested SVM does not give (see run.sh)"
 				continue
 			fi
-			# KVM raises #MF whatever CR0.NE says: it has no FERR# line to
-			# the 8259 (seen in tests/nested: the guest waits for IRQ 13).
+			# KVM does not model FERR# to the 8259: in tests/nested the ferr
+			# guest waits for IRQ 13 until its time-out.
 			if [ $be = kvm ] && [ $g = ferr ]; then
 				echo "skip - kvm:$form:ferr: KVM has no FERR#/IRQ 13 path (the software CPU's PC/AT wiring)"
 				continue
