@@ -85,6 +85,12 @@ struct emu_vcpu {
 	uint64_t		gen;
 	struct emu_tb		*tbs;	/* EMU_TB_COUNT */
 	struct emu_jc		jc[EMU_JC_COUNT];
+	/*
+	 * LHYVE_EMU_STOP_AFTER=N: a BACKEND_ERROR exit once N instructions
+	 * have retired, so a profile (callgrind) covers a fixed stretch of a
+	 * guest (docs/bench.md, "Profiling the kernel boot").  Else ~0.
+	 */
+	uint64_t		stop_after;
 };
 
 static inline struct emu_jc *
@@ -237,6 +243,9 @@ io_log_reset(struct emu_cpu *cpu)
 	cpu->io_log.pending_read = 0;
 }
 
+/* The interrupt hint of a vCPU with no source: never set. */
+static const atomic_int no_hint;
+
 static int
 emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucookie)
 {
@@ -255,12 +264,16 @@ emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 	for (int i = 0; i < EMU_JC_COUNT; i++)
 		vc->jc[i].rip = ~0ULL;
 	vc->vm = vmcookie;
+	vc->stop_after = ~0ULL;
+	if (getenv("LHYVE_EMU_STOP_AFTER") != NULL)
+		vc->stop_after = strtoull(getenv("LHYVE_EMU_STOP_AFTER"), NULL, 0);
 	vc->cpu.vcpuid = vcpuid;
 	vc->cpu.vendor = (uint8_t)vc->vm->prof.vendor;
 	vc->cpu.prof = &vc->vm->prof;
 	vc->cpu.mem = &vc->vm->map;
 	vc->cpu.clock = &vc->vm->clock;
 	vc->cpu.exc_vector = -1;
+	vc->cpu.intr_src.hint = &no_hint;
 	vc->gen = atomic_load(&vc->vm->gen);
 	vm_cpu_state_reset(&vc->cpu.st, vcpuid);
 	emu_set_rflags(&vc->cpu, vc->cpu.st.rflags);
@@ -426,7 +439,7 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 	const struct emu_tlb_entry *e;
 	struct emu_tb *tb;
 	uint8_t *hp;
-	int acc, rc, n;
+	int acc, rc, n, mid;
 	bool ends;
 
 	*tbp = NULL;
@@ -475,7 +488,7 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 	tb->gpa = ~0ULL;
 	tb->gen = code_page_mark(cpu, gpa);
 	tb->mode = (uint8_t)cpu->mode;
-	for (n = 0, pos = 0; n < EMU_TB_INSNS && pos < avail; ) {
+	for (n = 0, pos = 0, mid = -1; n < EMU_TB_INSNS && pos < avail; ) {
 		struct emu_insn *in = &tb->insns[n];
 
 		if (emu_decode(hp + off + pos, (int)(avail - pos > 15 ? 15 : avail - pos),
@@ -484,9 +497,13 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 		/* The generic handler says whether it leaves or ends the block. */
 		ends = tb_ends_block(in);
 		emu_specialize(in);
+		/* A Jcc with a next instruction in the block takes its mid-block form. */
+		if (mid >= 0)
+			tb->insns[mid].fn = emu_midblock(&tb->insns[mid]);
+		mid = ends && emu_midblock(in) != NULL ? n : -1;
 		n++;
 		pos += in->len;
-		if (ends)
+		if (ends && mid < 0)
 			break;
 	}
 	if (n == 0)
@@ -509,9 +526,9 @@ found:
 
 /*
  * Run a block from its first instruction.  Leaves after an instruction that
- * does not fall through (branch, REP iteration, exception), that sets
- * block_stop, or that does not return EMU_OK; st.rip is then the next
- * instruction, or the one that faulted or exited.
+ * does not fall through (branch, REP iteration, exception, a taken
+ * mid-block Jcc), that sets block_stop, or that does not return EMU_OK;
+ * st.rip is then the next instruction, or the one that faulted or exited.
  */
 static int
 tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
@@ -524,8 +541,9 @@ tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
 	 * No replay log is pending here (run() steps a replayed instruction on
 	 * its own), so the I/O log needs no per-instruction care.  Only the
 	 * last instruction of a block can leave the fall-through (tb_ends_block
-	 * ends a block at every instruction that may set next_rip), so the
-	 * others only check block_stop.
+	 * ends a block at every instruction that may set next_rip), except a
+	 * mid-block Jcc, which says so with EMU_BRANCH; so the others only
+	 * check block_stop.
 	 */
 	uint64_t fall;
 
@@ -534,8 +552,14 @@ tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
 		fall = (cpu->st.rip + in->len) & mask;
 		cpu->next_rip = fall;
 		rc = in->fn(cpu, in);
-		if (__builtin_expect(rc != EMU_OK, 0))
+		if (__builtin_expect(rc != EMU_OK, 0)) {
+			if (rc == EMU_BRANCH) {
+				rc = EMU_OK;
+				cpu->st.rip = cpu->next_rip;
+				in++;
+			}
 			goto out;
+		}
 		cpu->st.rip = fall;
 		if (cpu->block_stop) {
 			in++;
@@ -677,8 +701,10 @@ emu_set_intr_source(void *vcpucookie, const struct vmm_intr_source *src)
 		cpu->intr_src = *src;
 		if (src->hint == NULL)
 			cpu->intr_src.hint = &always;
-	} else
+	} else {
 		memset(&cpu->intr_src, 0, sizeof(cpu->intr_src));
+		cpu->intr_src.hint = &no_hint;
+	}
 	return 0;
 }
 
@@ -720,6 +746,11 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 			atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
 			return exit_bogus(cpu, vme);
 		}
+		if (__builtin_expect(cpu->stats.insns_retired >= vc->stop_after, 0)) {
+			emu_backend_error(cpu, ECANCELED, "stopped after %llu instructions "
+			    "(LHYVE_EMU_STOP_AFTER)", (unsigned long long)cpu->stats.insns_retired);
+			return 0;
+		}
 		if (__builtin_expect(cpu->st.pending_valid | cpu->st.nmi_pending, 0)) {
 			rc = deliver_pending(cpu);
 			if (rc == EMU_EXIT)
@@ -730,8 +761,7 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 		 * its device accesses happened, so it must retire first (an
 		 * ICR write that raised the interrupt would be sent again).
 		 */
-		if (cpu->intr_src.hint != NULL &&
-		    atomic_load_explicit(cpu->intr_src.hint, memory_order_relaxed) &&
+		if (atomic_load_explicit(cpu->intr_src.hint, memory_order_relaxed) &&
 		    cpu->io_log.n == 0 && deliver_extint(cpu) == EMU_EXIT)
 			return 0;
 		if (__builtin_expect((cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS)) ||
@@ -741,6 +771,14 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 				return 0;
 			continue;
 		}
+		/*
+		 * Blocks chain here while nothing the checks above look at can
+		 * have changed: an injected event, MTRAP and a replay come from
+		 * outside run() or end it, and what sets TF, an interrupt shadow
+		 * or anything else a block assumed sets block_stop.  Only the
+		 * other threads' kick and interrupt hint need a look.
+		 */
+chain:
 		cpu->exc_vector = -1;
 		rc = tb_find(vc, &tb);
 		if (rc == EMU_OK && tb == NULL) {
@@ -750,7 +788,15 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 		}
 		if (rc == EMU_OK)
 			rc = tb_exec(cpu, tb);
-		if (rc != EMU_OK && insn_done(cpu, rc, 0))
+		if (rc == EMU_OK) {
+			if (__builtin_expect(!cpu->block_stop &&
+			    !atomic_load_explicit(&cpu->kick, memory_order_relaxed) &&
+			    !atomic_load_explicit(cpu->intr_src.hint, memory_order_relaxed) &&
+			    cpu->stats.insns_retired < vc->stop_after, 1))
+				goto chain;
+			continue;
+		}
+		if (insn_done(cpu, rc, 0))
 			return 0;
 	}
 }

@@ -336,20 +336,6 @@ fast_jmp_rel64(struct emu_cpu *cpu, const struct emu_insn *in)
 	return EMU_OK;
 }
 
-static int
-fast_jcc64(struct emu_cpu *cpu, const struct emu_insn *in)
-{
-	uint64_t t;
-
-	if (!emu_cond(cpu, in->sub))
-		return EMU_OK;
-	t = cpu->next_rip + in->imm;
-	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64 || !canonical(t), 0))
-		return op_jcc(cpu, in);
-	cpu->next_rip = t;
-	return EMU_OK;
-}
-
 /* The 8-byte stack slot at RSP + @delta, when the inline TLB path has it. */
 ALWAYS_INLINE uint8_t *
 stack_slot(struct emu_cpu *cpu, uint64_t delta, int write, uint64_t *gpa)
@@ -425,30 +411,67 @@ fast_pop64(struct emu_cpu *cpu, const struct emu_insn *in)
 	return EMU_OK;
 }
 
-/* ---- JZ/JNZ in 64-bit mode: ZF straight from the lazy record ---- */
+/*
+ * ---- Jcc in 64-bit mode ----
+ * A block may go on past a Jcc (emu.c): there the mid-block variant
+ * returns EMU_BRANCH when it is taken, which ends the block, and EMU_OK
+ * when it falls through.  At the end of a block the plain variant returns
+ * EMU_OK either way.  JZ/JNZ read ZF straight from the lazy record.
+ */
+
+enum { CC_ANY = -1, CC_Z = 4, CC_NZ = 5 };
 
 ALWAYS_INLINE int
-jz_64(struct emu_cpu *cpu, const struct emu_insn *in, bool want_zf)
+jcc_64(struct emu_cpu *cpu, const struct emu_insn *in, int cc, bool mid)
 {
-	bool zf;
+	bool taken;
 	uint64_t t;
+	int rc;
 
-	if (cpu->lf.op != EMU_LF_NONE)
-		zf = (cpu->lf.res & emu_size_mask(cpu->lf.size)) == 0;
-	else
-		zf = (cpu->st.rflags & RFL_ZF) != 0;
-	if (zf != want_zf)
+	if (cc == CC_ANY) {
+		taken = emu_cond(cpu, in->sub);
+	} else {
+		if (cpu->lf.op != EMU_LF_NONE)
+			taken = (cpu->lf.res & emu_size_mask(cpu->lf.size)) == 0;
+		else
+			taken = (cpu->st.rflags & RFL_ZF) != 0;
+		taken ^= cc == CC_NZ;
+	}
+	if (!taken)
 		return EMU_OK;
 	t = cpu->next_rip + in->imm;
 	/* A non-canonical target faults at the branch (SDM Vol. 2A Jcc). */
-	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64 || (uint64_t)((int64_t)(t << 16) >> 16) != t, 0))
-		return op_jcc(cpu, in);
+	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64 || !canonical(t), 0)) {
+		rc = op_jcc(cpu, in);
+		return mid && rc == EMU_OK ? EMU_BRANCH : rc;
+	}
 	cpu->next_rip = t;
-	return EMU_OK;
+	return mid ? EMU_BRANCH : EMU_OK;
 }
 
-static int fast_jz(struct emu_cpu *c, const struct emu_insn *i) { return jz_64(c, i, true); }
-static int fast_jnz(struct emu_cpu *c, const struct emu_insn *i) { return jz_64(c, i, false); }
+static int fast_jcc64(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_ANY, false); }
+static int fast_jz(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_Z, false); }
+static int fast_jnz(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_NZ, false); }
+static int mid_jcc64(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_ANY, true); }
+static int mid_jz(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_Z, true); }
+static int mid_jnz(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_NZ, true); }
+
+/*
+ * The variant of a specialised instruction that may sit inside a block
+ * (EMU_BRANCH when it leaves the fall-through), or NULL when the
+ * instruction must end its block.
+ */
+emu_op_fn *
+emu_midblock(const struct emu_insn *in)
+{
+	if (in->fn == fast_jz)
+		return mid_jz;
+	if (in->fn == fast_jnz)
+		return mid_jnz;
+	if (in->fn == fast_jcc64)
+		return mid_jcc64;
+	return NULL;
+}
 
 /* ---- the choice ---- */
 
