@@ -52,7 +52,8 @@ struct emu_vm {
  * scheme needed); the page generations are shared.  A block is replaced
  * in place only by its own vCPU, between instructions.
  */
-#define EMU_TB_COUNT	1024		/* per vCPU, direct-mapped */
+#define EMU_TB_BITS	12
+#define EMU_TB_COUNT	(1 << EMU_TB_BITS)	/* per vCPU, direct-mapped */
 #define EMU_TB_INSNS	16		/* longest block */
 
 struct emu_tb {
@@ -102,7 +103,7 @@ jc_slot(struct emu_vcpu *vc, uint64_t rip)
 static inline struct emu_tb *
 tb_slot(struct emu_vcpu *vc, uint64_t gpa)
 {
-	return &vc->tbs[(gpa * 0x9e3779b97f4a7c15ULL) >> (64 - 10)];
+	return &vc->tbs[(gpa * 0x9e3779b97f4a7c15ULL) >> (64 - EMU_TB_BITS)];
 }
 
 /* Pages of [gpa, gpa + len) that hold translated code get a new, even generation. */
