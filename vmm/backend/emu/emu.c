@@ -52,12 +52,18 @@ struct emu_vm {
  * scheme needed); the page generations are shared.  A block is replaced
  * in place only by its own vCPU, between instructions.
  */
-#define EMU_TB_BITS	12
+#define EMU_TB_BITS	14
 #define EMU_TB_COUNT	(1 << EMU_TB_BITS)	/* per vCPU, direct-mapped */
+#define EMU_TB_BYTES	(EMU_TB_COUNT * sizeof(struct emu_tb))
 #define EMU_TB_INSNS	16		/* longest block */
 
+/*
+ * The slots are reserved, not committed (a kernel boot touches most of the
+ * 18 MiB; a small guest a few pages): an untouched slot reads as zeros,
+ * ninsns 0, which no lookup accepts.
+ */
 struct emu_tb {
-	uint64_t	gpa;		/* first byte; ~0 when empty */
+	uint64_t	gpa;		/* first byte; ~0 while being decoded */
 	uint32_t	gen;		/* code_gen of the page when decoded (odd) */
 	uint8_t		mode;
 	uint8_t		ninsns;
@@ -255,13 +261,12 @@ emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 	vc = calloc(1, sizeof(*vc));
 	if (vc == NULL)
 		return -ENOMEM;
-	vc->tbs = malloc(EMU_TB_COUNT * sizeof(*vc->tbs));
-	if (vc->tbs == NULL) {
+	vc->tbs = mmap(NULL, EMU_TB_BYTES, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vc->tbs == MAP_FAILED) {
 		free(vc);
 		return -ENOMEM;
 	}
-	for (int i = 0; i < EMU_TB_COUNT; i++)
-		vc->tbs[i].gpa = ~0ULL;
 	for (int i = 0; i < EMU_JC_COUNT; i++)
 		vc->jc[i].rip = ~0ULL;
 	vc->vm = vmcookie;
@@ -292,7 +297,7 @@ emu_vcpu_cleanup(void *vcpucookie)
 {
 	struct emu_vcpu *vc = vcpucookie;
 
-	free(vc->tbs);
+	munmap(vc->tbs, EMU_TB_BYTES);
 	free(vc);
 }
 
@@ -480,7 +485,7 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 		avail = cs->limit - rip + 1;
 	gpa = gpa_page + off;
 	tb = tb_slot(vc, gpa);
-	if (tb->gpa == gpa && tb->mode == cpu->mode && tb->nbytes <= avail &&
+	if (tb->gpa == gpa && tb->mode == cpu->mode && tb->ninsns != 0 && tb->nbytes <= avail &&
 	    tb->gen == atomic_load_explicit(&cpu->code_gen[gpa >> 12], memory_order_relaxed)) {
 		*tbp = tb;
 		goto found;
@@ -716,7 +721,7 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 	struct emu_cpu *cpu = &vc->cpu;
 	struct emu_tb *tb;
 	uint64_t gen;
-	int rc, i;
+	int rc;
 
 	memset(vme, 0, sizeof(*vme));
 	cpu->exit = vme;
@@ -726,8 +731,8 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 		/* New memory map: host pointers and code generations are new too. */
 		vc->gen = gen;
 		emu_tlb_flush(cpu, false);	/* a new TLB epoch: the jump cache is void */
-		for (i = 0; i < EMU_TB_COUNT; i++)
-			vc->tbs[i].gpa = ~0ULL;
+		if (madvise(vc->tbs, EMU_TB_BYTES, MADV_DONTNEED) != 0)
+			memset(vc->tbs, 0, EMU_TB_BYTES);	/* empty again */
 	}
 	cpu->code_gen = vc->vm->code_gen;
 	cpu->code_npages = vc->vm->code_npages;
