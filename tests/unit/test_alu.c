@@ -274,6 +274,48 @@ TEST(incdec_neg_not)
 	CHECK_EQ(fl(c), RFL_ZF | RFL_OF);
 }
 
+/*
+ * Every condition read from the lazy record (flags.c emu_cond, with its
+ * CMP/SUB shortcut) equals the one read from the materialized RFLAGS, for
+ * each size, edge operands, and the flag-setting rows that leave a record.
+ */
+TEST(lazy_conditions_all_sizes)
+{
+	static const uint64_t edge[] = {
+		0, 1, 2, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff,
+		0x80000000, 0xffffffff, 0x7fffffffffffffffULL, 0x8000000000000000ULL,
+		0xffffffffffffffffULL, 0x123456789abcdef0ULL,
+	};
+	static const int rows[] = { ADD, SUB, CMP, SBB, AND, XOR, ADC };
+	struct emu_cpu *c = cpu_new();
+	int size, r, i, j, cc, cfin;
+
+	for (size = 1; size <= 8; size *= 2)
+		for (r = 0; r < (int)(sizeof(rows) / sizeof(rows[0])); r++)
+			for (cfin = 0; cfin < 2; cfin++)
+				for (i = 0; i < (int)(sizeof(edge) / sizeof(edge[0])); i++)
+					for (j = 0; j < (int)(sizeof(edge) / sizeof(edge[0])); j++)
+						for (cc = 0; cc < 16; cc++) {
+							struct emu_insn in = insn(size, EMU_FORM_RM_REG,
+							    rows[r], RAX, RBX);
+							bool lazy;
+
+							c->st.gpr[RAX] = edge[i];
+							c->st.gpr[RBX] = edge[j];
+							emu_set_rflags(c, (cfin ? RFL_CF : 0) | 0x2);
+							CHECK_EQ(op_alu(c, &in), EMU_OK);
+							lazy = emu_cond(c, cc);
+							emu_rflags(c);		/* materialize */
+							if (emu_cond(c, cc) != lazy) {
+								CHECK_EQ(emu_cond(c, cc), lazy);
+								fprintf(stderr, "  row %d size %d %#llx %#llx cf %d cc %d\n",
+								    rows[r], size, (unsigned long long)edge[i],
+								    (unsigned long long)edge[j], cfin, cc);
+								return;
+							}
+						}
+}
+
 TEST(parity_and_conditions)
 {
 	struct emu_cpu *c;

@@ -704,6 +704,43 @@ TEST(emu_self_modifying_code)
 	vmf_fini(&f);
 }
 
+/*
+ * Jcc inside a block (emu.c): the block goes on past a Jcc that falls
+ * through and ends at one that is taken; JZ and the generic condition
+ * (JL) both ways, with the count of instructions retired.
+ */
+TEST(emu_jcc_inside_block)
+{
+	static const uint8_t prog[] = {
+		0x31, 0xc0,					/* xor %eax,%eax */
+		0x31, 0xd2,					/* xor %edx,%edx */
+		0xb9, 0x0a, 0x00, 0x00, 0x00,			/* mov $10,%ecx */
+		0xf6, 0xc1, 0x01,				/* L: test $1,%cl */
+		0x74, 0x02,					/* jz 1f */
+		0xff, 0xc0,					/* inc %eax */
+		0x83, 0xf9, 0x05,				/* 1: cmp $5,%ecx */
+		0x7c, 0x02,					/* jl 2f */
+		0x01, 0xca,					/* add %ecx,%edx */
+		0xff, 0xc9,					/* 2: dec %ecx */
+		0x75, 0xee,					/* jnz L */
+		0xf4,						/* hlt */
+	};
+	struct vm_backend_stats st;
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 5);		/* odd ECX: 9 7 5 3 1 */
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RDX), 45);	/* 10 + 9 + ... + 5 */
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RCX), 0);
+	vmm_backend_emu.get_stats(f.vcpu, &st);
+	/* 3 + 10 x 6 + 5 INCs + 6 ADDs + HLT */
+	CHECK_EQ(st.insns_retired, 75);
+	vmf_fini(&f);
+}
+
 /* A block that patches another block (another page) before jumping to it. */
 TEST(emu_code_patched_across_blocks)
 {

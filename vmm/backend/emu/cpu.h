@@ -29,8 +29,12 @@
 
 #include "vmm_backend.h"
 
-/* Handler results */
-enum { EMU_OK = 0, EMU_FAULT = 1, EMU_EXIT = 2 };
+/*
+ * Handler results.  EMU_BRANCH: a conditional branch inside a translation
+ * block was taken (next_rip set); only the mid-block variants that
+ * emu_midblock() hands to emu.c return it, and only tb_exec sees it.
+ */
+enum { EMU_OK = 0, EMU_FAULT = 1, EMU_EXIT = 2, EMU_BRANCH = 3 };
 
 /* Processor mode, recomputed from CR0/EFER/CS whenever one changes. */
 enum emu_mode {
@@ -519,6 +523,7 @@ int	emu_decode(const uint8_t *code, int avail, enum emu_mode mode, struct emu_in
  * tools that look at the decode (the oracle tests) see the operation.
  */
 void	emu_specialize(struct emu_insn *in);
+emu_op_fn *emu_midblock(const struct emu_insn *in);
 
 /*
  * ---- instruction handlers, by family file ----

@@ -52,11 +52,18 @@ struct emu_vm {
  * scheme needed); the page generations are shared.  A block is replaced
  * in place only by its own vCPU, between instructions.
  */
-#define EMU_TB_COUNT	1024		/* per vCPU, direct-mapped */
+#define EMU_TB_BITS	14
+#define EMU_TB_COUNT	(1 << EMU_TB_BITS)	/* per vCPU, direct-mapped */
+#define EMU_TB_BYTES	(EMU_TB_COUNT * sizeof(struct emu_tb))
 #define EMU_TB_INSNS	16		/* longest block */
 
+/*
+ * The slots are reserved, not committed (a kernel boot touches most of the
+ * 18 MiB; a small guest a few pages): an untouched slot reads as zeros,
+ * ninsns 0, which no lookup accepts.
+ */
 struct emu_tb {
-	uint64_t	gpa;		/* first byte; ~0 when empty */
+	uint64_t	gpa;		/* first byte; ~0 while being decoded */
 	uint32_t	gen;		/* code_gen of the page when decoded (odd) */
 	uint8_t		mode;
 	uint8_t		ninsns;
@@ -85,6 +92,12 @@ struct emu_vcpu {
 	uint64_t		gen;
 	struct emu_tb		*tbs;	/* EMU_TB_COUNT */
 	struct emu_jc		jc[EMU_JC_COUNT];
+	/*
+	 * LHYVE_EMU_STOP_AFTER=N: a BACKEND_ERROR exit once N instructions
+	 * have retired, so a profile (callgrind) covers a fixed stretch of a
+	 * guest (docs/bench.md, "Profiling the kernel boot").  Else ~0.
+	 */
+	uint64_t		stop_after;
 };
 
 static inline struct emu_jc *
@@ -96,7 +109,7 @@ jc_slot(struct emu_vcpu *vc, uint64_t rip)
 static inline struct emu_tb *
 tb_slot(struct emu_vcpu *vc, uint64_t gpa)
 {
-	return &vc->tbs[(gpa * 0x9e3779b97f4a7c15ULL) >> (64 - 10)];
+	return &vc->tbs[(gpa * 0x9e3779b97f4a7c15ULL) >> (64 - EMU_TB_BITS)];
 }
 
 /* Pages of [gpa, gpa + len) that hold translated code get a new, even generation. */
@@ -237,6 +250,9 @@ io_log_reset(struct emu_cpu *cpu)
 	cpu->io_log.pending_read = 0;
 }
 
+/* The interrupt hint of a vCPU with no source: never set. */
+static const atomic_int no_hint;
+
 static int
 emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucookie)
 {
@@ -245,22 +261,25 @@ emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 	vc = calloc(1, sizeof(*vc));
 	if (vc == NULL)
 		return -ENOMEM;
-	vc->tbs = malloc(EMU_TB_COUNT * sizeof(*vc->tbs));
-	if (vc->tbs == NULL) {
+	vc->tbs = mmap(NULL, EMU_TB_BYTES, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vc->tbs == MAP_FAILED) {
 		free(vc);
 		return -ENOMEM;
 	}
-	for (int i = 0; i < EMU_TB_COUNT; i++)
-		vc->tbs[i].gpa = ~0ULL;
 	for (int i = 0; i < EMU_JC_COUNT; i++)
 		vc->jc[i].rip = ~0ULL;
 	vc->vm = vmcookie;
+	vc->stop_after = ~0ULL;
+	if (getenv("LHYVE_EMU_STOP_AFTER") != NULL)
+		vc->stop_after = strtoull(getenv("LHYVE_EMU_STOP_AFTER"), NULL, 0);
 	vc->cpu.vcpuid = vcpuid;
 	vc->cpu.vendor = (uint8_t)vc->vm->prof.vendor;
 	vc->cpu.prof = &vc->vm->prof;
 	vc->cpu.mem = &vc->vm->map;
 	vc->cpu.clock = &vc->vm->clock;
 	vc->cpu.exc_vector = -1;
+	vc->cpu.intr_src.hint = &no_hint;
 	vc->gen = atomic_load(&vc->vm->gen);
 	vm_cpu_state_reset(&vc->cpu.st, vcpuid);
 	emu_set_rflags(&vc->cpu, vc->cpu.st.rflags);
@@ -278,7 +297,7 @@ emu_vcpu_cleanup(void *vcpucookie)
 {
 	struct emu_vcpu *vc = vcpucookie;
 
-	free(vc->tbs);
+	munmap(vc->tbs, EMU_TB_BYTES);
 	free(vc);
 }
 
@@ -426,7 +445,7 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 	const struct emu_tlb_entry *e;
 	struct emu_tb *tb;
 	uint8_t *hp;
-	int acc, rc, n;
+	int acc, rc, n, mid;
 	bool ends;
 
 	*tbp = NULL;
@@ -466,7 +485,7 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 		avail = cs->limit - rip + 1;
 	gpa = gpa_page + off;
 	tb = tb_slot(vc, gpa);
-	if (tb->gpa == gpa && tb->mode == cpu->mode && tb->nbytes <= avail &&
+	if (tb->gpa == gpa && tb->mode == cpu->mode && tb->ninsns != 0 && tb->nbytes <= avail &&
 	    tb->gen == atomic_load_explicit(&cpu->code_gen[gpa >> 12], memory_order_relaxed)) {
 		*tbp = tb;
 		goto found;
@@ -475,7 +494,7 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 	tb->gpa = ~0ULL;
 	tb->gen = code_page_mark(cpu, gpa);
 	tb->mode = (uint8_t)cpu->mode;
-	for (n = 0, pos = 0; n < EMU_TB_INSNS && pos < avail; ) {
+	for (n = 0, pos = 0, mid = -1; n < EMU_TB_INSNS && pos < avail; ) {
 		struct emu_insn *in = &tb->insns[n];
 
 		if (emu_decode(hp + off + pos, (int)(avail - pos > 15 ? 15 : avail - pos),
@@ -484,9 +503,13 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 		/* The generic handler says whether it leaves or ends the block. */
 		ends = tb_ends_block(in);
 		emu_specialize(in);
+		/* A Jcc with a next instruction in the block takes its mid-block form. */
+		if (mid >= 0)
+			tb->insns[mid].fn = emu_midblock(&tb->insns[mid]);
+		mid = ends && emu_midblock(in) != NULL ? n : -1;
 		n++;
 		pos += in->len;
-		if (ends)
+		if (ends && mid < 0)
 			break;
 	}
 	if (n == 0)
@@ -509,9 +532,9 @@ found:
 
 /*
  * Run a block from its first instruction.  Leaves after an instruction that
- * does not fall through (branch, REP iteration, exception), that sets
- * block_stop, or that does not return EMU_OK; st.rip is then the next
- * instruction, or the one that faulted or exited.
+ * does not fall through (branch, REP iteration, exception, a taken
+ * mid-block Jcc), that sets block_stop, or that does not return EMU_OK;
+ * st.rip is then the next instruction, or the one that faulted or exited.
  */
 static int
 tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
@@ -524,8 +547,9 @@ tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
 	 * No replay log is pending here (run() steps a replayed instruction on
 	 * its own), so the I/O log needs no per-instruction care.  Only the
 	 * last instruction of a block can leave the fall-through (tb_ends_block
-	 * ends a block at every instruction that may set next_rip), so the
-	 * others only check block_stop.
+	 * ends a block at every instruction that may set next_rip), except a
+	 * mid-block Jcc, which says so with EMU_BRANCH; so the others only
+	 * check block_stop.
 	 */
 	uint64_t fall;
 
@@ -534,8 +558,14 @@ tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
 		fall = (cpu->st.rip + in->len) & mask;
 		cpu->next_rip = fall;
 		rc = in->fn(cpu, in);
-		if (__builtin_expect(rc != EMU_OK, 0))
+		if (__builtin_expect(rc != EMU_OK, 0)) {
+			if (rc == EMU_BRANCH) {
+				rc = EMU_OK;
+				cpu->st.rip = cpu->next_rip;
+				in++;
+			}
 			goto out;
+		}
 		cpu->st.rip = fall;
 		if (cpu->block_stop) {
 			in++;
@@ -677,8 +707,10 @@ emu_set_intr_source(void *vcpucookie, const struct vmm_intr_source *src)
 		cpu->intr_src = *src;
 		if (src->hint == NULL)
 			cpu->intr_src.hint = &always;
-	} else
+	} else {
 		memset(&cpu->intr_src, 0, sizeof(cpu->intr_src));
+		cpu->intr_src.hint = &no_hint;
+	}
 	return 0;
 }
 
@@ -689,7 +721,7 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 	struct emu_cpu *cpu = &vc->cpu;
 	struct emu_tb *tb;
 	uint64_t gen;
-	int rc, i;
+	int rc;
 
 	memset(vme, 0, sizeof(*vme));
 	cpu->exit = vme;
@@ -699,8 +731,8 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 		/* New memory map: host pointers and code generations are new too. */
 		vc->gen = gen;
 		emu_tlb_flush(cpu, false);	/* a new TLB epoch: the jump cache is void */
-		for (i = 0; i < EMU_TB_COUNT; i++)
-			vc->tbs[i].gpa = ~0ULL;
+		if (madvise(vc->tbs, EMU_TB_BYTES, MADV_DONTNEED) != 0)
+			memset(vc->tbs, 0, EMU_TB_BYTES);	/* empty again */
 	}
 	cpu->code_gen = vc->vm->code_gen;
 	cpu->code_npages = vc->vm->code_npages;
@@ -720,6 +752,11 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 			atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
 			return exit_bogus(cpu, vme);
 		}
+		if (__builtin_expect(cpu->stats.insns_retired >= vc->stop_after, 0)) {
+			emu_backend_error(cpu, ECANCELED, "stopped after %llu instructions "
+			    "(LHYVE_EMU_STOP_AFTER)", (unsigned long long)cpu->stats.insns_retired);
+			return 0;
+		}
 		if (__builtin_expect(cpu->st.pending_valid | cpu->st.nmi_pending, 0)) {
 			rc = deliver_pending(cpu);
 			if (rc == EMU_EXIT)
@@ -730,8 +767,7 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 		 * its device accesses happened, so it must retire first (an
 		 * ICR write that raised the interrupt would be sent again).
 		 */
-		if (cpu->intr_src.hint != NULL &&
-		    atomic_load_explicit(cpu->intr_src.hint, memory_order_relaxed) &&
+		if (atomic_load_explicit(cpu->intr_src.hint, memory_order_relaxed) &&
 		    cpu->io_log.n == 0 && deliver_extint(cpu) == EMU_EXIT)
 			return 0;
 		if (__builtin_expect((cpu->st.intr_shadow & (EMU_SHADOW_STI | EMU_SHADOW_MOVSS)) ||
@@ -741,6 +777,14 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 				return 0;
 			continue;
 		}
+		/*
+		 * Blocks chain here while nothing the checks above look at can
+		 * have changed: an injected event, MTRAP and a replay come from
+		 * outside run() or end it, and what sets TF, an interrupt shadow
+		 * or anything else a block assumed sets block_stop.  Only the
+		 * other threads' kick and interrupt hint need a look.
+		 */
+chain:
 		cpu->exc_vector = -1;
 		rc = tb_find(vc, &tb);
 		if (rc == EMU_OK && tb == NULL) {
@@ -750,7 +794,15 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 		}
 		if (rc == EMU_OK)
 			rc = tb_exec(cpu, tb);
-		if (rc != EMU_OK && insn_done(cpu, rc, 0))
+		if (rc == EMU_OK) {
+			if (__builtin_expect(!cpu->block_stop &&
+			    !atomic_load_explicit(&cpu->kick, memory_order_relaxed) &&
+			    !atomic_load_explicit(cpu->intr_src.hint, memory_order_relaxed) &&
+			    cpu->stats.insns_retired < vc->stop_after, 1))
+				goto chain;
+			continue;
+		}
+		if (insn_done(cpu, rc, 0))
 			return 0;
 	}
 }

@@ -68,26 +68,39 @@ reg_get(const struct emu_cpu *cpu, int reg, int size)
 ALWAYS_INLINE uint64_t
 load_sz(const uint8_t *p, int size)
 {
+	uint8_t v8;
+	uint16_t v16;
 	uint32_t v32;
 	uint64_t v64;
 
-	if (size == 8) {
+	switch (size) {
+	case 1:
+		memcpy(&v8, p, 1);
+		return v8;
+	case 2:
+		memcpy(&v16, p, 2);
+		return v16;
+	case 4:
+		memcpy(&v32, p, 4);
+		return v32;
+	default:
 		memcpy(&v64, p, 8);
 		return v64;
 	}
-	memcpy(&v32, p, 4);
-	return v32;
 }
 
 ALWAYS_INLINE void
 store_sz(uint8_t *p, int size, uint64_t v)
 {
+	uint8_t v8 = (uint8_t)v;
 	uint32_t v32 = (uint32_t)v;
 
 	if (size == 8)
 		memcpy(p, &v, 8);
-	else
+	else if (size == 4)
 		memcpy(p, &v32, 4);
+	else
+		memcpy(p, &v8, 1);
 }
 
 /* ---- ALU: reg,reg  reg,imm  reg,[mem]  [mem],reg  [mem],imm ---- */
@@ -236,6 +249,203 @@ static int fast_mov##SZ##_store(struct emu_cpu *c, const struct emu_insn *i)	\
 MOV_FNS(32)
 MOV_FNS(64)
 
+/* ---- MOVZX, MOVSX, MOVSXD ---- */
+
+ALWAYS_INLINE uint64_t
+sext_sz(uint64_t v, int size)
+{
+	return size == 1 ? (uint64_t)(int64_t)(int8_t)v : size == 2 ?
+	    (uint64_t)(int64_t)(int16_t)v : (uint64_t)(int64_t)(int32_t)v;
+}
+
+/* Destination of @dsize (4, 8) from a source of @ssize (1, 2, 4). */
+ALWAYS_INLINE int
+movx_fast(struct emu_cpu *cpu, const struct emu_insn *in, int ssize, int dsize,
+    bool sign, bool mem, emu_op_fn *generic)
+{
+	uint64_t v, gpa;
+
+	if (mem) {
+		const uint8_t *hp = emu_mem_fast(cpu, in->seg, emu_ea(cpu, in), ssize, 0, &gpa);
+
+		if (hp == NULL)
+			return generic(cpu, in);
+		v = load_sz(hp, ssize);
+	} else {
+		v = emu_reg_read(cpu, in->rm, ssize, in->rex);
+	}
+	reg_put(cpu, in->reg, dsize, sign ? sext_sz(v, ssize) : v);
+	return EMU_OK;
+}
+
+#define MOVX_FNS(name, SIGN, SS, DS, GEN)					\
+static int fast_##name##SS##_##DS##_r(struct emu_cpu *c, const struct emu_insn *i) \
+{ return movx_fast(c, i, SS / 8, DS / 8, SIGN, false, GEN); }			\
+static int fast_##name##SS##_##DS##_m(struct emu_cpu *c, const struct emu_insn *i) \
+{ return movx_fast(c, i, SS / 8, DS / 8, SIGN, true, GEN); }
+MOVX_FNS(movzx, false, 8, 32, op_movzx) MOVX_FNS(movzx, false, 8, 64, op_movzx)
+MOVX_FNS(movzx, false, 16, 32, op_movzx) MOVX_FNS(movzx, false, 16, 64, op_movzx)
+MOVX_FNS(movsx, true, 8, 32, op_movsx) MOVX_FNS(movsx, true, 8, 64, op_movsx)
+MOVX_FNS(movsx, true, 16, 32, op_movsx) MOVX_FNS(movsx, true, 16, 64, op_movsx)
+MOVX_FNS(movsxd, true, 32, 64, op_movsxd)
+
+/* [sign][source 16][destination 64][memory] */
+static emu_op_fn *const movx_fast_fns[2][2][2][2] = {
+	{ { { fast_movzx8_32_r, fast_movzx8_32_m }, { fast_movzx8_64_r, fast_movzx8_64_m } },
+	  { { fast_movzx16_32_r, fast_movzx16_32_m }, { fast_movzx16_64_r, fast_movzx16_64_m } } },
+	{ { { fast_movsx8_32_r, fast_movsx8_32_m }, { fast_movsx8_64_r, fast_movsx8_64_m } },
+	  { { fast_movsx16_32_r, fast_movsx16_32_m }, { fast_movsx16_64_r, fast_movsx16_64_m } } },
+};
+
+/* ---- CMOVcc: a memory source is read whatever the condition ---- */
+
+ALWAYS_INLINE int
+cmov_fast(struct emu_cpu *cpu, const struct emu_insn *in, int size, bool mem)
+{
+	uint64_t v, gpa;
+
+	if (mem) {
+		const uint8_t *hp = emu_mem_fast(cpu, in->seg, emu_ea(cpu, in), size, 0, &gpa);
+
+		if (hp == NULL)
+			return op_cmov(cpu, in);
+		v = load_sz(hp, size);
+	} else {
+		v = cpu->st.gpr[in->rm];
+	}
+	if (!emu_cond(cpu, in->sub & 15))
+		v = cpu->st.gpr[in->reg];
+	/* A 32-bit CMOV zeroes the upper half even when it does not move. */
+	reg_put(cpu, in->reg, size, v);
+	return EMU_OK;
+}
+
+static int fast_cmov32_r(struct emu_cpu *c, const struct emu_insn *i) { return cmov_fast(c, i, 4, false); }
+static int fast_cmov32_m(struct emu_cpu *c, const struct emu_insn *i) { return cmov_fast(c, i, 4, true); }
+static int fast_cmov64_r(struct emu_cpu *c, const struct emu_insn *i) { return cmov_fast(c, i, 8, false); }
+static int fast_cmov64_m(struct emu_cpu *c, const struct emu_insn *i) { return cmov_fast(c, i, 8, true); }
+
+/* ---- TEST with memory or an immediate, any size but 16; SETcc ---- */
+
+ALWAYS_INLINE uint64_t
+rget(const struct emu_cpu *cpu, int reg, int size, int rex)
+{
+	return size == 1 ? emu_reg_read(cpu, reg, 1, rex) : reg_get(cpu, reg, size);
+}
+
+enum { T_MEMREG, T_REGIMM, T_MEMIMM, T_ACCIMM, T_REGREG8 };
+
+ALWAYS_INLINE int
+test_fast(struct emu_cpu *cpu, const struct emu_insn *in, int size, int kind)
+{
+	uint64_t a, b, gpa;
+
+	if (kind == T_MEMREG || kind == T_MEMIMM) {
+		const uint8_t *hp = emu_mem_fast(cpu, in->seg, emu_ea(cpu, in), size, 0, &gpa);
+
+		if (hp == NULL)
+			return op_test(cpu, in);
+		a = load_sz(hp, size);
+	} else {
+		a = rget(cpu, kind == T_ACCIMM ? GPR_RAX : in->rm, size, kind == T_ACCIMM ? 0 : in->rex);
+	}
+	b = kind == T_MEMREG || kind == T_REGREG8 ? rget(cpu, in->reg, size, in->rex) : in->imm;
+	emu_flags_set(cpu, EMU_LF_LOGIC, size, a, b, a & b & emu_size_mask(size));
+	return EMU_OK;
+}
+
+#define TEST_FNS(SZ)								\
+static int fast_test##SZ##_mr(struct emu_cpu *c, const struct emu_insn *i)	\
+{ return test_fast(c, i, SZ / 8, T_MEMREG); }					\
+static int fast_test##SZ##_ri(struct emu_cpu *c, const struct emu_insn *i)	\
+{ return test_fast(c, i, SZ / 8, T_REGIMM); }					\
+static int fast_test##SZ##_mi(struct emu_cpu *c, const struct emu_insn *i)	\
+{ return test_fast(c, i, SZ / 8, T_MEMIMM); }					\
+static int fast_test##SZ##_ai(struct emu_cpu *c, const struct emu_insn *i)	\
+{ return test_fast(c, i, SZ / 8, T_ACCIMM); }
+TEST_FNS(8) TEST_FNS(32) TEST_FNS(64)
+static int fast_test8_rr(struct emu_cpu *c, const struct emu_insn *i) { return test_fast(c, i, 1, T_REGREG8); }
+
+/* [size 1, 4, 8][T_MEMREG .. T_ACCIMM] */
+static emu_op_fn *const test_fast_fns[3][4] = {
+	{ fast_test8_mr, fast_test8_ri, fast_test8_mi, fast_test8_ai },
+	{ fast_test32_mr, fast_test32_ri, fast_test32_mi, fast_test32_ai },
+	{ fast_test64_mr, fast_test64_ri, fast_test64_mi, fast_test64_ai },
+};
+
+static int
+fast_setcc_r(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	emu_reg_write(cpu, in->rm, 1, in->rex, emu_cond(cpu, in->sub & 15));
+	return EMU_OK;
+}
+
+static int
+fast_setcc_m(struct emu_cpu *cpu, const struct emu_insn *in)
+{
+	uint64_t gpa;
+	uint8_t *hp = emu_mem_fast(cpu, in->seg, emu_ea(cpu, in), 1, 1, &gpa);
+
+	if (hp == NULL)
+		return op_setcc(cpu, in);
+	*hp = emu_cond(cpu, in->sub & 15);
+	emu_code_written(cpu, gpa, 1);
+	return EMU_OK;
+}
+
+/* ---- IMUL r, r/m and IMUL r, r/m, imm (muldiv.c's imul_trunc and mul_flags) ---- */
+
+ALWAYS_INLINE int
+imul_fast(struct emu_cpu *cpu, const struct emu_insn *in, int size, bool three, bool mem)
+{
+	uint64_t a, b, lo, gpa, f;
+	bool ovf;
+
+	if (mem) {
+		const uint8_t *hp = emu_mem_fast(cpu, in->seg, emu_ea(cpu, in), size, 0, &gpa);
+
+		if (hp == NULL)
+			return three ? op_imul3(cpu, in) : op_imul2(cpu, in);
+		a = load_sz(hp, size);
+	} else {
+		a = cpu->st.gpr[in->rm];
+	}
+	b = three ? in->imm : cpu->st.gpr[in->reg];
+	if (size == 8) {
+		int64_t r;
+
+		ovf = __builtin_mul_overflow((int64_t)a, (int64_t)b, &r);
+		lo = (uint64_t)r;
+	} else {
+		int64_t p = (int64_t)(int32_t)a * (int32_t)b;
+
+		ovf = p != (int32_t)p;
+		lo = (uint32_t)p;
+	}
+	reg_put(cpu, in->reg, size, lo);
+	f = ovf ? RFL_CF | RFL_OF : 0;
+	if (cpu->vendor == VMM_VENDOR_INTEL)
+		emu_flags_set(cpu, EMU_LF_SHIFT, size, f, 0, lo | 0x100);
+	else
+		emu_set_arith_flags(cpu, RFL_CF | RFL_OF, f);
+	return EMU_OK;
+}
+
+static int fast_imul2_32_r(struct emu_cpu *c, const struct emu_insn *i) { return imul_fast(c, i, 4, false, false); }
+static int fast_imul2_32_m(struct emu_cpu *c, const struct emu_insn *i) { return imul_fast(c, i, 4, false, true); }
+static int fast_imul2_64_r(struct emu_cpu *c, const struct emu_insn *i) { return imul_fast(c, i, 8, false, false); }
+static int fast_imul2_64_m(struct emu_cpu *c, const struct emu_insn *i) { return imul_fast(c, i, 8, false, true); }
+static int fast_imul3_32_r(struct emu_cpu *c, const struct emu_insn *i) { return imul_fast(c, i, 4, true, false); }
+static int fast_imul3_32_m(struct emu_cpu *c, const struct emu_insn *i) { return imul_fast(c, i, 4, true, true); }
+static int fast_imul3_64_r(struct emu_cpu *c, const struct emu_insn *i) { return imul_fast(c, i, 8, true, false); }
+static int fast_imul3_64_m(struct emu_cpu *c, const struct emu_insn *i) { return imul_fast(c, i, 8, true, true); }
+
+/* [three operands][size 8][memory] */
+static emu_op_fn *const imul_fast_fns[2][2][2] = {
+	{ { fast_imul2_32_r, fast_imul2_32_m }, { fast_imul2_64_r, fast_imul2_64_m } },
+	{ { fast_imul3_32_r, fast_imul3_32_m }, { fast_imul3_64_r, fast_imul3_64_m } },
+};
+
 /* ---- LEA, INC/DEC ---- */
 
 static int
@@ -336,20 +546,6 @@ fast_jmp_rel64(struct emu_cpu *cpu, const struct emu_insn *in)
 	return EMU_OK;
 }
 
-static int
-fast_jcc64(struct emu_cpu *cpu, const struct emu_insn *in)
-{
-	uint64_t t;
-
-	if (!emu_cond(cpu, in->sub))
-		return EMU_OK;
-	t = cpu->next_rip + in->imm;
-	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64 || !canonical(t), 0))
-		return op_jcc(cpu, in);
-	cpu->next_rip = t;
-	return EMU_OK;
-}
-
 /* The 8-byte stack slot at RSP + @delta, when the inline TLB path has it. */
 ALWAYS_INLINE uint8_t *
 stack_slot(struct emu_cpu *cpu, uint64_t delta, int write, uint64_t *gpa)
@@ -425,30 +621,67 @@ fast_pop64(struct emu_cpu *cpu, const struct emu_insn *in)
 	return EMU_OK;
 }
 
-/* ---- JZ/JNZ in 64-bit mode: ZF straight from the lazy record ---- */
+/*
+ * ---- Jcc in 64-bit mode ----
+ * A block may go on past a Jcc (emu.c): there the mid-block variant
+ * returns EMU_BRANCH when it is taken, which ends the block, and EMU_OK
+ * when it falls through.  At the end of a block the plain variant returns
+ * EMU_OK either way.  JZ/JNZ read ZF straight from the lazy record.
+ */
+
+enum { CC_ANY = -1, CC_Z = 4, CC_NZ = 5 };
 
 ALWAYS_INLINE int
-jz_64(struct emu_cpu *cpu, const struct emu_insn *in, bool want_zf)
+jcc_64(struct emu_cpu *cpu, const struct emu_insn *in, int cc, bool mid)
 {
-	bool zf;
+	bool taken;
 	uint64_t t;
+	int rc;
 
-	if (cpu->lf.op != EMU_LF_NONE)
-		zf = (cpu->lf.res & emu_size_mask(cpu->lf.size)) == 0;
-	else
-		zf = (cpu->st.rflags & RFL_ZF) != 0;
-	if (zf != want_zf)
+	if (cc == CC_ANY) {
+		taken = emu_cond(cpu, in->sub);
+	} else {
+		if (cpu->lf.op != EMU_LF_NONE)
+			taken = (cpu->lf.res & emu_size_mask(cpu->lf.size)) == 0;
+		else
+			taken = (cpu->st.rflags & RFL_ZF) != 0;
+		taken ^= cc == CC_NZ;
+	}
+	if (!taken)
 		return EMU_OK;
 	t = cpu->next_rip + in->imm;
 	/* A non-canonical target faults at the branch (SDM Vol. 2A Jcc). */
-	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64 || (uint64_t)((int64_t)(t << 16) >> 16) != t, 0))
-		return op_jcc(cpu, in);
+	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64 || !canonical(t), 0)) {
+		rc = op_jcc(cpu, in);
+		return mid && rc == EMU_OK ? EMU_BRANCH : rc;
+	}
 	cpu->next_rip = t;
-	return EMU_OK;
+	return mid ? EMU_BRANCH : EMU_OK;
 }
 
-static int fast_jz(struct emu_cpu *c, const struct emu_insn *i) { return jz_64(c, i, true); }
-static int fast_jnz(struct emu_cpu *c, const struct emu_insn *i) { return jz_64(c, i, false); }
+static int fast_jcc64(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_ANY, false); }
+static int fast_jz(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_Z, false); }
+static int fast_jnz(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_NZ, false); }
+static int mid_jcc64(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_ANY, true); }
+static int mid_jz(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_Z, true); }
+static int mid_jnz(struct emu_cpu *c, const struct emu_insn *i) { return jcc_64(c, i, CC_NZ, true); }
+
+/*
+ * The variant of a specialised instruction that may sit inside a block
+ * (EMU_BRANCH when it leaves the fall-through), or NULL when the
+ * instruction must end its block.
+ */
+emu_op_fn *
+emu_midblock(const struct emu_insn *in)
+{
+	if (in->fn == fast_jz)
+		return mid_jz;
+	if (in->fn == fast_jnz)
+		return mid_jnz;
+	if (in->fn == fast_jcc64)
+		return mid_jcc64;
+	return NULL;
+}
 
 /* ---- the choice ---- */
 
@@ -457,9 +690,55 @@ emu_specialize(struct emu_insn *in)
 {
 	int sz, v;
 
-	if (in->lock || (in->opsize != 4 && in->opsize != 8))
+	if (in->lock)
+		return;
+	if (in->fn == op_test && in->opsize != 2) {
+		int t = in->opsize == 1 ? 0 : in->opsize == 4 ? 1 : 2;
+
+		switch (in->form) {
+		case EMU_FORM_RM_REG:
+			if (in->has_mem)
+				in->fn = test_fast_fns[t][T_MEMREG];
+			else if (t == 0)
+				in->fn = fast_test8_rr;
+			else
+				in->fn = t == 2 ? fast_test64_rr : fast_test32_rr;
+			break;
+		case EMU_FORM_RM_IMM:
+			in->fn = test_fast_fns[t][in->has_mem ? T_MEMIMM : T_REGIMM];
+			break;
+		case EMU_FORM_ACC_IMM:
+			in->fn = test_fast_fns[t][T_ACCIMM];
+			break;
+		default:
+			break;
+		}
+		return;
+	}
+	if (in->fn == op_setcc) {
+		in->fn = in->has_mem ? fast_setcc_m : fast_setcc_r;
+		return;
+	}
+	if (in->opsize != 4 && in->opsize != 8)
 		return;
 	sz = in->opsize == 8;
+	if (in->fn == op_movzx || in->fn == op_movsx) {
+		in->fn = movx_fast_fns[in->fn == op_movsx][in->opcode & 1][sz][in->has_mem];
+		return;
+	}
+	if (in->fn == op_movsxd && sz) {
+		in->fn = in->has_mem ? fast_movsxd32_64_m : fast_movsxd32_64_r;
+		return;
+	}
+	if (in->fn == op_imul2 || in->fn == op_imul3) {
+		in->fn = imul_fast_fns[in->fn == op_imul3][sz][in->has_mem];
+		return;
+	}
+	if (in->fn == op_cmov) {
+		in->fn = sz ? (in->has_mem ? fast_cmov64_m : fast_cmov64_r) :
+		    (in->has_mem ? fast_cmov32_m : fast_cmov32_r);
+		return;
+	}
 	/*
 	 * 64-bit mode near branches and stack operations have opsize 8
 	 * (F_FORCE64, F_DEF64); with 66 the vendors differ (control.c), so
@@ -527,8 +806,6 @@ emu_specialize(struct emu_insn *in)
 			return;
 		}
 		in->fn = alu_fast[in->sub & 7][sz][v];
-	} else if (in->fn == op_test && in->form == EMU_FORM_RM_REG && !in->has_mem) {
-		in->fn = sz ? fast_test64_rr : fast_test32_rr;
 	} else if (in->fn == op_mov && !(in->map == 0 && in->opcode >= 0xa0 && in->opcode <= 0xa3)) {
 		switch (in->form) {
 		case EMU_FORM_RM_REG:

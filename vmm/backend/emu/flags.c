@@ -220,8 +220,38 @@ get_pf(const struct emu_cpu *cpu)
 bool
 emu_cond(struct emu_cpu *cpu, int cc)
 {
+	const struct emu_lazyflags *lf = &cpu->lf;
 	bool r;
 
+	/*
+	 * After CMP/SUB (no borrow in) the comparisons are the operands'
+	 * own: shifted to the top, unsigned order is B/BE's and signed order
+	 * is L/LE's (SF != OF), and equality is ZF.
+	 */
+	if (lf->op == EMU_LF_SUB && lf->cf_in == 0) {
+		unsigned sh = 64 - lf->size * 8;
+		uint64_t a = lf->src1 << sh, b = lf->src2 << sh;
+
+		switch ((cc >> 1) & 7) {
+		case 1:
+			r = a < b;
+			return (cc & 1) ? !r : r;
+		case 2:
+			r = a == b;
+			return (cc & 1) ? !r : r;
+		case 3:
+			r = a <= b;
+			return (cc & 1) ? !r : r;
+		case 6:
+			r = (int64_t)a < (int64_t)b;
+			return (cc & 1) ? !r : r;
+		case 7:
+			r = (int64_t)a <= (int64_t)b;
+			return (cc & 1) ? !r : r;
+		default:
+			break;
+		}
+	}
 	switch ((cc >> 1) & 7) {
 	case 0:		/* O */
 		r = get_of(cpu);
