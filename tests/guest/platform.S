@@ -89,6 +89,13 @@ _start:
 	OUTB	0x43, 0x34			/* counter 0, LSB+MSB, mode 2, binary */
 	OUTB	0x40, 0
 	OUTB	0x40, 0
+	/*
+	 * Up to three tries: a host that stops the timer thread for a whole
+	 * period (55 ms) coalesces that period's interrupt (docs/platform.md),
+	 * which loses 5 % here; a wrong rate fails every try.
+	 */
+	pushq	$3
+pit_again:
 	call	pit_sample
 	mov	%r8, %r13			/* TSC */
 	mov	%r9, %r14			/* interrupts */
@@ -112,8 +119,13 @@ _start:
 	mul	%rcx
 	mov	$1193182, %rcx
 	div	%rcx
-	lea	m_pit(%rip), %rdi
-	call	within_1pct
+	call	in_1pct
+	jz	3f
+	decq	(%rsp)
+	jnz	pit_again
+	lea	m_pit(%rip), %rsi
+	jmp	guest_fail
+3:	add	$8, %rsp
 	RTE	2, 0x10000 | VEC		/* masked */
 
 	/* ---- RTC: the date, then the periodic interrupt ---- */
@@ -255,6 +267,14 @@ wait_1s:
 
 /* Fail with the message at %rdi unless %r8 (TSC ns) is within 1 % of %rax. */
 within_1pct:
+	call	in_1pct
+	jnz	1f
+	ret
+1:	mov	%rdi, %rsi
+	jmp	guest_fail
+
+/* ZF set when %r8 (TSC ns) is within 1 % of %rax. */
+in_1pct:
 	mov	%rax, %rcx
 	mov	%rax, %rdx
 	shr	$7, %rdx			/* ~0.78 %, then + 1/512 ~ 0.98 % */
@@ -267,9 +287,10 @@ within_1pct:
 	jb	1f
 	cmp	%rax, %r8
 	ja	1f
+	xor	%eax, %eax			/* ZF */
 	ret
-1:	mov	%rdi, %rsi
-	jmp	guest_fail
+1:	or	$1, %eax			/* ZF clear */
+	ret
 
 handler:
 	push	%rax
