@@ -12,15 +12,7 @@
 
 	.globl	_start
 _start:
-	lgdt	gdtr(%rip)
-	lea	1f(%rip), %rax
-	pushq	$0x08
-	push	%rax
-	lretq
-1:	mov	$0x10, %eax
-	mov	%eax, %ds
-	mov	%eax, %es
-	mov	%eax, %ss
+	LOAD_GDT64 gdtr
 	movq	$KSTACK, TSS + 4
 	mov	$0x28, %ax
 	ltr	%ax

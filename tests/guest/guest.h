@@ -50,6 +50,23 @@
 	call	guest_tsc_ns
 .endm
 
+/*
+ * Load the GDT at \gdtr and reload the segments from it: CS = 08H by a far
+ * return (64-bit code), DS, ES and SS = 10H.  Clobbers %rax.
+ */
+.macro LOAD_GDT64 gdtr
+	lgdt	\gdtr(%rip)
+	lea	.Lgdt64_\@(%rip), %rax
+	pushq	$0x08
+	push	%rax
+	lretq
+.Lgdt64_\@:
+	mov	$0x10, %eax
+	mov	%eax, %ds
+	mov	%eax, %es
+	mov	%eax, %ss
+.endm
+
 .macro POWEROFF
 	mov	$PM1A_CNT, %dx
 	mov	$SLP_S5, %ax

@@ -22,15 +22,7 @@
 _start:
 	mov	%cr3, %rax
 	mov	%eax, saved_cr3
-	lgdt	gdtr(%rip)
-	lea	1f(%rip), %rax
-	pushq	$0x08
-	push	%rax
-	lretq
-1:	mov	$0x10, %eax
-	mov	%eax, %ds
-	mov	%eax, %es
-	mov	%eax, %ss
+	LOAD_GDT64 gdtr
 	lea	gp_handler(%rip), %rax
 	mov	$IDT + 13 * 16, %rdi
 	call	guest_set_gate
