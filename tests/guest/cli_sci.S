@@ -27,10 +27,7 @@ _start:
 	mov	$LAPIC, %ebx
 	movl	$0x1ff, 0xf0(%rbx)		/* SVR: enabled */
 	mov	$IOAPIC, %esi
-	movl	$0x11 + 2 * 9, (%rsi)
-	movl	$0, 0x10(%rsi)			/* destination APIC 0 */
-	movl	$0x10 + 2 * 9, (%rsi)
-	movl	$VEC | 0x8000, 0x10(%rsi)	/* level, high, unmasked */
+	IOAPIC_RTE 9, VEC | 0x8000		/* level, high, unmasked */
 
 	mov	$SMI_CMD, %dx
 	mov	$0xa0, %al

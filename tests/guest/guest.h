@@ -67,6 +67,23 @@
 	mov	%eax, %ss
 .endm
 
+/*
+ * IOAPIC redirection entry of pin \pin := \lo, destination APIC 0, with
+ * %rsi at the IOAPIC's window (IOREGSEL at 0, IOWIN at 10H; 82093AA 3.2.4).
+ */
+.macro IOAPIC_RTE pin, lo
+	movl	$0x11 + 2 * \pin, (%rsi)
+	movl	$0, 0x10(%rsi)
+	movl	$0x10 + 2 * \pin, (%rsi)
+	movl	$\lo, 0x10(%rsi)
+.endm
+
+/* out \val to \port; clobbers %al. */
+.macro OUTB port, val
+	mov	$\val, %al
+	out	%al, $\port
+.endm
+
 .macro POWEROFF
 	mov	$PM1A_CNT, %dx
 	mov	$SLP_S5, %ax

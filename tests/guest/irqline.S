@@ -18,14 +18,6 @@
 #define VLEVEL	0x46
 #define PICVEC	0x50
 
-/* IOAPIC redirection entry of pin \pin := \lo (destination APIC 0). */
-.macro RTE pin, lo
-	movl	$0x11 + 2 * \pin, (%rsi)
-	movl	$0, 0x10(%rsi)
-	movl	$0x10 + 2 * \pin, (%rsi)
-	movl	$\lo, 0x10(%rsi)
-.endm
-
 /* pc-testdev line \n := \v */
 .macro LINE n, v
 	mov	$IRQLINE + \n, %dx
@@ -74,8 +66,8 @@ _start:
 	xor	%r12d, %r12d			/* edge interrupts */
 	xor	%r13d, %r13d			/* level interrupts */
 	xor	%r14d, %r14d			/* 8259 interrupts */
-	RTE	5, VEDGE			/* edge, high, unmasked */
-	RTE	16, VLEVEL | 0x8000		/* level, high, unmasked */
+	IOAPIC_RTE 5, VEDGE			/* edge, high, unmasked */
+	IOAPIC_RTE 16, VLEVEL | 0x8000		/* level, high, unmasked */
 	sti
 
 	/* ---- edge: rising edges only ---- */

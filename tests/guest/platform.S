@@ -24,19 +24,6 @@
 #define PICVEC	0x50		/* 8259 master base */
 #define SKEW	1000000		/* ns between the TSC reads around a sample */
 
-/* IOAPIC redirection entry of pin \pin := \lo (destination APIC 0). */
-.macro RTE pin, lo
-	movl	$0x11 + 2 * \pin, (%rsi)
-	movl	$0, 0x10(%rsi)
-	movl	$0x10 + 2 * \pin, (%rsi)
-	movl	$\lo, 0x10(%rsi)
-.endm
-
-.macro OUTB port, val
-	mov	$\val, %al
-	out	%al, $\port
-.endm
-
 	.globl	_start
 _start:
 	lea	handler(%rip), %rax
@@ -84,7 +71,7 @@ _start:
 	call	within_1pct
 
 	/* ---- PIT channel 0, mode 2, count 65536, IOAPIC pin 2 ---- */
-	RTE	2, VEC				/* edge, fixed, unmasked */
+	IOAPIC_RTE 2, VEC				/* edge, fixed, unmasked */
 	xor	%r12, %r12
 	OUTB	0x43, 0x34			/* counter 0, LSB+MSB, mode 2, binary */
 	OUTB	0x40, 0
@@ -126,7 +113,7 @@ pit_again:
 	lea	m_pit(%rip), %rsi
 	jmp	guest_fail
 3:	add	$8, %rsp
-	RTE	2, 0x10000 | VEC		/* masked */
+	IOAPIC_RTE 2, 0x10000 | VEC		/* masked */
 
 	/* ---- RTC: the date, then the periodic interrupt ---- */
 1:	OUTB	0x70, 0x0a
@@ -142,7 +129,7 @@ pit_again:
 	movzbl	%al, %eax
 	EXPECT_RANGE %rax, 0x26, 0x99, m_year
 
-	RTE	8, VEC
+	IOAPIC_RTE 8, VEC
 	xor	%r12, %r12
 	OUTB	0x70, 0x0a
 	OUTB	0x71, 0x2a			/* divider 010, rate 10: 64 Hz */
@@ -169,7 +156,7 @@ pit_again:
 	OUTB	0x71, 0x02			/* PIE off */
 	OUTB	0x70, 0x0c
 	in	$0x71, %al
-	RTE	8, 0x10000 | VEC
+	IOAPIC_RTE 8, 0x10000 | VEC
 
 	/* ---- IRQ 0 through the 8259, LINT0 ExtINT, PIT at 100 Hz ---- */
 	OUTB	0x20, 0x11			/* ICW1: edge, cascade, ICW4 */
