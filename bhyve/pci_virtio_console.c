@@ -20,6 +20,9 @@
  * absent client never blocks a vCPU; a client that does not read holds
  * the guest's transmit buffers until it does, a guest that gives no
  * receive buffers leaves the client's bytes in its socket.
+ *
+ * Saved state (docs/store.md): the transport, the configuration space and
+ * the control protocol's state; not the host side (sockets, clients).
  */
 #include <errno.h>
 #include <poll.h>
@@ -812,8 +815,172 @@ vtcon_get_stats(struct pci_devinst *pi, struct vtcon_stats *st)
 	return 0;
 }
 
+/* ---- the instance store ---- */
+
 /*
- * The ports and the control protocol's state are not saved: a kept guest
- * finds the console reset (docs/virtio.md).
+ * Device data (docs/store.md): u32 vs_len, the transport's state
+ * (vs_snapshot_save), then u8 version, u8 nports, u8 dev_ready, u8 0,
+ * the config space (5.3.4: u16 cols, u16 rows, u32 max_nr_ports,
+ * u32 emerg_wr) and one flags byte per port.  The host side (sockets,
+ * clients) is not saved: it comes from the command line again.
  */
-VIRTIO_PCI_EMUL(pci_de_vcon, "virtio-console", vtcon_legacy_config, vtcon_init, vtcon_deinit, false);
+#define VTCON_SNAP_VERSION	1
+#define VTCON_SNAP_FIXED	(4 + 12)
+#define PF_ADDED		0x01
+#define PF_READY		0x02
+#define PF_GUEST_OPEN		0x04
+#define PF_PEND_ADD		0x08
+#define PF_PEND_CONSOLE		0x10
+#define PF_PEND_NAME		0x20
+#define PF_SENT_OPEN		0x40
+
+static ssize_t
+vtcon_snapshot_save(struct pci_devinst *pi, uint8_t *buf, size_t cap)
+{
+	struct vtcon_softc *sc = ((struct virtio_softc *)pi->pi_arg)->dev;
+	ssize_t vlen = vs_snapshot_save(pi, NULL, 0);
+	size_t len;
+	uint8_t *p;
+	uint32_t v32;
+
+	if (vlen < 0)
+		return vlen;
+	len = 4 + (size_t)vlen + VTCON_SNAP_FIXED + (size_t)sc->nports;
+	if (buf == NULL || cap < len)
+		return (ssize_t)len;
+	pthread_mutex_lock(&sc->mtx);
+	/*
+	 * A transmit chain held for a slow client goes back to the available
+	 * ring in the file (2.7.13): the restored device takes it again.
+	 */
+	pthread_mutex_lock(&sc->vs.mtx);
+	for (int i = 0; i < sc->nports; i++)
+		if (sc->ports[i].tx_held)
+			port_txq(sc, &sc->ports[i])->last_avail--;
+	pthread_mutex_unlock(&sc->vs.mtx);
+	v32 = (uint32_t)vlen;
+	memcpy(buf, &v32, 4);
+	vlen = vs_snapshot_save(pi, buf + 4, (size_t)vlen);
+	pthread_mutex_lock(&sc->vs.mtx);
+	for (int i = 0; i < sc->nports; i++)
+		if (sc->ports[i].tx_held)
+			port_txq(sc, &sc->ports[i])->last_avail++;
+	p = buf + 4 + v32;
+	p[0] = VTCON_SNAP_VERSION;
+	p[1] = (uint8_t)sc->nports;
+	p[2] = sc->dev_ready;
+	p[3] = 0;
+	memcpy(p + 4, &sc->cfg.cols, 2);
+	memcpy(p + 6, &sc->cfg.rows, 2);
+	memcpy(p + 8, &sc->cfg.max_nr_ports, 4);
+	memcpy(p + 12, &sc->cfg.emerg_wr, 4);
+	pthread_mutex_unlock(&sc->vs.mtx);
+	for (int i = 0; i < sc->nports; i++) {
+		struct vtcon_port *pt = &sc->ports[i];
+
+		p[VTCON_SNAP_FIXED + i] = (uint8_t)((pt->added ? PF_ADDED : 0) |
+		    (pt->ready ? PF_READY : 0) | (pt->guest_open ? PF_GUEST_OPEN : 0) |
+		    (pt->pend_add ? PF_PEND_ADD : 0) | (pt->pend_console ? PF_PEND_CONSOLE : 0) |
+		    (pt->pend_name ? PF_PEND_NAME : 0) | (pt->sent_open ? PF_SENT_OPEN : 0));
+	}
+	pthread_mutex_unlock(&sc->mtx);
+	return vlen < 0 ? vlen : (ssize_t)len;
+}
+
+/* Whether a port's saved flags are a state the control protocol reaches (5.3.6.2). */
+static bool
+vtcon_flags_ok(const struct vtcon_port *p, uint8_t f, bool dev_ready)
+{
+	if (f & ~0x7f)
+		return false;
+	if (!dev_ready)
+		return f == 0;
+	if ((f & PF_ADDED) && (f & PF_PEND_ADD))
+		return false;
+	if (!(f & PF_ADDED) && !(f & PF_PEND_ADD))
+		return false;
+	if ((f & PF_READY) && !(f & PF_ADDED))
+		return false;
+	if ((f & (PF_GUEST_OPEN | PF_PEND_CONSOLE | PF_PEND_NAME | PF_SENT_OPEN)) &&
+	    !(f & PF_READY))
+		return false;
+	return !(f & PF_PEND_CONSOLE) || p->console;
+}
+
+static int
+vtcon_snapshot_restore(struct pci_devinst *pi, const uint8_t *data, size_t len)
+{
+	struct vtcon_softc *sc = ((struct virtio_softc *)pi->pi_arg)->dev;
+	struct vtcon_config cfg;
+	const uint8_t *p;
+	uint32_t vlen;
+	bool dev_ready;
+	int error;
+
+	/* Untrusted: every size and value is checked before anything changes. */
+	if (data == NULL || len < 4)
+		return -EINVAL;
+	memcpy(&vlen, data, 4);
+	if (vlen > len - 4 ||
+	    len - 4 - vlen != VTCON_SNAP_FIXED + (size_t)sc->nports)
+		return -EINVAL;
+	p = data + 4 + vlen;
+	if (p[0] != VTCON_SNAP_VERSION || p[1] != sc->nports || p[2] > 1 || p[3] != 0)
+		return -EINVAL;
+	dev_ready = p[2] != 0;
+	memcpy(&cfg.cols, p + 4, 2);
+	memcpy(&cfg.rows, p + 6, 2);
+	memcpy(&cfg.max_nr_ports, p + 8, 4);
+	memcpy(&cfg.emerg_wr, p + 12, 4);
+	/* Only emerg_wr is the driver's to write (5.3.4). */
+	if (cfg.cols != sc->cfg_ro.cols || cfg.rows != sc->cfg_ro.rows ||
+	    cfg.max_nr_ports != sc->cfg_ro.max_nr_ports)
+		return -EINVAL;
+	for (int i = 0; i < sc->nports; i++)
+		if (!vtcon_flags_ok(&sc->ports[i], p[VTCON_SNAP_FIXED + i], dev_ready))
+			return -EINVAL;
+	/* sc->mtx before vs.mtx, as the device thread takes them. */
+	pthread_mutex_lock(&sc->mtx);
+	if ((error = vs_snapshot_restore(pi, data + 4, vlen)) != 0) {
+		pthread_mutex_unlock(&sc->mtx);
+		return error;
+	}
+	pthread_mutex_lock(&sc->vs.mtx);
+	sc->cfg = cfg;
+	pthread_mutex_unlock(&sc->vs.mtx);
+	sc->dev_ready = dev_ready;
+	for (int i = 0; i < sc->nports; i++) {
+		struct vtcon_port *pt = &sc->ports[i];
+		uint8_t f = p[VTCON_SNAP_FIXED + i];
+
+		pt->added = f & PF_ADDED;
+		pt->ready = f & PF_READY;
+		pt->guest_open = f & PF_GUEST_OPEN;
+		pt->pend_add = f & PF_PEND_ADD;
+		pt->pend_console = f & PF_PEND_CONSOLE;
+		pt->pend_name = f & PF_PEND_NAME;
+		/*
+		 * The driver's idea of the host side; a port whose client is
+		 * gone hears PORT_OPEN 0 from the next flush.
+		 */
+		pt->sent_open = (f & PF_SENT_OPEN) ? 1 : 0;
+		pt->tx_held = false;	/* the file gave held chains back */
+	}
+	pthread_mutex_unlock(&sc->mtx);
+	vtcon_wake(sc);
+	return 0;
+}
+
+static const struct pci_devemu pci_de_vcon = {
+	.pe_emu = "virtio-console",
+	.pe_legacy_config = vtcon_legacy_config,
+	.pe_init = vtcon_init,
+	.pe_deinit = vtcon_deinit,
+	.pe_barread = vs_bar_read,
+	.pe_barwrite = vs_bar_write,
+	.pe_cfgread = vs_cfgread,
+	.pe_cfgwrite = vs_cfgwrite,
+	.pe_snapshot_save = vtcon_snapshot_save,
+	.pe_snapshot_restore = vtcon_snapshot_restore,
+};
+PCI_EMUL_SET(pci_de_vcon);

@@ -880,6 +880,8 @@ vs_init(struct virtio_softc *vs, const struct virtio_consts *vc, void *dev,
 #define VS_SNAP_VERSION		1
 #define VS_SNAP_HDR		48
 #define VS_SNAP_QUEUE		48
+/* The most queues a saved device may have (virtio-console: 2 * 17). */
+#define VS_SNAP_MAXQ		64
 
 ssize_t
 vs_snapshot_save(struct pci_devinst *pi, uint8_t *buf, size_t cap)
@@ -934,17 +936,18 @@ int
 vs_snapshot_restore(struct pci_devinst *pi, const uint8_t *data, size_t len)
 {
 	struct virtio_softc *vs = pi->pi_arg;
-	struct vqueue_info saved[8], *vq;
+	struct vqueue_info saved[VS_SNAP_MAXQ], *vq;
 	uint64_t offered;
 	uint16_t nvq;
 	int i;
 
-	if (len < VS_SNAP_HDR || data[0] != VS_SNAP_VERSION)
+	if (data == NULL || len < VS_SNAP_HDR || data[0] != VS_SNAP_VERSION)
 		return -EINVAL;
 	memcpy(&nvq, data + 10, 2);
 	memcpy(&offered, data + 24, 8);
-	if (nvq != vs->vc->nvq || len != VS_SNAP_HDR + VS_SNAP_QUEUE * (size_t)nvq ||
-	    offered != vs->offered || nvq > (int)(sizeof(saved) / sizeof(saved[0])))
+	/* The file's queue count must be this device's, and the section exactly its size. */
+	if (vs->vc->nvq < 0 || vs->vc->nvq > VS_SNAP_MAXQ || nvq != vs->vc->nvq ||
+	    len != VS_SNAP_HDR + VS_SNAP_QUEUE * (size_t)nvq || offered != vs->offered)
 		return -EINVAL;
 	/* Check every queue before changing anything. */
 	for (i = 0; i < nvq; i++) {

@@ -64,7 +64,7 @@ static struct bhyve_vm *
 vm_with_con(const char *opts, struct pci_devinst **pip)
 {
 	struct bhyve_vm *bvm = test_bvm_alloc();
-	char slot[512];
+	char slot[1024];
 
 	tg_attach(bvm);
 	memset(next_avail, 0, sizeof(next_avail));
@@ -438,6 +438,173 @@ TEST(vcon_slow_and_absent_clients)
 	CHECK(ctrl_expect(0, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL));
 	close(fd);
 	test_bvm_free(bvm);
+	remove_dir();
+}
+
+/*
+ * The instance store: a guest whose driver set the ports up keeps using
+ * them after save and restore into a fresh device (the same -s options);
+ * the host client is not saved, so the port shows closed until one
+ * connects again.
+ */
+TEST(vcon_snapshot_round_trip)
+{
+	struct pci_devinst *pi;
+	struct bhyve_vm *bvm;
+	uint16_t na[NQ], nd[NQ], sn[NQ];
+	uint8_t *img, *buf;
+	ssize_t n;
+	uint32_t len;
+	char got[8];
+	int fd;
+
+	make_dir();
+	bvm = vm_two_ports(&pi);
+	REQUIRE(bvm != NULL);
+	driver_init(pi, F_MULTIPORT | VIRTIO_F_VERSION_1, NQ);
+	REQUIRE(handshake(pi));
+	fd = client(sock1);
+	REQUIRE(fd >= 0);
+	CHECK(ctrl_expect(0, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL));
+	ctrl_send(pi, 0, VIRTIO_CONSOLE_PORT_OPEN, 1);
+	CHECK(wait_used(CTRL_TX, 4));
+	/* One control buffer left for the guest to hear of the lost client. */
+	n = pci_snapshot_save(pi, NULL, 0);
+	REQUIRE(n > 0);
+	buf = malloc((size_t)n);
+	img = malloc(RAM_SIZE);
+	REQUIRE(buf != NULL && img != NULL);
+	CHECK_EQ(pci_snapshot_save(pi, buf, (size_t)n), n);
+	memcpy(img, ram, RAM_SIZE);
+	memcpy(na, next_avail, sizeof(na));
+	memcpy(nd, next_desc, sizeof(nd));
+	memcpy(sn, seen, sizeof(sn));
+	close(fd);
+	test_bvm_free(bvm);
+
+	/* A new bhyve with the same options, the guest's RAM, the saved state. */
+	bvm = vm_two_ports(&pi);
+	REQUIRE(bvm != NULL);
+	memcpy(ram, img, RAM_SIZE);
+	memcpy(next_avail, na, sizeof(na));
+	memcpy(next_desc, nd, sizeof(nd));
+	memcpy(seen, sn, sizeof(sn));
+	REQUIRE(pci_snapshot_restore(pi, buf, (size_t)n) == 0);
+	CHECK_EQ(rd(pi, 0x14, 1) & VIRTIO_S_DRIVER_OK, VIRTIO_S_DRIVER_OK);
+	CHECK_EQ(rd(pi, 0x2004, 4), 2);
+	/* Port 0's client did not come back: the guest hears it is closed. */
+	CHECK(ctrl_expect(0, VIRTIO_CONSOLE_PORT_OPEN, 0, NULL));
+	ctrl_buffers(pi, 2);
+	fd = client(sock1);
+	REQUIRE(fd >= 0);
+	CHECK(ctrl_expect(0, VIRTIO_CONSOLE_PORT_OPEN, 1, NULL));
+	/* The port is still ready (no new PORT_READY): bytes both ways. */
+	CHECK_EQ(write(fd, "back", 4), 4);
+	offer(pi, 0, BUF_GPA(0, 3), 64, true);
+	const uint8_t *m = next_used(0, &len);
+	CHECK(m != NULL && len == 4 && memcmp(m, "back", 4) == 0);
+	memcpy(ram + BUF_GPA(1, 3), "again", 5);
+	offer(pi, 1, BUF_GPA(1, 3), 5, false);
+	CHECK(read_all(fd, got, 5) && memcmp(got, "again", 5) == 0);
+	CHECK((rd(pi, 0x14, 1) & VIRTIO_S_NEEDS_RESET) == 0);
+	close(fd);
+	test_bvm_free(bvm);
+	free(img);
+	free(buf);
+	remove_dir();
+}
+
+/* A console section that does not fit is refused whole. */
+TEST(vcon_snapshot_bad_input)
+{
+	struct pci_devinst *pi;
+	struct bhyve_vm *bvm;
+	uint8_t *buf, *bad;
+	uint32_t vlen, huge = 0xfffffff0u;
+	ssize_t n;
+
+	make_dir();
+	bvm = vm_two_ports(&pi);
+	REQUIRE(bvm != NULL);
+	driver_init(pi, F_MULTIPORT | VIRTIO_F_VERSION_1, NQ);
+	REQUIRE(handshake(pi));
+	n = pi->pi_d->pe_snapshot_save(pi, NULL, 0);
+	REQUIRE(n > 24);
+	buf = malloc((size_t)n);
+	bad = malloc((size_t)n + 1);
+	REQUIRE(buf != NULL && bad != NULL);
+	CHECK_EQ(pi->pi_d->pe_snapshot_save(pi, buf, (size_t)n), n);
+	memcpy(&vlen, buf, 4);
+	CHECK_EQ((size_t)n, 4 + vlen + 16 + 2);
+	/* Truncated, oversized, empty. */
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, buf, (size_t)n - 1), -EINVAL);
+	memcpy(bad, buf, (size_t)n);
+	bad[n] = 0;
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, bad, (size_t)n + 1), -EINVAL);
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, buf, 3), -EINVAL);
+	/* A transport length past the end. */
+	memcpy(bad, buf, (size_t)n);
+	memcpy(bad, &huge, 4);
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, bad, (size_t)n), -EINVAL);
+	/* Another port count, a changed max_nr_ports, a flag no driver can set. */
+	memcpy(bad, buf, (size_t)n);
+	bad[4 + vlen + 1] = 3;
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, bad, (size_t)n), -EINVAL);
+	memcpy(bad, buf, (size_t)n);
+	bad[4 + vlen + 8] = 16;
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, bad, (size_t)n), -EINVAL);
+	memcpy(bad, buf, (size_t)n);
+	bad[4 + vlen + 16] |= 0x80;
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, bad, (size_t)n), -EINVAL);
+	/* PORT_OPEN from the driver on a port it never made ready. */
+	memcpy(bad, buf, (size_t)n);
+	bad[4 + vlen + 16] = 0x01 | 0x04;
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, bad, (size_t)n), -EINVAL);
+	/* The transport's queue count, bigger than the device's. */
+	memcpy(bad, buf, (size_t)n);
+	bad[4 + 10] = 34;
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, bad, (size_t)n), -EINVAL);
+	/* The real one still restores. */
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, buf, (size_t)n), 0);
+	test_bvm_free(bvm);
+	free(bad);
+	free(buf);
+	remove_dir();
+}
+
+/* 16 ports are 34 queues: all of them saved and restored. */
+TEST(vcon_snapshot_16_ports)
+{
+	struct pci_devinst *pi;
+	struct bhyve_vm *bvm;
+	char opts[2400], path[16][80];
+	uint8_t *buf;
+	ssize_t n;
+	size_t o = 0;
+
+	make_dir();
+	for (int i = 0; i < 16; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/p%d.sock", dir, i);
+		o += (size_t)snprintf(opts + o, sizeof(opts) - o, "%sp%d=%s", i ? "," : "", i,
+		    path[i]);
+	}
+	bvm = vm_with_con(opts, &pi);
+	REQUIRE(bvm != NULL && pi != NULL);
+	driver_init(pi, F_MULTIPORT | VIRTIO_F_VERSION_1, 34);
+	CHECK_EQ(rd(pi, 0x12, 2), 34);
+	n = pi->pi_d->pe_snapshot_save(pi, NULL, 0);
+	REQUIRE(n > 0);
+	buf = malloc((size_t)n);
+	REQUIRE(buf != NULL);
+	CHECK_EQ(pi->pi_d->pe_snapshot_save(pi, buf, (size_t)n), n);
+	CHECK_EQ(pi->pi_d->pe_snapshot_restore(pi, buf, (size_t)n), 0);
+	wr(pi, 0x16, 2, 33);
+	CHECK_EQ(rd(pi, 0x1c, 2), 1);			/* the last queue still enabled */
+	CHECK_EQ(rd(pi, 0x20, 8), RING_GPA(33));
+	test_bvm_free(bvm);
+	free(buf);
+	for (int i = 0; i < 16; i++)
+		unlink(path[i]);
 	remove_dir();
 }
 
