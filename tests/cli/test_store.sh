@@ -121,6 +121,26 @@ total=$(($(dots "$T/p1") + $(dots "$T/p2")))
 	notok "every PIT tick counted once across the stop" "$total dots, want 20"
 $BHYVECTL --vm=p1 --destroy >/dev/null 2>&1
 
+# x87 and SSE registers, FCW and MXCSR continue across --suspend while the
+# LAPIC timer interrupts the loop (issue 9; cli_fpsuspend.S).
+$BHYVELOAD -m 64M -k "$G/cli_fpsuspend.elf" f1 >/dev/null
+$RUN f1 >"$T/f1" 2>"$T/fe1" </dev/null &
+pid=$!
+wait_for "$T/f1" '\.\.\.' 60 || notok "cli_fpsuspend runs" "$(cat "$T/f1" "$T/fe1")"
+expect "bhyvectl --suspend a guest mid-FP loop" 0 $BHYVECTL --vm=f1 --suspend
+wait $pid; rc=$?
+[ $rc = 5 ] && ! grep -q PASS "$T/f1" && ok "suspended FP guest exits 5 before the end" ||
+	notok "suspended FP guest exits 5 before the end" "rc=$rc $(cat "$T/f1" "$T/fe1")"
+[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/f1/state" "$LHYVE_STATE_SEEDS/cli-fpsuspend-suspended" 2>/dev/null
+timeout 60 $RUN f1 >"$T/f2" 2>"$T/fe2" </dev/null; rc=$?
+[ $rc = 1 ] && grep -qx "PASS cli_fpsuspend" "$T/f2" && ! grep -q START "$T/f2" &&
+	ok "x87 and SSE state continue after a stop" ||
+	notok "x87 and SSE state continue after a stop" "rc=$rc $(tail -c 200 "$T/f2") $(cat "$T/fe2")"
+total=$(($(dots "$T/f1") + $(dots "$T/f2")))
+[ $total = 16 ] && ok "the FP loop neither lost nor repeated steps" ||
+	notok "the FP loop neither lost nor repeated steps" "$total dots, want 16"
+$BHYVECTL --vm=f1 --destroy >/dev/null 2>&1
+
 # kill -9: the state on disk says "running"; the next bhyve refuses.
 $BHYVELOAD -m 64M -k "$G/cli_count.elf" k1 >/dev/null
 $RUN k1 >"$T/c3" 2>"$T/e3" </dev/null &
