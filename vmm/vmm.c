@@ -866,13 +866,17 @@ vm_release(struct vm *vm)
 {
 	int i;
 
+	/*
+	 * The interrupt controllers first: their timer threads kick vCPUs
+	 * (a LAPIC timer firing during a suspend did so into a freed vCPU).
+	 */
+	intr_detach(vm);
 	if (vm->ops != NULL) {
 		for (i = 0; i < VM_MAXCPU; i++)
 			if (vm->vcpu[i].cookie != NULL)
 				vm->ops->vcpu_cleanup(vm->vcpu[i].cookie);
 		vm->ops->vm_cleanup(vm->cookie);
 	}
-	intr_detach(vm);
 	if (vm->base != NULL)
 		munmap(vm->base, vm->reserved);
 	if (vm->memfd >= 0)
