@@ -96,6 +96,15 @@ struct bhyve_vm {
 	 */
 	uint32_t		lpc_irq_level[MACHINE_ISA_NIRQ];
 	pthread_mutex_t		lpc_irq_mtx;
+
+	/*
+	 * IOAPIC pins driven by level sources outside the LPC (PCI INTx,
+	 * pc-testdev's lines 2 and 16-23): per pin, how many sources assert
+	 * it.  PCI INTx is open-drain and shared (PCI 3.0, 2.2.6), so a pin
+	 * is high while any of its functions asserts (pci_intx_pin_set()).
+	 */
+	uint16_t		intx_count[MACHINE_IOAPIC_NPINS];
+	pthread_mutex_t		intx_mtx;
 };
 
 int	bhyve_devices_init(struct bhyve_vm *bvm);
@@ -108,6 +117,13 @@ int	pci_parse_slot(struct config *cfg, const char *opt);
 int	lpc_device_parse(struct config *cfg, const char *opt);
 void	pci_print_supported_devices(void);
 void	lpc_print_supported_devices(void);
+
+/*
+ * A level source on an IOAPIC pin changed (pci_irq.c): callers pass
+ * transitions only (assert once, deassert once).  `drive` false only counts,
+ * for a restore, where the IOAPIC's own section holds the pin's level.
+ */
+void	pci_intx_pin_set(struct bhyve_vm *bvm, int pin, bool level, bool drive);
 
 /* Observable ISA IRQ line state (pci_lpc.c). */
 int	lpc_irq_asserted(struct bhyve_vm *bvm, int irq);

@@ -87,6 +87,8 @@ bhyve_devices_init(struct bhyve_vm *bvm)
 	bvm->pm = NULL;
 	memset(bvm->lpc_irq_level, 0, sizeof(bvm->lpc_irq_level));
 	pthread_mutex_init(&bvm->lpc_irq_mtx, NULL);
+	memset(bvm->intx_count, 0, sizeof(bvm->intx_count));
+	pthread_mutex_init(&bvm->intx_mtx, NULL);
 	bvm->exit_request = -1;
 	if (bvm->suspend == NULL)
 		bvm->suspend = bhyve_vm_suspend;
@@ -141,4 +143,5 @@ bhyve_devices_fini(struct bhyve_vm *bvm)
 	bvm->inout = NULL;
 	memset(bvm->lpc_irq_level, 0, sizeof(bvm->lpc_irq_level));
 	pthread_mutex_destroy(&bvm->lpc_irq_mtx);
+	pthread_mutex_destroy(&bvm->intx_mtx);
 }

@@ -225,6 +225,7 @@ uint64_t pci_msix_read(struct pci_devinst *pi, uint64_t offset, int size);
 void	pci_msix_write(struct pci_devinst *pi, uint64_t offset, int size, uint64_t val);
 void	pci_msix_refresh(struct pci_devinst *pi);
 void	pci_lintr_refresh(struct pci_devinst *pi);
+void	pci_lintr_restored(struct pci_devinst *pi);
 void	pci_irq_init(struct pci_devinst *pi);
 void	pci_irq_fini(struct pci_devinst *pi);
 

@@ -274,6 +274,33 @@ pci_msix_write(struct pci_devinst *pi, uint64_t offset, int size, uint64_t val)
 
 /* ---- INTx ---- */
 
+/*
+ * The wired-OR of an IOAPIC pin's level sources: the pin goes high with
+ * the first source that asserts it and low with the last that lets go.  A
+ * deassert with nobody asserting (a caller's bug) changes nothing.
+ */
+void
+pci_intx_pin_set(struct bhyve_vm *bvm, int pin, bool level, bool drive)
+{
+	uint16_t *count;
+	bool change;
+
+	if (pin < 0 || pin >= MACHINE_IOAPIC_NPINS)
+		return;
+	count = &bvm->intx_count[pin];
+	pthread_mutex_lock(&bvm->intx_mtx);
+	if (level)
+		change = (*count)++ == 0;
+	else {
+		change = *count == 1;
+		if (*count > 0)
+			(*count)--;
+	}
+	if (change && drive && bvm->ioapic_pin != NULL)
+		bvm->ioapic_pin(bvm, pin, level);
+	pthread_mutex_unlock(&bvm->intx_mtx);
+}
+
 int
 pci_lintr_request(struct pci_devinst *pi)
 {
@@ -299,9 +326,27 @@ lintr_update(struct pci_devinst *pi)
 	pci_set_cfgdata16(pi, PCIR_STATUS, status);
 	if (level != pi->pi_lintr.asserted) {
 		pi->pi_lintr.asserted = level;
-		if (bvm->ioapic_pin != NULL)
-			bvm->ioapic_pin(bvm, pi->pi_lintr.ioapic_pin, level);
+		pci_intx_pin_set(bvm, pi->pi_lintr.ioapic_pin, level, true);
 	}
+}
+
+/*
+ * A restore set the device's request (pi_lintr.state) and its command
+ * register: count what it drives now without telling the IOAPIC, whose
+ * section already holds the pin's level, so the device's next deassert
+ * lowers the pin (and another function's does not).  Called with the
+ * function's IRQ lock held.
+ */
+void
+pci_lintr_restored(struct pci_devinst *pi)
+{
+	bool disabled = (pci_get_cfgdata16(pi, PCIR_COMMAND) & PCIM_CMD_INTxDIS) != 0;
+	bool level = pi->pi_lintr.state && !disabled;
+
+	if (pi->pi_lintr.pin == 0 || level == pi->pi_lintr.asserted)
+		return;
+	pi->pi_lintr.asserted = level;
+	pci_intx_pin_set(pi->pi_vm, pi->pi_lintr.ioapic_pin, level, false);
 }
 
 void

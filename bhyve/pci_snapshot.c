@@ -188,6 +188,7 @@ pci_snap_restore(void *arg, const uint8_t *data, size_t len)
 	for (i = 0; i < ((int)nvec + 63) / 64; i++)
 		memcpy(&pi->pi_msix.pba[i], pba + 8 * i, 8);
 	pi->pi_lintr.state = *st != 0;
+	pci_lintr_restored(pi);
 	pthread_mutex_unlock(&pi->pi_irq.mtx);
 	pci_restore_decode(pi, bars);
 	return 0;

@@ -41,6 +41,7 @@
 struct pctestdev {
 	pthread_mutex_t	pt_mtx;
 	uint32_t	pt_ioport;
+	uint32_t	pt_pin_level;	/* lines 2 and 16-23 this device raises */
 	uint8_t		pt_iomem[MACHINE_TESTDEV_IOMEM_SIZE];
 };
 
@@ -118,15 +119,17 @@ pctestdev_flush(struct bhyve_vm *bvm, int in, int port, int bytes,
 /*
  * IRQ line N.  GSIs as QEMU's gsi_handler: 0-15 are the ISA IRQs (the
  * 8259's input N and, by the machine map, IOAPIC pin N, IRQ 0 on pin 2),
- * 16-23 IOAPIC pins only.  Line 2, the 8259's cascade input, is IOAPIC pin
- * 2 alone (QEMU's GSI 2).  Byte writes only (QEMU and FreeBSD); other
+ * 16-23 IOAPIC pins only, wired-OR with the PCI functions on them.  Line 2,
+ * the 8259's cascade input, is IOAPIC pin 2 alone (QEMU's GSI 2).  Byte writes only (QEMU and FreeBSD); other
  * accesses do nothing, reads give 0.
  */
 static int
 pctestdev_irq(struct bhyve_vm *bvm, int in, int port, int bytes,
     uint32_t *eax, void *arg)
 {
+	struct pctestdev *pt = arg;
 	int line = port - MACHINE_IO_TESTDEV_IRQ;
+	uint32_t bit;
 	bool level;
 
 	if (in) {
@@ -136,10 +139,18 @@ pctestdev_irq(struct bhyve_vm *bvm, int in, int port, int bytes,
 	if (bytes != 1 || line < 0 || line >= MACHINE_TESTDEV_NIRQ)
 		return (0);
 	level = (*eax & 0xff) != 0;
-	if (line < MACHINE_ISA_NIRQ && line != 2)
+	if (line < MACHINE_ISA_NIRQ && line != 2) {
 		lpc_irq_set(bvm, line, LPC_IRQSRC_TESTDEV, level);
-	else if (bvm->ioapic_pin != NULL)
-		(void)bvm->ioapic_pin(bvm, line, level);
+		return (0);
+	}
+	/* One source among the PCI functions on the pin: transitions only. */
+	bit = 1u << line;
+	pthread_mutex_lock(&pt->pt_mtx);
+	if (level != ((pt->pt_pin_level & bit) != 0)) {
+		pt->pt_pin_level ^= bit;
+		pci_intx_pin_set(bvm, line, level, true);
+	}
+	pthread_mutex_unlock(&pt->pt_mtx);
 	return (0);
 }
 

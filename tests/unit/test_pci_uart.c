@@ -159,6 +159,65 @@ TEST(pci_uart_snapshot)
 	test_bvm_free(bvm);
 }
 
+/* Two uarts whose INTA# the slot swizzle puts on one IOAPIC pin. */
+static struct bhyve_vm *
+shared_pin_vm(struct pci_devinst **a, struct pci_devinst **b)
+{
+	struct bhyve_vm *bvm = test_bvm_alloc();
+
+	tg_attach(bvm);
+	if (pci_parse_slot(bvm->cfg, "0,hostbridge") != 0 ||
+	    pci_parse_slot(bvm->cfg, "5,uart") != 0 ||
+	    pci_parse_slot(bvm->cfg, "13,uart") != 0) {
+		test_bvm_free(bvm);
+		return (NULL);
+	}
+	bvm = test_bvm_init(bvm);
+	*a = bvm != NULL ? pci_emul_find_devinst(bvm, 0, 5, 0) : NULL;
+	*b = bvm != NULL ? pci_emul_find_devinst(bvm, 0, 13, 0) : NULL;
+	return (bvm);
+}
+
+static int
+bar0(struct pci_devinst *pi)
+{
+	return ((int)(pci_get_cfgdata32(pi, PCIR_BAR(0)) & ~3u));
+}
+
+/*
+ * PCI INTx is open-drain and shared (PCI 3.0, 2.2.6): the pin stays high
+ * while either function asserts it, and goes low with the last.
+ */
+TEST(pci_intx_shared_pin_is_wired_or)
+{
+	struct pci_devinst *a, *b;
+	struct bhyve_vm *bvm = shared_pin_vm(&a, &b);
+
+	REQUIRE(bvm != NULL && a != NULL && b != NULL);
+	REQUIRE(machine_pci_intx_pin(5, 1) == machine_pci_intx_pin(13, 1));
+	test_pio(bvm, 0, bar0(a) + UART_REG_IER, 1, UART_IER_ETBEI);
+	CHECK_EQ(tg_intx_level, 1);
+	CHECK_EQ(tg_intx_pin, machine_pci_intx_pin(5, 1));
+	test_pio(bvm, 0, bar0(b) + UART_REG_IER, 1, UART_IER_ETBEI);
+	CHECK_EQ(tg_intx_level, 1);
+	/* a's request goes (IIR read clears THRE): b still holds the pin. */
+	CHECK_EQ(test_pio(bvm, 1, bar0(a) + UART_REG_IIR, 1, 0), UART_IIR_TXRDY);
+	CHECK_EQ(tg_intx_level, 1);
+	CHECK_EQ(test_pio(bvm, 1, bar0(b) + UART_REG_IIR, 1, 0), UART_IIR_TXRDY);
+	CHECK_EQ(tg_intx_level, 0);
+	/* INTxDIS on one function hides only its own request. */
+	test_pio(bvm, 0, bar0(a) + UART_REG_IER, 1, 0);
+	test_pio(bvm, 0, bar0(a) + UART_REG_IER, 1, UART_IER_ETBEI);
+	test_pio(bvm, 0, bar0(b) + UART_REG_IER, 1, 0);
+	test_pio(bvm, 0, bar0(b) + UART_REG_IER, 1, UART_IER_ETBEI);
+	CHECK_EQ(tg_intx_level, 1);
+	pci_emul_cfgwrite(bvm, 0, 5, 0, PCIR_COMMAND, 2, PCIM_CMD_PORTEN | PCIM_CMD_INTxDIS);
+	CHECK_EQ(tg_intx_level, 1);
+	pci_emul_cfgwrite(bvm, 0, 13, 0, PCIR_COMMAND, 2, PCIM_CMD_PORTEN | PCIM_CMD_INTxDIS);
+	CHECK_EQ(tg_intx_level, 0);
+	test_bvm_free(bvm);
+}
+
 static int
 open_pty(char *name, size_t len)
 {

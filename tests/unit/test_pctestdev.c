@@ -176,12 +176,46 @@ TEST(irq_lines)
 	test_pio(bvm, 0, 0x2017, 1, 0);
 	CHECK_EQ(pin_level[23], 0);
 	CHECK_EQ(pin_changes, 4);
+	/* A line already up: writing 1 again is no new source. */
+	test_pio(bvm, 0, 0x2010, 1, 1);
+	test_pio(bvm, 0, 0x2010, 1, 0);
+	CHECK_EQ(pin_level[16], 0);
+	CHECK_EQ(pin_changes, 5);
 	/* Other widths do nothing; reads give 0; 0x2018 is not ours. */
 	test_pio(bvm, 0, 0x2016, 2, 0x0101);
 	CHECK_EQ(pin_level[22], 0);
-	CHECK_EQ(pin_changes, 4);
+	CHECK_EQ(pin_changes, 5);
 	CHECK_EQ(test_pio(bvm, 1, 0x2010, 1, 0), 0);
 	CHECK_EQ(test_pio(bvm, 1, 0x2018, 1, 0) & 0xff, 0xff);
+	test_bvm_free(bvm);
+}
+
+/* Lines 16-23 are wired-OR with the PCI functions on the same pin. */
+TEST(irq_line_shares_a_pci_pin)
+{
+	struct bhyve_vm *bvm = test_bvm_alloc();
+	struct pci_devinst *pi;
+	int base;
+
+	nsuspend = 0;
+	memset(pin_level, 0, sizeof(pin_level));
+	pin_changes = 0;
+	bvm->ioapic_pin = fake_ioapic_pin;
+	set_config_value(bvm->cfg, "pci.0.31.0.device", "lpc");
+	set_config_value(bvm->cfg, "pci.0.8.0.device", "uart");	/* INTA# -> pin 16 */
+	REQUIRE(lpc_device_parse(bvm->cfg, "pc-testdev") == 0);
+	bvm = test_bvm_init(bvm);
+	REQUIRE(bvm != NULL);
+	pi = pci_emul_find_devinst(bvm, 0, 8, 0);
+	REQUIRE(pi != NULL && pi->pi_lintr.ioapic_pin == 16);
+	base = (int)pi->pi_bar[0].addr;
+	test_pio(bvm, 0, 0x2010, 1, 1);
+	test_pio(bvm, 0, base + 1, 1, 0x02);		/* the uart's IER: THRE */
+	test_pio(bvm, 0, 0x2010, 1, 0);
+	CHECK_EQ(pin_level[16], 1);			/* the uart still asserts */
+	CHECK_EQ(test_pio(bvm, 1, base + 2, 1, 0) & 0x0f, 0x02);	/* IIR read */
+	CHECK_EQ(pin_level[16], 0);
+	CHECK_EQ(pin_changes, 2);
 	test_bvm_free(bvm);
 }
 

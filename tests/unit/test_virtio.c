@@ -388,6 +388,44 @@ TEST(virtio_legacy_interface)
 	test_bvm_free(bvm);
 }
 
+/*
+ * A device asserting INTx when saved: the IOAPIC's own section holds the
+ * pin high, so after the restore the device's deassert (the driver reads
+ * the ISR) must reach the pin, or it stays high for good.
+ */
+TEST(virtio_snapshot_intx_asserted)
+{
+	struct pci_devinst *pi, *pi2;
+	struct bhyve_vm *bvm = vm_with_rnd(&pi), *bvm2;
+	static uint8_t snap[16384];
+	ssize_t n;
+	int changes;
+
+	REQUIRE(bvm != NULL);
+	driver_init(pi, VIRTIO_F_VERSION_1);
+	put_desc(DESC_GPA, 0, BUF_GPA, 8, VRING_DESC_F_WRITE, 0);
+	offer(0, 0);
+	notify(pi);
+	REQUIRE(intx_level == 1);
+	n = pci_snapshot_save(pi, snap, sizeof(snap));
+	REQUIRE(n > 0 && (size_t)n <= sizeof(snap));
+	uint8_t *keep = malloc(RAM_SIZE);
+	REQUIRE(keep != NULL);
+	memcpy(keep, ram, RAM_SIZE);
+	bvm2 = vm_with_rnd(&pi2);
+	memcpy(ram, keep, RAM_SIZE);
+	free(keep);
+	REQUIRE(bvm2 != NULL);
+	intx_level = 1;		/* as the restored IOAPIC section has it */
+	REQUIRE(pci_snapshot_restore(pi2, snap, (size_t)n) == 0);
+	changes = intx_changes;
+	CHECK_EQ(rd(pi2, 0x1000, 1), 1);
+	CHECK_EQ(intx_level, 0);
+	CHECK_EQ(intx_changes, changes + 1);
+	test_bvm_free(bvm2);
+	test_bvm_free(bvm);
+}
+
 TEST(virtio_snapshot_roundtrip)
 {
 	struct pci_devinst *pi, *pi2;
