@@ -50,6 +50,22 @@ vm_with_rnd(struct pci_devinst **pip)
 	return bvm;
 }
 
+/* A new bhyve with the same -s options, the guest's RAM as it was (tg_attach clears it). */
+static struct bhyve_vm *
+vm_with_rnd_same_ram(struct pci_devinst **pip)
+{
+	uint8_t *keep = malloc(RAM_SIZE);
+	struct bhyve_vm *bvm;
+
+	if (keep == NULL)
+		abort();
+	memcpy(keep, ram, RAM_SIZE);
+	bvm = vm_with_rnd(pip);
+	memcpy(ram, keep, RAM_SIZE);
+	free(keep);
+	return bvm;
+}
+
 /* Modern common configuration accesses (BAR 4). */
 static uint64_t
 rd(struct pci_devinst *pi, uint64_t off, int size)
@@ -409,12 +425,7 @@ TEST(virtio_snapshot_intx_asserted)
 	REQUIRE(intx_level == 1);
 	n = pci_snapshot_save(pi, snap, sizeof(snap));
 	REQUIRE(n > 0 && (size_t)n <= sizeof(snap));
-	uint8_t *keep = malloc(RAM_SIZE);
-	REQUIRE(keep != NULL);
-	memcpy(keep, ram, RAM_SIZE);
-	bvm2 = vm_with_rnd(&pi2);
-	memcpy(ram, keep, RAM_SIZE);
-	free(keep);
+	bvm2 = vm_with_rnd_same_ram(&pi2);
 	REQUIRE(bvm2 != NULL);
 	intx_level = 1;		/* as the restored IOAPIC section has it */
 	REQUIRE(pci_snapshot_restore(pi2, snap, (size_t)n) == 0);
@@ -452,11 +463,7 @@ TEST(virtio_snapshot_roundtrip)
 	REQUIRE(n > 0 && (size_t)n <= sizeof(snap));
 	CHECK_EQ(pci_snapshot_save(pi, snap, 10), n);	/* too small: the size */
 	/* A new bhyve (same -s options) continues the device. */
-	uint8_t *keep = malloc(RAM_SIZE);
-	memcpy(keep, ram, RAM_SIZE);
-	bvm2 = vm_with_rnd(&pi2);
-	memcpy(ram, keep, RAM_SIZE);
-	free(keep);
+	bvm2 = vm_with_rnd_same_ram(&pi2);
 	REQUIRE(bvm2 != NULL);
 	/* Corrupt versions are refused and change nothing. */
 	snap[0] ^= 1;
