@@ -6,7 +6,10 @@
  * NT, the back link and the EIP saved in the old TSS, moves that EIP past
  * the faulting instruction and returns with IRET (NT: back to task A).
  * Task A then checks TR, the busy bits and CR0.TS and goes back to 64-bit
- * mode to report.
+ * mode to report.  TSS B has its T bit set (7.2.1, 17.3.1.5): a #DB trap
+ * with DR6.BT comes right after the switch, before the #DF task's first
+ * instruction; its handler (an interrupt gate, run in task B) records DR6
+ * and the EIP it returns to.
  */
 #include "guest.h"
 #define IDT32	0x204000
@@ -43,16 +46,23 @@ c32:
 	btr	$5, %eax
 	mov	%eax, %cr4
 
-	/* IDT: only vector 8, a task gate to TSS B (30H). */
+	/* IDT: vector 8, a task gate to TSS B (30H); 1, an interrupt gate. */
 	mov	$IDT32, %edi
 	xor	%eax, %eax
 	mov	$256 * 2, %ecx
 	rep stosl
 	movl	$0x00300000, IDT32 + 8 * 8
 	movl	$0x00008500, IDT32 + 8 * 8 + 4
+	mov	$db_handler, %eax
+	mov	%ax, IDT32 + 1 * 8
+	movw	$0x18, IDT32 + 1 * 8 + 2
+	movw	$0x8e00, IDT32 + 1 * 8 + 4
+	shr	$16, %eax
+	mov	%ax, IDT32 + 1 * 8 + 6
 	lidt	idtr32
 	/* TSS A: the running task; TSS B: the #DF task. */
 	mov	$TSSA, %edi
+	xor	%eax, %eax
 	mov	$0x2000 / 4, %ecx
 	rep stosl
 	movl	$df_task, TSSB + 0x20
@@ -62,6 +72,7 @@ c32:
 	movl	$0x18, TSSB + 0x4c
 	movl	$0x10, TSSB + 0x50
 	movl	$0x10, TSSB + 0x54
+	movl	$1, TSSB + 0x64		/* T */
 	mov	$0x28, %ax
 	ltr	%ax
 
@@ -96,6 +107,16 @@ resume:
 	mov	%eax, %cr0
 	ljmp	$0x08, $l64
 
+db_handler:
+	mov	%dr6, %eax
+	mov	%eax, r_dr6
+	mov	(%esp), %eax
+	mov	%eax, r_db_eip
+	incl	r_db_count
+	xor	%eax, %eax
+	mov	%eax, %dr6
+	iret
+
 df_task:
 	pop	%eax
 	mov	%eax, r_dferr
@@ -122,6 +143,13 @@ l64:
 	EXPECT	%rax, fault, m_eip
 	movl	r_tr(%rip), %eax
 	EXPECT	%rax, 0x28, m_tr
+	movl	r_db_count(%rip), %eax
+	EXPECT	%rax, 1, m_dbn
+	movl	r_dr6(%rip), %eax
+	and	$0x8000, %eax
+	EXPECT	%rax, 0x8000, m_bt
+	movl	r_db_eip(%rip), %eax
+	EXPECT	%rax, df_task, m_dbeip
 	movl	r_busy_a(%rip), %eax
 	EXPECT	%rax, 0x8b, m_busy
 	movl	r_busy_b(%rip), %eax
@@ -153,6 +181,9 @@ r_tr:	.long	0
 r_busy_a: .long	0
 r_busy_b: .long	0
 r_ts:	.long	0
+r_dr6:	.long	0
+r_db_eip: .long	0
+r_db_count: .long 0
 pass:	.asciz	"PASS task\n"
 m_err:	.asciz	"task: #DF error code on the task's stack"
 m_nt:	.asciz	"task: NT not set in the #DF task"
@@ -160,5 +191,8 @@ m_link:	.asciz	"task: back link"
 m_eip:	.asciz	"task: EIP saved in the old TSS"
 m_tr:	.asciz	"task: TR after IRET"
 m_busy:	.asciz	"task: busy bits after IRET"
+m_dbn:	.asciz	"task: one #DB for the T bit"
+m_bt:	.asciz	"task: DR6.BT in the T bit's #DB"
+m_dbeip: .asciz	"task: the T bit's #DB returns to the new task's first EIP"
 m_ts:	.asciz	"task: CR0.TS after the task switch"
 	GUEST_LIB

@@ -93,6 +93,7 @@ check_in_b(struct fx *f)
 	CHECK(f->cpu->st.cr0 & CR0_TS);
 	CHECK(emu_rflags(f->cpu) & RFL_IF);
 	CHECK_EQ(desc_type(f, 0x40), 0xb);
+	CHECK(!f->cpu->st.pending_valid);	/* T clear: no debug trap */
 }
 
 /* JMP 40:0 (EA): no link, no NT, the old TSS not busy any more. */
@@ -222,5 +223,61 @@ TEST(task_long_mode)
 	CHECK_EQ(FX_RUN(&f, 0xff, 0x2c, 0x25, 0x00, 0x00, 0x10, 0x00), EMU_FAULT);
 	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
 	CHECK_EQ(f.cpu->exc_err, 0x40);
+	fx_fini(&f);
+}
+
+/*
+ * T set in the new TSS (SDM Vol. 3A 7.2.1, 17.3.1.5): #DB with DR6.BT after
+ * the switch, before the new task's first instruction.
+ */
+TEST(task_t_bit_jmp)
+{
+	struct fx f;
+
+	REQUIRE(setup(&f) == 0);
+	put32(&f, TB + 0x64, 1);
+	f.cpu->st.dr[6] = 0xffff0ff0;
+	f.cpu->block_stop = 0;
+	CHECK_EQ(FX_RUN(&f, 0xea, 0, 0, 0, 0, 0x40, 0x00), EMU_OK);
+	/* left pending as a trap, and the block ends so run() takes it */
+	CHECK(f.cpu->st.pending_valid);
+	CHECK_EQ(f.cpu->st.pending_vector, IDT_DB);
+	CHECK(!f.cpu->st.pending_errcode_valid);
+	CHECK(f.cpu->block_stop);
+	CHECK_EQ(f.cpu->st.dr[6], 0xffff0ff0 | 0x8000);
+	f.cpu->st.pending_valid = 0;	/* check_in_b wants none */
+	check_in_b(&f);
+	fx_fini(&f);
+}
+
+/* #DF through a task gate to a TSS with T set: the #DB handler runs first,
+ * on the new task's stack, its frame returning to the task's first EIP. */
+TEST(task_t_bit_exception)
+{
+	struct fx f;
+	uint64_t esp;
+
+	REQUIRE(setup(&f) == 0);
+	put32(&f, TB + 0x64, 1);
+	fx_put64(&f, IDT + 8 * 8, 0x0000850000400000ULL);
+	/* vector 1: 32-bit interrupt gate to 18:6000 */
+	fx_put64(&f, IDT + 1 * 8, 0x00008e0000186000ULL);
+	f.cpu->st.dr[6] = 0xffff0ff0;
+	f.cpu->exc_vector = IDT_DF;
+	f.cpu->exc_has_err = 1;
+	f.cpu->exc_err = 0;
+	CHECK_EQ(emu_exception_deliver(f.cpu, EMU_EV_EXCEPTION, RIP0), EMU_OK);
+	CHECK_EQ(f.cpu->st.seg[SEG_TR].sel, 0x40);
+	CHECK_EQ(f.cpu->st.rip, 0x6000);
+	CHECK(!f.cpu->st.pending_valid);
+	CHECK(f.cpu->st.dr[6] & 0x8000);
+	CHECK(!(emu_rflags(f.cpu) & RFL_IF));
+	esp = f.cpu->st.gpr[GPR_RSP];
+	CHECK_EQ(esp, STKB - 16);
+	CHECK_EQ(get32(&f, esp), EIPB);		/* EIP: the task's first */
+	CHECK_EQ(get32(&f, esp + 4), 0x18);	/* CS */
+	CHECK(get32(&f, esp + 8) & RFL_NT);	/* EFLAGS of the new task */
+	CHECK(!(get32(&f, esp + 8) & RFL_RF));	/* a trap: RF clear */
+	CHECK_EQ(get32(&f, esp + 12), 0);	/* #DF's error code */
 	fx_fini(&f);
 }

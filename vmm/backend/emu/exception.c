@@ -493,12 +493,26 @@ int
 emu_exception_deliver(struct emu_cpu *cpu, enum emu_event_kind kind, uint64_t ret_rip)
 {
 	int vec = cpu->exc_vector, nvec, i, rc;
-	bool has_err = cpu->exc_has_err != 0;
+	bool has_err = cpu->exc_has_err != 0, pending = cpu->st.pending_valid != 0;
 	uint32_t err = cpu->exc_err;
 
 	for (i = 0; i < 8; i++) {
 		cpu->exc_vector = -1;
 		rc = emu_event_deliver(cpu, vec, kind, has_err, err, ret_rip);
+		if (rc == EMU_OK && !pending && cpu->st.pending_valid) {
+			/*
+			 * A task gate switched to a TSS with T set (task.c): its
+			 * #DB trap comes before the new task's first instruction
+			 * and before any other event (SDM Vol. 3A 6.9).
+			 */
+			cpu->st.pending_valid = 0;
+			vec = (int)cpu->st.pending_vector;
+			has_err = cpu->st.pending_errcode_valid != 0;
+			err = cpu->st.pending_errcode;
+			kind = EMU_EV_EXCEPTION;
+			ret_rip = cpu->st.rip;
+			continue;
+		}
 		if (rc != EMU_FAULT)
 			return rc;
 		nvec = cpu->exc_vector;

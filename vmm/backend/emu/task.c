@@ -14,9 +14,10 @@
  * written, and the new state is committed (TR, CR3, registers, selectors).
  * Loading the new task's descriptors comes last: a fault there (#TS, #NP,
  * #SS with table 7-1's selectors) is taken in the new task, at its EIP, as
- * the SDM says.  Not modelled: 16-bit TSSs and a new task in virtual-8086
- * mode (BACKEND_ERROR exits that name them), the T bit's debug trap, and
- * the I/O map or interrupt redirection of the new TSS (read when used).
+ * the SDM says.  A new TSS with its T bit set leaves a #DB trap pending
+ * (task_trap).  Not modelled: 16-bit TSSs and a new task in virtual-8086
+ * mode (BACKEND_ERROR exits that name them), and the I/O map or interrupt
+ * redirection of the new TSS (read when used).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -34,7 +35,10 @@
 #define TSS_EAX		0x28	/* EAX ECX EDX EBX ESP EBP ESI EDI */
 #define TSS_ES		0x48	/* ES CS SS DS FS GS, 4 bytes apart */
 #define TSS_LDT		0x60
+#define TSS_TRAP	0x64	/* bit 0: T, the debug trap flag */
 #define TSS_MIN_LIMIT	0x67
+
+#define DR6_BT		(1ULL << 15)	/* task switch (SDM Vol. 3A 17.2.3) */
 
 static uint32_t
 get32(const uint8_t *b)
@@ -69,6 +73,25 @@ set_busy(struct emu_cpu *cpu, uint16_t sel, bool busy)
 	ab = (uint8_t)(raw >> 40);
 	ab = busy ? (ab | 0x2) : (ab & ~0x2);
 	return emu_write_linear(cpu, la + 5, &ab, 1, 0);
+}
+
+/*
+ * The new TSS has T set (SDM Vol. 3A 7.2.1, 17.3.1.5): a #DB trap with
+ * DR6.BT once the switch is complete, before the new task's first
+ * instruction.  It is left pending, the way an injected event is: run()
+ * takes it at once (block_stop ends the block), ahead of NMIs and
+ * interrupts (6.9, priority 2), and emu_exception_deliver takes it right
+ * after the event whose task gate made the switch.
+ */
+static void
+task_trap(struct emu_cpu *cpu)
+{
+	cpu->st.dr[6] |= DR6_BT;
+	cpu->st.pending_valid = 1;
+	cpu->st.pending_vector = IDT_DB;
+	cpu->st.pending_errcode_valid = 0;
+	cpu->st.pending_errcode = 0;
+	cpu->block_stop = 1;
 }
 
 /* Table 7-1: a new task's segment descriptor, #TS/#NP/#SS with its selector. */
@@ -259,6 +282,8 @@ emu_task_switch(struct emu_cpu *cpu, uint16_t sel, uint64_t raw, enum emu_task_r
 		if (rc != EMU_OK)
 			return rc;
 	}
+	if (nt[TSS_TRAP] & 1)
+		task_trap(cpu);
 	return EMU_OK;
 }
 
