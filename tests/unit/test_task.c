@@ -355,7 +355,8 @@ TEST(task16_call_iret)
 	REQUIRE(setup(&f) == 0);
 	fx_put64(&f, FX_GDT + 0x58, tss_desc(TC, 0x2b, 0x1));
 	setup16(&f, TC);
-	put16(&f, TC + 0x2c, 1);	/* past the 16-bit TSS: no T bit */
+	put16(&f, TC + 0x2c, 1);	/* past the 16-bit TSS */
+	put16(&f, TC + 0x64, 1);	/* a 32-bit TSS's T bit: a 16-bit one has none */
 	cr3 = f.cpu->st.cr3;
 	CHECK_EQ(FX_RUN(&f, 0x9a, 0, 0, 0, 0, 0x58, 0x00), EMU_OK);
 	check_in_c(&f, 0x58);

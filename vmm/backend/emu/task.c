@@ -178,7 +178,7 @@ emu_task_switch(struct emu_cpu *cpu, uint16_t sel, uint64_t raw, enum emu_task_r
 {
 	struct vm_seg otr = cpu->st.seg[SEG_TR], ntr;
 	const struct tss_fmt *of, *nf;
-	uint8_t nt[TSS_MAX_READ], save[0x40];
+	uint8_t nt[TSS_MAX_READ] = { 0 }, save[0x40];	/* nt: a 16-bit TSS fills 2CH */
 	uint32_t eflags, cr3, i;
 	uint16_t sels[6], ldt;
 	int rc;
