@@ -251,6 +251,30 @@ TEST(task_t_bit_jmp)
 	fx_fini(&f);
 }
 
+/* Single-stepped (TF) JMP to a task with T set: one #DB, BS and BT in DR6. */
+TEST(task_t_bit_with_tf)
+{
+	struct fx f;
+
+	REQUIRE(setup(&f) == 0);
+	put32(&f, TB + 0x64, 1);
+	fx_put64(&f, IDT + 1 * 8, 0x00008e0000186000ULL);
+	f.cpu->st.dr[6] = 0xffff0ff0;
+	CHECK_EQ(FX_RUN(&f, 0xea, 0, 0, 0, 0, 0x40, 0x00), EMU_OK);
+	CHECK(f.cpu->st.pending_valid);
+	/* what step_one does after an instruction run with TF set */
+	f.cpu->st.dr[6] |= 1ULL << 14;
+	f.cpu->exc_vector = IDT_DB;
+	f.cpu->exc_has_err = 0;
+	CHECK_EQ(emu_exception_deliver(f.cpu, EMU_EV_EXCEPTION, f.cpu->st.rip), EMU_OK);
+	CHECK(!f.cpu->st.pending_valid);
+	CHECK_EQ(f.cpu->st.rip, 0x6000);
+	CHECK_EQ(f.cpu->st.gpr[GPR_RSP], STKB - 12);	/* one frame */
+	CHECK_EQ(get32(&f, STKB - 12), EIPB);
+	CHECK_EQ(f.cpu->st.dr[6] & 0xc000, 0xc000);
+	fx_fini(&f);
+}
+
 /* #DF through a task gate to a TSS with T set: the #DB handler runs first,
  * on the new task's stack, its frame returning to the task's first EIP. */
 TEST(task_t_bit_exception)

@@ -506,6 +506,14 @@ emu_exception_deliver(struct emu_cpu *cpu, enum emu_event_kind kind, uint64_t re
 	bool has_err = cpu->exc_has_err != 0, pending = cpu->st.pending_valid != 0;
 	uint32_t err = cpu->exc_err;
 
+	/*
+	 * A single-step trap after a JMP/CALL/IRET to a task with T set: one
+	 * #DB reports both, DR6.BS and BT (SDM Vol. 3A 17.3.1.5, 17.2.3).
+	 */
+	if (vec == IDT_DB && pending && cpu->st.pending_vector == IDT_DB) {
+		cpu->st.pending_valid = 0;
+		pending = false;
+	}
 	for (i = 0; i < 8; i++) {
 		cpu->exc_vector = -1;
 		rc = emu_event_deliver(cpu, vec, kind, has_err, err, ret_rip);
