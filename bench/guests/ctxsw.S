@@ -7,12 +7,15 @@
  * loads the other task's CR3 (PCID off: the TLB's non-global entries go,
  * SDM Vol. 3A 4.10.4.1), restores its FPU state (XRSTOR) and returns into
  * that task's system call, which goes back to ring 3 with SWAPGS and IRETQ
- * (Linux's entry_SYSCALL_64, __switch_to_asm, swapgs_restore_regs_and_
- * return_to_usermode).  Each task's page for virtual 0x8000000000 is its
- * own physical page, and each has its own XMM0; both are checked at the end.
+ * (as Linux's entry_SYSCALL_64, __switch_to_asm and
+ * swapgs_restore_regs_and_return_to_usermode).  Each task's page for
+ * virtual 0x8000000000 is its own physical page, and each has its own
+ * XMM0; both, and which task runs last, are checked at the end.
  *
  * One iteration, one switch: user `syscall`, `jmp` (2); kentry up to the
- * call (9); switch_to (26); the return to ring 3 (10).
+ * call (9); switch_to (26: 6 pushes, 7 to save and pick the next task, 6
+ * to switch CR3, stack and FPU state, 6 pops, RET); the return to ring 3
+ * (10).  bench/mips checks the total against the retired-instruction count.
  */
 #define INSNS_PER_ITER	47
 #define EVENT		context-switches
