@@ -78,7 +78,6 @@ struct vm {
 	struct vmm_ctl_server	ctl;
 	struct vmm_intr		*intr;		/* LAPICs and IOAPIC, with the backend */
 	struct vmm_platform	*plat;		/* 8259, 8254, HPET, RTC, PM timer, with intr */
-	int			sockets, cores, threads;	/* vmm_set_topology, or 0 */
 	/* Device snapshot hooks (vmm_snapshot_register), vm->mtx. */
 	struct vmm_snapshot_hook {
 		char			name[VMM_SEC_NAMELEN];
@@ -483,6 +482,42 @@ intr_detach(struct vm *vm)
 	vm->intr = NULL;
 }
 
+/*
+ * The guest has run since bhyveload loaded it: vCPU 0's counters, as
+ * bhyve's guest_at_start.  Before a backend attaches (they are the image's).
+ */
+static bool
+guest_started(const struct vm *vm)
+{
+	int k;
+
+	for (k = 0; k < VMST_COUNT; k++)
+		if (vm->vcpu[0].stats[k] != 0)
+			return true;
+	return false;
+}
+
+/*
+ * The topology a run starts with (docs/store.md, "The CPU topology"): the
+ * instance's when it multiplies to the vCPU count, else one socket of
+ * single-thread cores.
+ */
+static void
+topology_for_run(struct vm *vm, int *sockets, int *cores, int *threads)
+{
+	uint32_t s = vm->img->topo.sockets, c = vm->img->topo.cores, t = vm->img->topo.threads;
+
+	if (s != 0 && s * c * t == vm->img->ncpus) {
+		*sockets = (int)s;
+		*cores = (int)c;
+		*threads = (int)t;
+	} else {
+		*sockets = 1;
+		*cores = (int)vm->img->ncpus;
+		*threads = 1;
+	}
+}
+
 int
 vmm_attach_backend(struct vm *vm, const char *backend)
 {
@@ -499,12 +534,10 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 	if (vm->img->vendor[0] != '\0' &&
 	    vmm_vendor_parse(vm->img->vendor, &prof.vendor) != 0)
 		return vmm_store_fail(EINVAL, "unknown CPU vendor '%s'", vm->img->vendor);
+	topology_for_run(vm, &prof.sockets, &prof.cores, &prof.threads);
 	if ((error = intr_attach(vm)) != 0)
 		return error;
 	prof.ncpus = (int)vm->img->ncpus;
-	prof.sockets = vm->sockets;
-	prof.cores = vm->cores;
-	prof.threads = vm->threads;
 	prof.x2apic_off = vmm_intr_x2apic_off(vm->intr);
 	vmm_store_clear_error();
 	if ((error = ops->vm_init(vm, &prof, &vm->cookie)) != 0) {
@@ -536,6 +569,9 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 	vm->ops = ops;
 	snprintf(vm->img->backend, sizeof(vm->img->backend), "%s", ops->name);
 	snprintf(vm->img->vendor, sizeof(vm->img->vendor), "%s", vmm_vendor_name(prof.vendor));
+	vm->img->topo.sockets = (uint32_t)prof.sockets;
+	vm->img->topo.cores = (uint32_t)prof.cores;
+	vm->img->topo.threads = (uint32_t)prof.threads;
 	atomic_store(&vm->suspend, VM_SUSPEND_NONE);
 	/*
 	 * Nothing is written yet: the devices register (and may refuse their
@@ -1047,19 +1083,28 @@ vmm_set_topology(struct vm *vm, int sockets, int cores, int threads)
 		    sockets, cores, threads, vm->img->ncpus);
 	if (vm->ops != NULL)
 		return vmm_store_fail(EBUSY, "the topology is set before the vCPUs start");
-	vm->sockets = sockets;
-	vm->cores = cores;
-	vm->threads = threads;
+	if (vm->img->topo.sockets != 0 && guest_started(vm) &&
+	    (vm->img->topo.sockets != (uint32_t)sockets || vm->img->topo.cores != (uint32_t)cores ||
+	    vm->img->topo.threads != (uint32_t)threads))
+		return vmm_store_fail(EBUSY, "VM '%s' runs with %u sockets x %u cores x %u threads, "
+		    "not %d x %d x %d: a guest that continues keeps its topology (bhyveload "
+		    "starts it afresh)", vm->name, vm->img->topo.sockets, vm->img->topo.cores,
+		    vm->img->topo.threads, sockets, cores, threads);
+	vm->img->topo.sockets = (uint32_t)sockets;
+	vm->img->topo.cores = (uint32_t)cores;
+	vm->img->topo.threads = (uint32_t)threads;
 	return 0;
 }
 
 void
 vmm_get_topology(struct vm *vm, int *sockets, int *cores, int *threads)
 {
-	if (vm->sockets * vm->cores * vm->threads == (int)vm->img->ncpus) {
-		*sockets = vm->sockets;
-		*cores = vm->cores;
-		*threads = vm->threads;
+	uint32_t s = vm->img->topo.sockets, c = vm->img->topo.cores, t = vm->img->topo.threads;
+
+	if (s != 0 && s * c * t == vm->img->ncpus) {
+		*sockets = (int)s;
+		*cores = (int)c;
+		*threads = (int)t;
 	} else {
 		/* The default: one socket of single-thread cores (vmm_cpuid.c). */
 		*sockets = 1;

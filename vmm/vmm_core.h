@@ -99,8 +99,10 @@ int	vmm_get_ncpus(struct vm *vm);
 int	vmm_set_ncpus(struct vm *vm, int ncpus);
 /*
  * CPU topology for the CPUID leaves (vmm_cpuid.h), before the backend
- * starts: sockets x cores x threads must be the vCPU count.  Not kept in
- * the store: bhyve gives it with -c at every start, as it gives ncpus.
+ * starts: sockets x cores x threads must be the vCPU count.  Kept in the
+ * store (docs/store.md "The CPU topology"): -EBUSY for another topology
+ * while the guest has run since bhyveload.  get: the instance's when it
+ * fits the vCPU count, else one socket of single-thread cores.
  */
 int	vmm_set_topology(struct vm *vm, int sockets, int cores, int threads);
 void	vmm_get_topology(struct vm *vm, int *sockets, int *cores, int *threads);

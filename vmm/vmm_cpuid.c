@@ -23,8 +23,12 @@
 #include "io/vlapic.h"
 #include "vmm_cpuid.h"
 
-/* Highest basic leaf: Intel has the TSC leaves 15H and 16H, AMD stops at 0DH. */
-#define CPUID_MAX_BASIC_INTEL	0x16
+/*
+ * Highest basic leaf: Intel has the TSC leaves 15H and 16H and V2 extended
+ * topology 1FH (17H-1EH read as zeros: features CPUID 7 does not offer);
+ * AMD stops at 0DH (its processors have no 1FH).
+ */
+#define CPUID_MAX_BASIC_INTEL	0x1f
 #define CPUID_MAX_BASIC_AMD	0xd
 #define CPUID_MAX_EXT_INTEL	0x80000008u
 #define CPUID_MAX_EXT_AMD	0x8000001eu	/* the topology leaf */
@@ -235,6 +239,30 @@ topology(const struct vmm_cpu_profile *prof, int ncpus, struct topo *t)
 	t->cbits = id_bits(t->cores);
 }
 
+/*
+ * Leaves 0BH and 1FH (SDM Vol. 2A CPUID, "Extended Topology Enumeration"
+ * and "V2 Extended Topology Enumeration"): the same levels, 0 SMT and
+ * 1 core, as 1FH's module, tile and die levels are not used; EAX: bits to
+ * shift the x2APIC ID right to reach the next level; EBX: logical
+ * processors at this level; ECX: the subleaf and the level type (1 SMT, 2
+ * core, 0 past the last); EDX: the x2APIC ID (= vCPU id) for every subleaf.
+ */
+static void
+ext_topology(const struct topo *t, int vcpuid, uint32_t subleaf, uint32_t regs[4])
+{
+	regs[2] = subleaf & 0xff;
+	regs[3] = (uint32_t)vcpuid;
+	if (subleaf == 0) {
+		regs[0] = t->tbits;
+		regs[1] = (uint32_t)t->threads;
+		regs[2] |= 1u << 8;
+	} else if (subleaf == 1) {
+		regs[0] = t->tbits + t->cbits;
+		regs[1] = (uint32_t)(t->threads * t->cores);
+		regs[2] |= 2u << 8;
+	}
+}
+
 void
 vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
     uint32_t subleaf, uint32_t regs[4])
@@ -288,24 +316,12 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 			regs[0] = ((1u << t.cbits) - 1) << 26;
 		break;
 	case 0xb:
-		/*
-		 * x2APIC topology (SDM Vol. 2A CPUID 0BH): level 0 SMT, level 1
-		 * core.  EAX: bits to shift the x2APIC ID right to reach the
-		 * next level; EBX: logical processors at this level; ECX:
-		 * level number and type (1 SMT, 2 core, 0 past the last);
-		 * EDX: the x2APIC ID (= vCPU id) for every subleaf.
-		 */
-		regs[2] = subleaf & 0xff;
-		regs[3] = (uint32_t)vcpuid;
-		if (subleaf == 0) {
-			regs[0] = t.tbits;
-			regs[1] = (uint32_t)t.threads;
-			regs[2] |= 1u << 8;
-		} else if (subleaf == 1) {
-			regs[0] = t.tbits + t.cbits;
-			regs[1] = (uint32_t)(t.threads * t.cores);
-			regs[2] |= 2u << 8;
-		}
+		ext_topology(&t, vcpuid, subleaf, regs);
+		break;
+	case 0x1f:
+		/* Intel's only: Linux prefers it to 0BH when present. */
+		if (!amd)
+			ext_topology(&t, vcpuid, subleaf, regs);
 		break;
 	case 7:
 		/*

@@ -34,6 +34,7 @@
 #define EVENTS_SIZE	32
 #define VM_SIZE		48
 #define PROFILE_SIZE	16
+#define TOPOLOGY_SIZE	16
 #define RUN_SIZE	56
 
 /* ---- the image ---- */
@@ -406,6 +407,19 @@ vcpu_worth_writing(const struct vmm_image *img, int id, struct vm_cpu_state *scr
 	return memcmp(scratch, &img->cpu[id], sizeof(*scratch)) != 0;
 }
 
+/* TOPOLOGY: sockets:u32 cores:u32 threads:u32 pad:u32 (docs/store.md). */
+static void
+w_topology(struct wbuf *w, const struct vmm_image *img, uint32_t *nsec)
+{
+	size_t at = sec_begin(w, VMM_SEC_TOPOLOGY, VMM_SECF_REQUIRED, VMM_SEC_VM_LEVEL, NULL);
+
+	w_u32(w, img->topo.sockets);
+	w_u32(w, img->topo.cores);
+	w_u32(w, img->topo.threads);
+	w_u32(w, 0);
+	sec_end(w, at, nsec);
+}
+
 int
 vmm_state_serialize(const struct vmm_image *img, uint8_t **bufp, size_t *lenp)
 {
@@ -435,6 +449,9 @@ vmm_state_serialize(const struct vmm_image *img, uint8_t **bufp, size_t *lenp)
 		w_name(&w, img->vendor, sizeof(img->vendor));
 		sec_end(&w, at, &nsec);
 	}
+
+	if (img->topo.sockets != 0)
+		w_topology(&w, img, &nsec);
 
 	at = sec_begin(&w, VMM_SEC_RUN, VMM_SECF_REQUIRED, VMM_SEC_VM_LEVEL, NULL);
 	w_u32(&w, img->run.running);
@@ -511,6 +528,7 @@ sec_type_name(uint32_t type)
 	case VMM_SEC_VM: return "VM";
 	case VMM_SEC_PROFILE: return "PROFILE";
 	case VMM_SEC_RUN: return "RUN";
+	case VMM_SEC_TOPOLOGY: return "TOPOLOGY";
 	case VMM_SEC_CPU: return "CPU";
 	case VMM_SEC_XSAVE: return "XSAVE";
 	case VMM_SEC_MSRS: return "MSRS";
@@ -683,6 +701,27 @@ r_stats(const uint8_t *p, uint32_t len, uint32_t id, uint64_t *stats, uint32_t c
 	return 0;
 }
 
+/*
+ * TOPOLOGY: each count 1 to VM_MAXCPU and their product too.  Whether it
+ * matches the vCPU count is vmm.c's question when a run starts (the count
+ * may change while the guest has not run).
+ */
+static int
+r_topology(const uint8_t *p, struct vmm_image *img)
+{
+	uint32_t s = g32(p), c = g32(p + 4), t = g32(p + 8);
+
+	if (s < 1 || c < 1 || t < 1 || s > VM_MAXCPU || c > VM_MAXCPU || t > VM_MAXCPU ||
+	    s * c * t > VM_MAXCPU || g32(p + 12) != 0)
+		return vmm_store_fail(EBADMSG,
+		    "state file: topology of %u sockets x %u cores x %u threads (1 to %d vCPUs)",
+		    s, c, t, VM_MAXCPU);
+	img->topo.sockets = s;
+	img->topo.cores = c;
+	img->topo.threads = t;
+	return 0;
+}
+
 /* Checks every reader makes on the result, whatever the file's version. */
 static int
 image_validate(const struct vmm_image *img)
@@ -743,6 +782,8 @@ parse_known(const uint8_t *p, uint32_t type, uint32_t len, uint16_t vcpu, struct
 			return vmm_store_fail(EBADMSG, "state file: unknown CPU vendor");
 		memcpy(img->vendor, p, sizeof(img->vendor));
 		return 0;
+	case VMM_SEC_TOPOLOGY:
+		return r_topology(p, img);
 	case VMM_SEC_RUN:
 		img->run.running = g32(p);
 		img->run.pid = (int64_t)g64(p + 8);
@@ -772,6 +813,7 @@ known_size(uint32_t type)
 	switch (type) {
 	case VMM_SEC_VM: return VM_SIZE;
 	case VMM_SEC_PROFILE: return PROFILE_SIZE;
+	case VMM_SEC_TOPOLOGY: return TOPOLOGY_SIZE;
 	case VMM_SEC_RUN: return RUN_SIZE;
 	case VMM_SEC_CPU: return CPU_SIZE;
 	case VMM_SEC_EVENTS: return EVENTS_SIZE;
@@ -783,7 +825,7 @@ static bool
 known_type(uint32_t type)
 {
 	return type == VMM_SEC_VM || type == VMM_SEC_PROFILE || type == VMM_SEC_RUN ||
-	    type == VMM_SEC_CPU || type == VMM_SEC_XSAVE || type == VMM_SEC_MSRS ||
+	    type == VMM_SEC_TOPOLOGY || type == VMM_SEC_CPU || type == VMM_SEC_XSAVE || type == VMM_SEC_MSRS ||
 	    type == VMM_SEC_EVENTS || type == VMM_SEC_STATS;
 }
 
@@ -843,7 +885,7 @@ parse_v2(const uint8_t *buf, size_t len, struct vmm_image *img)
 		if (!good_string(p + 16, VMM_SEC_NAMELEN, false))
 			return vmm_store_fail(EBADMSG, "state file: %s section with a bad name",
 			    sec_type_name(type));
-		/* vcpu: a vCPU for per-vCPU types, VM-level for VM, PROFILE, RUN, DEVICE. */
+		/* vcpu: a vCPU for per-vCPU types, VM-level for VM, PROFILE, TOPOLOGY, RUN, DEVICE. */
 		if ((vcpu >= VM_MAXCPU && vcpu != VMM_SEC_VM_LEVEL) ||
 		    (per_vcpu(type) && vcpu >= VM_MAXCPU) ||
 		    ((known_type(type) || type == VMM_SEC_DEVICE) && !per_vcpu(type) &&

@@ -25,6 +25,7 @@ enum vmm_sec_type {
 	VMM_SEC_VM = 1,		/* memory layout, vCPU count, backend */
 	VMM_SEC_PROFILE = 4,	/* CPU vendor the guest sees */
 	VMM_SEC_RUN = 5,	/* running: owner pid and boot id */
+	VMM_SEC_TOPOLOGY = 6,	/* CPU topology the guest sees: sockets, cores, threads */
 	VMM_SEC_CPU = 16,	/* per vCPU: registers */
 	VMM_SEC_XSAVE = 17,	/* per vCPU: XSAVE area, standard format, any size */
 	VMM_SEC_MSRS = 18,	/* per vCPU: (index, value) pairs */
@@ -67,6 +68,14 @@ struct vmm_image {
 	 * guest never sees its CPU change vendor under it.
 	 */
 	char			vendor[16];
+	/*
+	 * CPU topology the guest sees (bhyve -c sockets=,cores=,threads=, or
+	 * one socket of ncpus cores), all 0 until the first run chooses it.
+	 * Kept like the vendor; a guest that continues keeps it (vmm.c).
+	 */
+	struct {
+		uint32_t	sockets, cores, threads;
+	} topo;
 	struct vm_cpu_state	cpu[VM_MAXCPU];
 	uint64_t		stats[VM_MAXCPU][VMST_COUNT];
 	/*

@@ -43,9 +43,9 @@ topo() {	# NAME VENDOR WANT -c-ARG
 	grep -qx "TOPO $3" "$T/con" && ok "$1" || notok "$1" "$(cat "$T/con" "$T/err")"
 	$BHYVECTL --vm=o7 --destroy >/dev/null 2>&1
 }
-topo "-c 4: one socket of 4 cores" intel "01 04 04 00 00" 4
-topo "-c sockets=2,cores=2,threads=2 (Intel)" intel "02 04 04 00 00" sockets=2,cores=2,threads=2
-topo "-c sockets=2,cores=2,threads=2 (AMD)" amd "02 04 04 03 01" sockets=2,cores=2,threads=2
+topo "-c 4: one socket of 4 cores" intel "01 04 04 00 00 01 04" 4
+topo "-c sockets=2,cores=2,threads=2 (Intel)" intel "02 04 04 00 00 02 04" sockets=2,cores=2,threads=2
+topo "-c sockets=2,cores=2,threads=2 (AMD)" amd "02 04 04 03 01 00 00" sockets=2,cores=2,threads=2
 expect "vmrun.sh-style reload" 0 $BHYVELOAD -m 64M -k "$G/hello.elf" o3
 expect_err "bhyveload: other size" 1 "has 64 MiB of memory, not 128 MiB" $BHYVELOAD -m 128M -k "$G/hello.elf" o3
 expect "destroy" 0 $BHYVECTL --vm=o3 --destroy

@@ -3,7 +3,8 @@
  * tests/cli/test_options.sh: "TOPO a b c d e", two hex digits each: leaf
  * 0BH level 0 and level 1 EBX (threads per core, logical processors per
  * package), leaf 1 EBX[23:16], 80000008H ECX[7:0] and 8000001EH EBX[15:8]
- * (AMD: per package - 1, threads per core - 1).
+ * (AMD: per package - 1, threads per core - 1), then leaf 1FH level 0
+ * and level 1 EBX (Intel: as 0BH; AMD: 00, no such leaf).
  */
 #include "guest.h"
 	.globl	_start
@@ -32,6 +33,16 @@ _start:
 	cpuid
 	mov	%ebx, %edi
 	shr	$8, %edi
+	call	hex2
+	mov	$0x1f, %eax
+	xor	%ecx, %ecx
+	cpuid
+	mov	%ebx, %edi
+	call	hex2
+	mov	$0x1f, %eax
+	mov	$1, %ecx
+	cpuid
+	mov	%ebx, %edi
 	call	hex2
 	mov	$'\n', %al
 	mov	$COM1, %dx

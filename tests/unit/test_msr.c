@@ -494,7 +494,7 @@ TEST(cpuid_time_leaves)
 	uint32_t r[4];
 
 	vmm_cpuid(&intel, 0, 0, 0, r);
-	CHECK_EQ(r[0], 0x16);
+	CHECK_EQ(r[0], 0x1f);
 	vmm_cpuid(&amd, 0, 0, 0, r);
 	CHECK_EQ(r[0], 0xd);
 	/* 15H: crystal = the LAPIC timer's clock, TSC = crystal * 125 / 16 = 1 GHz. */

@@ -318,14 +318,24 @@ deliver_prot(struct emu_cpu *cpu, int vector, enum emu_event_kind kind,
 	new_ss = ss.sel;
 	rsp = cpu->st.gpr[GPR_RSP];
 	if (new_cpl < cpu->cpl) {
-		/* Inner stack from the 32-bit TSS: ESPn at 4 + 8n, SSn at 8 + 8n (7.2.1). */
-		uint8_t t[8];
+		/*
+		 * Inner stack from the TSS: ESPn at 4 + 8n, SSn at 8 + 8n in a
+		 * 32-bit one (7.2.1), SPn at 2 + 4n, SSn at 4 + 4n in a 16-bit
+		 * one (7.6).
+		 */
+		uint8_t t[8] = { 0 };
 
-		rc = tss_read(cpu, 4 + (uint32_t)new_cpl * 8, t, 8, ext);
+		if (SEG_DESC_TYPE(cpu->st.seg[SEG_TR].access) & 0x8) {
+			rc = tss_read(cpu, 4 + (uint32_t)new_cpl * 8, t, 8, ext);
+			rsp = (uint32_t)get64(t);
+			new_ss = (uint16_t)(get64(t) >> 32);
+		} else {
+			rc = tss_read(cpu, 2 + (uint32_t)new_cpl * 4, t, 4, ext);
+			rsp = (uint16_t)get64(t);
+			new_ss = (uint16_t)(get64(t) >> 16);
+		}
 		if (rc != EMU_OK)
 			return rc;
-		rsp = (uint32_t)get64(t);
-		new_ss = (uint16_t)(get64(t) >> 32);
 		if ((new_ss & 0xfffc) == 0 || (new_ss & 3) != new_cpl)
 			return emu_raise_err(cpu, IDT_TS, (new_ss & 0xfffc) | ext);
 		rc = emu_desc_fetch(cpu, new_ss, &raw, NULL);
@@ -493,12 +503,34 @@ int
 emu_exception_deliver(struct emu_cpu *cpu, enum emu_event_kind kind, uint64_t ret_rip)
 {
 	int vec = cpu->exc_vector, nvec, i, rc;
-	bool has_err = cpu->exc_has_err != 0;
+	bool has_err = cpu->exc_has_err != 0, pending = cpu->st.pending_valid != 0;
 	uint32_t err = cpu->exc_err;
 
+	/*
+	 * A single-step trap after a JMP/CALL/IRET to a task with T set: one
+	 * #DB reports both, DR6.BS and BT (SDM Vol. 3A 17.3.1.5, 17.2.3).
+	 */
+	if (vec == IDT_DB && pending && cpu->st.pending_vector == IDT_DB) {
+		cpu->st.pending_valid = 0;
+		pending = false;
+	}
 	for (i = 0; i < 8; i++) {
 		cpu->exc_vector = -1;
 		rc = emu_event_deliver(cpu, vec, kind, has_err, err, ret_rip);
+		if (rc == EMU_OK && !pending && cpu->st.pending_valid) {
+			/*
+			 * A task gate switched to a TSS with T set (task.c): its
+			 * #DB trap comes before the new task's first instruction
+			 * and before any other event (SDM Vol. 3A 6.9).
+			 */
+			cpu->st.pending_valid = 0;
+			vec = (int)cpu->st.pending_vector;
+			has_err = cpu->st.pending_errcode_valid != 0;
+			err = cpu->st.pending_errcode;
+			kind = EMU_EV_EXCEPTION;
+			ret_rip = cpu->st.rip;
+			continue;
+		}
 		if (rc != EMU_FAULT)
 			return rc;
 		nvec = cpu->exc_vector;

@@ -1,6 +1,7 @@
 /*
- * task.c - hardware task switches between 32-bit TSSs (SDM Vol. 3A 7.3,
- * table 7-1; Vol. 2A JMP/CALL, Vol. 2B IRET, 6.12.2 task gates in the IDT).
+ * task.c - hardware task switches between 32-bit and 16-bit TSSs (SDM
+ * Vol. 3A 7.3, table 7-1, 7.6; Vol. 2A JMP/CALL, Vol. 2B IRET, 6.12.2
+ * task gates in the IDT).
  *
  * Reached from far JMP/CALL to a TSS descriptor or task gate, IRET with
  * EFLAGS.NT (the back link), and an interrupt or exception whose IDT entry
@@ -14,9 +15,11 @@
  * written, and the new state is committed (TR, CR3, registers, selectors).
  * Loading the new task's descriptors comes last: a fault there (#TS, #NP,
  * #SS with table 7-1's selectors) is taken in the new task, at its EIP, as
- * the SDM says.  Not modelled: 16-bit TSSs and a new task in virtual-8086
- * mode (BACKEND_ERROR exits that name them), the T bit's debug trap, and
- * the I/O map or interrupt redirection of the new TSS (read when used).
+ * the SDM says.  A new TSS with its T bit set leaves a #DB trap pending
+ * (task_trap).  Either TSS may be a 32-bit or a 286-style 16-bit one.
+ * Not modelled: a new task in virtual-8086 mode (a BACKEND_ERROR exit
+ * that names it), and the I/O map or interrupt redirection of the new TSS
+ * (read when used).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -26,15 +29,36 @@
 #include "cpu.h"
 #include "machine.h"
 
-/* 32-bit TSS fields (SDM Vol. 3A 7.2.1, figure 7-2). */
+/*
+ * The two TSS formats: 32-bit (SDM Vol. 3A 7.2.1, figure 7-2) and the
+ * 286's 16-bit one (7.6, figure 7-11), whose fields are words and which
+ * has no CR3, FS, GS, T bit or I/O map.  The back link is at 0 in both.
+ */
+struct tss_fmt {
+	uint32_t	w;		/* field width: 4 or 2 */
+	uint32_t	ip, flags, gpr;	/* EIP/IP, EFLAGS/FLAGS, EAX/AX (8 registers) */
+	uint32_t	segs;		/* ES CS SS DS, then FS GS (32-bit only) */
+	uint32_t	nsegs;
+	uint32_t	ldt;		/* LDT selector; the dynamic fields end here */
+	uint32_t	min_limit;	/* 67H / 2BH: below that, #TS (7.2.2, 7.6) */
+};
+
+static const struct tss_fmt tss32 = { 4, 0x20, 0x24, 0x28, 0x48, 6, 0x60, 0x67 };
+static const struct tss_fmt tss16 = { 2, 0x0e, 0x10, 0x12, 0x22, 4, 0x2a, 0x2b };
+
 #define TSS_LINK	0x00
-#define TSS_CR3		0x1c
-#define TSS_EIP		0x20
-#define TSS_EFLAGS	0x24
-#define TSS_EAX		0x28	/* EAX ECX EDX EBX ESP EBP ESI EDI */
-#define TSS_ES		0x48	/* ES CS SS DS FS GS, 4 bytes apart */
-#define TSS_LDT		0x60
-#define TSS_MIN_LIMIT	0x67
+#define TSS_CR3		0x1c	/* 32-bit only */
+#define TSS_TRAP	0x64	/* 32-bit only; bit 0: T, the debug trap flag */
+#define TSS_MAX_READ	0x68
+
+#define DR6_BT		(1ULL << 15)	/* task switch (SDM Vol. 3A 17.2.3) */
+
+/* A TSS descriptor's type: 1/3 a 16-bit TSS, 9/B a 32-bit one. */
+static const struct tss_fmt *
+tss_fmt_of(uint32_t access)
+{
+	return (SEG_DESC_TYPE(access) & 0x8) ? &tss32 : &tss16;
+}
 
 static uint32_t
 get32(const uint8_t *b)
@@ -43,13 +67,19 @@ get32(const uint8_t *b)
 	    (uint32_t)b[3] << 24;
 }
 
-static void
-put32(uint8_t *b, uint32_t v)
+static uint32_t
+getw(const uint8_t *b, uint32_t w)
 {
-	b[0] = (uint8_t)v;
-	b[1] = (uint8_t)(v >> 8);
-	b[2] = (uint8_t)(v >> 16);
-	b[3] = (uint8_t)(v >> 24);
+	return w == 4 ? get32(b) : (uint32_t)b[0] | (uint32_t)b[1] << 8;
+}
+
+static void
+putw(uint8_t *b, uint32_t v, uint32_t w)
+{
+	uint32_t i;
+
+	for (i = 0; i < w; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* TSS order of the segment registers. */
@@ -69,6 +99,25 @@ set_busy(struct emu_cpu *cpu, uint16_t sel, bool busy)
 	ab = (uint8_t)(raw >> 40);
 	ab = busy ? (ab | 0x2) : (ab & ~0x2);
 	return emu_write_linear(cpu, la + 5, &ab, 1, 0);
+}
+
+/*
+ * The new TSS has T set (SDM Vol. 3A 7.2.1, 17.3.1.5): a #DB trap with
+ * DR6.BT once the switch is complete, before the new task's first
+ * instruction.  It is left pending, the way an injected event is: run()
+ * takes it at once (block_stop ends the block), ahead of NMIs and
+ * interrupts (6.9, priority 2), and emu_exception_deliver takes it right
+ * after the event whose task gate made the switch.
+ */
+static void
+task_trap(struct emu_cpu *cpu)
+{
+	cpu->st.dr[6] |= DR6_BT;
+	cpu->st.pending_valid = 1;
+	cpu->st.pending_vector = IDT_DB;
+	cpu->st.pending_errcode_valid = 0;
+	cpu->st.pending_errcode = 0;
+	cpu->block_stop = 1;
 }
 
 /* Table 7-1: a new task's segment descriptor, #TS/#NP/#SS with its selector. */
@@ -128,42 +177,48 @@ emu_task_switch(struct emu_cpu *cpu, uint16_t sel, uint64_t raw, enum emu_task_r
     bool has_err, uint32_t err, uint64_t ret_rip, uint32_t ext)
 {
 	struct vm_seg otr = cpu->st.seg[SEG_TR], ntr;
-	uint8_t nt[TSS_MIN_LIMIT + 1], save[TSS_LDT - TSS_EIP];
-	uint32_t eflags, cr3;
+	const struct tss_fmt *of, *nf;
+	uint8_t nt[TSS_MAX_READ] = { 0 }, save[0x40];	/* nt: a 16-bit TSS fills 2CH */
+	uint32_t eflags, cr3, i;
 	uint16_t sels[6], ldt;
-	int rc, i;
+	int rc;
 	bool nest = why == EMU_TASK_CALL || why == EMU_TASK_INT;
 
 	emu_desc_to_seg(raw, sel, &ntr);
-	if ((SEG_DESC_TYPE(ntr.access) & 0x8) == 0 || (SEG_DESC_TYPE(otr.access) & 0x8) == 0)
-		return emu_backend_error(cpu, ENOTSUP,
-		    "task switch with a 16-bit TSS (selector %#x) is not implemented", sel);
-	if (ntr.limit < TSS_MIN_LIMIT)
+	nf = tss_fmt_of(ntr.access);
+	of = tss_fmt_of(otr.access);
+	if (ntr.limit < nf->min_limit)
 		return emu_raise_err(cpu, IDT_TS, (sel & 0xfffc) | ext);
-	if (SEG_DESC_UNUSABLE(otr.access) || otr.limit < TSS_MIN_LIMIT)
+	if (SEG_DESC_UNUSABLE(otr.access) || otr.limit < of->min_limit)
 		return emu_raise_err(cpu, IDT_TS, (otr.sel & 0xfffc) | ext);
-	rc = emu_read_linear(cpu, ntr.base & 0xffffffffULL, nt, sizeof(nt), 0);
+	rc = emu_read_linear(cpu, ntr.base & 0xffffffffULL, nt, nf->min_limit + 1, 0);
 	if (rc != EMU_OK)
 		return rc;
-	eflags = get32(nt + TSS_EFLAGS);
+	/* A 16-bit TSS's FLAGS has no VM bit: upper EFLAGS are zero (7.6). */
+	eflags = getw(nt + nf->flags, nf->w);
 	if (eflags & RFL_VM)
 		return emu_backend_error(cpu, ENOTSUP,
 		    "task switch to virtual-8086 mode (TSS %#x) is not implemented", sel);
 
-	/* The old task's dynamic fields (7.2.1); IRET saves EFLAGS with NT clear. */
+	/*
+	 * The old task's dynamic fields, in the old TSS's format (7.2.1, 7.6;
+	 * a 16-bit TSS keeps the low words); IRET saves EFLAGS with NT clear.
+	 */
 	{
 		uint64_t fl = emu_rflags(cpu);
 
 		if (why == EMU_TASK_IRET)
 			fl &= ~RFL_NT;
-		put32(save, (uint32_t)ret_rip);
-		put32(save + 4, (uint32_t)fl);
+		putw(save, (uint32_t)ret_rip, of->w);
+		putw(save + (of->flags - of->ip), (uint32_t)fl, of->w);
 		for (i = 0; i < 8; i++)
-			put32(save + 8 + 4 * i, (uint32_t)cpu->st.gpr[i]);
-		for (i = 0; i < 6; i++)
-			put32(save + (TSS_ES - TSS_EIP) + 4 * i, cpu->st.seg[tss_segs[i]].sel);
+			putw(save + (of->gpr - of->ip) + of->w * i, (uint32_t)cpu->st.gpr[i], of->w);
+		for (i = 0; i < of->nsegs; i++)
+			putw(save + (of->segs - of->ip) + of->w * i,
+			    cpu->st.seg[tss_segs[i]].sel, of->w);
 	}
-	rc = emu_write_linear(cpu, (otr.base + TSS_EIP) & 0xffffffffULL, save, sizeof(save), 0);
+	rc = emu_write_linear(cpu, (otr.base + of->ip) & 0xffffffffULL, save,
+	    (int)(of->ldt - of->ip), 0);
 	if (rc != EMU_OK)
 		return rc;
 	if (why == EMU_TASK_JMP || why == EMU_TASK_IRET) {
@@ -188,8 +243,9 @@ emu_task_switch(struct emu_cpu *cpu, uint16_t sel, uint64_t raw, enum emu_task_r
 	ntr.access |= 0x2;
 	cpu->st.seg[SEG_TR] = ntr;
 	cpu->st.cr0 |= CR0_TS;
-	cr3 = get32(nt + TSS_CR3);
-	if (cpu->st.cr0 & CR0_PG) {
+	if (nf == &tss32 && (cpu->st.cr0 & CR0_PG)) {
+		/* A 16-bit TSS has no CR3: the address space stays (7.6). */
+		cr3 = get32(nt + TSS_CR3);
 		if (cpu->st.cr4 & CR4_PAE) {
 			rc = emu_load_pdptes(cpu, cr3);
 			if (rc != EMU_OK)
@@ -198,18 +254,25 @@ emu_task_switch(struct emu_cpu *cpu, uint16_t sel, uint64_t raw, enum emu_task_r
 		cpu->st.cr3 = cr3;
 		emu_tlb_flush(cpu, true);
 	}
+	/*
+	 * From a 16-bit TSS: IP and FLAGS zero-extended, and the upper words
+	 * of the general registers all ones, as the 386 does; the SDM leaves
+	 * those words unspecified (7.6), Bochs and QEMU set them so.
+	 */
 	for (i = 0; i < 8; i++)
-		cpu->st.gpr[i] = get32(nt + TSS_EAX + 4 * i);
+		cpu->st.gpr[i] = getw(nt + nf->gpr + nf->w * i, nf->w) |
+		    (nf->w == 2 ? 0xffff0000U : 0);
 	if (nest)
 		eflags |= RFL_NT;
 	emu_set_rflags(cpu, (eflags & ~RFL_VM) | 0x2);
-	cpu->st.rip = get32(nt + TSS_EIP);
+	cpu->st.rip = getw(nt + nf->ip, nf->w);
 	cpu->next_rip = cpu->st.rip;
 	/* Local breakpoint enables are cleared (SDM Vol. 3B 18.2.4). */
 	cpu->st.dr[7] &= ~0x55ULL;
-	ldt = (uint16_t)get32(nt + TSS_LDT);
+	ldt = (uint16_t)getw(nt + nf->ldt, nf->w);
+	/* FS and GS of a 16-bit task are null. */
 	for (i = 0; i < 6; i++) {
-		sels[i] = (uint16_t)get32(nt + TSS_ES + 4 * i);
+		sels[i] = i < nf->nsegs ? (uint16_t)getw(nt + nf->segs + nf->w * i, nf->w) : 0;
 		memset(&cpu->st.seg[tss_segs[i]], 0, sizeof(struct vm_seg));
 		cpu->st.seg[tss_segs[i]].sel = sels[i];
 		cpu->st.seg[tss_segs[i]].access = DESC_UNUSABLE;
@@ -253,12 +316,18 @@ emu_task_switch(struct emu_cpu *cpu, uint16_t sel, uint64_t raw, enum emu_task_r
 		return rc;
 	if (cpu->st.rip > cpu->st.seg[SEG_CS].limit)
 		return emu_raise_err(cpu, IDT_GP, ext);
-	/* An exception's error code goes on the new task's stack (6.12.2). */
+	/*
+	 * An exception's error code goes on the new task's stack (6.12.2), a
+	 * word or a doubleword as the new TSS is 16- or 32-bit (Bochs and
+	 * QEMU alike; the SDM does not say).
+	 */
 	if (has_err) {
-		rc = emu_push(cpu, err, SEG_DESC_DEF32(cpu->st.seg[SEG_CS].access) ? 4 : 2);
+		rc = emu_push(cpu, err, (int)nf->w);
 		if (rc != EMU_OK)
 			return rc;
 	}
+	if (nf == &tss32 && (nt[TSS_TRAP] & 1))
+		task_trap(cpu);
 	return EMU_OK;
 }
 
