@@ -105,7 +105,7 @@ diff-long: $(DIFF_BINS)
 # -rdynamic: the report names handlers with dladdr().
 $(O)/cpu-coverage: $(O)/obj/tests/diff/coverage.o $(DIFF_OBJS) $(LIBS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
-coverage: $(O)/cpu-coverage
+coverage: $(O)/cpu-coverage $(O)/tests/test_x87_diff $(O)/tests/test_sse_diff
 	@scripts/cpu-coverage $(O)
 
 # Tiny self-checking guests (tests/guest/*.S), assembled to flat binaries.

@@ -24,7 +24,8 @@
  * the vector, MXCSR and that nothing else changed.  RCPxS/RSQRTxS results
  * are compared within the SDM's bound (docs/cpu.md, "SSE").
  * SSE_ITERS overrides the cases per form, SSE_FORM runs the forms whose
- * name contains it.
+ * name contains it, DIFF_LIST_FORMS=file lists the cases that matched
+ * (native.h; for docs/cpu-coverage.md).
  */
 #include <errno.h>
 #include <math.h>
@@ -919,6 +920,8 @@ run_forms(int first, int last)
 			cases++;
 			faults += sig != 0;
 			why = compare(f, &c, sig, ngpr, nflags, nfx, &er);
+			if (why == NULL)
+				diff_list_case(c.bytes, c.len);
 			if (why != NULL && sig == SIGFPE)
 				badxm++;
 			if (why != NULL && bad++ == 0)

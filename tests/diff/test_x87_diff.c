@@ -19,7 +19,8 @@
  * images byte for byte), and for a faulting case the vector (SIGILL #UD,
  * SIGFPE #MF, SIGSEGV #GP) and that the emulator changed nothing.
  * DIFF_ITERS overrides the cases per form, DIFF_FORM=xx runs only forms
- * whose name contains xx.
+ * whose name contains xx, DIFF_LIST_FORMS=file lists the cases that matched
+ * (native.h; for docs/cpu-coverage.md).
  */
 #include <errno.h>
 #include <signal.h>
@@ -696,6 +697,8 @@ run_form(const struct xform *f, int n)
 		total++;
 		faults += sig != 0;
 		why = compare(&c, sig, ngpr, nflags, nfx, &er);
+		if (why == NULL)
+			diff_list_case(c.bytes, c.len);
 		if (why != NULL && bad++ < 2)
 			report(f, &c, i, why, sig, nfx, nflags, &er);
 	}

@@ -261,6 +261,177 @@ TEST(x87_fmul_fdiv_reference)
 	fx_fini(&f);
 }
 
+/*
+ * Unmasked numeric overflow and underflow with a register destination (SDM
+ * Vol. 1 4.9.1.4, 4.9.1.5, 8.5.4, 8.5.5): the result is rounded to the
+ * precision control as if the exponent range were unbounded, then its
+ * exponent is divided by 2^24576 (overflow) or multiplied by it (underflow)
+ * and stored; PE says the rounding was inexact and C1 that it went up; OE
+ * or UE with ES and B stay pending.  FMUL and FDIV against round_ref.
+ */
+TEST(x87_unmasked_overflow_underflow_bias)
+{
+	static const int pcbits[4] = { 24, 0, 53, 64 };
+	struct fx f;
+	int i, bad = 0, nover = 0, nunder = 0;
+
+	REQUIRE(init64(&f) == 0);
+	for (i = 0; i < 20000; i++) {
+		int pc = (int)(rng() % 3), rc = (int)(rng() & 3), p, e, ue;
+		bool div = rng() & 1, over = rng() & 1, inexact, up, neg;
+		struct f80 a, b, want, got;
+		unsigned __int128 s;
+		bool sticky = false;
+		uint16_t fsw, want_fsw;
+
+		pc = pc == 0 ? 0 : pc + 1;
+		p = pcbits[pc];
+		a.m = rng() | 1ULL << 63;
+		b.m = rng() | 1ULL << 63;
+		if (rng() & 1)
+			a.m &= ~0ULL << (rng() % 64);
+		/*
+		 * Unbiased result exponents 16500..24000 (overflow) or
+		 * -24000..-16500 (underflow): out of range by more than a
+		 * rounding carry, inside the 24576 adjustment.
+		 */
+		ue = 16500 + (int)(rng() % 7500);
+		if (!over)
+			ue = -ue;
+		if (div) {
+			a.se = (uint16_t)(0x3fff + ue / 2);
+			b.se = (uint16_t)(0x3fff - (ue - ue / 2));
+		} else {
+			a.se = (uint16_t)(0x3fff + ue / 2);
+			b.se = (uint16_t)(0x3fff + (ue - ue / 2));
+		}
+		a.se |= (uint16_t)(rng() & 0x8000);
+		b.se |= (uint16_t)(rng() & 0x8000);
+		neg = ((a.se ^ b.se) & 0x8000) != 0;
+		if (div) {
+			unsigned __int128 r = ((unsigned __int128)a.m << 64) % b.m;
+
+			s = ((unsigned __int128)a.m << 64) / b.m;
+			s = s << 8 | (r << 8) / b.m;
+			sticky = (r << 8) % b.m != 0;
+			e = (a.se & 0x7fff) - (b.se & 0x7fff) - 72;
+		} else {
+			s = (unsigned __int128)a.m * b.m;
+			e = (a.se & 0x7fff) + (b.se & 0x7fff) - 2 * 16383 - 126;
+		}
+		/* round_ref with the exponent adjusted first: the same rounding */
+		want = round_ref(s, sticky, over ? e - 24576 : e + 24576, p, rc, neg,
+		    &inexact, &up);
+		{
+			struct f80 ops[2] = { a, b };
+
+			/* OM and UM clear, the other exceptions masked */
+			load_stack(&f, (uint16_t)(0x0067 | pc << 8 | rc << 10), ops, 2);
+		}
+		if (div)
+			CHECK_EQ(FX_RUN(&f, 0xd8, 0xf1), EMU_OK);	/* fdiv st0, st1 */
+		else
+			CHECK_EQ(FX_RUN(&f, 0xd8, 0xc9), EMU_OK);	/* fmul st0, st1 */
+		got = st_get(&f, 0);
+		fsw = FSW(&f);
+		want_fsw = (uint16_t)(0x8080 | (over ? 0x08 : 0x10) | (inexact ? 0x20 : 0) |
+		    (up ? 0x200 : 0));
+		nover += over;
+		nunder += !over;
+		if ((got.m != want.m || got.se != want.se || (fsw & 0x82ff) != want_fsw) &&
+		    bad++ < 5)
+			fprintf(stderr, "  %s %s pc %d rc %d: %04x:%016llx %04x:%016llx -> "
+			    "%04x:%016llx fsw %04x, want %04x:%016llx fsw %04x\n",
+			    over ? "over" : "under", div ? "fdiv" : "fmul", p, rc, a.se,
+			    (unsigned long long)a.m, b.se, (unsigned long long)b.m, got.se,
+			    (unsigned long long)got.m, fsw, want.se,
+			    (unsigned long long)want.m, want_fsw);
+	}
+	CHECK_EQ(bad, 0);
+	CHECK(nover > 1000 && nunder > 1000);
+	/* the exception is pending: the next waiting instruction faults (CR0.NE) */
+	CHECK_EQ(FX_RUN(&f, 0x9b), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_MF);
+	fx_fini(&f);
+}
+
+/*
+ * The same with a memory destination (SDM Vol. 1 8.5.4, 8.5.5): FST/FSTP
+ * m32/m64 of a value out of the format's range, OE or UE unmasked: memory
+ * and the stack are unchanged (FSTP does not pop), OE or UE, ES and B set,
+ * and PE clear even when the value is not exact in the destination format
+ * (no rounded result was delivered; measured on Intel, the SDM leaves it
+ * unsaid).  The host's own FSW for the same image is checked too.
+ */
+TEST(x87_unmasked_overflow_underflow_store)
+{
+	static const struct {
+		uint8_t		op[2];		/* FST/FSTP [rbx] */
+		uint16_t	se;
+		uint64_t	m;
+		uint16_t	flag;		/* OE or UE */
+	} v[] = {
+		{ { 0xd9, 0x13 }, 0x4000 + 200, 0xc90fdaa22168c235ULL, 0x08 },	/* fst m32: 2^201 */
+		{ { 0xd9, 0x1b }, 0x4000 + 200, 1ULL << 63, 0x08 },		/* fstp m32, exact */
+		{ { 0xdd, 0x13 }, 0x4000 + 2000, 0xc90fdaa22168c235ULL, 0x08 },	/* fst m64 */
+		{ { 0xdd, 0x1b }, 0x3fff - 200, 0xc90fdaa22168c235ULL, 0x10 },	/* fstp m64: 2^-200 ok */
+		{ { 0xd9, 0x1b }, 0x3fff - 200, 0xc90fdaa22168c235ULL, 0x10 },	/* fstp m32: tiny */
+		{ { 0xdd, 0x13 }, 0x3fff - 2000, 1ULL << 63, 0x10 },		/* fst m64: tiny, exact */
+	};
+	struct fx f;
+	size_t i;
+
+	REQUIRE(init64(&f) == 0);
+	f.cpu->st.gpr[GPR_RBX] = FX_DATA;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct f80 x = { v[i].m, v[i].se };
+		uint8_t img[512] __attribute__((aligned(16))), host[512] __attribute__((aligned(16)));
+		uint64_t nat = 0x5a5a5a5a5a5a5a5aULL;
+		uint16_t nfsw, efsw;
+		bool fits = v[i].se == 0x3fff - 200 && v[i].op[0] == 0xdd;
+
+		load_stack(&f, 0x0067, &x, 1);
+		memset(f.ram + FX_DATA, 0x5a, 8);
+		CHECK_EQ(fx_run(&f, v[i].op, 2), EMU_OK);
+		efsw = FSW(&f);
+		/* natively: the same image, the same instruction on [rdi] */
+		load_stack(&f, 0x0067, &x, 1);
+		memcpy(img, f.cpu->st.fxsave, 160);
+		memset(img + 160, 0, 352);
+		memcpy(img + 24, "\x80\x1f\0\0", 4);
+		if (v[i].op[0] == 0xd9 && v[i].op[1] == 0x13)
+			__asm__ volatile("fxsave64 %0\n\tfxrstor64 %1\n\tfsts (%2)\n\t"
+			    "fxsave64 %1\n\tfxrstor64 %0" : "=m" (host), "+m" (img)
+			    : "r" (&nat) : "memory");
+		else if (v[i].op[0] == 0xd9)
+			__asm__ volatile("fxsave64 %0\n\tfxrstor64 %1\n\tfstps (%2)\n\t"
+			    "fxsave64 %1\n\tfxrstor64 %0" : "=m" (host), "+m" (img)
+			    : "r" (&nat) : "memory");
+		else if (v[i].op[1] == 0x13)
+			__asm__ volatile("fxsave64 %0\n\tfxrstor64 %1\n\tfstl (%2)\n\t"
+			    "fxsave64 %1\n\tfxrstor64 %0" : "=m" (host), "+m" (img)
+			    : "r" (&nat) : "memory");
+		else
+			__asm__ volatile("fxsave64 %0\n\tfxrstor64 %1\n\tfstpl (%2)\n\t"
+			    "fxsave64 %1\n\tfxrstor64 %0" : "=m" (host), "+m" (img)
+			    : "r" (&nat) : "memory");
+		nfsw = (uint16_t)(img[2] | img[3] << 8);
+		CHECK_EQ(efsw, nfsw);
+		if (fits) {
+			CHECK_EQ(efsw & 0x80, 0);
+			CHECK(fx_get64(&f, FX_DATA) != 0x5a5a5a5a5a5a5a5aULL);
+			continue;
+		}
+		CHECK_EQ(efsw & 0x80ff, 0x8080 | v[i].flag);	/* PE clear */
+		CHECK_EQ(fx_get64(&f, FX_DATA), 0x5a5a5a5a5a5a5a5aULL);	/* not written */
+		CHECK_EQ(nat, 0x5a5a5a5a5a5a5a5aULL);
+		CHECK_EQ(TOP(&f), 7);				/* no pop */
+		CHECK_EQ(st_get(&f, 0).se, v[i].se);
+		CHECK_EQ(f.cpu->st.fxsave[4], 0x80);
+	}
+	fx_fini(&f);
+}
+
 /* Stack faults (SDM Vol. 1 8.5.1.1): masked, the QNaN indefinite. */
 TEST(x87_stack_overflow_underflow)
 {
