@@ -689,6 +689,7 @@ emu_run_case(const struct sse_case *c, struct emu_result *r)
 	}
 	ecpu->next_rip = rip + in.len;
 	r->rc = in.fn(ecpu, &in);
+	emu_x87_flush(ecpu);	/* as emu.c after an instruction */
 	r->exc = ecpu->exc_vector;
 	memcpy(r->gpr, ecpu->st.gpr, 16 * 8);
 	r->flags = emu_rflags(ecpu);

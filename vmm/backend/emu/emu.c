@@ -581,6 +581,7 @@ tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
 		cpu->st.rip = cpu->next_rip;
 	}
 out:
+	emu_x87_flush(cpu);	/* x87.c's session ends with the block (cpu.h) */
 	cpu->stats.insns_retired += (uint64_t)(in - tb->insns);
 	return rc;
 }
@@ -640,6 +641,7 @@ step_one(struct emu_cpu *cpu)
 	if (rc == EMU_OK) {
 		cpu->next_rip = (cpu->st.rip + in->len) & emu_ip_mask(cpu);
 		rc = in->fn(cpu, in);
+		emu_x87_flush(cpu);	/* as at the end of a block */
 	}
 	if (rc != EMU_OK)
 		return insn_done(cpu, rc, shadow);

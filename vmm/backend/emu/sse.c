@@ -1295,6 +1295,9 @@ mm_write(struct emu_cpu *cpu, int i, uint64_t v)
 static int
 sse_check(struct emu_cpu *cpu, bool sse, bool mmx)
 {
+	/* MMX state is x87 state: out of x87.c's session first (cpu.h) */
+	if (mmx)
+		emu_x87_flush(cpu);
 	if (cpu->st.cr0 & CR0_EM)
 		return emu_raise(cpu, IDT_UD);
 	if (sse && !(cpu->st.cr4 & CR4_OSFXSR))
