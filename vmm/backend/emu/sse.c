@@ -1385,6 +1385,169 @@ mem_linear(const struct emu_cpu *cpu, const struct emu_insn *in, uint64_t ea)
 }
 
 /*
+ * PE of an unmasked overflow or underflow (SDM Vol. 1 4.9.1.4, 4.9.1.5,
+ * 11.5.2.4, 11.5.2.5; measured on Intel): set when a lane's result,
+ * rounded to the destination's precision with an unbounded exponent, is
+ * inexact, whatever MXCSR.PM says.  The masked run cannot tell (it rounds
+ * to infinity, the largest finite value or a denormal), so each lane's
+ * operation runs again on the host's x87 unit: its 15-bit exponent holds
+ * every single or double sum, difference, product and quotient, and
+ * precision control rounds the significand to 24 or 53 bits under the
+ * guest's rounding control (8.1.5.2), so its PE is the answer.  The
+ * caller has closed x87.c's session; the host's FCW comes back, its
+ * flags are cleared, its stack left empty.
+ */
+enum { PE_ADD, PE_SUB, PE_MUL, PE_DIV, PE_CVT };
+
+static bool
+x87_round_inexact(double a, double b, int op, bool dbl, unsigned rc)
+{
+	static const double one = 1.0;
+	uint16_t cw = (uint16_t)(0x007f | (dbl ? 0x0200 : 0) | (rc & 3) << 10), old, sw;
+
+	if (op == PE_CVT)
+		b = one;
+	__asm__ volatile("fnstcw %[old]\n\t"
+	    "fldcw %[cw]\n\t"
+	    "fnclex\n\t"
+	    "fldl %[a]\n\t"
+	    "cmpl $0, %[op]\n\t"
+	    "jne 1f\n\t"
+	    "faddl %[b]\n\t"
+	    "jmp 5f\n"
+	    "1:\tcmpl $1, %[op]\n\t"
+	    "jne 2f\n\t"
+	    "fsubl %[b]\n\t"
+	    "jmp 5f\n"
+	    "2:\tcmpl $3, %[op]\n\t"
+	    "je 3f\n\t"
+	    "fmull %[b]\n\t"		/* PE_MUL, and PE_CVT as x * 1.0 */
+	    "jmp 5f\n"
+	    "3:\tfdivl %[b]\n"
+	    "5:\tfnstsw %[sw]\n\t"
+	    "fstp %%st(0)\n\t"
+	    "fnclex\n\t"
+	    "fldcw %[old]"
+	    : [old] "=&m" (old), [sw] "=m" (sw)
+	    : [cw] "m" (cw), [a] "m" (a), [b] "m" (b), [op] "r" (op)
+	    : "cc");
+	return (sw & 0x20) != 0;
+}
+
+/* A lane as double (exact), with DAZ applied: denormals read as zeros. */
+static double
+lane_val(uint64_t bits, bool dbl, bool daz)
+{
+	double d;
+	float f;
+	uint32_t b32 = (uint32_t)bits;
+
+	if (dbl) {
+		if (daz && ((bits >> 52) & 0x7ff) == 0)
+			bits &= 1ULL << 63;
+		memcpy(&d, &bits, 8);
+		return d;
+	}
+	if (daz && ((b32 >> 23) & 0xff) == 0)
+		b32 &= 0x80000000u;
+	memcpy(&f, &b32, 4);
+	return f;
+}
+
+/*
+ * PE for @fn's unmasked OE/UE on the original operands @a under the
+ * guest's @mxcsr: 1 or 0, or -1 for an operation not listed (DPPS, DPPD:
+ * docs/cpu.md).  Lane by lane: the lane's own masked run (its scalar
+ * form) says whether it overflowed, is tiny (with FTZ, as sse_fp) or is
+ * inexact; a lane whose overflow or underflow is unmasked counts the
+ * inexactness with an unbounded exponent, the others their own PE.
+ */
+static int
+unbounded_pe(sse_fn *fn, const struct sse_args *a, uint32_t mxcsr)
+{
+	static const struct {
+		sse_fn	*fn, *scalar;
+		uint8_t	op, lanes, dbl, kind;	/* kind 0 lanewise, 1 ADDSUB, 2 HADD/HSUB */
+	} tab[] = {
+		{ addps, addss, PE_ADD, 4, 0, 0 }, { addpd, addsd, PE_ADD, 2, 1, 0 },
+		{ addss, addss, PE_ADD, 1, 0, 0 }, { addsd, addsd, PE_ADD, 1, 1, 0 },
+		{ subps, subss, PE_SUB, 4, 0, 0 }, { subpd, subsd, PE_SUB, 2, 1, 0 },
+		{ subss, subss, PE_SUB, 1, 0, 0 }, { subsd, subsd, PE_SUB, 1, 1, 0 },
+		{ mulps, mulss, PE_MUL, 4, 0, 0 }, { mulpd, mulsd, PE_MUL, 2, 1, 0 },
+		{ mulss, mulss, PE_MUL, 1, 0, 0 }, { mulsd, mulsd, PE_MUL, 1, 1, 0 },
+		{ divps, divss, PE_DIV, 4, 0, 0 }, { divpd, divsd, PE_DIV, 2, 1, 0 },
+		{ divss, divss, PE_DIV, 1, 0, 0 }, { divsd, divsd, PE_DIV, 1, 1, 0 },
+		{ cvtpd2ps, cvtsd2ss, PE_CVT, 2, 0, 0 }, { cvtsd2ss, cvtsd2ss, PE_CVT, 1, 0, 0 },
+		{ addsubps, addss, PE_ADD, 4, 0, 1 }, { addsubpd, addsd, PE_ADD, 2, 1, 1 },
+		{ haddps, addss, PE_ADD, 4, 0, 2 }, { haddpd, addsd, PE_ADD, 2, 1, 2 },
+		{ hsubps, subss, PE_SUB, 4, 0, 2 }, { hsubpd, subsd, PE_SUB, 2, 1, 2 },
+	};
+	const uint32_t run = (mxcsr & ~MX_FLAGS) | MX_MASKS;
+	const uint32_t unm = ~(mxcsr >> 7) & (MX_OE | MX_UE);
+	bool daz = (mxcsr & MX_DAZ) != 0;
+	size_t t, n = sizeof(tab) / sizeof(tab[0]);
+	int i;
+
+	for (t = 0; t < n && tab[t].fn != fn; t++)
+		;
+	if (t == n)
+		return -1;
+	for (i = 0; i < tab[t].lanes; i++) {
+		bool dbl = tab[t].dbl;
+		int op = tab[t].op, half = tab[t].lanes / 2;
+		sse_fn *sfn = tab[t].scalar;
+		struct sse_args sc, tiny;
+		uint64_t x, y;
+		uint32_t fl;
+
+		if (op == PE_CVT) {
+			x = a->s.q[i];		/* the source's doubles into singles */
+			y = 0;
+		} else if (tab[t].kind == 2) {
+			/* HADD/HSUB: the destination's pairs, then the source's */
+			const union v128 *v = i < half ? &a->d : &a->s;
+			int j = 2 * (i % half);
+
+			x = dbl ? v->q[j] : v->d[j];
+			y = dbl ? v->q[j + 1] : v->d[j + 1];
+		} else {
+			x = dbl ? a->d.q[i] : a->d.d[i];
+			y = dbl ? a->s.q[i] : a->s.d[i];
+			if (tab[t].kind == 1 && !(i & 1)) {
+				op = PE_SUB;		/* ADDSUB: even lanes subtract */
+				sfn = dbl ? subsd : subss;
+			}
+		}
+		memset(&sc, 0, sizeof(sc));
+		sc.width = 16;
+		if (op == PE_CVT) {
+			sc.s.q[0] = x;
+		} else if (dbl) {
+			sc.d.q[0] = x;
+			sc.s.q[0] = y;
+		} else {
+			sc.d.d[0] = (uint32_t)x;
+			sc.s.d[0] = (uint32_t)y;
+		}
+		tiny = sc;
+		sc.mxcsr = run;
+		sfn(&sc);
+		fl = sc.mxcsr & MX_FLAGS;
+		tiny.mxcsr = run | MX_FTZ;
+		sfn(&tiny);
+		if (((fl & MX_OE) && (unm & MX_OE)) || ((tiny.mxcsr & MX_UE) && (unm & MX_UE))) {
+			if (op == PE_CVT ? x87_round_inexact(lane_val(x, true, daz), 1.0, op, false,
+			    (mxcsr >> 13) & 3) : x87_round_inexact(lane_val(x, dbl, daz),
+			    lane_val(y, dbl, daz), op, dbl, (mxcsr >> 13) & 3))
+				return 1;
+		} else if (fl & MX_PE) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Run a D_FP operation: on the host with the guest's RC/DAZ/FTZ and every
  * exception masked; the flags it raised are the guest's.  An unmasked one
  * (SDM Vol. 1 11.5.1-11.5.2): the flags are set (only the pre-computation
@@ -1392,13 +1555,15 @@ mem_linear(const struct emu_cpu *cpu, const struct emu_insn *in, uint64_t ea)
  * nothing else changes, and #XM is raised, or #UD when CR4.OSXMMEXCPT is
  * clear (Vol. 3A 6.15, interrupt 19).  An unmasked underflow is raised for
  * a tiny result even when exact (11.5.2.5): a second run with FTZ set
- * finds it.  Returns EMU_OK with the result in a->d.
+ * finds it.  PE with an unmasked OE or UE: unbounded_pe().  Returns EMU_OK
+ * with the result in a->d.
  */
 static int
 sse_fp(struct emu_cpu *cpu, const struct sse_desc *dsc, struct sse_args *a)
 {
 	uint32_t guest = mxcsr_get(cpu) & MX_VALID, run, flags, unm;
-	struct sse_args b;
+	struct sse_args b, orig = *a;
+	int pe;
 
 	run = (guest & ~MX_FLAGS) | MX_MASKS;
 	b = *a;
@@ -1418,12 +1583,16 @@ sse_fp(struct emu_cpu *cpu, const struct sse_desc *dsc, struct sse_args *a)
 		mxcsr_set(cpu, guest | flags);
 		return EMU_OK;
 	}
-	if (unm & (MX_IE | MX_DE | MX_ZE))
+	if (unm & (MX_IE | MX_DE | MX_ZE)) {
 		flags &= MX_IE | MX_DE | MX_ZE;
-	else if (unm & MX_OE)
-		flags &= ~MX_PE;
-	else if ((unm & MX_UE) && (guest & (MX_PE << 7)))
-		flags &= ~MX_PE;
+	} else if (unm & (MX_OE | MX_UE)) {
+		emu_x87_flush(cpu);		/* the x87 unit is needed: x87.c's session ends */
+		pe = unbounded_pe(dsc->fn, &orig, guest);
+		if (pe >= 0)
+			flags = (flags & ~MX_PE) | (pe ? MX_PE : 0);
+		else if ((unm & MX_OE) || (guest & (MX_PE << 7)))
+			flags &= ~MX_PE;	/* DPPS, DPPD: the approximation */
+	}
 	mxcsr_set(cpu, guest | flags);
 	return emu_raise(cpu, (cpu->st.cr4 & CR4_OSXMMEXCPT) ? IDT_XF : IDT_UD);
 }
