@@ -727,8 +727,9 @@ TEST(x87_sequence)
  * instruction (as fx_run does) and once in one session closed at the end
  * (as a block does), from the same random state and memory: the same
  * handler results, x87/SSE state (FIP, FDP, FOP included), memory, RAX and
- * flags.  Sequences run past the ring (EMU_X87_RING), through unmasked
- * exceptions (#MF), stores, MMX and FXSAVE (which close the session).
+ * flags.  Sequences of up to 100 run past the ring (EMU_X87_RING),
+ * through unmasked exceptions (#MF), stores, MMX and FXSAVE (which close
+ * the session).
  */
 TEST(x87_session_matches_single_steps)
 {
@@ -761,12 +762,19 @@ TEST(x87_session_matches_single_steps)
 	REQUIRE(init64(&a) == 0);
 	REQUIRE(init64(&b) == 0);
 	a.cpu->st.gpr[GPR_RBX] = b.cpu->st.gpr[GPR_RBX] = FX_DATA;
-	for (iter = 0; iter < 3000; iter++) {
+	for (iter = 0; iter < 2000; iter++) {
 		struct f80 v[8];
-		int n = (int)(rng() % 9), len = 1 + (int)(rng() % 40), rca[40], rcb[40];
-		uint8_t seq[40];
+		int n = (int)(rng() % 9), len = 1 + (int)(rng() % 100), rca[100], rcb[100];
+		uint8_t seq[100];
 		uint16_t fcw = (uint16_t)(0x0040 | (rng() & 0x0f00) |
 		    (rng() % 4 ? 0x3f : rng() & 0x3f));
+		/* every tenth: 100 register forms, all masked: one session past the ring */
+		bool longrun = iter % 10 == 0;
+
+		if (longrun) {
+			len = 100;
+			fcw |= 0x3f;
+		}
 
 		for (k = 0; k < n; k++) {
 			v[k].m = rng();
@@ -785,7 +793,7 @@ TEST(x87_session_matches_single_steps)
 		memcpy(mem0 + 0x30, &fcw, 2);		/* fldcw finds a sane FCW */
 		memcpy(fx0, a.cpu->st.fxsave, 512);
 		for (k = 0; k < len; k++)
-			seq[k] = (uint8_t)(rng() % (uint64_t)npool);
+			seq[k] = (uint8_t)(rng() % (uint64_t)(longrun ? 11 : npool));
 		memcpy(b.cpu->st.fxsave, fx0, 512);
 		memcpy(a.ram + FX_DATA, mem0, sizeof(mem0));
 		memcpy(b.ram + FX_DATA, mem0, sizeof(mem0));

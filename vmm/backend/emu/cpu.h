@@ -214,9 +214,9 @@ struct emu_io_log {
  * address and opcode in the ring, so that the FIP, FDP and FOP the host
  * unit holds (a stub's address, a ring buffer's) map back to the guest's.
  * emu_x87_flush() writes the state back to st.fxsave and restores the
- * host's: emu.c calls it when a block or a stepped instruction ends.
+ * host's: emu.c calls it when run() returns.
  */
-#define EMU_X87_RING	16
+#define EMU_X87_RING	64
 struct emu_x87_live {
 	uint8_t		host[512] __attribute__((aligned(16)));
 	uint8_t		img[512] __attribute__((aligned(16)));
@@ -286,8 +286,11 @@ void	emu_x87_writeback(struct emu_cpu *cpu);
 /*
  * Put the guest's x87 state back into st.fxsave and the host's into the
  * host unit, if an x87 session is open (x87.c).  Called before anything
- * outside x87.c/sse.c reads or writes st.fxsave, or host code may use the
- * x87 unit: emu.c after each block and stepped instruction.
+ * outside x87.c/sse.c reads or writes st.fxsave, or host code that may
+ * use the x87 unit runs: emu.c when run() returns to libvmm.  In between,
+ * run() itself (blocks, the run loop, exception delivery, the interrupt
+ * source's callbacks) touches neither st.fxsave's x87 part nor the x87
+ * unit (no long double).
  */
 static inline void
 emu_x87_flush(struct emu_cpu *cpu)
