@@ -88,6 +88,8 @@ enum {
 	O_XMFLAGS = 0x800,	/* MXCSR flags on #XM not compared (docs/cpu.md, "SSE") */
 	O_STR = 0x1000,		/* PCMPxSTRx: strings with NULs, lengths in RAX/RDX */
 	O_OPSZ = 0x2000,	/* a 66 operand-size prefix before the mandatory one */
+	O_HAES = 0x4000,	/* the host needs AES-NI */
+	O_HCLMUL = 0x8000,	/* the host needs PCLMULQDQ */
 };
 
 struct sse_form {
@@ -252,6 +254,11 @@ static const struct sse_form forms[] = {
 	F("pcmpestri", 3, 0x66, 0x61, "xx", 16, O_H42 | O_IMM | O_STR | O_W),
 	F("pcmpistrm", 3, 0x66, 0x62, "xx", 16, O_H42 | O_IMM | O_STR | O_W),
 	F("pcmpistri", 3, 0x66, 0x63, "xx", 16, O_H42 | O_IMM | O_STR | O_W),
+	F("aesimc", 2, 0x66, 0xdb, "xx", 16, O_HAES), F("aesenc", 2, 0x66, 0xdc, "xx", 16, O_HAES),
+	F("aesenclast", 2, 0x66, 0xdd, "xx", 16, O_HAES), F("aesdec", 2, 0x66, 0xde, "xx", 16, O_HAES),
+	F("aesdeclast", 2, 0x66, 0xdf, "xx", 16, O_HAES),
+	F("aeskeygenassist", 3, 0x66, 0xdf, "xx", 16, O_HAES | O_IMM),
+	F("pclmulqdq", 3, 0x66, 0x44, "xx", 16, O_HCLMUL | O_IMM),
 	F("crc32 r,r/m8", 2, 0xf2, 0xf0, "gg", 1, O_H42 | O_W),
 	F("crc32 r,r/m8 (66)", 2, 0xf2, 0xf0, "gg", 1, O_H42 | O_OPSZ),
 	F("crc32 r32,r/m16", 2, 0xf2, 0xf1, "gg", 2, O_H42 | O_OPSZ),
@@ -850,6 +857,10 @@ host_ok(const struct sse_form *f)
 	if ((f->opt & O_H41) && !(c & (1u << 19)))
 		return false;
 	if ((f->opt & O_H42) && !(c & (1u << 20)))
+		return false;
+	if ((f->opt & O_HAES) && !(c & (1u << 25)))
+		return false;
+	if ((f->opt & O_HCLMUL) && !(c & (1u << 1)))
 		return false;
 	return true;
 }
