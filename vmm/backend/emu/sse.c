@@ -1543,7 +1543,7 @@ gsize_of(const struct emu_insn *in)
 	return (in->rex & 0x8) ? 8 : 4;
 }
 
-static void
+static inline __attribute__((always_inline)) void
 reg_read(struct emu_cpu *cpu, const struct emu_insn *in, int kind, int r, union v128 *v)
 {
 	v->q[0] = v->q[1] = 0;
@@ -1565,7 +1565,7 @@ reg_read(struct emu_cpu *cpu, const struct emu_insn *in, int kind, int r, union 
 	}
 }
 
-static void
+static inline __attribute__((always_inline)) void
 reg_write(struct emu_cpu *cpu, const struct emu_insn *in, int kind, int r, const union v128 *v)
 {
 	switch (kind) {
@@ -1839,7 +1839,8 @@ sse_exec(struct emu_cpu *cpu, const struct emu_insn *in, const struct sse_desc *
 	int msize = dsc->msize, rc;
 	bool store = dsc->fl & D_ST, touches_mm;
 	struct sse_args a;
-	uint64_t ea = 0;
+	uint64_t ea = 0, gpa;
+	uint8_t *hp;
 
 	touches_mm = mmx || rk == KM || (mk == KM && !in->has_mem);
 	rc = sse_check(cpu, !mmx, touches_mm);
@@ -1872,9 +1873,15 @@ sse_exec(struct emu_cpu *cpu, const struct emu_insn *in, const struct sse_desc *
 			a.d.q[0] = a.d.q[1] = 0;
 		} else {
 			a.s.q[0] = a.s.q[1] = 0;
-			rc = emu_read(cpu, in->seg, ea, &a.s, msize);
-			if (rc != EMU_OK)
-				return rc;
+			/* RAM in the DTLB (cpu.h emu_mem_fast), else the general path */
+			hp = emu_mem_fast(cpu, in->seg, ea, msize, 0, &gpa);
+			if (hp != NULL) {
+				memcpy(&a.s, hp, (size_t)msize);
+			} else {
+				rc = emu_read(cpu, in->seg, ea, &a.s, msize);
+				if (rc != EMU_OK)
+					return rc;
+			}
 		}
 	} else {
 		reg_read(cpu, in, mk, in->rm, store ? &a.d : &a.s);
@@ -1893,9 +1900,15 @@ sse_exec(struct emu_cpu *cpu, const struct emu_insn *in, const struct sse_desc *
 		if (rc != EMU_OK)
 			return rc;
 	} else if (store && in->has_mem) {
-		rc = emu_write(cpu, in->seg, ea, &a.d, msize);
-		if (rc != EMU_OK)
-			return rc;
+		hp = emu_mem_fast(cpu, in->seg, ea, msize, 1, &gpa);
+		if (hp != NULL) {
+			memcpy(hp, &a.d, (size_t)msize);
+			emu_code_written(cpu, gpa, (uint64_t)msize);
+		} else {
+			rc = emu_write(cpu, in->seg, ea, &a.d, msize);
+			if (rc != EMU_OK)
+				return rc;
+		}
 	}
 	if (touches_mm)
 		mmx_enter(cpu);
