@@ -90,6 +90,8 @@ enum {
 	O_OPSZ = 0x2000,	/* a 66 operand-size prefix before the mandatory one */
 	O_HAES = 0x4000,	/* the host needs AES-NI */
 	O_HCLMUL = 0x8000,	/* the host needs PCLMULQDQ */
+	O_NOMODRM = 0x10000,	/* no ModRM byte (EMMS) */
+	O_MXV = 0x20000,	/* LDMXCSR: the m32 is an MXCSR value, valid 3 times in 4 */
 };
 
 struct sse_form {
@@ -100,7 +102,7 @@ struct sse_form {
 	int8_t		ext;		/* ModRM.reg of group forms, else -1 */
 	char		reg, rm;	/* 'x' XMM, 'm' MMX, 'g' GPR, 'n' none (group) */
 	uint8_t		msize;		/* bytes of the memory operand (O_W: 4 or 8) */
-	uint16_t	opt;
+	uint32_t	opt;
 };
 
 #define F(n, map, p, op, k, sz, o) { n, map, p, op, -1, k[0], k[1], sz, o }
@@ -254,6 +256,9 @@ static const struct sse_form forms[] = {
 	F("pcmpestri", 3, 0x66, 0x61, "xx", 16, O_H42 | O_IMM | O_STR | O_W),
 	F("pcmpistrm", 3, 0x66, 0x62, "xx", 16, O_H42 | O_IMM | O_STR | O_W),
 	F("pcmpistri", 3, 0x66, 0x63, "xx", 16, O_H42 | O_IMM | O_STR | O_W),
+	F("emms", 1, 0, 0x77, "nn", 0, O_NOMODRM),
+	{ "ldmxcsr", 1, 0, 0xae, 2, 'n', 'n', 4, O_MEMONLY | O_MXV },
+	{ "stmxcsr", 1, 0, 0xae, 3, 'n', 'n', 4, O_MEMONLY },
 	F("aesimc", 2, 0x66, 0xdb, "xx", 16, O_HAES), F("aesenc", 2, 0x66, 0xdc, "xx", 16, O_HAES),
 	F("aesenclast", 2, 0x66, 0xdd, "xx", 16, O_HAES), F("aesdec", 2, 0x66, 0xde, "xx", 16, O_HAES),
 	F("aesdeclast", 2, 0x66, 0xdf, "xx", 16, O_HAES),
@@ -479,7 +484,8 @@ again:
 		w = (int)rnd(2);
 	if (w && f->msize == 4)
 		msize = 8;
-	mem = (f->opt & O_MEMONLY) || (!(f->opt & O_REGONLY) && rnd(2));
+	mem = !(f->opt & O_NOMODRM) &&
+	    ((f->opt & O_MEMONLY) || (!(f->opt & O_REGONLY) && rnd(2)));
 	reg = (int)rnd(16);
 	rm = (int)rnd(16);
 	if (f->reg == 'm' && rnd(2))
@@ -545,6 +551,11 @@ again:
 				gen_str(v);
 			else
 				gen_vec(v, flav);
+			if ((f->opt & O_MXV) && rnd(4)) {
+				uint32_t mx = gen_mxcsr();
+
+				memcpy(v, &mx, 4);
+			}
 			memcpy(init_img + (target - DIFF_DATA), v, 16);
 		}
 	} else if (f->rm != 'n' && (rm & 8)) {
@@ -564,7 +575,7 @@ again:
 	else if (f->map == 3)
 		b[n++] = 0x3a;
 	b[n++] = f->op;
-	{
+	if (!(f->opt & O_NOMODRM)) {
 		int regf = f->ext >= 0 ? f->ext : (reg & 7);
 
 		if (!mem) {

@@ -1942,7 +1942,11 @@ op_mmx(struct emu_cpu *cpu, const struct emu_insn *in)
 	return sse_exec(cpu, in, &sse_desc[in->sub], true);
 }
 
-/* EMMS: every x87 tag empty (SDM Vol. 2A EMMS). */
+/*
+ * EMMS: every x87 tag empty (SDM Vol. 2A EMMS) and, as for every MMX
+ * instruction, TOP = 0 (Vol. 1 9.5.1, table 9-3; measured: the registers
+ * keep their physical places).
+ */
 int
 op_emms(struct emu_cpu *cpu, const struct emu_insn *in)
 {
@@ -1951,6 +1955,7 @@ op_emms(struct emu_cpu *cpu, const struct emu_insn *in)
 	(void)in;
 	if (rc != EMU_OK)
 		return rc;
+	mmx_enter(cpu);
 	cpu->st.fxsave[FX_FTW] = 0;
 	return EMU_OK;
 }
