@@ -88,6 +88,8 @@ $(O)/simple-loader: $(O)/obj/examples/loader/simple-loader.o $(LIBS)
 $(O)/tests/test_decode: LDLIBS += -lcapstone
 # The decoder oracle compares whole decodes with Zydis (docs/decoder-oracle.md).
 $(O)/tests/test_decode_oracle: LDLIBS += -lZydis
+# The x87 test's reference for the transcendentals is binary128 (libquadmath, GCC's).
+$(O)/tests/test_x87: LDLIBS += -lquadmath
 TESTLIB_OBJS := $(patsubst %.c,$(O)/obj/%.o,$(wildcard tests/lib/*.c))
 $(O)/tests/%: $(O)/obj/tests/unit/%.o $(TESTLIB_OBJS) $(O)/libbhyve.a $(O)/libload.a $(LIBS)
 	@mkdir -p $(dir $@)
@@ -105,7 +107,7 @@ diff-long: $(DIFF_BINS)
 # -rdynamic: the report names handlers with dladdr().
 $(O)/cpu-coverage: $(O)/obj/tests/diff/coverage.o $(DIFF_OBJS) $(LIBS)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
-coverage: $(O)/cpu-coverage
+coverage: $(O)/cpu-coverage $(O)/tests/test_x87_diff $(O)/tests/test_sse_diff
 	@scripts/cpu-coverage $(O)
 
 # Tiny self-checking guests (tests/guest/*.S), assembled to flat binaries.

@@ -57,6 +57,7 @@
 #define CPUID1_HTT		(1u << 28)	/* EBX[23:16] counts logical processors */
 /* CPUID.1:ECX */
 #define CPUID1_SSE3		(1u << 0)
+#define CPUID1_PCLMULQDQ	(1u << 1)	/* sse.c, in C */
 #define CPUID1_SSSE3		(1u << 9)
 #define CPUID1_CX16		(1u << 13)
 #define CPUID1_SSE41		(1u << 19)
@@ -64,6 +65,7 @@
 #define CPUID1_X2APIC		(1u << 21)
 #define CPUID1_MOVBE		(1u << 22)
 #define CPUID1_POPCNT		(1u << 23)
+#define CPUID1_AES		(1u << 25)	/* AES-NI: sse.c, in C */
 #define CPUID1_XSAVE		(1u << 26)	/* XSAVE/XRSTOR/XSETBV/XGETBV, x87 and SSE (x87.c) */
 #define CPUID1_OSXSAVE		(1u << 27)	/* CR4.OSXSAVE: set by the CPU at CPUID time */
 #define CPUID1_TSC_DEADLINE	(1u << 24)
@@ -291,9 +293,11 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		/*
 		 * SSE3, SSSE3 and SSE4.1 floating point run on the host's own
 		 * unit (sse.c): offered only when the host has them.  SSE4.2
-		 * (PCMPxSTRx, CRC32, PCMPGTQ) is integer code in C: always.
+		 * (PCMPxSTRx, CRC32, PCMPGTQ), AES-NI and PCLMULQDQ are integer
+		 * code in C: always.
 		 */
-		regs[2] = CPUID1_CX16 | CPUID1_SSE42 | CPUID1_MOVBE | CPUID1_POPCNT |
+		regs[2] = CPUID1_CX16 | CPUID1_SSE42 | CPUID1_AES | CPUID1_PCLMULQDQ |
+		    CPUID1_MOVBE | CPUID1_POPCNT |
 		    CPUID1_XSAVE | CPUID1_RDRAND | CPUID1_HYPERVISOR |
 		    (host_leaf1_ecx() & (CPUID1_SSE3 | CPUID1_SSSE3 | CPUID1_SSE41));
 		regs[2] |= CPUID1_TSC_DEADLINE;

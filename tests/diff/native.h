@@ -61,4 +61,12 @@ void	*diff_map_fixed(uint64_t addr, size_t size, bool exec);
 void	diff_catch_faults(uint64_t code, uint64_t size, uint64_t landing,
 	    volatile sig_atomic_t *sig);
 
+/*
+ * With DIFF_LIST_FORMS=file in the environment, the x87 and SSE diff tests
+ * append the bytes of every case that matched the host to that file, one
+ * instruction a line in hex: docs/cpu-coverage.md counts their forms from
+ * it (scripts/cpu-coverage).  Without it, nothing.
+ */
+void	diff_list_case(const uint8_t *bytes, int len);
+
 #endif /* LHYVE_DIFF_NATIVE_H */

@@ -19,7 +19,8 @@
  * images byte for byte), and for a faulting case the vector (SIGILL #UD,
  * SIGFPE #MF, SIGSEGV #GP) and that the emulator changed nothing.
  * DIFF_ITERS overrides the cases per form, DIFF_FORM=xx runs only forms
- * whose name contains xx.
+ * whose name contains xx, DIFF_LIST_FORMS=file lists the cases that matched
+ * (native.h; for docs/cpu-coverage.md).
  */
 #include <errno.h>
 #include <signal.h>
@@ -402,6 +403,7 @@ emu_run_case(const struct xcase *c, struct eres *r)
 	} else {
 		ecpu->next_rip = rip + in.len;
 		r->rc = in.fn(ecpu, &in);
+		emu_x87_flush(ecpu);	/* as emu.c after an instruction */
 		r->exc = ecpu->exc_vector;
 	}
 	memcpy(r->gpr, ecpu->st.gpr, 16 * 8);
@@ -696,6 +698,8 @@ run_form(const struct xform *f, int n)
 		total++;
 		faults += sig != 0;
 		why = compare(&c, sig, ngpr, nflags, nfx, &er);
+		if (why == NULL)
+			diff_list_case(c.bytes, c.len);
 		if (why != NULL && bad++ < 2)
 			report(f, &c, i, why, sig, nfx, nflags, &er);
 	}

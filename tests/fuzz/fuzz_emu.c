@@ -8,7 +8,10 @@
  * the fuzzer's choosing.  Whatever it does (rewrite its page tables,
  * point descriptors anywhere, fault recursively, touch MMIO), the host must
  * not crash, read or write outside guest RAM, or hang: a kicker thread
- * ends every run within a millisecond.
+ * ends every run within a millisecond.  CR4.OSFXSR and OSXMMEXCPT are set
+ * (second byte odd: clear), so x87, MMX and SSE code runs on the host's
+ * units: after every run the host's FP environment (FCW, FSW, tags, MXCSR
+ * controls) must be as before.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -52,6 +55,21 @@ kicker(void *arg)
 	return NULL;
 }
 
+/* The host's FP environment: FCW, FSW, abridged FTW, MXCSR without its flags. */
+static void
+host_fpenv(uint8_t env[8])
+{
+	uint8_t img[512] __attribute__((aligned(16)));
+	uint32_t mx;
+
+	__asm__ volatile("fxsave64 %0" : "=m" (img));
+	memcpy(env, img, 5);
+	memcpy(&mx, img + 24, 4);
+	mx &= ~0x3fu;
+	env[5] = 0;
+	memcpy(env + 6, &mx, 2);
+}
+
 static void
 setup_once(void)
 {
@@ -76,7 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static int ready;
 	struct vm_cpu_state st;
 	struct vm_exit vme;
-	int i, n, prot32;
+	int i, n, prot32, rc;
 
 	if (!ready) {
 		setup_once();
@@ -103,6 +121,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vm_cpu_state_reset(&st, 0);
 	st.cr0 = CR0_PE | CR0_PG | CR0_ET | CR0_NE | CR0_WP;
 	st.cr4 = CR4_PAE;
+	if (size < 2 || !(data[1] & 1))
+		st.cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT;
 	st.cr3 = PML4;
 	st.efer = EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE;
 	st.rflags = 0x2;
@@ -118,7 +138,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.gdtr.limit = 0x7f;
 	if (prot32) {
 		st.cr0 = CR0_PE | CR0_ET;
-		st.cr4 = 0;
+		st.cr4 &= CR4_OSFXSR | CR4_OSXMMEXCPT;
 		st.efer = 0;
 		st.seg[SEG_CS] = (struct vm_seg){ .sel = 0x28, .limit = 0xffffffff, .access = 0xc09b };
 	}
@@ -132,8 +152,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 
 	for (n = 0; n < 64; n++) {
+		uint8_t env0[8], env1[8];
+
 		memset(&vme, 0, sizeof(vme));
-		if (ops->run(vcpu, st.rip, &vme) != 0)
+		host_fpenv(env0);
+		rc = ops->run(vcpu, st.rip, &vme);
+		host_fpenv(env1);
+		if (memcmp(env0, env1, sizeof(env0)) != 0)
+			abort();	/* guest FP state leaked into the host */
+		if (rc != 0)
 			break;
 		switch (vme.exitcode) {
 		case VM_EXITCODE_INOUT:

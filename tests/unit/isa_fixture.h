@@ -146,11 +146,15 @@ fx_fini(struct fx *f)
 static inline int
 fx_run(struct fx *f, const uint8_t *code, int n)
 {
+	int rc;
+
 	if (emu_decode(code, n, f->cpu->mode, &f->in) != 0)
 		return -1;
 	f->cpu->exc_vector = -1;
 	f->cpu->next_rip = f->cpu->st.rip + f->in.len;
-	return f->in.fn(f->cpu, &f->in);
+	rc = f->in.fn(f->cpu, &f->in);
+	emu_x87_flush(f->cpu);	/* as emu.c after an instruction */
+	return rc;
 }
 
 #define FX_RUN(f, ...) ({ static const uint8_t b_[] = { __VA_ARGS__ }; \

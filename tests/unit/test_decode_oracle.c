@@ -407,10 +407,9 @@ exp_zydis_only(const ZydisDecodedInstruction *zi, enum emu_mode mode)
 	    zi->meta.isa_set != ZYDIS_ISA_SET_BMI1 && zi->meta.isa_set != ZYDIS_ISA_SET_BMI2)
 		return "VEX other than BMI1/BMI2";
 	/* Legacy-encoded extensions CPUID does not report: #UD (sse_decode.h). */
-	if (zi->meta.isa_set == ZYDIS_ISA_SET_SHA || zi->meta.isa_set == ZYDIS_ISA_SET_AES ||
-	    zi->meta.isa_set == ZYDIS_ISA_SET_PCLMULQDQ || zi->meta.isa_set == ZYDIS_ISA_SET_GFNI ||
+	if (zi->meta.isa_set == ZYDIS_ISA_SET_SHA || zi->meta.isa_set == ZYDIS_ISA_SET_GFNI ||
 	    zi->meta.isa_set == ZYDIS_ISA_SET_INVPCID)
-		return "AES SHA PCLMULQDQ GFNI INVPCID: not advertised";
+		return "SHA GFNI INVPCID: not advertised";
 	if (zi->encoding != ZYDIS_INSTRUCTION_ENCODING_LEGACY &&
 	    zi->encoding != ZYDIS_INSTRUCTION_ENCODING_VEX)
 		return "EVEX/MVEX/XOP/3DNow! encoding";

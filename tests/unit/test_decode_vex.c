@@ -122,8 +122,12 @@ TEST(decode_0f38_integer)
 	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x3a, 0x63, 0xc1, 0x08), 0);
 	CHECK(in.fn == op_sse);
 	CHECK_EQ(in.len, 6);
-	/* AES-NI, SHA: not advertised, #UD */
-	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x38, 0xdc, 0xc1), -EILSEQ);
+	/* AES-NI (aesenc), PCLMULQDQ: sse.c; SHA: not advertised, #UD */
+	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x38, 0xdc, 0xc1), 0);
+	CHECK(in.fn == op_sse);
+	CHECK_EQ(DEC64(&in, 0x66, 0x0f, 0x3a, 0x44, 0xc1, 0x11), 0);
+	CHECK_EQ(in.len, 6);
+	CHECK_EQ(DEC64(&in, 0x0f, 0x38, 0xdc, 0xc1), -EILSEQ);	/* no 66: no instruction */
 	CHECK_EQ(DEC64(&in, 0x0f, 0x38, 0xc8, 0xc1), -EILSEQ);
 	CHECK_EQ(DEC64(&in, 0x0f, 0x38), -EAGAIN);
 }

@@ -211,6 +211,67 @@ TEST(sse_exceptions_xm_ud)
 	fx_fini(&f);
 }
 
+/*
+ * PE with an unmasked overflow or underflow (SDM Vol. 1 4.9.1.4, 4.9.1.5,
+ * 11.5.2.4, 11.5.2.5): set when the result rounded with an unbounded
+ * exponent is inexact, whatever PM says; a lane whose underflow is masked
+ * brings its own (denormalized) PE.  Expected flags as measured on Intel
+ * (also checked against the host by tests/diff/test_sse_diff.c).
+ */
+TEST(sse_unmasked_overflow_underflow_pe)
+{
+	static const struct {
+		const char	*what;
+		uint8_t		op[5];
+		int		len;
+		double		a[2], b[2];	/* XMM1 (destination), XMM2 */
+		uint32_t	mxcsr, flags;
+	} v[] = {
+		{ "mulsd OE inexact", { 0xf2, 0x0f, 0x59, 0xca }, 4, { 1e300 }, { 1e300 }, 0x1b80, 0x28 },
+		{ "mulsd OE exact", { 0xf2, 0x0f, 0x59, 0xca }, 4, { 0x1p1000 }, { 0x1p1000 }, 0x1b80, 0x08 },
+		{ "mulsd OE, PE unmasked", { 0xf2, 0x0f, 0x59, 0xca }, 4, { 1e300 }, { 1e300 }, 0x0b80,
+		    0x28 },
+		{ "mulsd UE inexact", { 0xf2, 0x0f, 0x59, 0xca }, 4, { 1e-300 }, { 1e-300 }, 0x1780, 0x30 },
+		{ "mulsd UE exact", { 0xf2, 0x0f, 0x59, 0xca }, 4, { 0x1p-1000 }, { 0x1p-1000 }, 0x1780,
+		    0x10 },
+		{ "divsd UE, round up", { 0xf2, 0x0f, 0x5e, 0xca }, 4, { 0x1p-1000 }, { 0x1.8p100 },
+		    0x5780, 0x30 },
+		{ "cvtsd2ss OE inexact", { 0xf2, 0x0f, 0x5a, 0xca }, 4, { 0 }, { 1e300 }, 0x1b80, 0x28 },
+		{ "cvtsd2ss OE exact", { 0xf2, 0x0f, 0x5a, 0xca }, 4, { 0 }, { 0x1p200 }, 0x1b80, 0x08 },
+		/* lane 0 overflows (unmasked, exact), lane 1 underflows masked, inexact */
+		{ "mulpd mixed", { 0x66, 0x0f, 0x59, 0xca }, 4, { 0x1p1000, 1e-300 }, { 0x1p1000, 1e-300 },
+		    0x1b80, 0x38 },
+		/* both exact: no PE */
+		{ "mulpd exact", { 0x66, 0x0f, 0x59, 0xca }, 4, { 0x1p1000, 3 }, { 0x1p1000, 5 }, 0x1b80,
+		    0x08 },
+		/* HADDPD: the destination's pair overflows, inexact; the source's is exact */
+		{ "haddpd", { 0x66, 0x0f, 0x7c, 0xca }, 4, { 0x1.0000000000001p1023, 0x1p1023 }, { 1, 2 },
+		    0x1b80, 0x28 },
+		{ "haddpd exact", { 0x66, 0x0f, 0x7c, 0xca }, 4, { 0x1p1023, 0x1p1023 }, { 1, 2 }, 0x1b80,
+		    0x08 },
+	};
+	struct fx f;
+	size_t i;
+
+	REQUIRE(setup(&f) == 0);
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		uint8_t before[16];
+
+		memcpy(XMM(&f, 1), v[i].a, 16);
+		memcpy(XMM(&f, 2), v[i].b, 16);
+		memcpy(before, XMM(&f, 1), 16);
+		set_mxcsr(&f, v[i].mxcsr);
+		CHECK_EQ(fx_run(&f, v[i].op, v[i].len), EMU_FAULT);
+		CHECK_EQ(f.cpu->exc_vector, IDT_XF);
+		if ((mxcsr(&f) & 0x3f) != v[i].flags)
+			fprintf(stderr, "  %s: flags %02x, want %02x\n", v[i].what,
+			    mxcsr(&f) & 0x3f, v[i].flags);
+		CHECK_EQ(mxcsr(&f), v[i].mxcsr | v[i].flags);
+		CHECK(memcmp(before, XMM(&f, 1), 16) == 0);	/* no result */
+	}
+	fx_fini(&f);
+}
+
 TEST(sse_mxcsr_control)
 {
 	static const uint32_t rc[4] = { 0x0000, 0x2000, 0x4000, 0x6000 };
@@ -549,5 +610,88 @@ TEST(sse42_pcmpestri_lengths)
 	f.cpu->st.cr4 &= ~CR4_OSFXSR;
 	CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x60, 0xca, 0x00), EMU_FAULT);
 	CHECK_EQ(f.cpu->exc_vector, IDT_UD);
+	fx_fini(&f);
+}
+
+/*
+ * AES-NI against FIPS-197 appendix C.1 (AES-128: key 000102..0F, plaintext
+ * 00112233..FF, ciphertext 69C4E0D8..C55A): the key expansion with
+ * AESKEYGENASSIST (the XORs of the schedule in C), ten rounds with AESENC
+ * and AESENCLAST, then back with AESIMC, AESDEC and AESDECLAST.  PCLMULQDQ
+ * on products worked by hand, each quadword selection of imm8.
+ */
+TEST(sse_aes_fips197_pclmulqdq)
+{
+	static const uint8_t rcon[10] = { 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0x1b, 0x36 };
+	static const uint8_t ct[16] = {
+		0x69, 0xc4, 0xe0, 0xd8, 0x6a, 0x7b, 0x04, 0x30,
+		0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4, 0xc5, 0x5a,
+	};
+	uint8_t rk[11][16], pt[16];
+	struct fx f;
+	int i, j;
+
+	REQUIRE(setup(&f) == 0);
+	for (i = 0; i < 16; i++) {
+		rk[0][i] = (uint8_t)i;
+		pt[i] = (uint8_t)(0x11 * i);
+	}
+	for (i = 1; i <= 10; i++) {
+		uint32_t w[4], t;
+		uint8_t op[6] = { 0x66, 0x0f, 0x3a, 0xdf, 0xca, rcon[i - 1] };	/* xmm1, xmm2 */
+
+		memcpy(XMM(&f, 2), rk[i - 1], 16);
+		CHECK_EQ(fx_run(&f, op, 6), EMU_OK);
+		memcpy(&t, XMM(&f, 1) + 12, 4);		/* RotWord(SubWord(w3)) ^ rcon */
+		memcpy(w, rk[i - 1], 16);
+		w[0] ^= t;
+		for (j = 1; j < 4; j++)
+			w[j] ^= w[j - 1];
+		memcpy(rk[i], w, 16);
+	}
+	/* xmm1 = plaintext ^ round key 0; xmm2 = each round key */
+	for (i = 0; i < 16; i++)
+		XMM(&f, 1)[i] = pt[i] ^ rk[0][i];
+	for (i = 1; i <= 10; i++) {
+		memcpy(XMM(&f, 2), rk[i], 16);
+		if (i < 10)
+			CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x38, 0xdc, 0xca), EMU_OK);	/* aesenc */
+		else
+			CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x38, 0xdd, 0xca), EMU_OK);	/* aesenclast */
+	}
+	CHECK(memcmp(XMM(&f, 1), ct, 16) == 0);
+	/* the equivalent inverse cipher (FIPS-197 5.3.5): AESIMC of keys 1-9 */
+	for (i = 0; i < 16; i++)
+		XMM(&f, 1)[i] ^= rk[10][i];
+	for (i = 9; i >= 0; i--) {
+		if (i > 0) {
+			memcpy(XMM(&f, 3), rk[i], 16);
+			CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x38, 0xdb, 0xd3), EMU_OK);	/* aesimc xmm2, xmm3 */
+			CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x38, 0xde, 0xca), EMU_OK);	/* aesdec */
+		} else {
+			memcpy(XMM(&f, 2), rk[0], 16);
+			CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x38, 0xdf, 0xca), EMU_OK);	/* aesdeclast */
+		}
+	}
+	CHECK(memcmp(XMM(&f, 1), pt, 16) == 0);
+	/* PCLMULQDQ: (x^7+x^2+x+1) (x+1) = x^8+x^7+x^3+1; x^63 x^63 = x^126 */
+	{
+		static const uint64_t d[2] = { 0x87, 1ULL << 63 }, s2[2] = { 3, 1ULL << 63 };
+		uint64_t r[2];
+
+		memcpy(XMM(&f, 1), d, 16);
+		memcpy(XMM(&f, 2), s2, 16);
+		CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x44, 0xca, 0x00), EMU_OK);
+		memcpy(r, XMM(&f, 1), 16);
+		CHECK(r[0] == 0x189 && r[1] == 0);
+		memcpy(XMM(&f, 1), d, 16);
+		CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x44, 0xca, 0x11), EMU_OK);
+		memcpy(r, XMM(&f, 1), 16);
+		CHECK(r[0] == 0 && r[1] == 1ULL << 62);
+		memcpy(XMM(&f, 1), d, 16);
+		CHECK_EQ(FX_RUN(&f, 0x66, 0x0f, 0x3a, 0x44, 0xca, 0x01), EMU_OK);	/* d.hi * s.lo */
+		memcpy(r, XMM(&f, 1), 16);
+		CHECK(r[0] == (1ULL << 63) && r[1] == 1);	/* x^63 (x + 1) */
+	}
 	fx_fini(&f);
 }

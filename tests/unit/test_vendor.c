@@ -172,11 +172,13 @@ TEST(cpuid_identity)
 	CHECK_EQ(r[3], r1[3]);
 	CHECK_EQ(r1[1] >> 24, 3);
 	/*
-	 * x87, FXSR, MMX, SSE, SSE2, SSE4.2, XSAVE are implemented; OSXSAVE
-	 * is the CPU's (CR4), never the policy's; no AVX, no MONITOR.
+	 * x87, FXSR, MMX, SSE, SSE2, SSE4.2, AES, PCLMULQDQ, XSAVE are
+	 * implemented; OSXSAVE is the CPU's (CR4), never the policy's; no
+	 * AVX, no MONITOR.
 	 */
 	CHECK_EQ(r[3] & 0x07800001u, 0x07800001u);
 	CHECK((r[2] & (1u << 20)) && (r[2] & (1u << 26)) && !(r[2] & (1u << 27)));
+	CHECK((r[2] & (1u << 25)) && (r[2] & (1u << 1)));
 	CHECK(!(r[2] & (1u << 28)) && !(r[2] & (1u << 3)));
 	/* AMD mirrors leaf 1 EDX bits in 0x80000001 EDX (CX8, CMOV, ...). */
 	vmm_cpuid(&amd, 0, 0x80000001u, 0, r);

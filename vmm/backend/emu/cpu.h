@@ -207,6 +207,30 @@ struct emu_io_log {
 	uint8_t		pending_read;	/* last exit was a read awaiting data */
 };
 
+/*
+ * x87.c's session (docs/cpu.md, "x87"): the guest's x87 state loaded in the
+ * host's x87 unit across consecutive x87 instructions, the host's own saved
+ * in @host.  Each instruction run then records its stub, guest RIP, operand
+ * address and opcode in the ring, so that the FIP, FDP and FOP the host
+ * unit holds (a stub's address, a ring buffer's) map back to the guest's.
+ * emu_x87_flush() writes the state back to st.fxsave and restores the
+ * host's: emu.c calls it when run() returns.
+ */
+#define EMU_X87_RING	64
+struct emu_x87_live {
+	uint8_t		host[512] __attribute__((aligned(16)));
+	uint8_t		img[512] __attribute__((aligned(16)));
+	struct {
+		uint8_t		buf[16] __attribute__((aligned(16)));	/* memory operand */
+		const uint8_t	*stub;
+		uint64_t	rip, ea;
+		uint16_t	fop;
+	} ring[EMU_X87_RING];
+	uint16_t	fsw, fcw;	/* the host unit's, after the last instruction */
+	uint8_t		n;		/* ring entries used */
+	bool		on;		/* the guest's x87 state is in the host unit */
+};
+
 struct emu_cpu {
 	struct vm_cpu_state	st;	/* architectural state; arithmetic flags lazy in lf */
 	struct emu_lazyflags	lf;
@@ -254,7 +278,26 @@ struct emu_cpu {
 	struct vmm_intr_source	intr_src;	/* external interrupts (pending == NULL: none) */
 	/* The VM's time base, shared by its vCPUs (pvclock.c). */
 	struct emu_clock	*clock;
+	struct emu_x87_live	x87;	/* x87.c only, through emu_x87_flush() */
 };
+
+void	emu_x87_writeback(struct emu_cpu *cpu);
+
+/*
+ * Put the guest's x87 state back into st.fxsave and the host's into the
+ * host unit, if an x87 session is open (x87.c).  Called before anything
+ * outside x87.c/sse.c reads or writes st.fxsave, or host code that may
+ * use the x87 unit runs: emu.c when run() returns to libvmm.  In between,
+ * run() itself (blocks, the run loop, exception delivery, the interrupt
+ * source's callbacks) touches neither st.fxsave's x87 part nor the x87
+ * unit (no long double).
+ */
+static inline void
+emu_x87_flush(struct emu_cpu *cpu)
+{
+	if (__builtin_expect(cpu->x87.on, 0))
+		emu_x87_writeback(cpu);
+}
 
 /*
  * One VM-wide time base (pvclock.c): the TSC counts at EMU_TSC_HZ from

@@ -523,8 +523,8 @@ static const struct opdesc two_byte[256] = {
 };
 
 /*
- * 0F 38 (SDM Vol. 2D A.3 table A-4): SSSE3/SSE4 vector instructions in
- * sse_map (extensions CPUID does not report, AES-NI, SHA..., are #UD); the
+ * 0F 38 (SDM Vol. 2D A.3 table A-4): SSSE3/SSE4 and AES-NI vector
+ * instructions in sse_map (extensions CPUID does not report, SHA..., are #UD); the
  * integer ones from F0 up are here.
  */
 static const struct opdesc three_byte_38[256] = {

@@ -1036,6 +1036,20 @@ emu_get_stats(void *vcpucookie, struct vm_backend_stats *stats)
 	*stats = ((struct emu_vcpu *)vcpucookie)->cpu.stats;
 }
 
+/*
+ * x87.c's session (cpu.h) may span the blocks of one run(): the guest's
+ * x87 state goes back to st.fxsave, and the host's into its x87 unit,
+ * before run() returns to libvmm.
+ */
+static int
+emu_run_fp(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
+{
+	int rc = emu_run(vcpucookie, rip, vme);
+
+	emu_x87_flush(&((struct emu_vcpu *)vcpucookie)->cpu);
+	return rc;
+}
+
 const struct vmm_backend_ops vmm_backend_emu = {
 	.name = "emu",
 	.probe = emu_probe,
@@ -1045,7 +1059,7 @@ const struct vmm_backend_ops vmm_backend_emu = {
 	.mem_written = emu_mem_written,
 	.vcpu_init = emu_vcpu_init,
 	.vcpu_cleanup = emu_vcpu_cleanup,
-	.run = emu_run,
+	.run = emu_run_fp,
 	.complete = emu_complete,
 	.kick = emu_kick,
 	.get_state = emu_get_state,

@@ -1,6 +1,6 @@
 /*
  * sse.c - MMX, SSE, SSE2, SSE3, SSSE3, SSE4.1 and SSE4.2 (SDM Vol. 1
- * chapters 9-12, Vol. 2 instruction pages).  docs/cpu.md, "SSE", says why
+ * chapters 9-12, Vol. 2 instruction pages), AES-NI and PCLMULQDQ.  docs/cpu.md, "SSE", says why
  * it is built this way.
  *
  * State: the guest's x87/SSE state is cpu->st.fxsave in FXSAVE layout (SDM
@@ -1212,6 +1212,217 @@ rsqrtss(struct sse_args *a)
 	a->d.d[0] = approx(a->s.d[0], true);
 }
 
+/*
+ * ---- AES-NI and PCLMULQDQ (SDM Vol. 2A AESENC...AESKEYGENASSIST, Vol. 2B
+ * PCLMULQDQ; FIPS-197) ----
+ *
+ * Integer work in C, the same on every host (CPUID reports them whatever
+ * the host has).  The state is the 16 bytes of the XMM register, column
+ * by column: byte 4c + r is row r of column c (FIPS-197 3.4).
+ */
+static const uint8_t aes_sbox[256] = {
+	0x63, 0x7c, 0x77, 0x7b, 0xf2, 0x6b, 0x6f, 0xc5,
+	0x30, 0x01, 0x67, 0x2b, 0xfe, 0xd7, 0xab, 0x76,
+	0xca, 0x82, 0xc9, 0x7d, 0xfa, 0x59, 0x47, 0xf0,
+	0xad, 0xd4, 0xa2, 0xaf, 0x9c, 0xa4, 0x72, 0xc0,
+	0xb7, 0xfd, 0x93, 0x26, 0x36, 0x3f, 0xf7, 0xcc,
+	0x34, 0xa5, 0xe5, 0xf1, 0x71, 0xd8, 0x31, 0x15,
+	0x04, 0xc7, 0x23, 0xc3, 0x18, 0x96, 0x05, 0x9a,
+	0x07, 0x12, 0x80, 0xe2, 0xeb, 0x27, 0xb2, 0x75,
+	0x09, 0x83, 0x2c, 0x1a, 0x1b, 0x6e, 0x5a, 0xa0,
+	0x52, 0x3b, 0xd6, 0xb3, 0x29, 0xe3, 0x2f, 0x84,
+	0x53, 0xd1, 0x00, 0xed, 0x20, 0xfc, 0xb1, 0x5b,
+	0x6a, 0xcb, 0xbe, 0x39, 0x4a, 0x4c, 0x58, 0xcf,
+	0xd0, 0xef, 0xaa, 0xfb, 0x43, 0x4d, 0x33, 0x85,
+	0x45, 0xf9, 0x02, 0x7f, 0x50, 0x3c, 0x9f, 0xa8,
+	0x51, 0xa3, 0x40, 0x8f, 0x92, 0x9d, 0x38, 0xf5,
+	0xbc, 0xb6, 0xda, 0x21, 0x10, 0xff, 0xf3, 0xd2,
+	0xcd, 0x0c, 0x13, 0xec, 0x5f, 0x97, 0x44, 0x17,
+	0xc4, 0xa7, 0x7e, 0x3d, 0x64, 0x5d, 0x19, 0x73,
+	0x60, 0x81, 0x4f, 0xdc, 0x22, 0x2a, 0x90, 0x88,
+	0x46, 0xee, 0xb8, 0x14, 0xde, 0x5e, 0x0b, 0xdb,
+	0xe0, 0x32, 0x3a, 0x0a, 0x49, 0x06, 0x24, 0x5c,
+	0xc2, 0xd3, 0xac, 0x62, 0x91, 0x95, 0xe4, 0x79,
+	0xe7, 0xc8, 0x37, 0x6d, 0x8d, 0xd5, 0x4e, 0xa9,
+	0x6c, 0x56, 0xf4, 0xea, 0x65, 0x7a, 0xae, 0x08,
+	0xba, 0x78, 0x25, 0x2e, 0x1c, 0xa6, 0xb4, 0xc6,
+	0xe8, 0xdd, 0x74, 0x1f, 0x4b, 0xbd, 0x8b, 0x8a,
+	0x70, 0x3e, 0xb5, 0x66, 0x48, 0x03, 0xf6, 0x0e,
+	0x61, 0x35, 0x57, 0xb9, 0x86, 0xc1, 0x1d, 0x9e,
+	0xe1, 0xf8, 0x98, 0x11, 0x69, 0xd9, 0x8e, 0x94,
+	0x9b, 0x1e, 0x87, 0xe9, 0xce, 0x55, 0x28, 0xdf,
+	0x8c, 0xa1, 0x89, 0x0d, 0xbf, 0xe6, 0x42, 0x68,
+	0x41, 0x99, 0x2d, 0x0f, 0xb0, 0x54, 0xbb, 0x16,
+};
+
+static const uint8_t aes_isbox[256] = {
+	0x52, 0x09, 0x6a, 0xd5, 0x30, 0x36, 0xa5, 0x38,
+	0xbf, 0x40, 0xa3, 0x9e, 0x81, 0xf3, 0xd7, 0xfb,
+	0x7c, 0xe3, 0x39, 0x82, 0x9b, 0x2f, 0xff, 0x87,
+	0x34, 0x8e, 0x43, 0x44, 0xc4, 0xde, 0xe9, 0xcb,
+	0x54, 0x7b, 0x94, 0x32, 0xa6, 0xc2, 0x23, 0x3d,
+	0xee, 0x4c, 0x95, 0x0b, 0x42, 0xfa, 0xc3, 0x4e,
+	0x08, 0x2e, 0xa1, 0x66, 0x28, 0xd9, 0x24, 0xb2,
+	0x76, 0x5b, 0xa2, 0x49, 0x6d, 0x8b, 0xd1, 0x25,
+	0x72, 0xf8, 0xf6, 0x64, 0x86, 0x68, 0x98, 0x16,
+	0xd4, 0xa4, 0x5c, 0xcc, 0x5d, 0x65, 0xb6, 0x92,
+	0x6c, 0x70, 0x48, 0x50, 0xfd, 0xed, 0xb9, 0xda,
+	0x5e, 0x15, 0x46, 0x57, 0xa7, 0x8d, 0x9d, 0x84,
+	0x90, 0xd8, 0xab, 0x00, 0x8c, 0xbc, 0xd3, 0x0a,
+	0xf7, 0xe4, 0x58, 0x05, 0xb8, 0xb3, 0x45, 0x06,
+	0xd0, 0x2c, 0x1e, 0x8f, 0xca, 0x3f, 0x0f, 0x02,
+	0xc1, 0xaf, 0xbd, 0x03, 0x01, 0x13, 0x8a, 0x6b,
+	0x3a, 0x91, 0x11, 0x41, 0x4f, 0x67, 0xdc, 0xea,
+	0x97, 0xf2, 0xcf, 0xce, 0xf0, 0xb4, 0xe6, 0x73,
+	0x96, 0xac, 0x74, 0x22, 0xe7, 0xad, 0x35, 0x85,
+	0xe2, 0xf9, 0x37, 0xe8, 0x1c, 0x75, 0xdf, 0x6e,
+	0x47, 0xf1, 0x1a, 0x71, 0x1d, 0x29, 0xc5, 0x89,
+	0x6f, 0xb7, 0x62, 0x0e, 0xaa, 0x18, 0xbe, 0x1b,
+	0xfc, 0x56, 0x3e, 0x4b, 0xc6, 0xd2, 0x79, 0x20,
+	0x9a, 0xdb, 0xc0, 0xfe, 0x78, 0xcd, 0x5a, 0xf4,
+	0x1f, 0xdd, 0xa8, 0x33, 0x88, 0x07, 0xc7, 0x31,
+	0xb1, 0x12, 0x10, 0x59, 0x27, 0x80, 0xec, 0x5f,
+	0x60, 0x51, 0x7f, 0xa9, 0x19, 0xb5, 0x4a, 0x0d,
+	0x2d, 0xe5, 0x7a, 0x9f, 0x93, 0xc9, 0x9c, 0xef,
+	0xa0, 0xe0, 0x3b, 0x4d, 0xae, 0x2a, 0xf5, 0xb0,
+	0xc8, 0xeb, 0xbb, 0x3c, 0x83, 0x53, 0x99, 0x61,
+	0x17, 0x2b, 0x04, 0x7e, 0xba, 0x77, 0xd6, 0x26,
+	0xe1, 0x69, 0x14, 0x63, 0x55, 0x21, 0x0c, 0x7d,
+};
+
+/* Multiplication in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1 (FIPS-197 4.2). */
+static uint8_t
+gf_mul(uint8_t a, uint8_t b)
+{
+	uint8_t p = 0;
+
+	while (b) {
+		if (b & 1)
+			p ^= a;
+		a = (uint8_t)((a << 1) ^ ((a & 0x80) ? 0x1b : 0));
+		b >>= 1;
+	}
+	return p;
+}
+
+/* ShiftRows (or InvShiftRows) then SubBytes (or InvSubBytes): FIPS-197 5.1.1-2, 5.3.1-2. */
+static void
+aes_shift_sub(union v128 *s, bool inv)
+{
+	union v128 t;
+
+	for (int c = 0; c < 4; c++)
+		for (int r = 0; r < 4; r++) {
+			int from = r + 4 * ((inv ? c - r + 4 : c + r) & 3);
+
+			t.b[r + 4 * c] = inv ? aes_isbox[s->b[from]] : aes_sbox[s->b[from]];
+		}
+	*s = t;
+}
+
+/* MixColumns (coefficients 2 3 1 1) or InvMixColumns (14 11 13 9): 5.1.3, 5.3.3. */
+static void
+aes_mix(union v128 *s, bool inv)
+{
+	static const uint8_t m[2][4] = { { 2, 3, 1, 1 }, { 14, 11, 13, 9 } };
+	const uint8_t *k = m[inv];
+	union v128 t;
+
+	for (int c = 0; c < 4; c++)
+		for (int r = 0; r < 4; r++) {
+			uint8_t v = 0;
+
+			for (int j = 0; j < 4; j++)
+				v ^= gf_mul(s->b[4 * c + j], k[(j - r + 4) & 3]);
+			t.b[4 * c + r] = v;
+		}
+	*s = t;
+}
+
+/* AESENC: ShiftRows, SubBytes, MixColumns, then the round key (the source). */
+static void
+aesenc(struct sse_args *a)
+{
+	aes_shift_sub(&a->d, false);
+	aes_mix(&a->d, false);
+	a->d.q[0] ^= a->s.q[0];
+	a->d.q[1] ^= a->s.q[1];
+}
+
+static void
+aesenclast(struct sse_args *a)
+{
+	aes_shift_sub(&a->d, false);
+	a->d.q[0] ^= a->s.q[0];
+	a->d.q[1] ^= a->s.q[1];
+}
+
+/* AESDEC: InvShiftRows, InvSubBytes, InvMixColumns, then the round key. */
+static void
+aesdec(struct sse_args *a)
+{
+	aes_shift_sub(&a->d, true);
+	aes_mix(&a->d, true);
+	a->d.q[0] ^= a->s.q[0];
+	a->d.q[1] ^= a->s.q[1];
+}
+
+static void
+aesdeclast(struct sse_args *a)
+{
+	aes_shift_sub(&a->d, true);
+	a->d.q[0] ^= a->s.q[0];
+	a->d.q[1] ^= a->s.q[1];
+}
+
+/* AESIMC: InvMixColumns of the source (a round key for the inverse cipher). */
+static void
+aesimc(struct sse_args *a)
+{
+	a->d = a->s;
+	aes_mix(&a->d, true);
+}
+
+static uint32_t
+aes_subword(uint32_t w)
+{
+	return (uint32_t)aes_sbox[w & 0xff] | (uint32_t)aes_sbox[(w >> 8) & 0xff] << 8 |
+	    (uint32_t)aes_sbox[(w >> 16) & 0xff] << 16 | (uint32_t)aes_sbox[w >> 24] << 24;
+}
+
+/*
+ * AESKEYGENASSIST: SubWord of source dwords 1 and 3, and each rotated
+ * right by 8 then XORed with the imm8 (RCON).
+ */
+static void
+aeskeygenassist(struct sse_args *a)
+{
+	uint32_t x1 = aes_subword(a->s.d[1]), x3 = aes_subword(a->s.d[3]);
+
+	a->d.d[0] = x1;
+	a->d.d[1] = ((x1 >> 8) | (x1 << 24)) ^ a->imm;
+	a->d.d[2] = x3;
+	a->d.d[3] = ((x3 >> 8) | (x3 << 24)) ^ a->imm;
+}
+
+/*
+ * PCLMULQDQ: the carry-less product of a destination quadword (imm8 bit 0)
+ * and a source quadword (imm8 bit 4), 128 bits.
+ */
+static void
+pclmulqdq(struct sse_args *a)
+{
+	uint64_t x = a->d.q[a->imm & 1], y = a->s.q[(a->imm >> 4) & 1], lo = 0, hi = 0;
+
+	for (int i = 0; i < 64; i++)
+		if ((y >> i) & 1) {
+			lo ^= x << i;
+			hi ^= i ? x >> (64 - i) : 0;
+		}
+	a->d.q[0] = lo;
+	a->d.q[1] = hi;
+}
+
 /* ---- the table ---- */
 
 #define SSE_DESC_(name, f, r, m, sz, flg) [S_##name] = { f, r, m, sz, flg },
@@ -1295,6 +1506,9 @@ mm_write(struct emu_cpu *cpu, int i, uint64_t v)
 static int
 sse_check(struct emu_cpu *cpu, bool sse, bool mmx)
 {
+	/* MMX state is x87 state: out of x87.c's session first (cpu.h) */
+	if (mmx)
+		emu_x87_flush(cpu);
 	if (cpu->st.cr0 & CR0_EM)
 		return emu_raise(cpu, IDT_UD);
 	if (sse && !(cpu->st.cr4 & CR4_OSFXSR))
@@ -1329,7 +1543,7 @@ gsize_of(const struct emu_insn *in)
 	return (in->rex & 0x8) ? 8 : 4;
 }
 
-static void
+static inline __attribute__((always_inline)) void
 reg_read(struct emu_cpu *cpu, const struct emu_insn *in, int kind, int r, union v128 *v)
 {
 	v->q[0] = v->q[1] = 0;
@@ -1351,7 +1565,7 @@ reg_read(struct emu_cpu *cpu, const struct emu_insn *in, int kind, int r, union 
 	}
 }
 
-static void
+static inline __attribute__((always_inline)) void
 reg_write(struct emu_cpu *cpu, const struct emu_insn *in, int kind, int r, const union v128 *v)
 {
 	switch (kind) {
@@ -1382,6 +1596,169 @@ mem_linear(const struct emu_cpu *cpu, const struct emu_insn *in, uint64_t ea)
 }
 
 /*
+ * PE of an unmasked overflow or underflow (SDM Vol. 1 4.9.1.4, 4.9.1.5,
+ * 11.5.2.4, 11.5.2.5; measured on Intel): set when a lane's result,
+ * rounded to the destination's precision with an unbounded exponent, is
+ * inexact, whatever MXCSR.PM says.  The masked run cannot tell (it rounds
+ * to infinity, the largest finite value or a denormal), so each lane's
+ * operation runs again on the host's x87 unit: its 15-bit exponent holds
+ * every single or double sum, difference, product and quotient, and
+ * precision control rounds the significand to 24 or 53 bits under the
+ * guest's rounding control (8.1.5.2), so its PE is the answer.  The
+ * caller has closed x87.c's session; the host's FCW comes back, its
+ * flags are cleared, its stack left empty.
+ */
+enum { PE_ADD, PE_SUB, PE_MUL, PE_DIV, PE_CVT };
+
+static bool
+x87_round_inexact(double a, double b, int op, bool dbl, unsigned rc)
+{
+	static const double one = 1.0;
+	uint16_t cw = (uint16_t)(0x007f | (dbl ? 0x0200 : 0) | (rc & 3) << 10), old, sw;
+
+	if (op == PE_CVT)
+		b = one;
+	__asm__ volatile("fnstcw %[old]\n\t"
+	    "fldcw %[cw]\n\t"
+	    "fnclex\n\t"
+	    "fldl %[a]\n\t"
+	    "cmpl $0, %[op]\n\t"
+	    "jne 1f\n\t"
+	    "faddl %[b]\n\t"
+	    "jmp 5f\n"
+	    "1:\tcmpl $1, %[op]\n\t"
+	    "jne 2f\n\t"
+	    "fsubl %[b]\n\t"
+	    "jmp 5f\n"
+	    "2:\tcmpl $3, %[op]\n\t"
+	    "je 3f\n\t"
+	    "fmull %[b]\n\t"		/* PE_MUL, and PE_CVT as x * 1.0 */
+	    "jmp 5f\n"
+	    "3:\tfdivl %[b]\n"
+	    "5:\tfnstsw %[sw]\n\t"
+	    "fstp %%st(0)\n\t"
+	    "fnclex\n\t"
+	    "fldcw %[old]"
+	    : [old] "=&m" (old), [sw] "=m" (sw)
+	    : [cw] "m" (cw), [a] "m" (a), [b] "m" (b), [op] "r" (op)
+	    : "cc");
+	return (sw & 0x20) != 0;
+}
+
+/* A lane as double (exact), with DAZ applied: denormals read as zeros. */
+static double
+lane_val(uint64_t bits, bool dbl, bool daz)
+{
+	double d;
+	float f;
+	uint32_t b32 = (uint32_t)bits;
+
+	if (dbl) {
+		if (daz && ((bits >> 52) & 0x7ff) == 0)
+			bits &= 1ULL << 63;
+		memcpy(&d, &bits, 8);
+		return d;
+	}
+	if (daz && ((b32 >> 23) & 0xff) == 0)
+		b32 &= 0x80000000u;
+	memcpy(&f, &b32, 4);
+	return f;
+}
+
+/*
+ * PE for @fn's unmasked OE/UE on the original operands @a under the
+ * guest's @mxcsr: 1 or 0, or -1 for an operation not listed (DPPS, DPPD:
+ * docs/cpu.md).  Lane by lane: the lane's own masked run (its scalar
+ * form) says whether it overflowed, is tiny (with FTZ, as sse_fp) or is
+ * inexact; a lane whose overflow or underflow is unmasked counts the
+ * inexactness with an unbounded exponent, the others their own PE.
+ */
+static int
+unbounded_pe(sse_fn *fn, const struct sse_args *a, uint32_t mxcsr)
+{
+	static const struct {
+		sse_fn	*fn, *scalar;
+		uint8_t	op, lanes, dbl, kind;	/* kind 0 lanewise, 1 ADDSUB, 2 HADD/HSUB */
+	} tab[] = {
+		{ addps, addss, PE_ADD, 4, 0, 0 }, { addpd, addsd, PE_ADD, 2, 1, 0 },
+		{ addss, addss, PE_ADD, 1, 0, 0 }, { addsd, addsd, PE_ADD, 1, 1, 0 },
+		{ subps, subss, PE_SUB, 4, 0, 0 }, { subpd, subsd, PE_SUB, 2, 1, 0 },
+		{ subss, subss, PE_SUB, 1, 0, 0 }, { subsd, subsd, PE_SUB, 1, 1, 0 },
+		{ mulps, mulss, PE_MUL, 4, 0, 0 }, { mulpd, mulsd, PE_MUL, 2, 1, 0 },
+		{ mulss, mulss, PE_MUL, 1, 0, 0 }, { mulsd, mulsd, PE_MUL, 1, 1, 0 },
+		{ divps, divss, PE_DIV, 4, 0, 0 }, { divpd, divsd, PE_DIV, 2, 1, 0 },
+		{ divss, divss, PE_DIV, 1, 0, 0 }, { divsd, divsd, PE_DIV, 1, 1, 0 },
+		{ cvtpd2ps, cvtsd2ss, PE_CVT, 2, 0, 0 }, { cvtsd2ss, cvtsd2ss, PE_CVT, 1, 0, 0 },
+		{ addsubps, addss, PE_ADD, 4, 0, 1 }, { addsubpd, addsd, PE_ADD, 2, 1, 1 },
+		{ haddps, addss, PE_ADD, 4, 0, 2 }, { haddpd, addsd, PE_ADD, 2, 1, 2 },
+		{ hsubps, subss, PE_SUB, 4, 0, 2 }, { hsubpd, subsd, PE_SUB, 2, 1, 2 },
+	};
+	const uint32_t run = (mxcsr & ~MX_FLAGS) | MX_MASKS;
+	const uint32_t unm = ~(mxcsr >> 7) & (MX_OE | MX_UE);
+	bool daz = (mxcsr & MX_DAZ) != 0;
+	size_t t, n = sizeof(tab) / sizeof(tab[0]);
+	int i;
+
+	for (t = 0; t < n && tab[t].fn != fn; t++)
+		;
+	if (t == n)
+		return -1;
+	for (i = 0; i < tab[t].lanes; i++) {
+		bool dbl = tab[t].dbl;
+		int op = tab[t].op, half = tab[t].lanes / 2;
+		sse_fn *sfn = tab[t].scalar;
+		struct sse_args sc, tiny;
+		uint64_t x, y;
+		uint32_t fl;
+
+		if (op == PE_CVT) {
+			x = a->s.q[i];		/* the source's doubles into singles */
+			y = 0;
+		} else if (tab[t].kind == 2) {
+			/* HADD/HSUB: the destination's pairs, then the source's */
+			const union v128 *v = i < half ? &a->d : &a->s;
+			int j = 2 * (i % half);
+
+			x = dbl ? v->q[j] : v->d[j];
+			y = dbl ? v->q[j + 1] : v->d[j + 1];
+		} else {
+			x = dbl ? a->d.q[i] : a->d.d[i];
+			y = dbl ? a->s.q[i] : a->s.d[i];
+			if (tab[t].kind == 1 && !(i & 1)) {
+				op = PE_SUB;		/* ADDSUB: even lanes subtract */
+				sfn = dbl ? subsd : subss;
+			}
+		}
+		memset(&sc, 0, sizeof(sc));
+		sc.width = 16;
+		if (op == PE_CVT) {
+			sc.s.q[0] = x;
+		} else if (dbl) {
+			sc.d.q[0] = x;
+			sc.s.q[0] = y;
+		} else {
+			sc.d.d[0] = (uint32_t)x;
+			sc.s.d[0] = (uint32_t)y;
+		}
+		tiny = sc;
+		sc.mxcsr = run;
+		sfn(&sc);
+		fl = sc.mxcsr & MX_FLAGS;
+		tiny.mxcsr = run | MX_FTZ;
+		sfn(&tiny);
+		if (((fl & MX_OE) && (unm & MX_OE)) || ((tiny.mxcsr & MX_UE) && (unm & MX_UE))) {
+			if (op == PE_CVT ? x87_round_inexact(lane_val(x, true, daz), 1.0, op, false,
+			    (mxcsr >> 13) & 3) : x87_round_inexact(lane_val(x, dbl, daz),
+			    lane_val(y, dbl, daz), op, dbl, (mxcsr >> 13) & 3))
+				return 1;
+		} else if (fl & MX_PE) {
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
  * Run a D_FP operation: on the host with the guest's RC/DAZ/FTZ and every
  * exception masked; the flags it raised are the guest's.  An unmasked one
  * (SDM Vol. 1 11.5.1-11.5.2): the flags are set (only the pre-computation
@@ -1389,13 +1766,15 @@ mem_linear(const struct emu_cpu *cpu, const struct emu_insn *in, uint64_t ea)
  * nothing else changes, and #XM is raised, or #UD when CR4.OSXMMEXCPT is
  * clear (Vol. 3A 6.15, interrupt 19).  An unmasked underflow is raised for
  * a tiny result even when exact (11.5.2.5): a second run with FTZ set
- * finds it.  Returns EMU_OK with the result in a->d.
+ * finds it.  PE with an unmasked OE or UE: unbounded_pe().  Returns EMU_OK
+ * with the result in a->d.
  */
 static int
 sse_fp(struct emu_cpu *cpu, const struct sse_desc *dsc, struct sse_args *a)
 {
 	uint32_t guest = mxcsr_get(cpu) & MX_VALID, run, flags, unm;
-	struct sse_args b;
+	struct sse_args b, orig = *a;
+	int pe;
 
 	run = (guest & ~MX_FLAGS) | MX_MASKS;
 	b = *a;
@@ -1415,12 +1794,16 @@ sse_fp(struct emu_cpu *cpu, const struct sse_desc *dsc, struct sse_args *a)
 		mxcsr_set(cpu, guest | flags);
 		return EMU_OK;
 	}
-	if (unm & (MX_IE | MX_DE | MX_ZE))
+	if (unm & (MX_IE | MX_DE | MX_ZE)) {
 		flags &= MX_IE | MX_DE | MX_ZE;
-	else if (unm & MX_OE)
-		flags &= ~MX_PE;
-	else if ((unm & MX_UE) && (guest & (MX_PE << 7)))
-		flags &= ~MX_PE;
+	} else if (unm & (MX_OE | MX_UE)) {
+		emu_x87_flush(cpu);		/* the x87 unit is needed: x87.c's session ends */
+		pe = unbounded_pe(dsc->fn, &orig, guest);
+		if (pe >= 0)
+			flags = (flags & ~MX_PE) | (pe ? MX_PE : 0);
+		else if ((unm & MX_OE) || (guest & (MX_PE << 7)))
+			flags &= ~MX_PE;	/* DPPS, DPPD: the approximation */
+	}
 	mxcsr_set(cpu, guest | flags);
 	return emu_raise(cpu, (cpu->st.cr4 & CR4_OSXMMEXCPT) ? IDT_XF : IDT_UD);
 }
@@ -1456,7 +1839,8 @@ sse_exec(struct emu_cpu *cpu, const struct emu_insn *in, const struct sse_desc *
 	int msize = dsc->msize, rc;
 	bool store = dsc->fl & D_ST, touches_mm;
 	struct sse_args a;
-	uint64_t ea = 0;
+	uint64_t ea = 0, gpa;
+	uint8_t *hp;
 
 	touches_mm = mmx || rk == KM || (mk == KM && !in->has_mem);
 	rc = sse_check(cpu, !mmx, touches_mm);
@@ -1489,9 +1873,15 @@ sse_exec(struct emu_cpu *cpu, const struct emu_insn *in, const struct sse_desc *
 			a.d.q[0] = a.d.q[1] = 0;
 		} else {
 			a.s.q[0] = a.s.q[1] = 0;
-			rc = emu_read(cpu, in->seg, ea, &a.s, msize);
-			if (rc != EMU_OK)
-				return rc;
+			/* RAM in the DTLB (cpu.h emu_mem_fast), else the general path */
+			hp = emu_mem_fast(cpu, in->seg, ea, msize, 0, &gpa);
+			if (hp != NULL) {
+				memcpy(&a.s, hp, (size_t)msize);
+			} else {
+				rc = emu_read(cpu, in->seg, ea, &a.s, msize);
+				if (rc != EMU_OK)
+					return rc;
+			}
 		}
 	} else {
 		reg_read(cpu, in, mk, in->rm, store ? &a.d : &a.s);
@@ -1510,9 +1900,15 @@ sse_exec(struct emu_cpu *cpu, const struct emu_insn *in, const struct sse_desc *
 		if (rc != EMU_OK)
 			return rc;
 	} else if (store && in->has_mem) {
-		rc = emu_write(cpu, in->seg, ea, &a.d, msize);
-		if (rc != EMU_OK)
-			return rc;
+		hp = emu_mem_fast(cpu, in->seg, ea, msize, 1, &gpa);
+		if (hp != NULL) {
+			memcpy(hp, &a.d, (size_t)msize);
+			emu_code_written(cpu, gpa, (uint64_t)msize);
+		} else {
+			rc = emu_write(cpu, in->seg, ea, &a.d, msize);
+			if (rc != EMU_OK)
+				return rc;
+		}
 	}
 	if (touches_mm)
 		mmx_enter(cpu);
@@ -1546,7 +1942,11 @@ op_mmx(struct emu_cpu *cpu, const struct emu_insn *in)
 	return sse_exec(cpu, in, &sse_desc[in->sub], true);
 }
 
-/* EMMS: every x87 tag empty (SDM Vol. 2A EMMS). */
+/*
+ * EMMS: every x87 tag empty (SDM Vol. 2A EMMS) and, as for every MMX
+ * instruction, TOP = 0 (Vol. 1 9.5.1, table 9-3; measured: the registers
+ * keep their physical places).
+ */
 int
 op_emms(struct emu_cpu *cpu, const struct emu_insn *in)
 {
@@ -1555,6 +1955,7 @@ op_emms(struct emu_cpu *cpu, const struct emu_insn *in)
 	(void)in;
 	if (rc != EMU_OK)
 		return rc;
+	mmx_enter(cpu);
 	cpu->st.fxsave[FX_FTW] = 0;
 	return EMU_OK;
 }

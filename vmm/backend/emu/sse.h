@@ -264,7 +264,15 @@
 	X(PCMPESTRM, pcmpestrm, KX, KX, 16, D_UNAL | D_NOWB | D_FL | D_XMM0) \
 	X(PCMPESTRI, pcmpestri, KX, KX, 16, D_UNAL | D_NOWB | D_FL | D_ECX) \
 	X(PCMPISTRM, pcmpistrm, KX, KX, 16, D_UNAL | D_NOWB | D_FL | D_XMM0) \
-	X(PCMPISTRI, pcmpistri, KX, KX, 16, D_UNAL | D_NOWB | D_FL | D_ECX)
+	X(PCMPISTRI, pcmpistri, KX, KX, 16, D_UNAL | D_NOWB | D_FL | D_ECX) \
+	/* AES-NI, PCLMULQDQ: integer, in C */				\
+	X(AESIMC, aesimc, KX, KX, 16, 0)				\
+	X(AESENC, aesenc, KX, KX, 16, 0)				\
+	X(AESENCLAST, aesenclast, KX, KX, 16, 0)			\
+	X(AESDEC, aesdec, KX, KX, 16, 0)				\
+	X(AESDECLAST, aesdeclast, KX, KX, 16, 0)			\
+	X(AESKEYGENASSIST, aeskeygenassist, KX, KX, 16, 0)		\
+	X(PCLMULQDQ, pclmulqdq, KX, KX, 16, 0)
 
 #define SSE_ENUM_(name, fn, r, m, sz, fl) S_##name,
 enum sse_op { SSE_OPS(SSE_ENUM_) S_COUNT };

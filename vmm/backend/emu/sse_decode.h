@@ -1,7 +1,8 @@
 /*
- * sse_decode.h - the MMX/SSE entries of the decoder's 0F, 0F 38 and 0F 3A
- * maps (SDM Vol. 2D A.3, tables A-3 to A-5), by opcode and mandatory
- * prefix column (none, 66, F3, F2: decode.c, "Mandatory prefixes").
+ * sse_decode.h - the MMX/SSE (and AES-NI, PCLMULQDQ) entries of the
+ * decoder's 0F, 0F 38 and 0F 3A maps (SDM Vol. 2D A.3, tables A-3 to
+ * A-5), by opcode and mandatory prefix column (none, 66, F3, F2:
+ * decode.c, "Mandatory prefixes").
  * Included by decode.c only, after its F_* flags and group ids.  An entry
  * of a decode.c map with F_PFX and sub P_SSE is looked up here; an empty
  * column (fn NULL) is #UD, as on a processor where that prefix makes no
@@ -214,6 +215,12 @@ static const struct opdesc sse_map[3][256][4] = {
 		[0x3f] = X66(PMAXUD, 0),
 		[0x40] = X66(PMULLD, 0),
 		[0x41] = X66(PHMINPOSUW, 0),
+		/* AES-NI */
+		[0xdb] = X66(AESIMC, 0),
+		[0xdc] = X66(AESENC, 0),
+		[0xdd] = X66(AESENCLAST, 0),
+		[0xde] = X66(AESDEC, 0),
+		[0xdf] = X66(AESDECLAST, 0),
 	},
 	/* 0F 3A: all with an imm8 */
 	[2] = {
@@ -235,10 +242,12 @@ static const struct opdesc sse_map[3][256][4] = {
 		[0x40] = X66(DPPS, I8),
 		[0x41] = X66(DPPD, I8),
 		[0x42] = X66(MPSADBW, I8),
+		[0x44] = X66(PCLMULQDQ, I8),
 		[0x60] = X66(PCMPESTRM, I8),
 		[0x61] = X66(PCMPESTRI, I8),
 		[0x62] = X66(PCMPISTRM, I8),
 		[0x63] = X66(PCMPISTRI, I8),
+		[0xdf] = X66(AESKEYGENASSIST, I8),
 	},
 };
 

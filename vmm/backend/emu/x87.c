@@ -23,7 +23,9 @@
  * results of unmasked overflow/underflow, FPREM's partial remainders, BCD
  * and the transcendentals are the hardware's, bit for bit.  No host state
  * leaks either way: the guest image is a private copy, and the host's x87,
- * MXCSR and XMM state are restored after each instruction.
+ * MXCSR and XMM state are restored after each instruction.  Consecutive
+ * x87 instructions share one load and one save instead ("the session",
+ * below): the guest's state stays in the host unit until the block ends.
  *
  * The host must never take an exception for the guest: invalid encodings
  * are #UD here before anything runs (the stubs exist only for valid ones),
@@ -524,7 +526,7 @@ x87_run_host(struct emu_cpu *cpu, const struct emu_insn *in, int kind, int size,
 	}
 
 	/* Pointers: the guest's instruction and operand, or unchanged. */
-	if (get64(img + FX_FIP) == (uint64_t)(uintptr_t)stub)
+	if (get64(img + FX_FIP) == (uint64_t)(uintptr_t)(stub + X87_STUB_OFF))
 		put64(img + FX_FIP, cpu->st.rip);
 	else if (get64(img + FX_FIP) == fip_mark)
 		put64(img + FX_FIP, get64(fx + FX_FIP));
@@ -549,6 +551,239 @@ x87_run_host(struct emu_cpu *cpu, const struct emu_insn *in, int kind, int size,
 	memcpy(fx + FX_ST, img + FX_ST, FX_XMM - FX_ST);
 	if (flags_io)
 		emu_set_arith_flags(cpu, RFL_ARITH, fl & RFL_ARITH);
+	return EMU_OK;
+}
+
+/*
+ * ---- the session: the guest's x87 state kept in the host unit ----
+ *
+ * x87_host_exec costs four state images per instruction (host out, guest
+ * in, guest out, host in).  Consecutive x87 instructions instead share one
+ * session (struct emu_x87_live, cpu.h): the first loads the guest's x87
+ * state into the host unit (host image saved; the host's MXCSR and XMM
+ * registers are put in the loaded image, so only the x87 part changes),
+ * each then runs its stub directly, and emu_x87_flush() saves the result
+ * back and restores the host's state when the block or stepped instruction
+ * ends (emu.c), or before anything else reads the x87 state (FXSAVE, XSAVE,
+ * XGETBV, MMX, the environment instructions: all in x87.c and sse.c).  No
+ * host code runs between two instructions of a session but the emulator's
+ * own C, which does not use the x87 unit (no long double).
+ *
+ * A session runs only what cannot need the general path: the arithmetic,
+ * loads and register forms with no unmasked exception pending (a waiting
+ * stub would fault on the host), stores with every exception masked (no
+ * suppressed store to detect) into RAM the guest may write (checked first,
+ * so a fault changes nothing), FNSTSW and FNSTCW from the values tracked
+ * after each stub.  The rest closes the session and takes x87_run_host.
+ * FIP, FDP and FOP are planted with marks at the load as in x87_run_host;
+ * the ring records each instruction's stub, RIP, operand address and own
+ * buffer, so the stub or buffer address the host unit holds at the end
+ * names the guest instruction that set it.  A full ring closes the session.
+ */
+#define X87_SLOW	1	/* x87_live_run: take the general path */
+/*
+ * The session's FXRSTOR64s load XMM0-15 too (the host's values of an
+ * earlier moment): nothing the compiler keeps in them may live across.
+ */
+#define X87_XMM_CLOBBERS "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", \
+	"xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"
+#define X87_PTR_MARK	1ULL	/* FIP, FDP loaded: not replaced since */
+
+static void
+x87_live_begin(struct emu_cpu *cpu)
+{
+	struct emu_x87_live *lv = &cpu->x87;
+	const uint8_t *fx = cpu->st.fxsave;
+
+	__asm__ volatile("fxsave64 %0" : "=m" (lv->host));
+	memcpy(lv->img, fx, FX_MXCSR);
+	memcpy(lv->img + FX_MXCSR, lv->host + FX_MXCSR, 4);
+	put32(lv->img + FX_MXCSR_MASK, 0);
+	memcpy(lv->img + FX_ST, fx + FX_ST, FX_XMM - FX_ST);
+	memcpy(lv->img + FX_XMM, lv->host + FX_XMM, sizeof(lv->img) - FX_XMM);
+	put64(lv->img + FX_FIP, X87_PTR_MARK);
+	put64(lv->img + FX_FDP, X87_PTR_MARK);
+	put16(lv->img + FX_FOP, X87_FOP_MARK);
+	__asm__ volatile("fxrstor64 %[img]\n\t"
+	    "fnstsw %[sw]\n\t"
+	    "fnstcw %[cw]"
+	    : [sw] "=m" (lv->fsw), [cw] "=m" (lv->fcw)
+	    : [img] "m" (lv->img)
+	    : X87_XMM_CLOBBERS);
+	lv->n = 0;
+	lv->on = true;
+}
+
+void
+emu_x87_writeback(struct emu_cpu *cpu)
+{
+	struct emu_x87_live *lv = &cpu->x87;
+	uint8_t *fx = cpu->st.fxsave, *img = lv->img;
+	uint64_t fip, fdp;
+	uint16_t fop;
+	int i;
+
+	__asm__ volatile("fxsave64 %[img]\n\t"
+	    "fxrstor64 %[host]"
+	    : [img] "=m" (lv->img)
+	    : [host] "m" (lv->host)
+	    : X87_XMM_CLOBBERS);
+	lv->on = false;
+	fip = get64(img + FX_FIP);
+	fdp = get64(img + FX_FDP);
+	fop = get16(img + FX_FOP);
+	/* FNINIT leaves 0: kept as the guest's */
+	if (fip == X87_PTR_MARK) {
+		fip = get64(fx + FX_FIP);
+	} else if (fip != 0) {
+		for (i = lv->n - 1; i >= 0; i--)
+			if ((uint64_t)(uintptr_t)(lv->ring[i].stub + X87_STUB_OFF) == fip)
+				break;
+		fip = i >= 0 ? lv->ring[i].rip : get64(fx + FX_FIP);
+	}
+	if (fdp == X87_PTR_MARK) {
+		fdp = get64(fx + FX_FDP);
+	} else if (fdp != 0) {
+		for (i = lv->n - 1; i >= 0; i--)
+			if ((uint64_t)(uintptr_t)lv->ring[i].buf == fdp)
+				break;
+		fdp = i >= 0 ? lv->ring[i].ea : get64(fx + FX_FDP);
+	}
+	if (fop == X87_FOP_MARK) {
+		fop = get16(fx + FX_FOP);
+	} else {
+		for (i = lv->n - 1; i >= 0; i--) {
+			const uint8_t *st = lv->ring[i].stub + X87_STUB_OFF;
+
+			if (fop == ((st[0] & 7) << 8 | st[1])) {
+				fop = lv->ring[i].fop;
+				break;
+			}
+		}
+	}
+	memcpy(fx, img, FX_MXCSR);
+	memcpy(fx + FX_ST, img + FX_ST, FX_XMM - FX_ST);
+	put64(fx + FX_FIP, fip);
+	put64(fx + FX_FDP, fdp);
+	put16(fx + FX_FOP, fop);
+}
+
+/*
+ * Run @stub in the session with @mem in RDI; FCMOVcc and FCOMI read and
+ * write the arithmetic flags (@flags_io).  Returns RFLAGS after it.
+ */
+static uint64_t
+x87_live_exec(struct emu_x87_live *lv, const uint8_t *stub, void *mem, uint64_t gflags,
+    bool flags_io)
+{
+	uint64_t fl = 0;
+
+	if (flags_io)
+		__asm__ volatile(
+		    "lea -128(%%rsp), %%rsp\n\t"
+		    "pushfq\n\t"
+		    "andq %[keep], (%%rsp)\n\t"
+		    "orq %[gfl], (%%rsp)\n\t"
+		    "popfq\n\t"
+		    "call *%[stub]\n\t"
+		    "pushfq\n\t"
+		    "popq %[fl]\n\t"
+		    "lea 128(%%rsp), %%rsp\n\t"
+		    "fnstsw %[sw]\n\t"
+		    "fnstcw %[cw]"
+		    : [fl] "=&r" (fl), [sw] "=m" (lv->fsw), [cw] "=m" (lv->fcw)
+		    : [stub] "r" (stub), "D" (mem), [gfl] "r" (gflags & RFL_ARITH),
+		      [keep] "i" (~(int64_t)RFL_ARITH)
+		    : "memory", "cc");
+	else
+		__asm__ volatile(
+		    "lea -128(%%rsp), %%rsp\n\t"
+		    "call *%[stub]\n\t"
+		    "lea 128(%%rsp), %%rsp\n\t"
+		    "fnstsw %[sw]\n\t"
+		    "fnstcw %[cw]"
+		    : [sw] "=m" (lv->fsw), [cw] "=m" (lv->fcw)
+		    : [stub] "r" (stub), "D" (mem)
+		    : "memory", "cc");
+	return fl;
+}
+
+/*
+ * Run @in in the session (opening it if need be), or return X87_SLOW with
+ * the session closed.  #UD and #NM are checked already.
+ */
+static int
+x87_live_run(struct emu_cpu *cpu, const struct emu_insn *in, int kind, int size, uint64_t ea)
+{
+	struct emu_x87_live *lv = &cpu->x87;
+	const uint8_t *fx = cpu->st.fxsave;
+	uint16_t fsw = lv->on ? lv->fsw : get16(fx + FX_FSW);
+	uint16_t fcw = lv->on ? lv->fcw : get16(fx + FX_FCW);
+	int esc = in->opcode - 0xd8, i, rc;
+	uint8_t *hp = NULL;
+	const uint8_t *stub;
+	bool flags_io;
+	uint64_t fl;
+
+	switch (kind) {
+	case XK_STSW_AX:
+		emu_reg_write(cpu, GPR_RAX, 2, 0, fsw);
+		return EMU_OK;
+	case XK_STSW:
+		return emu_write(cpu, in->seg, ea, &fsw, 2);
+	case XK_STCW:
+		return emu_write(cpu, in->seg, ea, &fcw, 2);
+	case XK_HOST:
+	case XK_HOST_NW:
+	case XK_LOAD:
+	case XK_STORE:
+		break;
+	default:
+		emu_x87_flush(cpu);
+		return X87_SLOW;
+	}
+	/* a waiting stub must find nothing pending (x87_wait_check decides) */
+	if (kind != XK_HOST_NW && (fsw & ~fcw & FSW_EXC)) {
+		emu_x87_flush(cpu);
+		return X87_SLOW;
+	}
+	if (kind == XK_STORE) {
+		if ((fcw & FSW_EXC) != FSW_EXC) {
+			emu_x87_flush(cpu);
+			return X87_SLOW;
+		}
+		rc = emu_mem_ptr(cpu, in->seg, ea, size, &hp);
+		if (rc != EMU_OK)
+			return rc;
+		if (hp == NULL) {
+			emu_x87_flush(cpu);
+			return X87_SLOW;
+		}
+	}
+	i = lv->on ? lv->n : 0;
+	if (kind == XK_LOAD) {
+		/* before the session opens: a fault or exit leaves no trace */
+		rc = emu_read(cpu, in->seg, ea, lv->ring[i].buf, size);
+		if (rc != EMU_OK)
+			return rc;
+	}
+	if (!lv->on)
+		x87_live_begin(cpu);
+	stub = x87_stub(esc, in->has_mem ? ((in->sub & 7) << 3) | 7 :
+	    0xc0 | ((in->sub & 7) << 3) | (in->rm & 7));
+	flags_io = !in->has_mem && (esc == 2 || esc == 3 || esc == 7);
+	fl = x87_live_exec(lv, stub, lv->ring[i].buf, flags_io ? emu_rflags(cpu) : 0, flags_io);
+	lv->ring[i].stub = stub;
+	lv->ring[i].rip = cpu->st.rip;
+	lv->ring[i].ea = ea;
+	lv->ring[i].fop = x87_fop(in);
+	lv->n = (uint8_t)(i + 1);
+	if (kind == XK_STORE)
+		memcpy(hp, lv->ring[i].buf, (size_t)size);
+	if (flags_io)
+		emu_set_arith_flags(cpu, RFL_ARITH, fl & RFL_ARITH);
+	if (lv->n == EMU_X87_RING)
+		emu_x87_writeback(cpu);
 	return EMU_OK;
 }
 
@@ -715,7 +950,11 @@ op_x87(struct emu_cpu *cpu, const struct emu_insn *in)
 		return emu_raise(cpu, IDT_UD);
 	if (x87_nm(cpu))
 		return emu_raise(cpu, IDT_NM);
+	rc = x87_live_run(cpu, in, kind, size, ea);
+	if (rc != X87_SLOW)
+		return rc;
 
+	/* The general path: the session is closed, st.fxsave is the state. */
 	switch (kind) {
 	case XK_STSW_AX:
 		emu_reg_write(cpu, GPR_RAX, 2, 0, get16(fx + FX_FSW));
@@ -768,6 +1007,9 @@ op_fwait(struct emu_cpu *cpu, const struct emu_insn *in)
 
 	if ((cpu->st.cr0 & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS))
 		return emu_raise(cpu, IDT_NM);
+	if (cpu->x87.on && !(cpu->x87.fsw & ~cpu->x87.fcw & FSW_EXC))
+		return EMU_OK;		/* nothing pending: the session goes on */
+	emu_x87_flush(cpu);
 	return x87_wait_check(cpu, &strip);
 }
 
@@ -781,6 +1023,7 @@ fx_checks(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t *ea)
 {
 	uint64_t base = 0;
 
+	emu_x87_flush(cpu);
 	if (cpu->st.cr0 & CR0_EM)
 		return emu_raise(cpu, IDT_UD);
 	if (cpu->st.cr0 & CR0_TS)
@@ -968,6 +1211,7 @@ xsave_checks(struct emu_cpu *cpu, const struct emu_insn *in, uint64_t *ea)
 {
 	uint64_t base = 0;
 
+	emu_x87_flush(cpu);
 	if (!(cpu->st.cr4 & CR4_OSXSAVE))
 		return emu_raise(cpu, IDT_UD);
 	if (cpu->st.cr0 & CR0_TS)
@@ -1139,6 +1383,7 @@ emu_xgetbv(struct emu_cpu *cpu)
 	uint32_t ecx = (uint32_t)cpu->st.gpr[GPR_RCX];
 	uint64_t v;
 
+	emu_x87_flush(cpu);
 	if (!(cpu->st.cr4 & CR4_OSXSAVE))
 		return emu_raise(cpu, IDT_UD);
 	if (ecx == 0)
