@@ -90,7 +90,12 @@ boot_once() {
 			esac
 		done
 		echo $tm; })
-	[ $tm = NaN ] && echo "BENCH FAILED: $who: no marker: $(tail -n 3 /tmp/boot.log | tr '\n' ' ')" >/dev/console
+	if [ $tm = NaN ]; then
+		echo "BENCH FAILED: $who: no marker: $(tail -n 3 /tmp/boot.log | tr '\n' ' ')"
+		[ $who = lhyve ] && $L/bhyvectl --vm=bt --get-rip --get-rflags --get-stats 2>&1 |
+			grep -E '^(rip|rflags)|exits to userland|exits: (hlt|bogus|inout)' | tr -s ' \t' ' ' |
+			tr '\n' ';' | sed 's/^/BENCH FAILED: lhyve at the stop: /'
+	fi >/dev/console
 	echo "$tm $(echo "$t0 $EPOCHREALTIME" | awk '{ printf "%.2f", $2 - $1 }')"
 	[ $who = lhyve ] && $L/bhyvectl --vm=bt --destroy >/dev/null 2>&1
 }
