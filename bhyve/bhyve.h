@@ -80,6 +80,15 @@ struct bhyve_vm {
 	int			(*ioapic_pin)(struct bhyve_vm *bvm, int pin, bool level);
 	/* An ISA IRQ line's level changed (vm_isa_assert/deassert_irq). */
 	int			(*isa_irq)(struct bhyve_vm *bvm, int irq, bool level);
+	/*
+	 * Doorbells without exits (libvmmapi's vm_ioeventfd, flags
+	 * VM_IOEVENTFD_*): a guest write to @addr signals eventfd @fd.
+	 * NULL when the CPU backend has none (the software CPU) or
+	 * -o virtio.ioeventfd=false: such writes exit as before.  Tests
+	 * fake it.
+	 */
+	int			(*ioeventfd)(struct bhyve_vm *bvm, uint64_t addr, int len,
+				    uint64_t data, int fd, int flags);
 	void			*test_arg;	/* free for fakes */
 
 	/*

@@ -70,10 +70,17 @@ bhyve_vm_isa_irq(struct bhyve_vm *bvm, int irq, bool level)
 	return (error == 0 ? 0 : -errno);
 }
 
+static int
+bhyve_vm_ioeventfd(struct bhyve_vm *bvm, uint64_t addr, int len, uint64_t data, int fd,
+    int flags)
+{
+	return (vm_ioeventfd(bvm->ctx, addr, len, data, fd, flags) == 0 ? 0 : -errno);
+}
+
 int
 bhyve_devices_init(struct bhyve_vm *bvm)
 {
-	bool strict = false;
+	bool strict = false, ioeventfd = true;
 	int error;
 
 	if (bvm->cfg == NULL) {
@@ -104,6 +111,15 @@ bhyve_devices_init(struct bhyve_vm *bvm)
 		if (bvm->isa_irq == NULL)
 			bvm->isa_irq = bhyve_vm_isa_irq;
 	}
+	error = config_get_bool(bvm->cfg, "virtio.ioeventfd", &ioeventfd);
+	if (error == -EINVAL) {
+		fprintf(stderr, "bhyve: virtio.ioeventfd: '%s' is not a boolean\n",
+		    get_config_value(bvm->cfg, "virtio.ioeventfd"));
+		return (-1);
+	}
+	if (bvm->ioeventfd == NULL && bvm->ctx != NULL && ioeventfd &&
+	    vm_has_ioeventfd(bvm->ctx))
+		bvm->ioeventfd = bhyve_vm_ioeventfd;
 
 	error = config_get_bool(bvm->cfg, "x86.strictio", &strict);
 	if (error == -EINVAL) {

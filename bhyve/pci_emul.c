@@ -359,6 +359,8 @@ pci_bar_set_decode(struct pci_devinst *pi, int idx, bool on)
 		bar->decoding = on;
 	else
 		VERIFY(on);
+	if (error == 0 && pi->pi_d->pe_baraddr != NULL)
+		pi->pi_d->pe_baraddr(pi, idx, on, bar->addr);
 }
 
 static void

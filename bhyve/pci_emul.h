@@ -155,6 +155,13 @@ struct pci_devemu {
 	uint64_t	(*pe_barread)(struct pci_devinst *pi, int baridx,
 			    uint64_t offset, int size);
 	/*
+	 * Optional (bhyve's pe_baraddr): BAR @baridx started (@decoding) or
+	 * stopped decoding at @addr: the guest moved it or changed the
+	 * command register's enables.
+	 */
+	void		(*pe_baraddr)(struct pci_devinst *pi, int baridx,
+			    bool decoding, uint64_t addr);
+	/*
 	 * lhyve: the emulation's own state for the instance store, beside
 	 * the generic PCI state (pci_snapshot.c).  save returns the length
 	 * (more than @cap: call again with that much room; @buf may be NULL

@@ -424,6 +424,7 @@ vblk_deinit(struct pci_devinst *pi)
 	if (vs == NULL)
 		return;
 	sc = vs->dev;
+	vs_deinit(&sc->vs);
 	blockif_close(sc->bc);
 	free(sc->reqs);
 	pthread_mutex_destroy(&sc->mtx);

@@ -774,6 +774,7 @@ vtcon_deinit(struct pci_devinst *pi)
 	if (vs == NULL)
 		return;
 	sc = vs->dev;
+	vs_deinit(&sc->vs);
 	if (sc->started) {
 		pthread_mutex_lock(&sc->mtx);
 		sc->stop = true;
@@ -980,6 +981,7 @@ static const struct pci_devemu pci_de_vcon = {
 	.pe_barwrite = vs_bar_write,
 	.pe_cfgread = vs_cfgread,
 	.pe_cfgwrite = vs_cfgwrite,
+	.pe_baraddr = vs_baraddr,
 	.pe_snapshot_save = vtcon_snapshot_save,
 	.pe_snapshot_restore = vtcon_snapshot_restore,
 };

@@ -463,6 +463,7 @@ vnet_deinit(struct pci_devinst *pi)
 	if (vs == NULL)
 		return;
 	sc = vs->dev;
+	vs_deinit(&sc->vs);
 	netbe_cleanup(sc->be);
 	free(sc->rx_chains);
 	pthread_mutex_destroy(&sc->rx_mtx);

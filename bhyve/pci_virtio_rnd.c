@@ -101,6 +101,7 @@ rnd_deinit(struct pci_devinst *pi)
 
 	if (sc == NULL)
 		return;
+	vs_deinit(&sc->vs);
 	pthread_mutex_destroy(&sc->mtx);
 	pthread_mutex_destroy(&sc->vs.mtx);
 	free(sc);

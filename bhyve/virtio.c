@@ -12,10 +12,16 @@
  * configuration access capability (4.1.4.9).
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include "bhyve.h"
+#include "vmmapi.h"
 #include "virtio.h"
 
 #define VS_BAR_LEGACY		0
@@ -89,6 +95,8 @@ vs_log(struct virtio_softc *vs, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
+
+static void vs_ioev_sync(struct virtio_softc *vs);
 
 /* ---- interrupts ---- */
 
@@ -411,6 +419,7 @@ vs_reset(struct virtio_softc *vs)
 	pthread_mutex_lock(&vs->mtx);
 	for (i = 0; i < vs->vc->nvq; i++)
 		vq_reset(&vs->queues[i]);
+	vs_ioev_sync(vs);
 	vs->negotiated = vs->driver_features = 0;
 	vs->isr = 0;
 	vs->dfselect = vs->gfselect = 0;
@@ -480,6 +489,201 @@ vs_notify(struct virtio_softc *vs, uint32_t q)
 		vq->notify(vs->dev, vq);
 	else if (vs->vc->qnotify != NULL)
 		vs->vc->qnotify(vs->dev, vq);
+}
+
+/*
+ * ---- notifications without exits (ioeventfd) ----
+ *
+ * With a backend that offers it (KVM_IOEVENTFD), each enabled queue's
+ * doorbells go into the backend: the modern one (a 16-bit write to
+ * BAR 4 + 0x3000 + 4 * q, virtio 1.2 4.1.4.4; Linux writes the queue
+ * index, 16 bits) and the legacy one (a 16-bit write of q to BAR 0 +
+ * QUEUE_NOTIFY, 4.1.4.10), each signalling the queue's eventfd.  The
+ * device's thread then serves the notification as vs_notify() does on a
+ * vCPU thread after an exit.  A doorbell the backend refuses, another
+ * width, or the configuration window (4.1.4.9) still exits: both paths
+ * end in vs_notify(), which checks the queue.
+ *
+ * The registrations follow the state they depend on (vs_ioev_sync(), with
+ * vs->mtx held): the BAR's address and decoding (pe_baraddr), the queue's
+ * enable (and a device reset, which disables every queue), a restore, and
+ * the device's end.
+ */
+
+static int
+vs_ioev_call(struct virtio_softc *vs, uint64_t addr, uint64_t data, int fd, int flags)
+{
+	struct bhyve_vm *bvm = vs->pi->pi_vm;
+
+	return bvm->ioeventfd(bvm, addr, 2, data, fd, flags);
+}
+
+/* Called with vs->mtx held. */
+static void
+vs_ioev_sync(struct virtio_softc *vs)
+{
+	const struct pcibar *lb = &vs->pi->pi_bar[VS_BAR_LEGACY];
+	const struct pcibar *mb = &vs->pi->pi_bar[VS_BAR_MODERN];
+	uint64_t addr;
+	bool want;
+	int q, error;
+
+	if (vs->queues == NULL || vs->pi->pi_vm->ioeventfd == NULL)
+		return;
+	for (q = 0; q < vs->vc->nvq; q++) {
+		struct vqueue_info *vq = &vs->queues[q];
+
+		if (vq->ioev_fd < 0)
+			continue;
+		want = vs->ioev && vq->enabled && mb->decoding;
+		addr = mb->addr + VS_NOTIFY_OFF + VS_NOTIFY_MULT * (uint64_t)q;
+		if (vq->ioev_mmio_on && (!want || vq->ioev_mmio != addr)) {
+			if ((error = vs_ioev_call(vs, vq->ioev_mmio, 0, vq->ioev_fd,
+			    VM_IOEVENTFD_DEASSIGN)) != 0)
+				fprintf(stderr, "bhyve: %s: queue %d: removing the doorbell at "
+				    "%#lx: %s\n", vs->vc->name, q, (unsigned long)vq->ioev_mmio,
+				    strerror(-error));
+			vq->ioev_mmio_on = false;
+		}
+		if (want && !vq->ioev_mmio_on &&
+		    vs_ioev_call(vs, addr, 0, vq->ioev_fd, 0) == 0) {
+			vq->ioev_mmio = addr;
+			vq->ioev_mmio_on = true;
+		}
+		want = vs->ioev && vq->enabled && lb->decoding;
+		addr = lb->addr + VL_QUEUE_NOTIFY;
+		if (vq->ioev_pio_on && (!want || vq->ioev_pio != addr)) {
+			if ((error = vs_ioev_call(vs, vq->ioev_pio, (uint64_t)q, vq->ioev_fd,
+			    VM_IOEVENTFD_PIO | VM_IOEVENTFD_DATAMATCH |
+			    VM_IOEVENTFD_DEASSIGN)) != 0)
+				fprintf(stderr, "bhyve: %s: queue %d: removing the doorbell at "
+				    "port %#lx: %s\n", vs->vc->name, q, (unsigned long)vq->ioev_pio,
+				    strerror(-error));
+			vq->ioev_pio_on = false;
+		}
+		/* A hostile guest can put BAR 0 where the port would pass 0xffff: refused. */
+		if (want && !vq->ioev_pio_on && addr <= 0xfffe &&
+		    vs_ioev_call(vs, addr, (uint64_t)q, vq->ioev_fd,
+		    VM_IOEVENTFD_PIO | VM_IOEVENTFD_DATAMATCH) == 0) {
+			vq->ioev_pio = addr;
+			vq->ioev_pio_on = true;
+		}
+	}
+}
+
+/* Queue @q's eventfd was signalled (or may have been): serve it.  ioev_mtx held. */
+static void
+vs_ioev_serve(struct virtio_softc *vs, int q)
+{
+	uint64_t n;
+
+	if (read(vs->queues[q].ioev_fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		return;		/* EAGAIN: not signalled */
+	__atomic_add_fetch(&vs->ioev_served, 1, __ATOMIC_RELAXED);
+	vs_notify(vs, (uint32_t)q);
+}
+
+static void *
+vs_ioev_thread(void *arg)
+{
+	struct virtio_softc *vs = arg;
+	int n = vs->vc->nvq, q;
+	struct pollfd *pfd = calloc((size_t)n + 1, sizeof(*pfd));
+
+	VERIFY(pfd != NULL);
+	for (q = 0; q < n; q++)
+		pfd[q] = (struct pollfd){ .fd = vs->queues[q].ioev_fd, .events = POLLIN };
+	pfd[n] = (struct pollfd){ .fd = vs->ioev_stop, .events = POLLIN };
+	for (;;) {
+		if (poll(pfd, (nfds_t)n + 1, -1) < 0) {
+			VERIFY(errno == EINTR);
+			continue;
+		}
+		if (pfd[n].revents != 0)
+			break;
+		pthread_mutex_lock(&vs->ioev_mtx);
+		for (q = 0; q < n; q++)
+			if (pfd[q].revents & POLLIN)
+				vs_ioev_serve(vs, q);
+		pthread_mutex_unlock(&vs->ioev_mtx);
+	}
+	free(pfd);
+	return NULL;
+}
+
+/* At the end of vs_init: eventfds and the thread, when the backend can use them. */
+static int
+vs_ioev_init(struct virtio_softc *vs)
+{
+	int q;
+
+	for (q = 0; q < vs->vc->nvq; q++)
+		vs->queues[q].ioev_fd = -1;
+	vs->ioev_stop = -1;
+	pthread_mutex_init(&vs->ioev_mtx, NULL);
+	if (vs->pi->pi_vm->ioeventfd == NULL)
+		return 0;
+	for (q = 0; q < vs->vc->nvq; q++)
+		if ((vs->queues[q].ioev_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+			goto fail;
+	if ((vs->ioev_stop = eventfd(0, EFD_CLOEXEC)) < 0 ||
+	    pthread_create(&vs->ioev_thread, NULL, vs_ioev_thread, vs) != 0)
+		goto fail;
+	pthread_mutex_lock(&vs->mtx);
+	vs->ioev = true;
+	vs_ioev_sync(vs);
+	pthread_mutex_unlock(&vs->mtx);
+	return 0;
+fail:
+	fprintf(stderr, "bhyve: %s: no eventfd for queue notifications: %s\n", vs->vc->name,
+	    strerror(errno));
+	for (q = 0; q < vs->vc->nvq; q++) {
+		if (vs->queues[q].ioev_fd >= 0)
+			close(vs->queues[q].ioev_fd);
+		vs->queues[q].ioev_fd = -1;
+	}
+	if (vs->ioev_stop >= 0)
+		close(vs->ioev_stop);
+	vs->ioev_stop = -1;
+	return -1;
+}
+
+void
+vs_deinit(struct virtio_softc *vs)
+{
+	int q;
+
+	if (vs->vc == NULL || vs->queues == NULL)
+		return;
+	if (vs->ioev) {
+		VERIFY(eventfd_write(vs->ioev_stop, 1) == 0);
+		pthread_join(vs->ioev_thread, NULL);
+		pthread_mutex_lock(&vs->mtx);
+		vs->ioev = false;
+		vs_ioev_sync(vs);	/* removes every doorbell */
+		pthread_mutex_unlock(&vs->mtx);
+		close(vs->ioev_stop);
+		vs->ioev_stop = -1;
+	}
+	for (q = 0; q < vs->vc->nvq; q++) {
+		if (vs->queues[q].ioev_fd >= 0)
+			close(vs->queues[q].ioev_fd);
+		vs->queues[q].ioev_fd = -1;
+	}
+}
+
+void
+vs_baraddr(struct pci_devinst *pi, int baridx, bool decoding, uint64_t addr)
+{
+	struct virtio_softc *vs = pi->pi_arg;
+
+	(void)decoding;
+	(void)addr;
+	if (vs == NULL || !vs->ioev || (baridx != VS_BAR_LEGACY && baridx != VS_BAR_MODERN))
+		return;
+	pthread_mutex_lock(&vs->mtx);
+	vs_ioev_sync(vs);
+	pthread_mutex_unlock(&vs->mtx);
 }
 
 static uint32_t
@@ -606,6 +810,7 @@ vs_common_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 			}
 			vq->last_avail = vq->used_idx = 0;
 			__atomic_store_n(&vq->enabled, true, __ATOMIC_RELEASE);
+			vs_ioev_sync(vs);
 		}
 		break;
 	case 0x20 << 4 | 4: if (qw) set_half(&vq->desc_gpa, 0, (uint32_t)val); break;
@@ -685,6 +890,7 @@ vs_legacy_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 			break;
 		if (val == 0) {
 			__atomic_store_n(&vq->enabled, false, __ATOMIC_RELEASE);
+			vs_ioev_sync(vs);
 			break;
 		}
 		/* Legacy layout: descriptors, avail, then used on the next 4 KiB (2.7.2). */
@@ -699,6 +905,7 @@ vs_legacy_write(struct virtio_softc *vs, uint64_t off, int size, uint64_t val)
 		}
 		vq->last_avail = vq->used_idx = 0;
 		__atomic_store_n(&vq->enabled, true, __ATOMIC_RELEASE);
+		vs_ioev_sync(vs);
 		break;
 	case VL_QUEUE_SEL << 4 | 2: vs->queue_sel = (uint16_t)val; break;
 	case VL_STATUS << 4 | 1:
@@ -841,6 +1048,7 @@ vs_init(struct virtio_softc *vs, const struct virtio_consts *vc, void *dev,
 		if (queues[i].max == 0)
 			queues[i].max = VQ_MAX_SIZE;
 		VERIFY(queues[i].max <= VQ_MAX_SIZE && (queues[i].max & (queues[i].max - 1)) == 0);
+		queues[i].ioev_fd = -1;
 		vq_reset(&queues[i]);
 	}
 	/* A transitional device (4.1.2.1): legacy ID, revision 0, subsystem = type. */
@@ -872,7 +1080,11 @@ vs_init(struct virtio_softc *vs, const struct virtio_consts *vc, void *dev,
 	pci_emul_set_wmask(pi, off + 8, 4, 0xffffffff);
 	pci_emul_set_wmask(pi, off + 12, 4, 0xffffffff);
 	vs->pcicfg_off = off;
-	return pci_lintr_request(pi);
+	if (pci_lintr_request(pi) != 0)
+		return -1;
+	/* Without eventfds the doorbells exit, as on the software CPU. */
+	(void)vs_ioev_init(vs);
+	return 0;
 }
 
 /* ---- the instance store ---- */
@@ -893,6 +1105,16 @@ vs_snapshot_save(struct pci_devinst *pi, uint8_t *buf, size_t cap)
 
 	if (buf == NULL || cap < len)
 		return (ssize_t)len;
+	/*
+	 * The vCPUs are stopped: a notification still in an eventfd was
+	 * written before the cut, and is served now, as its exit would have
+	 * been; the thread serves none until the state is taken.
+	 */
+	if (vs->ioev) {
+		pthread_mutex_lock(&vs->ioev_mtx);
+		for (i = 0; i < vs->vc->nvq; i++)
+			vs_ioev_serve(vs, i);
+	}
 	/* Requests in flight complete (used ring, interrupt) before the cut. */
 	if (vs->vc->quiesce != NULL)
 		vs->vc->quiesce(vs->dev);
@@ -929,6 +1151,8 @@ vs_snapshot_save(struct pci_devinst *pi, uint8_t *buf, size_t cap)
 		memcpy(p + 32, &vq->used_gpa, 8);
 	}
 	pthread_mutex_unlock(&vs->mtx);
+	if (vs->ioev)
+		pthread_mutex_unlock(&vs->ioev_mtx);
 	return (ssize_t)len;
 }
 
@@ -986,8 +1210,11 @@ vs_snapshot_restore(struct pci_devinst *pi, const uint8_t *data, size_t len)
 	memcpy(&vs->negotiated, data + 32, 8);
 	memcpy(&vs->driver_features, data + 40, 8);
 	vs->negotiated &= vs->offered;
-	for (i = 0; i < nvq; i++)
+	for (i = 0; i < nvq; i++) {
+		/* The doorbells registered now stay with the queue (saved[] copied them). */
 		vs->queues[i] = saved[i];
+	}
+	vs_ioev_sync(vs);
 	pthread_mutex_unlock(&vs->mtx);
 	if (vs->negotiated != 0 && vs->vc->apply_features != NULL)
 		vs->vc->apply_features(vs->dev, vs->negotiated);

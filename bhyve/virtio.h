@@ -82,6 +82,15 @@ struct vqueue_info {
 	uint16_t	msix_vector;
 	/* Called on a guest notify (a vCPU thread); NULL: the device's qnotify. */
 	void		(*notify)(void *dev, struct vqueue_info *vq);
+	/*
+	 * ioeventfd (docs/virtio.md, "Notifications without exits"): the
+	 * eventfd the CPU backend signals when the guest notifies this queue
+	 * (-1: none), and the doorbells registered for it now, under vs->mtx.
+	 */
+	int		ioev_fd;
+	bool		ioev_mmio_on, ioev_pio_on;
+	uint64_t	ioev_mmio;	/* modern: BAR 4 + 0x3000 + 4 * num */
+	uint64_t	ioev_pio;	/* legacy: BAR 0 + QUEUE_NOTIFY, data num */
 };
 
 /* What a device tells the transport about itself. */
@@ -126,6 +135,17 @@ struct virtio_softc {
 	struct vqueue_info *queues;
 	/* VIRTIO_PCI_CAP_PCI_CFG window (4.1.4.9). */
 	int		pcicfg_off;
+	/*
+	 * ioeventfd: when the backend offers it (bvm->ioeventfd), each
+	 * enabled queue's doorbell signals its eventfd inside the backend,
+	 * and ioev_thread serves the notification, with ioev_mtx held (a
+	 * save holds it too, so none is served during the cut).
+	 */
+	bool		ioev;
+	int		ioev_stop;	/* eventfd: the thread ends */
+	pthread_t	ioev_thread;
+	pthread_mutex_t	ioev_mtx;
+	uint64_t	ioev_served;	/* notifications the thread served (atomic) */
 };
 
 /*
@@ -136,6 +156,13 @@ struct virtio_softc {
  */
 int	vs_init(struct virtio_softc *vs, const struct virtio_consts *vc, void *dev,
 	    struct pci_devinst *pi, struct vqueue_info *queues);
+/*
+ * From the device's pe_deinit, before it frees anything the queues use:
+ * stops the notification thread and removes the doorbells.
+ */
+void	vs_deinit(struct virtio_softc *vs);
+/* pe_baraddr: a BAR started or stopped decoding; the doorbells follow it. */
+void	vs_baraddr(struct pci_devinst *pi, int baridx, bool decoding, uint64_t addr);
 /* The device's pe_barread/pe_barwrite and config hooks. */
 uint64_t vs_bar_read(struct pci_devinst *pi, int baridx, uint64_t offset, int size);
 void	vs_bar_write(struct pci_devinst *pi, int baridx, uint64_t offset, int size,
@@ -199,6 +226,7 @@ void	vq_endchains(struct vqueue_info *vq, bool used_all_avail);
 		.pe_barwrite = vs_bar_write,				\
 		.pe_cfgread = vs_cfgread,				\
 		.pe_cfgwrite = vs_cfgwrite,				\
+		.pe_baraddr = vs_baraddr,				\
 		.pe_snapshot_save = (snapshot) ? vs_snapshot_save : NULL, \
 		.pe_snapshot_restore = (snapshot) ? vs_snapshot_restore : NULL, \
 	};								\

@@ -1337,6 +1337,27 @@ vmm_lapic_msi(struct vm *vm, uint64_t addr, uint64_t msg)
 	return INTR_CALL(vm, vmm_intr_msi(vm->intr, addr, msg));
 }
 
+/*
+ * A guest write that signals an eventfd inside the backend (vmm_backend.h
+ * ioeventfd): -ENOTSUP when the backend has none, so the caller keeps
+ * taking the write as an exit.
+ */
+int
+vmm_ioeventfd(struct vm *vm, uint64_t addr, int len, uint64_t data, int fd, int flags)
+{
+	if (vm->ops == NULL)
+		return vmm_store_fail(ENXIO, "no CPU backend is attached");
+	if (vm->ops->ioeventfd == NULL)
+		return -ENOTSUP;
+	return vm->ops->ioeventfd(vm->cookie, addr, len, data, fd, flags);
+}
+
+bool
+vmm_has_ioeventfd(struct vm *vm)
+{
+	return vm->ops != NULL && vm->ops->ioeventfd != NULL;
+}
+
 int
 vmm_ioapic_irq(struct vm *vm, int pin, int op)
 {

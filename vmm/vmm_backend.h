@@ -227,7 +227,22 @@ struct vmm_backend_ops {
 	int	(*ioapic_routes)(void *vmcookie, const struct vmm_msi_route *r, int n);
 	/* bhyvectl --get-lapic; same lock rules as get_reg. */
 	int	(*lapic_info)(void *vcpucookie, struct vmm_lapic_info *li);
+	/*
+	 * Optional: a guest write of @len bytes (1, 2, 4 or 8) to @addr, an
+	 * I/O port with VMM_IOEVENTFD_PIO, else a guest-physical address,
+	 * and equal to @data with VMM_IOEVENTFD_DATAMATCH, signals eventfd
+	 * @fd, and the vCPU goes on without an exit (KVM_IOEVENTFD).
+	 * VMM_IOEVENTFD_DEASSIGN removes that same registration.  Thread
+	 * safe, any time after vm_init.  NULL (the software CPU): every
+	 * such write exits as before.
+	 */
+	int	(*ioeventfd)(void *vmcookie, uint64_t addr, int len, uint64_t data, int fd,
+		    int flags);
 };
+
+#define VMM_IOEVENTFD_PIO	0x1
+#define VMM_IOEVENTFD_DATAMATCH	0x2
+#define VMM_IOEVENTFD_DEASSIGN	0x4
 
 extern const struct vmm_backend_ops vmm_backend_emu;
 extern const struct vmm_backend_ops vmm_backend_kvm;	/* vmm/backend/kvm, docs/kvm.md */

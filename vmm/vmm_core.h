@@ -131,6 +131,9 @@ struct vmm_lapic_info;
 int	vmm_lapic_irq(struct vm *vm, int vcpuid, int vector);
 int	vmm_lapic_local_irq(struct vm *vm, int vcpuid, int lvt);
 int	vmm_lapic_msi(struct vm *vm, uint64_t addr, uint64_t msg);
+/* vmm_backend.h's ioeventfd (flags VMM_IOEVENTFD_*); -ENOTSUP without one. */
+int	vmm_ioeventfd(struct vm *vm, uint64_t addr, int len, uint64_t data, int fd, int flags);
+bool	vmm_has_ioeventfd(struct vm *vm);
 int	vmm_ioapic_irq(struct vm *vm, int pin, int op);
 int	vmm_isa_irq(struct vm *vm, int atpic_irq, int ioapic_irq, int op);
 int	vmm_ioapic_pincount(struct vm *vm);

@@ -1012,6 +1012,27 @@ vm_lapic_msi(struct vmctx *ctx, uint64_t addr, uint64_t msg)
 	return ret(intr_remote(ctx, 0, &req, NULL));
 }
 
+_Static_assert(VM_IOEVENTFD_PIO == VMM_IOEVENTFD_PIO &&
+    VM_IOEVENTFD_DATAMATCH == VMM_IOEVENTFD_DATAMATCH &&
+    VM_IOEVENTFD_DEASSIGN == VMM_IOEVENTFD_DEASSIGN, "ioeventfd flags");
+
+int
+vm_ioeventfd(struct vmctx *ctx, uint64_t addr, int len, uint64_t data, int fd, int flags)
+{
+	/* An eventfd is this process's: a remote context cannot hand one over. */
+	if (ctx->vm == NULL)
+		return ret(-ENOTSUP);
+	if ((flags & ~(VM_IOEVENTFD_PIO | VM_IOEVENTFD_DATAMATCH | VM_IOEVENTFD_DEASSIGN)) != 0)
+		return ret(-EINVAL);
+	return ret(vmm_ioeventfd(ctx->vm, addr, len, data, fd, flags));
+}
+
+int
+vm_has_ioeventfd(struct vmctx *ctx)
+{
+	return ctx->vm != NULL && vmm_has_ioeventfd(ctx->vm);
+}
+
 static int
 ioapic_op(struct vmctx *ctx, int irq, int op)
 {

@@ -121,6 +121,21 @@ int	vm_ioapic_assert_irq(struct vmctx *ctx, int irq);
 int	vm_ioapic_deassert_irq(struct vmctx *ctx, int irq);
 int	vm_ioapic_pulse_irq(struct vmctx *ctx, int irq);
 int	vm_ioapic_pincount(struct vmctx *ctx, int *pincount);
+/*
+ * lhyve: a guest write that signals an eventfd without an exit to
+ * userland (KVM_IOEVENTFD), for devices' doorbells.  A write of @len bytes
+ * (1, 2, 4, 8) to @addr, an I/O port with VM_IOEVENTFD_PIO, else
+ * guest-physical, equal to @data with VM_IOEVENTFD_DATAMATCH, signals
+ * eventfd @fd; VM_IOEVENTFD_DEASSIGN undoes that same call.  Only in the
+ * process running the VM; ENOTSUP when the CPU backend has none (the
+ * software CPU): the write then exits as any other.  vm_has_ioeventfd:
+ * 1 when the backend offers it.
+ */
+#define VM_IOEVENTFD_PIO	0x1
+#define VM_IOEVENTFD_DATAMATCH	0x2
+#define VM_IOEVENTFD_DEASSIGN	0x4
+int	vm_ioeventfd(struct vmctx *ctx, uint64_t addr, int len, uint64_t data, int fd, int flags);
+int	vm_has_ioeventfd(struct vmctx *ctx);
 /* The RTC and CMOS (libvmm's vrtc): bytes 0-127, the time in seconds. */
 int	vm_rtc_write(struct vmctx *ctx, int offset, uint8_t value);
 int	vm_rtc_read(struct vmctx *ctx, int offset, uint8_t *retval);

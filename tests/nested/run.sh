@@ -46,6 +46,18 @@ else
 	echo "not ok - nested: the Linux guest's initramfs builds"
 	sed 's/^/# /' "$work/l2-build.log" >&2
 fi
+# ---- kvmio: a Linux guest with virtio-blk and virtio-net on KVM, whose
+# doorbells go through KVM_IOEVENTFD (tests/nested/guest-kvmio.sh).
+if [ -f "$work/l2-initrd.gz" ]; then
+	if scripts/build-initramfs.sh -x tests/nested/guest-kvmio.sh "$work/l2-kvmio.gz" \
+	    >"$work/l2-kvmio.log" 2>&1; then
+		files+=(-f "$work/l2-kvmio.gz:/lhyve/linux/initrd-kvmio.gz")
+	else
+		echo "not ok - nested: kvmio: the virtio guest's initramfs builds"
+		sed 's/^/# /' "$work/l2-kvmio.log" >&2
+	fi
+fi
+# ---- end kvmio
 if ! scripts/build-initramfs.sh -m kvm -m kvm-amd -b /bin/bash "${files[@]}" \
 	-x "$PWD/tests/nested/l1.sh" -M NESTED-L1-UP "$work/initrd.gz" >"$work/build.log" 2>&1; then
 	echo "not ok - nested: initramfs build"

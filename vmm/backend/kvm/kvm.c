@@ -546,4 +546,5 @@ const struct vmm_backend_ops vmm_backend_kvm = {
 	.msi = kvm_vm_msi,
 	.ioapic_routes = kvm_vm_ioapic_routes,
 	.lapic_info = kvm_vcpu_lapic_info,
+	.ioeventfd = kvm_vm_ioeventfd,
 };

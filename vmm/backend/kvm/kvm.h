@@ -13,6 +13,7 @@
  *                (a pure function, unit-tested without /dev/kvm)
  *   kvm_state.c  struct vm_cpu_state <-> regs, sregs, XSAVE, XCRs, MSRs,
  *                events, debug registers
+ *   kvm_eventfd.c  KVM_IOEVENTFD: devices' doorbells without an exit
  */
 #ifndef LHYVE_KVM_H
 #define LHYVE_KVM_H
@@ -157,5 +158,9 @@ void	kvm_prober_stop(struct kvm_vm *kvm);
 int	kvm_vm_msi(void *vmcookie, uint64_t addr, uint32_t data);
 int	kvm_vm_ioapic_routes(void *vmcookie, const struct vmm_msi_route *r, int n);
 int	kvm_vcpu_lapic_info(void *vcpucookie, struct vmm_lapic_info *li);
+
+/* kvm_eventfd.c: KVM_IOEVENTFD (vmm_backend_ops.ioeventfd). */
+int	kvm_vm_ioeventfd(void *vmcookie, uint64_t addr, int len, uint64_t data, int fd,
+	    int flags);
 
 #endif /* LHYVE_KVM_H */
