@@ -459,6 +459,8 @@ slirp_be_init(struct net_backend *be, struct config *cfg, const char *node,
 
 	sp->be = be;
 	sp->devname = devname;
+	/* slirp wants whole frames, and checksums what it builds. */
+	be->rx_csum_valid = true;
 	sp->wakefd = -1;
 	pthread_mutex_init(&sp->txq_mtx, NULL);
 	netbe_holdq_init(&sp->holdq);
@@ -487,7 +489,8 @@ fail:
 }
 
 static int
-slirp_be_send(struct net_backend *be, const struct iovec *iov, int iovcnt, size_t len)
+slirp_be_send(struct net_backend *be, const struct vnet_hdr *hdr, const struct iovec *iov,
+    int iovcnt, size_t len)
 {
 	struct slirp_priv *sp = be->priv;
 	struct slirp_frame *f;
