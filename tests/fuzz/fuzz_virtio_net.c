@@ -75,10 +75,14 @@ fnet_send(struct net_backend *be, const struct vnet_hdr *hdr, const struct iovec
 	    (size_t)hdr->csum_start + hdr->csum_offset + 2 > len)
 		abort();
 
-	/* What the device hands over must be inside guest RAM and add up. */
+	/*
+	 * What the device hands over must be inside guest RAM, or be one
+	 * buffer of its own (a frame it checksummed or a segment), and add up.
+	 */
 	for (int i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len > 0 && ((uint8_t *)iov[i].iov_base < ram ||
-		    (uint8_t *)iov[i].iov_base + iov[i].iov_len > ram + RAM_SIZE))
+		    (uint8_t *)iov[i].iov_base + iov[i].iov_len > ram + RAM_SIZE) &&
+		    (iovcnt != 1 || hdr != NULL))
 			abort();
 		total += iov[i].iov_len;
 	}
