@@ -1774,6 +1774,9 @@ TEST(tap_frames_both_ways)
 	sll.sll_protocol = htons(ETH_P_ALL);
 	sll.sll_ifindex = (int)if_nametoindex(name);
 	REQUIRE(bind(ps, (struct sockaddr *)&sll, sizeof(sll)) == 0);
+	/* IFF_VNET_HDR: the tap takes the offloads both ways (TUNSETOFFLOAD probed). */
+	CHECK_EQ(offered(pi) & (F_CSUM | F_HTSO4 | F_HTSO6 | F_GCSUM | F_GTSO4 | F_GTSO6),
+	    F_CSUM | F_HTSO4 | F_HTSO6 | F_GCSUM | F_GTSO4 | F_GTSO6);
 	driver_init(pi, F_MAC | F_MRG | VIRTIO_F_VERSION_1);
 	post_rx_buffers(8);
 	/* Guest -> tap: the host sees the frame on the interface. */
