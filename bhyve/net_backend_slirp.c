@@ -4,8 +4,11 @@
  * is 10.0.2.2, DNS 10.0.2.3, DHCP hands out 10.0.2.15 onwards.  No
  * privileges needed.
  *
- *   -s N,virtio-net,slirp[,hostfwd=RULE[;RULE...]]...
+ *   -s N,virtio-net,slirp[,hostfwd=RULE[;RULE...]]...[,mtu=N]
  *   RULE: tcp|udp:[hostaddr]:hostport-[guestaddr]:guestport
+ *
+ * The device's mtu= (1500 without) is slirp's MTU and MRU too, so the
+ * TCP segments slirp sends the guest, and the MSS it offers, follow it.
  *
  * libslirp is not thread-safe, so one thread owns the Slirp instance: it
  * polls slirp's sockets, runs its timers, feeds it the guest's frames
@@ -34,6 +37,8 @@
 /* Guest frames waiting for the slirp thread: bounded, then dropped. */
 #define SLIRP_TXQ_MAX_FRAMES	1024
 #define SLIRP_TXQ_MAX_BYTES	(4u << 20)
+/* libslirp's IF_MTU_MAX. */
+#define SLIRP_MAX_MTU		65521
 /* Guest errors slirp reports that we print; the rest are counted. */
 #define SLIRP_GUEST_ERRORS	5
 
@@ -441,6 +446,7 @@ slirp_be_init(struct net_backend *be, struct config *cfg, const char *node,
 {
 	struct slirp_priv *sp = be->priv;
 	const char *rules = get_config_value_node(cfg, node, "hostfwd");
+	const char *mtu = get_config_value_node(cfg, node, "mtu");
 	SlirpConfig sc = {
 		.version = 4,
 		.restricted = false,
@@ -457,8 +463,21 @@ slirp_be_init(struct net_backend *be, struct config *cfg, const char *node,
 	};
 	int error;
 
+	/* The device checked mtu= as a number from 68 (libslirp's IF_MTU_MIN too). */
+	if (mtu != NULL) {
+		unsigned long v = strtoul(mtu, NULL, 10);
+
+		if (v > SLIRP_MAX_MTU) {
+			fprintf(stderr, "bhyve: %s: slirp carries an mtu of at most %d\n", devname,
+			    SLIRP_MAX_MTU);
+			return -1;
+		}
+		sc.if_mtu = sc.if_mru = v;
+	}
 	sp->be = be;
 	sp->devname = devname;
+	/* slirp wants whole frames, and checksums what it builds. */
+	be->rx_csum_valid = true;
 	sp->wakefd = -1;
 	pthread_mutex_init(&sp->txq_mtx, NULL);
 	netbe_holdq_init(&sp->holdq);
@@ -487,7 +506,8 @@ fail:
 }
 
 static int
-slirp_be_send(struct net_backend *be, const struct iovec *iov, int iovcnt, size_t len)
+slirp_be_send(struct net_backend *be, const struct vnet_hdr *hdr, const struct iovec *iov,
+    int iovcnt, size_t len)
 {
 	struct slirp_priv *sp = be->priv;
 	struct slirp_frame *f;

@@ -19,6 +19,7 @@
 #include "bhyve.h"
 #include "config.h"
 #include "net_backends.h"
+#include "net_offload.h"
 
 extern const struct net_backend_ops *const __start_net_backend_set[] __attribute__((weak));
 extern const struct net_backend_ops *const __stop_net_backend_set[] __attribute__((weak));
@@ -97,9 +98,10 @@ netbe_init(struct config *cfg, const char *node, const char *devname, netbe_rx_t
 }
 
 int
-netbe_send(struct net_backend *be, const struct iovec *iov, int iovcnt, size_t len)
+netbe_send(struct net_backend *be, const struct vnet_hdr *hdr, const struct iovec *iov,
+    int iovcnt, size_t len)
 {
-	int error = be->ops->send(be, iov, iovcnt, len);
+	int error = be->ops->send(be, hdr, iov, iovcnt, len);
 
 	if (error != 0)
 		__atomic_add_fetch(&be->tx_dropped, 1, __ATOMIC_RELAXED);
@@ -111,6 +113,14 @@ netbe_rx_ready(struct net_backend *be)
 {
 	if (be != NULL)
 		be->ops->rx_ready(be);
+}
+
+int
+netbe_set_features(struct net_backend *be, uint64_t features)
+{
+	if (be == NULL || be->ops->set_features == NULL)
+		return 0;
+	return be->ops->set_features(be, features);
 }
 
 void
@@ -216,7 +226,7 @@ netbe_holdq_flush(struct net_backend *be, struct netbe_holdq *q)
 	struct netbe_held *h;
 
 	while ((h = q->head) != NULL) {
-		if (be->rx(be->rx_arg, h->data, h->len) == -EAGAIN)
+		if (be->rx(be->rx_arg, NULL, h->data, h->len) == -EAGAIN)
 			return;
 		q->head = h->next;
 		if (q->head == NULL)
@@ -235,7 +245,7 @@ netbe_holdq_deliver(struct net_backend *be, struct netbe_holdq *q, const void *f
 
 	/* In order: older frames first. */
 	netbe_holdq_flush(be, q);
-	if (q->head == NULL && be->rx(be->rx_arg, frame, len) != -EAGAIN)
+	if (q->head == NULL && be->rx(be->rx_arg, NULL, frame, len) != -EAGAIN)
 		return;
 	if (q->count >= HOLDQ_MAX_FRAMES || q->bytes + len > HOLDQ_MAX_BYTES ||
 	    (h = malloc(sizeof(*h) + len)) == NULL) {
@@ -254,10 +264,23 @@ netbe_holdq_deliver(struct net_backend *be, struct netbe_holdq *q, const void *f
 	q->bytes += len;
 }
 
-/* ---- tap: a Linux tap interface through /dev/net/tun ---- */
+/*
+ * ---- tap: a Linux tap interface through /dev/net/tun ----
+ *
+ * Opened with IFF_VNET_HDR and a 12-byte header (TUNSETVNETHDRSZ): each
+ * frame read or written starts with a struct virtio_net_hdr_v1, in host
+ * order (Linux Documentation/networking/tuntap.rst; the kernel checks what
+ * it is given, as virtio_net_hdr_to_skb()).  The kernel takes partial
+ * checksums and TSO frames from us whatever the offload setting; what it
+ * hands us is limited by TUNSETOFFLOAD to what the guest negotiated.
+ */
 
 /* Frames read from the tap per wake-up, so a flood cannot starve a stop. */
 #define TAP_READ_BURST		64
+#define TAP_HOST_CAPS		(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 | \
+				 VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN)
+#define TAP_GUEST_CAPS		(VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 | \
+				 VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_GUEST_ECN)
 
 struct tap_priv {
 	int		fd;		/* the tap; O_NONBLOCK */
@@ -266,7 +289,8 @@ struct tap_priv {
 	bool		stop;		/* atomic */
 	bool		dead;		/* the tap failed: no more reading */
 	size_t		held;		/* length of the frame held in buf; 0: none */
-	uint8_t		buf[NETBE_MAX_FRAME];
+	/* A header and a frame; one byte more tells a frame too big to take. */
+	uint8_t		buf[VNET_HDR_LEN + NETBE_MAX_FRAME + 1];
 };
 
 static void
@@ -306,7 +330,8 @@ tap_thread(void *arg)
 		if (p[0].revents & POLLIN)
 			(void)!read(tp->wakefd, &cnt, sizeof(cnt));
 		if (tp->held) {
-			if (be->rx(be->rx_arg, tp->buf, tp->held) == -EAGAIN)
+			if (be->rx(be->rx_arg, (const struct vnet_hdr *)tp->buf,
+			    tp->buf + VNET_HDR_LEN, tp->held - VNET_HDR_LEN) == -EAGAIN)
 				continue;
 			tp->held = 0;
 		}
@@ -321,7 +346,12 @@ tap_thread(void *arg)
 			}
 			if (n <= 0)
 				break;
-			if (be->rx(be->rx_arg, tp->buf, (size_t)n) == -EAGAIN) {
+			if (n < VNET_HDR_LEN) {
+				__atomic_add_fetch(&be->rx_dropped, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			if (be->rx(be->rx_arg, (const struct vnet_hdr *)tp->buf,
+			    tp->buf + VNET_HDR_LEN, (size_t)n - VNET_HDR_LEN) == -EAGAIN) {
 				tp->held = (size_t)n;
 				break;
 			}
@@ -336,7 +366,7 @@ tap_init(struct net_backend *be, struct config *cfg, const char *node, const cha
 	struct tap_priv *tp = be->priv;
 	const char *name = get_config_value_node(cfg, node, "backend");
 	struct ifreq ifr;
-	int error;
+	int error, hdrsz;
 
 	if (strcmp(name, "tap") == 0)
 		name = get_config_value_node(cfg, node, "tap");
@@ -353,7 +383,7 @@ tap_init(struct net_backend *be, struct config *cfg, const char *node, const cha
 		return -1;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	if (ioctl(tp->fd, TUNSETIFF, &ifr) != 0) {
 		error = errno;
@@ -363,6 +393,21 @@ tap_init(struct net_backend *be, struct config *cfg, const char *node, const cha
 		close(tp->fd);
 		return -1;
 	}
+	hdrsz = VNET_HDR_LEN;
+	if (ioctl(tp->fd, TUNSETVNETHDRSZ, &hdrsz) != 0) {
+		fprintf(stderr, "bhyve: %s: tap '%s': TUNSETVNETHDRSZ: %s\n", devname, name,
+		    strerror(errno));
+		close(tp->fd);
+		return -1;
+	}
+	/* What the guest may receive: probe, then off until a driver negotiates. */
+	be->vnet_hdr = true;
+	be->caps = TAP_HOST_CAPS;
+	if (ioctl(tp->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN) == 0)
+		be->caps |= TAP_GUEST_CAPS;
+	else if (ioctl(tp->fd, TUNSETOFFLOAD, TUN_F_CSUM) == 0)
+		be->caps |= VIRTIO_NET_F_GUEST_CSUM;
+	(void)ioctl(tp->fd, TUNSETOFFLOAD, 0);
 	tp->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (tp->wakefd < 0 || (error = pthread_create(&tp->thread, NULL, tap_thread, be)) != 0) {
 		fprintf(stderr, "bhyve: %s: tap '%s': cannot start its thread\n", devname, name);
@@ -375,18 +420,44 @@ tap_init(struct net_backend *be, struct config *cfg, const char *node, const cha
 }
 
 static int
-tap_send(struct net_backend *be, const struct iovec *iov, int iovcnt, size_t len)
+tap_send(struct net_backend *be, const struct vnet_hdr *hdr, const struct iovec *iov,
+    int iovcnt, size_t len)
 {
 	struct tap_priv *tp = be->priv;
+	struct iovec v[NETBE_MAX_IOV + 1];
 	ssize_t n;
 
+	if (hdr == NULL || iovcnt > NETBE_MAX_IOV)
+		return -EINVAL;
+	v[0].iov_base = (void *)hdr;
+	v[0].iov_len = VNET_HDR_LEN;
+	memcpy(v + 1, iov, (size_t)iovcnt * sizeof(*iov));
 	/* One write is one frame; a full tap queue drops it, as a wire would. */
 	do
-		n = writev(tp->fd, iov, iovcnt);
+		n = writev(tp->fd, v, iovcnt + 1);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	return (size_t)n == len ? 0 : -EIO;
+	return (size_t)n == VNET_HDR_LEN + len ? 0 : -EIO;
+}
+
+/* Let through to the guest only the offloads its driver took (5.1.6.4.1). */
+static int
+tap_set_features(struct net_backend *be, uint64_t features)
+{
+	struct tap_priv *tp = be->priv;
+	unsigned int tun = 0;
+
+	if (features & VIRTIO_NET_F_GUEST_CSUM) {
+		tun = TUN_F_CSUM;
+		if (features & VIRTIO_NET_F_GUEST_TSO4)
+			tun |= TUN_F_TSO4;
+		if (features & VIRTIO_NET_F_GUEST_TSO6)
+			tun |= TUN_F_TSO6;
+		if ((features & VIRTIO_NET_F_GUEST_ECN) && (tun & (TUN_F_TSO4 | TUN_F_TSO6)))
+			tun |= TUN_F_TSO_ECN;
+	}
+	return ioctl(tp->fd, TUNSETOFFLOAD, tun) == 0 ? 0 : -errno;
 }
 
 static void
@@ -413,6 +484,7 @@ static const struct net_backend_ops tap_backend = {
 	.init = tap_init,
 	.send = tap_send,
 	.rx_ready = tap_rx_ready,
+	.set_features = tap_set_features,
 	.cleanup = tap_cleanup,
 };
 NET_BACKEND_SET(tap_backend);

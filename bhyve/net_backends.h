@@ -28,16 +28,21 @@
 
 struct config;
 struct net_backend;
+struct vnet_hdr;
 
 /* Largest Ethernet frame a backend carries (no FCS): 64 KiB, as virtio-net. */
 #define NETBE_MAX_FRAME		65536
+/* Most buffers a frame from the guest comes in (a virtqueue chain). */
+#define NETBE_MAX_IOV		256
 
 /*
  * Hand a received frame to the guest; called from the backend's thread.
- * Returns 0 when the frame was taken (delivered or dropped by the device),
- * -EAGAIN when the guest has no room for it now.
+ * @hdr is the frame's virtio-net header from a backend with vnet_hdr set,
+ * else NULL.  Returns 0 when the frame was taken (delivered or dropped by
+ * the device), -EAGAIN when the guest has no room for it now.
  */
-typedef int (*netbe_rx_t)(void *arg, const void *frame, size_t len);
+typedef int (*netbe_rx_t)(void *arg, const struct vnet_hdr *hdr, const void *frame,
+    size_t len);
 
 struct net_backend_ops {
 	const char	*prefix;	/* "slirp"; "tap" matches tap0 too */
@@ -49,11 +54,20 @@ struct net_backend_ops {
 	 */
 	int		(*init)(struct net_backend *be, struct config *cfg,
 			    const char *node, const char *devname);
-	/* One frame from the guest; 0, or a negative errno if dropped. */
-	int		(*send)(struct net_backend *be, const struct iovec *iov, int iovcnt,
-			    size_t len);
+	/*
+	 * One frame from the guest; 0, or a negative errno if dropped.  @hdr
+	 * (checked against the negotiated features) when vnet_hdr is set,
+	 * else NULL.
+	 */
+	int		(*send)(struct net_backend *be, const struct vnet_hdr *hdr,
+			    const struct iovec *iov, int iovcnt, size_t len);
 	/* The guest made receive buffers available: deliver held frames. */
 	void		(*rx_ready)(struct net_backend *be);
+	/*
+	 * The driver negotiated @features (0 at reset): a vnet_hdr backend
+	 * lets through only the offloads the guest takes.  May be NULL.
+	 */
+	int		(*set_features)(struct net_backend *be, uint64_t features);
 	/* Stop the backend's thread and free what init took. */
 	void		(*cleanup)(struct net_backend *be);
 };
@@ -63,6 +77,17 @@ struct net_backend {
 	netbe_rx_t	rx;
 	void		*rx_arg;
 	void		*priv;		/* ops->priv_size bytes */
+	/*
+	 * Set by init.  vnet_hdr: frames cross with a struct vnet_hdr both
+	 * ways, and caps are the virtio-net offload features (VIRTIO_NET_F_*)
+	 * the backend carries that way (a tap).  Without it the device does
+	 * the offloads itself.  rx_csum_valid: the frames it delivers have
+	 * correct checksums (slirp builds them), so the device may say
+	 * DATA_VALID.
+	 */
+	bool		vnet_hdr;
+	uint64_t	caps;
+	bool		rx_csum_valid;
 	/* Frames dropped by the backend: its queues were full. */
 	uint64_t	tx_dropped, rx_dropped;	/* atomic */
 };
@@ -79,8 +104,10 @@ struct net_backend {
  */
 int	netbe_init(struct config *cfg, const char *node, const char *devname,
 	    netbe_rx_t rx, void *arg, struct net_backend **bep);
-int	netbe_send(struct net_backend *be, const struct iovec *iov, int iovcnt, size_t len);
+int	netbe_send(struct net_backend *be, const struct vnet_hdr *hdr, const struct iovec *iov,
+	    int iovcnt, size_t len);
 void	netbe_rx_ready(struct net_backend *be);
+int	netbe_set_features(struct net_backend *be, uint64_t features);
 void	netbe_cleanup(struct net_backend *be);
 /* The registered backends' prefixes, for messages: "slirp, tap". */
 const char *netbe_names(void);

@@ -4,15 +4,20 @@
  *
  * -s N,virtio-net[,BACKEND][,mac=xx:xx:xx:xx:xx:xx][,mtu=N][,backend options]
  *
- * Features: MAC, STATUS (the link is always up), MRG_RXBUF, and MTU when
- * mtu= is given; no checksum or segmentation offloads, so every frame is
- * whole and checksummed in both directions.
+ * Features: MAC, STATUS (the link is always up), MRG_RXBUF, MTU when mtu=
+ * is given, and offloads (5.1.6.2, 5.1.6.4): with a backend that carries
+ * the virtio-net header (tap) the header passes through, checked, and the
+ * backend says which offloads it takes; otherwise (slirp) the device
+ * itself completes partial checksums and segments TSO frames
+ * (net_offload.c), and says DATA_VALID on received frames when the
+ * backend vouches for their checksums.
  *
  * Threads: transmission runs on the notifying vCPU's thread (the backends
  * never block it); reception runs on the backend's thread.  Each queue has
  * its own lock.  When the guest has no receive buffers the backend holds
  * the frame and the guest's next rx notification wakes it.
  */
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -21,20 +26,15 @@
 
 #include "config.h"
 #include "net_backends.h"
+#include "net_offload.h"
 #include "pci_emul.h"
 #include "pci_virtio_net.h"
 #include "virtio.h"
 
-/* Feature bits (5.1.3). */
-#define VIRTIO_NET_F_MTU		(1ULL << 3)
-#define VIRTIO_NET_F_MAC		(1ULL << 5)
-#define VIRTIO_NET_F_MRG_RXBUF		(1ULL << 15)
-#define VIRTIO_NET_F_STATUS		(1ULL << 16)
 #define VIRTIO_NET_S_LINK_UP		1
-
-/* struct virtio_net_hdr flags and gso_type (5.1.6). */
-#define VIRTIO_NET_HDR_F_NEEDS_CSUM	1
-#define VIRTIO_NET_HDR_GSO_NONE		0
+/* What the device does itself for a backend of plain frames. */
+#define VNET_SOFT_OFFLOADS	(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 | \
+				 VIRTIO_NET_F_HOST_TSO6)
 
 #define VNET_RXQ		0
 #define VNET_TXQ		1
@@ -68,6 +68,9 @@ struct vnet_softc {
 	uint64_t		features;	/* negotiated; atomic */
 	struct vq_chain		*rx_chains;	/* VNET_MAX_MRG */
 	struct vq_chain		tx_chain;
+	/* Offloads done here: the frame made contiguous, and one segment. */
+	uint8_t			*tx_buf, *tx_seg;	/* NETBE_MAX_FRAME each */
+	bool			tx_logged, rx_logged;	/* one line per driver */
 	struct vnet_stats	st;		/* rx_* under rx_mtx, tx_* under tx_mtx */
 };
 
@@ -139,26 +142,88 @@ chain_write(const struct vq_chain *c, size_t off, const void *src, size_t len)
 /* ---- transmit: guest -> backend ---- */
 
 static void
+vnet_tx_bad(struct vnet_softc *sc, const char *why)
+{
+	sc->st.tx_bad_hdr++;
+	if (!sc->tx_logged) {
+		sc->tx_logged = true;
+		fprintf(stderr, "bhyve: %s: transmit header: %s; frame dropped (the next ones "
+		    "are only counted)\n", sc->name, why);
+	}
+}
+
+/* One segment of a TSO frame to the backend (netoff_emit_t). */
+static int
+vnet_tx_emit(void *arg, const uint8_t *seg, size_t len)
+{
+	struct vnet_softc *sc = arg;
+	struct iovec iov = { .iov_base = (void *)seg, .iov_len = len };
+
+	sc->st.tx_segments++;
+	return netbe_send(sc->be, NULL, &iov, 1, len);
+}
+
+/*
+ * The offloads the header asks for, done here for a backend of plain
+ * frames: the frame copied out of guest memory (which the guest may
+ * change meanwhile) and its checksum completed, or segmented.  0 when
+ * handed over; -EBADMSG for a frame that cannot be (counted and logged
+ * here), another negative errno when the backend dropped it.
+ */
+static int
+vnet_tx_soft(struct vnet_softc *sc, const struct vnet_hdr *h, const struct iovec *iov, int n,
+    size_t len)
+{
+	struct iovec one = { .iov_base = sc->tx_buf, .iov_len = len };
+	const char *why;
+	size_t off = 0;
+	int r;
+
+	for (int i = 0; i < n; off += iov[i].iov_len, i++)
+		memcpy(sc->tx_buf + off, iov[i].iov_base, iov[i].iov_len);
+	if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+		r = netoff_tso(sc->tx_buf, len, h, sc->tx_seg, vnet_tx_emit, sc, &why);
+		if (r == -EINVAL && why != NULL) {
+			vnet_tx_bad(sc, why);
+			return -EBADMSG;
+		}
+		if (r > 0)
+			sc->st.tx_tso++;
+		return r < 0 ? r : 0;
+	}
+	/* netoff_tx_check() saw the field inside the frame. */
+	if (netoff_csum_complete(sc->tx_buf, len, h->csum_start, h->csum_offset) != 0) {
+		vnet_tx_bad(sc, "csum_start + csum_offset beyond the frame");
+		return -EBADMSG;
+	}
+	sc->st.tx_csum++;
+	return netbe_send(sc->be, NULL, &one, 1, len);
+}
+
+static void
 vnet_tx_one(struct vnet_softc *sc, const struct vq_chain *c)
 {
 	struct iovec iov[VQ_CHAIN_MAX];
-	uint8_t hdr[VNET_HDR_V1];
+	struct vnet_hdr h;
+	uint64_t features = __atomic_load_n(&sc->features, __ATOMIC_ACQUIRE);
 	size_t total = chain_len(c, false), len;
-	size_t hdrlen = vnet_hdrlen(__atomic_load_n(&sc->features, __ATOMIC_ACQUIRE));
-	int n;
+	size_t hdrlen = vnet_hdrlen(features);
+	const char *why;
+	int n, r;
 
-	/* The header (5.1.6.2): without CSUM/GSO negotiated, no offload may be asked for. */
 	if (total < hdrlen) {
-		sc->st.tx_bad_hdr++;
+		vnet_tx_bad(sc, "chain shorter than the header");
 		return;
 	}
+	/* The header (5.1.6.2), copied once: the guest may rewrite it meanwhile. */
+	memset(&h, 0, sizeof(h));
 	n = chain_slice(c, 0, hdrlen, iov);
 	for (int i = 0, off = 0; i < n; off += (int)iov[i].iov_len, i++)
-		memcpy(hdr + off, iov[i].iov_base, iov[i].iov_len);
-	if ((hdr[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) || hdr[1] != VIRTIO_NET_HDR_GSO_NONE) {
-		sc->st.tx_bad_hdr++;
-		return;
-	}
+		memcpy((uint8_t *)&h + off, iov[i].iov_base, iov[i].iov_len);
+	h.hdr_len = le16toh(h.hdr_len);
+	h.gso_size = le16toh(h.gso_size);
+	h.csum_start = le16toh(h.csum_start);
+	h.csum_offset = le16toh(h.csum_offset);
 	len = total - hdrlen;
 	if (len > NETBE_MAX_FRAME) {
 		sc->st.tx_too_big++;
@@ -168,8 +233,23 @@ vnet_tx_one(struct vnet_softc *sc, const struct vq_chain *c)
 		sc->st.tx_runt++;
 		return;
 	}
+	if (netoff_tx_check(&h, len, features, &why) != 0) {
+		vnet_tx_bad(sc, why);
+		return;
+	}
+	/* Flags other than NEEDS_CSUM mean nothing here (5.1.6.2.2). */
+	h.flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.num_buffers = 0;
 	n = chain_slice(c, hdrlen, len, iov);
-	if (sc->be == NULL || netbe_send(sc->be, iov, n, len) != 0) {
+	if (sc->be == NULL)
+		r = -ENODEV;
+	else if (sc->be->vnet_hdr)
+		r = netbe_send(sc->be, &h, iov, n, len);
+	else if (h.flags == 0 && h.gso_type == VIRTIO_NET_HDR_GSO_NONE)
+		r = netbe_send(sc->be, NULL, iov, n, len);
+	else if ((r = vnet_tx_soft(sc, &h, iov, n, len)) == -EBADMSG)
+		return;
+	if (r != 0) {
 		sc->st.tx_dropped++;
 		return;
 	}
@@ -204,12 +284,55 @@ vnet_rx_retchains(struct vqueue_info *vq, int k)
  * the frame, in one chain, or with MRG_RXBUF in as many chains as it needs
  * (num_buffers says how many).  Backend thread.
  */
+/*
+ * The header for the guest (5.1.6.4.1): a backend's header keeps only the
+ * offloads the driver negotiated (a frame needing another is dropped);
+ * a plain frame from a backend that vouches for its checksums is
+ * DATA_VALID when the driver takes GUEST_CSUM.  -EINVAL: drop the frame.
+ */
 static int
-vnet_rx(void *arg, const void *frame, size_t len)
+vnet_rx_hdr(struct vnet_softc *sc, uint64_t features, const struct vnet_hdr *bh,
+    struct vnet_hdr *h)
+{
+	uint8_t gso;
+
+	memset(h, 0, sizeof(*h));
+	if (bh == NULL) {
+		/* Only a backend with rx_csum_valid has GUEST_CSUM offered (vnet_init). */
+		if (features & VIRTIO_NET_F_GUEST_CSUM)
+			h->flags = VIRTIO_NET_HDR_F_DATA_VALID;
+		return 0;
+	}
+	gso = bh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+	if (features & VIRTIO_NET_F_GUEST_CSUM)
+		h->flags = bh->flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID);
+	else if (bh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return -EINVAL;
+	if (gso != VIRTIO_NET_HDR_GSO_NONE &&
+	    !((gso == VIRTIO_NET_HDR_GSO_TCPV4 && (features & VIRTIO_NET_F_GUEST_TSO4)) ||
+	    (gso == VIRTIO_NET_HDR_GSO_TCPV6 && (features & VIRTIO_NET_F_GUEST_TSO6))))
+		return -EINVAL;
+	if ((bh->gso_type & VIRTIO_NET_HDR_GSO_ECN) && !(features & VIRTIO_NET_F_GUEST_ECN))
+		return -EINVAL;
+	if (gso != VIRTIO_NET_HDR_GSO_NONE) {
+		h->gso_type = bh->gso_type;
+		h->gso_size = bh->gso_size;
+		h->hdr_len = bh->hdr_len;
+	}
+	if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		h->csum_start = bh->csum_start;
+		h->csum_offset = bh->csum_offset;
+	}
+	return 0;
+}
+
+static int
+vnet_rx(void *arg, const struct vnet_hdr *bhdr, const void *frame, size_t len)
 {
 	struct vnet_softc *sc = arg;
 	struct vqueue_info *vq = &sc->vq[VNET_RXQ];
-	uint8_t hdr[VNET_HDR_V1];
+	struct vnet_hdr vh;
+	uint8_t *hdr = (uint8_t *)&vh;
 	uint64_t features = __atomic_load_n(&sc->features, __ATOMIC_ACQUIRE);
 	size_t hdrlen = vnet_hdrlen(features), need, room = 0, off = 0, used;
 	bool mrg = (features & VIRTIO_NET_F_MRG_RXBUF) != 0;
@@ -224,6 +347,16 @@ vnet_rx(void *arg, const void *frame, size_t len)
 	}
 	if (len > NETBE_MAX_FRAME) {
 		sc->st.rx_too_big++;
+		pthread_mutex_unlock(&sc->rx_mtx);
+		return 0;
+	}
+	if (vnet_rx_hdr(sc, features, bhdr, &vh) != 0) {
+		sc->st.rx_bad_offload++;
+		if (!sc->rx_logged) {
+			sc->rx_logged = true;
+			fprintf(stderr, "bhyve: %s: the backend gave a frame with offloads the "
+			    "driver did not negotiate; dropped\n", sc->name);
+		}
 		pthread_mutex_unlock(&sc->rx_mtx);
 		return 0;
 	}
@@ -252,11 +385,9 @@ vnet_rx(void *arg, const void *frame, size_t len)
 		room += chain_len(&sc->rx_chains[k], true);
 		k++;
 	}
-	/* The header: no offloads, so all zero but num_buffers (5.1.6.4). */
-	memset(hdr, 0, sizeof(hdr));
+	/* num_buffers is in the 12-byte header only (5.1.6.4). */
 	nbufs = (uint16_t)k;
-	if (hdrlen == VNET_HDR_V1)
-		memcpy(hdr + 10, &nbufs, 2);
+	vh.num_buffers = htole16(nbufs);
 	for (int i = 0; i < k; i++) {
 		size_t cap = chain_len(&sc->rx_chains[i], true), w = 0;
 
@@ -299,9 +430,9 @@ vnet_driver_ok(void *dev)
 }
 
 /*
- * Called with the transport's lock held, which the rx and tx paths take
- * (interrupts) while holding theirs: no queue lock here.  The features
- * are set before DRIVER_OK, when neither path uses its queue.
+ * No queue lock here: the transport may hold its own, which the rx and tx
+ * paths take (interrupts) while holding theirs.  The features are set
+ * before DRIVER_OK, when neither path uses its queue.
  */
 static void
 vnet_apply_features(void *dev, uint64_t features)
@@ -309,6 +440,9 @@ vnet_apply_features(void *dev, uint64_t features)
 	struct vnet_softc *sc = dev;
 
 	__atomic_store_n(&sc->features, features, __ATOMIC_RELEASE);
+	if (netbe_set_features(sc->be, features) != 0)
+		fprintf(stderr, "bhyve: %s: the backend refused the negotiated offloads; "
+		    "it keeps the previous ones\n", sc->name);
 }
 
 static void
@@ -320,8 +454,10 @@ vnet_reset(void *dev)
 	pthread_mutex_lock(&sc->rx_mtx);
 	pthread_mutex_lock(&sc->tx_mtx);
 	__atomic_store_n(&sc->features, 0, __ATOMIC_RELEASE);
+	sc->tx_logged = sc->rx_logged = false;
 	pthread_mutex_unlock(&sc->tx_mtx);
 	pthread_mutex_unlock(&sc->rx_mtx);
+	(void)netbe_set_features(sc->be, 0);
 }
 
 static void
@@ -431,7 +567,9 @@ vnet_init(struct pci_devinst *pi, const char *node)
 	sc->cfg.status = VIRTIO_NET_S_LINK_UP;
 	sc->cfg.max_virtqueue_pairs = 1;
 	sc->rx_chains = calloc(VNET_MAX_MRG, sizeof(*sc->rx_chains));
-	if (sc->rx_chains == NULL)
+	sc->tx_buf = malloc(NETBE_MAX_FRAME);
+	sc->tx_seg = malloc(NETBE_MAX_FRAME);
+	if (sc->rx_chains == NULL || sc->tx_buf == NULL || sc->tx_seg == NULL)
 		return -1;
 	sc->consts = (struct virtio_consts){
 		.name = "virtio-net",
@@ -451,7 +589,21 @@ vnet_init(struct pci_devinst *pi, const char *node)
 	if (vs_init(&sc->vs, &sc->consts, sc, pi, sc->vq) != 0)
 		return -1;
 	/* Last: from here the backend's thread may deliver frames. */
-	return netbe_init(cfg, node, sc->name, vnet_rx, sc, &sc->be);
+	if (netbe_init(cfg, node, sc->name, vnet_rx, sc, &sc->be) != 0)
+		return -1;
+	/* The offloads, by what the backend takes; no driver runs yet. */
+	if (sc->be != NULL && sc->be->vnet_hdr)
+		features = sc->be->caps & (VNET_SOFT_OFFLOADS | VIRTIO_NET_F_HOST_ECN |
+		    VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 | VIRTIO_NET_F_GUEST_TSO6 |
+		    VIRTIO_NET_F_GUEST_ECN);
+	else
+		features = VNET_SOFT_OFFLOADS |
+		    (sc->be != NULL && sc->be->rx_csum_valid ? VIRTIO_NET_F_GUEST_CSUM : 0);
+	sc->consts.features |= features;
+	pthread_mutex_lock(&sc->vs.mtx);
+	sc->vs.offered |= features;
+	pthread_mutex_unlock(&sc->vs.mtx);
+	return 0;
 }
 
 static void
@@ -466,6 +618,8 @@ vnet_deinit(struct pci_devinst *pi)
 	vs_deinit(&sc->vs);
 	netbe_cleanup(sc->be);
 	free(sc->rx_chains);
+	free(sc->tx_buf);
+	free(sc->tx_seg);
 	pthread_mutex_destroy(&sc->rx_mtx);
 	pthread_mutex_destroy(&sc->tx_mtx);
 	if (sc->vs.vc != NULL)

@@ -9,7 +9,8 @@
 #   lhyve.vt=kill  writes a file, syncs, says SYNCED and waits for the host
 #                  to kill -9 bhyve; with lhyve.tap=1 first pings and
 #                  fetches through a tap
-#   lhyve.port=N   the host's HTTP server (slirp: 10.0.2.2, tap: 10.9.0.1)
+#   lhyve.port=N   the host's HTTP server (slirp: 10.0.2.2, tap: 10.9.0.1),
+#                  which answers a POST with the sha256 of its body
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^lhyve\.$1=//p"; }
 say() { echo "VT $*"; }
 # disk SERIAL: the /dev/vdX whose virtio-blk serial (ser=) is SERIAL
@@ -20,6 +21,19 @@ disk() {
 }
 sum() { sha256sum | cut -d' ' -f1; }
 port=$(arg port)
+# The virtio-net device's negotiated features, bit 0 first (the driver's sysfs file).
+netfeatures() {
+	for v in /sys/bus/virtio/devices/*; do
+		[ "$(cat "$v/device")" = 0x0001 ] && cat "$v/features"
+	done
+}
+# post URL WHAT: 2 MB from the guest (TCP segmentation offload, when on);
+# the server's sha256 of what it got
+post() {
+	seq 1 300000 > /tmp/up.txt
+	wget -q -O /tmp/post.out --post-file /tmp/up.txt "$1" 2>/tmp/post.err &&
+		say "$2 $(cat /tmp/post.out)" || say "$2 failed $(tail -n 1 /tmp/post.err)"
+}
 
 main() {
 	say "RNG $(cat /sys/class/misc/hw_random/rng_current) $(dd if=/dev/hwrng bs=64 count=1 2>/dev/null | wc -c)"
@@ -64,6 +78,8 @@ main() {
 	say "DHCP $(ip -4 addr show eth0 | awk '$1 == "inet" { print $2 }')"
 	wget -q -O /tmp/blob "http://10.0.2.2:$port/blob" 2>/tmp/wget.err &&
 		say "WGET $(sum </tmp/blob)" || say "WGET failed $(tail -n 1 /tmp/wget.err)"
+	say "NET-FEATURES $(netfeatures)"
+	post "http://10.0.2.2:$port/up" POST
 
 	# A server for the host's forward; the host fetches, then talks on the
 	# console port, which tells this side it is done.
@@ -106,6 +122,8 @@ kill_test() {
 			say "TAP-PING ok" || say "TAP-PING failed $(tail -n 2 /tmp/ping.log | tr '\n' ' ')"
 		wget -q -O /tmp/blob "http://10.9.0.1:$port/blob" 2>/tmp/wget.err &&
 			say "TAP-WGET $(sum </tmp/blob)" || say "TAP-WGET failed $(tail -n 1 /tmp/wget.err)"
+		say "TAP-FEATURES $(netfeatures)"
+		post "http://10.9.0.1:$port/up" TAP-POST
 	fi
 	mkdir -p /mnt
 	mount -t ext4 "$(disk lhyve-rw)" /mnt || { say "KILL-MOUNT failed"; return; }

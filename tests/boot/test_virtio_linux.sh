@@ -5,13 +5,15 @@
 #     syncs, unmounts; debugfs reads it back, e2fsck finds it clean), a
 #     read-only disk (raw and file writes refused, image unchanged), slirp
 #     (DHCP gives 10.0.2.15, a file from an HTTP server on the host's
-#     127.0.0.1 through 10.0.2.2, a guest server reached through hostfwd),
+#     127.0.0.1 through 10.0.2.2 and 2 MB back to it, a guest server
+#     reached through hostfwd; the offloads slirp allows negotiated),
 #     virtio-rnd (/dev/hwrng), virtio-console (a port carries a line each
 #     way through its unix socket);
 #   boot 2: a file written and synced, then kill -9 of bhyve: the data is in
 #     the image (after e2fsck replays the journal); first, in a network
-#     namespace made here, a tap: the guest pings and fetches from the
-#     host's side (skipped, saying why, when no namespace or tap can be had).
+#     namespace made here, a tap: the guest pings, fetches from the host's
+#     side and sends 2 MB to it, with checksum and TSO offloads both ways
+#     negotiated (skipped, saying why, when no namespace or tap can be had).
 # Release build only (tests/run.sh).
 . "$(dirname "$0")/../cli/lib.sh"
 
@@ -38,12 +40,36 @@ sha() { sha256sum | cut -d' ' -f1; }
 # vt FILE KEY: the rest of the guest's "VT KEY ..." line
 vt() { tr -d '\r' <"$1" | sed -n "s/^VT $2 *//p" | head -n 1; }
 
-# The host's HTTP server, reached by the guest through slirp's 10.0.2.2.
+# The host's HTTP server, reached by the guest through slirp's 10.0.2.2:
+# files from $T/www, and a POST answered with the sha256 of its body.
 mkdir -p "$T/www"
 head -c 1048576 /dev/urandom > "$T/www/blob"
 blobsum=$(sha <"$T/www/blob")
+upsum=$(seq 1 300000 | sha)
+cat > "$T/srv.py" <<-'EOF'
+	import functools, hashlib, http.server, sys
+	class Handler(http.server.SimpleHTTPRequestHandler):
+	    def do_POST(self):
+	        n = int(self.headers.get("Content-Length", 0))
+	        h = hashlib.sha256()
+	        while n > 0:
+	            b = self.rfile.read(min(n, 65536))
+	            if not b:
+	                break
+	            h.update(b)
+	            n -= len(b)
+	        body = h.hexdigest().encode()
+	        self.send_response(200)
+	        self.send_header("Content-Length", str(len(body)))
+	        self.end_headers()
+	        self.wfile.write(body)
+	http.server.ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])),
+	    functools.partial(Handler, directory=sys.argv[3])).serve_forever()
+	EOF
+# feature BITS N: bit N of a virtio features string (sysfs: bit 0 first)
+feature() { [ "$(echo "$1" | cut -c$(($2 + 1)))" = 1 ]; }
 hport=$(freeport)
-python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$hport" >"$T/http.log" 2>&1 &
+python3 "$T/srv.py" 127.0.0.1 "$hport" "$T/www" >"$T/http.log" 2>&1 &
 httpd=$!
 for i in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$hport/blob" && break; sleep 0.1; done
 
@@ -143,6 +169,14 @@ e2fsck -fn "$T/rw.img" >"$T/fsck1" 2>&1 && ok "virtio-blk: e2fsck -n finds the i
 [ "$(vt "$con" WGET)" = "$blobsum" ] &&
 	ok "slirp: 1 MiB from the host's 127.0.0.1 HTTP server through 10.0.2.2, checksum matches" ||
 	notok "slirp fetch" "$(vt "$con" WGET)"
+# virtio 1.2 5.1.3: CSUM 0, GUEST_CSUM 1, GUEST_TSO4 7, HOST_TSO4 11, HOST_TSO6 12.
+f=$(vt "$con" NET-FEATURES)
+feature "$f" 0 && feature "$f" 1 && feature "$f" 11 && feature "$f" 12 && ! feature "$f" 7 &&
+	ok "slirp: the driver took CSUM, GUEST_CSUM, HOST_TSO4/6 (and no GUEST_TSO)" ||
+	notok "slirp offloads" "features '$f'"
+[ "$(vt "$con" POST)" = "$upsum" ] &&
+	ok "slirp: 2 MB from the guest to the host (checksums and TSO done by the device), sha256 matches" ||
+	notok "slirp send" "$(vt "$con" POST), want $upsum"
 $BHYVECTL --vm=vt1 --destroy >/dev/null 2>&1
 
 # ---- boot 2: a tap in a namespace of our own, then kill -9 after sync ----
@@ -158,7 +192,7 @@ $BHYVELOAD -m $MEM -k "$KERNEL" -i "$T/initrd" -a "$CMD lhyve.vt=kill lhyve.tap=
 if [ $tap = 1 ]; then
 	# unshare execs sh, which execs bhyve: $! is bhyve.  The namespace's
 	# HTTP server is its child until bhyve dies, then its pid file says.
-	unshare -n sh -c "$nsip && { python3 -m http.server --bind 10.9.0.1 --directory '$T/www' $hport \
+	unshare -n sh -c "$nsip && { python3 '$T/srv.py' 10.9.0.1 $hport '$T/www' \
 		>'$T/nshttp.log' 2>&1 & echo \$! >'$T/nshttp.pid'; } && \
 		exec $BHYVE -m $MEM -s 0,hostbridge -s 31,lpc -l com1,stdio \
 		-s 2,virtio-blk,'$T/rw.img',ser=lhyve-rw -s 4,virtio-net,tap=vt0 vt2" \
@@ -186,6 +220,14 @@ if [ $tap = 1 ]; then
 	[ "$(vt "$con" TAP-WGET)" = "$blobsum" ] &&
 		ok "tap: 1 MiB from an HTTP server in the namespace, checksum matches" ||
 		notok "tap fetch" "$(vt "$con" TAP-WGET)"
+	f=$(vt "$con" TAP-FEATURES)
+	feature "$f" 0 && feature "$f" 1 && feature "$f" 7 && feature "$f" 8 &&
+		feature "$f" 11 && feature "$f" 12 &&
+		ok "tap: the driver took CSUM, GUEST_CSUM, GUEST_TSO4/6, HOST_TSO4/6" ||
+		notok "tap offloads" "features '$f'"
+	[ "$(vt "$con" TAP-POST)" = "$upsum" ] &&
+		ok "tap: 2 MB from the guest to the namespace, sha256 matches" ||
+		notok "tap send" "$(vt "$con" TAP-POST), want $upsum"
 fi
 # The kill left the journal to replay: e2fsck does, then the file is there.
 e2fsck -fy "$T/rw.img" >"$T/fsck2" 2>&1

@@ -6,10 +6,15 @@
  * rings say and receives into whatever buffers they offer.
  *
  * Input: byte 0 features (bit 0 MRG_RXBUF, bit 1 legacy interface, bit 2
- * EVENT_IDX, bit 3 INDIRECT_DESC), byte 1 frame length / 32, then guest RAM
- * from address 0, where the driver's side of the rings comes first so that
- * short inputs reach it: rx avail 0x00, tx avail 0x10, rx descriptors 0x20,
- * tx descriptors 0x60 (4 entries each); the used rings lie at 0x1000.
+ * EVENT_IDX, bit 3 INDIRECT_DESC, bit 4 the offloads, bit 5 a backend that
+ * carries the virtio-net header as a tap does, bit 6 also the checksum and
+ * segmentation functions on their own), byte 1 frame length / 32, then
+ * guest RAM from address 0, where the driver's side of the rings comes
+ * first so that short inputs reach it: rx avail 0x00, tx avail 0x10, rx
+ * descriptors 0x20, tx descriptors 0x60 (4 entries each); the used rings
+ * lie at 0x1000.  The header a backend hands over with a received frame
+ * (bit 5), and the one the functions get (bit 6), are the 12 bytes at
+ * 0x800, followed there by the frame for bit 6.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -20,6 +25,7 @@
 #include "bhyve.h"
 #include "config.h"
 #include "net_backends.h"
+#include "net_offload.h"
 #include "pci_emul.h"
 #include "virtio.h"
 
@@ -30,24 +36,53 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t ram[RAM_SIZE];
 static struct net_backend *fbe;
-static uint8_t frame[NETBE_MAX_FRAME + 1];
+static uint8_t frame[NETBE_MAX_FRAME + 1], seg[NETBE_MAX_FRAME];
+static bool fnet_vnet;
+
+#define OFFLOADS	(VIRTIO_NET_F_CSUM | VIRTIO_NET_F_GUEST_CSUM | VIRTIO_NET_F_GUEST_TSO4 | \
+			 VIRTIO_NET_F_GUEST_TSO6 | VIRTIO_NET_F_GUEST_ECN | VIRTIO_NET_F_HOST_TSO4 | \
+			 VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_HOST_ECN)
 
 static int
 fnet_init(struct net_backend *be, struct config *cfg, const char *node, const char *devname)
 {
 	fbe = be;
+	be->vnet_hdr = fnet_vnet;
+	be->caps = fnet_vnet ? OFFLOADS : 0;
+	be->rx_csum_valid = !fnet_vnet;
+	return 0;
+}
+
+/* A segment, or a frame with its checksum completed: whole, and no bigger than allowed. */
+static int
+fuzz_emit(void *arg, const uint8_t *s, size_t len)
+{
+	if (s != seg || len > NETBE_MAX_FRAME || len < 14 + 20 + 20)
+		abort();
 	return 0;
 }
 
 static int
-fnet_send(struct net_backend *be, const struct iovec *iov, int iovcnt, size_t len)
+fnet_send(struct net_backend *be, const struct vnet_hdr *hdr, const struct iovec *iov,
+    int iovcnt, size_t len)
 {
 	size_t total = 0;
 
-	/* What the device hands over must be inside guest RAM and add up. */
+	/* A header exactly for a backend that carries one, its checksum field inside the frame. */
+	if ((hdr != NULL) != be->vnet_hdr)
+		abort();
+	if (hdr != NULL && (hdr->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+	    (size_t)hdr->csum_start + hdr->csum_offset + 2 > len)
+		abort();
+
+	/*
+	 * What the device hands over must be inside guest RAM, or be one
+	 * buffer of its own (a frame it checksummed or a segment), and add up.
+	 */
 	for (int i = 0; i < iovcnt; i++) {
 		if (iov[i].iov_len > 0 && ((uint8_t *)iov[i].iov_base < ram ||
-		    (uint8_t *)iov[i].iov_base + iov[i].iov_len > ram + RAM_SIZE))
+		    (uint8_t *)iov[i].iov_base + iov[i].iov_len > ram + RAM_SIZE) &&
+		    (iovcnt != 1 || hdr != NULL))
 			abort();
 		total += iov[i].iov_len;
 	}
@@ -117,6 +152,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	flen = (size_t)data[1] * 32;
 	memset(ram, 0, sizeof(ram));
 	memcpy(ram, data + 2, size - 2 < RAM_SIZE ? size - 2 : RAM_SIZE);
+	if (fl & 0x40) {
+		/* The offload functions alone, on the header and frame at 0x800. */
+		struct vnet_hdr h;
+		const char *why;
+		size_t len = flen < RAM_SIZE - 0x80c ? flen : RAM_SIZE - 0x80c;
+
+		memcpy(&h, ram + 0x800, sizeof(h));
+		if (netoff_tx_check(&h, len, OFFLOADS | VIRTIO_NET_F_HOST_UFO, &why) == 0) {
+			if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+				int r = netoff_tso(ram + 0x80c, len, &h, seg, fuzz_emit, NULL, &why);
+
+				if (r == 0 || (r < 0 && why == NULL))
+					abort();
+			} else if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+			    netoff_csum_complete(ram + 0x80c, len, h.csum_start, h.csum_offset) != 0)
+				abort();
+		}
+	}
+	fnet_vnet = (fl & 0x20) != 0;
 	memset(&bvm, 0, sizeof(bvm));
 	bvm.cfg = config_create();
 	bvm.gpa_map = fake_gpa_map;
@@ -129,6 +183,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pi = pci_emul_find_devinst(&bvm, 0, 3, 0);
 	features = (1ULL << 5) | ((fl & 1) ? 1ULL << 15 : 0) | ((fl & 4) ? VIRTIO_F_EVENT_IDX : 0) |
 	    ((fl & 8) ? VIRTIO_F_INDIRECT_DESC : 0);
+	if (fl & 0x10)
+		features |= fnet_vnet ? OFFLOADS : VIRTIO_NET_F_CSUM | VIRTIO_NET_F_HOST_TSO4 |
+		    VIRTIO_NET_F_HOST_TSO6 | VIRTIO_NET_F_GUEST_CSUM;
 	if (fl & 2) {
 		/* Legacy: rings at 0x1000 (rx) and 0x9000 (tx), 256 entries each. */
 		mwr(pi, 0, 18, 1, VIRTIO_S_ACKNOWLEDGE | VIRTIO_S_DRIVER);
@@ -164,9 +221,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else
 			mwr(pi, 4, 0x3004, 2, 0);
 		if (fbe != NULL) {
+			const struct vnet_hdr *bh = fnet_vnet ? (const struct vnet_hdr *)(ram + 0x800) :
+			    NULL;
+
 			memset(frame, round, flen);
-			fbe->rx(fbe->rx_arg, frame, flen ? flen : 60);
-			fbe->rx(fbe->rx_arg, frame, round ? NETBE_MAX_FRAME + 1 : 14);
+			fbe->rx(fbe->rx_arg, bh, frame, flen ? flen : 60);
+			fbe->rx(fbe->rx_arg, bh, frame, round ? NETBE_MAX_FRAME + 1 : 14);
 		}
 	}
 	bhyve_devices_fini(&bvm);
