@@ -1530,6 +1530,30 @@ vmm_suspend(struct vm *vm, enum vm_suspend_how how)
 	return 0;
 }
 
+/*
+ * A reinitialized VM is a machine after reset: every device starts from
+ * its reset state, as vm_reinit() re-creates vmm.ko's devices and a new
+ * bhyve process brings up its own (FreeBSD keeps no device state across
+ * bhyve runs).  So the saved state of every device goes, vmm's and
+ * bhyve's alike (vioapic, pci.B.S.F, lpc.com1, ...), but the RTC's: its
+ * clock and CMOS are battery-backed and outlive a reset.
+ */
+static void
+vmm_drop_device_state(struct vmm_image *img)
+{
+	size_t i = 0;
+
+	while (i < img->nsec) {
+		const struct vmm_section *s = &img->sec[i];
+
+		if (s->type == VMM_SEC_DEVICE && s->vcpu == VMM_SEC_VM_LEVEL &&
+		    strcmp(s->name, "vrtc") != 0)
+			vmm_image_drop_section(img, s->type, s->vcpu, s->name);
+		else
+			i++;
+	}
+}
+
 int
 vmm_reinit(struct vm *vm)
 {
@@ -1543,10 +1567,7 @@ vmm_reinit(struct vm *vm)
 	pthread_mutex_lock(&vm->mtx);
 	vm->active_cpus = 0;
 	vm->img->run.running = 0;	/* reloaded: nothing stale is left */
-	vmm_image_drop_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, "vioapic");
-	vmm_image_drop_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, "vatpic");
-	vmm_image_drop_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, "vatpit");
-	vmm_image_drop_section(vm->img, VMM_SEC_DEVICE, VMM_SEC_VM_LEVEL, "vhpet");
+	vmm_drop_device_state(vm->img);
 	pthread_mutex_unlock(&vm->mtx);
 	if (vm->intr != NULL) {
 		vmm_intr_reset(vm->intr);
