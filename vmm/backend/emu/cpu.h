@@ -488,6 +488,22 @@ emu_code_written(struct emu_cpu *cpu, uint64_t gpa, uint64_t len)
 	    (atomic_load_explicit(&cpu->code_gen[last], memory_order_relaxed) & 1))))
 		emu_code_written_slow(cpu, gpa, len);
 }
+/*
+ * The VM's translation blocks (emu.c), shared by its vCPUs; for tests and
+ * measurements.  emu_tb_flush retires every block (a new memory map does).
+ */
+struct emu_tb_stats {
+	uint64_t	decoded;	/* blocks decoded and put in the table */
+	uint64_t	discarded;	/* decoded by two vCPUs at once: the second */
+	uint64_t	live;		/* in the table now */
+	uint64_t	retired;	/* taken out of the table */
+	uint64_t	waiting;	/* retired, in a grace period, not freed yet */
+	uint64_t	freed;		/* retired, then freed after their grace period */
+	uint64_t	links;		/* successor links made */
+	uint64_t	chained;	/* blocks entered through a link */
+};
+void	emu_tb_get_stats(void *vmcookie, struct emu_tb_stats *st);
+void	emu_tb_flush(void *vmcookie);
 /* Flush the TLB: all entries, or all but global ones. */
 void	emu_tlb_flush(struct emu_cpu *cpu, bool keep_global);
 void	emu_tlb_flush_page(struct emu_cpu *cpu, uint64_t la);
