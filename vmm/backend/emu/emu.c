@@ -377,7 +377,8 @@ tb_link_wanted(struct emu_tb *a, struct emu_tb *s)
 	struct emu_tb *s0 = atomic_load_explicit(&a->succ[0], memory_order_relaxed);
 	struct emu_tb *s1 = atomic_load_explicit(&a->succ[1], memory_order_relaxed);
 
-	return s->mode == EMU_MODE_LONG64 && (s0 == NULL || s1 == NULL) && s0 != s &&
+	return a->mode == EMU_MODE_LONG64 && s->mode == EMU_MODE_LONG64 &&
+	    (s0 == NULL || s1 == NULL) && s0 != s &&
 	    s1 != s && !atomic_load_explicit(&a->retired, memory_order_relaxed) &&
 	    !atomic_load_explicit(&s->retired, memory_order_relaxed);
 }
@@ -927,11 +928,13 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 }
 
 /*
- * The block linked from @tb (entered at @tb_rip, 64-bit mode) that starts
- * at RIP, if it is still what tb_find would return: same guest-physical
- * address (within @tb's page the translation is the one @tb was fetched
- * through, as nothing flushed the TLB since; across a page the ITLB must
- * map RIP there now), same mode, current generation.  Else NULL.
+ * The block linked from @tb (entered at @tb_rip) that starts at RIP, if it
+ * is still what tb_find would return: same guest-physical address (within
+ * @tb's page the translation is the one @tb was fetched through, as nothing
+ * flushed the TLB since; across a page the ITLB must map RIP there now),
+ * current generation.  Only 64-bit blocks are linked, to 64-bit blocks,
+ * and a mode change ends the chain (block_stop), so the mode is the
+ * block's.  Else NULL.
  */
 static inline struct emu_tb *
 tb_chained(const struct emu_cpu *cpu, const struct emu_tb *tb, uint64_t tb_rip)
@@ -943,9 +946,10 @@ tb_chained(const struct emu_cpu *cpu, const struct emu_tb *tb, uint64_t tb_rip)
 	if (((rip ^ tb_rip) >> 12) == 0) {
 		gpa = (tb->gpa & ~4095ULL) | (rip & 4095);
 	} else {
+		/* An ITLB entry is for a canonical address: no RIP check needed. */
 		e = &cpu->tlb[EMU_TLB_SIZE + ((rip >> 12) & (EMU_TLB_SIZE - 1))];
-		if (!emu_canonical(rip) || e->vpn != rip >> 12 || !e->exec ||
-		    (cpu->cpl == 3 && !e->user) || e->hpage == NULL)
+		if (e->vpn != rip >> 12 || !e->exec || (cpu->cpl == 3 && !e->user) ||
+		    e->hpage == NULL)
 			return NULL;
 		gpa = e->gpa_page | (rip & 4095);
 	}
@@ -955,7 +959,7 @@ tb_chained(const struct emu_cpu *cpu, const struct emu_tb *tb, uint64_t tb_rip)
 		if (s == NULL || s->gpa != gpa)
 			return NULL;
 	}
-	return s->mode == cpu->mode && tb_current(cpu, s) ? s : NULL;
+	return tb_current(cpu, s) ? s : NULL;
 }
 
 /*
@@ -1251,8 +1255,8 @@ exec:
 				 * Follow a link while no grace period has begun
 				 * since our quiescent point (else pass one first).
 				 */
-				if (cpu->mode == EMU_MODE_LONG64 && atomic_load_explicit(&t->epoch,
-				    memory_order_relaxed) == vc->qs_seen) {
+				if (atomic_load_explicit(&t->epoch, memory_order_relaxed) ==
+				    vc->qs_seen) {
 					next = tb_chained(cpu, tb, tb_rip);
 					if (next != NULL) {
 						vc->chained++;
