@@ -490,7 +490,9 @@ emu_code_written(struct emu_cpu *cpu, uint64_t gpa, uint64_t len)
 }
 /*
  * The VM's translation blocks (emu.c), shared by its vCPUs; for tests and
- * measurements.  emu_tb_flush retires every block (a new memory map does).
+ * measurements.  `chained` is summed from per-vCPU counters: exact while
+ * the other vCPUs are outside run().  emu_tb_flush retires every block (a
+ * new memory map does).
  */
 struct emu_tb_stats {
 	uint64_t	decoded;	/* blocks decoded and put in the table */
