@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpu.h"
 #include "machine.h"
@@ -1100,7 +1101,7 @@ TEST(emu_blocks_chained)
 	CHECK_EQ(reg(&f, VM_REG_GUEST_RCX), 0);
 	emu_tb_get_stats(f.vm, &st);
 	CHECK(st.links >= 2);
-	CHECK(st.chained >= 1990);
+	CHECK(emu_tb_chained(f.vcpu) >= 1990);
 	vmf_fini(&f);
 }
 
@@ -1158,7 +1159,8 @@ TEST(emu_chain_across_page_rechecks_tlb)
 	static const uint8_t one[] = { 0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4 };
 	static const uint8_t two[] = { 0xb8, 0x02, 0x00, 0x00, 0x00, 0xf4 };
 	const uint64_t la = 0x630000ULL;		/* PD entry 3 */
-	struct emu_tb_stats st0, st1;
+	struct emu_tb_stats st0;
+	uint64_t chained;
 	uint8_t jmp[5] = { 0xe9 };
 	int32_t rel = (int32_t)(la - (CODE + 5));
 	struct vmf f;
@@ -1182,11 +1184,10 @@ TEST(emu_chain_across_page_rechecks_tlb)
 	CHECK_EQ(run(&f, CODE), 0);
 	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 2);
 	/* Now linked to the new target too, and that link is followed. */
-	emu_tb_get_stats(f.vm, &st0);
+	chained = emu_tb_chained(f.vcpu);
 	CHECK_EQ(run(&f, CODE), 0);
 	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 2);
-	emu_tb_get_stats(f.vm, &st1);
-	CHECK_EQ(st1.chained, st0.chained + 1);
+	CHECK_EQ(emu_tb_chained(f.vcpu), chained + 1);
 	vmf_fini(&f);
 }
 
@@ -1274,7 +1275,83 @@ TEST(emu_blocks_retired_under_two_vcpus)
 	/* Each pass: vCPU 0's target and vCPU 1's loop, decoded again. */
 	CHECK(st.decoded >= 2 * STRESS_N - 2);
 	CHECK_EQ(st.retired + st.live, st.decoded);
-	CHECK(st.chained >= STRESS_N);
+	CHECK(emu_tb_chained(r[1].vcpu) >= STRESS_N);
 	vmm_backend_emu.vcpu_cleanup(r[1].vcpu);
+	vmf_fini(&f);
+}
+
+/*
+ * A vCPU that loops in one block linked to itself, never looking a block
+ * up, still passes quiescent points when a grace period begins (the
+ * EMU_KICK_QS bit), so the blocks another vCPU retires meanwhile are freed
+ * while it loops.
+ */
+static int
+wait_for(const struct vmf *f, uint64_t gpa, uint32_t above)
+{
+	for (int i = 0; i < 10000; i++) {	/* 10 s: a loaded host is slow */
+		if (__atomic_load_n((const uint32_t *)(f->ram + gpa), __ATOMIC_RELAXED) > above)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+TEST(emu_looping_vcpu_passes_quiescent_points)
+{
+	static const uint8_t looper[] = {
+		0xf0, 0xff, 0x04, 0x25, 0x04, 0x00, 0x02, 0x00,	/* L: lock incl 0x20004 */
+		0x80, 0x3c, 0x25, 0x00, 0x00, 0x02, 0x00, 0x00,	/* cmpb $0,0x20000 */
+		0x74, 0xee,					/* je L */
+		0xf4,						/* hlt */
+	};
+	const uint64_t l = CODE + 5, t = CODE + 0x2000;
+	uint8_t prog[16], target[16];
+	struct stress_runner r;
+	struct emu_tb_stats st;
+	pthread_t th;
+	struct vmf f;
+	int32_t rel;
+	int i;
+
+	/* mov $200,%ecx; L: mov %ecx,T+1(%rip); jmp T */
+	memcpy(prog, "\xb9\xc8\x00\x00\x00\x89\x0d", 7);
+	rel = (int32_t)(t + 1 - (l + 6));
+	memcpy(prog + 7, &rel, 4);
+	prog[11] = 0xe9;
+	rel = (int32_t)(t - (l + 11));
+	memcpy(prog + 12, &rel, 4);
+	/* T: add $imm32,%eax; dec %ecx; jnz L; hlt */
+	memcpy(target, "\x05\x00\x00\x00\x00\xff\xc9\x0f\x85", 9);
+	rel = (int32_t)(l - (t + 13));
+	memcpy(target + 9, &rel, 4);
+	target[13] = 0xf4;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	load(&f, t, target, 14);
+	load(&f, CODE + 0x3000, looper, sizeof(looper));
+	r.rip = CODE + 0x3000;
+	REQUIRE(vmm_backend_emu.vcpu_init(f.vm, NULL, 1, &r.vcpu) == 0);
+	REQUIRE(vmm_backend_emu.set_state(r.vcpu, &f.st) == 0);
+	pthread_create(&th, NULL, stress_main, &r);
+	CHECK_EQ(wait_for(&f, 0x20004, 1000), 0);	/* looping, chained */
+	/* 200 passes, each retiring T's block: a grace period begins. */
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 200 * 201 / 2);
+	for (i = 0; i < 10000; i++) {
+		emu_tb_get_stats(f.vm, &st);
+		if (st.retired >= 128 && st.waiting == 0)
+			break;
+		usleep(1000);
+	}
+	CHECK(st.retired >= 128);
+	CHECK_EQ(st.waiting, 0);
+	CHECK(st.freed >= 128);
+	__atomic_store_n(f.ram + 0x20000, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	CHECK_EQ(r.vme.exitcode, VM_EXITCODE_HLT);
+	vmm_backend_emu.vcpu_cleanup(r.vcpu);
 	vmf_fini(&f);
 }

@@ -246,6 +246,11 @@ tb_grace_start(struct emu_tbs *t)
 	if (t->pending == NULL)
 		return;
 	e = atomic_fetch_add(&t->epoch, 1) + 1;
+	/* vCPUs in run() leave their chains of blocks to pass a quiescent point. */
+	for (struct emu_vcpu *v = t->vcpus; v != NULL; v = v->next) {
+		if (atomic_load(&v->qs) != 0)
+			atomic_fetch_or(&v->cpu.kick, EMU_KICK_QS);
+	}
 	while ((tb = t->pending) != NULL) {
 		t->pending = tb->retired_next;
 		tb->grace_epoch = e;
@@ -308,10 +313,13 @@ emu_tb_get_stats(void *vmcookie, struct emu_tb_stats *st)
 	pthread_mutex_lock(&t->lock);
 	*st = t->stats;
 	st->waiting = atomic_load(&t->nwaiting);
-	st->chained = 0;
-	for (struct emu_vcpu *v = t->vcpus; v != NULL; v = v->next)
-		st->chained += v->chained;
 	pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t
+emu_tb_chained(void *vcpucookie)
+{
+	return ((struct emu_vcpu *)vcpucookie)->chained;
 }
 
 /*
@@ -1185,8 +1193,16 @@ run_loop(struct emu_vcpu *vc, uint64_t rip, struct vm_exit *vme)
 	for (;;) {
 		/* Kicks, injected events and interrupts are taken between blocks. */
 		if (atomic_load_explicit(&cpu->kick, memory_order_relaxed)) {
-			atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
-			return exit_bogus(cpu, vme);
+			if (atomic_load_explicit(&cpu->kick, memory_order_relaxed) & EMU_KICK_EXIT) {
+				atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
+				return exit_bogus(cpu, vme);
+			}
+			/*
+			 * A grace period began: the quiescent point below
+			 * publishes it (seq_cst, so that its epoch load sees
+			 * the bump of whoever set the bit we clear).
+			 */
+			atomic_fetch_and(&cpu->kick, ~EMU_KICK_QS);
 		}
 		if (__builtin_expect(cpu->stats.insns_retired >= vc->stop_after, 0)) {
 			emu_backend_error(cpu, ECANCELED, "stopped after %llu instructions "
@@ -1223,7 +1239,7 @@ run_loop(struct emu_vcpu *vc, uint64_t rip, struct vm_exit *vme)
 		link_from = NULL;
 chain:
 		/* A quiescent point: no block is held here (struct emu_tbs). */
-		epoch = atomic_load_explicit(&t->epoch, memory_order_acquire);
+		epoch = atomic_load(&t->epoch);
 		if (__builtin_expect(epoch != vc->qs_seen, 0)) {
 			tb_quiescent(vc, epoch);
 			link_from = NULL;
@@ -1250,23 +1266,19 @@ exec:
 			    !atomic_load_explicit(&cpu->kick, memory_order_relaxed) &&
 			    !atomic_load_explicit(cpu->intr_src.hint, memory_order_relaxed) &&
 			    cpu->stats.insns_retired < vc->stop_after, 1)) {
-				link_from = NULL;
 				/*
-				 * Follow a link while no grace period has begun
-				 * since our quiescent point (else pass one first).
+				 * Follow a link.  A grace period that began since
+				 * our quiescent point has set EMU_KICK_QS, so the
+				 * kick test above leaves the chain for one.
 				 */
-				if (atomic_load_explicit(&t->epoch, memory_order_relaxed) ==
-				    vc->qs_seen) {
-					next = tb_chained(cpu, tb, tb_rip);
-					if (next != NULL) {
-						vc->chained++;
-						tb = next;
-						cpu->exc_vector = -1;
-						goto exec;
-					}
-					if (fixed_exit)
-						link_from = tb;
+				next = tb_chained(cpu, tb, tb_rip);
+				if (next != NULL) {
+					vc->chained++;
+					tb = next;
+					cpu->exc_vector = -1;
+					goto exec;
 				}
+				link_from = fixed_exit ? tb : NULL;
 				goto chain;
 			}
 			continue;
@@ -1327,7 +1339,7 @@ emu_kick(void *vcpucookie)
 {
 	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
 
-	atomic_store_explicit(&cpu->kick, 1, memory_order_relaxed);
+	atomic_fetch_or_explicit(&cpu->kick, EMU_KICK_EXIT, memory_order_relaxed);
 }
 
 static int
