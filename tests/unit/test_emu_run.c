@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cpu.h"
 #include "machine.h"
@@ -914,5 +915,443 @@ TEST(emu_external_interrupt_window)
 	atomic_store(&hint, 1);
 	CHECK_EQ(run(&f, CODE + 0x106), 0);
 	CHECK_EQ(fi.accepted, 2);
+	vmf_fini(&f);
+}
+
+/* ---- the VM-wide block table (emu.c, "Translation blocks") ---- */
+
+/* Two vCPUs running the same code use the blocks the first one decoded. */
+TEST(emu_blocks_shared_by_vcpus)
+{
+	static const uint8_t prog[] = {
+		0x31, 0xc0,					/* xor %eax,%eax */
+		0xb9, 0x64, 0x00, 0x00, 0x00,			/* mov $100,%ecx */
+		0x01, 0xc8,					/* L: add %ecx,%eax */
+		0xff, 0xc9,					/* dec %ecx */
+		0x75, 0xfa,					/* jnz L */
+		0xf4,						/* hlt */
+	};
+	struct emu_tb_stats st0, st1;
+	struct vm_exit vme;
+	uint64_t v = 0;
+	void *vcpu1;
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	REQUIRE(vmm_backend_emu.vcpu_init(f.vm, NULL, 1, &vcpu1) == 0);
+	REQUIRE(vmm_backend_emu.set_state(vcpu1, &f.st) == 0);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 5050);
+	emu_tb_get_stats(f.vm, &st0);
+	CHECK(st0.decoded >= 2);
+	CHECK_EQ(vmm_backend_emu.run(vcpu1, CODE, &vme), 0);
+	CHECK_EQ(vme.exitcode, VM_EXITCODE_HLT);
+	vmm_backend_emu.get_reg(vcpu1, VM_REG_GUEST_RAX, &v);
+	CHECK_EQ(v, 5050);
+	emu_tb_get_stats(f.vm, &st1);
+	CHECK_EQ(st1.decoded, st0.decoded);		/* nothing decoded twice */
+	CHECK_EQ(st1.live, st0.live);
+	vmm_backend_emu.vcpu_cleanup(vcpu1);
+	vmf_fini(&f);
+}
+
+/*
+ * Reclamation: a block retired while a vCPU runs it is freed only after
+ * that vCPU passes a quiescent point.  The vCPU is inside its block while
+ * MOV CR8 calls the interrupt source's set_tpr; there the test retires
+ * every block (emu_tb_flush).  Another vCPU, outside run(), holds nothing
+ * up.  Under ASan, freeing too early is also a use after free.
+ */
+struct tpr_probe {
+	void			*vm;
+	int			calls;
+	struct emu_tb_stats	st[2];
+};
+
+static void
+tpr_probe_set(void *arg, uint8_t tpr)
+{
+	struct tpr_probe *p = arg;
+
+	if (p->calls == 0)
+		emu_tb_flush(p->vm);
+	if (p->calls < 2)
+		emu_tb_get_stats(p->vm, &p->st[p->calls]);
+	p->calls++;
+}
+
+static uint8_t
+tpr_probe_get(void *arg)
+{
+	return 0;
+}
+
+static int
+tpr_probe_pending(void *arg)
+{
+	return -1;
+}
+
+static void
+tpr_probe_accept(void *arg, int vector)
+{
+}
+
+TEST(emu_block_freed_after_quiescent_point)
+{
+	static const uint8_t other[] = {
+		0xb8, 0x07, 0x00, 0x00, 0x00,			/* mov $7,%eax */
+		0xf4,						/* hlt */
+	};
+	static const uint8_t prog[] = {
+		0xb8, 0x01, 0x00, 0x00, 0x00,			/* mov $1,%eax */
+		0x44, 0x0f, 0x22, 0xc0,				/* mov %rax,%cr8: call 1 */
+		0xbb, 0x02, 0x00, 0x00, 0x00,			/* mov $2,%ebx */
+		0x44, 0x0f, 0x22, 0xc0,				/* mov %rax,%cr8: call 2 */
+		0xf4,						/* hlt */
+	};
+	atomic_int no_hint = 0;
+	struct tpr_probe probe = { 0 };
+	struct vmm_intr_source src = { .pending = tpr_probe_pending, .accept = tpr_probe_accept,
+	    .arg = &probe, .hint = &no_hint, .get_tpr = tpr_probe_get,
+	    .set_tpr = tpr_probe_set };
+	struct vm_exit vme;
+	void *vcpu1;
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	probe.vm = f.vm;
+	load(&f, CODE, prog, sizeof(prog));
+	load(&f, CODE + 0x1000, other, sizeof(other));
+	/* vCPU 1 has run (and holds blocks in its jump cache), then left run(). */
+	REQUIRE(vmm_backend_emu.vcpu_init(f.vm, NULL, 1, &vcpu1) == 0);
+	REQUIRE(vmm_backend_emu.set_state(vcpu1, &f.st) == 0);
+	CHECK_EQ(vmm_backend_emu.run(vcpu1, CODE + 0x1000, &vme), 0);
+	CHECK_EQ(vme.exitcode, VM_EXITCODE_HLT);
+	REQUIRE(vmm_backend_emu.set_intr_source(f.vcpu, &src) == 0);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(probe.calls, 2);
+	/* Inside the block: retired, waiting for us, nothing freed. */
+	CHECK_EQ(probe.st[0].live, 0);
+	CHECK_EQ(probe.st[0].retired, 2);
+	CHECK_EQ(probe.st[0].waiting, 2);
+	CHECK_EQ(probe.st[0].freed, 0);
+	/* One block later the vCPU has passed a quiescent point: freed. */
+	CHECK_EQ(probe.st[1].waiting, 0);
+	CHECK_EQ(probe.st[1].freed, 2);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RBX), 2);
+	vmm_backend_emu.vcpu_cleanup(vcpu1);
+	vmf_fini(&f);
+}
+
+/*
+ * The jump cache does not outlive a grace period: blocks freed while the
+ * vCPU was outside run() are decoded again, not taken from its cache
+ * (under ASan, a use after free otherwise).
+ */
+TEST(emu_jump_cache_dropped_after_grace_period)
+{
+	static const uint8_t prog[] = {
+		0xb8, 0x05, 0x00, 0x00, 0x00,			/* mov $5,%eax */
+		0xf4,						/* hlt */
+	};
+	struct emu_tb_stats st0, st1;
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(run(&f, CODE), 0);			/* from the jump cache */
+	emu_tb_get_stats(f.vm, &st0);
+	CHECK_EQ(st0.decoded, 1);
+	emu_tb_flush(f.vm);
+	emu_tb_get_stats(f.vm, &st0);
+	CHECK_EQ(st0.freed, 1);				/* nobody in run() */
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 5);
+	emu_tb_get_stats(f.vm, &st1);
+	CHECK_EQ(st1.decoded, 2);
+	vmf_fini(&f);
+}
+
+/*
+ * Direct chaining: the loop's two blocks enter each other through their
+ * links, not the lookup.
+ */
+TEST(emu_blocks_chained)
+{
+	static const uint8_t prog[] = {
+		0xb9, 0xe8, 0x03, 0x00, 0x00,			/* mov $1000,%ecx */
+		0xff, 0xc9,					/* L: dec %ecx */
+		0xeb, 0x00,					/* jmp M */
+		0x85, 0xc9,					/* M: test %ecx,%ecx */
+		0x75, 0xf8,					/* jnz L */
+		0xf4,						/* hlt */
+	};
+	struct emu_tb_stats st;
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RCX), 0);
+	emu_tb_get_stats(f.vm, &st);
+	CHECK(st.links >= 2);
+	CHECK(emu_tb_chained(f.vcpu) >= 1990);
+	vmf_fini(&f);
+}
+
+/*
+ * A link to a block whose page was written since is not followed: the
+ * loop patches the immediate of the block it jumps to, whose block the
+ * jump's block is linked to, so each pass must add the new immediate.
+ */
+TEST(emu_chain_to_patched_block)
+{
+	uint8_t prog[32], target[16];
+	const uint64_t l = CODE + 7, t = CODE + 0x2000;
+	struct vmf f;
+	int32_t rel;
+	size_t n = 0;
+
+	prog[n++] = 0x31; prog[n++] = 0xc0;		/* xor %eax,%eax */
+	prog[n++] = 0xb9; prog[n++] = 3; prog[n++] = 0; prog[n++] = 0; prog[n++] = 0;
+	/* L: mov %ecx,T+1(%rip) */
+	prog[n++] = 0x89; prog[n++] = 0x0d;
+	rel = (int32_t)(t + 1 - (l + 6));
+	memcpy(prog + n, &rel, 4);
+	n += 4;
+	/* jmp T */
+	prog[n++] = 0xe9;
+	rel = (int32_t)(t - (l + 11));
+	memcpy(prog + n, &rel, 4);
+	n += 4;
+	n = 0;
+	target[n++] = 0x05; target[n++] = 0; target[n++] = 0; target[n++] = 0;
+	target[n++] = 0;				/* T: add $imm32,%eax */
+	target[n++] = 0xff; target[n++] = 0xc9;		/* dec %ecx */
+	target[n++] = 0x0f; target[n++] = 0x85;		/* jnz L */
+	rel = (int32_t)(l - (t + 13));
+	memcpy(target + n, &rel, 4);
+	n += 4;
+	target[n++] = 0xf4;				/* hlt */
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, 18);
+	load(&f, t, target, n);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 3 + 2 + 1);
+	vmf_fini(&f);
+}
+
+/*
+ * A link across a page boundary is followed only if the ITLB maps the
+ * next RIP to the linked block's page now: after the guest remaps the
+ * target's linear page, the jump runs the code now mapped there.
+ */
+TEST(emu_chain_across_page_rechecks_tlb)
+{
+	static const uint8_t one[] = { 0xb8, 0x01, 0x00, 0x00, 0x00, 0xf4 };
+	static const uint8_t two[] = { 0xb8, 0x02, 0x00, 0x00, 0x00, 0xf4 };
+	const uint64_t la = 0x630000ULL;		/* PD entry 3 */
+	struct emu_tb_stats st0;
+	uint64_t chained;
+	uint8_t jmp[5] = { 0xe9 };
+	int32_t rel = (int32_t)(la - (CODE + 5));
+	struct vmf f;
+
+	REQUIRE(vmf_init(&f) == 0);
+	memcpy(jmp + 1, &rel, 4);
+	load(&f, CODE, jmp, sizeof(jmp));
+	load(&f, 0x230000, one, sizeof(one));
+	load(&f, 0x030000, two, sizeof(two));
+	put64(f.ram + PD + 3 * 8, 0x200000ULL | 0x87);
+	REQUIRE(vmm_backend_emu.set_reg(f.vcpu, VM_REG_GUEST_CR3, PML4) == 0);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 1);
+	emu_tb_get_stats(f.vm, &st0);
+	CHECK_EQ(st0.links, 1);
+	/* Remap (a CR3 write flushes the TLB), then fetch there once. */
+	put64(f.ram + PD + 3 * 8, 0x0ULL | 0x87);
+	REQUIRE(vmm_backend_emu.set_reg(f.vcpu, VM_REG_GUEST_CR3, PML4) == 0);
+	CHECK_EQ(run(&f, la), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 2);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 2);
+	/* Now linked to the new target too, and that link is followed. */
+	chained = emu_tb_chained(f.vcpu);
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 2);
+	CHECK_EQ(emu_tb_chained(f.vcpu), chained + 1);
+	vmf_fini(&f);
+}
+
+/*
+ * Two vCPUs on one code page.  vCPU 0 rewrites an instruction of the page
+ * every pass and then waits for vCPU 1 to count once more, so vCPU 1 runs
+ * between any two rewrites and must decode its loop again each time (its
+ * block, linked to itself, is stale); both keep decoding, replacing,
+ * retiring and chaining blocks while the other may be inside them (a
+ * stress for the reclamation, under ASan in particular).
+ */
+#define STRESS_N	2000
+
+struct stress_runner {
+	void		*vcpu;
+	uint64_t	rip;
+	struct vm_exit	vme;
+};
+
+static void *
+stress_main(void *arg)
+{
+	struct stress_runner *r = arg;
+
+	vmm_backend_emu.run(r->vcpu, r->rip, &r->vme);
+	return NULL;
+}
+
+TEST(emu_blocks_retired_under_two_vcpus)
+{
+	const uint64_t l = CODE + 5, t = CODE + 0x3000, b = CODE + 0x3100;
+	static const uint8_t counter[] = {
+		0xf0, 0xff, 0x04, 0x25, 0x04, 0x00, 0x02, 0x00,	/* L: lock incl 0x20004 */
+		0x80, 0x3c, 0x25, 0x00, 0x00, 0x02, 0x00, 0x00,	/* cmpb $0,0x20000 */
+		0x74, 0xee,					/* je L */
+		0xf4,						/* hlt */
+	};
+	uint8_t prog[32], target[24];
+	struct stress_runner r[2];
+	struct emu_tb_stats st;
+	pthread_t th[2];
+	uint64_t v = 0;
+	struct vmf f;
+	int32_t rel;
+	int i;
+
+	prog[0] = 0xb9;					/* mov $STRESS_N,%ecx */
+	v = STRESS_N;
+	memcpy(prog + 1, &v, 4);
+	prog[5] = 0x89; prog[6] = 0x0d;			/* L: mov %ecx,T+1(%rip) */
+	rel = (int32_t)(t + 1 - (l + 6));
+	memcpy(prog + 7, &rel, 4);
+	/* mov 0x20004,%edx; W: cmp 0x20004,%edx; je W */
+	memcpy(prog + 11, "\x8b\x14\x25\x04\x00\x02\x00\x3b\x14\x25\x04\x00\x02\x00"
+	    "\x74\xf7", 16);
+	prog[27] = 0xe9;				/* jmp T */
+	rel = (int32_t)(t - (l + 27));
+	memcpy(prog + 28, &rel, 4);
+	target[0] = 0x05;				/* T: add $0,%eax */
+	memset(target + 1, 0, 4);
+	target[5] = 0xff; target[6] = 0xc9;		/* dec %ecx */
+	target[7] = 0x0f; target[8] = 0x85;		/* jnz L */
+	rel = (int32_t)(l - (t + 13));
+	memcpy(target + 9, &rel, 4);
+	/* movb $1,0x20000 (vCPU 1 may stop); hlt */
+	memcpy(target + 13, "\xc6\x04\x25\x00\x00\x02\x00\x01\xf4", 9);
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	load(&f, t, target, 22);
+	load(&f, b, counter, sizeof(counter));
+	r[0].vcpu = f.vcpu;
+	r[0].rip = CODE;
+	r[1].rip = b;
+	REQUIRE(vmm_backend_emu.vcpu_init(f.vm, NULL, 1, &r[1].vcpu) == 0);
+	REQUIRE(vmm_backend_emu.set_state(r[1].vcpu, &f.st) == 0);
+	for (i = 0; i < 2; i++)
+		pthread_create(&th[i], NULL, stress_main, &r[i]);
+	for (i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	CHECK_EQ(r[0].vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(r[1].vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), (uint64_t)STRESS_N * (STRESS_N + 1) / 2);
+	emu_tb_get_stats(f.vm, &st);
+	/* Each pass: vCPU 0's target and vCPU 1's loop, decoded again. */
+	CHECK(st.decoded >= 2 * STRESS_N - 2);
+	CHECK_EQ(st.retired + st.live, st.decoded);
+	CHECK(emu_tb_chained(r[1].vcpu) >= STRESS_N);
+	vmm_backend_emu.vcpu_cleanup(r[1].vcpu);
+	vmf_fini(&f);
+}
+
+/*
+ * A vCPU that loops in one block linked to itself, never looking a block
+ * up, still passes quiescent points when a grace period begins (the
+ * EMU_KICK_QS bit), so the blocks another vCPU retires meanwhile are freed
+ * while it loops.
+ */
+static int
+wait_for(const struct vmf *f, uint64_t gpa, uint32_t above)
+{
+	for (int i = 0; i < 10000; i++) {	/* 10 s: a loaded host is slow */
+		if (__atomic_load_n((const uint32_t *)(f->ram + gpa), __ATOMIC_RELAXED) > above)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+TEST(emu_looping_vcpu_passes_quiescent_points)
+{
+	static const uint8_t looper[] = {
+		0xf0, 0xff, 0x04, 0x25, 0x04, 0x00, 0x02, 0x00,	/* L: lock incl 0x20004 */
+		0x80, 0x3c, 0x25, 0x00, 0x00, 0x02, 0x00, 0x00,	/* cmpb $0,0x20000 */
+		0x74, 0xee,					/* je L */
+		0xf4,						/* hlt */
+	};
+	const uint64_t l = CODE + 5, t = CODE + 0x2000;
+	uint8_t prog[16], target[16];
+	struct stress_runner r;
+	struct emu_tb_stats st;
+	pthread_t th;
+	struct vmf f;
+	int32_t rel;
+	int i;
+
+	/* mov $200,%ecx; L: mov %ecx,T+1(%rip); jmp T */
+	memcpy(prog, "\xb9\xc8\x00\x00\x00\x89\x0d", 7);
+	rel = (int32_t)(t + 1 - (l + 6));
+	memcpy(prog + 7, &rel, 4);
+	prog[11] = 0xe9;
+	rel = (int32_t)(t - (l + 11));
+	memcpy(prog + 12, &rel, 4);
+	/* T: add $imm32,%eax; dec %ecx; jnz L; hlt */
+	memcpy(target, "\x05\x00\x00\x00\x00\xff\xc9\x0f\x85", 9);
+	rel = (int32_t)(l - (t + 13));
+	memcpy(target + 9, &rel, 4);
+	target[13] = 0xf4;
+
+	REQUIRE(vmf_init(&f) == 0);
+	load(&f, CODE, prog, sizeof(prog));
+	load(&f, t, target, 14);
+	load(&f, CODE + 0x3000, looper, sizeof(looper));
+	r.rip = CODE + 0x3000;
+	REQUIRE(vmm_backend_emu.vcpu_init(f.vm, NULL, 1, &r.vcpu) == 0);
+	REQUIRE(vmm_backend_emu.set_state(r.vcpu, &f.st) == 0);
+	pthread_create(&th, NULL, stress_main, &r);
+	CHECK_EQ(wait_for(&f, 0x20004, 1000), 0);	/* looping, chained */
+	/* 200 passes, each retiring T's block: a grace period begins. */
+	CHECK_EQ(run(&f, CODE), 0);
+	CHECK_EQ(f.vme.exitcode, VM_EXITCODE_HLT);
+	CHECK_EQ(reg(&f, VM_REG_GUEST_RAX), 200 * 201 / 2);
+	for (i = 0; i < 10000; i++) {
+		emu_tb_get_stats(f.vm, &st);
+		if (st.retired >= 128 && st.waiting == 0)
+			break;
+		usleep(1000);
+	}
+	CHECK(st.retired >= 128);
+	CHECK_EQ(st.waiting, 0);
+	CHECK(st.freed >= 128);
+	__atomic_store_n(f.ram + 0x20000, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL);
+	CHECK_EQ(r.vme.exitcode, VM_EXITCODE_HLT);
+	vmm_backend_emu.vcpu_cleanup(r.vcpu);
 	vmf_fini(&f);
 }

@@ -36,6 +36,8 @@
  */
 enum { EMU_OK = 0, EMU_FAULT = 1, EMU_EXIT = 2, EMU_BRANCH = 3 };
 
+enum { EMU_KICK_EXIT = 1, EMU_KICK_QS = 2 };
+
 /* Processor mode, recomputed from CR0/EFER/CS whenever one changes. */
 enum emu_mode {
 	EMU_MODE_REAL,		/* CR0.PE = 0 */
@@ -248,7 +250,12 @@ struct emu_cpu {
 	struct vm_exit		*exit;		/* where an EMU_EXIT handler writes */
 	struct emu_io_log	io_log;
 	struct emu_tlb_entry	tlb[2 * EMU_TLB_SIZE];	/* DTLB, then ITLB */
-	atomic_int		kick;		/* set by another thread: leave run() */
+	/*
+	 * Set by other threads, tested once per block: EMU_KICK_EXIT, leave
+	 * run(); EMU_KICK_QS, a grace period of the VM's translation blocks
+	 * began: pass a quiescent point (emu.c, struct emu_tbs).
+	 */
+	atomic_int		kick;
 	/*
 	 * Set by anything that invalidates what the running translation
 	 * block assumed (mode, paging, TLB, RFLAGS.TF/IF, interrupt shadow,
@@ -531,6 +538,24 @@ emu_code_written(struct emu_cpu *cpu, uint64_t gpa, uint64_t len)
 	    (atomic_load_explicit(&cpu->code_gen[last], memory_order_relaxed) & 1))))
 		emu_code_written_slow(cpu, gpa, len);
 }
+/*
+ * The VM's translation blocks (emu.c), shared by its vCPUs; for tests and
+ * measurements.  emu_tb_flush retires every block (a new memory map does).
+ * emu_tb_chained: the blocks a vCPU entered through a link (its owner's
+ * to read, outside run()).
+ */
+struct emu_tb_stats {
+	uint64_t	decoded;	/* blocks decoded and put in the table */
+	uint64_t	discarded;	/* decoded by two vCPUs at once: the second */
+	uint64_t	live;		/* in the table now */
+	uint64_t	retired;	/* taken out of the table */
+	uint64_t	waiting;	/* retired, in a grace period, not freed yet */
+	uint64_t	freed;		/* retired, then freed after their grace period */
+	uint64_t	links;		/* successor links made */
+};
+void	emu_tb_get_stats(void *vmcookie, struct emu_tb_stats *st);
+void	emu_tb_flush(void *vmcookie);
+uint64_t emu_tb_chained(void *vcpucookie);
 /* Flush the TLB: all entries, or all but global ones. */
 void	emu_tlb_flush(struct emu_cpu *cpu, bool keep_global);
 void	emu_tlb_flush_page(struct emu_cpu *cpu, uint64_t la);

@@ -10,9 +10,11 @@
  * Concurrency (vmm_backend.h): run(), the state accessors and complete() are
  * called by the vCPU's owner with its lock held; only kick() and
  * mem_written() come from other threads: the kick flag is polled once per
- * block, and page code generations are atomics.
+ * block, and page code generations are atomics.  The translation blocks are
+ * the VM's, shared by its vCPUs (struct emu_tbs has their contract).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +25,81 @@
 #include "cpu.h"
 #include "machine.h"
 #include "vmm_backend.h"
+
+/*
+ * Translation blocks (docs/cpu.md): straight-line runs of decoded
+ * instructions, keyed by the guest-physical address of their first byte and
+ * the mode, within one page.  A block is valid while the generation of its
+ * page (emu_vm.code_gen) is the one it was decoded under: every store path
+ * and DMA bumps the generation of a page that holds code (emu_code_written),
+ * so self- and cross-modifying code and device writes re-decode, and
+ * nothing is compared byte by byte on the hot path.
+ *
+ * Blocks are shared by the VM's vCPUs and never change once published,
+ * except their successor links.  Concurrency contract of struct emu_tbs:
+ * readers (vCPUs in run()) take no lock: they load a table slot or a link
+ * and check the block's key and generation.  Insertion, replacement,
+ * linking and unlinking hold tbs.lock.  A block taken out of the table is
+ * retired: its links in and out are cleared under the lock, and it is
+ * freed only after every vCPU then inside run() has passed a quiescent
+ * point (quiescent-state-based reclamation; the epoch scheme below).
+ */
+#define EMU_TB_BITS	15
+#define EMU_TB_COUNT	(1 << EMU_TB_BITS)	/* per VM, direct-mapped */
+#define EMU_TB_INSNS	16		/* longest block */
+/* Retired blocks wait for a grace period in batches of this many. */
+#define EMU_TB_RETIRE_BATCH	128
+
+struct emu_tb {
+	uint64_t	gpa;		/* first byte */
+	uint32_t	gen;		/* code_gen of the page when decoded (odd) */
+	uint8_t		mode;
+	uint8_t		ninsns;
+	uint16_t	nbytes;
+	/* The last instruction leaves to a fixed place (fall-through, direct branch). */
+	uint8_t		linkable;
+	_Atomic uint8_t	retired;	/* set under tbs.lock */
+	/*
+	 * Direct chaining: up to two successors, each the block that
+	 * followed one of this block's fixed exits.  Readers load them
+	 * without the lock and accept one only if its gpa is the next
+	 * instruction's, its mode the CPU's and its generation current
+	 * (tb_chained).  Set and cleared under tbs.lock; each link is also
+	 * on its successor's list of incoming links, so that retiring the
+	 * successor clears it.  A link is (block | slot) in a uintptr_t.
+	 */
+	struct emu_tb *_Atomic	succ[2];
+	uintptr_t	succ_next[2];	/* next link on succ[k]'s incoming list */
+	uintptr_t	incoming;	/* first link into this block */
+	struct emu_tb	*retired_next;	/* on tbs.pending or tbs.waiting */
+	uint64_t	grace_epoch;	/* freed once every online vCPU has seen it */
+	struct emu_insn	insns[];
+};
+
+/*
+ * The VM's blocks.  Quiescent-state-based reclamation: tbs.epoch counts
+ * grace periods.  Each vCPU publishes in emu_vcpu.qs the epoch it saw at
+ * its last quiescent point (a point in run() where it holds no block:
+ * between blocks, before the lookup), or 0 while it is outside run()
+ * (exits, HLT, waiting for SIPI), where it holds none either.  Retired
+ * blocks gather on `pending`; a full batch starts a grace period: the
+ * epoch is bumped and the batch, tagged with the new epoch, moves to
+ * `waiting`, from which a block is freed once every vCPU's qs is 0 or at
+ * least its tag.  A vCPU notices a new epoch at its next block boundary
+ * (one load), publishes it, and voids its jump cache, the only block
+ * pointers it keeps across quiescent points.
+ */
+struct emu_tbs {
+	pthread_mutex_t		lock;
+	struct emu_tb *_Atomic	*slot;		/* EMU_TB_COUNT */
+	_Atomic uint64_t	epoch;		/* from 1 */
+	struct emu_tb		*pending;	/* retired, no grace period yet */
+	unsigned		npending;
+	struct emu_tb		*waiting, **waiting_tail;	/* oldest first */
+	atomic_uint		nwaiting;
+	struct emu_vcpu		*vcpus;		/* the VM's vCPUs, for their qs */
+	struct emu_tb_stats	stats;		/* under the lock */
+};
 
 struct emu_vm {
 	struct vmm_cpu_profile	prof;
@@ -37,51 +114,20 @@ struct emu_vm {
 	 */
 	_Atomic uint32_t	*code_gen;
 	uint64_t		code_npages;
-};
-
-/*
- * Translation blocks (docs/cpu.md): straight-line runs of decoded
- * instructions, keyed by the guest-physical address of their first byte and
- * the mode, within one page.  A block is valid while the generation of its
- * page (emu_vm.code_gen) is the one it was decoded under: every store path
- * and DMA bumps the generation of a page that holds code (emu_code_written),
- * so self- and cross-modifying code and device writes re-decode, and
- * nothing is compared byte by byte on the hot path.
- *
- * Blocks are private to a vCPU for now (no locking, no safe-reclamation
- * scheme needed); the page generations are shared.  A block is replaced
- * in place only by its own vCPU, between instructions.
- */
-#define EMU_TB_BITS	14
-#define EMU_TB_COUNT	(1 << EMU_TB_BITS)	/* per vCPU, direct-mapped */
-#define EMU_TB_BYTES	(EMU_TB_COUNT * sizeof(struct emu_tb))
-#define EMU_TB_INSNS	16		/* longest block */
-
-/*
- * The slots are reserved, not committed (a kernel boot touches most of the
- * 18 MiB; a small guest a few pages): an untouched slot reads as zeros,
- * ninsns 0, which no lookup accepts.
- */
-struct emu_tb {
-	uint64_t	gpa;		/* first byte; ~0 while being decoded */
-	uint32_t	gen;		/* code_gen of the page when decoded (odd) */
-	uint8_t		mode;
-	uint8_t		ninsns;
-	uint16_t	nbytes;
-	struct emu_insn	insns[EMU_TB_INSNS];
+	struct emu_tbs		tbs;
 };
 
 /*
  * The jump cache: 64-bit RIP -> block, skipping the ITLB probe and the
  * block hash (QEMU's tb_jmp_cache).  An entry holds while the TLB epoch is
- * the one it was made in (no flush, mode or CPL change since), the block
- * slot still holds its gpa, and the page generation still matches.
+ * the one it was made in (no flush, mode or CPL change since, and no new
+ * reclamation epoch seen: tb_quiescent bumps it) and the page generation
+ * still matches.
  */
 #define EMU_JC_COUNT	1024
 
 struct emu_jc {
 	uint64_t	rip;
-	uint64_t	gpa;
 	uint64_t	epoch;
 	struct emu_tb	*tb;
 };
@@ -90,8 +136,14 @@ struct emu_vcpu {
 	struct emu_cpu		cpu;	/* first: the cookie is also the emu_cpu */
 	struct emu_vm		*vm;
 	uint64_t		gen;
-	struct emu_tb		*tbs;	/* EMU_TB_COUNT */
 	struct emu_jc		jc[EMU_JC_COUNT];
+	/* Reclamation (struct emu_tbs): published epoch, 0 outside run(). */
+	_Atomic uint64_t	qs;
+	uint64_t		qs_seen;	/* the last epoch published */
+	struct emu_vcpu		*next;		/* on tbs.vcpus */
+	uint64_t		chained;	/* blocks entered through a link */
+	/* A block being decoded, before it is copied to its exact size. */
+	struct emu_insn		scratch[EMU_TB_INSNS];
 	/*
 	 * LHYVE_EMU_STOP_AFTER=N: a BACKEND_ERROR exit once N instructions
 	 * have retired, so a profile (callgrind) covers a fixed stretch of a
@@ -106,10 +158,258 @@ jc_slot(struct emu_vcpu *vc, uint64_t rip)
 	return &vc->jc[(rip ^ (rip >> 10)) & (EMU_JC_COUNT - 1)];
 }
 
-static inline struct emu_tb *
-tb_slot(struct emu_vcpu *vc, uint64_t gpa)
+static inline struct emu_tb *_Atomic *
+tb_slot(struct emu_tbs *t, uint64_t gpa)
 {
-	return &vc->tbs[(gpa * 0x9e3779b97f4a7c15ULL) >> (64 - EMU_TB_BITS)];
+	return &t->slot[(gpa * 0x9e3779b97f4a7c15ULL) >> (64 - EMU_TB_BITS)];
+}
+
+/* ---- block lifetime (all under tbs.lock) ---- */
+
+static inline struct emu_tb *
+link_tb(uintptr_t l)
+{
+	return (struct emu_tb *)(l & ~(uintptr_t)1);
+}
+
+/* Take link @k of @a off its successor's incoming list and clear it. */
+static void
+tb_unlink_out(struct emu_tb *a, int k)
+{
+	struct emu_tb *s = atomic_load_explicit(&a->succ[k], memory_order_relaxed);
+	uintptr_t me = (uintptr_t)a | (uintptr_t)k, *pp;
+
+	if (s == NULL)
+		return;
+	for (pp = &s->incoming; *pp != me; pp = &link_tb(*pp)->succ_next[*pp & 1]) {
+		if (*pp == 0)
+			abort();	/* a link is always on its successor's list */
+	}
+	*pp = a->succ_next[k];
+	a->succ_next[k] = 0;
+	atomic_store_explicit(&a->succ[k], NULL, memory_order_relaxed);
+}
+
+/* Clear every link into @s. */
+static void
+tb_unlink_in(struct emu_tb *s)
+{
+	uintptr_t l = s->incoming, next;
+	struct emu_tb *a;
+
+	while (l != 0) {
+		a = link_tb(l);
+		next = a->succ_next[l & 1];
+		a->succ_next[l & 1] = 0;
+		atomic_store_explicit(&a->succ[l & 1], NULL, memory_order_relaxed);
+		l = next;
+	}
+	s->incoming = 0;
+}
+
+/* Free what every vCPU inside run() has passed a quiescent point since. */
+static void
+tb_reclaim(struct emu_tbs *t)
+{
+	uint64_t min = UINT64_MAX, q;
+	struct emu_vcpu *v;
+	struct emu_tb *tb;
+	unsigned n = 0;
+
+	for (v = t->vcpus; v != NULL; v = v->next) {
+		q = atomic_load(&v->qs);
+		if (q != 0 && q < min)
+			min = q;
+	}
+	while ((tb = t->waiting) != NULL && tb->grace_epoch <= min) {
+		t->waiting = tb->retired_next;
+		free(tb);
+		n++;
+	}
+	if (t->waiting == NULL)
+		t->waiting_tail = &t->waiting;
+	t->stats.freed += n;
+	atomic_fetch_sub_explicit(&t->nwaiting, n, memory_order_relaxed);
+}
+
+/*
+ * Start a grace period for the pending blocks: they are out of the table
+ * and unlinked (which the epoch bump publishes), so a vCPU that has seen
+ * the new epoch can no longer reach them.
+ */
+static void
+tb_grace_start(struct emu_tbs *t)
+{
+	uint64_t e;
+	struct emu_tb *tb;
+
+	if (t->pending == NULL)
+		return;
+	e = atomic_fetch_add(&t->epoch, 1) + 1;
+	/* vCPUs in run() leave their chains of blocks to pass a quiescent point. */
+	for (struct emu_vcpu *v = t->vcpus; v != NULL; v = v->next) {
+		if (atomic_load(&v->qs) != 0)
+			atomic_fetch_or(&v->cpu.kick, EMU_KICK_QS);
+	}
+	while ((tb = t->pending) != NULL) {
+		t->pending = tb->retired_next;
+		tb->grace_epoch = e;
+		tb->retired_next = NULL;
+		*t->waiting_tail = tb;
+		t->waiting_tail = &tb->retired_next;
+		atomic_fetch_add_explicit(&t->nwaiting, 1, memory_order_relaxed);
+	}
+	t->npending = 0;
+	tb_reclaim(t);
+}
+
+/* @tb has left the table: unlink it and queue it for freeing. */
+static void
+tb_retire(struct emu_tbs *t, struct emu_tb *tb)
+{
+	atomic_store_explicit(&tb->retired, 1, memory_order_relaxed);
+	tb_unlink_out(tb, 0);
+	tb_unlink_out(tb, 1);
+	tb_unlink_in(tb);
+	tb->retired_next = t->pending;
+	t->pending = tb;
+	t->stats.live--;
+	t->stats.retired++;
+	if (++t->npending >= EMU_TB_RETIRE_BATCH)
+		tb_grace_start(t);
+}
+
+/* Retire every block (a new memory map; tests); frees what it can now. */
+static void
+tb_flush_locked(struct emu_tbs *t)
+{
+	struct emu_tb *tb;
+
+	for (int i = 0; i < EMU_TB_COUNT; i++) {
+		tb = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+		if (tb != NULL) {
+			atomic_store_explicit(&t->slot[i], NULL, memory_order_release);
+			tb_retire(t, tb);
+		}
+	}
+	tb_grace_start(t);
+}
+
+void
+emu_tb_flush(void *vmcookie)
+{
+	struct emu_tbs *t = &((struct emu_vm *)vmcookie)->tbs;
+
+	pthread_mutex_lock(&t->lock);
+	tb_flush_locked(t);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void
+emu_tb_get_stats(void *vmcookie, struct emu_tb_stats *st)
+{
+	struct emu_tbs *t = &((struct emu_vm *)vmcookie)->tbs;
+
+	pthread_mutex_lock(&t->lock);
+	*st = t->stats;
+	st->waiting = atomic_load(&t->nwaiting);
+	pthread_mutex_unlock(&t->lock);
+}
+
+uint64_t
+emu_tb_chained(void *vcpucookie)
+{
+	return ((struct emu_vcpu *)vcpucookie)->chained;
+}
+
+/*
+ * A quiescent point of @vc (it holds no block): publish epoch @e, then let
+ * the jump cache go (a new TLB epoch voids it), and free what waited on us.
+ */
+static void
+tb_quiescent(struct emu_vcpu *vc, uint64_t e)
+{
+	struct emu_tbs *t = &vc->vm->tbs;
+
+	vc->qs_seen = e;
+	atomic_store(&vc->qs, e);
+	/* The lookups that follow must not be ordered before the store. */
+	atomic_thread_fence(memory_order_seq_cst);
+	vc->cpu.tlb_epoch++;
+	if (atomic_load_explicit(&t->nwaiting, memory_order_relaxed) != 0) {
+		pthread_mutex_lock(&t->lock);
+		tb_reclaim(t);
+		pthread_mutex_unlock(&t->lock);
+	}
+}
+
+/*
+ * Entering run(): online again with the epoch published when we left, so
+ * that a jump cache filled then stays usable if no grace period began
+ * meanwhile; else a quiescent point at the current epoch.
+ */
+static void
+tb_online(struct emu_vcpu *vc)
+{
+	uint64_t e;
+
+	atomic_store(&vc->qs, vc->qs_seen);
+	atomic_thread_fence(memory_order_seq_cst);
+	e = atomic_load(&vc->vm->tbs.epoch);
+	if (e != vc->qs_seen)
+		tb_quiescent(vc, e);
+}
+
+/* Leaving run(): hold nothing up, and free what waited on us. */
+static void
+tb_offline(struct emu_vcpu *vc)
+{
+	struct emu_tbs *t = &vc->vm->tbs;
+
+	atomic_store(&vc->qs, 0);
+	if (atomic_load_explicit(&t->nwaiting, memory_order_relaxed) != 0) {
+		pthread_mutex_lock(&t->lock);
+		tb_reclaim(t);
+		pthread_mutex_unlock(&t->lock);
+	}
+}
+
+/*
+ * Is linking @a's fixed exit to @s, which followed it, worth the lock: a
+ * free slot, not linked yet, both still in the table (a jump cache may
+ * hand out a retired block until its grace period).
+ */
+static inline bool
+tb_link_wanted(struct emu_tb *a, struct emu_tb *s)
+{
+	struct emu_tb *s0 = atomic_load_explicit(&a->succ[0], memory_order_relaxed);
+	struct emu_tb *s1 = atomic_load_explicit(&a->succ[1], memory_order_relaxed);
+
+	return a->mode == EMU_MODE_LONG64 && s->mode == EMU_MODE_LONG64 &&
+	    (s0 == NULL || s1 == NULL) && s0 != s &&
+	    s1 != s && !atomic_load_explicit(&a->retired, memory_order_relaxed) &&
+	    !atomic_load_explicit(&s->retired, memory_order_relaxed);
+}
+
+/* Link @a's fixed exit to @s, when tb_link_wanted still holds under the lock. */
+static void
+tb_link(struct emu_tbs *t, struct emu_tb *a, struct emu_tb *s)
+{
+	int k;
+
+	pthread_mutex_lock(&t->lock);
+	if (tb_link_wanted(a, s)) {
+		for (k = 0; k < 2; k++) {
+			if (atomic_load_explicit(&a->succ[k], memory_order_relaxed) == NULL) {
+				a->succ_next[k] = s->incoming;
+				s->incoming = (uintptr_t)a | (uintptr_t)k;
+				atomic_store_explicit(&a->succ[k], s, memory_order_release);
+				t->stats.links++;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 /* Pages of [gpa, gpa + len) that hold translated code get a new, even generation. */
@@ -176,6 +476,22 @@ tb_ends_block(const struct emu_insn *in)
 	    fn == op_rdmsr || in->rep != 0;
 }
 
+/*
+ * Does the block's last instruction (its generic handler) leave to a place
+ * fixed by the block, so that its successor may be linked: one that does
+ * not end a block (the block ended at its size or the page end), a Jcc, a
+ * LOOP, a direct JMP or CALL.  Not returns, indirect branches, far
+ * transfers or anything that exits.
+ */
+static bool
+tb_exit_linkable(const struct emu_insn *in, bool ends)
+{
+	emu_op_fn *fn = in->fn;
+
+	return !ends || fn == op_jcc || fn == op_loop ||
+	    ((fn == op_jmp || fn == op_call) && in->opcode != 0xff);
+}
+
 static int
 emu_probe(void)
 {
@@ -192,6 +508,14 @@ emu_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 		return -ENOMEM;
 	evm->prof = *prof;
 	emu_clock_init(&evm->clock);
+	evm->tbs.slot = calloc(EMU_TB_COUNT, sizeof(*evm->tbs.slot));
+	if (evm->tbs.slot == NULL) {
+		free(evm);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&evm->tbs.lock, NULL);
+	atomic_init(&evm->tbs.epoch, 1);
+	evm->tbs.waiting_tail = &evm->tbs.waiting;
 	*vmcookie = evm;
 	return 0;
 }
@@ -208,8 +532,17 @@ code_gen_free(struct emu_vm *evm)
 static void
 emu_vm_cleanup(void *vmcookie)
 {
-	code_gen_free(vmcookie);
-	free(vmcookie);
+	struct emu_vm *evm = vmcookie;
+	struct emu_tbs *t = &evm->tbs;
+
+	/* No vCPU is left: the grace periods are over. */
+	pthread_mutex_lock(&t->lock);
+	tb_flush_locked(t);
+	pthread_mutex_unlock(&t->lock);
+	pthread_mutex_destroy(&t->lock);
+	free(t->slot);
+	code_gen_free(evm);
+	free(evm);
 }
 
 static int
@@ -228,6 +561,11 @@ emu_vm_memmap(void *vmcookie, const struct vmm_memmap *map)
 			end = map->seg[i].gpa + map->seg[i].len;
 	}
 	npages = (end + 4095) >> 12;
+	/*
+	 * The map changes while no vCPU runs (vmm_backend.h): every block
+	 * goes, so that none matches a page generation of the new array.
+	 */
+	emu_tb_flush(evm);
 	code_gen_free(evm);
 	if (npages != 0) {
 		p = mmap(NULL, npages * sizeof(uint32_t), PROT_READ | PROT_WRITE,
@@ -261,15 +599,13 @@ emu_vcpu_init(void *vmcookie, struct vm_vcpu *vcpu, int vcpuid, void **vcpucooki
 	vc = calloc(1, sizeof(*vc));
 	if (vc == NULL)
 		return -ENOMEM;
-	vc->tbs = mmap(NULL, EMU_TB_BYTES, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (vc->tbs == MAP_FAILED) {
-		free(vc);
-		return -ENOMEM;
-	}
 	for (int i = 0; i < EMU_JC_COUNT; i++)
 		vc->jc[i].rip = ~0ULL;
 	vc->vm = vmcookie;
+	pthread_mutex_lock(&vc->vm->tbs.lock);
+	vc->next = vc->vm->tbs.vcpus;
+	vc->vm->tbs.vcpus = vc;
+	pthread_mutex_unlock(&vc->vm->tbs.lock);
 	vc->stop_after = ~0ULL;
 	if (getenv("LHYVE_EMU_STOP_AFTER") != NULL)
 		vc->stop_after = strtoull(getenv("LHYVE_EMU_STOP_AFTER"), NULL, 0);
@@ -296,8 +632,14 @@ static void
 emu_vcpu_cleanup(void *vcpucookie)
 {
 	struct emu_vcpu *vc = vcpucookie;
+	struct emu_tbs *t = &vc->vm->tbs;
+	struct emu_vcpu **pp;
 
-	munmap(vc->tbs, EMU_TB_BYTES);
+	pthread_mutex_lock(&t->lock);
+	for (pp = &t->vcpus; *pp != vc; pp = &(*pp)->next)
+		;
+	*pp = vc->next;
+	pthread_mutex_unlock(&t->lock);
 	free(vc);
 }
 
@@ -430,6 +772,98 @@ deliver_pending(struct emu_cpu *cpu)
 }
 
 /*
+ * Decode the block at @gpa (host pointer @hp, @avail bytes to the page end
+ * or CS limit) into a block of its own size.  NULL when no instruction
+ * decodes there, or out of memory: the single-instruction path then does
+ * what it must.
+ */
+static struct emu_tb *
+tb_decode(struct emu_vcpu *vc, uint64_t gpa, const uint8_t *hp, uint64_t avail)
+{
+	struct emu_cpu *cpu = &vc->cpu;
+	struct emu_insn *scratch = vc->scratch;
+	struct emu_tb *tb;
+	uint64_t pos;
+	uint32_t gen;
+	int n, mid;
+	bool ends, linkable = false;
+
+	/* Mark the page before reading it, so a later write invalidates us. */
+	gen = code_page_mark(cpu, gpa);
+	for (n = 0, pos = 0, mid = -1; n < EMU_TB_INSNS && pos < avail; ) {
+		struct emu_insn *in = &scratch[n];
+
+		if (emu_decode(hp + pos, (int)(avail - pos > 15 ? 15 : avail - pos),
+		    cpu->mode, in) != 0)
+			break;
+		/* The generic handler says whether it leaves or ends the block. */
+		ends = tb_ends_block(in);
+		linkable = tb_exit_linkable(in, ends);
+		emu_specialize(in);
+		/* A Jcc with a next instruction in the block takes its mid-block form. */
+		if (mid >= 0)
+			scratch[mid].fn = emu_midblock(&scratch[mid]);
+		mid = ends && emu_midblock(in) != NULL ? n : -1;
+		n++;
+		pos += in->len;
+		if (ends && mid < 0)
+			break;
+	}
+	if (n == 0)
+		return NULL;
+	tb = malloc(sizeof(*tb) + (size_t)n * sizeof(tb->insns[0]));
+	if (tb == NULL)
+		return NULL;
+	memset(tb, 0, sizeof(*tb));
+	tb->gpa = gpa;
+	tb->gen = gen;
+	tb->mode = (uint8_t)cpu->mode;
+	tb->ninsns = (uint8_t)n;
+	tb->nbytes = (uint16_t)pos;
+	tb->linkable = linkable;
+	memcpy(tb->insns, scratch, (size_t)n * sizeof(tb->insns[0]));
+	return tb;
+}
+
+static inline bool
+tb_current(const struct emu_cpu *cpu, const struct emu_tb *tb)
+{
+	return tb->gen == atomic_load_explicit(&cpu->code_gen[tb->gpa >> 12],
+	    memory_order_relaxed);
+}
+
+/*
+ * Put @tb, just decoded, in the table, unless another vCPU put a current
+ * block for the same place there meanwhile: then that one is returned and
+ * ours goes (nobody saw it).  The block it replaces is retired.
+ */
+static struct emu_tb *
+tb_insert(struct emu_vcpu *vc, struct emu_tb *tb, uint64_t avail)
+{
+	struct emu_tbs *t = &vc->vm->tbs;
+	struct emu_tb *_Atomic *slot = tb_slot(t, tb->gpa);
+	struct emu_tb *old;
+
+	pthread_mutex_lock(&t->lock);
+	old = atomic_load_explicit(slot, memory_order_relaxed);
+	if (old != NULL && old->gpa == tb->gpa && old->mode == tb->mode &&
+	    old->nbytes <= avail && tb_current(&vc->cpu, old)) {
+		t->stats.discarded++;
+		pthread_mutex_unlock(&t->lock);
+		free(tb);
+		return old;
+	}
+	/* Release: a vCPU that loads the pointer sees the decoded block. */
+	atomic_store_explicit(slot, tb, memory_order_release);
+	t->stats.decoded++;
+	t->stats.live++;
+	if (old != NULL)
+		tb_retire(t, old);
+	pthread_mutex_unlock(&t->lock);
+	return tb;
+}
+
+/*
  * The translation block at CS:RIP, decoded now if needed.  EMU_OK with *tbp
  * set, or NULL when no block can start there (not canonical, beyond the CS
  * limit, not RAM, an instruction that crosses the page or does not decode):
@@ -441,20 +875,17 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 {
 	struct emu_cpu *cpu = &vc->cpu;
 	const struct vm_seg *cs = &cpu->st.seg[SEG_CS];
-	uint64_t rip = cpu->st.rip, la, gpa_page, gpa, off, avail, pos;
+	uint64_t rip = cpu->st.rip, la, gpa_page, gpa, off, avail;
 	const struct emu_tlb_entry *e;
 	struct emu_tb *tb;
 	uint8_t *hp;
-	int acc, rc, n, mid;
-	bool ends;
+	int acc, rc;
 
 	*tbp = NULL;
 	if (cpu->mode == EMU_MODE_LONG64) {
 		struct emu_jc *j = jc_slot(vc, rip);
 
-		if (j->rip == rip && j->epoch == cpu->tlb_epoch && j->tb->gpa == j->gpa &&
-		    j->tb->gen == atomic_load_explicit(&cpu->code_gen[j->gpa >> 12],
-		    memory_order_relaxed)) {
+		if (j->rip == rip && j->epoch == cpu->tlb_epoch && tb_current(cpu, j->tb)) {
 			*tbp = j->tb;
 			return EMU_OK;
 		}
@@ -484,46 +915,20 @@ tb_find(struct emu_vcpu *vc, struct emu_tb **tbp)
 	if (cpu->mode != EMU_MODE_LONG64 && cs->limit - rip + 1 < avail)
 		avail = cs->limit - rip + 1;
 	gpa = gpa_page + off;
-	tb = tb_slot(vc, gpa);
-	if (tb->gpa == gpa && tb->mode == cpu->mode && tb->ninsns != 0 && tb->nbytes <= avail &&
-	    tb->gen == atomic_load_explicit(&cpu->code_gen[gpa >> 12], memory_order_relaxed)) {
-		*tbp = tb;
-		goto found;
+	/* Acquire: the block's contents were written before it was published. */
+	tb = atomic_load_explicit(tb_slot(&vc->vm->tbs, gpa), memory_order_acquire);
+	if (tb == NULL || tb->gpa != gpa || tb->mode != cpu->mode || tb->nbytes > avail ||
+	    !tb_current(cpu, tb)) {
+		tb = tb_decode(vc, gpa, hp + off, avail);
+		if (tb == NULL)
+			return EMU_OK;
+		tb = tb_insert(vc, tb, avail);
 	}
-	/* Mark the page before reading it, so a later write invalidates us. */
-	tb->gpa = ~0ULL;
-	tb->gen = code_page_mark(cpu, gpa);
-	tb->mode = (uint8_t)cpu->mode;
-	for (n = 0, pos = 0, mid = -1; n < EMU_TB_INSNS && pos < avail; ) {
-		struct emu_insn *in = &tb->insns[n];
-
-		if (emu_decode(hp + off + pos, (int)(avail - pos > 15 ? 15 : avail - pos),
-		    cpu->mode, in) != 0)
-			break;
-		/* The generic handler says whether it leaves or ends the block. */
-		ends = tb_ends_block(in);
-		emu_specialize(in);
-		/* A Jcc with a next instruction in the block takes its mid-block form. */
-		if (mid >= 0)
-			tb->insns[mid].fn = emu_midblock(&tb->insns[mid]);
-		mid = ends && emu_midblock(in) != NULL ? n : -1;
-		n++;
-		pos += in->len;
-		if (ends && mid < 0)
-			break;
-	}
-	if (n == 0)
-		return EMU_OK;
-	tb->ninsns = (uint8_t)n;
-	tb->nbytes = (uint16_t)pos;
-	tb->gpa = gpa;
 	*tbp = tb;
-found:
 	if (cpu->mode == EMU_MODE_LONG64) {
 		struct emu_jc *j = jc_slot(vc, rip);
 
 		j->rip = rip;
-		j->gpa = gpa;
 		j->epoch = cpu->tlb_epoch;
 		j->tb = tb;
 	}
@@ -531,13 +936,50 @@ found:
 }
 
 /*
+ * The block linked from @tb (entered at @tb_rip) that starts at RIP, if it
+ * is still what tb_find would return: same guest-physical address (within
+ * @tb's page the translation is the one @tb was fetched through, as nothing
+ * flushed the TLB since; across a page the ITLB must map RIP there now),
+ * current generation.  Only 64-bit blocks are linked, to 64-bit blocks,
+ * and a mode change ends the chain (block_stop), so the mode is the
+ * block's.  Else NULL.
+ */
+static inline struct emu_tb *
+tb_chained(const struct emu_cpu *cpu, const struct emu_tb *tb, uint64_t tb_rip)
+{
+	uint64_t rip = cpu->st.rip, gpa;
+	const struct emu_tlb_entry *e;
+	struct emu_tb *s;
+
+	if (((rip ^ tb_rip) >> 12) == 0) {
+		gpa = (tb->gpa & ~4095ULL) | (rip & 4095);
+	} else {
+		/* An ITLB entry is for a canonical address: no RIP check needed. */
+		e = &cpu->tlb[EMU_TLB_SIZE + ((rip >> 12) & (EMU_TLB_SIZE - 1))];
+		if (e->vpn != rip >> 12 || !e->exec || (cpu->cpl == 3 && !e->user) ||
+		    e->hpage == NULL)
+			return NULL;
+		gpa = e->gpa_page | (rip & 4095);
+	}
+	s = atomic_load_explicit(&tb->succ[0], memory_order_acquire);
+	if (s == NULL || s->gpa != gpa) {
+		s = atomic_load_explicit(&tb->succ[1], memory_order_acquire);
+		if (s == NULL || s->gpa != gpa)
+			return NULL;
+	}
+	return tb_current(cpu, s) ? s : NULL;
+}
+
+/*
  * Run a block from its first instruction.  Leaves after an instruction that
  * does not fall through (branch, REP iteration, exception, a taken
  * mid-block Jcc), that sets block_stop, or that does not return EMU_OK;
  * st.rip is then the next instruction, or the one that faulted or exited.
+ * *@fixed_exit: the block left to a place it fixes (its successor may be
+ * linked).
  */
 static int
-tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
+tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb, bool *fixed_exit)
 {
 	const struct emu_insn *in = tb->insns, *end = tb->insns + tb->ninsns;
 	uint64_t mask = emu_ip_mask(cpu);
@@ -554,6 +996,7 @@ tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
 	uint64_t fall;
 
 	cpu->block_stop = 0;
+	*fixed_exit = true;	/* a mid-block Jcc or the fall-through */
 	for (end--; in < end; in++) {
 		fall = (cpu->st.rip + in->len) & mask;
 		cpu->next_rip = fall;
@@ -573,6 +1016,7 @@ tb_exec(struct emu_cpu *cpu, const struct emu_tb *tb)
 		}
 	}
 	cpu->next_rip = (cpu->st.rip + in->len) & mask;
+	*fixed_exit = tb->linkable;
 	rc = in->fn(cpu, in);
 	if (rc == EMU_OK) {
 		/* A REP iteration that comes back to itself has not retired yet. */
@@ -714,13 +1158,15 @@ emu_set_intr_source(void *vcpucookie, const struct vmm_intr_source *src)
 	return 0;
 }
 
+/* The body of run(), between tb_online and tb_offline. */
 static int
-emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
+run_loop(struct emu_vcpu *vc, uint64_t rip, struct vm_exit *vme)
 {
-	struct emu_vcpu *vc = vcpucookie;
 	struct emu_cpu *cpu = &vc->cpu;
-	struct emu_tb *tb;
-	uint64_t gen;
+	struct emu_tbs *t = &vc->vm->tbs;
+	struct emu_tb *tb, *next, *link_from = NULL;
+	uint64_t gen, epoch, tb_rip;
+	bool fixed_exit;
 	int rc;
 
 	memset(vme, 0, sizeof(*vme));
@@ -731,8 +1177,6 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 		/* New memory map: host pointers and code generations are new too. */
 		vc->gen = gen;
 		emu_tlb_flush(cpu, false);	/* a new TLB epoch: the jump cache is void */
-		if (madvise(vc->tbs, EMU_TB_BYTES, MADV_DONTNEED) != 0)
-			memset(vc->tbs, 0, EMU_TB_BYTES);	/* empty again */
 	}
 	cpu->code_gen = vc->vm->code_gen;
 	cpu->code_npages = vc->vm->code_npages;
@@ -749,8 +1193,16 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 	for (;;) {
 		/* Kicks, injected events and interrupts are taken between blocks. */
 		if (atomic_load_explicit(&cpu->kick, memory_order_relaxed)) {
-			atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
-			return exit_bogus(cpu, vme);
+			if (atomic_load_explicit(&cpu->kick, memory_order_relaxed) & EMU_KICK_EXIT) {
+				atomic_store_explicit(&cpu->kick, 0, memory_order_relaxed);
+				return exit_bogus(cpu, vme);
+			}
+			/*
+			 * A grace period began: the quiescent point below
+			 * publishes it (seq_cst, so that its epoch load sees
+			 * the bump of whoever set the bit we clear).
+			 */
+			atomic_fetch_and(&cpu->kick, ~EMU_KICK_QS);
 		}
 		if (__builtin_expect(cpu->stats.insns_retired >= vc->stop_after, 0)) {
 			emu_backend_error(cpu, ECANCELED, "stopped after %llu instructions "
@@ -784,7 +1236,14 @@ emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 		 * or anything else a block assumed sets block_stop.  Only the
 		 * other threads' kick and interrupt hint need a look.
 		 */
+		link_from = NULL;
 chain:
+		/* A quiescent point: no block is held here (struct emu_tbs). */
+		epoch = atomic_load(&t->epoch);
+		if (__builtin_expect(epoch != vc->qs_seen, 0)) {
+			tb_quiescent(vc, epoch);
+			link_from = NULL;
+		}
 		cpu->exc_vector = -1;
 		rc = tb_find(vc, &tb);
 		if (rc == EMU_OK && tb == NULL) {
@@ -792,19 +1251,53 @@ chain:
 				return 0;
 			continue;
 		}
-		if (rc == EMU_OK)
-			rc = tb_exec(cpu, tb);
+		if (rc != EMU_OK) {
+			if (insn_done(cpu, rc, 0))
+				return 0;
+			continue;
+		}
+		if (link_from != NULL && tb_link_wanted(link_from, tb))
+			tb_link(t, link_from, tb);
+exec:
+		tb_rip = cpu->st.rip;
+		rc = tb_exec(cpu, tb, &fixed_exit);
 		if (rc == EMU_OK) {
 			if (__builtin_expect(!cpu->block_stop &&
 			    !atomic_load_explicit(&cpu->kick, memory_order_relaxed) &&
 			    !atomic_load_explicit(cpu->intr_src.hint, memory_order_relaxed) &&
-			    cpu->stats.insns_retired < vc->stop_after, 1))
+			    cpu->stats.insns_retired < vc->stop_after, 1)) {
+				/*
+				 * Follow a link.  A grace period that began since
+				 * our quiescent point has set EMU_KICK_QS, so the
+				 * kick test above leaves the chain for one.
+				 */
+				next = tb_chained(cpu, tb, tb_rip);
+				if (next != NULL) {
+					vc->chained++;
+					tb = next;
+					cpu->exc_vector = -1;
+					goto exec;
+				}
+				link_from = fixed_exit ? tb : NULL;
 				goto chain;
+			}
 			continue;
 		}
 		if (insn_done(cpu, rc, 0))
 			return 0;
 	}
+}
+
+static int
+emu_run(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
+{
+	struct emu_vcpu *vc = vcpucookie;
+	int rc;
+
+	tb_online(vc);
+	rc = run_loop(vc, rip, vme);
+	tb_offline(vc);
+	return rc;
 }
 
 /*
@@ -846,7 +1339,7 @@ emu_kick(void *vcpucookie)
 {
 	struct emu_cpu *cpu = &((struct emu_vcpu *)vcpucookie)->cpu;
 
-	atomic_store_explicit(&cpu->kick, 1, memory_order_relaxed);
+	atomic_fetch_or_explicit(&cpu->kick, EMU_KICK_EXIT, memory_order_relaxed);
 }
 
 static int
