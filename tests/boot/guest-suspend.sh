@@ -9,27 +9,14 @@
 #   SU DONE                   unmounted; /init powers off
 # lhyve.port=N is the host's HTTP server (through slirp's 10.0.2.2),
 # lhyve.rounds=N the number of rounds.
-arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^lhyve\.$1=//p"; }
+. /lib/lhyve/guest-lib.sh
 say() { echo "SU $*"; }
-sum() { sha256sum | cut -d' ' -f1; }
 port=$(arg port)
 rounds=$(arg rounds)
 
-cat > /tmp/dhcp.sh <<-'EOF'
-#!/bin/sh
-[ "$1" = bound ] || exit 0
-ip addr add "$ip/${mask:-24}" dev "$interface"
-ip route add default via "$router" dev "$interface"
-EOF
-chmod +x /tmp/dhcp.sh
-ip link set lo up
-ip link set eth0 up
-udhcpc -i eth0 -n -q -t 10 -T 2 -s /tmp/dhcp.sh >/tmp/dhcp.log 2>&1 || say "DHCP-FAILED"
+dhcp || say "DHCP-FAILED $(tail -n 1 /tmp/dhcp.log)"
 mkdir -p /mnt
-d=""
-for b in /sys/block/vd*; do
-	[ "$(cat "$b/serial" 2>/dev/null)" = lhyve-su ] && d=/dev/${b##*/}
-done
+d=$(disk lhyve-su)
 mount -t ext4 "$d" /mnt || { say "MOUNT-FAILED '$d'"; exit 0; }
 say UP
 

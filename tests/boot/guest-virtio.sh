@@ -11,15 +11,8 @@
 #                  fetches through a tap
 #   lhyve.port=N   the host's HTTP server (slirp: 10.0.2.2, tap: 10.9.0.1),
 #                  which answers a POST with the sha256 of its body
-arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^lhyve\.$1=//p"; }
+. /lib/lhyve/guest-lib.sh
 say() { echo "VT $*"; }
-# disk SERIAL: the /dev/vdX whose virtio-blk serial (ser=) is SERIAL
-disk() {
-	for d in /sys/block/vd*; do
-		[ "$(cat "$d/serial" 2>/dev/null)" = "$1" ] && echo "/dev/${d##*/}"
-	done
-}
-sum() { sha256sum | cut -d' ' -f1; }
 port=$(arg port)
 # The virtio-net device's negotiated features, bit 0 first (the driver's sysfs file).
 netfeatures() {
@@ -65,17 +58,8 @@ main() {
 	umount /ro
 
 	# slirp: DHCP, then a file from the host's server through 10.0.2.2.
-	cat > /tmp/dhcp.sh <<-'EOF'
-	#!/bin/sh
-	[ "$1" = bound ] || exit 0
-	ip addr add "$ip/${mask:-24}" dev "$interface"
-	ip route add default via "$router" dev "$interface"
-	EOF
-	chmod +x /tmp/dhcp.sh
-	ip link set lo up
-	ip link set eth0 up
-	udhcpc -i eth0 -n -q -t 10 -T 2 -s /tmp/dhcp.sh >/tmp/dhcp.log 2>&1 || say "DHCP-FAILED $(tail -n 1 /tmp/dhcp.log)"
-	say "DHCP $(ip -4 addr show eth0 | awk '$1 == "inet" { print $2 }')"
+	dhcp || say "DHCP-FAILED $(tail -n 1 /tmp/dhcp.log)"
+	say "DHCP $(eth0_addr)"
 	wget -q -O /tmp/blob "http://10.0.2.2:$port/blob" 2>/tmp/wget.err &&
 		say "WGET $(sum </tmp/blob)" || say "WGET failed $(tail -n 1 /tmp/wget.err)"
 	say "NET-FEATURES $(netfeatures)"

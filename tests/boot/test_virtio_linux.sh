@@ -27,7 +27,8 @@ for tool in mke2fs debugfs e2fsck python3 curl; do
 	echo "skip - virtio under linux: $tool is not installed"
 	exit 0
 done
-if ! scripts/build-initramfs.sh -x tests/boot/guest-virtio.sh "$T/initrd" >"$T/mk" 2>&1; then
+if ! scripts/build-initramfs.sh -x tests/boot/guest-virtio.sh \
+    -f tests/boot/guest-lib.sh:/lib/lhyve/guest-lib.sh "$T/initrd" >"$T/mk" 2>&1; then
 	echo "skip - virtio under linux: cannot build the initramfs ($(tail -n 1 "$T/mk"))"
 	exit 0
 fi

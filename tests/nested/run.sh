@@ -49,7 +49,8 @@ fi
 # ---- kvmio: a Linux guest with virtio-blk and virtio-net on KVM, whose
 # doorbells go through KVM_IOEVENTFD (tests/nested/guest-kvmio.sh).
 if [ -f "$work/l2-initrd.gz" ]; then
-	if scripts/build-initramfs.sh -x tests/nested/guest-kvmio.sh "$work/l2-kvmio.gz" \
+	if scripts/build-initramfs.sh -x tests/nested/guest-kvmio.sh \
+	    -f tests/boot/guest-lib.sh:/lib/lhyve/guest-lib.sh "$work/l2-kvmio.gz" \
 	    >"$work/l2-kvmio.log" 2>&1; then
 		files+=(-f "$work/l2-kvmio.gz:/lhyve/linux/initrd-kvmio.gz")
 	else
