@@ -331,6 +331,53 @@ TEST(mmu_segmentation_protected)
 	fixture_fini(&f);
 }
 
+/*
+ * Outside 64-bit mode the inline fast path takes flat segments only (base
+ * 0, limit 4G - 1, expand-up data, writable for a write, or readable
+ * code): every other segment goes through emu_seg_linear's checks.
+ */
+TEST(mmu_flat_segments_fast_path)
+{
+	struct fixture f;
+	uint64_t gpa = 0;
+	uint32_t v = 0x12345678, r = 0;
+
+	fixture_init(&f);
+	f.cpu->st.efer = 0;
+	f.cpu->st.cr0 = CR0_PE | CR0_ET;
+	f.cpu->st.seg[SEG_CS] = (struct vm_seg){ .base = 0, .limit = 0xffffffff, .access = 0xc09b };
+	f.cpu->st.seg[SEG_DS] = (struct vm_seg){ .base = 0, .limit = 0xffffffff, .access = 0xc093 };
+	f.cpu->st.seg[SEG_ES] = (struct vm_seg){ .base = 0, .limit = 0xffffffff, .access = 0xc091 };
+	f.cpu->st.seg[SEG_FS] = (struct vm_seg){ .base = 0, .limit = 0xffffffff, .access = 0xc097 };
+	f.cpu->st.seg[SEG_GS] = (struct vm_seg){ .base = 0x1000, .limit = 0xffffffff, .access = 0xc093 };
+	f.cpu->st.seg[SEG_SS] = (struct vm_seg){ .base = 0, .limit = 0xffffffff, .access = 0x10000 };
+	emu_update_mode(f.cpu);
+	REQUIRE(f.cpu->mode == EMU_MODE_PROT32);
+	CHECK_EQ(emu_write(f.cpu, SEG_DS, 0x2000, &v, 4), EMU_OK);	/* fills the DTLB */
+	CHECK(emu_mem_fast(f.cpu, SEG_DS, 0x2000, 4, 0, &gpa) != NULL);
+	CHECK(emu_mem_fast(f.cpu, SEG_DS, 0x2004, 4, 1, &gpa) != NULL);
+	CHECK_EQ(gpa, 0x2004);
+	CHECK(emu_mem_fast(f.cpu, SEG_CS, 0x2000, 4, 0, &gpa) != NULL);
+	CHECK(emu_mem_fast(f.cpu, SEG_ES, 0x2000, 4, 0, &gpa) != NULL);
+	/* not flat for the access: the general path decides */
+	CHECK(emu_mem_fast(f.cpu, SEG_CS, 0x2000, 4, 1, &gpa) == NULL);
+	CHECK(emu_mem_fast(f.cpu, SEG_ES, 0x2000, 4, 1, &gpa) == NULL);
+	CHECK(emu_mem_fast(f.cpu, SEG_FS, 0x2000, 4, 0, &gpa) == NULL);
+	CHECK(emu_mem_fast(f.cpu, SEG_GS, 0x1000, 4, 0, &gpa) == NULL);
+	CHECK(emu_mem_fast(f.cpu, SEG_SS, 0x2000, 4, 0, &gpa) == NULL);
+	CHECK(emu_mem_fast(f.cpu, SEG_DS, 0x100002000ULL, 4, 0, &gpa) == NULL);
+	/* and it faults as the SDM says */
+	CHECK_EQ(emu_write(f.cpu, SEG_ES, 0x2000, &v, 4), EMU_FAULT);
+	CHECK_EQ(f.cpu->exc_vector, IDT_GP);
+	CHECK_EQ(emu_write(f.cpu, SEG_CS, 0x2000, &v, 4), EMU_FAULT);
+	CHECK_EQ(emu_read(f.cpu, SEG_FS, 0x2000, &r, 4), EMU_FAULT);	/* expand-down to 4G: empty */
+	CHECK_EQ(emu_read(f.cpu, SEG_SS, 0x2000, &r, 4), EMU_FAULT);	/* unusable */
+	CHECK_EQ(f.cpu->exc_vector, IDT_SS);
+	CHECK_EQ(emu_read(f.cpu, SEG_GS, 0x1000, &r, 4), EMU_OK);	/* base 0x1000 */
+	CHECK_EQ(r, 0x12345678);
+	fixture_fini(&f);
+}
+
 TEST(mmu_legacy_paging)
 {
 	struct fixture f;

@@ -431,12 +431,41 @@ emu_copy_operand(void *dst, const void *src, int size)
 }
 
 /*
- * The inline fast path of a data access: 64-bit mode, a RAM page in the
- * DTLB with the rights, the access within the page, no #AC to raise.
- * Returns the host pointer, or NULL for the general path (emu_read/
- * emu_write: segmentation, walks, MMIO, page crossing, faults).  A write
- * through the pointer must be followed by emu_code_written().
+ * The inline fast path of a data access: 64-bit mode or a flat segment
+ * (below), a RAM page in the DTLB with the rights, the access within the
+ * page, no #AC to raise.  Returns the host pointer, or NULL for the general
+ * path (emu_read/emu_write: segmentation, walks, MMIO, page crossing,
+ * faults).  A write through the pointer must be followed by
+ * emu_code_written().
  */
+/*
+ * A flat segment outside 64-bit mode (protected or compatibility mode):
+ * base 0, limit 4G - 1, usable and present, an expand-up data segment
+ * (writable for a write) or a readable code segment (read only).  Then
+ * every offset below 4G passes the checks of SDM Vol. 3A 5.3 and the
+ * linear address is the offset, so the access may take the fast path; a
+ * page-crossing access goes the general way anyway.  What 32-bit kernels
+ * and user code use for DS, ES, SS and CS; checked from the descriptor
+ * cache at each access (a few compares), so a segment load needs no hook.
+ */
+static inline bool
+emu_seg_flat(const struct emu_cpu *cpu, int seg, uint64_t off, int write)
+{
+	const struct vm_seg *s;
+	uint32_t type;
+
+	if (cpu->mode == EMU_MODE_REAL || (unsigned)seg > SEG_GS || off > 0xffffffffULL)
+		return false;
+	s = &cpu->st.seg[seg];
+	if (s->base != 0 || s->limit != 0xffffffffu ||
+	    SEG_DESC_UNUSABLE(s->access) || !SEG_DESC_PRESENT(s->access))
+		return false;
+	type = SEG_DESC_TYPE(s->access);
+	if (type & 0x8)			/* code: readable, never written */
+		return !write && (type & 0x2);
+	return !(type & 0x4) && (!write || (type & 0x2));	/* data: expand-up */
+}
+
 /* The DTLB probe of the fast paths: the host pointer of @la, or NULL. */
 static inline uint8_t *
 emu_dtlb_probe(const struct emu_cpu *cpu, uint64_t la, int write, uint64_t *gpa)
@@ -459,10 +488,12 @@ emu_mem_fast(const struct emu_cpu *cpu, int seg, uint64_t off, int size, int wri
 {
 	uint64_t la = off;
 
-	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64, 0))
-		return NULL;
-	if (seg >= 4)		/* FS, GS: the only bases in 64-bit mode */
+	if (__builtin_expect(cpu->mode != EMU_MODE_LONG64, 0)) {
+		if (!emu_seg_flat(cpu, seg, off, write))
+			return NULL;
+	} else if (seg >= 4) {	/* FS, GS: the only bases in 64-bit mode */
 		la += cpu->st.seg[seg].base;
+	}
 	if ((la & 4095) + (unsigned)size > 4096)
 		return NULL;
 	/* #AC (SDM Vol. 3A 6.15): CPL 3, CR0.AM, RFLAGS.AC, misaligned. */
