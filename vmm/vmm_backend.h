@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include "vmm.h"
 #include "vmm_cpuid.h"
@@ -227,6 +228,17 @@ struct vmm_backend_ops {
 	int	(*ioapic_routes)(void *vmcookie, const struct vmm_msi_route *r, int n);
 	/* bhyvectl --get-lapic; same lock rules as get_reg. */
 	int	(*lapic_info)(void *vcpucookie, struct vmm_lapic_info *li);
+	/*
+	 * With msi: the vCPU's local APIC as the store's LAPIC section (the
+	 * software CPU's format, docs/store.md), so a save on either backend
+	 * restores on the other.  lapic_save returns the section's length
+	 * (more than @cap: call again with that room) or -errno;
+	 * lapic_restore 0 or -errno, the reason in vmm_store_strerror().
+	 * Called after set_state (APIC_BASE is in it); same lock rules as
+	 * get_state.
+	 */
+	ssize_t	(*lapic_save)(void *vcpucookie, uint8_t *buf, size_t cap);
+	int	(*lapic_restore)(void *vcpucookie, const uint8_t *data, size_t len);
 };
 
 extern const struct vmm_backend_ops vmm_backend_emu;

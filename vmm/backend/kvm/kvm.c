@@ -546,4 +546,6 @@ const struct vmm_backend_ops vmm_backend_kvm = {
 	.msi = kvm_vm_msi,
 	.ioapic_routes = kvm_vm_ioapic_routes,
 	.lapic_info = kvm_vcpu_lapic_info,
+	.lapic_save = kvm_vcpu_lapic_save,
+	.lapic_restore = kvm_vcpu_lapic_restore,
 };
