@@ -50,6 +50,22 @@ struct kvm_vm {
 	bool			prober_on;
 	bool			prober_stop;
 	pthread_cond_t		prober_cv;
+	/*
+	 * Time (kvm_state.c): one TSC offset for every vCPU, chosen by the
+	 * first whole-state load; kvmclock from the "kvmclock" section,
+	 * set at that same moment.  Under tsc_mtx.
+	 */
+	struct vm		*vm;
+	pthread_mutex_t		tsc_mtx;
+	bool			tsc_attr;	/* KVM_VCPU_TSC_OFFSET (api.rst 4.1 vCPU attributes) */
+	bool			tsc_chosen;
+	int64_t			tsc_offset;	/* with tsc_attr: the VM's offset */
+	uint64_t		tsc_base;	/* without: the TSC written first ... */
+	uint64_t		tsc_base_ns;	/* ... at this CLOCK_MONOTONIC_RAW time */
+	bool			clock_saved;	/* a "kvmclock" section was restored */
+	uint64_t		clock_ns;	/* its kvmclock */
+	uint64_t		clock_tsc0;	/* and vCPU 0's TSC in the same cut */
+	bool			hook;		/* the "kvmclock" snapshot hook is registered */
 };
 
 /*
@@ -153,6 +169,11 @@ ssize_t	kvm_lapic_to_section(const struct kvm_lapic_image *k, uint8_t *buf, size
  */
 int	kvm_lapic_from_section(struct kvm_lapic_image *k, const uint8_t *data, size_t len,
 	    int vcpu);
+
+/* kvm_state.c: the VM's kvmclock as the store's "kvmclock" DEVICE section (docs/store.md). */
+ssize_t	kvm_clock_save(void *arg, uint8_t *buf, size_t cap);
+int	kvm_clock_restore(void *arg, const uint8_t *data, size_t len);
+#define KVM_CLOCK_SECTION	"kvmclock"
 
 /* kvm.c */
 int	kvm_vcpu_set_cpuid(struct kvm_vcpu *vc);
