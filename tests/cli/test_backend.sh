@@ -130,3 +130,6 @@ timer_stop_continue "LAPIC timer across a stop on kvm" cli_apictimer kvm kvm '\.
 timer_stop_continue "emu's armed LAPIC timer continues on kvm" cli_apictimer emu kvm '\.\.' 20
 timer_stop_continue "x87/SSE under the timer across a stop on kvm" cli_fpsuspend kvm kvm '\.\.\.' 16
 timer_stop_continue "emu's x87/SSE and timer continue on kvm" cli_fpsuspend emu kvm '\.\.\.' 16
+# And back: KVM's LAPIC, converted, continued by the software CPU.
+timer_stop_continue "kvm's armed LAPIC timer continues on emu" cli_apictimer kvm emu '\.\.' 20
+timer_stop_continue "kvm's x87/SSE and timer continue on emu" cli_fpsuspend kvm emu '\.\.\.' 16
