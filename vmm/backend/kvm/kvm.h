@@ -66,6 +66,7 @@ struct kvm_vm {
 	uint64_t		clock_ns;	/* its kvmclock */
 	uint64_t		clock_tsc0;	/* and vCPU 0's TSC in the same cut */
 	bool			hook;		/* the "kvmclock" snapshot hook is registered */
+	size_t			xsave_size;	/* struct kvm_xsave as KVM_CAP_XSAVE2 says (kvm_state.c) */
 };
 
 /*

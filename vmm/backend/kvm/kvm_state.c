@@ -169,6 +169,24 @@ struct msr_buf {
 _Static_assert(offsetof(struct msr_buf, e) == offsetof(struct kvm_msrs, entries),
     "struct msr_buf is struct kvm_msrs");
 
+/*
+ * A struct kvm_xsave of the size this VM's KVM reads and writes: 4 KiB, or
+ * KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) on the VM when larger (api.rst 4.139).
+ */
+static struct kvm_xsave *
+xsave_alloc(struct kvm_vcpu *vc)
+{
+	struct kvm_vm *kvm = vc->vm;
+	int n;
+
+	if (kvm->xsave_size == 0) {
+		n = ioctl(kvm->vmfd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+		kvm->xsave_size = n > (int)sizeof(struct kvm_xsave) ? (size_t)n :
+		    sizeof(struct kvm_xsave);
+	}
+	return calloc(1, kvm->xsave_size);
+}
+
 int
 kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 {
@@ -244,17 +262,27 @@ kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 			    sizeof(uint64_t));
 	}
 
-	/* KVM_GET_XSAVE: the standard (non-compacted) XSAVE image (api.rst 4.42). */
-	xs = calloc(1, sizeof(*xs));
-	if (xs == NULL)
+	/*
+	 * The whole XSAVE area, standard format (api.rst 4.42 KVM_GET_XSAVE,
+	 * 4.139 KVM_GET_XSAVE2 with the size KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2)
+	 * gives, more than 4 KiB when the VM may use AMX).  The store holds
+	 * x87 and SSE, all the profile offers (XCR0 bits 0-1, docs/kvm.md
+	 * "XSAVE"); a component beyond them in use cannot be kept: one line.
+	 */
+	if ((xs = xsave_alloc(vc)) == NULL)
 		return -ENOMEM;
-	if ((error = xioctl(vc->fd, KVM_GET_XSAVE, xs)) != 0) {
+	if ((error = xioctl(vc->fd, vc->vm->xsave_size > sizeof(*xs) ? KVM_GET_XSAVE2 :
+	    KVM_GET_XSAVE, xs)) != 0) {
 		free(xs);
 		return error;
 	}
 	memcpy(st->fxsave, xs->region, sizeof(st->fxsave));
 	memcpy(&bv, (uint8_t *)xs->region + XSAVE_HDR, sizeof(bv));
 	free(xs);
+	if (bv & ~(uint64_t)(XSTATE_X87 | XSTATE_SSE))
+		return vmm_store_fail(ENOTSUP, "vCPU %d: XSAVE state components %#llx are in use; "
+		    "the state file keeps x87 and SSE only", vc->id,
+		    (unsigned long long)(bv & ~(uint64_t)(XSTATE_X87 | XSTATE_SSE)));
 	/* A component in its initial configuration may be left unwritten (SDM Vol. 1 13.6). */
 	if (!(bv & XSTATE_X87)) {
 		memset(st->fxsave, 0, 24);
@@ -550,8 +578,7 @@ kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts)
 		if (error != 0 && st->xcr0 != XSTATE_X87)	/* x87 alone needs no XSAVE */
 			return vmm_store_fail(-error, "KVM refuses XCR0 %#llx: %s",
 			    (unsigned long long)st->xcr0, strerror(-error));
-		xs = calloc(1, sizeof(*xs));
-		if (xs == NULL)
+		if ((xs = xsave_alloc(vc)) == NULL)
 			return -ENOMEM;
 		memcpy(xs->region, st->fxsave, sizeof(st->fxsave));
 		memcpy((uint8_t *)xs->region + XSAVE_HDR, &bv, sizeof(bv));
