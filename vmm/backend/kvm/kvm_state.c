@@ -5,16 +5,19 @@
  *   gpr, rip, rflags                    KVM_GET/SET_REGS
  *   cr0-cr4, cr8, efer, apic_base,      KVM_GET/SET_SREGS
  *   segments, gdtr, idtr
- *   x87/SSE (FXSAVE image), xcr0        KVM_GET/SET_XSAVE, KVM_GET/SET_XCRS
- *   SYSCALL/SYSENTER MSRs, PAT, TSC,    KVM_GET/SET_MSRS
- *   TSC_AUX, MISC_ENABLE, KERNEL_GS_BASE
+ *   x87/SSE (FXSAVE image), xcr0        KVM_GET_XSAVE2/SET_XSAVE, KVM_GET/SET_XCRS
+ *   SYSCALL/SYSENTER MSRs, PAT,         KVM_GET/SET_MSRS
+ *   TSC_AUX, MISC_ENABLE, KERNEL_GS_BASE,
+ *   kvmclock's MSRs
+ *   TSC                                 one offset for the VM (tsc_load)
+ *   the VM's kvmclock                   KVM_GET/SET_CLOCK, "kvmclock" section
  *   interrupt shadow, pending           KVM_GET/SET_VCPU_EVENTS
  *   exception or interrupt, NMI
  *   dr0-dr3, dr6, dr7                   KVM_GET/SET_DEBUGREGS
  *
  * The PDPTEs are not kept (KVM reloads them from CR3 in PAE mode).  The
- * activity state (halted) belongs to libvmm: without an in-kernel local
- * APIC, KVM returns every HLT to userspace and the vCPU stays RUNNABLE.
+ * activity state is KVM_GET/SET_MP_STATE (the in-kernel LAPIC takes HLT
+ * and INIT-SIPI); the LAPIC itself is kvm_lapic.c's.
  */
 #include <errno.h>
 #include <stddef.h>
