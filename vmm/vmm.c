@@ -810,7 +810,7 @@ vmm_save(struct vm *vm)
 		/* A backend's own LAPIC: APIC_BASE came with its state (docs/kvm.md). */
 		if (vm->intr != NULL && error == 0 && vm->ops->msi == NULL)
 			error = save_lapic(vm, i);
-		else if (error == 0 && vm->ops->lapic_save != NULL && vcpu->cookie != NULL &&
+		else if (error == 0 && vcpu->cookie != NULL && vm->ops->lapic_save != NULL &&
 		    (uint32_t)i < vm->img->ncpus)
 			error = save_backend_lapic(vm, vcpu);
 		vcpu_stats_held(vm, vcpu, vm->img->stats[i]);
