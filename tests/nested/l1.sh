@@ -41,6 +41,7 @@ for t in tests/guest/run.sh tests/cli/test_backend.sh tests/cli/test_session.sh;
 	echo "# $t: $(($(date +%s) - start)) s"
 done
 # Debian's kernel on KVM with two vCPUs (tests/boot/test_boot.sh's checks).
+# A hung guest ignores timeout's SIGTERM (bhyve's ACPI power button): KILL.
 # noxsave: under QEMU's TCG, XSAVE in the nested guest writes XSTATE_BV
 # without SSE though SSE is in use (docs/kvm.md "XSAVE", NESTED_ONLY=xsave
 # below), and the kernel's signal frames then fail to restore ("init[1]
@@ -49,7 +50,7 @@ if [ -f linux/vmlinuz ] && want linux; then
 	start=$(date +%s)
 	if build/bhyveload -m 256M -k linux/vmlinuz -i linux/initrd.gz \
 	    -a "console=ttyS0 panic=-1 noxsave lhyve.action=poweroff" lx >/tmp/lx.load 2>&1; then
-		timeout 300 build/bhyve -c 2 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio \
+		timeout -s KILL 300 build/bhyve -c 2 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio \
 		    -o vmm.backend=kvm lx >/tmp/lx.raw 2>/tmp/lx.err </dev/null
 		rc=$?
 		tr -d '\r' </tmp/lx.raw >/tmp/lx.con
@@ -92,6 +93,13 @@ if [ -f linux/vmlinuz ] && want linux; then
 			i=$((i + 1))
 		done
 		build/bhyvectl --vm=lx2 --suspend >/dev/null 2>&1
+		# A guest that never stops is a failure, not a hang of the batch.
+		i=0
+		while [ $i -lt 120 ] && kill -0 $pid 2>/dev/null; do
+			sleep 1
+			i=$((i + 1))
+		done
+		kill -9 $pid 2>/dev/null
 		wait $pid
 		rc=$?
 		if [ $rc = 1 ] && grep -q '^LHYVE-USERLAND-UP' /tmp/lx2.raw; then
@@ -99,7 +107,7 @@ if [ -f linux/vmlinuz ] && want linux; then
 		else
 			[ $rc = 5 ] && echo "ok - linux: --suspend stops Linux on KVM mid-boot (exit 5)" ||
 				echo "not ok - linux: --suspend stops Linux on KVM mid-boot (exit $rc: $(tail -n 2 /tmp/lx2.err))"
-			timeout 300 build/bhyve -c 2 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio \
+			timeout -s KILL 300 build/bhyve -c 2 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio \
 			    -o vmm.backend=kvm lx2 >/tmp/lx3.raw 2>/tmp/lx3.err </dev/null
 			rc=$?
 			tr -d '\r' </tmp/lx3.raw >/tmp/lx3.con
@@ -132,7 +140,7 @@ if [ -n "$only" ] && case ",$only," in *,xsave,*) true ;; *) false ;; esac; then
 	build/bhyvectl --vm=xs --destroy >/dev/null 2>&1
 	if [ -f linux/vmlinuz ] && build/bhyveload -m 256M -k linux/vmlinuz -i linux/initrd.gz \
 	    -a "console=ttyS0 panic=-1 lhyve.action=poweroff" lxs >/dev/null 2>&1; then
-		timeout 300 build/bhyve -c 1 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio \
+		timeout -s KILL 300 build/bhyve -c 1 -m 256M -s 0,hostbridge -s 31,lpc -l com1,stdio \
 		    -o vmm.backend=kvm lxs >/tmp/lxs.raw 2>&1 </dev/null
 		echo "# xsave: linux without noxsave: exit $?"
 		tr -d '\r' </tmp/lxs.raw | grep -E 'fpu|xstate|XSAVE|xsave|bad frame|LHYVE-USERLAND|Kernel panic' |
