@@ -402,6 +402,22 @@ vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
 	vcpu->nextrip = vm->img->cpu[vcpu->id].rip;
 	vcpu_set_activity(vm, vcpu, vm->img->cpu[vcpu->id].halted,
 	    (vm->img->cpu[vcpu->id].rflags & 0x200) != 0);
+	/* A backend's own LAPIC takes the vCPU's LAPIC section (docs/kvm.md "State"). */
+	if (vm->ops->lapic_restore != NULL && (uint32_t)vcpu->id < vm->img->ncpus) {
+		const struct vmm_section *sec = vmm_image_section(vm->img, VMM_SEC_LAPIC,
+		    (uint16_t)vcpu->id, "");
+
+		vmm_store_clear_error();
+		if (sec != NULL &&
+		    (error = vm->ops->lapic_restore(vcpu->cookie, sec->data, sec->len)) != 0) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "%s", vmm_store_strerror()[0] ?
+			    vmm_store_strerror() : strerror(-error));
+			return vmm_store_fail(-error, "cannot load vCPU %d's local APIC into the "
+			    "%s backend: %s", vcpu->id, vm->ops->name, why);
+		}
+	}
 	if (vm->intr != NULL) {
 		struct vmm_intr_source src;
 
@@ -429,7 +445,7 @@ static int vcpu_take_events(struct vm *vm, struct vm_vcpu *vcpu);
  * then the platform devices (vmm_platform.h), each from its own section.
  */
 static int
-intr_attach(struct vm *vm)
+intr_attach(struct vm *vm, const struct vmm_backend_ops *ops)
 {
 	const struct vmm_section *sec;
 	struct vmm_intr_cb cb = { .notify = intr_notify, .tsc = intr_tsc, .arg = vm };
@@ -439,7 +455,8 @@ intr_attach(struct vm *vm)
 		return vmm_store_fail(-error, "cannot create the interrupt controllers");
 	for (i = 0; i < VM_MAXCPU; i++) {
 		sec = vmm_image_section(vm->img, VMM_SEC_LAPIC, (uint16_t)i, "");
-		if (sec == NULL) {
+		/* A backend with its own LAPICs takes the section itself (vcpu_backend). */
+		if (sec == NULL || ops->msi != NULL) {
 			vmm_intr_set_apicbase(vm->intr, i, vm->img->cpu[i].apic_base);
 			continue;
 		}
@@ -535,7 +552,7 @@ vmm_attach_backend(struct vm *vm, const char *backend)
 	    vmm_vendor_parse(vm->img->vendor, &prof.vendor) != 0)
 		return vmm_store_fail(EINVAL, "unknown CPU vendor '%s'", vm->img->vendor);
 	topology_for_run(vm, &prof.sockets, &prof.cores, &prof.threads);
-	if ((error = intr_attach(vm)) != 0)
+	if ((error = intr_attach(vm, ops)) != 0)
 		return error;
 	prof.ncpus = (int)vm->img->ncpus;
 	prof.x2apic_off = vmm_intr_x2apic_off(vm->intr);
@@ -769,6 +786,24 @@ save_lapic(struct vm *vm, int i)
 	    (size_t)n);
 }
 
+/* The backend's LAPIC of @vcpu into its LAPIC section (vmm_backend.h lapic_save). */
+static int
+save_backend_lapic(struct vm *vm, struct vm_vcpu *vcpu)
+{
+	uint8_t buf[VMM_INTR_LAPIC_SNAP_MAX];
+	ssize_t n;
+
+	vmm_store_clear_error();
+	n = vm->ops->lapic_save(vcpu->cookie, buf, sizeof(buf));
+	if (n < 0)
+		return vmm_store_strerror()[0] ? (int)n : vmm_store_fail((int)-n,
+		    "vCPU %d: cannot read its local APIC: %s", vcpu->id, strerror((int)-n));
+	if ((size_t)n > sizeof(buf))
+		return vmm_store_fail(EOVERFLOW, "vCPU %d: local APIC state too large", vcpu->id);
+	return vmm_image_put_section(vm->img, VMM_SEC_LAPIC, 0, (uint16_t)vcpu->id, "", buf,
+	    (size_t)n);
+}
+
 /* Guest memory reaches its file before the state that describes it. */
 static int
 sync_memory(struct vm *vm)
@@ -811,6 +846,9 @@ vmm_save(struct vm *vm)
 		/* A backend's own LAPIC: APIC_BASE came with its state (docs/kvm.md). */
 		if (vm->intr != NULL && error == 0 && vm->ops->msi == NULL)
 			error = save_lapic(vm, i);
+		else if (error == 0 && vcpu->cookie != NULL && vm->ops->lapic_save != NULL &&
+		    (uint32_t)i < vm->img->ncpus)
+			error = save_backend_lapic(vm, vcpu);
 		vcpu_stats_held(vm, vcpu, vm->img->stats[i]);
 	}
 	pthread_mutex_lock(&vm->mtx);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdatomic.h>
+#include <sys/types.h>
 
 #include "vmm.h"
 #include "vmm_cpuid.h"
@@ -238,6 +239,17 @@ struct vmm_backend_ops {
 	 */
 	int	(*ioeventfd)(void *vmcookie, uint64_t addr, int len, uint64_t data, int fd,
 		    int flags);
+	/*
+	 * With msi: the vCPU's local APIC as the store's LAPIC section (the
+	 * software CPU's format, docs/store.md), so a save on either backend
+	 * restores on the other.  lapic_save returns the section's length
+	 * (more than @cap: call again with that room) or -errno;
+	 * lapic_restore 0 or -errno, the reason in vmm_store_strerror().
+	 * Called after set_state (APIC_BASE is in it); same lock rules as
+	 * get_state.
+	 */
+	ssize_t	(*lapic_save)(void *vcpucookie, uint8_t *buf, size_t cap);
+	int	(*lapic_restore)(void *vcpucookie, const uint8_t *data, size_t len);
 };
 
 #define VMM_IOEVENTFD_PIO	0x1

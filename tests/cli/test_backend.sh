@@ -92,3 +92,44 @@ stop_continue() {	# NAME FIRST-BACKEND SECOND-BACKEND
 }
 stop_continue "kvm save and restore" kvm kvm
 stop_continue "emu state continues on kvm" emu kvm
+
+# ---- The LAPIC (its timer), x87/SSE and the TSC across --suspend on KVM, and
+# across backends (docs/kvm.md "State"; the store's LAPIC section). ----
+# timer_stop_continue NAME GUEST FIRST SECOND WAIT-FOR DOTS: the guest runs on
+# FIRST until WAIT-FOR shows, is suspended, continues on SECOND to PASS with
+# DOTS dots in all.  A guest that finished before --suspend reached it is a
+# skip, never a pass.
+timer_stop_continue() {
+	local name=$1 guest=$2 vm=t-$3-$4 rc total
+	load "$guest" $vm
+	$RUN -o vmm.backend=$3 $vm >"$T/c1" 2>"$T/e1" </dev/null &
+	local pid=$!
+	wait_for "$T/c1" "$5" 120 || notok "$name: guest runs" "$(cat "$T/c1" "$T/e1")"
+	$BHYVECTL --vm=$vm --suspend >/dev/null 2>&1
+	wait $pid; rc=$?
+	if [ $rc = 1 ] && grep -qx "PASS $guest" "$T/c1"; then
+		echo "skip - $name: the guest finished before --suspend reached it"
+		$BHYVECTL --vm=$vm --destroy >/dev/null 2>&1
+		return
+	fi
+	[ $rc = 5 ] && ok "$name: --suspend stops it (exit 5)" ||
+		notok "$name: --suspend stops it" "rc=$rc $(cat "$T/e1")"
+	# The LAPIC section's magic, "VLAP" (docs/store.md).
+	grep -q VLAP "$VMM_DIR/$vm/state" && ok "$name: the state file has a LAPIC section" ||
+		notok "$name: the state file has a LAPIC section"
+	timeout 120 $RUN -o vmm.backend=$4 $vm >"$T/c2" 2>"$T/e2" </dev/null; rc=$?
+	[ $rc = 1 ] && grep -qx "PASS $guest" "$T/c2" && ! grep -q START "$T/c2" &&
+		ok "$name: continues to PASS (the timer runs on)" ||
+		notok "$name: continues to PASS" "rc=$rc $(tail -c 200 "$T/c2") $(cat "$T/e2")"
+	total=$(($(dots "$T/c1") + $(dots "$T/c2")))
+	[ $total = $6 ] && ok "$name: nothing lost or repeated" ||
+		notok "$name: nothing lost or repeated" "$total dots, want $6"
+	$BHYVECTL --vm=$vm --destroy >/dev/null 2>&1
+}
+timer_stop_continue "LAPIC timer across a stop on kvm" cli_apictimer kvm kvm '\.\.' 20
+timer_stop_continue "emu's armed LAPIC timer continues on kvm" cli_apictimer emu kvm '\.\.' 20
+timer_stop_continue "x87/SSE under the timer across a stop on kvm" cli_fpsuspend kvm kvm '\.\.\.' 16
+timer_stop_continue "emu's x87/SSE and timer continue on kvm" cli_fpsuspend emu kvm '\.\.\.' 16
+# And back: KVM's LAPIC, converted, continued by the software CPU.
+timer_stop_continue "kvm's armed LAPIC timer continues on emu" cli_apictimer kvm emu '\.\.' 20
+timer_stop_continue "kvm's x87/SSE and timer continue on emu" cli_fpsuspend kvm emu '\.\.\.' 16

@@ -15,6 +15,9 @@ set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
 TIMEOUT=${NESTED_TIMEOUT:-900}
+# NESTED_ONLY="guest backend session linux": run only those parts in L1
+# (l1.sh reads it from the kernel command line), for development.
+ONLY=$(echo "${NESTED_ONLY:-}" | tr -c 'a-z_\n' ',')
 
 if ! command -v qemu-system-x86_64 >/dev/null 2>&1; then
 	echo "skip - nested: qemu-system-x86_64 is not installed (package qemu-system-x86)"
@@ -71,7 +74,7 @@ start=$(date +%s)
 # Linux guest's 256 MiB of RAM in L1's tmpfs.
 timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1536M -smp 1 -nographic \
 	-no-reboot -nic none -kernel "$kdir/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 panic=-1 quiet" </dev/null >"$work/console" 2>&1
+	-append "console=ttyS0 panic=-1 quiet${ONLY:+ lhyve.nested_only=$ONLY}" </dev/null >"$work/console" 2>&1
 rc=$?
 secs=$(($(date +%s) - start))
 tr -d '\r' <"$work/console" >"$work/log"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "kvm.h"
+#include "vmm_core.h"
 #include "vmm_store.h"
 
 /*
@@ -193,12 +194,15 @@ kvm_vm_cleanup(void *vmcookie)
 	struct kvm_vm *kvm = vmcookie;
 
 	kvm_prober_stop(kvm);
+	if (kvm->hook)
+		vmm_snapshot_unregister(kvm->vm, KVM_CLOCK_SECTION);
 	if (kvm->vmfd >= 0)
 		close(kvm->vmfd);
 	if (kvm->sysfd >= 0)
 		close(kvm->sysfd);
 	free(kvm->supported);
 	pthread_mutex_destroy(&kvm->vcpus_mtx);
+	pthread_mutex_destroy(&kvm->tsc_mtx);
 	pthread_cond_destroy(&kvm->prober_cv);
 	free(kvm);
 }
@@ -283,14 +287,15 @@ kvm_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 	pthread_condattr_t ca;
 	int error;
 
-	(void)vm;
 	if ((error = kvm_kick_signal_init()) != 0)
 		return error;
 	kvm = calloc(1, sizeof(*kvm));
 	if (kvm == NULL)
 		return -ENOMEM;
 	kvm->vmfd = -1;
+	kvm->vm = vm;
 	pthread_mutex_init(&kvm->vcpus_mtx, NULL);
+	pthread_mutex_init(&kvm->tsc_mtx, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&kvm->prober_cv, &ca);
@@ -333,6 +338,11 @@ kvm_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 		goto fail;
 	if ((error = kvm_irqchip_setup(kvm)) != 0)
 		goto fail;
+	/* kvmclock, saved with the VM; its restore waits for the TSC (kvm_state.c). */
+	if ((error = vmm_snapshot_register(vm, KVM_CLOCK_SECTION, kvm_clock_save,
+	    kvm_clock_restore, kvm)) != 0)
+		goto fail;
+	kvm->hook = true;
 	*vmcookie = kvm;
 	return 0;
 fail:
@@ -457,6 +467,21 @@ cpuid_mask(const struct kvm_vm *kvm, struct kvm_cpuid_entry2 *e)
 	}
 }
 
+/* The host kernel's clocksource is its TSC (sysfs, Linux's clocksource ABI). */
+static bool
+host_clocksource_tsc(void)
+{
+	char buf[32] = "";
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "re");
+
+	if (f == NULL)
+		return false;
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	return strcmp(buf, "tsc\n") == 0 || strcmp(buf, "tsc") == 0;
+}
+
 static void
 cpuid_add(struct kvm_cpuid2 *c, const struct kvm_vm *kvm, uint32_t leaf, uint32_t sub,
     bool indexed, const uint32_t r[4])
@@ -472,6 +497,17 @@ cpuid_add(struct kvm_cpuid2 *c, const struct kvm_vm *kvm, uint32_t leaf, uint32_
 	e->flags = indexed ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0;
 	e->eax = r[0]; e->ebx = r[1]; e->ecx = r[2]; e->edx = r[3];
 	cpuid_mask(kvm, e);
+	/*
+	 * Invariant TSC (80000007H EDX[8]), which the policy offers: KVM
+	 * reports it only when the host's CPUID says so, but the guest's TSC
+	 * runs at a constant rate whenever the host kernel clocks itself by
+	 * its TSC (a TSC it found unstable it would not use), and every vCPU
+	 * has one offset (kvm_state.c).  Without it, Linux on an AMD profile
+	 * with two or more CPUs marks the TSC unstable ("TSCs
+	 * unsynchronized", arch/x86/kernel/tsc.c unsynchronized_tsc).
+	 */
+	if (leaf == 0x80000007 && (r[3] & (1u << 8)) && host_clocksource_tsc())
+		e->edx |= 1u << 8;
 }
 
 /* The policy of vmm/vmm_cpuid.c, leaf by leaf, into KVM_SET_CPUID2 (api.rst 4.73). */
@@ -547,4 +583,6 @@ const struct vmm_backend_ops vmm_backend_kvm = {
 	.ioapic_routes = kvm_vm_ioapic_routes,
 	.lapic_info = kvm_vcpu_lapic_info,
 	.ioeventfd = kvm_vm_ioeventfd,
+	.lapic_save = kvm_vcpu_lapic_save,
+	.lapic_restore = kvm_vcpu_lapic_restore,
 };

@@ -14,6 +14,8 @@
  *   kvm_state.c  struct vm_cpu_state <-> regs, sregs, XSAVE, XCRs, MSRs,
  *                events, debug registers
  *   kvm_eventfd.c  KVM_IOEVENTFD: devices' doorbells without an exit
+ *   kvm_lapic.c  KVM's LAPIC page <-> the store's LAPIC section (a pure
+ *                conversion, unit-tested without /dev/kvm)
  */
 #ifndef LHYVE_KVM_H
 #define LHYVE_KVM_H
@@ -23,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vmm_backend.h"
 
@@ -48,6 +51,23 @@ struct kvm_vm {
 	bool			prober_on;
 	bool			prober_stop;
 	pthread_cond_t		prober_cv;
+	/*
+	 * Time (kvm_state.c): one TSC offset for every vCPU, chosen by the
+	 * first whole-state load; kvmclock from the "kvmclock" section,
+	 * set at that same moment.  Under tsc_mtx.
+	 */
+	struct vm		*vm;
+	pthread_mutex_t		tsc_mtx;
+	bool			tsc_attr;	/* KVM_VCPU_TSC_OFFSET (api.rst 4.1 vCPU attributes) */
+	bool			tsc_chosen;
+	int64_t			tsc_offset;	/* with tsc_attr: the VM's offset */
+	uint64_t		tsc_base;	/* without: the TSC written first ... */
+	uint64_t		tsc_base_ns;	/* ... at this CLOCK_MONOTONIC_RAW time */
+	bool			clock_saved;	/* a "kvmclock" section was restored */
+	uint64_t		clock_ns;	/* its kvmclock */
+	uint64_t		clock_tsc0;	/* and vCPU 0's TSC in the same cut */
+	bool			hook;		/* the "kvmclock" snapshot hook is registered */
+	size_t			xsave_size;	/* struct kvm_xsave as KVM_CAP_XSAVE2 says (kvm_state.c) */
 };
 
 /*
@@ -126,6 +146,37 @@ int	kvm_state_reg_parts(int reg);
 /* One line: the registers and the bytes at RIP, for a failure report. */
 void	kvm_state_dump(struct kvm_vcpu *vc, char *buf, size_t len);
 
+/*
+ * kvm_lapic.c: KVM's local APIC (api.rst 4.57 KVM_GET_LAPIC) and what goes
+ * with it, to and from the store's LAPIC section (docs/store.md).
+ */
+struct kvm_lapic_image {
+	struct kvm_lapic_state	regs;		/* the register page */
+	uint64_t		apic_base;	/* IA32_APIC_BASE (1BH) */
+	uint64_t		tsc_deadline;	/* IA32_TSC_DEADLINE (6E0H) */
+	uint64_t		tsc;		/* the guest's TSC when regs was read */
+	uint32_t		tsc_khz;	/* its rate, > 0 */
+	uint32_t		apic_id;	/* the vCPU's initial APIC ID */
+	bool			x2apic_format;	/* KVM_X2APIC_API_USE_32BIT_IDS is on */
+};
+#define KVM_LAPIC_SECTION_SIZE	208
+/* The section's bytes into @buf: its length (KVM_LAPIC_SECTION_SIZE), or -errno and why. */
+ssize_t	kvm_lapic_to_section(const struct kvm_lapic_image *k, uint8_t *buf, size_t cap,
+	    int vcpu);
+/*
+ * The section into @k, whose regs hold KVM's page as it is (registers the
+ * section has no word on stay) and whose apic_id, tsc, tsc_khz and
+ * x2apic_format are set; fills regs, apic_base, tsc_deadline.  0, or
+ * -errno with the reason in vmm_store_strerror().
+ */
+int	kvm_lapic_from_section(struct kvm_lapic_image *k, const uint8_t *data, size_t len,
+	    int vcpu);
+
+/* kvm_state.c: the VM's kvmclock as the store's "kvmclock" DEVICE section (docs/store.md). */
+ssize_t	kvm_clock_save(void *arg, uint8_t *buf, size_t cap);
+int	kvm_clock_restore(void *arg, const uint8_t *data, size_t len);
+#define KVM_CLOCK_SECTION	"kvmclock"
+
 /* kvm.c */
 int	kvm_vcpu_set_cpuid(struct kvm_vcpu *vc);
 /* The host address of guest-physical [gpa, gpa + len), or NULL. */
@@ -158,6 +209,8 @@ void	kvm_prober_stop(struct kvm_vm *kvm);
 int	kvm_vm_msi(void *vmcookie, uint64_t addr, uint32_t data);
 int	kvm_vm_ioapic_routes(void *vmcookie, const struct vmm_msi_route *r, int n);
 int	kvm_vcpu_lapic_info(void *vcpucookie, struct vmm_lapic_info *li);
+ssize_t	kvm_vcpu_lapic_save(void *vcpucookie, uint8_t *buf, size_t cap);
+int	kvm_vcpu_lapic_restore(void *vcpucookie, const uint8_t *data, size_t len);
 
 /* kvm_eventfd.c: KVM_IOEVENTFD (vmm_backend_ops.ioeventfd). */
 int	kvm_vm_ioeventfd(void *vmcookie, uint64_t addr, int len, uint64_t data, int fd,

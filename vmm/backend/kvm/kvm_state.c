@@ -5,16 +5,19 @@
  *   gpr, rip, rflags                    KVM_GET/SET_REGS
  *   cr0-cr4, cr8, efer, apic_base,      KVM_GET/SET_SREGS
  *   segments, gdtr, idtr
- *   x87/SSE (FXSAVE image), xcr0        KVM_GET/SET_XSAVE, KVM_GET/SET_XCRS
- *   SYSCALL/SYSENTER MSRs, PAT, TSC,    KVM_GET/SET_MSRS
- *   TSC_AUX, MISC_ENABLE, KERNEL_GS_BASE
+ *   x87/SSE (FXSAVE image), xcr0        KVM_GET_XSAVE2/SET_XSAVE, KVM_GET/SET_XCRS
+ *   SYSCALL/SYSENTER MSRs, PAT,         KVM_GET/SET_MSRS
+ *   TSC_AUX, MISC_ENABLE, KERNEL_GS_BASE,
+ *   kvmclock's MSRs
+ *   TSC                                 one offset for the VM (tsc_load)
+ *   the VM's kvmclock                   KVM_GET/SET_CLOCK, "kvmclock" section
  *   interrupt shadow, pending           KVM_GET/SET_VCPU_EVENTS
  *   exception or interrupt, NMI
  *   dr0-dr3, dr6, dr7                   KVM_GET/SET_DEBUGREGS
  *
  * The PDPTEs are not kept (KVM reloads them from CR3 in PAE mode).  The
- * activity state (halted) belongs to libvmm: without an in-kernel local
- * APIC, KVM returns every HLT to userspace and the vCPU stays RUNNABLE.
+ * activity state is KVM_GET/SET_MP_STATE (the in-kernel LAPIC takes HLT
+ * and INIT-SIPI); the LAPIC itself is kvm_lapic.c's.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include "kvm.h"
 #include "vmm_store.h"
@@ -39,8 +43,11 @@
 #define MSR_SFMASK		0xc0000084
 #define MSR_KGSBASE		0xc0000102
 #define MSR_TSC_AUX		0xc0000103
+/* kvmclock (Linux Documentation/virt/kvm/x86/msr.rst), which the profile offers. */
+#define MSR_KVM_WALL_CLOCK_NEW	0x4b564d00
+#define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
 
-#define NMSRS	12
+#define NMSRS	14
 static const struct {
 	uint32_t	index;
 	size_t		off;
@@ -57,6 +64,8 @@ static const struct {
 	{ MSR_SFMASK, offsetof(struct vm_cpu_state, sfmask) },
 	{ MSR_KGSBASE, offsetof(struct vm_cpu_state, kgs_base) },
 	{ MSR_TSC_AUX, offsetof(struct vm_cpu_state, tsc_aux) },
+	{ MSR_KVM_WALL_CLOCK_NEW, offsetof(struct vm_cpu_state, kvm_wall_clock) },
+	{ MSR_KVM_SYSTEM_TIME_NEW, offsetof(struct vm_cpu_state, kvm_system_time) },
 };
 
 /* Interrupt shadow: lhyve's bits (vmm/backend/emu/machine.h) and KVM's. */
@@ -163,6 +172,24 @@ struct msr_buf {
 _Static_assert(offsetof(struct msr_buf, e) == offsetof(struct kvm_msrs, entries),
     "struct msr_buf is struct kvm_msrs");
 
+/*
+ * A struct kvm_xsave of the size this VM's KVM reads and writes: 4 KiB, or
+ * KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2) on the VM when larger (api.rst 4.139).
+ */
+static struct kvm_xsave *
+xsave_alloc(struct kvm_vcpu *vc)
+{
+	struct kvm_vm *kvm = vc->vm;
+	int n;
+
+	if (kvm->xsave_size == 0) {
+		n = ioctl(kvm->vmfd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
+		kvm->xsave_size = n > (int)sizeof(struct kvm_xsave) ? (size_t)n :
+		    sizeof(struct kvm_xsave);
+	}
+	return calloc(1, kvm->xsave_size);
+}
+
 int
 kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 {
@@ -238,17 +265,27 @@ kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 			    sizeof(uint64_t));
 	}
 
-	/* KVM_GET_XSAVE: the standard (non-compacted) XSAVE image (api.rst 4.42). */
-	xs = calloc(1, sizeof(*xs));
-	if (xs == NULL)
+	/*
+	 * The whole XSAVE area, standard format (api.rst 4.42 KVM_GET_XSAVE,
+	 * 4.139 KVM_GET_XSAVE2 with the size KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2)
+	 * gives, more than 4 KiB when the VM may use AMX).  The store holds
+	 * x87 and SSE, all the profile offers (XCR0 bits 0-1, docs/kvm.md
+	 * "XSAVE"); a component beyond them in use cannot be kept: one line.
+	 */
+	if ((xs = xsave_alloc(vc)) == NULL)
 		return -ENOMEM;
-	if ((error = xioctl(vc->fd, KVM_GET_XSAVE, xs)) != 0) {
+	if ((error = xioctl(vc->fd, vc->vm->xsave_size > sizeof(*xs) ? KVM_GET_XSAVE2 :
+	    KVM_GET_XSAVE, xs)) != 0) {
 		free(xs);
 		return error;
 	}
 	memcpy(st->fxsave, xs->region, sizeof(st->fxsave));
 	memcpy(&bv, (uint8_t *)xs->region + XSAVE_HDR, sizeof(bv));
 	free(xs);
+	if (bv & ~(uint64_t)(XSTATE_X87 | XSTATE_SSE))
+		return vmm_store_fail(ENOTSUP, "vCPU %d: XSAVE state components %#llx are in use; "
+		    "the state file keeps x87 and SSE only", vc->id,
+		    (unsigned long long)(bv & ~(uint64_t)(XSTATE_X87 | XSTATE_SSE)));
 	/* A component in its initial configuration may be left unwritten (SDM Vol. 1 13.6). */
 	if (!(bv & XSTATE_X87)) {
 		memset(st->fxsave, 0, 24);
@@ -277,14 +314,14 @@ set_ioctl(struct kvm_vcpu *vc, unsigned long req, void *arg, const char *what)
 }
 
 static int
-set_msrs(struct kvm_vcpu *vc, const struct vm_cpu_state *st, bool tsc)
+set_msrs(struct kvm_vcpu *vc, const struct vm_cpu_state *st)
 {
 	struct msr_buf msrs;
 	int i, n = 0, r, done;
 
 	memset(&msrs, 0, sizeof(msrs));
 	for (i = 0; i < NMSRS; i++) {
-		if (state_msrs[i].index == MSR_TSC && !tsc)
+		if (state_msrs[i].index == MSR_TSC)	/* tsc_load */
 			continue;
 		msrs.e[n].index = state_msrs[i].index;
 		memcpy(&msrs.e[n].data, (const uint8_t *)st + state_msrs[i].off, sizeof(uint64_t));
@@ -306,6 +343,195 @@ set_msrs(struct kvm_vcpu *vc, const struct vm_cpu_state *st, bool tsc)
 			return vmm_store_fail(EINVAL, "KVM refuses MSR %#x = %#llx",
 			    msrs.e[r].index, (unsigned long long)msrs.e[r].data);
 	}
+	return 0;
+}
+
+static uint64_t
+mono_raw_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One MSR of a vCPU (api.rst 4.18/4.19). */
+static int
+msr_get(struct kvm_vcpu *vc, uint32_t index, uint64_t *val)
+{
+	struct msr_buf m;
+
+	memset(&m, 0, sizeof(m));
+	m.nmsrs = 1;
+	m.e[0].index = index;
+	if (ioctl(vc->fd, KVM_GET_MSRS, &m) != 1)
+		return -EIO;
+	*val = m.e[0].data;
+	return 0;
+}
+
+static int
+msr_set(struct kvm_vcpu *vc, uint32_t index, uint64_t val)
+{
+	struct msr_buf m;
+
+	memset(&m, 0, sizeof(m));
+	m.nmsrs = 1;
+	m.e[0].index = index;
+	m.e[0].data = val;
+	if (ioctl(vc->fd, KVM_SET_MSRS, &m) != 1)
+		return vmm_store_fail(EINVAL, "KVM refuses MSR %#x = %#llx", index,
+		    (unsigned long long)val);
+	return 0;
+}
+
+/* The vCPU's TSC offset, api.rst 4.1 "vCPU TSC attributes" (KVM_VCPU_TSC_CTRL). */
+static int
+tsc_offset_attr(struct kvm_vcpu *vc, unsigned long req, int64_t *offset)
+{
+	struct kvm_device_attr a = {
+		.group = KVM_VCPU_TSC_CTRL,
+		.attr = KVM_VCPU_TSC_OFFSET,
+		.addr = (uint64_t)(uintptr_t)offset,
+	};
+
+	return ioctl(vc->fd, req, &a) < 0 ? -errno : 0;
+}
+
+/*
+ * The kvmclock at the moment the VM's TSC is chosen: the saved one when
+ * its section was cut with this TSC (the same save: vCPU 0's TSC within a
+ * second of the section's), else the TSC as nanoseconds, which is the
+ * software CPU's kvmclock (pvclock.c: 1 GHz, counted from 0), the only
+ * other writer of a state.  api.rst 4.55 KVM_SET_CLOCK.
+ */
+static int
+clock_load(struct kvm_vcpu *vc, uint64_t tsc0)
+{
+	struct kvm_vm *kvm = vc->vm;
+	struct kvm_clock_data cd;
+	uint64_t window = (uint64_t)(kvm->prof.tsc_khz ? kvm->prof.tsc_khz : 1000000) * 1000;
+
+	memset(&cd, 0, sizeof(cd));
+	cd.clock = tsc0;
+	if (kvm->clock_saved && (tsc0 > kvm->clock_tsc0 ? tsc0 - kvm->clock_tsc0 :
+	    kvm->clock_tsc0 - tsc0) < window)
+		cd.clock = kvm->clock_ns;
+	if (ioctl(kvm->vmfd, KVM_SET_CLOCK, &cd) < 0)
+		return vmm_store_fail(errno, "KVM refuses kvmclock %llu ns: %s",
+		    (unsigned long long)cd.clock, strerror(errno));
+	return 0;
+}
+
+/*
+ * The guest's TSC: one offset for the whole VM, so every vCPU reads the
+ * same TSC at the same instant (Linux checks, arch/x86/kernel/tsc_sync.c).
+ * vCPU 0's state (or the first loaded) chooses it: its saved TSC goes on
+ * from where it was.  With KVM_VCPU_TSC_OFFSET the others get the very
+ * same offset; without, each gets the first value advanced by the time
+ * since, which KVM matches to the first's offset (Linux's
+ * kvm_synchronize_tsc: a write within a second of the expected value).
+ */
+static int
+tsc_load(struct kvm_vcpu *vc, uint64_t tsc)
+{
+	struct kvm_vm *kvm = vc->vm;
+	struct kvm_device_attr probe = { .group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET };
+	int64_t offset;
+	uint64_t now;
+	int error = 0;
+
+	pthread_mutex_lock(&kvm->tsc_mtx);
+	if (!kvm->tsc_chosen) {
+		kvm->tsc_attr = ioctl(kvm->sysfd, KVM_CHECK_EXTENSION, KVM_CAP_VCPU_ATTRIBUTES) > 0 &&
+		    ioctl(vc->fd, KVM_HAS_DEVICE_ATTR, &probe) == 0;
+		if (kvm->tsc_attr) {
+			uint64_t cur;
+
+			if ((error = tsc_offset_attr(vc, KVM_GET_DEVICE_ATTR, &offset)) != 0 ||
+			    (error = msr_get(vc, MSR_TSC, &cur)) != 0)
+				goto out;
+			offset += (int64_t)(tsc - cur);
+			if ((error = tsc_offset_attr(vc, KVM_SET_DEVICE_ATTR, &offset)) != 0) {
+				error = vmm_store_fail(-error, "KVM refuses TSC offset %lld: %s",
+				    (long long)offset, strerror(-error));
+				goto out;
+			}
+			kvm->tsc_offset = offset;
+		} else {
+			if ((error = msr_set(vc, MSR_TSC, tsc)) != 0)
+				goto out;
+			kvm->tsc_base = tsc;
+			kvm->tsc_base_ns = mono_raw_ns();
+		}
+		if ((error = clock_load(vc, tsc)) != 0)
+			goto out;
+		kvm->tsc_chosen = true;
+	} else if (kvm->tsc_attr) {
+		offset = kvm->tsc_offset;
+		if ((error = tsc_offset_attr(vc, KVM_SET_DEVICE_ATTR, &offset)) != 0)
+			error = vmm_store_fail(-error, "KVM refuses TSC offset %lld: %s",
+			    (long long)offset, strerror(-error));
+	} else {
+		now = mono_raw_ns();
+		error = msr_set(vc, MSR_TSC, kvm->tsc_base + (uint64_t)((unsigned __int128)
+		    (now - kvm->tsc_base_ns) * (kvm->prof.tsc_khz ? kvm->prof.tsc_khz : 1000000) /
+		    1000000));
+	}
+out:
+	pthread_mutex_unlock(&kvm->tsc_mtx);
+	return error;
+}
+
+/*
+ * The "kvmclock" section (docs/store.md): version 1 u32, KVM's flags of
+ * the reading u32, the kvmclock in ns u64 (api.rst 4.55 KVM_GET_CLOCK),
+ * vCPU 0's TSC in the same cut u64.  Written while every vCPU is held.
+ */
+#define CLOCK_SEC_SIZE	24
+
+ssize_t
+kvm_clock_save(void *arg, uint8_t *buf, size_t cap)
+{
+	struct kvm_vm *kvm = arg;
+	struct kvm_clock_data cd;
+	uint64_t tsc0 = 0;
+	uint32_t v = 1;
+
+	if (cap < CLOCK_SEC_SIZE)
+		return CLOCK_SEC_SIZE;
+	memset(&cd, 0, sizeof(cd));
+	if (ioctl(kvm->vmfd, KVM_GET_CLOCK, &cd) < 0)
+		return vmm_store_fail(errno, "KVM_GET_CLOCK: %s", strerror(errno));
+	pthread_mutex_lock(&kvm->vcpus_mtx);
+	if (kvm->vcpus[0] != NULL && msr_get(kvm->vcpus[0], MSR_TSC, &tsc0) != 0)
+		tsc0 = 0;
+	pthread_mutex_unlock(&kvm->vcpus_mtx);
+	memcpy(buf, &v, 4);
+	memcpy(buf + 4, &cd.flags, 4);
+	memcpy(buf + 8, &cd.clock, 8);
+	memcpy(buf + 16, &tsc0, 8);
+	return CLOCK_SEC_SIZE;
+}
+
+int
+kvm_clock_restore(void *arg, const uint8_t *data, size_t len)
+{
+	struct kvm_vm *kvm = arg;
+	uint32_t v;
+
+	if (len != CLOCK_SEC_SIZE)
+		return vmm_store_fail(EINVAL, "kvmclock section of %zu bytes, not %d", len,
+		    CLOCK_SEC_SIZE);
+	memcpy(&v, data, 4);
+	if (v != 1)
+		return vmm_store_fail(EINVAL, "kvmclock section version %u, not 1", v);
+	memcpy(&kvm->clock_ns, data + 8, 8);
+	memcpy(&kvm->clock_tsc0, data + 16, 8);
+	if (kvm->clock_ns > (1ull << 62))
+		return vmm_store_fail(EINVAL, "kvmclock section: %llu ns",
+		    (unsigned long long)kvm->clock_ns);
+	kvm->clock_saved = true;
 	return 0;
 }
 
@@ -355,8 +581,7 @@ kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts)
 		if (error != 0 && st->xcr0 != XSTATE_X87)	/* x87 alone needs no XSAVE */
 			return vmm_store_fail(-error, "KVM refuses XCR0 %#llx: %s",
 			    (unsigned long long)st->xcr0, strerror(-error));
-		xs = calloc(1, sizeof(*xs));
-		if (xs == NULL)
+		if ((xs = xsave_alloc(vc)) == NULL)
 			return -ENOMEM;
 		memcpy(xs->region, st->fxsave, sizeof(st->fxsave));
 		memcpy((uint8_t *)xs->region + XSAVE_HDR, &bv, sizeof(bv));
@@ -365,8 +590,12 @@ kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts)
 		if (error != 0)
 			return error;
 	}
-	if (parts & (KVM_ST_MSRS | KVM_ST_TSC)) {
-		if ((error = set_msrs(vc, st, (parts & KVM_ST_TSC) != 0)) != 0)
+	if (parts & KVM_ST_MSRS) {
+		if ((error = set_msrs(vc, st)) != 0)
+			return error;
+	}
+	if (parts & KVM_ST_TSC) {
+		if ((error = tsc_load(vc, st->tsc)) != 0)
 			return error;
 	}
 	if (parts & KVM_ST_EVENTS) {

@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "kvm.h"
+#include "vmm_store.h"
 
 static int kick_signo;
 static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
@@ -799,6 +800,130 @@ kvm_vcpu_lapic_info(void *vcpucookie, struct vmm_lapic_info *li)
 	/* KVM does not say when its timer fires; armed or not is what is known. */
 	li->timer_due_ns = li->timer_ccr != 0 || li->tsc_deadline != 0 ? 0 : -1;
 	return 0;
+}
+
+/* IA32_TSC_DEADLINE and the TSC, read together (api.rst 4.18 KVM_GET_MSRS). */
+static int
+lapic_msrs(struct kvm_vcpu *vc, uint64_t *deadline, uint64_t *tsc)
+{
+	struct {
+		struct kvm_msrs		hdr;
+		struct kvm_msr_entry	e[2];
+	} m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 2;
+	m.e[0].index = 0x6e0;
+	m.e[1].index = 0x10;
+	if (ioctl(vc->fd, KVM_GET_MSRS, &m) != 2)
+		return vmm_store_fail(EIO, "vCPU %d: KVM_GET_MSRS of TSC_DEADLINE and TSC fails",
+		    vc->id);
+	*deadline = m.e[0].data;
+	*tsc = m.e[1].data;
+	return 0;
+}
+
+static uint32_t
+lapic_tsc_khz(struct kvm_vcpu *vc)
+{
+	int khz;
+
+	if (vc->vm->prof.tsc_khz != 0)
+		return vc->vm->prof.tsc_khz;
+	khz = ioctl(vc->fd, KVM_GET_TSC_KHZ, 0);
+	return khz > 0 ? (uint32_t)khz : 1000000;
+}
+
+/*
+ * The LAPIC section of a save (kvm_lapic.c): the page, APIC_BASE, the TSC
+ * deadline and the TSC it is measured against, one after the other while
+ * the vCPU is held.
+ */
+ssize_t
+kvm_vcpu_lapic_save(void *vcpucookie, uint8_t *buf, size_t cap)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+	struct kvm_lapic_image *k;
+	struct kvm_sregs sregs;
+	ssize_t n;
+	int error;
+
+	if (cap < KVM_LAPIC_SECTION_SIZE)
+		return KVM_LAPIC_SECTION_SIZE;
+	if ((error = settle(vc)) != 0)
+		return error;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return -ENOMEM;
+	if (ioctl(vc->fd, KVM_GET_LAPIC, &k->regs) < 0 || ioctl(vc->fd, KVM_GET_SREGS, &sregs) < 0) {
+		n = vmm_store_fail(errno, "vCPU %d: KVM_GET_LAPIC: %s", vc->id, strerror(errno));
+		goto out;
+	}
+	if ((n = lapic_msrs(vc, &k->tsc_deadline, &k->tsc)) != 0)
+		goto out;
+	k->apic_base = sregs.apic_base;
+	k->tsc_khz = lapic_tsc_khz(vc);
+	k->apic_id = (uint32_t)vc->id;		/* KVM's default: the vCPU id */
+	n = kvm_lapic_to_section(k, buf, cap, vc->id);
+out:
+	free(k);
+	return n;
+}
+
+/*
+ * A LAPIC section into KVM's LAPIC: APIC_BASE first (its x2APIC bit
+ * decides how KVM reads the ID register, api.rst 4.58), then the page,
+ * then the TSC deadline, which KVM takes only in TSC-deadline mode.
+ */
+int
+kvm_vcpu_lapic_restore(void *vcpucookie, const uint8_t *data, size_t len)
+{
+	struct kvm_vcpu *vc = vcpucookie;
+	struct kvm_lapic_image *k;
+	struct kvm_sregs sregs;
+	uint64_t deadline;
+	struct {
+		struct kvm_msrs		hdr;
+		struct kvm_msr_entry	e;
+	} m;
+	int error;
+
+	if ((error = settle(vc)) != 0)
+		return error;
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		return -ENOMEM;
+	if (ioctl(vc->fd, KVM_GET_LAPIC, &k->regs) < 0 || ioctl(vc->fd, KVM_GET_SREGS, &sregs) < 0) {
+		error = vmm_store_fail(errno, "vCPU %d: KVM_GET_LAPIC: %s", vc->id, strerror(errno));
+		goto out;
+	}
+	if ((error = lapic_msrs(vc, &deadline, &k->tsc)) != 0)
+		goto out;
+	k->tsc_khz = lapic_tsc_khz(vc);
+	k->apic_id = (uint32_t)vc->id;
+	if ((error = kvm_lapic_from_section(k, data, len, vc->id)) != 0)
+		goto out;
+	if (sregs.apic_base != k->apic_base) {
+		sregs.apic_base = k->apic_base;
+		if (ioctl(vc->fd, KVM_SET_SREGS, &sregs) < 0) {
+			error = vmm_store_fail(errno, "vCPU %d: KVM refuses APIC_BASE %#llx: %s",
+			    vc->id, (unsigned long long)k->apic_base, strerror(errno));
+			goto out;
+		}
+	}
+	if (ioctl(vc->fd, KVM_SET_LAPIC, &k->regs) < 0) {
+		error = vmm_store_fail(errno, "vCPU %d: KVM refuses the local APIC's registers: %s",
+		    vc->id, strerror(errno));
+		goto out;
+	}
+	memset(&m, 0, sizeof(m));
+	m.hdr.nmsrs = 1;
+	m.e.index = 0x6e0;
+	m.e.data = k->tsc_deadline;
+	if (k->tsc_deadline != 0 && ioctl(vc->fd, KVM_SET_MSRS, &m) != 1)
+		error = vmm_store_fail(EINVAL, "vCPU %d: KVM refuses TSC_DEADLINE %#llx", vc->id,
+		    (unsigned long long)k->tsc_deadline);
+out:
+	free(k);
+	return error;
 }
 
 int
