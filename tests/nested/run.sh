@@ -69,13 +69,49 @@ if ! scripts/build-initramfs.sh -m kvm -m kvm-amd -b /bin/bash "${files[@]}" \
 	exit 0
 fi
 
+# run_l1: one L1 boot, its console in $work/console, qemu's status in rc.
+# L1 prints a line after each test and each of its own time-outs (300 s at
+# most), so a console that stays silent for $SILENT s means L1's own kernel
+# has stopped: that is QEMU TCG's nested SVM under us, not a test's result
+# (seen in about one batch in seven, in the first Linux boot: docs/kvm.md).
+# Then L1 is killed and silent=1.
+SILENT=${NESTED_SILENT:-420}
+run_l1() {
+	local qpid last=0 size idle=0
+	silent=0
+	# 1.5 GiB: the initramfs with a kernel and an initramfs inside, and the
+	# Linux guest's 256 MiB of RAM in L1's tmpfs.
+	timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1536M -smp 1 -nographic \
+		-no-reboot -nic none -kernel "$kdir/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
+		-append "console=ttyS0 panic=-1 quiet${ONLY:+ lhyve.nested_only=$ONLY}" </dev/null >"$work/console" 2>&1 &
+	qpid=$!
+	while kill -0 $qpid 2>/dev/null; do
+		sleep 5
+		size=$(stat -c %s "$work/console" 2>/dev/null || echo 0)
+		if [ "$size" != "$last" ]; then
+			last=$size idle=0
+		elif [ $((idle += 5)) -ge "$SILENT" ]; then
+			silent=1
+			pkill -KILL -P $qpid 2>/dev/null
+			kill -KILL $qpid 2>/dev/null
+			break
+		fi
+	done
+	wait $qpid
+	rc=$?
+}
+
 start=$(date +%s)
-# 1.5 GiB: the initramfs with a kernel and an initramfs inside, and the
-# Linux guest's 256 MiB of RAM in L1's tmpfs.
-timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1536M -smp 1 -nographic \
-	-no-reboot -nic none -kernel "$kdir/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
-	-append "console=ttyS0 panic=-1 quiet${ONLY:+ lhyve.nested_only=$ONLY}" </dev/null >"$work/console" 2>&1
-rc=$?
+run_l1
+if [ $silent = 1 ]; then
+	# Once: the batch again from the start, said loudly, counted from the rerun.
+	echo "# nested: L1 went silent for $SILENT s after $(($(date +%s) - start)) s; its last lines:" >&2
+	tr -d '\r' <"$work/console" | tail -n 8 | sed 's/^/# /' >&2
+	echo "# nested: running the L1 batch again (docs/kvm.md, \"The nested harness\")" >&2
+	start=$(date +%s)
+	run_l1
+	[ $silent = 1 ] && echo "# nested: L1 went silent again" >&2
+fi
 secs=$(($(date +%s) - start))
 tr -d '\r' <"$work/console" >"$work/log"
 grep -E '^(ok|not ok|skip) - ' "$work/log" | sed 's/^\(ok\|not ok\|skip\) - /\1 - nested: /'
