@@ -38,6 +38,7 @@
 #include <cpuid.h>
 
 #include "cpu.h"
+#include "vmm_cpuid.h"
 #include "forms.h"
 #include "native.h"
 #include "test.h"
@@ -743,7 +744,14 @@ compare_fx(const struct sse_form *f, const struct sse_case *c, const uint8_t *nf
 	memcpy(&nmx, nfx + 24, 4);
 	memcpy(&emx, efx + 24, 4);
 	memcpy(&imx, c->fx + 24, 4);
-	/* PE of an unmasked OE/UE is compared too (sse.c unbounded_pe) */
+	/*
+	 * PE of an unmasked OE/UE (sse.c unbounded_pe) is the rule measured
+	 * on Intel hosts; AMD's is not measured yet, so on other hosts PE is
+	 * left out of those #XM cases, as before that rule.
+	 */
+	if (fault && vmm_host_vendor() != VMM_VENDOR_INTEL &&
+	    (((nmx & 0x10) && !(imx & 0x800)) || ((nmx & 0x08) && !(imx & 0x400))))
+		nmx &= ~0x20u, emx &= ~0x20u;
 	if (nmx != emx && !(fault && (f->opt & O_XMFLAGS)))
 		return "MXCSR differs";
 	if (fault) {
