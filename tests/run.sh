@@ -36,11 +36,13 @@ run_one() {
 	nf=$(grep -c '^not ok - ' "$out")
 	ns=$(grep -c '^skip - ' "$out")
 	sed "s|^|[$label] |" "$out" | grep -E '^\[[^]]*\] (ok|not ok|skip) - ' | grep -v '^\[[^]]*\] ok - ' || true
+	# Kept for the end: CI shows a log's tail, which must name what failed.
+	sed -n "s|^not ok - |not ok - [$label] |p" "$out" >>"$work/failures"
 	if [ $nf -gt 0 ] || [ $rc -ne 0 ]; then
 		sed "s|^|[$label] |" "$out.err" | tail -n 30 >&2
 	fi
 	if [ $rc -ne 0 ] && [ $nf -eq 0 ]; then
-		echo "not ok - [$label] exited with status $rc"
+		echo "not ok - [$label] exited with status $rc" | tee -a "$work/failures"
 		nf=1
 	fi
 	pass=$((pass + np)); fail=$((fail + nf)); skip=$((skip + ns))
@@ -104,6 +106,7 @@ run_one "fuzz" fuzz_all
 
 if [ ${#failed_names[@]} -gt 0 ]; then
 	echo "failing: ${failed_names[*]}"
+	head -n 40 "$work/failures"
 fi
 echo "$pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

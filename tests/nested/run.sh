@@ -15,7 +15,8 @@ set -u
 cd "$(dirname "$0")/../.."
 B=${1:-build}
 TIMEOUT=${NESTED_TIMEOUT:-900}
-# NESTED_ONLY="guest backend session linux": run only those parts in L1
+# NESTED_ONLY="guest backend session linux": run only those parts in L1;
+# "suspend" and "xsave" run only when named
 # (l1.sh reads it from the kernel command line), for development.
 ONLY=$(echo "${NESTED_ONLY:-}" | tr -c 'a-z_\n' ',')
 
