@@ -389,6 +389,14 @@ vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
 		return vmm_store_fail(-error, "cannot create vCPU %d: %s", vcpu->id,
 		    strerror(-error));
 	vmm_store_clear_error();
+	/* AVX and AVX-512 state from KVM cannot go on on the software CPU (docs/kvm.md "XSAVE"). */
+	if (vm->img->cpu[vcpu->id].xcr0 & ~vm->ops->xstate)
+		return vmm_store_fail(ENOTSUP, "cannot load vCPU %d state into the %s backend: "
+		    "XCR0 %#llx enables XSAVE state components %#llx (%s) that it does not have",
+		    vcpu->id, vm->ops->name, (unsigned long long)vm->img->cpu[vcpu->id].xcr0,
+		    (unsigned long long)(vm->img->cpu[vcpu->id].xcr0 & ~vm->ops->xstate),
+		    (vm->img->cpu[vcpu->id].xcr0 & ~vm->ops->xstate & VM_XSTATE_AVX512) ? "AVX and AVX-512" :
+		    "AVX");
 	error = vm->ops->set_state(vcpu->cookie, &vm->img->cpu[vcpu->id]);
 	if (error != 0) {
 		char why[160];

@@ -14,6 +14,7 @@
 #ifndef LHYVE_VMM_BACKEND_H
 #define LHYVE_VMM_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdatomic.h>
@@ -42,8 +43,38 @@ enum vm_gpridx {
 };
 
 /*
+ * XSAVE state components lhyve keeps (SDM Vol. 1 13.1, 13.4.1): bit, and
+ * offset and size in the standard format (CPUID.(EAX=0DH,ECX=i)).
+ */
+#define VM_XSTATE_X87		(1ULL << 0)
+#define VM_XSTATE_SSE		(1ULL << 1)
+#define VM_XSTATE_AVX		(1ULL << 2)	/* YMM0-15 upper halves: 576, 256 */
+#define VM_XSTATE_OPMASK	(1ULL << 5)	/* k0-k7: 1088, 64 */
+#define VM_XSTATE_ZMM_HI256	(1ULL << 6)	/* ZMM0-15 upper halves: 1152, 512 */
+#define VM_XSTATE_HI16_ZMM	(1ULL << 7)	/* ZMM16-31: 1664, 1024 */
+#define VM_XSTATE_AVX512	(VM_XSTATE_OPMASK | VM_XSTATE_ZMM_HI256 | VM_XSTATE_HI16_ZMM)
+#define VM_XSTATE_EXT		(VM_XSTATE_AVX | VM_XSTATE_AVX512)
+#define VM_XSTATE_ALL		(VM_XSTATE_X87 | VM_XSTATE_SSE | VM_XSTATE_EXT)
+#define VM_XSAVE_LEGACY		576	/* legacy region (512) and XSAVE header (64) */
+#define VM_XSAVE_END		2688	/* the end of Hi16_ZMM */
+
+/* Offset and size of kept extended component @bit (2, 5, 6, 7); false for others. */
+static inline bool
+vm_xstate_layout(int bit, uint32_t *off, uint32_t *size)
+{
+	switch (bit) {
+	case 2: *off = 576; *size = 256; return true;
+	case 5: *off = 1088; *size = 64; return true;
+	case 6: *off = 1152; *size = 512; return true;
+	case 7: *off = 1664; *size = 1024; return true;
+	default: return false;
+	}
+}
+
+/*
  * The whole architectural state of one vCPU, as saved in the instance store.
- * Fixed layout, little-endian: changing it means bumping VMM_STATE_VERSION.
+ * In memory only: the state file's sections have their own layout
+ * (vmm_state.c, docs/store.md).
  */
 struct vm_cpu_state {
 	uint64_t	gpr[GPR_COUNT];
@@ -81,6 +112,17 @@ struct vm_cpu_state {
 	uint64_t	kvm_system_time;	/* MSR_KVM_SYSTEM_TIME_NEW: pvclock page | enable */
 	uint64_t	kvm_wall_clock;		/* MSR_KVM_WALL_CLOCK_NEW (the same on every vCPU) */
 	uint64_t	reserved[15];
+	/*
+	 * XSAVE state components beyond x87 and SSE (SDM Vol. 1 13.1), which
+	 * the KVM backend offers where the host has them (docs/kvm.md
+	 * "XSAVE"); the software CPU has none.  xstate_bv is the area's
+	 * XSTATE_BV for them: a bit set means xsave_ext holds the component,
+	 * clear means it is in its initial configuration (13.6).  xsave_ext
+	 * is the standard-format area from byte 576 on, at the offsets every
+	 * processor with these components reports in CPUID 0DH (VM_XSAVE_*).
+	 */
+	uint64_t	xstate_bv;
+	uint8_t		xsave_ext[VM_XSAVE_END - VM_XSAVE_LEGACY];
 };
 
 #define VM_ACTIVITY_ACTIVE	0
@@ -157,6 +199,12 @@ struct vmm_memmap {
 
 struct vmm_backend_ops {
 	const char *name;
+	/*
+	 * XSAVE state components (XCR0 bits) its vCPUs can have at most:
+	 * libvmm refuses a saved state beyond them in one line.  The host
+	 * may offer fewer (KVM then refuses the XCR0).
+	 */
+	uint64_t xstate;
 	/*
 	 * 0 when this backend can run on this host, else a negative errno
 	 * with the reason in vmm_store_strerror().  1: it can run, but "auto"

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "io/vlapic.h"
+#include "vmm_backend.h"
 #include "vmm_cpuid.h"
 
 /*
@@ -71,6 +72,10 @@
 #define CPUID1_TSC_DEADLINE	(1u << 24)
 #define CPUID1_RDRAND		(1u << 30)
 #define CPUID1_HYPERVISOR	(1u << 31)
+/* CPUID.1:ECX, vector extensions on the AVX state (KVM only: prof->xstate) */
+#define CPUID1_FMA		(1u << 12)
+#define CPUID1_AVX		(1u << 28)
+#define CPUID1_F16C		(1u << 29)
 /* CPUID.7.0:EBX / ECX */
 #define CPUID7_FSGSBASE		(1u << 0)	/* RDFSBASE & co, CR4.FSGSBASE (system.c) */
 #define CPUID7_TSC_ADJUST	(1u << 1)	/* IA32_TSC_ADJUST (pvclock.c) */
@@ -83,6 +88,15 @@
 #define CPUID7_CLFLUSHOPT	(1u << 23)
 #define CPUID7_CLWB		(1u << 24)
 #define CPUID7_RDPID		(1u << 22)	/* ECX */
+/* CPUID.7.0:EBX / ECX / EDX on the AVX and AVX-512 state (KVM only) */
+#define CPUID7_AVX2		(1u << 5)
+#define CPUID7_AVX512_EBX	(1u << 16 | 1u << 17 | 1u << 21 | 1u << 28 | 1u << 30 | 1u << 31)
+					/* F, DQ, IFMA, CD, BW, VL */
+#define CPUID7_VAES		(1u << 9)	/* ECX; with VPCLMULQDQ: AVX encodings */
+#define CPUID7_VPCLMULQDQ	(1u << 10)
+#define CPUID7_AVX512_ECX	(1u << 1 | 1u << 6 | 1u << 11 | 1u << 12 | 1u << 14)
+					/* VBMI, VBMI2, VNNI, BITALG, VPOPCNTDQ */
+#define CPUID7_AVX512_EDX	(1u << 23)	/* FP16 */
 #define CPUID7_SPEC_CTRL	(1u << 26)	/* EDX: IA32_SPEC_CTRL (IBRS) and IA32_PRED_CMD (IBPB) */
 #define CPUID7_ARCH_CAP		(1u << 29)	/* EDX: IA32_ARCH_CAPABILITIES */
 #define CPUID7_2_BHI_CTRL	(1u << 4)	/* 7.2:EDX: IA32_SPEC_CTRL.BHI_DIS_S */
@@ -301,6 +315,8 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		    CPUID1_XSAVE | CPUID1_RDRAND | CPUID1_HYPERVISOR |
 		    (host_leaf1_ecx() & (CPUID1_SSE3 | CPUID1_SSSE3 | CPUID1_SSE41));
 		regs[2] |= CPUID1_TSC_DEADLINE;
+		if (prof->xstate & VM_XSTATE_AVX)
+			regs[2] |= CPUID1_AVX | CPUID1_FMA | CPUID1_F16C;
 		if (prof->x2apic_off == NULL || !((*prof->x2apic_off >> vcpuid) & 1))
 			regs[2] |= CPUID1_X2APIC;
 		regs[3] = CPUID1_FPU | CPUID1_DE | CPUID1_PSE | CPUID1_TSC | CPUID1_MSR |
@@ -354,21 +370,46 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 		 * other costly mitigations (msr.c, docs/cpu.md "Vendor profiles").
 		 */
 		regs[3] = CPUID7_SPEC_CTRL | CPUID7_ARCH_CAP;
+		if (prof->xstate & VM_XSTATE_AVX) {
+			regs[1] |= CPUID7_AVX2;
+			regs[2] |= CPUID7_VAES | CPUID7_VPCLMULQDQ;
+		}
+		if ((prof->xstate & VM_XSTATE_AVX512) == VM_XSTATE_AVX512) {
+			regs[1] |= CPUID7_AVX512_EBX;
+			regs[2] |= CPUID7_AVX512_ECX;
+			regs[3] |= CPUID7_AVX512_EDX;
+		}
 		break;
 	case 0xd:
 		/*
-		 * XSAVE (SDM Vol. 1 13.2): x87 and SSE only (XCR0 bits 0-1),
-		 * the 512-byte legacy region and the 64-byte header, the same
-		 * in the standard and the compacted format.  EBX (the size
-		 * for the current XCR0) is 576 for every valid XCR0.
+		 * XSAVE (SDM Vol. 1 13.2): x87 and SSE, the 512-byte legacy
+		 * region and the 64-byte header, plus what prof->xstate
+		 * offers (KVM), each at its standard-format offset
+		 * (vmm_backend.h).  EBX of subleaves 0 and 1 (the sizes for the
+		 * current XCR0) is 576 with x87 and SSE, whatever XCR0 is; KVM
+		 * updates both as the guest sets XCR0.
 		 */
 		if (subleaf == 0) {
-			regs[0] = 0x3;
-			regs[1] = 576;
-			regs[2] = 576;
+			uint32_t off, size;
+			int bit;
+
+			regs[0] = (uint32_t)(VM_XSTATE_X87 | VM_XSTATE_SSE | (prof->xstate & VM_XSTATE_EXT));
+			regs[1] = VM_XSAVE_LEGACY;
+			regs[2] = VM_XSAVE_LEGACY;
+			for (bit = 2; bit < 32; bit++)
+				if ((regs[0] >> bit & 1) && vm_xstate_layout(bit, &off, &size) &&
+				    off + size > regs[2])
+					regs[2] = off + size;
 		} else if (subleaf == 1) {
 			regs[0] = CPUIDD_XSAVEOPT | CPUIDD_XSAVEC | CPUIDD_XGETBV1;
-			regs[1] = 576;
+			regs[1] = VM_XSAVE_LEGACY;
+		} else if (subleaf < 32 && (prof->xstate & VM_XSTATE_EXT & (1ULL << subleaf))) {
+			uint32_t off, size;
+
+			if (vm_xstate_layout((int)subleaf, &off, &size)) {
+				regs[0] = size;
+				regs[1] = off;
+			}
 		}
 		break;
 	case 0x15:

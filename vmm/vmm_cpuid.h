@@ -48,6 +48,14 @@ struct vmm_cpu_profile {
 	 * software CPU's 1 GHz TSC and 128 MHz crystal.
 	 */
 	uint32_t	tsc_khz;
+	/*
+	 * XSAVE state components offered beyond x87 and SSE (XCR0 bits,
+	 * vmm_backend.h VM_XSTATE_*): with AVX, CPUID offers AVX, AVX2, FMA
+	 * and F16C; with AVX-512's three, the AVX-512 families.  The KVM
+	 * backend sets those the host's KVM has at lhyve's layout
+	 * (docs/kvm.md "XSAVE"); the software CPU has none: 0.
+	 */
+	uint64_t	xstate;
 };
 
 /* Signatures (CPUID.1:EAX, also RDX after RESET): generic models guests know. */

@@ -25,10 +25,10 @@
 #define MAX_SECTIONS	4096
 #define MAX_MSRS	1024
 #define MAX_STATS	1024
-#define XSAVE_LEGACY	576	/* legacy region (512) + XSAVE header (64) */
+#define XSAVE_LEGACY	VM_XSAVE_LEGACY
 #define XSAVE_HARD_MAX	(1u << 16)
-/* State components a struct vm_cpu_state holds: x87 and SSE (SDM Vol. 1 13.1). */
-#define XSTATE_HELD	0x3ULL
+/* State components a struct vm_cpu_state holds (vmm_backend.h, SDM Vol. 1 13.1). */
+#define XSTATE_HELD	VM_XSTATE_ALL
 
 #define CPU_SIZE	536
 #define EVENTS_SIZE	32
@@ -147,17 +147,17 @@ vmm_image_copy_sections(struct vmm_image *dst, const struct vmm_image *src)
 	return 0;
 }
 
-uint32_t
-vmm_xsave_host_max(void)
+/* The standard-format area up to the end of the last kept component @xcr0 enables. */
+static uint32_t
+xsave_len(uint64_t xcr0)
 {
-	unsigned int a, b, c, d;
+	uint32_t len = XSAVE_LEGACY, off, size;
+	int bit;
 
-	/* CPUID.1:ECX.XSAVE[26], then CPUID.(EAX=0DH,ECX=0):ECX (SDM Vol. 1 13.2). */
-	if (__get_cpuid_max(0, NULL) < 0xd || !__get_cpuid(1, &a, &b, &c, &d) ||
-	    !(c & (1u << 26)))
-		return XSAVE_LEGACY;
-	__cpuid_count(0xd, 0, a, b, c, d);
-	return c < XSAVE_LEGACY ? XSAVE_LEGACY : (c > XSAVE_HARD_MAX ? XSAVE_HARD_MAX : c);
+	for (bit = 2; bit < 64; bit++)
+		if ((xcr0 & (1ULL << bit)) && vm_xstate_layout(bit, &off, &size) && off + size > len)
+			len = off + size;
+	return len;
 }
 
 /* ---- writing ---- */
@@ -356,12 +356,17 @@ w_vcpu(struct wbuf *w, const struct vmm_image *img, int id, uint32_t *nsec)
 	w_u64(w, st->xcr0);
 	sec_end(w, at, nsec);
 
-	/* XSAVE: the legacy region, then a header saying x87 and SSE are there. */
+	/*
+	 * XSAVE: the legacy region, a header saying x87, SSE and the extended
+	 * components in use are there, then the area up to the end of the
+	 * last component XCR0 enables (576 bytes with x87 and SSE alone).
+	 */
 	at = sec_begin(w, VMM_SEC_XSAVE, VMM_SECF_REQUIRED, (uint16_t)id, NULL);
 	w_bytes(w, st->fxsave, sizeof(st->fxsave));
-	w_u64(w, XSTATE_HELD);		/* XSTATE_BV */
+	w_u64(w, VM_XSTATE_X87 | VM_XSTATE_SSE | (st->xstate_bv & st->xcr0 & VM_XSTATE_EXT));
 	w_u64(w, 0);			/* XCOMP_BV: standard format */
 	w_room(w, 48);
+	w_bytes(w, st->xsave_ext, xsave_len(st->xcr0) - XSAVE_LEGACY);
 	sec_end(w, at, nsec);
 
 	at = sec_begin(w, VMM_SEC_MSRS, VMM_SECF_REQUIRED, (uint16_t)id, NULL);
@@ -597,16 +602,17 @@ static int
 r_xsave(const uint8_t *p, uint32_t len, uint32_t id, struct vm_cpu_state *st)
 {
 	uint64_t xstate_bv, xcomp_bv;
-	uint32_t max = vmm_xsave_host_max();
+	uint32_t off, size;
+	int bit;
 
 	if (len < XSAVE_LEGACY)
 		return vmm_store_fail(EBADMSG,
 		    "state file: vCPU %u: XSAVE area of %u bytes is shorter than %u", id, len,
 		    XSAVE_LEGACY);
-	if (len > max)
+	if (len > XSAVE_HARD_MAX)
 		return vmm_store_fail(EBADMSG,
-		    "state file: vCPU %u: XSAVE area of %u bytes is larger than this host supports (%u)",
-		    id, len, max);
+		    "state file: vCPU %u: XSAVE area of %u bytes is larger than %u", id, len,
+		    XSAVE_HARD_MAX);
 	xstate_bv = g64(p + 512);
 	xcomp_bv = g64(p + 520);
 	if (xcomp_bv & (1ULL << 63))
@@ -621,6 +627,17 @@ r_xsave(const uint8_t *p, uint32_t len, uint32_t id, struct vm_cpu_state *st)
 		return vmm_store_fail(EBADMSG, "state file: vCPU %u: MXCSR 0x%x has reserved bits set",
 		    id, g32(p + 24));
 	memcpy(st->fxsave, p, sizeof(st->fxsave));
+	memset(st->xsave_ext, 0, sizeof(st->xsave_ext));
+	st->xstate_bv = xstate_bv & VM_XSTATE_EXT;
+	for (bit = 2; bit < 64; bit++) {
+		if (!(st->xstate_bv & (1ULL << bit)) || !vm_xstate_layout(bit, &off, &size))
+			continue;
+		if (len < off + size)
+			return vmm_store_fail(EBADMSG, "state file: vCPU %u: XSAVE area of %u bytes "
+			    "ends inside state component %d (bytes %u-%u)", id, len, bit, off,
+			    off + size - 1);
+		memcpy(st->xsave_ext + (off - XSAVE_LEGACY), p + off, size);
+	}
 	/* A component absent from XSTATE_BV is in its initial configuration (SDM Vol. 1 13.6). */
 	if (!(xstate_bv & 1)) {
 		memset(st->fxsave, 0, 24);
@@ -753,8 +770,25 @@ image_validate(const struct vmm_image *img)
 		if (st->pending_valid && st->pending_vector > 255)
 			return vmm_store_fail(EBADMSG, "state file: vCPU %d: pending vector %u", i,
 			    st->pending_vector);
-		if (!(st->xcr0 & 1) || ((st->xcr0 & 4) && !(st->xcr0 & 2)))
+		/*
+		 * XCR0 (SDM Vol. 1 13.3): x87 always; AVX needs SSE; the three
+		 * AVX-512 bits together, and with AVX.  Components lhyve does
+		 * not keep are refused by name of the bits.
+		 */
+		if (!(st->xcr0 & VM_XSTATE_X87) ||
+		    ((st->xcr0 & VM_XSTATE_AVX) && !(st->xcr0 & VM_XSTATE_SSE)) ||
+		    ((st->xcr0 & VM_XSTATE_AVX512) && ((st->xcr0 & VM_XSTATE_AVX512) != VM_XSTATE_AVX512 ||
+		    !(st->xcr0 & VM_XSTATE_AVX))))
 			return vmm_store_fail(EBADMSG, "state file: vCPU %d: invalid XCR0 0x%llx", i,
+			    (unsigned long long)st->xcr0);
+		if (st->xcr0 & ~XSTATE_HELD)
+			return vmm_store_fail(EBADMSG, "state file: vCPU %d: XCR0 0x%llx enables state "
+			    "components 0x%llx this lhyve cannot keep", i, (unsigned long long)st->xcr0,
+			    (unsigned long long)(st->xcr0 & ~XSTATE_HELD));
+		if (st->xstate_bv & ~st->xcr0)
+			return vmm_store_fail(EBADMSG, "state file: vCPU %d: XSAVE area holds state "
+			    "components 0x%llx that XCR0 0x%llx does not enable", i,
+			    (unsigned long long)(st->xstate_bv & ~st->xcr0),
 			    (unsigned long long)st->xcr0);
 	}
 	return 0;

@@ -155,8 +155,6 @@ int	vmm_image_copy_sections(struct vmm_image *dst, const struct vmm_image *src);
  * when set (tests simulate a reboot with it).
  */
 void	vmm_store_boot_id(char *buf, size_t len);
-/* Largest XSAVE area this host supports (CPUID 0DH), at least 576 bytes. */
-uint32_t vmm_xsave_host_max(void);
 /* Remove what a dead owner left: NAME/ctl, NAME/state.XXXXXX.  Lock held. */
 void	vmm_store_clean_stale(const char *name);
 

@@ -420,6 +420,18 @@ TEST(v2_every_section_round_trips)
 		for (k = 32; k < 416; k++)
 			st->fxsave[k] = (uint8_t)(k + i);
 		st->xcr0 = 3;
+		/* vCPU 1 has AVX state, vCPU 2 AVX and AVX-512 (the KVM backend's). */
+		if (i > 0) {
+			uint32_t off, size;
+			int bit;
+
+			st->xcr0 = i == 1 ? 0x7 : 0xe7;
+			st->xstate_bv = i == 1 ? 0x4 : 0xa4;	/* ZMM_Hi256 initial */
+			for (bit = 2; bit < 8; bit++)
+				if ((st->xstate_bv & (1ULL << bit)) && vm_xstate_layout(bit, &off, &size))
+					for (k = 0; k < (int)size; k++)
+						st->xsave_ext[off - 576 + (uint32_t)k] = (uint8_t)(k * 7 + bit);
+		}
 		st->mtrr_deftype = 0xc06 + (uint64_t)i;
 		for (k = 0; k < 11; k++)
 			st->mtrr_fixed[k] = 0x0606060606060606ULL + (uint64_t)k;
@@ -614,18 +626,31 @@ TEST(v2_bad_input_refused)
 	expect_refused("v2-unknown-msr", f, EBADMSG, "MSR 0xc0000080 is not one");
 
 	fb_start(f); fb_minimal(f, VMM_SEC_XSAVE);
-	n = vmm_xsave_host_max() + 64;
+	n = 65536 + 64;
 	big[512] = 3;
 	fb_sec(f, VMM_SEC_XSAVE, 1, 0, NULL, big, n);
 	fb_finish(f, 2);
-	expect_refused("v2-xsave-too-big", f, EBADMSG, "larger than this host supports");
+	expect_refused("v2-xsave-too-big", f, EBADMSG, "65600 bytes is larger than 65536");
 
 	fb_start(f); fb_minimal(f, VMM_SEC_XSAVE);
-	big[512] = 7;	/* AVX state */
+	big[512] = 7;	/* AVX state in an area that ends before it */
 	fb_sec(f, VMM_SEC_XSAVE, 1, 0, NULL, big, 576);
 	fb_finish(f, 2);
-	expect_refused("v2-xsave-avx", f, EBADMSG, "state components 0x4");
+	expect_refused("v2-xsave-avx-short", f, EBADMSG, "ends inside state component 2 (bytes 576-831)");
+
+	fb_start(f); fb_minimal(f, VMM_SEC_XSAVE);
+	fb_sec(f, VMM_SEC_XSAVE, 1, 0, NULL, big, 832);	/* the minimal CPU's XCR0 is 1 */
+	fb_finish(f, 2);
+	expect_refused("v2-xsave-avx-not-enabled", f, EBADMSG,
+	    "holds state components 0x4 that XCR0 0x1 does not enable");
+
+	fb_start(f); fb_minimal(f, VMM_SEC_XSAVE);
 	big[512] = 3;
+	big[513] = 2;	/* PKRU (component 9): not kept */
+	fb_sec(f, VMM_SEC_XSAVE, 1, 0, NULL, big, 2696);
+	fb_finish(f, 2);
+	expect_refused("v2-xsave-pkru", f, EBADMSG, "state components 0x200 this lhyve cannot load");
+	big[513] = 0;
 
 	fb_start(f); fb_minimal(f, VMM_SEC_EVENTS);
 	ev[8] = 5;	/* pending_valid */

@@ -1545,6 +1545,7 @@ emu_run_fp(void *vcpucookie, uint64_t rip, struct vm_exit *vme)
 
 const struct vmm_backend_ops vmm_backend_emu = {
 	.name = "emu",
+	.xstate = VM_XSTATE_X87 | VM_XSTATE_SSE,
 	.probe = emu_probe,
 	.vm_init = emu_vm_init,
 	.vm_cleanup = emu_vm_cleanup,

@@ -280,6 +280,8 @@ kvm_vm_ioapic_routes(void *vmcookie, const struct vmm_msi_route *r, int n)
 	return error;
 }
 
+static uint64_t supported_xstate(const struct kvm_vm *kvm);
+
 static int
 kvm_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 {
@@ -321,6 +323,7 @@ kvm_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 		vmm_store_fail(-error, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-error));
 		goto fail;
 	}
+	kvm->prof.xstate = supported_xstate(kvm);
 	if (ioctl(kvm->vmfd, KVM_SET_TSS_ADDR, (unsigned long)KVM_TSS_ADDR) < 0) {
 		error = vmm_store_fail(errno, "KVM_SET_TSS_ADDR: %s", strerror(errno));
 		goto fail;
@@ -447,6 +450,36 @@ supported_entry(const struct kvm_vm *kvm, uint32_t leaf, uint32_t sub)
 	return NULL;
 }
 
+/*
+ * The XSAVE components beyond x87 and SSE the profile offers on this host:
+ * those KVM supports (CPUID 0DH.0 EAX/EDX) whose size and standard-format
+ * offset (0DH.i EAX, EBX) are lhyve's (vmm_backend.h), since the state
+ * file keeps them there and KVM's XSAVE area has the host's layout.
+ * AVX-512 needs its three components and AVX (SDM Vol. 1 13.3).
+ */
+static uint64_t
+supported_xstate(const struct kvm_vm *kvm)
+{
+	const struct kvm_cpuid_entry2 *s0 = supported_entry(kvm, 0xd, 0), *s;
+	uint64_t sup, x = 0;
+	uint32_t off, size;
+	int bit;
+
+	if (s0 == NULL)
+		return 0;
+	sup = s0->eax | (uint64_t)s0->edx << 32;
+	for (bit = 2; bit < 64; bit++) {
+		if (!(sup & (1ULL << bit)) || !vm_xstate_layout(bit, &off, &size))
+			continue;
+		s = supported_entry(kvm, 0xd, (uint32_t)bit);
+		if (s != NULL && s->eax == size && s->ebx == off)
+			x |= 1ULL << bit;
+	}
+	if (!(x & VM_XSTATE_AVX) || (x & VM_XSTATE_AVX512) != VM_XSTATE_AVX512)
+		x &= ~VM_XSTATE_AVX512;
+	return x & VM_XSTATE_EXT;
+}
+
 static void
 cpuid_mask(const struct kvm_vm *kvm, struct kvm_cpuid_entry2 *e)
 {
@@ -557,6 +590,7 @@ kvm_vcpu_set_cpuid(struct kvm_vcpu *vc)
 
 const struct vmm_backend_ops vmm_backend_kvm = {
 	.name = "kvm",
+	.xstate = VM_XSTATE_ALL,
 	.probe = kvm_probe,
 	.vm_init = kvm_vm_init,
 	.vm_cleanup = kvm_vm_cleanup,

@@ -268,9 +268,10 @@ kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 	/*
 	 * The whole XSAVE area, standard format (api.rst 4.42 KVM_GET_XSAVE,
 	 * 4.139 KVM_GET_XSAVE2 with the size KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2)
-	 * gives, more than 4 KiB when the VM may use AMX).  The store holds
-	 * x87 and SSE, all the profile offers (XCR0 bits 0-1, docs/kvm.md
-	 * "XSAVE"); a component beyond them in use cannot be kept: one line.
+	 * gives, more than 4 KiB when the VM may use AMX).  The store keeps
+	 * x87, SSE and the components the profile offers (AVX, AVX-512:
+	 * docs/kvm.md "XSAVE"), which kvm.c checked are at lhyve's offsets
+	 * on this host; one in use beyond them cannot be kept: one line.
 	 */
 	if ((xs = xsave_alloc(vc)) == NULL)
 		return -ENOMEM;
@@ -281,11 +282,28 @@ kvm_state_get(struct kvm_vcpu *vc, struct vm_cpu_state *st)
 	}
 	memcpy(st->fxsave, xs->region, sizeof(st->fxsave));
 	memcpy(&bv, (uint8_t *)xs->region + XSAVE_HDR, sizeof(bv));
-	free(xs);
-	if (bv & ~(uint64_t)(XSTATE_X87 | XSTATE_SSE))
+	if (bv & ~(uint64_t)(XSTATE_X87 | XSTATE_SSE | (vc->vm->prof.xstate & VM_XSTATE_EXT))) {
+		free(xs);
 		return vmm_store_fail(ENOTSUP, "vCPU %d: XSAVE state components %#llx are in use; "
-		    "the state file keeps x87 and SSE only", vc->id,
-		    (unsigned long long)(bv & ~(uint64_t)(XSTATE_X87 | XSTATE_SSE)));
+		    "the state file keeps x87, SSE and %#llx", vc->id,
+		    (unsigned long long)(bv & ~(uint64_t)(XSTATE_X87 | XSTATE_SSE |
+		    (vc->vm->prof.xstate & VM_XSTATE_EXT))),
+		    (unsigned long long)(vc->vm->prof.xstate & VM_XSTATE_EXT));
+	}
+	st->xstate_bv = bv & VM_XSTATE_EXT;
+	for (i = 2; i < 64; i++) {
+		uint32_t off, size;
+
+		if (!(st->xstate_bv & (1ULL << i)) || !vm_xstate_layout(i, &off, &size))
+			continue;
+		if (off + size > vc->vm->xsave_size) {
+			free(xs);
+			return vmm_store_fail(EIO, "vCPU %d: KVM's XSAVE area of %zu bytes ends "
+			    "inside state component %d", vc->id, vc->vm->xsave_size, i);
+		}
+		memcpy(st->xsave_ext + (off - VM_XSAVE_LEGACY), (uint8_t *)xs->region + off, size);
+	}
+	free(xs);
 	/* A component in its initial configuration may be left unwritten (SDM Vol. 1 13.6). */
 	if (!(bv & XSTATE_X87)) {
 		memset(st->fxsave, 0, 24);
@@ -584,8 +602,21 @@ kvm_state_set(struct kvm_vcpu *vc, const struct vm_cpu_state *st, int parts)
 		if ((xs = xsave_alloc(vc)) == NULL)
 			return -ENOMEM;
 		memcpy(xs->region, st->fxsave, sizeof(st->fxsave));
+		bv |= st->xstate_bv & st->xcr0 & VM_XSTATE_EXT;
 		memcpy((uint8_t *)xs->region + XSAVE_HDR, &bv, sizeof(bv));
-		error = set_ioctl(vc, KVM_SET_XSAVE, xs, "x87/SSE state (XSAVE image)");
+		for (i = 2; i < 64; i++) {
+			uint32_t off, size;
+
+			if (!(bv & (1ULL << i)) || !vm_xstate_layout(i, &off, &size))
+				continue;
+			if (off + size > vc->vm->xsave_size) {
+				free(xs);
+				return vmm_store_fail(ENOTSUP, "KVM's XSAVE area of %zu bytes has no "
+				    "room for state component %d", vc->vm->xsave_size, i);
+			}
+			memcpy((uint8_t *)xs->region + off, st->xsave_ext + (off - VM_XSAVE_LEGACY), size);
+		}
+		error = set_ioctl(vc, KVM_SET_XSAVE, xs, "x87/SSE/AVX state (XSAVE image)");
 		free(xs);
 		if (error != 0)
 			return error;
