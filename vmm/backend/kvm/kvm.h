@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -35,6 +36,18 @@ struct kvm_required_cap {
 	const char	*name;
 };
 extern const struct kvm_required_cap kvm_required_caps[];
+
+/*
+ * struct kvm_msrs with room for two entries (api.rst 4.18), spelled out:
+ * a struct ending in a flexible array cannot be a member of another.
+ */
+struct kvm_msrs2 {
+	uint32_t		nmsrs;
+	uint32_t		pad;
+	struct kvm_msr_entry	e[2];
+};
+_Static_assert(offsetof(struct kvm_msrs2, e) == offsetof(struct kvm_msrs, entries),
+    "struct kvm_msrs2 is struct kvm_msrs");
 
 struct kvm_vm {
 	int			sysfd;		/* /dev/kvm */

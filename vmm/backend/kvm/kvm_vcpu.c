@@ -763,10 +763,7 @@ kvm_vcpu_lapic_info(void *vcpucookie, struct vmm_lapic_info *li)
 	struct kvm_vcpu *vc = vcpucookie;
 	struct kvm_lapic_state ls;
 	struct kvm_sregs sregs;
-	struct {
-		struct kvm_msrs		hdr;
-		struct kvm_msr_entry	e;
-	} m;
+	struct kvm_msrs2 m;
 	int i, error;
 
 	if ((error = settle(vc)) != 0)
@@ -774,10 +771,10 @@ kvm_vcpu_lapic_info(void *vcpucookie, struct vmm_lapic_info *li)
 	if (ioctl(vc->fd, KVM_GET_LAPIC, &ls) < 0 || ioctl(vc->fd, KVM_GET_SREGS, &sregs) < 0)
 		return -errno;
 	memset(&m, 0, sizeof(m));
-	m.hdr.nmsrs = 1;
-	m.e.index = 0x6e0;
+	m.nmsrs = 1;
+	m.e[0].index = 0x6e0;
 	if (ioctl(vc->fd, KVM_GET_MSRS, &m) != 1)
-		m.e.data = 0;
+		m.e[0].data = 0;
 	memset(li, 0, sizeof(*li));
 	li->apicbase = sregs.apic_base;
 	li->id = lapic_reg(&ls, 0x20);
@@ -796,7 +793,7 @@ kvm_vcpu_lapic_info(void *vcpucookie, struct vmm_lapic_info *li)
 	li->timer_icr = lapic_reg(&ls, 0x380);
 	li->timer_ccr = lapic_reg(&ls, 0x390);
 	li->timer_dcr = lapic_reg(&ls, 0x3e0);
-	li->tsc_deadline = m.e.data;
+	li->tsc_deadline = m.e[0].data;
 	/* KVM does not say when its timer fires; armed or not is what is known. */
 	li->timer_due_ns = li->timer_ccr != 0 || li->tsc_deadline != 0 ? 0 : -1;
 	return 0;
@@ -806,13 +803,10 @@ kvm_vcpu_lapic_info(void *vcpucookie, struct vmm_lapic_info *li)
 static int
 lapic_msrs(struct kvm_vcpu *vc, uint64_t *deadline, uint64_t *tsc)
 {
-	struct {
-		struct kvm_msrs		hdr;
-		struct kvm_msr_entry	e[2];
-	} m;
+	struct kvm_msrs2 m;
 
 	memset(&m, 0, sizeof(m));
-	m.hdr.nmsrs = 2;
+	m.nmsrs = 2;
 	m.e[0].index = 0x6e0;
 	m.e[1].index = 0x10;
 	if (ioctl(vc->fd, KVM_GET_MSRS, &m) != 2)
@@ -881,10 +875,7 @@ kvm_vcpu_lapic_restore(void *vcpucookie, const uint8_t *data, size_t len)
 	struct kvm_lapic_image *k;
 	struct kvm_sregs sregs;
 	uint64_t deadline;
-	struct {
-		struct kvm_msrs		hdr;
-		struct kvm_msr_entry	e;
-	} m;
+	struct kvm_msrs2 m;
 	int error;
 
 	if ((error = settle(vc)) != 0)
@@ -915,9 +906,9 @@ kvm_vcpu_lapic_restore(void *vcpucookie, const uint8_t *data, size_t len)
 		goto out;
 	}
 	memset(&m, 0, sizeof(m));
-	m.hdr.nmsrs = 1;
-	m.e.index = 0x6e0;
-	m.e.data = k->tsc_deadline;
+	m.nmsrs = 1;
+	m.e[0].index = 0x6e0;
+	m.e[0].data = k->tsc_deadline;
 	if (k->tsc_deadline != 0 && ioctl(vc->fd, KVM_SET_MSRS, &m) != 1)
 		error = vmm_store_fail(EINVAL, "vCPU %d: KVM refuses TSC_DEADLINE %#llx", vc->id,
 		    (unsigned long long)k->tsc_deadline);
