@@ -6,7 +6,7 @@ mkdir -p /tmp/mem
 L=/lhyve
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^lhyve\.$1=//p"; }
 PARTS=$(arg parts | tr ',' ' ') RUNS=$(arg runs)
-PARTS=${PARTS:-exit rss boot blk} RUNS=${RUNS:-2}
+PARTS=${PARTS:-exit rss boot blk msi} RUNS=${RUNS:-2}
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 # secs WANT CMD...: wall seconds of CMD; a status other than WANT is reported.
 secs() { local want=$1; shift; local t0=$EPOCHREALTIME
@@ -162,5 +162,10 @@ if has blk; then
 		echo "BENCH blk $who/KVM: 4 KiB direct writes $(blk_rate $f w4k 4 16 req) req/s ($(blk_rate $f w4k 4 16) MB/s), 1 MiB direct writes $(blk_rate $f w1m 16 64) MB/s, 1 MiB direct reads $(blk_rate $f r1m 16 64) MB/s; disk requests $(awk '$2 == "REQS" { print $3 }' $f), MMIO exits $(awk '$2 == "MMIO" { print $3 }' $f)"
 		grep '^BENCH-G [wr]' $f | tr '\n' ' ' | sed 's/BENCH-G //g; s/^/BENCH raw: /'; echo
 	done
+fi
+# The sender's cost of one MSI: KVM_SIGNAL_MSI (lhyve) against irqfd (docs/kvm.md "irqfd").
+if has msi; then
+	echo "BENCH start: MSI"
+	/bench/kvm-msi || echo "BENCH FAILED: kvm-msi"
 fi
 echo "BENCH done"

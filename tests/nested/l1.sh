@@ -33,6 +33,11 @@ opted() {
 	case ",$only," in *",$1,"*) return 0 ;; esac
 	return 1
 }
+# L1's memory after each part: tmpfs (guest memory files, consoles) is RAM here.
+mem_note() {
+	echo "# L1 memory after $1: $(awk '/^MemAvailable/ { print $2 / 1024 " MiB available" }' /proc/meminfo), /tmp $(du -sm /tmp 2>/dev/null | cut -f1) MiB, $(ls /tmp/mem 2>/dev/null | wc -l) guest memory files"
+}
+mem_note "boot"
 for t in tests/guest/run.sh tests/cli/test_backend.sh tests/cli/test_session.sh; do
 	case $t in tests/guest/*) label=guest ;; *) label=$(basename "$t" .sh) ;; esac
 	want "${label#test_}" || continue
@@ -45,6 +50,7 @@ for t in tests/guest/run.sh tests/cli/test_backend.sh tests/cli/test_session.sh;
 	fi
 	[ $rc = 0 ] || echo "not ok - $label: exited with status $rc"
 	echo "# $t: $(($(date +%s) - start)) s"
+	mem_note "$label"
 done
 # Debian's kernel on KVM with two vCPUs (tests/boot/test_boot.sh's checks).
 # A hung guest ignores timeout's SIGTERM (bhyve's ACPI power button): KILL.
@@ -83,6 +89,7 @@ if [ -f linux/vmlinuz ] && want linux; then
 		echo "not ok - linux: bhyveload ($(tail -n 1 /tmp/lx.load))"
 	fi
 	echo "# linux: $(($(date +%s) - start)) s"
+	mem_note linux
 fi
 # Stopped with --suspend right after both CPUs are up (LAPIC timers,
 # TSC, kvmclock live), continued by a new bhyve: it must go on to
@@ -137,6 +144,7 @@ if [ -f linux/vmlinuz ] && opted suspend; then
 		echo "not ok - linux: bhyveload for --suspend ($(tail -n 1 /tmp/lx2.load))"
 	fi
 	echo "# linux --suspend: $(($(date +%s) - start)) s"
+	mem_note "linux --suspend"
 elif [ -f linux/vmlinuz ] && want linux; then
 	echo "skip - linux: --suspend and continue on KVM: only with NESTED_ONLY=suspend (it has stopped L1 itself, docs/kvm.md)"
 fi

@@ -77,14 +77,37 @@ fi
 # (seen in about one batch in seven, in the first Linux boot: docs/kvm.md).
 # Then L1 is killed and silent=1.
 SILENT=${NESTED_SILENT:-420}
+# QEMU's monitor, on a free local port: where a silent L1's CPU is.
+MONPORT=$((20000 + $$ % 20000))
+# l1_cpu_sample: RIP, CS and CR3 of L1's CPU (in L2 when nested SVM runs
+# it: then CS's RPL and CR3 say so; no KASLR in L1, so RIP can be looked
+# up in L1's /proc/kallsyms).
+l1_cpu_sample() {
+	local out rip
+	{ exec 3<>"/dev/tcp/127.0.0.1/$MONPORT"; } 2>/dev/null || return
+	printf 'info registers\n' >&3
+	out=$(timeout 2 cat <&3 | tr -d '\r')
+	exec 3>&-
+	rip=$(echo "$out" | grep -o 'RIP=[0-9a-f]*' | head -n 1 | cut -d= -f2)
+	[ -n "$rip" ] || return
+	echo "# nested: L1 CPU: RIP=$rip $(echo "$out" | grep -o -E '(CS =[0-9a-f]{4}|CR3=[0-9a-f]*|EFL=[0-9a-f]*|HLT=[01])' | tr '\n' ' ')" >&2
+}
+# l1_lapic: L1's local APIC as QEMU has it (a lost or blocked interrupt).
+l1_lapic() {
+	{ exec 3<>"/dev/tcp/127.0.0.1/$MONPORT"; } 2>/dev/null || return
+	printf 'info lapic\n' >&3
+	timeout 2 cat <&3 | tr -d '\r' | grep -v -E '^(QEMU|\(qemu\))' | sed 's/^/# nested: L1 LAPIC: /' >&2
+	exec 3>&-
+}
 run_l1() {
-	local qpid last=0 size idle=0
+	local qpid last=0 size idle=0 k
 	silent=0
 	# 1.5 GiB: the initramfs with a kernel and an initramfs inside, and the
 	# Linux guest's 256 MiB of RAM in L1's tmpfs.
 	timeout "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 1536M -smp 1 -nographic \
 		-no-reboot -nic none -kernel "$kdir/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
-		-append "console=ttyS0 panic=-1 quiet${ONLY:+ lhyve.nested_only=$ONLY}" </dev/null >"$work/console" 2>&1 &
+		-monitor "tcp:127.0.0.1:$MONPORT,server,nowait" \
+		-append "console=ttyS0 panic=-1 quiet nokaslr${ONLY:+ lhyve.nested_only=$ONLY}" </dev/null >"$work/console" 2>&1 &
 	qpid=$!
 	while kill -0 $qpid 2>/dev/null; do
 		sleep 5
@@ -93,6 +116,8 @@ run_l1() {
 			last=$size idle=0
 		elif [ $((idle += 5)) -ge "$SILENT" ]; then
 			silent=1
+			for k in 1 2 3; do l1_cpu_sample; sleep 0.3; done
+			l1_lapic
 			pkill -KILL -P $qpid 2>/dev/null
 			kill -KILL $qpid 2>/dev/null
 			break
