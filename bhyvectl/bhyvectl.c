@@ -30,6 +30,7 @@ static const struct regdef regs[] = {
 	{ "cr2", VM_REG_GUEST_CR2, 0, 0 },
 	{ "cr3", VM_REG_GUEST_CR3, 0, 0 },
 	{ "cr4", VM_REG_GUEST_CR4, 0, 0 },
+	{ "xcr0", VM_REG_GUEST_XCR0, 0, 0 },
 	{ "dr0", VM_REG_GUEST_DR0, 0, 0 },
 	{ "dr1", VM_REG_GUEST_DR1, 0, 0 },
 	{ "dr2", VM_REG_GUEST_DR2, 0, 0 },

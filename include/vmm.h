@@ -76,6 +76,7 @@ enum vm_reg_name {
 	VM_REG_GUEST_GS_BASE,
 	VM_REG_GUEST_KGS_BASE,
 	VM_REG_GUEST_TPR,
+	VM_REG_GUEST_XCR0,		/* lhyve's: XCR0 (SDM Vol. 1 13.3) */
 	VM_REG_LAST
 };
 

@@ -376,27 +376,15 @@ vcpu_activity(const struct vm_vcpu *vcpu)
 	    vcpu->halted ? VM_ACTIVITY_HLT : VM_ACTIVITY_ACTIVE;
 }
 
-/* The backend vCPU, created on first use from the image.  vcpu->mtx held. */
+/*
+ * The backend vCPU's state from the image: registers, LAPIC, interrupt
+ * source.  A part the backend refuses is named in one line.
+ */
 static int
-vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
+vcpu_backend_load(struct vm *vm, struct vm_vcpu *vcpu)
 {
 	int error;
 
-	if (vcpu->cookie != NULL)
-		return 0;
-	error = vm->ops->vcpu_init(vm->cookie, vcpu, vcpu->id, &vcpu->cookie);
-	if (error != 0)
-		return vmm_store_fail(-error, "cannot create vCPU %d: %s", vcpu->id,
-		    strerror(-error));
-	vmm_store_clear_error();
-	/* AVX and AVX-512 state from KVM cannot go on on the software CPU (docs/kvm.md "XSAVE"). */
-	if (vm->img->cpu[vcpu->id].xcr0 & ~vm->ops->xstate)
-		return vmm_store_fail(ENOTSUP, "cannot load vCPU %d state into the %s backend: "
-		    "XCR0 %#llx enables XSAVE state components %#llx (%s) that it does not have",
-		    vcpu->id, vm->ops->name, (unsigned long long)vm->img->cpu[vcpu->id].xcr0,
-		    (unsigned long long)(vm->img->cpu[vcpu->id].xcr0 & ~vm->ops->xstate),
-		    (vm->img->cpu[vcpu->id].xcr0 & ~vm->ops->xstate & VM_XSTATE_AVX512) ? "AVX and AVX-512" :
-		    "AVX");
 	error = vm->ops->set_state(vcpu->cookie, &vm->img->cpu[vcpu->id]);
 	if (error != 0) {
 		char why[160];
@@ -441,6 +429,38 @@ vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
 			    vcpu->id);
 	}
 	return 0;
+}
+
+/*
+ * The backend vCPU, created on first use from the image.  vcpu->mtx held.
+ * A vCPU whose state did not load is not kept: the image, not the
+ * backend's RESET state, is what a save then writes (nothing is lost).
+ */
+static int
+vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
+{
+	const struct vm_cpu_state *st = &vm->img->cpu[vcpu->id];
+	int error;
+
+	if (vcpu->cookie != NULL)
+		return 0;
+	/* AVX and AVX-512 state from KVM cannot go on on the software CPU (docs/kvm.md "XSAVE"). */
+	if (st->xcr0 & ~vm->ops->xstate)
+		return vmm_store_fail(ENOTSUP, "cannot load vCPU %d state into the %s backend: "
+		    "XCR0 %#llx enables XSAVE state components %#llx (%s) that it does not have",
+		    vcpu->id, vm->ops->name, (unsigned long long)st->xcr0,
+		    (unsigned long long)(st->xcr0 & ~vm->ops->xstate),
+		    (st->xcr0 & ~vm->ops->xstate & VM_XSTATE_AVX512) ? "AVX and AVX-512" : "AVX");
+	error = vm->ops->vcpu_init(vm->cookie, vcpu, vcpu->id, &vcpu->cookie);
+	if (error != 0)
+		return vmm_store_fail(-error, "cannot create vCPU %d: %s", vcpu->id,
+		    strerror(-error));
+	vmm_store_clear_error();
+	if ((error = vcpu_backend_load(vm, vcpu)) != 0) {
+		vm->ops->vcpu_cleanup(vcpu->cookie);
+		vcpu->cookie = NULL;
+	}
+	return error;
 }
 
 static void intr_detach(struct vm *vm);
@@ -1241,6 +1261,11 @@ vmm_set_reg(struct vm *vm, int vcpuid, int reg, uint64_t val)
 	if (vm->ops == NULL)
 		return VCPU_ACCESS(vm, vcpuid, -EINVAL, vm_cpu_state_set_reg(st_, reg, val),
 		    true);
+	/* No AVX on the software CPU (docs/kvm.md "XSAVE"). */
+	if (reg == VM_REG_GUEST_XCR0 && (val & ~vm->ops->xstate))
+		return vmm_store_fail(EINVAL, "vCPU %d: XCR0 %#llx enables XSAVE state components "
+		    "%#llx that the %s backend does not have", vcpuid, (unsigned long long)val,
+		    (unsigned long long)(val & ~vm->ops->xstate), vm->ops->name);
 	vcpu = vcpu_acquire(vm, vcpuid);
 	error = vcpu_backend(vm, vcpu);
 	if (error == 0)

@@ -54,6 +54,7 @@ reg_ptr(struct vm_cpu_state *st, int reg)
 	case VM_REG_GUEST_GS_BASE: return &st->seg[SEG_GS].base;
 	case VM_REG_GUEST_KGS_BASE: return &st->kgs_base;
 	case VM_REG_GUEST_TPR: return &st->cr8;
+	case VM_REG_GUEST_XCR0: return &st->xcr0;
 	default: return NULL;
 	}
 }
@@ -107,6 +108,21 @@ vm_cpu_state_set_reg(struct vm_cpu_state *st, int reg, uint64_t val)
 
 	if (reg == VM_REG_GUEST_INTR_SHADOW) {
 		st->intr_shadow = (uint32_t)val;
+		return 0;
+	}
+	/*
+	 * XCR0 as XSETBV takes it (SDM Vol. 1 13.3): x87 always, AVX with
+	 * SSE, AVX-512's three bits together and with AVX, and only the
+	 * components lhyve keeps.  A component disabled is dropped.
+	 */
+	if (reg == VM_REG_GUEST_XCR0) {
+		if (!(val & VM_XSTATE_X87) || (val & ~VM_XSTATE_ALL) ||
+		    ((val & VM_XSTATE_AVX) && !(val & VM_XSTATE_SSE)) ||
+		    ((val & VM_XSTATE_AVX512) && ((val & VM_XSTATE_AVX512) != VM_XSTATE_AVX512 ||
+		    !(val & VM_XSTATE_AVX))))
+			return -EINVAL;
+		st->xcr0 = val;
+		st->xstate_bv &= val;
 		return 0;
 	}
 	si = seg_index(reg);

@@ -12,9 +12,21 @@
 #define CR4_OSFXSR	(1 << 9)
 #define CR4_OSXSAVE	(1 << 18)
 #define XCR0_AVX	0x7			/* x87, SSE, AVX (SDM Vol. 1 13.3) */
+#define IDT		0x100000
 	.globl	_start
 _start:
 	PUTS	start
+	/* #UD, #NM and #GP say which, rather than a triple fault. */
+	lea	ud_handler(%rip), %rax
+	mov	$IDT + 6 * 16, %rdi
+	call	guest_set_gate
+	lea	nm_handler(%rip), %rax
+	mov	$IDT + 7 * 16, %rdi
+	call	guest_set_gate
+	lea	gp_handler(%rip), %rax
+	mov	$IDT + 13 * 16, %rdi
+	call	guest_set_gate
+	lidt	idtr(%rip)
 	mov	$1, %eax
 	cpuid
 	bt	$28, %ecx			/* CPUID.1:ECX.AVX */
@@ -24,10 +36,21 @@ _start:
 	mov	%cr4, %rax
 	or	$CR4_OSFXSR | CR4_OSXSAVE, %rax
 	mov	%rax, %cr4
+	/*
+	 * XCR0 may be set already (bhyvectl --set-xcr0=7: the nested
+	 * harness, where a guest's own XSETBV does not reach KVM); else
+	 * XSETBV sets it.
+	 */
+	xor	%ecx, %ecx
+	xgetbv
+	and	$XCR0_AVX, %eax
+	cmp	$XCR0_AVX, %eax
+	je	1f
 	xor	%ecx, %ecx
 	xor	%edx, %edx
 	mov	$XCR0_AVX, %eax
 	xsetbv
+1:
 
 	/* YMM k = 32 bytes of pattern from byte 17k + 1 on. */
 	lea	pattern(%rip), %rdi
@@ -109,6 +132,15 @@ _start:
 	PUTS	pass
 	POWEROFF
 
+ud_handler:
+	lea	m_ud(%rip), %rsi
+	jmp	guest_fail
+nm_handler:
+	lea	m_nm(%rip), %rsi
+	jmp	guest_fail
+gp_handler:
+	lea	m_gp(%rip), %rsi
+	jmp	guest_fail
 bad_const:
 	lea	m_const(%rip), %rsi
 	jmp	guest_fail
@@ -121,7 +153,12 @@ ones:	.quad	1, 1, 1, 1
 pattern: .fill	14 * 17 + 32, 1, 0
 	.balign	32
 out:	.fill	16 * 32, 1, 0
+idtr:	.word	14 * 16 - 1
+	.quad	IDT
 start:	.asciz	"START\n"
+m_ud:	.asciz	"cli_avxsuspend: #UD"
+m_nm:	.asciz	"cli_avxsuspend: #NM"
+m_gp:	.asciz	"cli_avxsuspend: #GP"
 pass:	.asciz	"\nPASS cli_avxsuspend\n"
 m_noavx: .asciz	"NOAVX\n"
 m_const: .asciz	"cli_avxsuspend: a YMM register lost its value"

@@ -689,6 +689,8 @@ kvm_state_reg_parts(int reg)
 		return KVM_ST_MSRS;
 	case VM_REG_GUEST_INTR_SHADOW:
 		return KVM_ST_EVENTS;
+	case VM_REG_GUEST_XCR0:
+		return KVM_ST_FPU;	/* KVM_SET_XCRS, then the XSAVE image */
 	case VM_REG_GUEST_PDPTE0: case VM_REG_GUEST_PDPTE1:
 	case VM_REG_GUEST_PDPTE2: case VM_REG_GUEST_PDPTE3:
 		return 0;	/* KVM loads them from CR3 */
