@@ -9,7 +9,9 @@
  *
  * A feature bit is set only when the emulator implements it completely:
  * x87, FXSR, MMX, SSE through SSE4.2, XSAVE for x87 and SSE, MTRRs are
- * set; no AVX (VEX encodes only the BMI general-register instructions).
+ * set; no AVX on the software CPU (VEX encodes only the BMI
+ * general-register instructions).  On KVM the profile's xstate adds the
+ * AVX and AVX-512 families the host's KVM has (docs/kvm.md "XSAVE").
  * The local APIC (xAPIC, x2APIC, TSC-deadline timer) is libvmm's
  * (vmm_intr.c).  Leaves beyond the maximum return zeros.  The
  * hypervisor leaves 40000000H-40000001H are KVM's (kvmclock only).

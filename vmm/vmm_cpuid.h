@@ -2,8 +2,9 @@
  * vmm_cpuid.h - the CPU profile of lhyve's vCPUs, shared by every backend:
  * which vendor the guest sees, and what CPUID tells it.
  *
- * Only features the software CPU implements are advertised; this file is
- * the single place that grows as instruction families land.  The vendor
+ * Only features the software CPU implements are advertised, but for the
+ * vector families over AVX state the KVM backend adds (prof->xstate); this
+ * file is the single place that grows as instruction families land.  The vendor
  * profile also decides every behaviour where Intel and AMD processors
  * differ (flags and results the SDM leaves undefined, SYSCALL/SYSENTER
  * details, 66-prefixed near branches): the software CPU reads it from its
