@@ -76,7 +76,7 @@ fi
 # has stopped: that is QEMU TCG's nested SVM under us, not a test's result
 # (seen in about one batch in seven, in the first Linux boot: docs/kvm.md).
 # Then L1 is killed and silent=1.
-SILENT=${NESTED_SILENT:-420}
+SILENT=${NESTED_SILENT:-300}
 # QEMU's monitor, on a free local port: where a silent L1's CPU is.
 MONPORT=$((20000 + $$ % 20000))
 # l1_cpu_sample: RIP, CS and CR3 of L1's CPU (in L2 when nested SVM runs
