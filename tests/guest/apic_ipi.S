@@ -11,15 +11,9 @@
 #define SEQ	0x200000		/* vectors in the order the handlers ran */
 	.globl	_start
 _start:
-	lea	h50(%rip), %rax
-	mov	$IDT + 0x50 * 16, %rdi
-	call	guest_set_gate
-	lea	h60(%rip), %rax
-	mov	$IDT + 0x60 * 16, %rdi
-	call	guest_set_gate
-	lea	gp(%rip), %rax
-	mov	$IDT + 13 * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+0x50*16, h50
+	SET_GATE	IDT+0x60*16, h60
+	SET_GATE	IDT+13*16, gp
 	lidt	idtr(%rip)
 	mov	$LAPIC, %rbx			/* %rbx: the LAPIC page throughout */
 	xor	%r9, %r9			/* EOI through the page (1: x2APIC MSR) */

@@ -21,9 +21,7 @@ _start:
 	shr	$21, %rax
 	and	$9, %rax			/* bit 21 x2APIC, bit 24 TSC-deadline */
 	EXPECT	%rax, 9, m_cpuid_ecx
-	lea	handler(%rip), %rax
-	mov	$IDT + VEC * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+VEC*16, handler
 	lidt	idtr(%rip)
 	mov	$LAPIC, %rbx			/* %rbx: the LAPIC page throughout */
 	movl	$0x1ff, 0xf0(%rbx)		/* SVR: enabled, spurious 0xff */

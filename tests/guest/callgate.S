@@ -26,12 +26,8 @@ _start:
 	shr	$16, %rax
 	mov	%eax, gate3 + 8(%rip)
 	mov	%eax, gate0 + 8(%rip)
-	lea	gp_handler(%rip), %rax
-	mov	$IDT + 13 * 16, %rdi
-	call	guest_set_gate
-	lea	int80(%rip), %rax
-	mov	$IDT + 0x80 * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+13*16, gp_handler
+	SET_GATE	IDT+0x80*16, int80
 	movb	$0xee, IDT + 0x80 * 16 + 5
 	lidt	idtr(%rip)
 	/* bhyveload's tables are supervisor-only: open the first 2 MiB to ring 3. */

@@ -14,9 +14,7 @@
 	.globl	_start
 _start:
 	PUTS	start
-	lea	tick_handler(%rip), %rax
-	mov	$IDT + VEC * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+VEC*16, tick_handler
 	lidt	idtr(%rip)
 	mov	$IOAPIC, %rbp
 	movl	$0x10 + 2 * 9, (%rbp)		/* IOREGSEL: pin 9, low word */

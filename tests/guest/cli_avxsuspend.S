@@ -17,15 +17,9 @@
 _start:
 	PUTS	start
 	/* #UD, #NM and #GP say which, rather than a triple fault. */
-	lea	ud_handler(%rip), %rax
-	mov	$IDT + 6 * 16, %rdi
-	call	guest_set_gate
-	lea	nm_handler(%rip), %rax
-	mov	$IDT + 7 * 16, %rdi
-	call	guest_set_gate
-	lea	gp_handler(%rip), %rax
-	mov	$IDT + 13 * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+6*16, ud_handler
+	SET_GATE	IDT+7*16, nm_handler
+	SET_GATE	IDT+13*16, gp_handler
 	lidt	idtr(%rip)
 	mov	$1, %eax
 	cpuid
@@ -133,17 +127,13 @@ _start:
 	POWEROFF
 
 ud_handler:
-	lea	m_ud(%rip), %rsi
-	jmp	guest_fail
+	FAIL	m_ud
 nm_handler:
-	lea	m_nm(%rip), %rsi
-	jmp	guest_fail
+	FAIL	m_nm
 gp_handler:
-	lea	m_gp(%rip), %rsi
-	jmp	guest_fail
+	FAIL	m_gp
 bad_const:
-	lea	m_const(%rip), %rsi
-	jmp	guest_fail
+	FAIL	m_const
 noavx:
 	PUTS	m_noavx
 	POWEROFF

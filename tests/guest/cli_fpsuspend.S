@@ -20,9 +20,7 @@ _start:
 	mov	%cr4, %rax
 	or	$0x600, %rax			/* OSFXSR OSXMMEXCPT (SDM Vol. 3A 13.1.3) */
 	mov	%rax, %cr4
-	lea	tick_handler(%rip), %rax
-	mov	$IDT + VEC * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+VEC*16, tick_handler
 	lidt	idtr(%rip)
 	mov	$LAPIC, %rbx
 	movl	$0x1ff, 0xf0(%rbx)

@@ -13,9 +13,7 @@
 	.globl	_start
 _start:
 	PUTS	start
-	lea	tick_handler(%rip), %rax
-	mov	$IDT + PICVEC * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+PICVEC*16, tick_handler
 	lidt	idtr(%rip)
 	mov	$LAPIC, %ebx
 	movl	$0x1ff, 0xf0(%rbx)

@@ -20,9 +20,7 @@
 #define PWRBTN	0x0100		/* PWRBTN_STS, PWRBTN_EN */
 	.globl	_start
 _start:
-	lea	handler(%rip), %rax
-	mov	$IDT + VEC * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+VEC*16, handler
 	lidt	idtr(%rip)
 	mov	$LAPIC, %ebx
 	movl	$0x1ff, 0xf0(%rbx)		/* SVR: enabled */

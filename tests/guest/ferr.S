@@ -12,12 +12,8 @@
 
 	.globl	_start
 _start:
-	lea	irq13(%rip), %rax
-	mov	$IDT + VEC13 * 16, %rdi
-	call	guest_set_gate
-	lea	mf(%rip), %rax
-	mov	$IDT + 16 * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+VEC13*16, irq13
+	SET_GATE	IDT+16*16, mf
 	lidt	idtr(%rip)
 	mov	$LAPIC, %ebx
 	movl	$0x1ff, 0xf0(%rbx)

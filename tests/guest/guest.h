@@ -19,6 +19,19 @@
 	call	guest_puts
 .endm
 
+/* IDT gate at address \gate (the IDT's base + 16 * vector, written without spaces) -> \handler. */
+.macro SET_GATE gate, handler
+	lea	\handler(%rip), %rax
+	mov	$\gate, %rdi
+	call	guest_set_gate
+.endm
+
+/* Fail with message \msg (FAIL and the message on COM1, then power off). */
+.macro FAIL msg
+	lea	\msg(%rip), %rsi
+	jmp	guest_fail
+.endm
+
 /* Fail with message \msg unless \reg == \val (64-bit compare). */
 .macro EXPECT reg, val, msg
 	mov	$\val, %r15

@@ -50,15 +50,9 @@
 
 	.globl	_start
 _start:
-	lea	edge_handler(%rip), %rax
-	mov	$IDT + VEDGE * 16, %rdi
-	call	guest_set_gate
-	lea	level_handler(%rip), %rax
-	mov	$IDT + VLEVEL * 16, %rdi
-	call	guest_set_gate
-	lea	pic_handler(%rip), %rax
-	mov	$IDT + (PICVEC + 3) * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+VEDGE*16, edge_handler
+	SET_GATE	IDT+VLEVEL*16, level_handler
+	SET_GATE	IDT+(PICVEC+3)*16, pic_handler
 	lidt	idtr(%rip)
 	mov	$LAPIC, %ebx
 	mov	$IOAPIC, %esi

@@ -23,9 +23,7 @@ _start:
 	mov	%cr3, %rax
 	mov	%eax, saved_cr3
 	LOAD_GDT64 gdtr
-	lea	gp_handler(%rip), %rax
-	mov	$IDT + 13 * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+13*16, gp_handler
 	lidt	idtr(%rip)
 
 	/* 64-bit → compatibility mode. */

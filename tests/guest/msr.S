@@ -4,9 +4,7 @@
 #define IDT	0x100000
 	.globl	_start
 _start:
-	lea	gp_handler(%rip), %rax
-	mov	$IDT + 13 * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+13*16, gp_handler
 	lidt	idtr(%rip)
 	xor	%r12, %r12
 	mov	$0x12345, %ecx

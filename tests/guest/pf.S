@@ -38,12 +38,8 @@ _start:
 	ltr	%ax
 
 	/* IDT: #PF (14) and INT 80H with DPL 3. */
-	lea	pf_handler(%rip), %rax
-	mov	$IDT + 14 * 16, %rdi
-	call	guest_set_gate
-	lea	int80(%rip), %rax
-	mov	$IDT + 0x80 * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+14*16, pf_handler
+	SET_GATE	IDT+0x80*16, int80
 	movb	$0xee, IDT + 0x80 * 16 + 5	/* present, DPL 3, interrupt gate */
 	lidt	idtr(%rip)
 

@@ -26,12 +26,8 @@
 
 	.globl	_start
 _start:
-	lea	handler(%rip), %rax
-	mov	$IDT + VEC * 16, %rdi
-	call	guest_set_gate
-	lea	pic_handler(%rip), %rax
-	mov	$IDT + PICVEC * 16, %rdi
-	call	guest_set_gate
+	SET_GATE	IDT+VEC*16, handler
+	SET_GATE	IDT+PICVEC*16, pic_handler
 	lidt	idtr(%rip)
 	mov	$LAPIC, %ebx			/* %rbx: the LAPIC page throughout */
 	mov	$IOAPIC, %esi			/* %rsi: the IOAPIC throughout */

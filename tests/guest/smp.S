@@ -78,9 +78,7 @@ _start:
 	lea	m_sum(%rip), %rsi
 	jmp	guest_fail
 	/* Ping-pong: vector 0x50 to APIC 1, which answers with 0x51. */
-10:	lea	pong(%rip), %rax
-	mov	$IDT + 0x51 * 16, %rdi
-	call	guest_set_gate
+10:	SET_GATE	IDT+0x51*16, pong
 	lidt	idtr(%rip)
 11:	cmpl	$1, READY
 	jne	11b
