@@ -25,6 +25,17 @@ grep -qE '^CPU backend\s+emu$' "$T/stats" && ok "--get-stats names the backend" 
 	notok "--get-stats names the backend" "$(head -n 4 "$T/stats")"
 $BHYVECTL --vm=b1 --destroy >/dev/null 2>&1
 
+# emu_refuses_avx NAME VM: the software CPU refuses VM's AVX state in one
+# line (exit 4), and the vCPU's state stays as it was, not reset.
+emu_refuses_avx() {
+	$BHYVECTL --vm=$2 --get-all >"$T/regs1" 2>&1
+	expect_err "$1: the software CPU refuses AVX state in one line" 4 \
+		"cannot load vCPU 0 state into the emu backend: XCR0 0x7 enables XSAVE state components 0x4 \(AVX\) that it does not have" \
+		$RUN -o vmm.backend=emu $2
+	$BHYVECTL --vm=$2 --get-all >"$T/regs2" 2>&1
+	cmp -s "$T/regs1" "$T/regs2" && ok "$1: the refused vCPU state is kept, not reset" ||
+		notok "$1: the refused vCPU state is kept, not reset" "$(diff "$T/regs1" "$T/regs2" | head -n 6)"
+}
 # XCR0 through bhyvectl: what XSETBV would refuse is refused; AVX state
 # is refused by the software CPU when it loads the vCPU, in one line.
 load cli_avxsuspend b1
@@ -33,13 +44,7 @@ $BHYVECTL --vm=b1 --set-xcr0=3 >/dev/null 2>&1 && [ "$($BHYVECTL --vm=b1 --get-x
 expect_err "bhyvectl --set-xcr0: AVX without SSE is refused" 1 "set-xcr0: vCPU 0: invalid register or value" \
 	$BHYVECTL --vm=b1 --set-xcr0=5
 $BHYVECTL --vm=b1 --set-xcr0=7 >/dev/null 2>&1
-$BHYVECTL --vm=b1 --get-all >"$T/regs1" 2>&1
-expect_err "emu: AVX state in XCR0 is refused in one line" 4 \
-	"cannot load vCPU 0 state into the emu backend: XCR0 0x7 enables XSAVE state components 0x4 \(AVX\) that it does not have" \
-	$RUN -o vmm.backend=emu b1
-$BHYVECTL --vm=b1 --get-all >"$T/regs2" 2>&1
-cmp -s "$T/regs1" "$T/regs2" && ok "a vCPU state the backend refuses is kept, not reset" ||
-	notok "a vCPU state the backend refuses is kept, not reset" "$(diff "$T/regs1" "$T/regs2" | head -n 6)"
+emu_refuses_avx emu b1
 $BHYVECTL --vm=b1 --destroy >/dev/null 2>&1
 # The software CPU offers no AVX: the AVX guest sees none in CPUID.
 load cli_avxsuspend b1
@@ -178,13 +183,7 @@ else
 	else
 		[ $rc = 5 ] && ok "avx: --suspend stops the AVX guest on kvm (exit 5)" ||
 			notok "avx: --suspend stops the AVX guest on kvm" "rc=$rc $(cat "$T/e1")"
-		$BHYVECTL --vm=a1 --get-all >"$T/avx.regs" 2>&1
-		expect_err "avx: the software CPU refuses AVX state in one line" 4 \
-			"cannot load vCPU 0 state into the emu backend: XCR0 0x7 enables XSAVE state components 0x4 \(AVX\) that it does not have" \
-			$RUN -o vmm.backend=emu a1
-		$BHYVECTL --vm=a1 --get-all >"$T/avx.regs2" 2>&1
-		cmp -s "$T/avx.regs" "$T/avx.regs2" && ok "avx: the refused vCPU state is kept as it was" ||
-			notok "avx: the refused vCPU state is kept as it was" "$(diff "$T/avx.regs" "$T/avx.regs2" | head -n 6)"
+		emu_refuses_avx avx a1
 		timeout 120 $RUN -o vmm.backend=kvm a1 >"$T/c2" 2>"$T/e2" </dev/null; rc=$?
 		total=$(($(dots "$T/c1") + $(dots "$T/c2")))
 		[ $rc = 1 ] && grep -qx "PASS cli_avxsuspend" "$T/c2" && ! grep -q START "$T/c2" &&
