@@ -102,44 +102,37 @@ $SF "$VMM_DIR/t1/state" has 4000 65535 future "a later lhyve's" &&
 	notok "unknown and other backends' sections kept across a run"
 $BHYVECTL --vm=t1 --destroy >/dev/null 2>&1
 
+# suspend_continue GUEST VM WAIT-FOR DOTS WHAT: GUEST runs until WAIT-FOR
+# shows, is suspended (exit 5, before its end), and a new bhyve continues
+# it to PASS with DOTS dots in all: WHAT continues, nothing lost or
+# repeated.  The suspended state file seeds fuzz_state.
+suspend_continue() {
+	local guest=$1 vm=$2 wait=$3 want=$4 what=$5 rc total
+	$BHYVELOAD -m 64M -k "$G/$guest.elf" $vm >/dev/null
+	$RUN $vm >"$T/$vm.1" 2>"$T/$vm.e1" </dev/null &
+	local pid=$!
+	wait_for "$T/$vm.1" "$wait" 60 || notok "$guest runs" "$(cat "$T/$vm.1" "$T/$vm.e1")"
+	expect "bhyvectl --suspend $guest" 0 $BHYVECTL --vm=$vm --suspend
+	wait $pid; rc=$?
+	[ $rc = 5 ] && ! grep -q PASS "$T/$vm.1" && ok "suspended $guest exits 5 before its end" ||
+		notok "suspended $guest exits 5 before its end" "rc=$rc $(cat "$T/$vm.1" "$T/$vm.e1")"
+	[ -n "${LHYVE_STATE_SEEDS:-}" ] &&
+		cp "$VMM_DIR/$vm/state" "$LHYVE_STATE_SEEDS/cli-${guest#cli_}-suspended" 2>/dev/null
+	timeout 60 $RUN $vm >"$T/$vm.2" 2>"$T/$vm.e2" </dev/null; rc=$?
+	[ $rc = 1 ] && grep -qx "PASS $guest" "$T/$vm.2" && ! grep -q START "$T/$vm.2" &&
+		ok "$what continue after a stop" ||
+		notok "$what continue after a stop" "rc=$rc $(tail -c 200 "$T/$vm.2") $(cat "$T/$vm.e2")"
+	total=$(($(dots "$T/$vm.1") + $(dots "$T/$vm.2")))
+	[ $total = "$want" ] && ok "$guest: nothing lost or repeated across the stop" ||
+		notok "$guest: nothing lost or repeated across the stop" "$total dots, want $want"
+	$BHYVECTL --vm=$vm --destroy >/dev/null 2>&1
+}
 # The 8254 and the 8259 (ExtINT through LINT0) continue across --suspend
 # too (the store's vatpit and vatpic sections).
-$BHYVELOAD -m 64M -k "$G/cli_pittimer.elf" p1 >/dev/null
-$RUN p1 >"$T/p1" 2>"$T/pe1" </dev/null &
-pid=$!
-wait_for "$T/p1" '\.\.' 60 || notok "cli_pittimer ticks" "$(cat "$T/p1" "$T/pe1")"
-expect "bhyvectl --suspend a guest on PIT interrupts" 0 $BHYVECTL --vm=p1 --suspend
-wait $pid; rc=$?
-[ $rc = 5 ] && ok "suspended PIT guest exits 5" || notok "suspended PIT guest exits 5" "rc=$rc $(cat "$T/pe1")"
-[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/p1/state" "$LHYVE_STATE_SEEDS/cli-pittimer-suspended" 2>/dev/null
-timeout 60 $RUN p1 >"$T/p2" 2>"$T/pe2" </dev/null; rc=$?
-[ $rc = 1 ] && grep -qx "PASS cli_pittimer" "$T/p2" && ! grep -q START "$T/p2" &&
-	ok "PIT and 8259 continue after a stop" ||
-	notok "PIT and 8259 continue after a stop" "rc=$rc $(tail -c 200 "$T/p2") $(cat "$T/pe2")"
-total=$(($(dots "$T/p1") + $(dots "$T/p2")))
-[ $total = 20 ] && ok "every PIT tick counted once across the stop" ||
-	notok "every PIT tick counted once across the stop" "$total dots, want 20"
-$BHYVECTL --vm=p1 --destroy >/dev/null 2>&1
-
+suspend_continue cli_pittimer p1 '\.\.' 20 "PIT and 8259"
 # x87 and SSE registers, FCW and MXCSR continue across --suspend while the
 # LAPIC timer interrupts the loop (issue 9; cli_fpsuspend.S).
-$BHYVELOAD -m 64M -k "$G/cli_fpsuspend.elf" f1 >/dev/null
-$RUN f1 >"$T/f1" 2>"$T/fe1" </dev/null &
-pid=$!
-wait_for "$T/f1" '\.\.\.' 60 || notok "cli_fpsuspend runs" "$(cat "$T/f1" "$T/fe1")"
-expect "bhyvectl --suspend a guest mid-FP loop" 0 $BHYVECTL --vm=f1 --suspend
-wait $pid; rc=$?
-[ $rc = 5 ] && ! grep -q PASS "$T/f1" && ok "suspended FP guest exits 5 before the end" ||
-	notok "suspended FP guest exits 5 before the end" "rc=$rc $(cat "$T/f1" "$T/fe1")"
-[ -n "${LHYVE_STATE_SEEDS:-}" ] && cp "$VMM_DIR/f1/state" "$LHYVE_STATE_SEEDS/cli-fpsuspend-suspended" 2>/dev/null
-timeout 60 $RUN f1 >"$T/f2" 2>"$T/fe2" </dev/null; rc=$?
-[ $rc = 1 ] && grep -qx "PASS cli_fpsuspend" "$T/f2" && ! grep -q START "$T/f2" &&
-	ok "x87 and SSE state continue after a stop" ||
-	notok "x87 and SSE state continue after a stop" "rc=$rc $(tail -c 200 "$T/f2") $(cat "$T/fe2")"
-total=$(($(dots "$T/f1") + $(dots "$T/f2")))
-[ $total = 16 ] && ok "the FP loop neither lost nor repeated steps" ||
-	notok "the FP loop neither lost nor repeated steps" "$total dots, want 16"
-$BHYVECTL --vm=f1 --destroy >/dev/null 2>&1
+suspend_continue cli_fpsuspend f1 '\.\.\.' 16 "x87 and SSE state"
 
 # kill -9: the state on disk says "running"; the next bhyve refuses.
 $BHYVELOAD -m 64M -k "$G/cli_count.elf" k1 >/dev/null
