@@ -8,28 +8,12 @@
 # every file the guest wrote reads back in the guest and from the image
 # (debugfs), that e2fsck finds the image clean after the guest unmounts,
 # and that the guest powers off (exit 1).  Release build only.
-. "$(dirname "$0")/../cli/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
-if ! K=$(scripts/fetch-kernel.sh 2>"$T/fetch"); then
-	echo "skip - suspend under linux: no Debian kernel ($(cat "$T/fetch"))"
-	exit 0
-fi
-KERNEL=$(ls "$K"/boot/vmlinuz-*)
-for tool in mke2fs debugfs e2fsck python3 curl; do
-	command -v $tool >/dev/null 2>&1 && continue
-	echo "skip - suspend under linux: $tool is not installed"
-	exit 0
-done
-if ! scripts/build-initramfs.sh -x tests/boot/guest-suspend.sh \
-    -f tests/boot/guest-lib.sh:/lib/lhyve/guest-lib.sh "$T/initrd" >"$T/mk" 2>&1; then
-	echo "skip - suspend under linux: cannot build the initramfs ($(tail -n 1 "$T/mk"))"
-	exit 0
-fi
+boot_prepare "suspend under linux" tests/boot/guest-suspend.sh mke2fs debugfs e2fsck python3 curl
 MEM=512M
 ROUNDS=8
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-400}
-sha() { sha256sum | cut -d' ' -f1; }
-freeport() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 su() { tr -d '\r' <"$1" | sed -n "s/^SU $2 *//p"; }
 
 mkdir -p "$T/www"

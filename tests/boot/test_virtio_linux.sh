@@ -15,29 +15,13 @@
 #     side and sends 2 MB to it, with checksum and TSO offloads both ways
 #     negotiated (skipped, saying why, when no namespace or tap can be had).
 # Release build only (tests/run.sh).
-. "$(dirname "$0")/../cli/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
-if ! K=$(scripts/fetch-kernel.sh 2>"$T/fetch"); then
-	echo "skip - virtio under linux: no Debian kernel ($(cat "$T/fetch"))"
-	exit 0
-fi
-KERNEL=$(ls "$K"/boot/vmlinuz-*)
-for tool in mke2fs debugfs e2fsck python3 curl; do
-	command -v $tool >/dev/null 2>&1 && continue
-	echo "skip - virtio under linux: $tool is not installed"
-	exit 0
-done
-if ! scripts/build-initramfs.sh -x tests/boot/guest-virtio.sh \
-    -f tests/boot/guest-lib.sh:/lib/lhyve/guest-lib.sh "$T/initrd" >"$T/mk" 2>&1; then
-	echo "skip - virtio under linux: cannot build the initramfs ($(tail -n 1 "$T/mk"))"
-	exit 0
-fi
+boot_prepare "virtio under linux" tests/boot/guest-virtio.sh mke2fs debugfs e2fsck python3 curl
 MEM=512M
 CMD="console=ttyS0 panic=-1 quiet"
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
 
-freeport() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-sha() { sha256sum | cut -d' ' -f1; }
 # vt FILE KEY: the rest of the guest's "VT KEY ..." line
 vt() { tr -d '\r' <"$1" | sed -n "s/^VT $2 *//p" | head -n 1; }
 
