@@ -68,22 +68,7 @@ _start:
 	PUTS	pass
 	POWEROFF
 
-	.balign	4096
-tramp:
-	.code16
-	cli
-	mov	%cs, %ax
-	mov	%ax, %ds
-	lgdtl	gdtr - tramp
-	mov	%cr0, %eax
-	or	$1, %eax
-	mov	%eax, %cr0
-	ljmpl	$0x8, $pm32
-	.code32
-pm32:	mov	$0x10, %ax
-	mov	%ax, %ds
-	mov	%ax, %es
-	mov	%ax, %ss
+	AP_TRAMPOLINE
 	xor	%ecx, %ecx
 1:	inc	%ecx
 	mov	%ecx, OWN1

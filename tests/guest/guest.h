@@ -132,6 +132,32 @@ tick_handler:
 	iretq
 .endm
 
+/*
+ * The start of an AP's code at the page its SIPI names (SDM Vol. 3A
+ * 9.4.4): from real mode to flat 32-bit protected mode through the
+ * guest's "gdtr" (in the same page, after this), then on at the label
+ * pm32 with DS, ES and SS flat (selector 10H).  The guest's own AP code
+ * follows the macro.
+ */
+.macro AP_TRAMPOLINE
+	.balign	4096
+tramp:
+	.code16
+	cli
+	mov	%cs, %ax
+	mov	%ax, %ds
+	lgdtl	gdtr - tramp
+	mov	%cr0, %eax
+	or	$1, %eax
+	mov	%eax, %cr0
+	ljmpl	$0x8, $pm32
+	.code32
+pm32:	mov	$0x10, %ax
+	mov	%ax, %ds
+	mov	%ax, %es
+	mov	%ax, %ss
+.endm
+
 /* The library: emitted once per guest, after its code. */
 .macro GUEST_LIB
 /* rdi: address of a 16-byte IDT gate, rax: handler.  64-bit interrupt gate,

@@ -103,22 +103,7 @@ pong:	inc	%r12
 	movl	$0, 0xb0(%rbx)			/* EOI */
 	iretq
 
-	.balign	4096
-tramp:
-	.code16
-	cli
-	mov	%cs, %ax
-	mov	%ax, %ds
-	lgdtl	gdtr - tramp
-	mov	%cr0, %eax
-	or	$1, %eax
-	mov	%eax, %cr0
-	ljmpl	$0x8, $pm32
-	.code32
-pm32:	mov	$0x10, %ax
-	mov	%ax, %ds
-	mov	%ax, %es
-	mov	%ax, %ss
+	AP_TRAMPOLINE
 	mov	LAPIC + 0x20, %eax		/* xAPIC ID register: ID in 31:24 */
 	shr	$24, %eax
 	lea	1(%eax), %ecx
