@@ -45,6 +45,7 @@ for t in tests/guest/run.sh tests/cli/test_backend.sh tests/cli/test_session.sh;
 	BUILD=build GUESTS=build/guests BACKENDS=kvm bash "$t" >/tmp/out 2>/tmp/err
 	rc=$?
 	grep -E '^(ok|not ok|skip) - ' /tmp/out | sed "s|^\(ok\|not ok\|skip\) - |\1 - $label: |"
+	grep '^# ' /tmp/out | sed "s|^# |# $label: |"
 	if grep -q '^not ok - ' /tmp/out || [ $rc != 0 ]; then
 		tail -n 60 /tmp/err | sed 's/^/# /'
 	fi
