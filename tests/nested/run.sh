@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 B=${1:-build}
 TIMEOUT=${NESTED_TIMEOUT:-900}
 # NESTED_ONLY="guest backend session linux": run only those parts in L1;
-# "suspend" and "xsave" run only when named
+# "suspend", "kvmio" and "xsave" run only when named
 # (l1.sh reads it from the kernel command line), for development.
 ONLY=$(echo "${NESTED_ONLY:-}" | tr -c 'a-z_\n' ',')
 
