@@ -847,6 +847,22 @@ sync_memory(struct vm *vm)
 	return 0;
 }
 
+/*
+ * LHYVE_SAVE_HOLD_MS=N (a test knob, docs/store.md): hold the paused vCPUs
+ * N ms before the cut is read, so a guest's timer runs out while its vCPU
+ * is out of the backend (tests/cli/test_backend.sh, cli_oneshot).
+ */
+static void
+save_hold(void)
+{
+	const char *env = getenv("LHYVE_SAVE_HOLD_MS");
+	unsigned long ms;
+
+	if (env == NULL || (ms = strtoul(env, NULL, 10)) == 0 || ms > 60000)
+		return;
+	usleep((useconds_t)(ms * 1000));
+}
+
 int
 vmm_save(struct vm *vm)
 {
@@ -855,6 +871,7 @@ vmm_save(struct vm *vm)
 
 	/* One consistent cut: every vCPU and every device at the same moment. */
 	vmm_pause_all(vm);
+	save_hold();
 	for (i = 0; i < VM_MAXCPU && error == 0; i++) {
 		vcpu = &vm->vcpu[i];
 		/* NMI/INIT/SIPI posted but not yet taken: into the state of the cut. */

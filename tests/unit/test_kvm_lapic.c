@@ -182,6 +182,22 @@ TEST(kvm_to_vlapic_periodic)
 	CHECK_EQ(kreg(&k, 0x390), 400000);
 	CHECK_EQ(kreg(&k, 0x300), 0x40fd);
 	CHECK_EQ(kreg(&k, 0x310), 0x01000000);
+
+	/*
+	 * Read at the instant of its reload (KVM's timer expired, not yet
+	 * restarted: current count 0): due now, and periodic on after, not
+	 * stopped as a one-shot count that ran out.
+	 */
+	kvm_reset(&k, 2);
+	kset(&k, 0xf0, 0x1ff);
+	kset(&k, 0x320, 0x20000 | 0xef);
+	kset(&k, 0x380, 1000000);
+	kset(&k, 0x390, 0);
+	kset(&k, 0x3e0, 0xb);
+	REQUIRE(kvm_lapic_to_section(&k, sec, sizeof(sec), 2) == KVM_LAPIC_SECTION_SIZE);
+	vl_setup(&b, 2);
+	REQUIRE(vlapic_snapshot_restore(&b, sec, sizeof(sec)) == 0);
+	CHECK_EQ(vlapic_timer_deadline(&b), clock_ns);
 }
 
 /* x2APIC mode: KVM's page has the ID in 31:24 without KVM_CAP_X2APIC_API. */
@@ -268,8 +284,25 @@ TEST(oneshot_expired_and_due_now)
 	CHECK_EQ(vlapic_timer_deadline(&b), UINT64_MAX);
 	kvm_reset(&k, 1);
 	REQUIRE(kvm_lapic_from_section(&k, sec, sizeof(sec), 1) == 0);
-	CHECK_EQ(kreg(&k, 0x380), 5000);
+	/* KVM would fire a count of 0 again at once: initial count 0 keeps it stopped. */
+	CHECK_EQ(kreg(&k, 0x380), 0);
 	CHECK_EQ(kreg(&k, 0x390), 0);
+
+	/* Run out after the save's cut, its interrupt only counted in KVM: due now. */
+	kvm_reset(&k, 1);
+	kset(&k, 0xf0, 0x1ff);
+	kset(&k, 0x320, 0x30);
+	kset(&k, 0x380, 5000);
+	kset(&k, 0x390, 0);
+	k.oneshot_due = true;
+	REQUIRE(kvm_lapic_to_section(&k, sec, sizeof(sec), 1) == KVM_LAPIC_SECTION_SIZE);
+	vl_setup(&b, 1);
+	REQUIRE(vlapic_snapshot_restore(&b, sec, sizeof(sec)) == 0);
+	CHECK_EQ(vlapic_timer_deadline(&b), clock_ns);
+	kvm_reset(&k, 1);
+	REQUIRE(kvm_lapic_from_section(&k, sec, sizeof(sec), 1) == 0);
+	CHECK_EQ(kreg(&k, 0x380), 5000);
+	CHECK_EQ(kreg(&k, 0x390), 1);
 
 	/* The software CPU's timer due this instant: KVM gets 1, not 0 (lost). */
 	vl_setup(&b, 1);

@@ -122,6 +122,15 @@ struct kvm_vcpu {
 	uint64_t		probe_seen;
 	atomic_int		probe;
 	bool			stuck;		/* as last reported to libvmm (VM_EXITCODE_HLT) */
+	/*
+	 * The save's cut (kvm_vcpu.c timer_flush): a one-shot LAPIC count was
+	 * running when get_state flushed KVM's pending timers, at KVM_RUN
+	 * call cut_runs.  lapic_save reads it to find a count that ran out
+	 * after.
+	 */
+	bool			cut_valid;
+	bool			cut_counting;
+	uint64_t		cut_runs;
 	struct vm_backend_stats	stats;
 };
 
@@ -171,6 +180,11 @@ struct kvm_lapic_image {
 	uint32_t		tsc_khz;	/* its rate, > 0 */
 	uint32_t		apic_id;	/* the vCPU's initial APIC ID */
 	bool			x2apic_format;	/* KVM_X2APIC_API_USE_32BIT_IDS is on */
+	/*
+	 * The one-shot count ran out after the save's cut and its interrupt
+	 * is still only counted in KVM (kvm_vcpu.c timer_flush): due now.
+	 */
+	bool			oneshot_due;
 };
 #define KVM_LAPIC_SECTION_SIZE	208
 /* The section's bytes into @buf: its length (KVM_LAPIC_SECTION_SIZE), or -errno and why. */

@@ -166,6 +166,15 @@ kvm_lapic_to_section(const struct kvm_lapic_image *k, uint8_t *buf, size_t cap, 
 			/* 1 ns a tick on KVM's APIC bus. */
 			elapsed = (uint64_t)(icr - (ccr < icr ? ccr : icr)) * divisor(dcr);
 			due = (uint64_t)ccr * divisor(dcr);
+		} else if (k->oneshot_due || TIMER_MODE(lvtt) == 1) {
+			/*
+			 * Due now: a one-shot count that ran out after the save's
+			 * cut, its interrupt still to come; or a periodic count
+			 * read at its reload, KVM's timer expired and not yet
+			 * restarted, which never stays run out.
+			 */
+			elapsed = (uint64_t)icr * divisor(dcr);
+			due = 0;
 		} else {
 			/* A one-shot count that has run out: loaded long ago, on any bus. */
 			elapsed = 1ull << 62;
@@ -290,6 +299,15 @@ kvm_lapic_from_section(struct kvm_lapic_image *k, const uint8_t *data, size_t le
 		 */
 		n = (due + divisor(dcr) - 1) / divisor(dcr);
 		ccr = n == 0 ? 1 : n > icr ? icr : (uint32_t)n;
+	} else if (TIMER_MODE(lvt[0]) == 0) {
+		/*
+		 * A one-shot count that has run out, its interrupt delivered.
+		 * KVM cannot hold one: from current count 0 it starts the
+		 * timer due at once (Linux's set_target_expiration), a second
+		 * interrupt.  Initial count 0 keeps it stopped; a guest that
+		 * reads the initial count back sees 0 (docs/kvm.md "State").
+		 */
+		icr = 0;
 	}
 	set_reg(p, R_TIMER_ICR, icr);
 	set_reg(p, R_TIMER_CCR, ccr);

@@ -316,6 +316,17 @@ settle(struct kvm_vcpu *vc)
 	return 0;
 }
 
+/* The state as KVM has it, for a register: nothing flushed. */
+static int
+state_read(struct kvm_vcpu *vc, struct vm_cpu_state *st)
+{
+	int error;
+
+	if ((error = settle(vc)) != 0)
+		return error;
+	return kvm_state_get(vc, st);
+}
+
 static int
 set_rip(struct kvm_vcpu *vc, uint64_t rip)
 {
@@ -567,16 +578,122 @@ kvm_vcpu_kick(void *vcpucookie)
 	pthread_mutex_unlock(&vc->kick_mtx);
 }
 
+/*
+ * Pending LAPIC timers into IRR before a save.  A timer that expires while
+ * its vCPU is out of KVM_RUN is only counted (Linux's apic_timer_expired,
+ * lapic_timer.pending); the next KVM_RUN moves it into IRR, and no ioctl
+ * shows it before: a one-shot count then reads 0, as after an interrupt
+ * long taken, and a save would lose it.  So KVM_RUN once with a signal
+ * pending that KVM_SET_SIGNAL_MASK unblocks for the call (api.rst 4.21):
+ * KVM gives up the entry (the exit request), moves the counted timers into
+ * IRR (vcpu_run's loop) and returns EINTR, no guest instruction run.  An
+ * interrupt KVM began to inject on the way stays in KVM_GET_VCPU_EVENTS,
+ * which the save reads after this.  Only with no exit pending: KVM_RUN
+ * would finish one with whatever kvm_run holds.
+ */
+static int
+timer_flush(struct kvm_vcpu *vc)
+{
+	struct {
+		struct kvm_signal_mask	m;
+		uint8_t			set[8];	/* the kernel's sigset_t */
+	} mask;
+	struct timespec zero = { 0, 0 };
+	sigset_t kick, old, during;
+	int r, i, error = 0;
+
+	if (vc->pending != KVM_PENDING_NONE)
+		return 0;
+	sigemptyset(&kick);
+	sigaddset(&kick, kick_signo);
+	pthread_sigmask(SIG_BLOCK, &kick, &old);
+	during = old;
+	sigdelset(&during, kick_signo);
+	mask.m.len = sizeof(mask.set);
+	memcpy(mask.set, &during, sizeof(mask.set));
+	if (ioctl(vc->fd, KVM_SET_SIGNAL_MASK, &mask) < 0) {
+		error = vmm_store_fail(errno, "vCPU %d: KVM_SET_SIGNAL_MASK: %s", vc->id,
+		    strerror(errno));
+		goto out;
+	}
+	pthread_kill(pthread_self(), kick_signo);
+	vc->run->immediate_exit = 0;
+	vc->run->request_interrupt_window = 0;
+	for (i = 0; i < 16; i++) {
+		r = ioctl(vc->fd, KVM_RUN, 0);
+		/* EAGAIN: an AP waiting for INIT-SIPI, which KVM_RUN only waits in. */
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			break;
+		if (r < 0) {
+			error = vmm_store_fail(errno, "vCPU %d: KVM_RUN before the save: %s",
+			    vc->id, strerror(errno));
+			break;
+		}
+		/* Requests KVM serves before it sees the signal: the same as run() does. */
+		if (vc->run->exit_reason == KVM_EXIT_IOAPIC_EOI) {
+			if (vc->has_src && vc->src.eoi != NULL)
+				vc->src.eoi(vc->src.arg, vc->run->eoi.vector);
+			continue;
+		}
+		if (vc->run->exit_reason == KVM_EXIT_IRQ_WINDOW_OPEN)
+			continue;
+		error = vmm_store_fail(EIO, "vCPU %d: KVM_RUN before the save ended with exit %u "
+		    "(%s)", vc->id, vc->run->exit_reason,
+		    kvm_exit_name(vc->run->exit_reason) ? kvm_exit_name(vc->run->exit_reason) : "?");
+		break;
+	}
+	if (i == 16)
+		error = vmm_store_fail(EIO, "vCPU %d: KVM_RUN before the save did not return "
+		    "for its signal", vc->id);
+	if (ioctl(vc->fd, KVM_SET_SIGNAL_MASK, NULL) < 0 && error == 0)
+		error = vmm_store_fail(errno, "vCPU %d: KVM_SET_SIGNAL_MASK: %s", vc->id,
+		    strerror(errno));
+	vc->run->immediate_exit = atomic_load(&vc->kicked) ? 1 : 0;
+	vc->rip = vc->run->s.regs.regs.rip;
+out:
+	/* The signal, if still pending, is taken here, blocked: its handler is empty. */
+	while (sigtimedwait(&kick, NULL, &zero) == kick_signo)
+		;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return error;
+}
+
+/* Whether the one-shot LAPIC count runs (SDM Vol. 3A 11.5.4): see struct kvm_vcpu's cut. */
+static int
+oneshot_counting(struct kvm_vcpu *vc, bool *counting)
+{
+	struct kvm_lapic_state ls;
+	uint32_t lvtt, ccr;
+
+	if (ioctl(vc->fd, KVM_GET_LAPIC, &ls) < 0)
+		return vmm_store_fail(errno, "vCPU %d: KVM_GET_LAPIC: %s", vc->id, strerror(errno));
+	memcpy(&lvtt, &ls.regs[0x320], sizeof(lvtt));
+	memcpy(&ccr, &ls.regs[0x390], sizeof(ccr));
+	*counting = ((lvtt >> 17) & 3) == 0 && ccr != 0;
+	return 0;
+}
+
+/*
+ * The state for a save (vmm_save calls this, then lapic_save): KVM's
+ * pending timers flushed into IRR first, and whether a one-shot count
+ * runs noted at once, so lapic_save can tell a count that runs out
+ * between the two from one long run out.
+ */
 int
 kvm_vcpu_get_state(void *vcpucookie, struct vm_cpu_state *st)
 {
 	struct kvm_vcpu *vc = vcpucookie;
 	int error;
 
-	if ((error = settle(vc)) != 0)
+	vc->cut_valid = false;
+	if ((error = settle(vc)) != 0 || (error = timer_flush(vc)) != 0 ||
+	    (error = oneshot_counting(vc, &vc->cut_counting)) != 0)
 		return error;
+	vc->cut_valid = true;
+	vc->cut_runs = vc->runs;
 	return kvm_state_get(vc, st);
 }
+
 
 int
 kvm_vcpu_set_state(void *vcpucookie, const struct vm_cpu_state *st)
@@ -586,6 +703,7 @@ kvm_vcpu_set_state(void *vcpucookie, const struct vm_cpu_state *st)
 
 	if ((error = settle(vc)) != 0)
 		return error;
+	vc->cut_valid = false;
 	if ((error = kvm_state_set(vc, st, KVM_ST_ALL)) != 0)
 		return error;
 	vc->rip = st->rip;
@@ -602,7 +720,7 @@ kvm_vcpu_get_reg(void *vcpucookie, int reg, uint64_t *val)
 
 	if ((st = malloc(sizeof(*st))) == NULL)
 		return -ENOMEM;
-	error = kvm_vcpu_get_state(vcpucookie, st);
+	error = state_read(vcpucookie, st);
 	if (error == 0)
 		error = vm_cpu_state_get_reg(st, reg, val);
 	free(st);
@@ -619,7 +737,7 @@ edit_state(struct kvm_vcpu *vc, int parts, int (*edit)(struct vm_cpu_state *, in
 
 	if ((st = malloc(sizeof(*st))) == NULL)
 		return -ENOMEM;
-	error = kvm_vcpu_get_state(vc, st);
+	error = state_read(vc, st);
 	if (error == 0)
 		error = edit(st, reg, arg);
 	if (error == 0)
@@ -658,7 +776,7 @@ kvm_vcpu_get_desc(void *vcpucookie, int reg, struct seg_desc *desc)
 
 	if ((st = malloc(sizeof(*st))) == NULL)
 		return -ENOMEM;
-	error = kvm_vcpu_get_state(vcpucookie, st);
+	error = state_read(vcpucookie, st);
 	if (error == 0)
 		error = vm_cpu_state_get_desc(st, reg, desc);
 	free(st);
@@ -857,6 +975,8 @@ kvm_vcpu_lapic_save(void *vcpucookie, uint8_t *buf, size_t cap)
 	k->apic_base = sregs.apic_base;
 	k->tsc_khz = lapic_tsc_khz(vc);
 	k->apic_id = (uint32_t)vc->id;		/* KVM's default: the vCPU id */
+	/* Counting at the cut, run out now, no KVM_RUN between: not yet delivered. */
+	k->oneshot_due = vc->cut_valid && vc->cut_runs == vc->runs && vc->cut_counting;
 	n = kvm_lapic_to_section(k, buf, cap, vc->id);
 out:
 	free(k);
@@ -880,6 +1000,7 @@ kvm_vcpu_lapic_restore(void *vcpucookie, const uint8_t *data, size_t len)
 
 	if ((error = settle(vc)) != 0)
 		return error;
+	vc->cut_valid = false;
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return -ENOMEM;
 	if (ioctl(vc->fd, KVM_GET_LAPIC, &k->regs) < 0 || ioctl(vc->fd, KVM_GET_SREGS, &sregs) < 0) {
