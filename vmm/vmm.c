@@ -431,6 +431,19 @@ vcpu_backend_load(struct vm *vm, struct vm_vcpu *vcpu)
 	return 0;
 }
 
+/* The feature names of XSAVE state components @bits, for messages. */
+static const char *
+xstate_names(uint64_t bits)
+{
+	static const char *const names[8] = {
+		"", "AVX", "AVX-512", "AVX and AVX-512", "AMX", "AVX and AMX", "AVX-512 and AMX",
+		"AVX, AVX-512 and AMX",
+	};
+
+	return names[((bits & VM_XSTATE_AVX) ? 1 : 0) | ((bits & VM_XSTATE_AVX512) ? 2 : 0) |
+	    ((bits & VM_XSTATE_AMX) ? 4 : 0)];
+}
+
 /*
  * The backend vCPU, created on first use from the image.  vcpu->mtx held.
  * A vCPU whose state did not load is not kept: the image, not the
@@ -444,13 +457,17 @@ vcpu_backend(struct vm *vm, struct vm_vcpu *vcpu)
 
 	if (vcpu->cookie != NULL)
 		return 0;
-	/* AVX and AVX-512 state from KVM cannot go on on the software CPU (docs/kvm.md "XSAVE"). */
+	/* AVX, AVX-512 and AMX state from KVM cannot go on on the software CPU (docs/kvm.md "XSAVE"). */
 	if (st->xcr0 & ~vm->ops->xstate)
 		return vmm_store_fail(ENOTSUP, "cannot load vCPU %d state into the %s backend: "
 		    "XCR0 %#llx enables XSAVE state components %#llx (%s) that it does not have",
 		    vcpu->id, vm->ops->name, (unsigned long long)st->xcr0,
 		    (unsigned long long)(st->xcr0 & ~vm->ops->xstate),
-		    (st->xcr0 & ~vm->ops->xstate & VM_XSTATE_AVX512) ? "AVX and AVX-512" : "AVX");
+		    xstate_names(st->xcr0 & ~vm->ops->xstate));
+	if ((st->xfd | st->xfd_err) != 0 && !(vm->ops->xstate & VM_XSTATE_AMX))
+		return vmm_store_fail(ENOTSUP, "cannot load vCPU %d state into the %s backend: "
+		    "IA32_XFD %#llx / IA32_XFD_ERR %#llx are set and it has no AMX", vcpu->id,
+		    vm->ops->name, (unsigned long long)st->xfd, (unsigned long long)st->xfd_err);
 	error = vm->ops->vcpu_init(vm->cookie, vcpu, vcpu->id, &vcpu->cookie);
 	if (error != 0)
 		return vmm_store_fail(-error, "cannot create vCPU %d: %s", vcpu->id,

@@ -53,12 +53,15 @@ enum vm_gpridx {
 #define VM_XSTATE_ZMM_HI256	(1ULL << 6)	/* ZMM0-15 upper halves: 1152, 512 */
 #define VM_XSTATE_HI16_ZMM	(1ULL << 7)	/* ZMM16-31: 1664, 1024 */
 #define VM_XSTATE_AVX512	(VM_XSTATE_OPMASK | VM_XSTATE_ZMM_HI256 | VM_XSTATE_HI16_ZMM)
-#define VM_XSTATE_EXT		(VM_XSTATE_AVX | VM_XSTATE_AVX512)
+#define VM_XSTATE_XTILECFG	(1ULL << 17)	/* AMX TILECFG: 2752, 64 */
+#define VM_XSTATE_XTILEDATA	(1ULL << 18)	/* AMX TMM0-7: 2816, 8192 */
+#define VM_XSTATE_AMX		(VM_XSTATE_XTILECFG | VM_XSTATE_XTILEDATA)
+#define VM_XSTATE_EXT		(VM_XSTATE_AVX | VM_XSTATE_AVX512 | VM_XSTATE_AMX)
 #define VM_XSTATE_ALL		(VM_XSTATE_X87 | VM_XSTATE_SSE | VM_XSTATE_EXT)
 #define VM_XSAVE_LEGACY		576	/* legacy region (512) and XSAVE header (64) */
-#define VM_XSAVE_END		2688	/* the end of Hi16_ZMM */
+#define VM_XSAVE_END		11008	/* the end of XTILEDATA */
 
-/* Offset and size of kept extended component @bit (2, 5, 6, 7); false for others. */
+/* Offset and size of kept extended component @bit (2, 5-7, 17, 18); false for others. */
 static inline bool
 vm_xstate_layout(int bit, uint32_t *off, uint32_t *size)
 {
@@ -67,8 +70,25 @@ vm_xstate_layout(int bit, uint32_t *off, uint32_t *size)
 	case 5: *off = 1088; *size = 64; return true;
 	case 6: *off = 1152; *size = 512; return true;
 	case 7: *off = 1664; *size = 1024; return true;
+	case 17: *off = 2752; *size = 64; return true;
+	case 18: *off = 2816; *size = 8192; return true;
 	default: return false;
 	}
+}
+
+/*
+ * An XCR0 value XSETBV accepts, as far as lhyve's components go (SDM Vol. 1
+ * 13.3): x87 always; AVX needs SSE; the three AVX-512 components together
+ * and with AVX; the two AMX components together.
+ */
+static inline bool
+vm_xcr0_valid(uint64_t xcr0)
+{
+	return (xcr0 & VM_XSTATE_X87) &&
+	    (!(xcr0 & VM_XSTATE_AVX) || (xcr0 & VM_XSTATE_SSE)) &&
+	    (!(xcr0 & VM_XSTATE_AVX512) || ((xcr0 & VM_XSTATE_AVX512) == VM_XSTATE_AVX512 &&
+	    (xcr0 & VM_XSTATE_AVX))) &&
+	    ((xcr0 & VM_XSTATE_AMX) == 0 || (xcr0 & VM_XSTATE_AMX) == VM_XSTATE_AMX);
 }
 
 /*
@@ -111,7 +131,8 @@ struct vm_cpu_state {
 	uint64_t	hwcr;			/* AMD HWCR (C001_0015H) */
 	uint64_t	kvm_system_time;	/* MSR_KVM_SYSTEM_TIME_NEW: pvclock page | enable */
 	uint64_t	kvm_wall_clock;		/* MSR_KVM_WALL_CLOCK_NEW (the same on every vCPU) */
-	uint64_t	reserved[15];
+	uint64_t	xfd, xfd_err;		/* IA32_XFD (1C4H), IA32_XFD_ERR (1C5H): AMX, KVM only */
+	uint64_t	reserved[13];
 	/*
 	 * XSAVE state components beyond x87 and SSE (SDM Vol. 1 13.1), which
 	 * the KVM backend offers where the host has them (docs/kvm.md

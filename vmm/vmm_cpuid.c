@@ -99,6 +99,9 @@
 #define CPUID7_AVX512_ECX	(1u << 1 | 1u << 6 | 1u << 11 | 1u << 12 | 1u << 14)
 					/* VBMI, VBMI2, VNNI, BITALG, VPOPCNTDQ */
 #define CPUID7_AVX512_EDX	(1u << 23)	/* FP16 */
+/* CPUID.7.0:EDX, 7.1:EAX on the AMX state (KVM only, Intel profile) */
+#define CPUID7_AMX_EDX		(1u << 22 | 1u << 24 | 1u << 25)	/* BF16, TILE, INT8 */
+#define CPUID7_1_AMX_FP16	(1u << 21)
 #define CPUID7_SPEC_CTRL	(1u << 26)	/* EDX: IA32_SPEC_CTRL (IBRS) and IA32_PRED_CMD (IBPB) */
 #define CPUID7_ARCH_CAP		(1u << 29)	/* EDX: IA32_ARCH_CAPABILITIES */
 #define CPUID7_2_BHI_CTRL	(1u << 4)	/* 7.2:EDX: IA32_SPEC_CTRL.BHI_DIS_S */
@@ -106,6 +109,7 @@
 #define CPUIDD_XSAVEOPT		(1u << 0)
 #define CPUIDD_XSAVEC		(1u << 1)
 #define CPUIDD_XGETBV1		(1u << 2)
+#define CPUIDD_XFD		(1u << 4)	/* IA32_XFD, IA32_XFD_ERR (13.14) */
 /* CPUID.80000001:ECX / EDX */
 #define CPUIDX_LAHF		(1u << 0)
 #define CPUIDX_ABM		(1u << 5)	/* LZCNT */
@@ -358,6 +362,11 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 				regs[3] = CPUID7_2_BHI_CTRL;
 			break;
 		}
+		if (subleaf == 1) {
+			if (!amd && (prof->xstate & VM_XSTATE_AMX) == VM_XSTATE_AMX)
+				regs[0] = CPUID7_1_AMX_FP16;
+			break;
+		}
 		if (subleaf != 0)
 			break;
 		regs[0] = 2;
@@ -381,6 +390,8 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 			regs[2] |= CPUID7_AVX512_ECX;
 			regs[3] |= CPUID7_AVX512_EDX;
 		}
+		if (!amd && (prof->xstate & VM_XSTATE_AMX) == VM_XSTATE_AMX)
+			regs[3] |= CPUID7_AMX_EDX;
 		break;
 	case 0xd:
 		/*
@@ -404,6 +415,9 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 					regs[2] = off + size;
 		} else if (subleaf == 1) {
 			regs[0] = CPUIDD_XSAVEOPT | CPUIDD_XSAVEC | CPUIDD_XGETBV1;
+			/* Linux enables AMX only with XFD (its tile data is allocated on first use). */
+			if (prof->xstate & VM_XSTATE_AMX)
+				regs[0] |= CPUIDD_XFD;
 			regs[1] = VM_XSAVE_LEGACY;
 		} else if (subleaf < 32 && (prof->xstate & VM_XSTATE_EXT & (1ULL << subleaf))) {
 			uint32_t off, size;
@@ -413,6 +427,27 @@ vmm_cpuid(const struct vmm_cpu_profile *prof, int vcpuid, uint32_t leaf,
 				regs[1] = off;
 			}
 		}
+		break;
+	case 0x1d:
+		/*
+		 * AMX tile information (SDM Vol. 2A CPUID 1DH): palette 1, the
+		 * only one: 8 KiB of tiles, 1 KiB each, rows of 64 bytes, 8
+		 * tile names, 16 rows.
+		 */
+		if (amd || (prof->xstate & VM_XSTATE_AMX) != VM_XSTATE_AMX)
+			break;
+		if (subleaf == 0) {
+			regs[0] = 1;
+		} else if (subleaf == 1) {
+			regs[0] = 8192 | 1024u << 16;
+			regs[1] = 64 | 8u << 16;
+			regs[2] = 16;
+		}
+		break;
+	case 0x1e:
+		/* TMUL information (CPUID 1EH): tmul_maxk 16, tmul_maxn 64. */
+		if (!amd && subleaf == 0 && (prof->xstate & VM_XSTATE_AMX) == VM_XSTATE_AMX)
+			regs[1] = 16 | 64u << 8;
 		break;
 	case 0x15:
 		/*

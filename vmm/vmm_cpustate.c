@@ -111,15 +111,11 @@ vm_cpu_state_set_reg(struct vm_cpu_state *st, int reg, uint64_t val)
 		return 0;
 	}
 	/*
-	 * XCR0 as XSETBV takes it (SDM Vol. 1 13.3): x87 always, AVX with
-	 * SSE, AVX-512's three bits together and with AVX, and only the
-	 * components lhyve keeps.  A component disabled is dropped.
+	 * XCR0 as XSETBV takes it (vm_xcr0_valid), and only the components
+	 * lhyve keeps.  A component disabled is dropped.
 	 */
 	if (reg == VM_REG_GUEST_XCR0) {
-		if (!(val & VM_XSTATE_X87) || (val & ~VM_XSTATE_ALL) ||
-		    ((val & VM_XSTATE_AVX) && !(val & VM_XSTATE_SSE)) ||
-		    ((val & VM_XSTATE_AVX512) && ((val & VM_XSTATE_AVX512) != VM_XSTATE_AVX512 ||
-		    !(val & VM_XSTATE_AVX))))
+		if ((val & ~VM_XSTATE_ALL) || !vm_xcr0_valid(val))
 			return -EINVAL;
 		st->xcr0 = val;
 		st->xstate_bv &= val;

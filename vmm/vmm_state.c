@@ -317,6 +317,8 @@ static const struct {
 	{ 0xc0010015, offsetof(struct vm_cpu_state, hwcr) },
 	{ 0x4b564d00, offsetof(struct vm_cpu_state, kvm_wall_clock) },
 	{ 0x4b564d01, offsetof(struct vm_cpu_state, kvm_system_time) },
+	{ 0x000001c4, offsetof(struct vm_cpu_state, xfd) },
+	{ 0x000001c5, offsetof(struct vm_cpu_state, xfd_err) },
 };
 #define NMSR_MAP	(sizeof(msr_map) / sizeof(msr_map[0]))
 _Static_assert(NMSR_MAP <= 64, "r_msrs keeps a 64-bit set of the MSRs seen");
@@ -771,14 +773,10 @@ image_validate(const struct vmm_image *img)
 			return vmm_store_fail(EBADMSG, "state file: vCPU %d: pending vector %u", i,
 			    st->pending_vector);
 		/*
-		 * XCR0 (SDM Vol. 1 13.3): x87 always; AVX needs SSE; the three
-		 * AVX-512 bits together, and with AVX.  Components lhyve does
-		 * not keep are refused by name of the bits.
+		 * XCR0 as XSETBV takes it (vm_xcr0_valid).  Components lhyve
+		 * does not keep are refused by name of the bits.
 		 */
-		if (!(st->xcr0 & VM_XSTATE_X87) ||
-		    ((st->xcr0 & VM_XSTATE_AVX) && !(st->xcr0 & VM_XSTATE_SSE)) ||
-		    ((st->xcr0 & VM_XSTATE_AVX512) && ((st->xcr0 & VM_XSTATE_AVX512) != VM_XSTATE_AVX512 ||
-		    !(st->xcr0 & VM_XSTATE_AVX))))
+		if (!vm_xcr0_valid(st->xcr0))
 			return vmm_store_fail(EBADMSG, "state file: vCPU %d: invalid XCR0 0x%llx", i,
 			    (unsigned long long)st->xcr0);
 		if (st->xcr0 & ~XSTATE_HELD)

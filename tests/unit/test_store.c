@@ -420,14 +420,16 @@ TEST(v2_every_section_round_trips)
 		for (k = 32; k < 416; k++)
 			st->fxsave[k] = (uint8_t)(k + i);
 		st->xcr0 = 3;
-		/* vCPU 1 has AVX state, vCPU 2 AVX and AVX-512 (the KVM backend's). */
+		/* vCPU 1 has AVX state, vCPU 2 AVX, AVX-512 and AMX (the KVM backend's). */
 		if (i > 0) {
 			uint32_t off, size;
 			int bit;
 
-			st->xcr0 = i == 1 ? 0x7 : 0xe7;
-			st->xstate_bv = i == 1 ? 0x4 : 0xa4;	/* ZMM_Hi256 initial */
-			for (bit = 2; bit < 8; bit++)
+			st->xcr0 = i == 1 ? 0x7 : 0x600e7;
+			st->xstate_bv = i == 1 ? 0x4 : 0x600a4;	/* ZMM_Hi256 initial */
+			st->xfd = i == 2 ? 0x40000 : 0;		/* tile data armed for #NM */
+			st->xfd_err = i == 2 ? 0x40000 : 0;
+			for (bit = 2; bit < 19; bit++)
 				if ((st->xstate_bv & (1ULL << bit)) && vm_xstate_layout(bit, &off, &size))
 					for (k = 0; k < (int)size; k++)
 						st->xsave_ext[off - 576 + (uint32_t)k] = (uint8_t)(k * 7 + bit);
@@ -651,6 +653,18 @@ TEST(v2_bad_input_refused)
 	fb_finish(f, 2);
 	expect_refused("v2-xsave-pkru", f, EBADMSG, "state components 0x200 this lhyve cannot load");
 	big[513] = 0;
+
+	/* AMX's two components only together (SDM Vol. 1 13.3): TILECFG alone is refused. */
+	{
+		uint8_t cpu[536] = { 0 };
+		uint64_t v = 0x20003;
+
+		fb_start(f); fb_minimal(f, VMM_SEC_CPU);
+		memcpy(cpu + 528, &v, 8);
+		fb_sec(f, VMM_SEC_CPU, 1, 0, NULL, cpu, sizeof(cpu));
+		fb_finish(f, 2);
+		expect_refused("v2-xcr0-half-amx", f, EBADMSG, "invalid XCR0 0x20003");
+	}
 
 	fb_start(f); fb_minimal(f, VMM_SEC_EVENTS);
 	ev[8] = 5;	/* pending_valid */

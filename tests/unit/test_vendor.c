@@ -224,3 +224,60 @@ TEST(vendor_in_state_file)
 	CHECK(vmm_state_parse(buf, len, &back) == -EBADMSG);
 	free(buf);
 }
+
+/*
+ * The XSAVE components a KVM profile offers (prof->xstate) show up as
+ * CPUID features and leaf 0DH sizes; AMX (SDM Vol. 1 13.3, Vol. 2A CPUID
+ * 1DH/1EH) on the Intel profile only, with XFD, which Linux needs for it.
+ */
+TEST(cpuid_xstate_features)
+{
+	struct vmm_cpu_profile intel = { .vendor = VMM_VENDOR_INTEL };
+	struct vmm_cpu_profile amd = { .vendor = VMM_VENDOR_AMD };
+	uint32_t r[4];
+
+	/* The software CPU's profile: x87 and SSE only. */
+	vmm_cpuid(&intel, 0, 0xd, 0, r);
+	CHECK_EQ(r[0], 3);
+	CHECK_EQ(r[2], 576);
+	vmm_cpuid(&intel, 0, 7, 0, r);
+	CHECK_EQ(r[3] & (1u << 24), 0);
+	vmm_cpuid(&intel, 0, 0x1d, 1, r);
+	CHECK_EQ(r[0] | r[1] | r[2] | r[3], 0);
+
+	intel.xstate = amd.xstate = VM_XSTATE_EXT;
+	vmm_cpuid(&intel, 0, 0xd, 0, r);
+	CHECK_EQ(r[0], 0x600e7);
+	CHECK_EQ(r[2], 11008);			/* the end of XTILEDATA */
+	vmm_cpuid(&intel, 0, 0xd, 1, r);
+	CHECK(r[0] & (1u << 4));		/* XFD */
+	vmm_cpuid(&intel, 0, 0xd, 17, r);
+	CHECK(r[0] == 64 && r[1] == 2752);
+	vmm_cpuid(&intel, 0, 0xd, 18, r);
+	CHECK(r[0] == 8192 && r[1] == 2816);
+	vmm_cpuid(&intel, 0, 7, 0, r);
+	CHECK_EQ(r[3] & (1u << 22 | 1u << 24 | 1u << 25), 1u << 22 | 1u << 24 | 1u << 25);
+	CHECK(r[1] & (1u << 16));		/* AVX512F */
+	vmm_cpuid(&intel, 0, 7, 1, r);
+	CHECK(r[0] & (1u << 21));		/* AMX-FP16 */
+	vmm_cpuid(&intel, 0, 0x1d, 0, r);
+	CHECK_EQ(r[0], 1);			/* palette 1 */
+	vmm_cpuid(&intel, 0, 0x1d, 1, r);
+	CHECK(r[0] == (8192 | 1024u << 16) && r[1] == (64 | 8u << 16) && r[2] == 16);
+	vmm_cpuid(&intel, 0, 0x1e, 0, r);
+	CHECK_EQ(r[1], 16 | 64u << 8);
+
+	/* No AMX on the AMD profile (its basic leaves end at 0DH). */
+	vmm_cpuid(&amd, 0, 7, 0, r);
+	CHECK_EQ(r[3] & (1u << 24), 0);
+	vmm_cpuid(&amd, 0, 0x1d, 1, r);
+	CHECK_EQ(r[0] | r[1] | r[2] | r[3], 0);
+
+	/* XCR0 as XSETBV takes it: AMX's two bits only together. */
+	CHECK(vm_xcr0_valid(0x60003));
+	CHECK(!vm_xcr0_valid(0x20003));
+	CHECK(!vm_xcr0_valid(0x40003));
+	CHECK(vm_xcr0_valid(0xe7));
+	CHECK(!vm_xcr0_valid(0x67));
+	CHECK(!vm_xcr0_valid(0x5));
+}

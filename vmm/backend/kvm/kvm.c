@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <asm/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,6 +127,24 @@ kvm_probe(void)
 		return 1;
 	}
 	return 0;
+}
+
+/*
+ * AMX's tile data (XSAVE component 18, 8 KiB) is a dynamic feature: Linux
+ * gives it to a guest only after the process asked (Linux
+ * Documentation/arch/x86/xstate.rst, ARCH_REQ_XCOMP_GUEST_PERM), before
+ * its vCPUs are created; KVM_GET_SUPPORTED_CPUID leaves it out until then.
+ * A host without AMX refuses the request, and the profile then has none.
+ */
+#ifndef ARCH_REQ_XCOMP_GUEST_PERM
+#define ARCH_REQ_XCOMP_GUEST_PERM	0x1025
+#endif
+#define XFEATURE_XTILEDATA		18
+
+static void
+amx_permission(void)
+{
+	(void)syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_GUEST_PERM, XFEATURE_XTILEDATA);
 }
 
 static int
@@ -319,6 +339,7 @@ kvm_vm_init(struct vm *vm, const struct vmm_cpu_profile *prof, void **vmcookie)
 		error = vmm_store_fail(EINVAL, "KVM_GET_VCPU_MMAP_SIZE: %d", kvm->run_size);
 		goto fail;
 	}
+	amx_permission();
 	if ((error = get_supported_cpuid(kvm)) != 0) {
 		vmm_store_fail(-error, "KVM_GET_SUPPORTED_CPUID: %s", strerror(-error));
 		goto fail;
@@ -455,7 +476,9 @@ supported_entry(const struct kvm_vm *kvm, uint32_t leaf, uint32_t sub)
  * those KVM supports (CPUID 0DH.0 EAX/EDX) whose size and standard-format
  * offset (0DH.i EAX, EBX) are lhyve's (vmm_backend.h), since the state
  * file keeps them there and KVM's XSAVE area has the host's layout.
- * AVX-512 needs its three components and AVX (SDM Vol. 1 13.3).
+ * AVX-512 needs its three components and AVX, AMX its two (SDM Vol. 1
+ * 13.3); KVM reports AMX only to a process with the permission
+ * (amx_permission).
  */
 static uint64_t
 supported_xstate(const struct kvm_vm *kvm)
@@ -477,6 +500,8 @@ supported_xstate(const struct kvm_vm *kvm)
 	}
 	if (!(x & VM_XSTATE_AVX) || (x & VM_XSTATE_AVX512) != VM_XSTATE_AVX512)
 		x &= ~VM_XSTATE_AVX512;
+	if ((x & VM_XSTATE_AMX) != VM_XSTATE_AMX)
+		x &= ~VM_XSTATE_AMX;
 	return x & VM_XSTATE_EXT;
 }
 
@@ -530,6 +555,16 @@ cpuid_add(struct kvm_cpuid2 *c, const struct kvm_vm *kvm, uint32_t leaf, uint32_
 	e->flags = indexed ? KVM_CPUID_FLAG_SIGNIFCANT_INDEX : 0;
 	e->eax = r[0]; e->ebx = r[1]; e->ecx = r[2]; e->edx = r[3];
 	cpuid_mask(kvm, e);
+	/*
+	 * A kept XSAVE component's flags (CPUID 0DH.i ECX: bit 1 aligned to
+	 * 64 bytes in the compacted format, bit 2 XFD applies) are the
+	 * host's: XSAVEC in the guest lays the area out by them.
+	 */
+	if (leaf == 0xd && sub >= 2 && e->eax != 0) {
+		const struct kvm_cpuid_entry2 *s = supported_entry(kvm, leaf, sub);
+
+		e->ecx = s != NULL ? s->ecx & 0x6 : 0;
+	}
 	/*
 	 * Invariant TSC (80000007H EDX[8]), which the policy offers: KVM
 	 * reports it only when the host's CPUID says so, but the guest's TSC

@@ -43,11 +43,14 @@
 #define MSR_SFMASK		0xc0000084
 #define MSR_KGSBASE		0xc0000102
 #define MSR_TSC_AUX		0xc0000103
+/* AMX's extended feature disable (SDM Vol. 1 13.14): KVM has them with XFD in CPUID. */
+#define MSR_XFD			0x000001c4
+#define MSR_XFD_ERR		0x000001c5
 /* kvmclock (Linux Documentation/virt/kvm/x86/msr.rst), which the profile offers. */
 #define MSR_KVM_WALL_CLOCK_NEW	0x4b564d00
 #define MSR_KVM_SYSTEM_TIME_NEW	0x4b564d01
 
-#define NMSRS	14
+#define NMSRS	16
 static const struct {
 	uint32_t	index;
 	size_t		off;
@@ -66,6 +69,8 @@ static const struct {
 	{ MSR_TSC_AUX, offsetof(struct vm_cpu_state, tsc_aux) },
 	{ MSR_KVM_WALL_CLOCK_NEW, offsetof(struct vm_cpu_state, kvm_wall_clock) },
 	{ MSR_KVM_SYSTEM_TIME_NEW, offsetof(struct vm_cpu_state, kvm_system_time) },
+	{ MSR_XFD, offsetof(struct vm_cpu_state, xfd) },
+	{ MSR_XFD_ERR, offsetof(struct vm_cpu_state, xfd_err) },
 };
 
 /* Interrupt shadow: lhyve's bits (vmm/backend/emu/machine.h) and KVM's. */
