@@ -54,62 +54,45 @@ timeout 60 $RUN -o vmm.backend=emu b1 >"$T/con" 2>/dev/null </dev/null; rc=$?
 	notok "emu: CPUID offers no AVX" "rc=$rc $(tail -c 200 "$T/con")"
 $BHYVECTL --vm=b1 --destroy >/dev/null 2>&1
 
-# oneshot_stop_continue FIRST SECOND: cli_oneshot arms a one-shot LAPIC
-# timer of about 1.5 s and is suspended at once; the save holds the paused
-# vCPUs 3 s (LHYVE_SAVE_HOLD_MS), so the count runs out while no vCPU runs.
-# Its interrupt must still come, once, after SECOND continues the guest.
-# (KVM only counts such a timer until the next KVM_RUN: kvm_vcpu.c
-# timer_flush.)  A guest the stop reached too late is a skip, never a pass.
-oneshot_stop_continue() {
-	local name="one-shot LAPIC timer run out during a stop, $1 then $2" vm=o-$1-$2 rc total
+# oneshot_continue WHEN FIRST SECOND: cli_oneshot arms a one-shot LAPIC
+# timer of about 1.5 s on FIRST and is suspended, then SECOND continues it.
+# WHEN "during": at once, and the save holds the paused vCPUs 3 s
+# (LHYVE_SAVE_HOLD_MS), so the count runs out while no vCPU runs; its
+# interrupt must still come, once (KVM only counts such a timer until the
+# next KVM_RUN: kvm_vcpu.c timer_flush).  WHEN "after": once the interrupt
+# was taken (FIRED); the run-out count must not fire again.  A guest the
+# stop reached too late is a skip, never a pass.
+oneshot_continue() {
+	local when=$1 vm=o-$2-$3 rc total name want hold=0 wait=FIRED
+	if [ $when = during ]; then
+		name="one-shot LAPIC timer run out during a stop, $2 then $3"
+		want="its one interrupt comes after the continue" hold=3000 wait=ARMED
+	else
+		name="one-shot LAPIC timer taken before a stop, $2 then $3"
+		want="it does not fire again"
+	fi
 	load cli_oneshot $vm
-	LHYVE_SAVE_HOLD_MS=3000 $RUN -o vmm.backend=$1 $vm >"$T/c1" 2>"$T/e1" </dev/null &
+	LHYVE_SAVE_HOLD_MS=$hold $RUN -o vmm.backend=$2 $vm >"$T/c1" 2>"$T/e1" </dev/null &
 	local pid=$!
-	wait_for "$T/c1" ARMED 120 || notok "$name: guest runs" "$(cat "$T/c1" "$T/e1")"
+	wait_for "$T/c1" $wait 120 || notok "$name: guest runs" "$(cat "$T/c1" "$T/e1")"
 	$BHYVECTL --vm=$vm --suspend >/dev/null 2>&1
 	wait $pid; rc=$?
-	if [ "$(dots "$T/c1")" != 0 ]; then
-		echo "skip - $name: the timer fired before --suspend reached the guest"
+	if { [ $when = during ] && [ "$(dots "$T/c1")" != 0 ]; } || grep -qx "PASS cli_oneshot" "$T/c1"; then
+		echo "skip - $name: the stop reached the guest too late"
 		$BHYVECTL --vm=$vm --destroy >/dev/null 2>&1
 		return
 	fi
 	[ $rc = 5 ] && ok "$name: --suspend stops it (exit 5)" ||
 		notok "$name: --suspend stops it" "rc=$rc $(cat "$T/e1")"
-	timeout 60 $RUN -o vmm.backend=$2 $vm >"$T/c2" 2>"$T/e2" </dev/null; rc=$?
+	timeout 60 $RUN -o vmm.backend=$3 $vm >"$T/c2" 2>"$T/e2" </dev/null; rc=$?
 	total=$(($(dots "$T/c1") + $(dots "$T/c2")))
 	[ $rc = 1 ] && grep -qx "PASS cli_oneshot" "$T/c2" && ! grep -q START "$T/c2" && [ $total = 1 ] &&
-		ok "$name: its one interrupt comes after the continue" ||
-		notok "$name: its one interrupt comes after the continue" \
-			"rc=$rc, $total dots: $(tail -c 200 "$T/c2") $(cat "$T/e2")"
+		ok "$name: $want" ||
+		notok "$name: $want" "rc=$rc, $total dots: $(tail -c 200 "$T/c2") $(cat "$T/e2")"
 	$BHYVECTL --vm=$vm --destroy >/dev/null 2>&1
 }
-# oneshot_taken_continue FIRST SECOND: stopped after the interrupt was
-# taken (FIRED), the run-out count must not fire again after the continue.
-oneshot_taken_continue() {
-	local name="one-shot LAPIC timer taken before a stop, $1 then $2" vm=o-$1-$2 rc total
-	load cli_oneshot $vm
-	$RUN -o vmm.backend=$1 $vm >"$T/c1" 2>"$T/e1" </dev/null &
-	local pid=$!
-	wait_for "$T/c1" FIRED 120 || notok "$name: guest runs" "$(cat "$T/c1" "$T/e1")"
-	$BHYVECTL --vm=$vm --suspend >/dev/null 2>&1
-	wait $pid; rc=$?
-	if [ $rc = 1 ] && grep -qx "PASS cli_oneshot" "$T/c1"; then
-		echo "skip - $name: the guest finished before --suspend reached it"
-		$BHYVECTL --vm=$vm --destroy >/dev/null 2>&1
-		return
-	fi
-	[ $rc = 5 ] && ok "$name: --suspend stops it (exit 5)" ||
-		notok "$name: --suspend stops it" "rc=$rc $(cat "$T/e1")"
-	timeout 60 $RUN -o vmm.backend=$2 $vm >"$T/c2" 2>"$T/e2" </dev/null; rc=$?
-	total=$(($(dots "$T/c1") + $(dots "$T/c2")))
-	[ $rc = 1 ] && grep -qx "PASS cli_oneshot" "$T/c2" && ! grep -q START "$T/c2" && [ $total = 1 ] &&
-		ok "$name: it does not fire again" ||
-		notok "$name: it does not fire again" \
-			"rc=$rc, $total dots: $(tail -c 200 "$T/c2") $(cat "$T/e2")"
-	$BHYVECTL --vm=$vm --destroy >/dev/null 2>&1
-}
-oneshot_stop_continue emu emu
-oneshot_taken_continue emu emu
+oneshot_continue during emu emu
+oneshot_continue after emu emu
 
 if [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
 	echo "skip - kvm backend runs: no usable /dev/kvm here (tests/nested runs these on KVM)"
@@ -164,10 +147,17 @@ stop_continue() {	# NAME FIRST-BACKEND SECOND-BACKEND
 	fi
 	[ $rc = 5 ] && ok "$name: --suspend stops it (exit 5)" || notok "$name: --suspend stops it" "rc=$rc $(cat "$T/e1")"
 	rcx=$($BHYVECTL --vm=$vm --get-rcx | awk '{print $2}')
-	[ -n "$rcx" ] && [ $((rcx)) -gt 0 ] && [ $((rcx)) -lt $N ] && ok "$name: stopped mid-computation" ||
-		notok "$name: stopped mid-computation" "rcx=$rcx"
+	# The stop may land after the loop, inside the PASS line (seen once
+	# under nested KVM): a skip for that check; the line then spans both runs.
+	if [ -n "$rcx" ] && [ $((rcx)) = $N ]; then
+		echo "skip - $name: stopped mid-computation: --suspend came after the loop"
+	else
+		[ -n "$rcx" ] && [ $((rcx)) -gt 0 ] && [ $((rcx)) -lt $N ] &&
+			ok "$name: stopped mid-computation" ||
+			notok "$name: stopped mid-computation" "rcx=$rcx"
+	fi
 	$RUN -o vmm.backend=$3 $vm >"$T/c2" 2>"$T/e2" </dev/null; rc=$?
-	[ $rc = 1 ] && grep -qx "PASS cli_count" "$T/c2" && ! grep -q START "$T/c2" &&
+	[ $rc = 1 ] && cat "$T/c1" "$T/c2" | grep -qx "PASS cli_count" && ! grep -q START "$T/c2" &&
 		ok "$name: continues to the right result" ||
 		notok "$name: continues to the right result" "rc=$rc $(tail -c 200 "$T/c2") $(cat "$T/e2")"
 	total=$(($(dots "$T/c1") + $(dots "$T/c2")))
@@ -218,11 +208,11 @@ timer_stop_continue "emu's x87/SSE and timer continue on kvm" cli_fpsuspend emu 
 # And back: KVM's LAPIC, converted, continued by the software CPU.
 timer_stop_continue "kvm's armed LAPIC timer continues on emu" cli_apictimer kvm emu '\.\.' 20
 timer_stop_continue "kvm's x87/SSE and timer continue on emu" cli_fpsuspend kvm emu '\.\.\.' 16
-oneshot_stop_continue kvm kvm
-oneshot_stop_continue kvm emu
-oneshot_stop_continue emu kvm
-oneshot_taken_continue kvm kvm
-oneshot_taken_continue emu kvm
+oneshot_continue during kvm kvm
+oneshot_continue during kvm emu
+oneshot_continue during emu kvm
+oneshot_continue after kvm kvm
+oneshot_continue after emu kvm
 
 # ---- AVX state (XSAVE component 2) across a stop on KVM; the software CPU,
 # which has no AVX, refuses that state in one line and leaves it as it was

@@ -7,7 +7,6 @@
  */
 #include "guest.h"
 #define IDT	0x100000
-#define LAPIC	0xfee00000
 #define IOAPIC	0xfec00000
 #define VEC	0x40
 #define RTE	0x0000a031		/* pin 9: vector 0x31, level, masked */
@@ -19,20 +18,9 @@ _start:
 	mov	$IOAPIC, %rbp
 	movl	$0x10 + 2 * 9, (%rbp)		/* IOREGSEL: pin 9, low word */
 	movl	$RTE | 0x10000, 0x10(%rbp)
-	mov	$LAPIC, %rbx
-	movl	$0x1ff, 0xf0(%rbx)
-	movl	$0xb, 0x3e0(%rbx)		/* divide by 1: 128 MHz */
-	/*
-	 * KVM's LAPIC counts at 1 GHz (docs/kvm.md): divide by 8 there, so a
-	 * tick is about 5 ms on both and --suspend lands mid-run.
-	 */
-	mov	$0x80000002, %eax
-	cpuid
-	cmp	$0x38782065, %ebx		/* "e x8": "lhyve x86-64 CPU (KVM)" */
-	mov	$LAPIC, %ebx
-	jne	2f
-	movl	$0x2, 0x3e0(%rbx)		/* divide by 8 */
-2:	movl	$VEC | (1 << 17), 0x320(%rbx)	/* periodic */
+	/* A tick is about 5 ms on both backends, so --suspend lands mid-run. */
+	LAPIC_TIMER_SETUP
+	movl	$VEC | (1 << 17), 0x320(%rbx)	/* periodic */
 	xor	%r12, %r12
 	movl	$640000, 0x380(%rbx)		/* 5 ms */
 1:	sti

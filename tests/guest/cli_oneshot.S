@@ -10,7 +10,6 @@
  */
 #include "guest.h"
 #define IDT	0x100000
-#define LAPIC	0xfee00000
 #define VEC	0x40
 #define PMTMR	0x408
 	.globl	_start
@@ -19,17 +18,8 @@ _start:
 	SET_GATE	IDT+VEC*16, oneshot_handler
 	lidt	idtr(%rip)
 	xor	%r12, %r12
-	mov	$LAPIC, %ebx
-	movl	$0x1ff, 0xf0(%rbx)
-	movl	$0xb, 0x3e0(%rbx)		/* divide by 1: 128 MHz */
-	/* KVM's LAPIC counts at 1 GHz (docs/kvm.md): divide by 8 there. */
-	mov	$0x80000002, %eax
-	cpuid
-	cmp	$0x38782065, %ebx		/* "e x8": "lhyve x86-64 CPU (KVM)" */
-	mov	$LAPIC, %ebx
-	jne	2f
-	movl	$0x2, 0x3e0(%rbx)		/* divide by 8 */
-2:	movl	$VEC, 0x320(%rbx)		/* one-shot, not masked */
+	LAPIC_TIMER_SETUP
+	movl	$VEC, 0x320(%rbx)		/* one-shot, not masked */
 	movl	$187500000, 0x380(%rbx)		/* about 1.5 s */
 	PUTS	armed
 1:	sti
